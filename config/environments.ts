@@ -1,0 +1,363 @@
+/**
+ * Typed configuration for the three deployment environments.
+ *
+ * Everything that differs between dev, staging and prod lives here, in one
+ * object per environment. Values that only a real AWS account can provide
+ * (domain, certificate, alarm e-mail, remote-state bucket) default to obvious
+ * placeholders so that `npm run synth` works on any machine; they are
+ * overridden through `HBS_<ENV>_*` environment variables, and
+ * `npm run predeploy` refuses to go further while a placeholder is left.
+ *
+ * There are deliberately no `.env` files: the CI system or the operator's
+ * shell provides the variables.
+ */
+
+export const ENVIRONMENT_NAMES = ['dev', 'staging', 'prod'] as const;
+export type EnvironmentName = (typeof ENVIRONMENT_NAMES)[number];
+
+/** Remote state: an S3 bucket plus a DynamoDB table used as the state lock. */
+export interface RemoteStateConfig {
+  readonly bucket: string;
+  readonly lockTable: string;
+  readonly region: string;
+  /** Object key of this environment's state file. */
+  readonly key: string;
+}
+
+export interface CacheConfig {
+  /** ElastiCache node type, e.g. `cache.r7g.large`. */
+  readonly nodeType: string;
+  /** Primary plus replicas. Multi-AZ automatic failover needs at least 2. */
+  readonly nodeCount: number;
+  readonly snapshotRetentionDays: number;
+}
+
+export interface MirrorServiceConfig {
+  readonly cpu: number;
+  readonly memoryMiB: number;
+  /** Lower bound of autoscaling, and the initial desired count. */
+  readonly minTasks: number;
+  readonly maxTasks: number;
+  /** `internet-facing` for public mirrors, `internal` for a private network. */
+  readonly albScheme: 'internet-facing' | 'internal';
+  /** Client CIDRs allowed to reach the ALB on 80/443. */
+  readonly allowedCidrs: readonly string[];
+  /** Requests per client IP per 5 minutes before WAF blocks it. */
+  readonly wafRateLimitPer5Min: number;
+}
+
+export interface SyncConfig {
+  readonly orchestratorReservedConcurrency: number;
+  readonly workerReservedConcurrency: number;
+  /** Transfers above this many bytes go to the Fargate task instead of worker Lambdas. */
+  readonly lambdaThresholdBytes: number;
+  readonly taskCpu: number;
+  readonly taskMemoryMiB: number;
+}
+
+export interface AlarmThresholds {
+  /** Orchestrator errors per 5 minutes (>=) that raise the alarm. */
+  readonly orchestratorErrors: number;
+  /** Orchestrator p-max duration in milliseconds. */
+  readonly orchestratorDurationMs: number;
+  readonly workerErrors: number;
+  /** ALB 5xx responses as a percentage of requests. */
+  readonly alb5xxRatePercent: number;
+  /** ALB target p99 latency in seconds. */
+  readonly albP99LatencySeconds: number;
+  readonly redisCpuPercent: number;
+  readonly redisMemoryPercent: number;
+  readonly redisReplicationLagSeconds: number;
+  readonly dynamodbReplicationLatencyMs: number;
+  /** Age of the published generation, in seconds, before the freshness alarm fires. */
+  readonly freshnessMaxAgeSeconds: number;
+  /** Monthly estimated charges (USD) that raise the cost alarm. */
+  readonly monthlyCostUsd: number;
+}
+
+export interface EnvironmentConfig {
+  readonly name: EnvironmentName;
+  readonly region: string;
+  /** Region of the DynamoDB replica and the backup copy vault. */
+  readonly drRegion: string;
+  /** Exactly three AZs in `region`. */
+  readonly availabilityZones: readonly string[];
+  readonly vpcCidr: string;
+  /** `one-per-az` survives an AZ outage; `single` saves money outside prod. */
+  readonly natGateways: 'one-per-az' | 'single';
+  /** Run Fargate work on Spot capacity (cheaper, interruptible). Never in prod. */
+  readonly fargateSpot: boolean;
+  /** Public host name of the mirror, e.g. `bottles.example.org`. */
+  readonly domainName: string;
+  /** ACM certificate for `domainName`, in `region`. */
+  readonly certificateArn: string;
+  readonly alarmEmail: string;
+  /** Container image tag deployed for the sync task and mirror service (tags are immutable). */
+  readonly imageTag: string;
+  readonly backupCrossRegionCopy: boolean;
+  readonly logRetentionDays: number;
+  readonly cache: CacheConfig;
+  readonly mirrorService: MirrorServiceConfig;
+  readonly sync: SyncConfig;
+  readonly alarms: AlarmThresholds;
+  /** Absent means a local backend (state file next to the synthesized stack). */
+  readonly remoteState?: RemoteStateConfig;
+}
+
+/** Values that mark a setting as "not configured yet". `predeploy` refuses them. */
+export const PLACEHOLDER_ACCOUNT_ID = '000000000000';
+export const PLACEHOLDER_DOMAIN_SUFFIX = 'example.com';
+
+const GIB = 1024 ** 3;
+const DAY_SECONDS = 24 * 60 * 60;
+
+const placeholderCertificate = (region: string): string =>
+  `arn:aws:acm:${region}:${PLACEHOLDER_ACCOUNT_ID}:certificate/00000000-0000-0000-0000-000000000000`;
+
+const prodAlarms: AlarmThresholds = {
+  orchestratorErrors: 3,
+  orchestratorDurationMs: 3 * 60 * 1000,
+  workerErrors: 5,
+  alb5xxRatePercent: 1,
+  albP99LatencySeconds: 0.5,
+  redisCpuPercent: 75,
+  redisMemoryPercent: 80,
+  redisReplicationLagSeconds: 5,
+  dynamodbReplicationLatencyMs: 60_000,
+  // Weekly runs keep the generation at most ~7 days old; 8 days means a run was missed.
+  freshnessMaxAgeSeconds: 8 * DAY_SECONDS,
+  monthlyCostUsd: 100,
+};
+
+/** Example defaults. Synthesis works with them; deployment needs real values. */
+export const BASE_ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
+  prod: {
+    name: 'prod',
+    region: 'us-east-1',
+    drRegion: 'us-west-2',
+    availabilityZones: ['us-east-1a', 'us-east-1b', 'us-east-1c'],
+    vpcCidr: '10.30.0.0/16',
+    natGateways: 'one-per-az',
+    fargateSpot: false,
+    domainName: `bottles.${PLACEHOLDER_DOMAIN_SUFFIX}`,
+    certificateArn: placeholderCertificate('us-east-1'),
+    alarmEmail: `oncall@${PLACEHOLDER_DOMAIN_SUFFIX}`,
+    imageTag: '0.1.0',
+    backupCrossRegionCopy: true,
+    logRetentionDays: 30,
+    cache: { nodeType: 'cache.r7g.large', nodeCount: 3, snapshotRetentionDays: 7 },
+    mirrorService: {
+      cpu: 1024,
+      memoryMiB: 2048,
+      minTasks: 3,
+      maxTasks: 12,
+      albScheme: 'internet-facing',
+      allowedCidrs: ['0.0.0.0/0'],
+      wafRateLimitPer5Min: 20_000,
+    },
+    sync: {
+      orchestratorReservedConcurrency: 1,
+      workerReservedConcurrency: 50,
+      lambdaThresholdBytes: 20 * GIB,
+      taskCpu: 2048,
+      taskMemoryMiB: 8192,
+    },
+    alarms: prodAlarms,
+  },
+  staging: {
+    name: 'staging',
+    region: 'us-east-1',
+    drRegion: 'us-west-2',
+    availabilityZones: ['us-east-1a', 'us-east-1b', 'us-east-1c'],
+    vpcCidr: '10.20.0.0/16',
+    natGateways: 'single',
+    fargateSpot: true,
+    domainName: `bottles-staging.${PLACEHOLDER_DOMAIN_SUFFIX}`,
+    certificateArn: placeholderCertificate('us-east-1'),
+    alarmEmail: `oncall@${PLACEHOLDER_DOMAIN_SUFFIX}`,
+    imageTag: '0.1.0',
+    backupCrossRegionCopy: false,
+    logRetentionDays: 30,
+    cache: { nodeType: 'cache.t4g.medium', nodeCount: 2, snapshotRetentionDays: 7 },
+    mirrorService: {
+      cpu: 512,
+      memoryMiB: 1024,
+      minTasks: 2,
+      maxTasks: 4,
+      albScheme: 'internet-facing',
+      allowedCidrs: ['0.0.0.0/0'],
+      wafRateLimitPer5Min: 5_000,
+    },
+    sync: {
+      orchestratorReservedConcurrency: 1,
+      workerReservedConcurrency: 20,
+      lambdaThresholdBytes: 20 * GIB,
+      taskCpu: 2048,
+      taskMemoryMiB: 8192,
+    },
+    alarms: {
+      ...prodAlarms,
+      orchestratorErrors: 5,
+      orchestratorDurationMs: 5 * 60 * 1000,
+      workerErrors: 10,
+      alb5xxRatePercent: 5,
+      albP99LatencySeconds: 1,
+      redisCpuPercent: 90,
+      redisMemoryPercent: 90,
+      monthlyCostUsd: 50,
+    },
+  },
+  dev: {
+    name: 'dev',
+    region: 'us-east-1',
+    drRegion: 'us-west-2',
+    availabilityZones: ['us-east-1a', 'us-east-1b', 'us-east-1c'],
+    vpcCidr: '10.10.0.0/16',
+    natGateways: 'single',
+    fargateSpot: true,
+    domainName: `bottles-dev.${PLACEHOLDER_DOMAIN_SUFFIX}`,
+    certificateArn: placeholderCertificate('us-east-1'),
+    alarmEmail: `oncall@${PLACEHOLDER_DOMAIN_SUFFIX}`,
+    imageTag: '0.1.0',
+    backupCrossRegionCopy: false,
+    logRetentionDays: 30,
+    cache: { nodeType: 'cache.t4g.small', nodeCount: 2, snapshotRetentionDays: 7 },
+    mirrorService: {
+      cpu: 256,
+      memoryMiB: 512,
+      minTasks: 2,
+      maxTasks: 2,
+      albScheme: 'internal',
+      allowedCidrs: ['10.0.0.0/8'],
+      wafRateLimitPer5Min: 2_000,
+    },
+    sync: {
+      orchestratorReservedConcurrency: 1,
+      workerReservedConcurrency: 5,
+      lambdaThresholdBytes: 20 * GIB,
+      taskCpu: 2048,
+      taskMemoryMiB: 8192,
+    },
+    alarms: {
+      ...prodAlarms,
+      orchestratorErrors: 10,
+      orchestratorDurationMs: 10 * 60 * 1000,
+      workerErrors: 20,
+      alb5xxRatePercent: 10,
+      albP99LatencySeconds: 2,
+      redisCpuPercent: 90,
+      redisMemoryPercent: 90,
+      monthlyCostUsd: 25,
+    },
+  },
+};
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const REGION = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
+const ACM_ARN = /^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[0-9a-f-]{36}$/;
+const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+
+function check(value: string, pattern: RegExp, variable: string, what: string): string {
+  if (!pattern.test(value)) {
+    throw new ConfigError(`${variable}=${JSON.stringify(value)} is not a valid ${what}`);
+  }
+  return value;
+}
+
+/**
+ * The configuration of one environment: the example defaults, overridden by
+ * `HBS_<ENV>_*` variables (e.g. `HBS_PROD_DOMAIN_NAME`).
+ */
+export function loadEnvironmentConfig(name: EnvironmentName, env: Env = process.env): EnvironmentConfig {
+  const base = BASE_ENVIRONMENTS[name];
+  const prefix = `HBS_${name.toUpperCase()}_`;
+  const read = (key: string): string | undefined => {
+    const value = env[prefix + key];
+    return value === undefined || value.trim() === '' ? undefined : value.trim();
+  };
+
+  const region = check(read('REGION') ?? base.region, REGION, `${prefix}REGION`, 'AWS region');
+  const drRegion = check(read('DR_REGION') ?? base.drRegion, REGION, `${prefix}DR_REGION`, 'AWS region');
+  if (drRegion === region) {
+    throw new ConfigError(`${prefix}DR_REGION must differ from ${prefix}REGION (${region})`);
+  }
+  const azOverride = read('AVAILABILITY_ZONES');
+  const availabilityZones = azOverride
+    ? azOverride.split(',').map((az) => az.trim())
+    : region === base.region
+      ? base.availabilityZones
+      : ['a', 'b', 'c'].map((suffix) => `${region}${suffix}`);
+  if (availabilityZones.length !== 3 || !availabilityZones.every((az) => az.startsWith(region))) {
+    throw new ConfigError(`${prefix}AVAILABILITY_ZONES must list exactly three zones of ${region}`);
+  }
+
+  const albScheme = read('ALB_SCHEME') ?? base.mirrorService.albScheme;
+  if (albScheme !== 'internet-facing' && albScheme !== 'internal') {
+    throw new ConfigError(`${prefix}ALB_SCHEME must be "internet-facing" or "internal", not ${JSON.stringify(albScheme)}`);
+  }
+  const alarmEmail = check(read('ALARM_EMAIL') ?? base.alarmEmail, EMAIL, `${prefix}ALARM_EMAIL`, 'e-mail address');
+
+  const stateBucket = read('STATE_BUCKET');
+  const stateLockTable = read('STATE_LOCK_TABLE');
+  if ((stateBucket === undefined) !== (stateLockTable === undefined)) {
+    throw new ConfigError(`${prefix}STATE_BUCKET and ${prefix}STATE_LOCK_TABLE must be set together`);
+  }
+  const remoteState: RemoteStateConfig | undefined =
+    stateBucket && stateLockTable
+      ? {
+          bucket: stateBucket,
+          lockTable: stateLockTable,
+          region: check(read('STATE_REGION') ?? region, REGION, `${prefix}STATE_REGION`, 'AWS region'),
+          key: `homebrew-bottles-sync/${name}/terraform.tfstate`,
+        }
+      : base.remoteState;
+
+  return {
+    ...base,
+    region,
+    drRegion,
+    availabilityZones,
+    domainName: check(read('DOMAIN_NAME') ?? base.domainName, HOSTNAME, `${prefix}DOMAIN_NAME`, 'host name'),
+    certificateArn: check(
+      read('CERTIFICATE_ARN') ?? (region === base.region ? base.certificateArn : placeholderCertificate(region)),
+      ACM_ARN,
+      `${prefix}CERTIFICATE_ARN`,
+      'ACM certificate ARN',
+    ),
+    alarmEmail,
+    imageTag: check(read('IMAGE_TAG') ?? base.imageTag, IMAGE_TAG, `${prefix}IMAGE_TAG`, 'container image tag'),
+    mirrorService: { ...base.mirrorService, albScheme },
+    remoteState,
+  };
+}
+
+/** Human-readable reasons why `config` cannot be deployed yet (empty when it can). */
+export function placeholderProblems(config: EnvironmentConfig): string[] {
+  const prefix = `HBS_${config.name.toUpperCase()}_`;
+  const problems: string[] = [];
+  if (config.domainName === PLACEHOLDER_DOMAIN_SUFFIX || config.domainName.endsWith(`.${PLACEHOLDER_DOMAIN_SUFFIX}`)) {
+    problems.push(`${prefix}DOMAIN_NAME is the placeholder ${config.domainName}; set the mirror's real host name`);
+  }
+  if (config.certificateArn.includes(`:${PLACEHOLDER_ACCOUNT_ID}:`)) {
+    problems.push(`${prefix}CERTIFICATE_ARN is the placeholder certificate; set the ACM certificate ARN for ${config.domainName}`);
+  }
+  if (config.alarmEmail.endsWith(`@${PLACEHOLDER_DOMAIN_SUFFIX}`)) {
+    problems.push(`${prefix}ALARM_EMAIL is the placeholder ${config.alarmEmail}; set the on-call address`);
+  }
+  if (!config.remoteState) {
+    problems.push(
+      `${prefix}STATE_BUCKET and ${prefix}STATE_LOCK_TABLE are not set; a shared environment needs remote state with locking`,
+    );
+  }
+  return problems;
+}

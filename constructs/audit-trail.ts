@@ -1,0 +1,92 @@
+import { Construct } from 'constructs';
+import { Cloudtrail } from '@cdktf/provider-aws/lib/cloudtrail';
+import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
+import { ServiceRole } from './policy';
+import { SecureBucket } from './secure-bucket';
+
+export interface AuditTrailProps {
+  readonly namePrefix: string;
+  readonly region: string;
+  readonly accountId: string;
+  /** CMK whose policy lets CloudTrail encrypt (service `cloudtrail`) and CloudWatch Logs use it (`logs`). */
+  readonly kmsKeyArn: string;
+  readonly accessLogBucket: string;
+  readonly accessLogPrefix: string;
+  readonly logRetentionDays: number;
+}
+
+/**
+ * A multi-region CloudTrail trail with log-file validation, KMS encryption,
+ * delivery to its own S3 bucket and to CloudWatch Logs.
+ */
+export class AuditTrail extends Construct {
+  public readonly trail: Cloudtrail;
+
+  constructor(scope: Construct, id: string, props: AuditTrailProps) {
+    super(scope, id);
+    const trailName = `${props.namePrefix}-audit`;
+    const trailArn = `arn:aws:cloudtrail:${props.region}:${props.accountId}:trail/${trailName}`;
+    const fromThisTrail = [{ test: 'StringEquals', variable: 'aws:SourceArn', values: [trailArn] }];
+
+    const bucket = new SecureBucket(this, 'bucket', {
+      namePrefix: `${props.namePrefix}-cloudtrail`,
+      kmsKeyArn: props.kmsKeyArn,
+      accessLogs: { bucket: props.accessLogBucket, prefix: props.accessLogPrefix },
+      lifecycleRules: [
+        {
+          id: 'archive-audit-logs',
+          status: 'Enabled',
+          filter: [{}],
+          transition: [{ days: 90, storageClass: 'GLACIER' }],
+          expiration: [{ days: 2555 }], // seven years
+        },
+      ],
+      policyStatements: (bucketArn) => [
+        {
+          sid: 'CloudTrailAclCheck',
+          actions: ['s3:GetBucketAcl'],
+          resources: [bucketArn],
+          principals: [{ type: 'Service', identifiers: ['cloudtrail.amazonaws.com'] }],
+          condition: fromThisTrail,
+        },
+        {
+          sid: 'CloudTrailWrite',
+          actions: ['s3:PutObject'],
+          resources: [`${bucketArn}/AWSLogs/${props.accountId}/*`],
+          principals: [{ type: 'Service', identifiers: ['cloudtrail.amazonaws.com'] }],
+          condition: fromThisTrail,
+        },
+      ],
+    });
+
+    const logGroup = new CloudwatchLogGroup(this, 'logs', {
+      name: `/${props.namePrefix}/cloudtrail`,
+      retentionInDays: Math.max(props.logRetentionDays, 365),
+      kmsKeyId: props.kmsKeyArn,
+    });
+    const role = new ServiceRole(this, 'role', {
+      name: `${props.namePrefix}-cloudtrail-logs`,
+      description: 'Lets CloudTrail deliver events to CloudWatch Logs',
+      servicePrincipal: 'cloudtrail.amazonaws.com',
+      statements: [
+        {
+          sid: 'DeliverTrailEvents',
+          actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          resources: [`${logGroup.arn}:*`],
+        },
+      ],
+    });
+
+    this.trail = new Cloudtrail(this, 'trail', {
+      name: trailName,
+      s3BucketName: bucket.bucket.id,
+      isMultiRegionTrail: true,
+      includeGlobalServiceEvents: true,
+      enableLogFileValidation: true,
+      kmsKeyId: props.kmsKeyArn,
+      cloudWatchLogsGroupArn: `${logGroup.arn}:*`,
+      cloudWatchLogsRoleArn: role.role.arn,
+      dependsOn: [bucket.policy],
+    });
+  }
+}

@@ -1,0 +1,81 @@
+import { Construct } from 'constructs';
+import { TerraformProvider } from 'cdktf';
+import { BackupPlan } from '@cdktf/provider-aws/lib/backup-plan';
+import { BackupSelection } from '@cdktf/provider-aws/lib/backup-selection';
+import { BackupVault } from '@cdktf/provider-aws/lib/backup-vault';
+import { ServiceRole } from './policy';
+
+/** Daily at 05:00 UTC: after the Sunday 03:00 sync has had two hours to publish. */
+export const BACKUP_SCHEDULE = 'cron(0 5 * * ? *)';
+export const BACKUP_COLD_STORAGE_AFTER_DAYS = 30;
+/** AWS Backup keeps cold-stored recovery points for at least 90 days, so 30 + 90. */
+export const BACKUP_DELETE_AFTER_DAYS = 120;
+
+export interface BackupProps {
+  readonly namePrefix: string;
+  readonly accountId: string;
+  readonly kmsKeyArn: string;
+  /** ARNs to back up: the state table and the bottle bucket. */
+  readonly resourceArns: string[];
+  /** Copy every recovery point to a vault in the DR region. Default: off. */
+  readonly crossRegionCopy?: { readonly provider: TerraformProvider; readonly kmsKeyArn: string };
+}
+
+/**
+ * AWS Backup for the mirror's durable state: a CMK-encrypted vault, a daily
+ * plan (cold storage after 30 days, deletion after 120), a selection naming
+ * the table and the bucket, and optionally a copy to a DR-region vault.
+ */
+export class Backup extends Construct {
+  public readonly vault: BackupVault;
+  public readonly plan: BackupPlan;
+  public readonly drVault?: BackupVault;
+
+  constructor(scope: Construct, id: string, props: BackupProps) {
+    super(scope, id);
+    const lifecycle = { coldStorageAfter: BACKUP_COLD_STORAGE_AFTER_DAYS, deleteAfter: BACKUP_DELETE_AFTER_DAYS };
+    this.vault = new BackupVault(this, 'vault', { name: `${props.namePrefix}-backup-vault`, kmsKeyArn: props.kmsKeyArn });
+    if (props.crossRegionCopy) {
+      this.drVault = new BackupVault(this, 'dr-vault', {
+        name: `${props.namePrefix}-backup-vault-dr`,
+        kmsKeyArn: props.crossRegionCopy.kmsKeyArn,
+        provider: props.crossRegionCopy.provider,
+      });
+    }
+
+    this.plan = new BackupPlan(this, 'plan', {
+      name: `${props.namePrefix}-daily-backup`,
+      rule: [
+        {
+          ruleName: 'daily-0500-utc',
+          targetVaultName: this.vault.name,
+          schedule: BACKUP_SCHEDULE,
+          scheduleExpressionTimezone: 'Etc/UTC',
+          startWindow: 60,
+          completionWindow: 360,
+          lifecycle,
+          copyAction: this.drVault ? [{ destinationVaultArn: this.drVault.arn, lifecycle }] : undefined,
+        },
+      ],
+    });
+
+    const role = new ServiceRole(this, 'role', {
+      name: `${props.namePrefix}-backup`,
+      description: 'Lets AWS Backup snapshot and restore the state table and the bottle bucket',
+      servicePrincipal: 'backup.amazonaws.com',
+      statements: [],
+      managedPolicyArns: [
+        'arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup',
+        'arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores',
+        'arn:aws:iam::aws:policy/AWSBackupServiceRolePolicyForS3Backup',
+        'arn:aws:iam::aws:policy/AWSBackupServiceRolePolicyForS3Restore',
+      ],
+    });
+    new BackupSelection(this, 'selection', {
+      name: `${props.namePrefix}-state-and-bottles`,
+      planId: this.plan.id,
+      iamRoleArn: role.role.arn,
+      resources: props.resourceArns,
+    });
+  }
+}

@@ -1,0 +1,45 @@
+import { Construct } from 'constructs';
+import { SecureBucket } from './secure-bucket';
+
+/**
+ * Object tag the sync engine puts on blobs no published generation names any
+ * more. The bucket expires tagged objects after `ORPHAN_EXPIRY_DAYS`, so a
+ * rollback within that window still finds its bottles.
+ */
+export const ORPHAN_TAG = { key: 'homebrew-mirror:orphaned', value: 'true' } as const;
+export const ORPHAN_EXPIRY_DAYS = 90;
+
+export interface BottleStoreProps {
+  readonly namePrefix: string;
+  /** CMK for SSE-KMS. */
+  readonly kmsKeyArn: string;
+  /** Bucket that receives S3 server access logs. */
+  readonly accessLogBucket: string;
+  readonly accessLogPrefix: string;
+}
+
+/**
+ * The S3 bucket holding bottles (content-addressed blobs), OCI manifests and
+ * the published API generations.
+ */
+export class BottleStore extends Construct {
+  public readonly bucket: SecureBucket;
+
+  constructor(scope: Construct, id: string, props: BottleStoreProps) {
+    super(scope, id);
+    this.bucket = new SecureBucket(this, 'store', {
+      namePrefix: `${props.namePrefix}-bottles`,
+      kmsKeyArn: props.kmsKeyArn,
+      accessLogs: { bucket: props.accessLogBucket, prefix: props.accessLogPrefix },
+      noncurrentVersionExpirationDays: 90,
+      lifecycleRules: [
+        {
+          id: 'expire-orphaned-bottles',
+          status: 'Enabled',
+          filter: [{ tag: [{ key: ORPHAN_TAG.key, value: ORPHAN_TAG.value }] }],
+          expiration: [{ days: ORPHAN_EXPIRY_DAYS }],
+        },
+      ],
+    });
+  }
+}

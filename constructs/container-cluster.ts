@@ -1,0 +1,30 @@
+import { Construct } from 'constructs';
+import { EcsCluster } from '@cdktf/provider-aws/lib/ecs-cluster';
+import { EcsClusterCapacityProviders } from '@cdktf/provider-aws/lib/ecs-cluster-capacity-providers';
+
+export interface ContainerClusterProps {
+  readonly namePrefix: string;
+  /** Allow and prefer FARGATE_SPOT. Default: false, on-demand only (prod). */
+  readonly fargateSpot?: boolean;
+}
+
+/** The ECS cluster for the sync task and the mirror service, with Container Insights. */
+export class ContainerCluster extends Construct {
+  public readonly cluster: EcsCluster;
+  /** Capacity provider new tasks should use. */
+  public readonly capacityProvider: 'FARGATE' | 'FARGATE_SPOT';
+
+  constructor(scope: Construct, id: string, props: ContainerClusterProps) {
+    super(scope, id);
+    this.capacityProvider = props.fargateSpot ? 'FARGATE_SPOT' : 'FARGATE';
+    this.cluster = new EcsCluster(this, 'cluster', {
+      name: `${props.namePrefix}-cluster`,
+      setting: [{ name: 'containerInsights', value: 'enhanced' }],
+    });
+    new EcsClusterCapacityProviders(this, 'capacity', {
+      clusterName: this.cluster.name,
+      capacityProviders: props.fargateSpot ? ['FARGATE', 'FARGATE_SPOT'] : ['FARGATE'],
+      defaultCapacityProviderStrategy: [{ capacityProvider: this.capacityProvider, weight: 1, base: 0 }],
+    });
+  }
+}

@@ -1,0 +1,145 @@
+import { Construct } from 'constructs';
+import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
+import { Lb } from '@cdktf/provider-aws/lib/lb';
+import { LbListener } from '@cdktf/provider-aws/lib/lb-listener';
+import { LbTargetGroup } from '@cdktf/provider-aws/lib/lb-target-group';
+import { SecurityGroup } from '@cdktf/provider-aws/lib/security-group';
+import { Wafv2WebAcl } from '@cdktf/provider-aws/lib/wafv2-web-acl';
+import { Wafv2WebAclAssociation } from '@cdktf/provider-aws/lib/wafv2-web-acl-association';
+import { Wafv2WebAclLoggingConfiguration } from '@cdktf/provider-aws/lib/wafv2-web-acl-logging-configuration';
+import { allow, securityGroup } from './firewall';
+
+/** TLS 1.3 with TLS 1.2 fallback for older curl builds; no TLS 1.0/1.1, no CBC-only suites. */
+export const TLS_POLICY = 'ELBSecurityPolicy-TLS13-1-2-2021-06';
+export const HEALTH_CHECK_PATH = '/health';
+
+export interface LoadBalancerProps {
+  readonly namePrefix: string;
+  readonly vpcId: string;
+  /** Public subnets for `internet-facing`, private subnets for `internal`. */
+  readonly subnetIds: string[];
+  readonly scheme: 'internet-facing' | 'internal';
+  readonly allowedCidrs: readonly string[];
+  readonly certificateArn: string;
+  readonly targetPort: number;
+  readonly accessLogBucket: string;
+  readonly accessLogPrefix: string;
+  /** Requests per client IP per 5 minutes before WAF blocks it. */
+  readonly rateLimitPer5Min: number;
+  readonly logsKeyArn: string;
+  readonly logRetentionDays: number;
+  /** Default: true. Only tests and throwaway stacks should turn it off. */
+  readonly deletionProtection?: boolean;
+}
+
+/**
+ * The mirror's front door: an ALB with HTTPS (TLS 1.3 policy) and an
+ * HTTP→HTTPS redirect, invalid headers dropped, access logs, deletion
+ * protection, and a WAFv2 web ACL with a per-IP rate limit and the AWS
+ * managed common and known-bad-inputs rule sets.
+ */
+export class LoadBalancer extends Construct {
+  public readonly alb: Lb;
+  public readonly targetGroup: LbTargetGroup;
+  public readonly securityGroup: SecurityGroup;
+  public readonly webAcl: Wafv2WebAcl;
+
+  constructor(scope: Construct, id: string, props: LoadBalancerProps) {
+    super(scope, id);
+    const name = `${props.namePrefix}-mirror`;
+    this.securityGroup = securityGroup(this, 'sg', `${name}-alb-sg`, 'Mirror ALB: HTTPS and redirecting HTTP from allowed clients', props.vpcId);
+    props.allowedCidrs.forEach((cidr, i) => {
+      for (const port of [443, 80]) {
+        allow(this, `client-${port}-${i}`, { from: { cidr }, to: this.securityGroup, port, description: `Clients ${cidr} on ${port}` });
+      }
+    });
+
+    this.alb = new Lb(this, 'alb', {
+      name: `${name}-alb`.slice(0, 32),
+      loadBalancerType: 'application',
+      internal: props.scheme === 'internal',
+      subnets: props.subnetIds,
+      securityGroups: [this.securityGroup.id],
+      dropInvalidHeaderFields: true,
+      enableDeletionProtection: props.deletionProtection ?? true,
+      desyncMitigationMode: 'strictest',
+      idleTimeout: 120, // large bottles through proxy mode on slow links
+      accessLogs: { bucket: props.accessLogBucket, prefix: props.accessLogPrefix, enabled: true },
+    });
+
+    this.targetGroup = new LbTargetGroup(this, 'targets', {
+      name: `${name}-tg`.slice(0, 32),
+      port: props.targetPort,
+      protocol: 'HTTP',
+      targetType: 'ip',
+      vpcId: props.vpcId,
+      deregistrationDelay: '120', // let in-flight downloads finish on scale-in
+      healthCheck: {
+        path: HEALTH_CHECK_PATH,
+        matcher: '200',
+        interval: 15,
+        timeout: 5,
+        healthyThreshold: 2,
+        unhealthyThreshold: 3,
+      },
+    });
+
+    new LbListener(this, 'https', {
+      loadBalancerArn: this.alb.arn,
+      port: 443,
+      protocol: 'HTTPS',
+      sslPolicy: TLS_POLICY,
+      certificateArn: props.certificateArn,
+      defaultAction: [{ type: 'forward', targetGroupArn: this.targetGroup.arn }],
+    });
+    new LbListener(this, 'http-redirect', {
+      loadBalancerArn: this.alb.arn,
+      port: 80,
+      protocol: 'HTTP',
+      defaultAction: [{ type: 'redirect', redirect: { protocol: 'HTTPS', port: '443', statusCode: 'HTTP_301' } }],
+    });
+
+    const visibility = (metricName: string) => ({
+      cloudwatchMetricsEnabled: true,
+      metricName,
+      sampledRequestsEnabled: true,
+    });
+    const managedRule = (ruleName: string, priority: number) => ({
+      name: ruleName,
+      priority,
+      overrideAction: { none: {} },
+      statement: { managed_rule_group_statement: { vendor_name: 'AWS', name: ruleName } },
+      visibilityConfig: visibility(`${name}-${ruleName}`),
+    });
+    this.webAcl = new Wafv2WebAcl(this, 'waf', {
+      name: `${name}-waf`,
+      description: 'Per-IP rate limit and AWS managed protections for the mirror ALB',
+      scope: 'REGIONAL',
+      defaultAction: { allow: {} },
+      rule: [
+        {
+          name: 'per-ip-rate-limit',
+          priority: 0,
+          action: { block: { customResponse: { responseCode: 429 } } },
+          statement: { rate_based_statement: { limit: props.rateLimitPer5Min, aggregate_key_type: 'IP' } },
+          visibilityConfig: visibility(`${name}-rate-limit`),
+        },
+        managedRule('AWSManagedRulesCommonRuleSet', 1),
+        managedRule('AWSManagedRulesKnownBadInputsRuleSet', 2),
+      ],
+      visibilityConfig: visibility(`${name}-waf`),
+    });
+    new Wafv2WebAclAssociation(this, 'waf-association', { resourceArn: this.alb.arn, webAclArn: this.webAcl.arn });
+
+    // WAF only delivers to log groups whose name starts with aws-waf-logs-.
+    const wafLogs = new CloudwatchLogGroup(this, 'waf-logs', {
+      name: `aws-waf-logs-${name}`,
+      retentionInDays: props.logRetentionDays,
+      kmsKeyId: props.logsKeyArn,
+    });
+    new Wafv2WebAclLoggingConfiguration(this, 'waf-logging', {
+      resourceArn: this.webAcl.arn,
+      logDestinationConfigs: [wafLogs.arn],
+    });
+  }
+}

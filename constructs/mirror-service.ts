@@ -1,0 +1,107 @@
+import { Construct } from 'constructs';
+import { AppautoscalingPolicy } from '@cdktf/provider-aws/lib/appautoscaling-policy';
+import { AppautoscalingTarget } from '@cdktf/provider-aws/lib/appautoscaling-target';
+import { EcsService } from '@cdktf/provider-aws/lib/ecs-service';
+import { Lb } from '@cdktf/provider-aws/lib/lb';
+import { LbTargetGroup } from '@cdktf/provider-aws/lib/lb-target-group';
+import { SecurityGroup } from '@cdktf/provider-aws/lib/security-group';
+import { FargateTaskDefinition } from './fargate-task-definition';
+
+export interface MirrorServiceProps {
+  readonly namePrefix: string;
+  readonly clusterName: string;
+  readonly clusterArn: string;
+  readonly task: FargateTaskDefinition;
+  readonly containerPort: number;
+  /** Private subnets in every AZ; tasks spread across them. */
+  readonly subnetIds: string[];
+  readonly securityGroup: SecurityGroup;
+  readonly alb: Lb;
+  readonly targetGroup: LbTargetGroup;
+  /** At least 2, so one AZ can fail. */
+  readonly minTasks: number;
+  readonly maxTasks: number;
+  readonly capacityProvider: 'FARGATE' | 'FARGATE_SPOT';
+  /** Target average CPU. Default: 60 %. */
+  readonly targetCpuPercent?: number;
+  /** Target requests per task per minute. Default: 1000. */
+  readonly targetRequestsPerTask?: number;
+}
+
+/**
+ * The Fargate service `brew` clients reach through the ALB: spread across
+ * AZs, no public IPs, rolled back automatically when a deployment fails, and
+ * scaled on CPU and on request count per target.
+ */
+export class MirrorService extends Construct {
+  public readonly service: EcsService;
+
+  constructor(scope: Construct, id: string, props: MirrorServiceProps) {
+    super(scope, id);
+    if (props.minTasks < 2) {
+      throw new Error(`MirrorService needs at least 2 tasks to survive an AZ failure, got ${props.minTasks}`);
+    }
+    this.service = new EcsService(this, 'service', {
+      name: `${props.namePrefix}-mirror`,
+      cluster: props.clusterArn,
+      taskDefinition: props.task.taskDefinition.arn,
+      desiredCount: props.minTasks,
+      capacityProviderStrategy: [{ capacityProvider: props.capacityProvider, weight: 1, base: 0 }],
+      platformVersion: 'LATEST',
+      networkConfiguration: {
+        subnets: props.subnetIds,
+        securityGroups: [props.securityGroup.id],
+        assignPublicIp: false,
+      },
+      loadBalancer: [
+        { targetGroupArn: props.targetGroup.arn, containerName: props.task.containerName, containerPort: props.containerPort },
+      ],
+      healthCheckGracePeriodSeconds: 30,
+      deploymentMinimumHealthyPercent: 100,
+      deploymentMaximumPercent: 200,
+      deploymentCircuitBreaker: { enable: true, rollback: true },
+      propagateTags: 'SERVICE',
+      enableEcsManagedTags: true,
+      // Autoscaling owns the count after creation.
+      lifecycle: { ignoreChanges: ['desired_count'] },
+    });
+
+    const resourceId = `service/${props.clusterName}/${this.service.name}`;
+    const target = new AppautoscalingTarget(this, 'scaling', {
+      serviceNamespace: 'ecs',
+      scalableDimension: 'ecs:service:DesiredCount',
+      resourceId,
+      minCapacity: props.minTasks,
+      maxCapacity: props.maxTasks,
+    });
+    new AppautoscalingPolicy(this, 'scale-on-cpu', {
+      name: `${props.namePrefix}-mirror-cpu`,
+      policyType: 'TargetTrackingScaling',
+      serviceNamespace: target.serviceNamespace,
+      scalableDimension: target.scalableDimension,
+      resourceId: target.resourceId,
+      targetTrackingScalingPolicyConfiguration: {
+        targetValue: props.targetCpuPercent ?? 60,
+        predefinedMetricSpecification: { predefinedMetricType: 'ECSServiceAverageCPUUtilization' },
+        scaleInCooldown: 300,
+        scaleOutCooldown: 60,
+      },
+    });
+    new AppautoscalingPolicy(this, 'scale-on-requests', {
+      name: `${props.namePrefix}-mirror-requests`,
+      policyType: 'TargetTrackingScaling',
+      serviceNamespace: target.serviceNamespace,
+      scalableDimension: target.scalableDimension,
+      resourceId: target.resourceId,
+      targetTrackingScalingPolicyConfiguration: {
+        targetValue: props.targetRequestsPerTask ?? 1000,
+        predefinedMetricSpecification: {
+          predefinedMetricType: 'ALBRequestCountPerTarget',
+          resourceLabel: `${props.alb.arnSuffix}/${props.targetGroup.arnSuffix}`,
+        },
+        scaleInCooldown: 300,
+        scaleOutCooldown: 60,
+      },
+    });
+  }
+}

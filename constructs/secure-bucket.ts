@@ -1,0 +1,117 @@
+import { Construct } from 'constructs';
+import { DataAwsIamPolicyDocumentStatement } from '@cdktf/provider-aws/lib/data-aws-iam-policy-document';
+import { S3Bucket } from '@cdktf/provider-aws/lib/s3-bucket';
+import {
+  S3BucketLifecycleConfiguration,
+  S3BucketLifecycleConfigurationRule,
+} from '@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration';
+import { S3BucketLoggingA as S3BucketLogging } from '@cdktf/provider-aws/lib/s3-bucket-logging';
+import { S3BucketOwnershipControls } from '@cdktf/provider-aws/lib/s3-bucket-ownership-controls';
+import { S3BucketPolicy } from '@cdktf/provider-aws/lib/s3-bucket-policy';
+import { S3BucketPublicAccessBlock } from '@cdktf/provider-aws/lib/s3-bucket-public-access-block';
+import { S3BucketServerSideEncryptionConfigurationA as S3BucketServerSideEncryptionConfiguration } from '@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration';
+import { S3BucketVersioningA as S3BucketVersioning } from '@cdktf/provider-aws/lib/s3-bucket-versioning';
+import { policyDocument } from './policy';
+
+export interface SecureBucketProps {
+  /** Bucket name prefix (AWS appends a unique suffix); callers prefix it with the environment. */
+  readonly namePrefix: string;
+  /**
+   * SSE-KMS key. Leave unset only for buckets that AWS log delivery writes to:
+   * S3 server access logs and ALB access logs accept SSE-S3 only.
+   */
+  readonly kmsKeyArn?: string;
+  /** Where this bucket's access logs go. Unset only for the log bucket itself. */
+  readonly accessLogs?: { readonly bucket: string; readonly prefix: string };
+  /** Lifecycle rules on top of the default abort-incomplete-multipart-upload rule. */
+  readonly lifecycleRules?: S3BucketLifecycleConfigurationRule[];
+  /** Days after which noncurrent versions expire. Default: 90. */
+  readonly noncurrentVersionExpirationDays?: number;
+  /** Extra bucket-policy statements, given the bucket ARN (the TLS-only deny is always present). */
+  readonly policyStatements?: (bucketArn: string) => DataAwsIamPolicyDocumentStatement[];
+  /** Let `terraform destroy` delete a non-empty bucket. Default: false, so a destroy never drops bottles silently. */
+  readonly forceDestroy?: boolean;
+}
+
+/**
+ * An S3 bucket with every baseline control switched on: versioning, default
+ * encryption, all public access blocked, ACLs disabled (bucket owner
+ * enforced), TLS-only access, access logging and lifecycle hygiene.
+ */
+export class SecureBucket extends Construct {
+  public readonly bucket: S3Bucket;
+  /** The bucket policy; resources that need it in place (log delivery) can depend on it. */
+  public readonly policy: S3BucketPolicy;
+
+  constructor(scope: Construct, id: string, props: SecureBucketProps) {
+    super(scope, id);
+    this.bucket = new S3Bucket(this, 'bucket', { bucketPrefix: `${props.namePrefix}-`, forceDestroy: props.forceDestroy ?? false });
+    const bucketId = this.bucket.id;
+
+    new S3BucketVersioning(this, 'versioning', { bucket: bucketId, versioningConfiguration: { status: 'Enabled' } });
+    new S3BucketServerSideEncryptionConfiguration(this, 'encryption', {
+      bucket: bucketId,
+      rule: [
+        {
+          applyServerSideEncryptionByDefault: props.kmsKeyArn
+            ? { sseAlgorithm: 'aws:kms', kmsMasterKeyId: props.kmsKeyArn }
+            : { sseAlgorithm: 'AES256' },
+          bucketKeyEnabled: props.kmsKeyArn !== undefined,
+        },
+      ],
+    });
+    const publicAccessBlock = new S3BucketPublicAccessBlock(this, 'public-access-block', {
+      bucket: bucketId,
+      blockPublicAcls: true,
+      blockPublicPolicy: true,
+      ignorePublicAcls: true,
+      restrictPublicBuckets: true,
+    });
+    new S3BucketOwnershipControls(this, 'ownership', { bucket: bucketId, rule: { objectOwnership: 'BucketOwnerEnforced' } });
+
+    if (props.accessLogs) {
+      new S3BucketLogging(this, 'logging', {
+        bucket: bucketId,
+        targetBucket: props.accessLogs.bucket,
+        targetPrefix: props.accessLogs.prefix,
+      });
+    }
+
+    new S3BucketLifecycleConfiguration(this, 'lifecycle', {
+      bucket: bucketId,
+      rule: [
+        {
+          id: 'abort-incomplete-multipart-uploads',
+          status: 'Enabled',
+          filter: [{}],
+          abortIncompleteMultipartUpload: [{ daysAfterInitiation: 7 }],
+        },
+        {
+          id: 'expire-noncurrent-versions',
+          status: 'Enabled',
+          filter: [{}],
+          noncurrentVersionExpiration: [{ noncurrentDays: props.noncurrentVersionExpirationDays ?? 90 }],
+        },
+        ...(props.lifecycleRules ?? []),
+      ],
+    });
+
+    const policy = policyDocument(this, 'policy-document', [
+      {
+        sid: 'DenyInsecureTransport',
+        effect: 'Deny',
+        actions: ['s3:*'],
+        resources: [this.bucket.arn, `${this.bucket.arn}/*`],
+        principals: [{ type: '*', identifiers: ['*'] }],
+        condition: [{ test: 'Bool', variable: 'aws:SecureTransport', values: ['false'] }],
+      },
+      ...(props.policyStatements?.(this.bucket.arn) ?? []),
+    ]);
+    this.policy = new S3BucketPolicy(this, 'policy', {
+      bucket: bucketId,
+      policy: policy.json,
+      // A policy write racing the public-access block fails; order them.
+      dependsOn: [publicAccessBlock],
+    });
+  }
+}

@@ -1,0 +1,69 @@
+import { Construct } from 'constructs';
+import { CloudwatchEventRule } from '@cdktf/provider-aws/lib/cloudwatch-event-rule';
+import { CloudwatchEventTarget } from '@cdktf/provider-aws/lib/cloudwatch-event-target';
+import { LambdaPermission } from '@cdktf/provider-aws/lib/lambda-permission';
+import { SqsQueue } from '@cdktf/provider-aws/lib/sqs-queue';
+import { SqsQueuePolicy } from '@cdktf/provider-aws/lib/sqs-queue-policy';
+import { LambdaFunction } from '@cdktf/provider-aws/lib/lambda-function';
+import { policyDocument } from './policy';
+
+/** Sunday 03:00 UTC: Homebrew's weekday bottle churn has settled, and it is the quietest hour for clients. */
+export const WEEKLY_SYNC_SCHEDULE = 'cron(0 3 ? * SUN *)';
+
+export interface WeeklyScheduleProps {
+  readonly namePrefix: string;
+  readonly target: LambdaFunction;
+  /** CMK for the schedule's dead-letter queue; its policy must let EventBridge use it. */
+  readonly kmsKeyArn: string;
+  /** Default: `WEEKLY_SYNC_SCHEDULE`. */
+  readonly scheduleExpression?: string;
+}
+
+/**
+ * The EventBridge rule that starts a sync every week. Failed deliveries are
+ * retried for an hour, then land in a KMS-encrypted dead-letter queue whose
+ * depth is alarmed.
+ */
+export class WeeklySchedule extends Construct {
+  public readonly rule: CloudwatchEventRule;
+  public readonly deadLetterQueue: SqsQueue;
+
+  constructor(scope: Construct, id: string, props: WeeklyScheduleProps) {
+    super(scope, id);
+    this.rule = new CloudwatchEventRule(this, 'rule', {
+      name: `${props.namePrefix}-weekly-sync`,
+      description: 'Starts the weekly Homebrew bottle sync',
+      scheduleExpression: props.scheduleExpression ?? WEEKLY_SYNC_SCHEDULE,
+    });
+    this.deadLetterQueue = new SqsQueue(this, 'dlq', {
+      name: `${props.namePrefix}-weekly-sync-dlq`,
+      kmsMasterKeyId: props.kmsKeyArn,
+      messageRetentionSeconds: 14 * 24 * 60 * 60,
+    });
+    const queuePolicy = policyDocument(this, 'dlq-policy', [
+      {
+        sid: 'EventBridgeDeadLetters',
+        actions: ['sqs:SendMessage'],
+        resources: [this.deadLetterQueue.arn],
+        principals: [{ type: 'Service', identifiers: ['events.amazonaws.com'] }],
+        condition: [{ test: 'ArnEquals', variable: 'aws:SourceArn', values: [this.rule.arn] }],
+      },
+    ]);
+    new SqsQueuePolicy(this, 'dlq-access', { queueUrl: this.deadLetterQueue.url, policy: queuePolicy.json });
+
+    new CloudwatchEventTarget(this, 'target', {
+      rule: this.rule.name,
+      arn: props.target.arn,
+      input: JSON.stringify({ source: 'schedule', trigger: 'weekly' }),
+      retryPolicy: { maximumEventAgeInSeconds: 3600, maximumRetryAttempts: 8 },
+      deadLetterConfig: { arn: this.deadLetterQueue.arn },
+    });
+    new LambdaPermission(this, 'invoke', {
+      statementId: 'AllowWeeklySchedule',
+      action: 'lambda:InvokeFunction',
+      functionName: props.target.functionName,
+      principal: 'events.amazonaws.com',
+      sourceArn: this.rule.arn,
+    });
+  }
+}

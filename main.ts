@@ -1,0 +1,16 @@
+import { App } from 'cdktf';
+import { ENVIRONMENT_NAMES, loadEnvironmentConfig } from './config/environments';
+import { MirrorStack } from './stacks/mirror-stack';
+
+/** Builds the dev, staging and prod stacks from their typed configurations. */
+export function buildApp(outdir?: string, env: NodeJS.ProcessEnv = process.env): App {
+  const app = new App(outdir ? { outdir } : undefined);
+  for (const name of ENVIRONMENT_NAMES) {
+    new MirrorStack(app, loadEnvironmentConfig(name, env));
+  }
+  return app;
+}
+
+if (require.main === module) {
+  buildApp().synth();
+}
