@@ -1,0 +1,120 @@
+import { CHECKS, EXCEPTIONS, TerraformJson, evaluate } from './checks';
+import { synthAll } from '../synth';
+
+const stacks = synthAll();
+const clone = (json: TerraformJson): TerraformJson => JSON.parse(JSON.stringify(json));
+
+describe.each(Object.entries(stacks))('policy suite: %s', (_name, json) => {
+  const report = evaluate(json);
+
+  test.each(CHECKS.map((c) => [c.id, c.title]))('%s %s', (id) => {
+    expect(report.violations.filter((v) => v.check === id)).toEqual([]);
+  });
+
+  test('every named exception still matches a real finding (no stale exceptions)', () => {
+    expect(report.appliedExceptions).toEqual(EXCEPTIONS);
+  });
+});
+
+describe('the policy suite catches breaches', () => {
+  const prod = stacks.prod;
+  const mutate = (change: (json: TerraformJson) => void): string[] => {
+    const json = clone(prod);
+    change(json);
+    return evaluate(json).violations.map((v) => `${v.check} ${v.address}`);
+  };
+
+  test('PITR switched off', () => {
+    expect(mutate((j) => (j.resource!.aws_dynamodb_table.state_table_table.point_in_time_recovery.enabled = false))).toContain(
+      'CKV_AWS_28 aws_dynamodb_table.state_table_table',
+    );
+  });
+
+  test('a privileged, writable container', () => {
+    const found = mutate((j) => {
+      const task = j.resource!.aws_ecs_task_definition.sync_task_task;
+      const defs = JSON.parse(task.container_definitions);
+      defs[0].privileged = true;
+      defs[0].readonlyRootFilesystem = false;
+      defs[0].user = 'root';
+      task.container_definitions = JSON.stringify(defs);
+    });
+    expect(found).toEqual(
+      expect.arrayContaining([
+        'CKV_AWS_334 aws_ecs_task_definition.sync_task_task',
+        'CKV_AWS_336 aws_ecs_task_definition.sync_task_task',
+        'BOTTLES_ECS_NON_ROOT aws_ecs_task_definition.sync_task_task',
+      ]),
+    );
+  });
+
+  test('a "*" resource on a scopable action and a "*" action', () => {
+    const found = mutate((j) => {
+      const doc = j.data!.aws_iam_policy_document.orchestrator_role_permissions;
+      doc.statement.push({ sid: 'TooBroad', actions: ['s3:GetObject', '*'], resources: ['*'] });
+    });
+    expect(found).toEqual(
+      expect.arrayContaining([
+        'CKV_AWS_355 data.aws_iam_policy_document.orchestrator_role_permissions',
+        'CKV_AWS_63 data.aws_iam_policy_document.orchestrator_role_permissions',
+        'CKV_AWS_62 data.aws_iam_policy_document.orchestrator_role_permissions',
+      ]),
+    );
+  });
+
+  test('an HTTP listener that forwards instead of redirecting, and a missing WAF', () => {
+    const found = mutate((j) => {
+      j.resource!.aws_lb_listener.load_balancer_http_redirect.default_action = [{ type: 'forward', target_group_arn: 'x' }];
+      delete j.resource!.aws_wafv2_web_acl_association;
+    });
+    expect(found).toEqual(
+      expect.arrayContaining([
+        'CKV_AWS_2 aws_lb_listener.load_balancer_http_redirect',
+        'CKV2_AWS_20 aws_lb.load_balancer_alb',
+        'CKV2_AWS_28 aws_lb.load_balancer_alb',
+      ]),
+    );
+  });
+
+  test('a cache password, an unencrypted topic and an alarm without OK action', () => {
+    const found = mutate((j) => {
+      j.resource!.aws_elasticache_replication_group.cache_group.auth_token = 'hunter2hunter2hunter2';
+      delete j.resource!.aws_sns_topic.monitoring_topic.kms_master_key_id;
+      delete j.resource!.aws_cloudwatch_metric_alarm.monitoring_alarm_sync_freshness.ok_actions;
+    });
+    expect(found).toEqual(
+      expect.arrayContaining([
+        'BOTTLES_NO_SECRETS resource.aws_elasticache_replication_group.cache_group',
+        'CKV_AWS_26 aws_sns_topic.monitoring_topic',
+        'BOTTLES_ALARM_ACTIONS aws_cloudwatch_metric_alarm.monitoring_alarm_sync_freshness',
+      ]),
+    );
+  });
+
+  test('an unversioned bucket without public-access block or logging', () => {
+    const found = mutate((j) => {
+      delete j.resource!.aws_s3_bucket_versioning.bottle_store_store_versioning;
+      delete j.resource!.aws_s3_bucket_public_access_block.bottle_store_store_public_access_block;
+      delete j.resource!.aws_s3_bucket_logging.bottle_store_store_logging;
+    });
+    expect(found).toEqual(
+      expect.arrayContaining([
+        'CKV_AWS_21 aws_s3_bucket.bottle_store_store_bucket',
+        'CKV2_AWS_6 aws_s3_bucket.bottle_store_store_bucket',
+        'CKV_AWS_18 aws_s3_bucket.bottle_store_store_bucket',
+      ]),
+    );
+  });
+
+  test('a key policy open to every principal', () => {
+    const found = mutate((j) => {
+      j.data!.aws_iam_policy_document.data_key_policy.statement.push({
+        sid: 'Anyone',
+        actions: ['kms:Decrypt'],
+        resources: ['*'],
+        principals: [{ type: 'AWS', identifiers: ['*'] }],
+      });
+    });
+    expect(found).toContain('CKV_AWS_33 data.aws_iam_policy_document.data_key_policy');
+  });
+});

@@ -1,0 +1,334 @@
+import { Testing } from 'cdktf';
+import { CloudwatchEventRule } from '@cdktf/provider-aws/lib/cloudwatch-event-rule';
+import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm';
+import { DynamodbTable } from '@cdktf/provider-aws/lib/dynamodb-table';
+import { EcsCluster } from '@cdktf/provider-aws/lib/ecs-cluster';
+import { EcsClusterCapacityProviders } from '@cdktf/provider-aws/lib/ecs-cluster-capacity-providers';
+import { ElasticacheReplicationGroup } from '@cdktf/provider-aws/lib/elasticache-replication-group';
+import { ElasticacheUser } from '@cdktf/provider-aws/lib/elasticache-user';
+import { FlowLog } from '@cdktf/provider-aws/lib/flow-log';
+import { LambdaFunction } from '@cdktf/provider-aws/lib/lambda-function';
+import { Lb } from '@cdktf/provider-aws/lib/lb';
+import { LbListener } from '@cdktf/provider-aws/lib/lb-listener';
+import { S3BucketLifecycleConfiguration } from '@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration';
+import { VpcEndpoint } from '@cdktf/provider-aws/lib/vpc-endpoint';
+import { BackupPlan } from '@cdktf/provider-aws/lib/backup-plan';
+import { EnvironmentName, loadEnvironmentConfig } from '../../config/environments';
+import { MirrorStack } from '../../stacks/mirror-stack';
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+const synth = (name: EnvironmentName): string => Testing.synth(new MirrorStack(Testing.app(), loadEnvironmentConfig(name, {})));
+const stacks: Record<EnvironmentName, string> = { dev: synth('dev'), staging: synth('staging'), prod: synth('prod') };
+const parsed = (name: EnvironmentName) => JSON.parse(stacks[name]);
+const resources = (name: EnvironmentName, type: string): Record<string, any> => parsed(name).resource[type] ?? {};
+const alarm = (name: EnvironmentName, suffix: string) => resources(name, 'aws_cloudwatch_metric_alarm')[`monitoring_alarm_${suffix}`];
+
+describe('network', () => {
+  test('prod has one NAT per AZ; staging and dev share one', () => {
+    expect(Object.keys(resources('prod', 'aws_nat_gateway'))).toHaveLength(3);
+    expect(Object.keys(resources('staging', 'aws_nat_gateway'))).toHaveLength(1);
+    expect(Object.keys(resources('dev', 'aws_nat_gateway'))).toHaveLength(1);
+  });
+
+  test('three public and three private subnets, in distinct AZs', () => {
+    const subnets = Object.values(resources('prod', 'aws_subnet'));
+    expect(subnets).toHaveLength(6);
+    expect(new Set(subnets.map((s) => s.availability_zone)).size).toBe(3);
+    expect(subnets.every((s) => s.map_public_ip_on_launch !== true)).toBe(true);
+  });
+
+  test('S3 and DynamoDB gateway endpoints serve the private route tables', () => {
+    for (const service of ['s3', 'dynamodb']) {
+      expect(stacks.prod).toHaveResourceWithProperties(VpcEndpoint, {
+        service_name: `com.amazonaws.us-east-1.${service}`,
+        vpc_endpoint_type: 'Gateway',
+      });
+    }
+    const endpoint = resources('prod', 'aws_vpc_endpoint').network_s3_endpoint;
+    expect(endpoint.route_table_ids).toHaveLength(3);
+  });
+
+  test('flow logs capture all traffic and the default security group is empty', () => {
+    expect(stacks.prod).toHaveResourceWithProperties(FlowLog, { traffic_type: 'ALL', log_destination_type: 'cloud-watch-logs' });
+    const sg = resources('prod', 'aws_default_security_group').network_default_sg;
+    expect(sg.ingress).toEqual([]);
+    expect(sg.egress).toEqual([]);
+  });
+
+  test('only the ALB accepts client traffic, and only on 80/443', () => {
+    const ingress = Object.values(resources('prod', 'aws_vpc_security_group_ingress_rule'));
+    const fromCidr = ingress.filter((r) => r.cidr_ipv4);
+    expect(fromCidr.map((r) => r.from_port).sort()).toEqual([443, 80]);
+    expect(fromCidr.every((r) => String(r.security_group_id).includes('aws_security_group.load_balancer_sg'))).toBe(true);
+    const cache = ingress.filter((r) => String(r.security_group_id).includes('aws_security_group.cache_sg'));
+    expect(cache.map((r) => r.from_port)).toEqual([6379, 6379]);
+  });
+});
+
+describe('bottle store', () => {
+  test('lifecycle: abort multipart after 7 days, noncurrent after 90, orphans after 90', () => {
+    const rules = resources('prod', 'aws_s3_bucket_lifecycle_configuration').bottle_store_store_lifecycle.rule;
+    const byId = Object.fromEntries(rules.map((r: any) => [r.id, r]));
+    expect(byId['abort-incomplete-multipart-uploads'].abort_incomplete_multipart_upload[0].days_after_initiation).toBe(7);
+    expect(byId['expire-noncurrent-versions'].noncurrent_version_expiration[0].noncurrent_days).toBe(90);
+    expect(byId['expire-orphaned-bottles']).toMatchObject({
+      filter: [{ tag: [{ key: 'homebrew-mirror:orphaned', value: 'true' }] }],
+      expiration: [{ days: 90 }],
+    });
+    expect(stacks.prod).toHaveResourceWithProperties(S3BucketLifecycleConfiguration, {});
+  });
+
+  test('SSE-KMS with the data key, access logs to the log bucket', () => {
+    const sse = resources('prod', 'aws_s3_bucket_server_side_encryption_configuration').bottle_store_store_encryption;
+    expect(sse.rule[0].apply_server_side_encryption_by_default).toEqual({
+      sse_algorithm: 'aws:kms',
+      kms_master_key_id: '${aws_kms_key.data_key_key.arn}',
+    });
+    expect(resources('prod', 'aws_s3_bucket_logging').bottle_store_store_logging.target_bucket).toBe(
+      '${aws_s3_bucket.log_archive_logs_bucket.id}',
+    );
+  });
+});
+
+describe('state table', () => {
+  test('PITR, deletion protection, CMK, stream, TTL and a DR replica with its own key', () => {
+    expect(stacks.prod).toHaveResourceWithProperties(DynamodbTable, {
+      billing_mode: 'PAY_PER_REQUEST',
+      point_in_time_recovery: { enabled: true },
+      deletion_protection_enabled: true,
+      stream_enabled: true,
+      ttl: { attribute_name: 'expiresAt', enabled: true },
+      server_side_encryption: { enabled: true, kms_key_arn: '${aws_kms_key.data_key_key.arn}' },
+      replica: [{ region_name: 'us-west-2', kms_key_arn: '${aws_kms_key.dr_data_key_key.arn}', point_in_time_recovery: true, propagate_tags: true }],
+    });
+    expect(resources('prod', 'aws_kms_key').dr_data_key_key.provider).toBe('aws.dr');
+  });
+});
+
+describe('cache', () => {
+  test('Multi-AZ failover, CMK at rest, TLS in transit, IAM users, 7-day snapshots, slow log', () => {
+    expect(stacks.prod).toHaveResourceWithProperties(ElasticacheReplicationGroup, {
+      multi_az_enabled: true,
+      automatic_failover_enabled: true,
+      num_cache_clusters: 3,
+      at_rest_encryption_enabled: 'true',
+      kms_key_id: '${aws_kms_key.data_key_key.arn}',
+      transit_encryption_enabled: true,
+      snapshot_retention_limit: 7,
+      maintenance_window: 'sun:06:00-sun:07:00',
+    });
+    const group = resources('prod', 'aws_elasticache_replication_group').cache_group;
+    expect(group.log_delivery_configuration.map((l: any) => l.log_type)).toContain('slow-log');
+    expect(group.auth_token).toBeUndefined();
+    expect(stacks.staging).toHaveResourceWithProperties(ElasticacheReplicationGroup, { num_cache_clusters: 2, multi_az_enabled: true });
+  });
+
+  test('the default user is switched off and workloads use IAM authentication', () => {
+    expect(stacks.prod).toHaveResourceWithProperties(ElasticacheUser, { user_name: 'default', access_string: 'off -@all' });
+    const users = Object.values(resources('prod', 'aws_elasticache_user')).filter((u) => u.user_name !== 'default');
+    expect(users).toHaveLength(2);
+    expect(users.every((u) => u.authentication_mode.type === 'iam' && u.user_name === u.user_id)).toBe(true);
+    expect(stacks.prod).not.toMatch(/"passwords"/);
+  });
+});
+
+describe('sync compute', () => {
+  test('orchestrator 512 MB and worker 3008 MB, nodejs22.x on arm64, in the VPC, traced, JSON logs, DLQ, reserved concurrency', () => {
+    for (const [name, memory] of [['orchestrator_function', 512], ['sync_worker_function', 3008]] as const) {
+      const fn = resources('prod', 'aws_lambda_function')[name];
+      expect(fn).toMatchObject({
+        memory_size: memory,
+        runtime: 'nodejs22.x',
+        architectures: ['arm64'],
+        tracing_config: { mode: 'Active' },
+        logging_config: { log_format: 'JSON' },
+      });
+      expect(fn.vpc_config.subnet_ids).toHaveLength(3);
+      expect(fn.dead_letter_config.target_arn).toMatch(/aws_sqs_queue\./);
+      expect(fn.reserved_concurrent_executions).toBeGreaterThan(0);
+      expect(fn.filename).toMatch(/\.zip$/);
+    }
+    expect(resources('prod', 'aws_sqs_queue').orchestrator_dlq.kms_master_key_id).toBe('${aws_kms_key.data_key_key.arn}');
+  });
+
+  test('weekly schedule with retries and a dead-letter queue', () => {
+    expect(stacks.prod).toHaveResourceWithProperties(CloudwatchEventRule, { schedule_expression: 'cron(0 3 ? * SUN *)' });
+    const target = resources('prod', 'aws_cloudwatch_event_target').schedule_target;
+    expect(target.retry_policy.maximum_retry_attempts).toBeGreaterThan(0);
+    expect(target.dead_letter_config.arn).toBe('${aws_sqs_queue.schedule_dlq.arn}');
+  });
+
+  test('the Fargate sync task: 2048 CPU, 8192 MB, read-only root, non-root, awslogs', () => {
+    const task = resources('prod', 'aws_ecs_task_definition').sync_task_task;
+    expect(task).toMatchObject({ cpu: '2048', memory: '8192', requires_compatibilities: ['FARGATE'] });
+    const [container] = JSON.parse(task.container_definitions);
+    expect(container).toMatchObject({ readonlyRootFilesystem: true, privileged: false, user: '10001:10001' });
+    expect(container.logConfiguration.logDriver).toBe('awslogs');
+    expect(task.task_role_arn).not.toBe(task.execution_role_arn);
+  });
+
+  test('Container Insights everywhere; Spot only outside prod', () => {
+    expect(stacks.prod).toHaveResourceWithProperties(EcsCluster, { setting: [{ name: 'containerInsights', value: 'enhanced' }] });
+    expect(stacks.prod).toHaveResourceWithProperties(EcsClusterCapacityProviders, { capacity_providers: ['FARGATE'] });
+    expect(stacks.staging).toHaveResourceWithProperties(EcsClusterCapacityProviders, { capacity_providers: ['FARGATE', 'FARGATE_SPOT'] });
+    expect(stacks.prod).not.toMatch(/FARGATE_SPOT/);
+  });
+
+  test('the orchestrator may start only its own task definition on its own cluster', () => {
+    const doc = parsed('prod').data.aws_iam_policy_document.orchestrator_role_permissions;
+    const runTask = doc.statement.find((s: any) => s.sid === 'DispatchToFargate');
+    expect(runTask.actions).toEqual(['ecs:RunTask']);
+    expect(runTask.condition[0]).toMatchObject({ test: 'ArnEquals', variable: 'ecs:cluster', values: ['${aws_ecs_cluster.cluster_cluster.arn}'] });
+    const invoke = doc.statement.find((s: any) => s.sid === 'DispatchToWorkers');
+    expect(invoke.resources).toEqual(['${aws_lambda_function.sync_worker_function.arn}']);
+  });
+});
+
+describe('mirror service', () => {
+  test('HTTPS with the TLS 1.3 policy, HTTP redirected, invalid headers dropped, logs, deletion protection', () => {
+    expect(stacks.prod).toHaveResourceWithProperties(LbListener, { protocol: 'HTTPS', ssl_policy: 'ELBSecurityPolicy-TLS13-1-2-2021-06' });
+    expect(stacks.prod).toHaveResourceWithProperties(LbListener, {
+      protocol: 'HTTP',
+      default_action: [{ type: 'redirect', redirect: { protocol: 'HTTPS', port: '443', status_code: 'HTTP_301' } }],
+    });
+    expect(stacks.prod).toHaveResourceWithProperties(Lb, { internal: false, drop_invalid_header_fields: true, enable_deletion_protection: true });
+    expect(resources('prod', 'aws_lb').load_balancer_alb.access_logs).toMatchObject({ enabled: true, prefix: 'alb' });
+    expect(stacks.dev).toHaveResourceWithProperties(Lb, { internal: true });
+  });
+
+  test('WAF: per-IP rate limit plus the AWS common rule set', () => {
+    const acl = resources('prod', 'aws_wafv2_web_acl').load_balancer_waf;
+    const names = acl.rule.map((r: any) => r.name);
+    expect(names).toEqual(['per-ip-rate-limit', 'AWSManagedRulesCommonRuleSet', 'AWSManagedRulesKnownBadInputsRuleSet']);
+    expect(acl.rule[0].statement.rate_based_statement).toEqual({ limit: 20000, aggregate_key_type: 'IP' });
+  });
+
+  test('at least 2 tasks without public IPs, scaling on CPU and requests per target', () => {
+    const service = resources('prod', 'aws_ecs_service').mirror_service_service;
+    expect(service.desired_count).toBeGreaterThanOrEqual(2);
+    expect(service.network_configuration.assign_public_ip).toBe(false);
+    const policies = Object.values(resources('prod', 'aws_appautoscaling_policy')).map(
+      (p) => p.target_tracking_scaling_policy_configuration.predefined_metric_specification.predefined_metric_type,
+    );
+    expect(policies.sort()).toEqual(['ALBRequestCountPerTarget', 'ECSServiceAverageCPUUtilization']);
+    expect(resources('prod', 'aws_lb_target_group').load_balancer_targets.health_check.path).toBe('/health');
+  });
+});
+
+describe('backup', () => {
+  test('daily 05:00 UTC, cold after 30, delete after 120, copy to DR in prod only', () => {
+    expect(stacks.prod).toHaveResourceWithProperties(BackupPlan, { name: 'prod-brew-daily-backup' });
+    expect(resources('prod', 'aws_backup_plan').backup_plan.rule).toMatchObject([
+      { schedule: 'cron(0 5 * * ? *)', lifecycle: { cold_storage_after: 30, delete_after: 120 } },
+    ]);
+    expect(resources('prod', 'aws_backup_plan').backup_plan.rule[0].copy_action).toHaveLength(1);
+    expect(resources('staging', 'aws_backup_plan').backup_plan.rule[0].copy_action).toBeUndefined();
+    expect(resources('prod', 'aws_backup_selection').backup_selection.resources).toEqual([
+      '${aws_dynamodb_table.state_table_table.arn}',
+      '${aws_s3_bucket.bottle_store_store_bucket.arn}',
+    ]);
+  });
+});
+
+describe('monitoring', () => {
+  test('orchestrator error and duration alarms are stricter in prod than staging', () => {
+    expect(alarm('prod', 'orchestrator_errors')).toMatchObject({ threshold: 3, comparison_operator: 'GreaterThanOrEqualToThreshold' });
+    expect(alarm('staging', 'orchestrator_errors').threshold).toBeGreaterThan(3);
+    expect(alarm('prod', 'orchestrator_duration')).toMatchObject({ threshold: 180000, statistic: 'Maximum' });
+    expect(alarm('staging', 'orchestrator_duration').threshold).toBeGreaterThan(180000);
+  });
+
+  test('freshness fires after 8 days without a publish, never between weekly runs', () => {
+    const freshness = alarm('prod', 'sync_freshness');
+    expect(freshness.threshold).toBe(8 * 86400);
+    expect(freshness.threshold).toBeGreaterThan(7 * 86400 + 3600); // a week plus a slow run stays green
+    expect(freshness).toMatchObject({ namespace: 'HomebrewMirror', metric_name: 'PublishedGenerationAgeSeconds', statistic: 'Maximum' });
+  });
+
+  test('cost alarm reads EstimatedCharges in us-east-1 at $100', () => {
+    const cost = alarm('prod', 'monthly_cost');
+    expect(cost).toMatchObject({ namespace: 'AWS/Billing', metric_name: 'EstimatedCharges', threshold: 100, provider: 'aws.billing' });
+    expect(cost.alarm_actions).toEqual(['${aws_sns_topic.monitoring_billing_topic.arn}']);
+    expect(parsed('prod').provider.aws.find((p: any) => p.alias === 'billing').region).toBe('us-east-1');
+  });
+
+  test('every failure mode has an alarm that notifies the topic on ALARM and OK', () => {
+    const names = Object.values(resources('prod', 'aws_cloudwatch_metric_alarm')).map((a) => a.alarm_name);
+    expect(names.sort()).toEqual(
+      [
+        'alb-5xx-rate', 'alb-p99-latency', 'alb-unhealthy-targets',
+        'cache-cpu', 'cache-evictions', 'cache-memory', 'cache-replication-lag',
+        'ecs-task-failures', 'monthly-cost', 'orchestrator-dlq-depth', 'orchestrator-duration', 'orchestrator-errors',
+        'sync-freshness', 'sync-worker-dlq-depth', 'table-replication-latency', 'table-system-errors', 'table-throttles',
+        'weekly-sync-dlq-depth', 'worker-errors', 'worker-throttles',
+      ].map((n) => `prod-brew-${n}`).sort(),
+    );
+    for (const a of Object.values(resources('prod', 'aws_cloudwatch_metric_alarm'))) {
+      expect(a.ok_actions).toEqual(a.alarm_actions);
+    }
+    expect(alarm('prod', 'alb_p99_latency')).toMatchObject({ extended_statistic: 'p99', threshold: 0.5 });
+  });
+
+  test('the dashboard shows every alarm', () => {
+    const body = resources('prod', 'aws_cloudwatch_dashboard').monitoring_dashboard.dashboard_body;
+    for (const name of Object.keys(resources('prod', 'aws_cloudwatch_metric_alarm'))) {
+      expect(body).toContain(`aws_cloudwatch_metric_alarm.${name}.arn`);
+    }
+  });
+
+  test('the cache alarms watch every node', () => {
+    const queries = alarm('prod', 'cache_cpu').metric_query;
+    expect(queries.filter((q: any) => q.metric).map((q: any) => q.metric.dimensions.CacheClusterId)).toEqual([
+      'prod-brew-cache-001',
+      'prod-brew-cache-002',
+      'prod-brew-cache-003',
+    ]);
+  });
+});
+
+describe('stack-wide', () => {
+  test('providers tag Project, Environment and ManagedBy; names carry the environment', () => {
+    for (const env of ['dev', 'staging', 'prod'] as const) {
+      for (const provider of parsed(env).provider.aws) {
+        expect(provider.default_tags[0].tags).toEqual({ Project: 'homebrew-bottles-sync', Environment: env, ManagedBy: 'cdktf' });
+      }
+      const named = Object.values(resources(env, 'aws_lambda_function')).map((f) => f.function_name);
+      expect(named.every((n) => n.startsWith(`${env}-`))).toBe(true);
+      expect(resources(env, 'aws_dynamodb_table').state_table_table.name).toBe(`${env}-brew-state`);
+    }
+  });
+
+  test('every required output is present', () => {
+    expect(Object.keys(parsed('prod').output).sort()).toEqual(
+      [
+        'availability_alarm_name', 'backup_plan_name', 'backup_vault_name', 'dashboard_url', 'duration_alarm_name',
+        'environment_config', 'error_alarm_name', 'mirror_url', 'security_config',
+      ].sort(),
+    );
+    expect(parsed('prod').output.mirror_url.value).toBe('https://bottles.example.com');
+  });
+
+  test('a local backend without remote-state settings, S3 + DynamoDB lock with them', () => {
+    expect(parsed('prod').terraform.backend.local.path).toBe('terraform.prod.tfstate');
+    const config = loadEnvironmentConfig('prod', { HBS_PROD_STATE_BUCKET: 'acme-tfstate', HBS_PROD_STATE_LOCK_TABLE: 'acme-tflock' });
+    const json = JSON.parse(Testing.synth(new MirrorStack(Testing.app(), config)));
+    expect(json.terraform.backend.s3).toEqual({
+      bucket: 'acme-tfstate',
+      key: 'homebrew-bottles-sync/prod/terraform.tfstate',
+      region: 'us-east-1',
+      dynamodb_table: 'acme-tflock',
+      encrypt: true,
+    });
+  });
+
+  test('no IAM statement anywhere allows a bare "*" action', () => {
+    for (const doc of Object.values(parsed('prod').data.aws_iam_policy_document) as any[]) {
+      for (const s of doc.statement) expect(s.actions).not.toContain('*');
+    }
+  });
+
+  test('alarm resources are CloudwatchMetricAlarm', () => {
+    expect(stacks.prod).toHaveResource(CloudwatchMetricAlarm);
+    expect(stacks.prod).toHaveResource(LambdaFunction);
+  });
+});
