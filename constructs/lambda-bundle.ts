@@ -7,6 +7,9 @@ const PROJECT_ROOT = path.resolve(__dirname, '..');
 const BUILD_ROOT = path.join(PROJECT_ROOT, '.build', 'lambdas');
 const built = new Set<string>();
 
+/** Directory holding the esbuild output for `lambdas/<name>`. */
+export const bundleDir = (name: string): string => path.join(BUILD_ROOT, name);
+
 /**
  * Bundles `lambdas/<name>/index.ts` with esbuild into one self-contained
  * CommonJS file for Node.js 22 on arm64, and wraps it as a zip asset.
@@ -16,7 +19,7 @@ const built = new Set<string>();
  * Each handler is built once per process even when three stacks use it.
  */
 export function bundleHandler(scope: Construct, id: string, name: string): TerraformAsset {
-  const outdir = path.join(BUILD_ROOT, name);
+  const outdir = bundleDir(name);
   if (!built.has(name)) {
     const result = buildSync({
       entryPoints: [path.join(PROJECT_ROOT, 'lambdas', name, 'index.ts')],

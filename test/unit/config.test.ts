@@ -1,0 +1,63 @@
+import { ConfigError, ENVIRONMENT_NAMES, loadEnvironmentConfig, placeholderProblems } from '../../config/environments';
+
+describe('environment configuration', () => {
+  test('example defaults load for every environment and are flagged as placeholders', () => {
+    for (const name of ENVIRONMENT_NAMES) {
+      const config = loadEnvironmentConfig(name, {});
+      expect(config.name).toBe(name);
+      expect(config.availabilityZones).toHaveLength(3);
+      const problems = placeholderProblems(config);
+      expect(problems.join('\n')).toMatch(new RegExp(`HBS_${name.toUpperCase()}_DOMAIN_NAME`));
+      expect(problems).toHaveLength(4);
+    }
+  });
+
+  test('only prod is on-demand with a NAT per AZ', () => {
+    const prod = loadEnvironmentConfig('prod', {});
+    const staging = loadEnvironmentConfig('staging', {});
+    expect([prod.fargateSpot, prod.natGateways]).toEqual([false, 'one-per-az']);
+    expect([staging.fargateSpot, staging.natGateways]).toEqual([true, 'single']);
+    expect(prod.alarms.orchestratorErrors).toBeLessThan(staging.alarms.orchestratorErrors);
+  });
+
+  test('HBS_<ENV>_* variables override the example values', () => {
+    const config = loadEnvironmentConfig('prod', {
+      HBS_PROD_DOMAIN_NAME: 'bottles.acme.dev',
+      HBS_PROD_CERTIFICATE_ARN: 'arn:aws:acm:us-east-1:111122223333:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b',
+      HBS_PROD_ALARM_EMAIL: 'oncall@acme.dev',
+      HBS_PROD_STATE_BUCKET: 'acme-tfstate',
+      HBS_PROD_STATE_LOCK_TABLE: 'acme-tflock',
+      HBS_PROD_ALB_SCHEME: 'internal',
+    });
+    expect(config.domainName).toBe('bottles.acme.dev');
+    expect(config.mirrorService.albScheme).toBe('internal');
+    expect(config.remoteState).toEqual({
+      bucket: 'acme-tfstate',
+      lockTable: 'acme-tflock',
+      region: 'us-east-1',
+      key: 'homebrew-bottles-sync/prod/terraform.tfstate',
+    });
+    expect(placeholderProblems(config)).toEqual([]);
+  });
+
+  test('another region gets its own AZs and certificate placeholder', () => {
+    const config = loadEnvironmentConfig('staging', { HBS_STAGING_REGION: 'eu-west-1', HBS_STAGING_DR_REGION: 'eu-central-1' });
+    expect(config.availabilityZones).toEqual(['eu-west-1a', 'eu-west-1b', 'eu-west-1c']);
+    expect(config.certificateArn).toContain(':acm:eu-west-1:');
+  });
+
+  test.each([
+    [{ HBS_DEV_REGION: 'mars-north-1x' }, /HBS_DEV_REGION="mars-north-1x" is not a valid AWS region/],
+    [{ HBS_DEV_DR_REGION: 'us-east-1' }, /HBS_DEV_DR_REGION must differ/],
+    [{ HBS_DEV_ALARM_EMAIL: 'not-an-address' }, /HBS_DEV_ALARM_EMAIL="not-an-address" is not a valid e-mail address/],
+    [{ HBS_DEV_CERTIFICATE_ARN: 'arn:aws:iam::1:role/x' }, /not a valid ACM certificate ARN/],
+    [{ HBS_DEV_DOMAIN_NAME: 'https://bottles.acme.dev' }, /not a valid host name/],
+    [{ HBS_DEV_ALB_SCHEME: 'public' }, /HBS_DEV_ALB_SCHEME must be "internet-facing" or "internal"/],
+    [{ HBS_DEV_STATE_BUCKET: 'only-bucket' }, /must be set together/],
+    [{ HBS_DEV_AVAILABILITY_ZONES: 'us-east-1a,us-east-1b' }, /exactly three zones/],
+    [{ HBS_DEV_IMAGE_TAG: 'has spaces' }, /not a valid container image tag/],
+  ])('rejects %p with a clear message', (env, message) => {
+    expect(() => loadEnvironmentConfig('dev', env)).toThrow(ConfigError);
+    expect(() => loadEnvironmentConfig('dev', env)).toThrow(message);
+  });
+});

@@ -1,0 +1,23 @@
+import { Testing } from 'cdktf';
+import { Construct } from 'constructs';
+import { SqsQueue } from '@cdktf/provider-aws/lib/sqs-queue';
+import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
+import { ReadableAddressStack } from '../../stacks/readable-addresses';
+
+describe('readable Terraform addresses', () => {
+  test('addresses are the construct path in snake case', () => {
+    const stack = new ReadableAddressStack(Testing.app(), 'test');
+    new AwsProvider(stack, 'aws', { region: 'us-east-1' });
+    const group = new Construct(stack, 'sync-worker');
+    new SqsQueue(group, 'dlq', { name: 'x' });
+    expect(Object.keys(JSON.parse(Testing.synth(stack)).resource.aws_sqs_queue)).toEqual(['sync_worker_dlq']);
+  });
+
+  test('two paths that flatten to the same address are an error, not a silent rename', () => {
+    const stack = new ReadableAddressStack(Testing.app(), 'test');
+    new AwsProvider(stack, 'aws', { region: 'us-east-1' });
+    new SqsQueue(new Construct(stack, 'a-b'), 'c', { name: 'one' });
+    new SqsQueue(new Construct(stack, 'a'), 'b-c', { name: 'two' });
+    expect(() => Testing.synth(stack)).toThrow(/Terraform address collision: "a_b_c"/);
+  });
+});

@@ -1,0 +1,33 @@
+import { MIRROR_SERVICE_ENV, ORCHESTRATOR_ENV, SYNC_TASK_ENV, WORKER_ENV } from '../../engine/runtime-config';
+import { synthAll } from '../synth';
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+const prod = synthAll().prod as any;
+const lambdaEnv = (name: string): Record<string, string> => prod.resource.aws_lambda_function[name].environment.variables;
+const containerEnv = (name: string): Record<string, string> =>
+  Object.fromEntries(
+    JSON.parse(prod.resource.aws_ecs_task_definition[name].container_definitions)[0].environment.map((e: any) => [e.name, e.value]),
+  );
+
+describe('runtime contract: the stack sets every variable each workload reads', () => {
+  test.each([
+    ['orchestrator Lambda', () => lambdaEnv('orchestrator_function'), ORCHESTRATOR_ENV],
+    ['sync worker Lambda', () => lambdaEnv('sync_worker_function'), WORKER_ENV],
+    ['Fargate sync task', () => containerEnv('sync_task_task'), SYNC_TASK_ENV],
+    ['mirror service', () => containerEnv('mirror_task_task'), MIRROR_SERVICE_ENV],
+  ])('%s', (_name, read, contract) => {
+    const env = read();
+    const missing = Object.values(contract).filter((variable) => !env[variable]);
+    expect(missing).toEqual([]);
+  });
+
+  test('values point at this environment’s resources', () => {
+    const env = lambdaEnv('orchestrator_function');
+    expect(env.HBS_ENVIRONMENT).toBe('prod');
+    expect(env.HBS_STATE_TABLE).toBe('${aws_dynamodb_table.state_table_table.name}');
+    expect(env.HBS_WORKER_FUNCTION_NAME).toBe('${aws_lambda_function.sync_worker_function.function_name}');
+    expect(env.HBS_LAMBDA_THRESHOLD_BYTES).toBe(String(20 * 1024 ** 3));
+    expect(env.HBS_SYNC_CAPACITY_PROVIDER).toBe('FARGATE');
+    expect(containerEnv('mirror_task_task').HBS_SERVE_MODE).toBe('redirect');
+  });
+});
