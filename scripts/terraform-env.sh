@@ -7,7 +7,11 @@
 set -euo pipefail
 
 find_mirror() {
-  if [[ -n "${TF_PROVIDER_MIRROR:-}" ]]; then echo "$TF_PROVIDER_MIRROR"; return; fi
+  if [[ -n "${TF_PROVIDER_MIRROR:-}" ]]; then
+    [[ -d "$TF_PROVIDER_MIRROR/registry.terraform.io/hashicorp/aws" ]] || return 1
+    echo "$TF_PROVIDER_MIRROR"
+    return
+  fi
   for dir in /opt/tf-plugins /usr/share/terraform/plugins "$HOME/.terraform.d/plugins"; do
     [[ -d "$dir/registry.terraform.io/hashicorp/aws" ]] && { echo "$dir"; return; }
   done
@@ -18,7 +22,7 @@ find_mirror() {
 }
 
 if ! TF_PROVIDER_MIRROR=$(find_mirror); then
-  echo "terraform-env: no hashicorp/aws provider mirror found; set TF_PROVIDER_MIRROR" >&2
+  echo "terraform-env: no hashicorp/aws provider mirror found (TF_PROVIDER_MIRROR=${TF_PROVIDER_MIRROR:-unset}); set TF_PROVIDER_MIRROR to a directory holding registry.terraform.io/hashicorp/aws" >&2
   return 1 2>/dev/null || exit 1
 fi
 export TF_PROVIDER_MIRROR
