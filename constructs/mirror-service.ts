@@ -74,34 +74,20 @@ export class MirrorService extends Construct {
       minCapacity: props.minTasks,
       maxCapacity: props.maxTasks,
     });
-    new AppautoscalingPolicy(this, 'scale-on-cpu', {
-      name: `${props.namePrefix}-mirror-cpu`,
-      policyType: 'TargetTrackingScaling',
-      serviceNamespace: target.serviceNamespace,
-      scalableDimension: target.scalableDimension,
-      resourceId: target.resourceId,
-      targetTrackingScalingPolicyConfiguration: {
-        targetValue: props.targetCpuPercent ?? 60,
-        predefinedMetricSpecification: { predefinedMetricType: 'ECSServiceAverageCPUUtilization' },
-        scaleInCooldown: 300,
-        scaleOutCooldown: 60,
-      },
-    });
-    new AppautoscalingPolicy(this, 'scale-on-requests', {
-      name: `${props.namePrefix}-mirror-requests`,
-      policyType: 'TargetTrackingScaling',
-      serviceNamespace: target.serviceNamespace,
-      scalableDimension: target.scalableDimension,
-      resourceId: target.resourceId,
-      targetTrackingScalingPolicyConfiguration: {
-        targetValue: props.targetRequestsPerTask ?? 1000,
-        predefinedMetricSpecification: {
-          predefinedMetricType: 'ALBRequestCountPerTarget',
-          resourceLabel: `${props.alb.arnSuffix}/${props.targetGroup.arnSuffix}`,
-        },
-        scaleInCooldown: 300,
-        scaleOutCooldown: 60,
-      },
+    const trackTarget = (id: string, targetValue: number, predefinedMetricSpecification: { predefinedMetricType: string; resourceLabel?: string }) =>
+      new AppautoscalingPolicy(this, id, {
+        name: `${props.namePrefix}-mirror-${id}`,
+        policyType: 'TargetTrackingScaling',
+        serviceNamespace: target.serviceNamespace,
+        scalableDimension: target.scalableDimension,
+        resourceId: target.resourceId,
+        // Scale out fast, scale in slowly: a download in flight outlives a short lull.
+        targetTrackingScalingPolicyConfiguration: { targetValue, predefinedMetricSpecification, scaleInCooldown: 300, scaleOutCooldown: 60 },
+      });
+    trackTarget('scale-on-cpu', props.targetCpuPercent ?? 60, { predefinedMetricType: 'ECSServiceAverageCPUUtilization' });
+    trackTarget('scale-on-requests', props.targetRequestsPerTask ?? 1000, {
+      predefinedMetricType: 'ALBRequestCountPerTarget',
+      resourceLabel: `${props.alb.arnSuffix}/${props.targetGroup.arnSuffix}`,
     });
   }
 }

@@ -1,0 +1,29 @@
+/**
+ * Runs the policy suite over the synthesized stacks in cdktf.out and exits 1
+ * on any breach. `npm test` runs it right after `cdktf synth`, so the files
+ * checked are exactly the files Terraform validates and deploys.
+ *
+ *   npm run policy [-- dev staging prod]
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { CHECKS, evaluate } from '../test/policy/checks';
+
+const root = path.resolve(__dirname, '..');
+const stacks = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['dev', 'staging', 'prod'];
+let failed = false;
+for (const stack of stacks) {
+  const file = path.join(root, 'cdktf.out', 'stacks', stack, 'cdk.tf.json');
+  if (!fs.existsSync(file)) {
+    console.error(`policy: ${path.relative(root, file)} is missing; run npm run synth first`);
+    process.exit(1);
+  }
+  const report = evaluate(JSON.parse(fs.readFileSync(file, 'utf8')));
+  console.log(
+    `policy: ${stack}: ${CHECKS.length} checks, ${report.violations.length} violations, ${report.appliedExceptions.length} named exceptions applied`,
+  );
+  for (const e of report.appliedExceptions) console.log(`  exception ${e.check} ${e.address}: ${e.reason}`);
+  for (const v of report.violations) console.error(`  FAIL ${v.check} ${v.address}: ${v.message}`);
+  failed ||= report.violations.length > 0;
+}
+process.exit(failed ? 1 : 0);
