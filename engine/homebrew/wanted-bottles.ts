@@ -1,0 +1,79 @@
+import { BottleCoordinates, flatFileName, imageName, manifestTag, platformRefName, pkgVersion, shortName } from './bottle-names';
+
+/** One bottle the mirror must hold, derived from the verified formula API. */
+export interface WantedBottle extends BottleCoordinates {
+  readonly pkgVersion: string;
+  readonly sha256: string;
+  /** Where upstream serves the blob (taken verbatim from the API). */
+  readonly upstreamUrl: string;
+  /** GHCR repository, e.g. `openssl/3`. */
+  readonly image: string;
+  /** Tag of the OCI image index, e.g. `3.2.0_1` or `1.1.5-1`. */
+  readonly manifestRef: string;
+  /** `org.opencontainers.image.ref.name` of this platform's entry in the index. */
+  readonly platformRef: string;
+  /** Unencoded flat file name, e.g. `openssl@3-3.2.0_1.arm64_sonoma.bottle.tar.gz`. */
+  readonly flatFile: string;
+}
+
+export class ApiShapeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ApiShapeError';
+  }
+}
+
+interface FormulaEntry {
+  name?: unknown;
+  versions?: { stable?: unknown };
+  revision?: unknown;
+  bottle?: { stable?: { rebuild?: unknown; files?: Record<string, { url?: unknown; sha256?: unknown }> } };
+}
+
+const SHA256 = /^[0-9a-f]{64}$/;
+
+/**
+ * Every bottle of `formulae` (the parsed `formula.jws.json` payload) for the
+ * wanted platform tags. `tags` undefined means every tag upstream has,
+ * including `all`.
+ */
+export function wantedBottles(formulae: unknown, tags?: ReadonlySet<string>): WantedBottle[] {
+  if (!Array.isArray(formulae)) throw new ApiShapeError('formula payload must be a JSON array of formulae');
+  const out: WantedBottle[] = [];
+  for (const [index, raw] of formulae.entries()) {
+    const entry = raw as FormulaEntry;
+    const where = typeof entry?.name === 'string' ? `formula ${JSON.stringify(entry.name)}` : `formula #${index}`;
+    const files = entry?.bottle?.stable?.files;
+    if (files === undefined || files === null) continue; // no bottles (e.g. bottle :unneeded or disabled)
+    if (typeof entry.name !== 'string') throw new ApiShapeError(`${where} has no name`);
+    const version = entry.versions?.stable;
+    if (typeof version !== 'string') throw new ApiShapeError(`${where} has bottles but no stable version`);
+    const revision = entry.revision === undefined || entry.revision === null ? 0 : Number(entry.revision);
+    const rebuild = entry.bottle?.stable?.rebuild === undefined ? 0 : Number(entry.bottle.stable.rebuild);
+    if (!Number.isInteger(revision) || revision < 0 || !Number.isInteger(rebuild) || rebuild < 0) {
+      throw new ApiShapeError(`${where} has an invalid revision or rebuild`);
+    }
+    const name = shortName(entry.name);
+    for (const [tag, file] of Object.entries(files)) {
+      if (tags && !tags.has(tag)) continue;
+      if (typeof file?.sha256 !== 'string' || !SHA256.test(file.sha256)) {
+        throw new ApiShapeError(`${where} bottle ${tag} has no valid sha256`);
+      }
+      if (typeof file.url !== 'string' || !/^https:\/\//.test(file.url)) {
+        throw new ApiShapeError(`${where} bottle ${tag} has no https URL`);
+      }
+      const coordinates = { name, version, revision, rebuild, tag };
+      out.push({
+        ...coordinates,
+        pkgVersion: pkgVersion(version, revision),
+        sha256: file.sha256,
+        upstreamUrl: file.url,
+        image: imageName(name),
+        manifestRef: manifestTag(coordinates),
+        platformRef: platformRefName(coordinates),
+        flatFile: flatFileName(coordinates),
+      });
+    }
+  }
+  return out;
+}

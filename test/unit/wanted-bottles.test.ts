@@ -1,0 +1,71 @@
+import { ApiShapeError, wantedBottles } from '../../engine/homebrew/wanted-bottles';
+import { reference } from '../reference';
+
+const wget = JSON.parse(reference('formula-sample.json').toString('utf8'));
+
+const formula = (name: string, version: string, revision: number, rebuild: number, files: Record<string, string>) => ({
+  name,
+  versions: { stable: version },
+  revision,
+  bottle: {
+    stable: {
+      rebuild,
+      root_url: 'https://ghcr.io/v2/homebrew/core',
+      files: Object.fromEntries(
+        Object.entries(files).map(([tag, sha]) => [tag, { cellar: ':any', sha256: sha, url: `https://ghcr.io/v2/homebrew/core/x/blobs/sha256:${sha}` }]),
+      ),
+    },
+  },
+});
+const sha = (c: string) => c.repeat(64);
+
+describe('wanted bottle set', () => {
+  test('every bottle of the real wget sample, with upstream URL, image and refs', () => {
+    const wanted = wantedBottles([wget]);
+    const tags = Object.keys(wget.bottle.stable.files);
+    expect(wanted.map((b) => b.tag)).toEqual(tags);
+    const arm = wanted.find((b) => b.tag === 'arm64_monterey')!;
+    expect(arm).toMatchObject({
+      name: 'wget',
+      pkgVersion: '1.21.2',
+      rebuild: 0,
+      sha256: '571ef7b59ebab2aa947485aa33bf612d001d51f5bbc89b59d00ac39712b846c8',
+      upstreamUrl: 'https://ghcr.io/v2/homebrew/core/wget/blobs/sha256:571ef7b59ebab2aa947485aa33bf612d001d51f5bbc89b59d00ac39712b846c8',
+      image: 'wget',
+      manifestRef: '1.21.2',
+      platformRef: '1.21.2.arm64_monterey',
+      flatFile: 'wget-1.21.2.arm64_monterey.bottle.tar.gz',
+    });
+  });
+
+  test('names with @ and +, a revision, a rebuild and the all tag', () => {
+    const wanted = wantedBottles([
+      formula('openssl@3', '3.2.0', 1, 0, { arm64_sonoma: sha('a') }),
+      formula('libsigc++@2', '2.12.1', 0, 1, { arm64_linux: sha('b') }),
+      formula('ca-certificates', '2023-12-12', 0, 0, { all: sha('c') }),
+    ]);
+    expect(wanted.map((b) => [b.image, b.manifestRef, b.platformRef, b.flatFile])).toEqual([
+      ['openssl/3', '3.2.0_1', '3.2.0_1.arm64_sonoma', 'openssl@3-3.2.0_1.arm64_sonoma.bottle.tar.gz'],
+      ['libsigcxx/2', '2.12.1-1', '2.12.1.arm64_linux.1', 'libsigc++@2-2.12.1.arm64_linux.bottle.1.tar.gz'],
+      ['ca-certificates', '2023-12-12', '2023-12-12.all', 'ca-certificates-2023-12-12.all.bottle.tar.gz'],
+    ]);
+  });
+
+  test('configured tags filter the set; formulae without bottles are skipped', () => {
+    const wanted = wantedBottles(
+      [formula('a', '1', 0, 0, { all: sha('1') }), formula('b', '1', 0, 0, { x86_64_linux: sha('2'), arm64_sonoma: sha('3') }), { name: 'no-bottle', versions: { stable: '1' } }],
+      new Set(['all', 'x86_64_linux']),
+    );
+    expect(wanted.map((b) => `${b.name}:${b.tag}`)).toEqual(['a:all', 'b:x86_64_linux']);
+  });
+
+  test.each([
+    [{}, /must be a JSON array/],
+    [[{ name: 'x', bottle: { stable: { files: { all: { sha256: sha('a'), url: 'https://x' } } } } }], /"x" has bottles but no stable version/],
+    [[formula('x', '1', 0, 0, { all: 'not-a-sha' })], /bottle all has no valid sha256/],
+    [[{ ...formula('x', '1', 0, 0, { all: sha('a') }), revision: -1 }], /invalid revision or rebuild/],
+  ])('malformed API data is rejected with a clear reason (%#)', (payload, message) => {
+    expect(() => wantedBottles(payload)).toThrow(ApiShapeError);
+    expect(() => wantedBottles(payload)).toThrow(message);
+  });
+});
