@@ -1,0 +1,69 @@
+import { createHash, randomUUID } from 'crypto';
+import { createWriteStream, promises as fs } from 'fs';
+import * as path from 'path';
+import { Transform } from 'stream';
+import { pipeline } from 'stream/promises';
+import { BlobExpectation, BlobIntegrityError, BlobStore } from '../../ports';
+
+const SHA256 = /^[0-9a-f]{64}$/;
+
+/**
+ * Blob store in a directory, with the same layout as the S3 bucket
+ * (`<root>/blobs/sha256/<hex>`). Bodies stream through a hash into a temporary
+ * file in the same directory and are renamed into place only after the digest
+ * and length check, so a reader never sees a partial or wrong blob and a crash
+ * leaves at most a `.partial-*` file, which `put` never reuses.
+ */
+export class DirectoryBlobStore implements BlobStore {
+  private readonly dir: string;
+
+  constructor(root: string) {
+    this.dir = path.join(root, 'blobs', 'sha256');
+  }
+
+  private pathOf(sha256: string): string {
+    if (!SHA256.test(sha256)) throw new Error(`not a sha256 digest: ${JSON.stringify(sha256)}`);
+    return path.join(this.dir, sha256);
+  }
+
+  async has(sha256: string): Promise<boolean> {
+    return fs
+      .stat(this.pathOf(sha256))
+      .then((s) => s.isFile())
+      .catch(() => false);
+  }
+
+  async put(body: AsyncIterable<Uint8Array>, expected: BlobExpectation): Promise<{ bytes: number }> {
+    const target = this.pathOf(expected.sha256);
+    await fs.mkdir(this.dir, { recursive: true });
+    const partial = path.join(this.dir, `.partial-${randomUUID()}`);
+    const hash = createHash('sha256');
+    let bytes = 0;
+    const measure = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        hash.update(chunk);
+        bytes += chunk.length;
+        done(null, chunk);
+      },
+    });
+    try {
+      await pipeline(body, measure, createWriteStream(partial, { flags: 'wx' }));
+      if (expected.length !== undefined && bytes !== expected.length) {
+        throw new BlobIntegrityError('length', `blob ${expected.sha256}: got ${bytes} bytes, expected ${expected.length}`);
+      }
+      const digest = hash.digest('hex');
+      if (digest !== expected.sha256) {
+        throw new BlobIntegrityError('digest', `blob ${expected.sha256}: body hashes to ${digest}`);
+      }
+      await fs.rename(partial, target);
+      return { bytes };
+    } finally {
+      await fs.rm(partial, { force: true });
+    }
+  }
+
+  async *list(): AsyncIterable<string> {
+    const names = await fs.readdir(this.dir).catch(() => [] as string[]);
+    for (const name of names.sort()) if (SHA256.test(name)) yield name;
+  }
+}

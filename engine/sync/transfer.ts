@@ -1,0 +1,71 @@
+import { BlobIntegrityError, BlobStore } from '../ports';
+import { TransferItem } from './plan';
+import { Upstream, UpstreamError } from './upstream';
+
+export interface RetryPolicy {
+  /** Attempts in all, the first included. */
+  readonly maxAttempts: number;
+  readonly baseDelayMs: number;
+  /** Cap on any single wait, including a server's Retry-After. */
+  readonly maxDelayMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 5, baseDelayMs: 500, maxDelayMs: 30_000 };
+
+export type TransferOutcome =
+  | { readonly status: 'transferred'; readonly bytes: number; readonly attempts: number }
+  | { readonly status: 'present' }
+  | { readonly status: 'failed'; readonly permanent: boolean; readonly reason: string; readonly attempts: number };
+
+export interface TransferDeps {
+  readonly upstream: Upstream;
+  readonly store: BlobStore;
+  readonly retry?: RetryPolicy;
+  /** Injectable for tests. */
+  readonly sleep?: (ms: number) => Promise<void>;
+  readonly random?: () => number;
+}
+
+/** Exponential backoff with full jitter, or the server's Retry-After when it gave one (capped). */
+export function backoffDelay(attempt: number, policy: RetryPolicy, random: () => number, retryAfterMs?: number): number {
+  if (retryAfterMs !== undefined) return Math.min(retryAfterMs, policy.maxDelayMs);
+  return Math.floor(random() * Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1)));
+}
+
+/**
+ * Streams one blob from upstream into the store, verifying length and
+ * sha256 on the way (the store refuses to publish a mismatching body).
+ * Network errors, 5xx, 429, truncated bodies and digest mismatches are
+ * retried; a 404 (or 401/403) is permanent at once, and a digest mismatch
+ * that survives every retry is permanent too.
+ */
+export async function transferBlob(item: TransferItem, deps: TransferDeps): Promise<TransferOutcome> {
+  const policy = deps.retry ?? DEFAULT_RETRY;
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const random = deps.random ?? Math.random;
+  if (await deps.store.has(item.sha256)) return { status: 'present' };
+
+  let lastReason = '';
+  let lastWasDigest = false;
+  for (let attempt = 1; attempt <= policy.maxAttempts; attempt++) {
+    let retryAfterMs: number | undefined;
+    try {
+      const response = await deps.upstream.get(item.upstreamUrl);
+      const { bytes } = await deps.store.put(response.body, { sha256: item.sha256, length: response.length });
+      return { status: 'transferred', bytes, attempts: attempt };
+    } catch (error) {
+      if (error instanceof UpstreamError) {
+        if (error.permanent) return { status: 'failed', permanent: true, reason: error.message, attempts: attempt };
+        retryAfterMs = error.retryAfterMs;
+        lastWasDigest = false;
+      } else if (error instanceof BlobIntegrityError) {
+        lastWasDigest = error.kind === 'digest';
+      } else {
+        lastWasDigest = false; // body stream broke mid-transfer
+      }
+      lastReason = (error as Error).message;
+    }
+    if (attempt < policy.maxAttempts) await sleep(backoffDelay(attempt, policy, random, retryAfterMs));
+  }
+  return { status: 'failed', permanent: lastWasDigest, reason: lastReason, attempts: policy.maxAttempts };
+}

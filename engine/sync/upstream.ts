@@ -1,0 +1,105 @@
+/**
+ * HTTP access to the upstream registry and API, following brew's rules:
+ * GHCR wants `Authorization: Bearer QQ==` (anonymous), and the header is
+ * dropped as soon as a redirect leaves the original origin (blob downloads
+ * redirect to a CDN with its own signed URL). Redirects are followed by hand
+ * so that rule holds whatever the HTTP library does.
+ */
+
+export const ANONYMOUS_GHCR_TOKEN = 'QQ==';
+export const OCI_INDEX_MEDIA_TYPE = 'application/vnd.oci.image.index.v1+json';
+
+export class UpstreamError extends Error {
+  constructor(
+    message: string,
+    /** True when retrying cannot help (404, 401/403, bad redirect). */
+    public readonly permanent: boolean,
+    public readonly status?: number,
+    /** Server-requested delay (Retry-After), in milliseconds. */
+    public readonly retryAfterMs?: number,
+  ) {
+    super(message);
+    this.name = 'UpstreamError';
+  }
+}
+
+export interface UpstreamResponse {
+  readonly body: AsyncIterable<Uint8Array>;
+  /** Content-Length of the final response, when announced. */
+  readonly length?: number;
+  readonly headers: Headers;
+  /** URL that finally answered (after redirects). */
+  readonly url: string;
+}
+
+export interface UpstreamOptions {
+  /** Bearer token for the registry origin. Default: the anonymous `QQ==`. */
+  readonly token?: string;
+  readonly maxRedirects?: number;
+  readonly fetch?: typeof fetch;
+  readonly userAgent?: string;
+}
+
+/** Parses Retry-After (delta-seconds or HTTP date) into milliseconds from `now`. */
+export function parseRetryAfter(value: string | null, now: number = Date.now()): number | undefined {
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+export class Upstream {
+  private readonly token: string;
+  private readonly maxRedirects: number;
+  private readonly fetchImpl: typeof fetch;
+  private readonly userAgent: string;
+
+  constructor(options: UpstreamOptions = {}) {
+    this.token = options.token ?? ANONYMOUS_GHCR_TOKEN;
+    this.maxRedirects = options.maxRedirects ?? 5;
+    this.fetchImpl = options.fetch ?? fetch;
+    this.userAgent = options.userAgent ?? 'homebrew-bottles-sync';
+  }
+
+  /** GET `url`; resolves with the streaming body of a 200, throws `UpstreamError` otherwise. */
+  async get(url: string, accept?: string): Promise<UpstreamResponse> {
+    const origin = new URL(url).origin;
+    let current = url;
+    for (let hop = 0; hop <= this.maxRedirects; hop++) {
+      const headers: Record<string, string> = { 'user-agent': this.userAgent };
+      if (accept) headers.accept = accept;
+      if (new URL(current).origin === origin) headers.authorization = `Bearer ${this.token}`;
+      let response: Response;
+      try {
+        response = await this.fetchImpl(current, { headers, redirect: 'manual' });
+      } catch (error) {
+        throw new UpstreamError(`GET ${current}: ${(error as Error).message}`, false);
+      }
+      if ([301, 302, 303, 307, 308].includes(response.status)) {
+        await response.body?.cancel();
+        const location = response.headers.get('location');
+        if (!location) throw new UpstreamError(`GET ${current}: redirect without Location`, true, response.status);
+        current = new URL(location, current).toString();
+        continue;
+      }
+      if (response.status === 200 && response.body) {
+        const length = response.headers.get('content-length');
+        return {
+          body: response.body as unknown as AsyncIterable<Uint8Array>,
+          length: length === null ? undefined : Number(length),
+          headers: response.headers,
+          url: current,
+        };
+      }
+      await response.body?.cancel();
+      const retryable = response.status === 429 || response.status >= 500;
+      throw new UpstreamError(
+        `GET ${current}: HTTP ${response.status}`,
+        !retryable,
+        response.status,
+        parseRetryAfter(response.headers.get('retry-after')),
+      );
+    }
+    throw new UpstreamError(`GET ${url}: more than ${this.maxRedirects} redirects`, true);
+  }
+}
