@@ -45,3 +45,14 @@ export class BlobIntegrityError extends Error {
     this.name = 'BlobIntegrityError';
   }
 }
+
+/**
+ * Small named objects next to the blobs: OCI manifests, API generations, run
+ * plans. Writes replace atomically (readers see the old or the new bytes).
+ * Keys are `/`-separated and never contain `..`.
+ */
+export interface ObjectStore {
+  getObject(key: string): Promise<Buffer | undefined>;
+  putObject(key: string, body: Buffer): Promise<void>;
+  hasObject(key: string): Promise<boolean>;
+}

@@ -1,0 +1,45 @@
+import { randomUUID } from 'crypto';
+import { promises as fs } from 'fs';
+import * as path from 'path';
+import { ObjectStore } from '../../ports';
+
+const SAFE_SEGMENT = /^[A-Za-z0-9@+_.~=-]+$/;
+
+/** Object store in a directory; keys map to paths under `root` and are validated to stay there. */
+export class DirectoryObjectStore implements ObjectStore {
+  constructor(private readonly root: string) {}
+
+  private pathOf(key: string): string {
+    const segments = key.split('/');
+    if (segments.some((s) => s === '.' || s === '..' || !SAFE_SEGMENT.test(s))) {
+      throw new Error(`unsafe object key ${JSON.stringify(key)}`);
+    }
+    return path.join(this.root, ...segments);
+  }
+
+  async getObject(key: string): Promise<Buffer | undefined> {
+    return fs.readFile(this.pathOf(key)).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return undefined;
+      throw error;
+    });
+  }
+
+  async hasObject(key: string): Promise<boolean> {
+    return fs
+      .stat(this.pathOf(key))
+      .then((s) => s.isFile())
+      .catch(() => false);
+  }
+
+  async putObject(key: string, body: Buffer): Promise<void> {
+    const target = this.pathOf(key);
+    await fs.mkdir(path.dirname(target), { recursive: true });
+    const partial = path.join(path.dirname(target), `.partial-${randomUUID()}`);
+    try {
+      await fs.writeFile(partial, body, { flag: 'wx' });
+      await fs.rename(partial, target);
+    } finally {
+      await fs.rm(partial, { force: true });
+    }
+  }
+}

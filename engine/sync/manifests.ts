@@ -1,0 +1,91 @@
+import { WantedBottle } from '../homebrew/wanted-bottles';
+import { DEFAULT_GHCR_ROOT } from '../homebrew/bottle-names';
+import { ObjectStore } from '../ports';
+import { OCI_INDEX_MEDIA_TYPE, Upstream, UpstreamError } from './upstream';
+
+/** Store key of an image index: `manifests/<image>/<manifest tag>` (image may contain `/`). */
+export const manifestKey = (image: string, ref: string): string => `manifests/${image}/${ref}`;
+
+export class ManifestError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ManifestError';
+  }
+}
+
+interface IndexEntry {
+  annotations?: Record<string, string>;
+}
+
+/**
+ * Bottle sizes from an OCI image index: `sh.brew.bottle.size` of the entry
+ * whose `sh.brew.bottle.digest` is the bottle's sha256 (brew matches the same
+ * way). Bottles without the annotation (old indexes) are left out.
+ */
+export function sizesFromIndex(index: Buffer): Map<string, number> {
+  let parsed: { manifests?: IndexEntry[] };
+  try {
+    parsed = JSON.parse(index.toString('utf8'));
+  } catch {
+    throw new ManifestError('image index is not JSON');
+  }
+  if (!Array.isArray(parsed.manifests)) throw new ManifestError('image index has no "manifests" array');
+  const sizes = new Map<string, number>();
+  for (const entry of parsed.manifests) {
+    const digest = entry.annotations?.['sh.brew.bottle.digest'];
+    const size = Number(entry.annotations?.['sh.brew.bottle.size']);
+    if (digest && Number.isSafeInteger(size) && size >= 0) sizes.set(digest, size);
+  }
+  return sizes;
+}
+
+export interface ManifestResult {
+  /** Bottle sizes by sha256 across every index. */
+  readonly sizes: Map<string, number>;
+  /** Indexes fetched from upstream in this call (the rest were already stored). */
+  readonly fetched: number;
+  /** (image, ref) pairs upstream could not provide, with the reason. */
+  readonly failures: { image: string; ref: string; reason: string }[];
+}
+
+/**
+ * Mirrors the OCI image index of every (image, manifest ref) in `wanted`,
+ * byte for byte. Indexes are immutable, so one already stored is never
+ * fetched again.
+ */
+export async function mirrorManifests(
+  wanted: readonly WantedBottle[],
+  deps: { upstream: Upstream; objects: ObjectStore; registryRoot?: string; concurrency?: number },
+): Promise<ManifestResult> {
+  const root = deps.registryRoot ?? DEFAULT_GHCR_ROOT;
+  const pairs = [...new Map(wanted.map((b) => [`${b.image}\n${b.manifestRef}`, b])).values()];
+  const sizes = new Map<string, number>();
+  const failures: ManifestResult['failures'] = [];
+  let fetched = 0;
+  let next = 0;
+  const worker = async () => {
+    while (next < pairs.length) {
+      const { image, manifestRef } = pairs[next++];
+      const key = manifestKey(image, manifestRef);
+      let body = await deps.objects.getObject(key);
+      if (!body) {
+        try {
+          const response = await deps.upstream.get(`${root}/${image}/manifests/${manifestRef}`, OCI_INDEX_MEDIA_TYPE);
+          const chunks: Buffer[] = [];
+          for await (const chunk of response.body) chunks.push(Buffer.from(chunk));
+          body = Buffer.concat(chunks);
+          sizesFromIndex(body); // refuse to store something that is not an index
+          await deps.objects.putObject(key, body);
+          fetched++;
+        } catch (error) {
+          if (!(error instanceof UpstreamError || error instanceof ManifestError)) throw error;
+          failures.push({ image, ref: manifestRef, reason: error.message });
+          continue;
+        }
+      }
+      for (const [sha, size] of sizesFromIndex(body)) sizes.set(sha, size);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, deps.concurrency ?? 8) }, worker));
+  return { sizes, fetched, failures };
+}

@@ -1,0 +1,82 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { DirectoryObjectStore } from '../../engine/adapters/local/directory-object-store';
+import { wantedBottles } from '../../engine/homebrew/wanted-bottles';
+import { ManifestError, manifestKey, mirrorManifests, sizesFromIndex } from '../../engine/sync/manifests';
+import { Upstream } from '../../engine/sync/upstream';
+import { FixtureUpstream, startFixtureUpstream } from '../fixtures/upstream-server';
+import { reference } from '../reference';
+
+const modern = reference('manifest-sample-modern.RECONSTRUCTED.json');
+const cowsay = reference('manifest-sample.json');
+
+let upstream: FixtureUpstream;
+let root: string;
+beforeAll(async () => {
+  upstream = await startFixtureUpstream();
+  upstream.addManifest('cowsay', '3.04_1', cowsay);
+});
+afterAll(() => upstream.close());
+beforeEach(() => {
+  root = fs.mkdtempSync(path.join(os.tmpdir(), 'hbs-objects-'));
+  upstream.requests.length = 0;
+});
+afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+const formula = (name: string, version: string, revision: number, rebuild: number, tags: Record<string, string>) => ({
+  name,
+  versions: { stable: version },
+  revision,
+  bottle: { stable: { rebuild, files: Object.fromEntries(Object.entries(tags).map(([t, sha]) => [t, { sha256: sha, url: `https://x/${sha}` }])) } },
+});
+
+describe('manifest mirroring', () => {
+  test('sizes come from sh.brew.bottle.size of the entry with the bottle digest', () => {
+    const sizes = sizesFromIndex(modern);
+    expect(sizes.get('a'.repeat(64))).toBe(1234567);
+    expect(sizes.get('c'.repeat(64))).toBe(123456);
+    expect(sizesFromIndex(cowsay).size).toBe(0); // the real 2021-era index predates size annotations
+    expect(() => sizesFromIndex(Buffer.from('{}'))).toThrow(ManifestError);
+  });
+
+  test('indexes are stored byte-exact under manifests/<image>/<ref>, with the OCI Accept header and the token', async () => {
+    const wanted = wantedBottles([formula('cowsay', '3.04', 1, 0, { x86_64_linux: '8'.repeat(64), arm64_sonoma: '9'.repeat(64) })]);
+    const objects = new DirectoryObjectStore(root);
+    const result = await mirrorManifests(wanted, { upstream: new Upstream(), objects, registryRoot: upstream.registryRoot });
+    expect(result).toMatchObject({ fetched: 1, failures: [] });
+    expect((await objects.getObject(manifestKey('cowsay', '3.04_1')))!.equals(cowsay)).toBe(true);
+    expect(upstream.requests).toEqual([{ origin: 'registry', path: '/v2/homebrew/core/cowsay/manifests/3.04_1', authorization: 'Bearer QQ==' }]);
+  });
+
+  test('a stored index is never fetched again', async () => {
+    const wanted = wantedBottles([formula('cowsay', '3.04', 1, 0, { all: '8'.repeat(64) })]);
+    const objects = new DirectoryObjectStore(root);
+    await mirrorManifests(wanted, { upstream: new Upstream(), objects, registryRoot: upstream.registryRoot });
+    upstream.requests.length = 0;
+    const again = await mirrorManifests(wanted, { upstream: new Upstream(), objects, registryRoot: upstream.registryRoot });
+    expect(again.fetched).toBe(0);
+    expect(upstream.requests).toEqual([]);
+  });
+
+  test('names with @ and a rebuild use image openssl/3 and tag 1.2.3_1-1; sizes are collected', async () => {
+    upstream.addManifest('openssl/3', '1.2.3_1-1', modern);
+    const wanted = wantedBottles([formula('openssl@3', '1.2.3', 1, 1, { arm64_sequoia: 'a'.repeat(64), all: 'c'.repeat(64) })]);
+    const objects = new DirectoryObjectStore(root);
+    const result = await mirrorManifests(wanted, { upstream: new Upstream(), objects, registryRoot: upstream.registryRoot });
+    expect(await objects.hasObject('manifests/openssl/3/1.2.3_1-1')).toBe(true);
+    expect(result.sizes.get('a'.repeat(64))).toBe(1234567);
+  });
+
+  test('a missing index is reported, not fatal', async () => {
+    const wanted = wantedBottles([formula('ghost', '1', 0, 0, { all: 'd'.repeat(64) })]);
+    const result = await mirrorManifests(wanted, { upstream: new Upstream(), objects: new DirectoryObjectStore(root), registryRoot: upstream.registryRoot });
+    expect(result.failures).toEqual([{ image: 'ghost', ref: '1', reason: expect.stringMatching(/HTTP 404/) }]);
+  });
+
+  test('object keys cannot climb out of the store', async () => {
+    const objects = new DirectoryObjectStore(root);
+    await expect(objects.putObject('manifests/../../etc/passwd', Buffer.from('x'))).rejects.toThrow(/unsafe object key/);
+    await expect(objects.getObject('a//b')).rejects.toThrow(/unsafe object key/);
+  });
+});
