@@ -56,3 +56,55 @@ export interface ObjectStore {
   putObject(key: string, body: Buffer): Promise<void>;
   hasObject(key: string): Promise<boolean>;
 }
+
+/** The generation `brew` clients are served: API files under `api/generations/<generation>/`. */
+export interface PublishedGeneration {
+  readonly generation: string;
+  readonly runId: string;
+  readonly publishedAt: string;
+  /** API file paths relative to the generation, e.g. `internal/packages.arm64_sonoma.jws.json`. */
+  readonly files: readonly string[];
+}
+
+export interface RunFailure {
+  readonly name: string;
+  readonly tag: string;
+  readonly reason: string;
+  readonly permanent: boolean;
+}
+
+export interface RunRecord {
+  readonly runId: string;
+  readonly status: 'running' | 'published' | 'failed';
+  readonly startedAt: string;
+  readonly finishedAt?: string;
+  readonly generation?: string;
+  readonly bottles?: { planned: number; transferred: number; skipped: number; failed: number };
+  readonly bytesTransferred?: number;
+  readonly durationMs?: number;
+  readonly failures?: readonly RunFailure[];
+  /** Why a run did not publish. */
+  readonly error?: string;
+}
+
+/** Sync state: the run lease, the published pointer and run records. */
+export interface StateStore {
+  /** Takes the named lease unless another owner holds an unexpired one. */
+  acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean>;
+  /** Extends a lease this owner holds; false if it was lost. */
+  renewLease(name: string, owner: string, ttlMs: number): Promise<boolean>;
+  releaseLease(name: string, owner: string): Promise<void>;
+  getPublished(): Promise<PublishedGeneration | undefined>;
+  /** Flips the pointer only if the current generation is still `expected` (compare-and-swap). */
+  setPublished(next: PublishedGeneration, expected: string | undefined): Promise<boolean>;
+  putRun(run: RunRecord): Promise<void>;
+  getRun(runId: string): Promise<RunRecord | undefined>;
+}
+
+/** Orphan bookkeeping on the blob store (S3: an object tag the bucket expires after 90 days). */
+export interface OrphanMarker {
+  markOrphaned(sha256: string, at: Date): Promise<void>;
+  /** Clears the mark when a blob is wanted again. */
+  clearOrphaned(sha256: string): Promise<void>;
+  isOrphaned(sha256: string): Promise<boolean>;
+}

@@ -3,7 +3,7 @@ import { createWriteStream, promises as fs } from 'fs';
 import * as path from 'path';
 import { Transform } from 'stream';
 import { pipeline } from 'stream/promises';
-import { BlobExpectation, BlobIntegrityError, BlobStore } from '../../ports';
+import { BlobExpectation, BlobIntegrityError, BlobStore, OrphanMarker } from '../../ports';
 
 const SHA256 = /^[0-9a-f]{64}$/;
 
@@ -14,11 +14,14 @@ const SHA256 = /^[0-9a-f]{64}$/;
  * and length check, so a reader never sees a partial or wrong blob and a crash
  * leaves at most a `.partial-*` file, which `put` never reuses.
  */
-export class DirectoryBlobStore implements BlobStore {
+export class DirectoryBlobStore implements BlobStore, OrphanMarker {
   private readonly dir: string;
+  /** Orphan marks: `<root>/orphaned/<hex>` holding the ISO time of marking (the S3 adapter uses an object tag). */
+  private readonly orphanDir: string;
 
   constructor(root: string) {
     this.dir = path.join(root, 'blobs', 'sha256');
+    this.orphanDir = path.join(root, 'orphaned');
   }
 
   private pathOf(sha256: string): string {
@@ -60,6 +63,28 @@ export class DirectoryBlobStore implements BlobStore {
     } finally {
       await fs.rm(partial, { force: true });
     }
+  }
+
+  async markOrphaned(sha256: string, at: Date): Promise<void> {
+    this.pathOf(sha256);
+    await fs.mkdir(this.orphanDir, { recursive: true });
+    // Keep the first mark: expiry counts from when the blob first became unwanted.
+    await fs.writeFile(path.join(this.orphanDir, sha256), at.toISOString(), { flag: 'wx' }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error;
+    });
+  }
+
+  async clearOrphaned(sha256: string): Promise<void> {
+    this.pathOf(sha256);
+    await fs.rm(path.join(this.orphanDir, sha256), { force: true });
+  }
+
+  async isOrphaned(sha256: string): Promise<boolean> {
+    this.pathOf(sha256);
+    return fs
+      .stat(path.join(this.orphanDir, sha256))
+      .then(() => true)
+      .catch(() => false);
   }
 
   async *list(): AsyncIterable<string> {
