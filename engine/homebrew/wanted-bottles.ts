@@ -1,4 +1,4 @@
-import { BottleCoordinates, flatFileName, imageName, manifestTag, platformRefName, pkgVersion, shortName } from './bottle-names';
+import { BottleCoordinates, DEFAULT_GHCR_ROOT, flatFileName, imageName, manifestTag, platformRefName, pkgVersion, shortName } from './bottle-names';
 
 /** One bottle the mirror must hold, derived from the verified formula API. */
 export interface WantedBottle extends BottleCoordinates {
@@ -14,6 +14,8 @@ export interface WantedBottle extends BottleCoordinates {
   readonly platformRef: string;
   /** Unencoded flat file name, e.g. `openssl@3-3.2.0_1.arm64_sonoma.bottle.tar.gz`. */
   readonly flatFile: string;
+  /** Registry root the formula's bottles live under (`bottle.stable.root_url`); manifests are fetched from it. */
+  readonly rootUrl: string;
 }
 
 export class ApiShapeError extends Error {
@@ -27,7 +29,7 @@ interface FormulaEntry {
   name?: unknown;
   versions?: { stable?: unknown };
   revision?: unknown;
-  bottle?: { stable?: { rebuild?: unknown; files?: Record<string, { url?: unknown; sha256?: unknown }> } };
+  bottle?: { stable?: { rebuild?: unknown; root_url?: unknown; files?: Record<string, { url?: unknown; sha256?: unknown }> } };
 }
 
 const SHA256 = /^[0-9a-f]{64}$/;
@@ -54,13 +56,14 @@ export function wantedBottles(formulae: unknown, tags?: ReadonlySet<string>): Wa
       throw new ApiShapeError(`${where} has an invalid revision or rebuild`);
     }
     const name = shortName(entry.name);
+    const rootUrl = typeof entry.bottle?.stable?.root_url === 'string' ? entry.bottle.stable.root_url : DEFAULT_GHCR_ROOT;
     for (const [tag, file] of Object.entries(files)) {
       if (tags && !tags.has(tag)) continue;
       if (typeof file?.sha256 !== 'string' || !SHA256.test(file.sha256)) {
         throw new ApiShapeError(`${where} bottle ${tag} has no valid sha256`);
       }
-      if (typeof file.url !== 'string' || !/^https:\/\//.test(file.url)) {
-        throw new ApiShapeError(`${where} bottle ${tag} has no https URL`);
+      if (typeof file.url !== 'string' || !/^https?:\/\//.test(file.url)) {
+        throw new ApiShapeError(`${where} bottle ${tag} has no http(s) URL`);
       }
       const coordinates = { name, version, revision, rebuild, tag };
       out.push({
@@ -72,6 +75,7 @@ export function wantedBottles(formulae: unknown, tags?: ReadonlySet<string>): Wa
         manifestRef: manifestTag(coordinates),
         platformRef: platformRefName(coordinates),
         flatFile: flatFileName(coordinates),
+        rootUrl,
       });
     }
   }

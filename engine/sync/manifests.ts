@@ -1,7 +1,6 @@
 import { WantedBottle } from '../homebrew/wanted-bottles';
-import { DEFAULT_GHCR_ROOT } from '../homebrew/bottle-names';
 import { ObjectStore } from '../ports';
-import { OCI_INDEX_MEDIA_TYPE, Upstream, UpstreamError } from './upstream';
+import { OCI_INDEX_MEDIA_TYPE, Upstream, UpstreamError, readAll } from './upstream';
 
 /** Store key of an image index: `manifests/<image>/<manifest tag>` (image may contain `/`). */
 export const manifestKey = (image: string, ref: string): string => `manifests/${image}/${ref}`;
@@ -44,8 +43,8 @@ export interface ManifestResult {
   readonly sizes: Map<string, number>;
   /** Indexes fetched from upstream in this call (the rest were already stored). */
   readonly fetched: number;
-  /** (image, ref) pairs upstream could not provide, with the reason. */
-  readonly failures: { image: string; ref: string; reason: string }[];
+  /** (image, ref) pairs upstream could not provide, with the reason; `permanent` when retrying cannot help. */
+  readonly failures: { image: string; ref: string; reason: string; permanent: boolean }[];
 }
 
 /**
@@ -55,9 +54,8 @@ export interface ManifestResult {
  */
 export async function mirrorManifests(
   wanted: readonly WantedBottle[],
-  deps: { upstream: Upstream; objects: ObjectStore; registryRoot?: string; concurrency?: number },
+  deps: { upstream: Upstream; objects: ObjectStore; concurrency?: number },
 ): Promise<ManifestResult> {
-  const root = deps.registryRoot ?? DEFAULT_GHCR_ROOT;
   const pairs = [...new Map(wanted.map((b) => [`${b.image}\n${b.manifestRef}`, b])).values()];
   const sizes = new Map<string, number>();
   const failures: ManifestResult['failures'] = [];
@@ -65,21 +63,19 @@ export async function mirrorManifests(
   let next = 0;
   const worker = async () => {
     while (next < pairs.length) {
-      const { image, manifestRef } = pairs[next++];
+      const { image, manifestRef, rootUrl } = pairs[next++];
       const key = manifestKey(image, manifestRef);
       let body = await deps.objects.getObject(key);
       if (!body) {
         try {
-          const response = await deps.upstream.get(`${root}/${image}/manifests/${manifestRef}`, OCI_INDEX_MEDIA_TYPE);
-          const chunks: Buffer[] = [];
-          for await (const chunk of response.body) chunks.push(Buffer.from(chunk));
-          body = Buffer.concat(chunks);
+          const response = await deps.upstream.get(`${rootUrl}/${image}/manifests/${manifestRef}`, OCI_INDEX_MEDIA_TYPE);
+          body = await readAll(response.body);
           sizesFromIndex(body); // refuse to store something that is not an index
           await deps.objects.putObject(key, body);
           fetched++;
         } catch (error) {
           if (!(error instanceof UpstreamError || error instanceof ManifestError)) throw error;
-          failures.push({ image, ref: manifestRef, reason: error.message });
+          failures.push({ image, ref: manifestRef, reason: error.message, permanent: error instanceof ManifestError || error.permanent });
           continue;
         }
       }

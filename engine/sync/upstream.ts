@@ -48,6 +48,13 @@ export function parseRetryAfter(value: string | null, now: number = Date.now()):
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
+/** Reads a whole (small) response body, e.g. an API file or an image index. */
+export async function readAll(body: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(Buffer.from(chunk));
+  return Buffer.concat(chunks);
+}
+
 export class Upstream {
   private readonly token: string;
   private readonly maxRedirects: number;
@@ -61,14 +68,17 @@ export class Upstream {
     this.userAgent = options.userAgent ?? 'homebrew-bottles-sync';
   }
 
-  /** GET `url`; resolves with the streaming body of a 200, throws `UpstreamError` otherwise. */
-  async get(url: string, accept?: string): Promise<UpstreamResponse> {
+  /**
+   * GET `url`; resolves with the streaming body of a 200, throws `UpstreamError` otherwise.
+   * `registryAuth: false` for the JSON API, which brew fetches without the registry token.
+   */
+  async get(url: string, accept?: string, registryAuth = true): Promise<UpstreamResponse> {
     const origin = new URL(url).origin;
     let current = url;
     for (let hop = 0; hop <= this.maxRedirects; hop++) {
       const headers: Record<string, string> = { 'user-agent': this.userAgent };
       if (accept) headers.accept = accept;
-      if (new URL(current).origin === origin) headers.authorization = `Bearer ${this.token}`;
+      if (registryAuth && new URL(current).origin === origin) headers.authorization = `Bearer ${this.token}`;
       let response: Response;
       try {
         response = await this.fetchImpl(current, { headers, redirect: 'manual' });

@@ -28,7 +28,7 @@ const formula = (name: string, version: string, revision: number, rebuild: numbe
   name,
   versions: { stable: version },
   revision,
-  bottle: { stable: { rebuild, files: Object.fromEntries(Object.entries(tags).map(([t, sha]) => [t, { sha256: sha, url: `https://x/${sha}` }])) } },
+  bottle: { stable: { rebuild, root_url: upstream.registryRoot, files: Object.fromEntries(Object.entries(tags).map(([t, sha]) => [t, { sha256: sha, url: `https://x/${sha}` }])) } },
 });
 
 describe('manifest mirroring', () => {
@@ -43,7 +43,7 @@ describe('manifest mirroring', () => {
   test('indexes are stored byte-exact under manifests/<image>/<ref>, with the OCI Accept header and the token', async () => {
     const wanted = wantedBottles([formula('cowsay', '3.04', 1, 0, { x86_64_linux: '8'.repeat(64), arm64_sonoma: '9'.repeat(64) })]);
     const objects = new DirectoryObjectStore(root);
-    const result = await mirrorManifests(wanted, { upstream: new Upstream(), objects, registryRoot: upstream.registryRoot });
+    const result = await mirrorManifests(wanted, { upstream: new Upstream(), objects });
     expect(result).toMatchObject({ fetched: 1, failures: [] });
     expect((await objects.getObject(manifestKey('cowsay', '3.04_1')))!.equals(cowsay)).toBe(true);
     expect(upstream.requests).toEqual([{ origin: 'registry', path: '/v2/homebrew/core/cowsay/manifests/3.04_1', authorization: 'Bearer QQ==' }]);
@@ -52,9 +52,9 @@ describe('manifest mirroring', () => {
   test('a stored index is never fetched again', async () => {
     const wanted = wantedBottles([formula('cowsay', '3.04', 1, 0, { all: '8'.repeat(64) })]);
     const objects = new DirectoryObjectStore(root);
-    await mirrorManifests(wanted, { upstream: new Upstream(), objects, registryRoot: upstream.registryRoot });
+    await mirrorManifests(wanted, { upstream: new Upstream(), objects });
     upstream.requests.length = 0;
-    const again = await mirrorManifests(wanted, { upstream: new Upstream(), objects, registryRoot: upstream.registryRoot });
+    const again = await mirrorManifests(wanted, { upstream: new Upstream(), objects });
     expect(again.fetched).toBe(0);
     expect(upstream.requests).toEqual([]);
   });
@@ -63,15 +63,15 @@ describe('manifest mirroring', () => {
     upstream.addManifest('openssl/3', '1.2.3_1-1', modern);
     const wanted = wantedBottles([formula('openssl@3', '1.2.3', 1, 1, { arm64_sequoia: 'a'.repeat(64), all: 'c'.repeat(64) })]);
     const objects = new DirectoryObjectStore(root);
-    const result = await mirrorManifests(wanted, { upstream: new Upstream(), objects, registryRoot: upstream.registryRoot });
+    const result = await mirrorManifests(wanted, { upstream: new Upstream(), objects });
     expect(await objects.hasObject('manifests/openssl/3/1.2.3_1-1')).toBe(true);
     expect(result.sizes.get('a'.repeat(64))).toBe(1234567);
   });
 
   test('a missing index is reported, not fatal', async () => {
     const wanted = wantedBottles([formula('ghost', '1', 0, 0, { all: 'd'.repeat(64) })]);
-    const result = await mirrorManifests(wanted, { upstream: new Upstream(), objects: new DirectoryObjectStore(root), registryRoot: upstream.registryRoot });
-    expect(result.failures).toEqual([{ image: 'ghost', ref: '1', reason: expect.stringMatching(/HTTP 404/) }]);
+    const result = await mirrorManifests(wanted, { upstream: new Upstream(), objects: new DirectoryObjectStore(root) });
+    expect(result.failures).toEqual([{ image: 'ghost', ref: '1', reason: expect.stringMatching(/HTTP 404/), permanent: true }]);
   });
 
   test('object keys cannot climb out of the store', async () => {

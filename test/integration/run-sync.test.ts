@@ -1,0 +1,195 @@
+import { randomBytes } from 'crypto';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { DirectoryBlobStore } from '../../engine/adapters/local/directory-blob-store';
+import { DirectoryObjectStore } from '../../engine/adapters/local/directory-object-store';
+import { FileStateStore } from '../../engine/adapters/local/file-state-store';
+import { jsonLogger } from '../../engine/logger';
+import { SYNC_LEASE, SyncOptions, apiKey, runSync } from '../../engine/sync/run-sync';
+import { Upstream } from '../../engine/sync/upstream';
+import { FixtureFormula, publishApi, signApiFile, testSigningKey } from '../fixtures/homebrew-api';
+import { FixtureUpstream, startFixtureUpstream } from '../fixtures/upstream-server';
+
+const key = testSigningKey();
+let upstream: FixtureUpstream;
+let root: string;
+
+const bottle = (tag: string, size = 2048) => ({ tag, bytes: randomBytes(size) });
+const baseFormulae = (): FixtureFormula[] => [
+  { name: 'wget', version: '1.25.0', bottles: [bottle('arm64_sequoia'), bottle('x86_64_linux')] },
+  { name: 'openssl@3', version: '3.2.0', revision: 1, bottles: [bottle('arm64_sequoia', 5000)] },
+  { name: 'libsigc++@2', version: '2.12.1', rebuild: 1, bottles: [bottle('x86_64_linux')] },
+  { name: 'ca-certificates', version: '2023-12-12', bottles: [bottle('all', 300)] },
+];
+
+function stores() {
+  return {
+    blobs: new DirectoryBlobStore(root),
+    objects: new DirectoryObjectStore(root),
+    state: new FileStateStore(root),
+  };
+}
+function sync(extra: Partial<SyncOptions> = {}) {
+  const lines: string[] = [];
+  return runSync(
+    {
+      upstream: new Upstream(),
+      ...stores(),
+      log: jsonLogger({}, (line) => lines.push(line)),
+      transfer: { retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2 }, sleep: async () => undefined },
+    },
+    { apiUrl: upstream.apiRoot, publicKey: key.publicKey, maxMissingPercent: 0, ...extra },
+  );
+}
+const blobCount = () => fs.readdirSync(path.join(root, 'blobs', 'sha256')).filter((f) => !f.startsWith('.')).length;
+
+beforeEach(async () => {
+  upstream = await startFixtureUpstream();
+  root = fs.mkdtempSync(path.join(os.tmpdir(), 'hbs-sync-'));
+});
+afterEach(async () => {
+  await upstream.close();
+  fs.rmSync(root, { recursive: true, force: true });
+});
+
+describe('a local sync against the fixture upstream', () => {
+  test('full sync publishes a generation with every API file; a rerun transfers nothing', async () => {
+    publishApi(upstream, baseFormulae(), key.privateKey);
+    const first = await sync();
+    expect(first).toMatchObject({ published: true, bottles: { planned: 5, transferred: 5, skipped: 0, failed: 0 }, failures: [] });
+    expect(blobCount()).toBe(5);
+    const published = await stores().state.getPublished();
+    expect(published!.generation).toBe(first.generation);
+    expect(published!.files).toEqual([
+      'cask.jws.json',
+      'cask_tap_migrations.jws.json',
+      'formula.jws.json',
+      'formula_tap_migrations.jws.json',
+      'internal/packages.arm64_sequoia.jws.json',
+      'internal/packages.x86_64_linux.jws.json',
+    ]);
+    // Homebrew's signed bytes are published unchanged.
+    const served = await stores().objects.getObject(apiKey(first.generation!, 'formula.jws.json'));
+    expect(served!.toString()).toContain('"signatures"');
+    // Names with @ and +, a rebuild and the all tag all got their manifests.
+    for (const key of ['manifests/openssl/3/3.2.0_1', 'manifests/libsigcxx/2/2.12.1-1', 'manifests/ca-certificates/2023-12-12']) {
+      expect(await stores().objects.hasObject(key)).toBe(true);
+    }
+    // The API origin never receives the registry token.
+    expect(upstream.requests.filter((r) => r.origin === 'api').every((r) => r.authorization === undefined)).toBe(true);
+
+    upstream.requests.length = 0;
+    const second = await sync();
+    expect(second).toMatchObject({ published: true, bottles: { planned: 0, transferred: 0, skipped: 5 }, bytes: { transferred: 0 } });
+    expect(upstream.requests.filter((r) => r.origin !== 'api')).toEqual([]); // no blob, no manifest fetched again
+  });
+
+  test('one changed bottle: only it transfers; the replaced blob is marked orphaned, not deleted', async () => {
+    const formulae = baseFormulae();
+    const before = publishApi(upstream, formulae, key.privateKey);
+    await sync();
+    formulae[0] = { ...formulae[0], version: '1.25.1', bottles: [bottle('arm64_sequoia'), formulae[0].bottles[1]] };
+    const after = publishApi(upstream, formulae, key.privateKey);
+    const result = await sync();
+    expect(result).toMatchObject({ published: true, bottles: { planned: 1, transferred: 1, skipped: 4 } });
+    const old = before.get('wget:arm64_sequoia')!;
+    expect(after.get('wget:arm64_sequoia')).not.toBe(old);
+    const { blobs } = stores();
+    expect(await blobs.has(old)).toBe(true);
+    expect(await blobs.isOrphaned(old)).toBe(true);
+    expect(await blobs.isOrphaned(after.get('wget:x86_64_linux')!)).toBe(false);
+  });
+
+  test('a 500 and a 429 that later succeed, and a truncated body, all end published', async () => {
+    const shas = publishApi(upstream, baseFormulae(), key.privateKey);
+    upstream.injectFaults(shas.get('wget:arm64_sequoia')!, [{ status: 500 }]);
+    upstream.injectFaults(shas.get('openssl@3:arm64_sequoia')!, [{ status: 429, retryAfter: '1' }]);
+    upstream.injectFaults(shas.get('ca-certificates:all')!, ['truncate']);
+    await expect(sync()).resolves.toMatchObject({ published: true, bottles: { transferred: 5, failed: 0 } });
+  });
+
+  test('a permanent 404 and a persistent digest mismatch: published within maxMissing, refused above it', async () => {
+    const shas = publishApi(upstream, baseFormulae(), key.privateKey);
+    upstream.removeBlob(shas.get('wget:x86_64_linux')!);
+    upstream.injectFaults(shas.get('ca-certificates:all')!, ['corrupt', 'corrupt', 'corrupt']);
+    const refused = await sync({ maxMissingPercent: 1 });
+    expect(refused.published).toBe(false);
+    expect(refused.error).toMatch(/2 of 5 bottles \(40\.00%\) are permanently missing, above the 1% limit/);
+    expect(refused.failures).toEqual(
+      expect.arrayContaining([
+        { name: 'wget', tag: 'x86_64_linux', reason: expect.stringMatching(/HTTP 404/) },
+        { name: 'ca-certificates', tag: 'all', reason: expect.stringMatching(/body hashes to/) },
+      ]),
+    );
+    expect(await stores().state.getPublished()).toBeUndefined();
+
+    upstream.injectFaults(shas.get('ca-certificates:all')!, ['corrupt', 'corrupt', 'corrupt']);
+    const accepted = await sync({ maxMissingPercent: 50 });
+    expect(accepted).toMatchObject({ published: true, bottles: { failed: 2 } });
+  });
+
+  test('a bad signature or malformed JSON aborts and leaves the published mirror as it was', async () => {
+    publishApi(upstream, baseFormulae(), key.privateKey);
+    const good = await sync();
+    const other = testSigningKey();
+    upstream.setApiFile('cask.jws.json', signApiFile('[]', other.privateKey));
+    const badSignature = await sync();
+    expect(badSignature).toMatchObject({ published: false, error: 'cask.jws.json: signature does not verify with key "homebrew-1"' });
+    upstream.setApiFile('cask.jws.json', Buffer.from('{"payload": "[]", "signatures": ['));
+    expect((await sync()).error).toMatch(/cask\.jws\.json: not valid JSON/);
+    upstream.setApiFile('formula.jws.json', signApiFile('{"not": "an array"}', key.privateKey));
+    upstream.setApiFile('cask.jws.json', signApiFile('[]', key.privateKey));
+    expect((await sync()).error).toMatch(/formula payload must be a JSON array/);
+    expect((await stores().state.getPublished())!.generation).toBe(good.generation);
+  });
+
+  test('two concurrent syncs: one runs, the other refuses without touching anything', async () => {
+    publishApi(upstream, baseFormulae(), key.privateKey);
+    const results = await Promise.all([sync(), sync()]);
+    expect(results.filter((r) => r.published)).toHaveLength(1);
+    expect(results.filter((r) => !r.published)).toEqual([
+      expect.objectContaining({ error: 'another sync is running (run lease held); nothing was changed', bottles: { planned: 0, transferred: 0, skipped: 0, failed: 0 } }),
+    ]);
+    expect(blobCount()).toBe(5);
+  });
+
+  test('a crash mid-run: the lease expires, and the rerun transfers only what is missing', async () => {
+    publishApi(upstream, baseFormulae(), key.privateKey);
+    const { state } = stores();
+    // The crashed run had stored one blob, was mid-upload on another (a partial file), and still holds the lease.
+    await sync({ tags: ['all'] });
+    fs.writeFileSync(path.join(root, 'blobs', 'sha256', '.partial-crashed'), randomBytes(100));
+    await state.acquireLease(SYNC_LEASE, 'crashed-run', 50);
+    expect((await sync()).error).toMatch(/another sync is running/);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    upstream.requests.length = 0;
+    const resumed = await sync();
+    expect(resumed).toMatchObject({ published: true, bottles: { planned: 4, transferred: 4, skipped: 1 } });
+    expect(upstream.requests.filter((r) => r.origin === 'cdn')).toHaveLength(4);
+    expect(blobCount()).toBe(5); // the partial upload never counts as a blob
+  });
+
+  test('configured tags limit bottles and packages files; a missing configured packages file aborts', async () => {
+    publishApi(upstream, baseFormulae(), key.privateKey);
+    const linux = await sync({ tags: ['x86_64_linux'] });
+    expect(linux).toMatchObject({ published: true, bottles: { transferred: 2 } });
+    expect((await stores().state.getPublished())!.files).toContain('internal/packages.x86_64_linux.jws.json');
+    expect((await sync({ tags: ['arm64_tahoe'] })).error).toMatch(/cannot fetch internal\/packages\.arm64_tahoe\.jws\.json: .*HTTP 404/);
+  });
+
+  test('the run record keeps counts, bytes, duration and failures', async () => {
+    const shas = publishApi(upstream, baseFormulae(), key.privateKey);
+    upstream.removeBlob(shas.get('wget:x86_64_linux')!);
+    const result = await sync({ maxMissingPercent: 50 });
+    const run = await stores().state.getRun(result.runId);
+    expect(run).toMatchObject({
+      status: 'published',
+      generation: result.generation,
+      bottles: { planned: 5, transferred: 4, failed: 1 },
+      bytesTransferred: 2048 + 5000 + 2048 + 300,
+      failures: [{ name: 'wget', tag: 'x86_64_linux', permanent: true }],
+    });
+    expect(run!.durationMs).toBeGreaterThanOrEqual(0);
+  });
+});
