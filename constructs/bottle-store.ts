@@ -1,13 +1,6 @@
 import { Construct } from 'constructs';
+import { ORPHAN_EXPIRY_DAYS, ORPHAN_TAG } from '../engine/runtime-config';
 import { SecureBucket } from './secure-bucket';
-
-/**
- * Object tag the sync engine puts on blobs no published generation names any
- * more. The bucket expires tagged objects after `ORPHAN_EXPIRY_DAYS`, so a
- * rollback within that window still finds its bottles.
- */
-export const ORPHAN_TAG = { key: 'homebrew-mirror:orphaned', value: 'true' } as const;
-export const ORPHAN_EXPIRY_DAYS = 90;
 
 export interface BottleStoreProps {
   readonly namePrefix: string;

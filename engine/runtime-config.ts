@@ -58,3 +58,11 @@ export function readEnvironment<T extends Record<string, string>>(
     [K in keyof T]: string;
   };
 }
+
+/**
+ * Object tag the sync engine puts on blobs no published generation names any
+ * more. The bucket's lifecycle rule expires tagged objects after
+ * `ORPHAN_EXPIRY_DAYS`, so a rollback within that window still finds its bottles.
+ */
+export const ORPHAN_TAG = { key: 'homebrew-mirror:orphaned', value: 'true' } as const;
+export const ORPHAN_EXPIRY_DAYS = 90;
