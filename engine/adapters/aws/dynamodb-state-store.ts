@@ -1,0 +1,152 @@
+import {
+  AttributeValue,
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import { PublishedGeneration, RunRecord, StateStore } from '../../ports';
+
+/** TTL attribute of the state table (epoch seconds); see constructs/state-table.ts. */
+export const TTL_ATTRIBUTE = 'expiresAt';
+/** Run records are kept for a year, then DynamoDB's TTL removes them. */
+const RUN_RETENTION_SECONDS = 365 * 24 * 60 * 60;
+
+const isConditionFailure = (error: unknown) =>
+  error instanceof ConditionalCheckFailedException || (error as { name?: string }).name === 'ConditionalCheckFailedException';
+
+const s = (value: string): AttributeValue => ({ S: value });
+const n = (value: number): AttributeValue => ({ N: String(value) });
+
+/**
+ * Sync state in the DynamoDB table (`pk`/`sk` keys):
+ *
+ * | pk              | sk        | holds                                   |
+ * | --------------- | --------- | --------------------------------------- |
+ * | `lease#<name>`  | `lease`   | owner, leaseUntilMs, expiresAt (TTL)    |
+ * | `published`     | `pointer` | the served generation (JSON)            |
+ * | `run#<runId>`   | `run`     | the run record (JSON), expiresAt (TTL)  |
+ *
+ * Every write that decides something (taking a lease, flipping the pointer)
+ * is a single conditional write, so concurrent workers and regions agree.
+ */
+export class DynamoDbStateStore implements StateStore {
+  constructor(
+    private readonly db: DynamoDBClient,
+    private readonly table: string,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  private leaseKey(name: string) {
+    return { pk: s(`lease#${name}`), sk: s('lease') };
+  }
+
+  async acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    const now = this.now();
+    try {
+      await this.db.send(
+        new PutItemCommand({
+          TableName: this.table,
+          Item: {
+            ...this.leaseKey(name),
+            owner: s(owner),
+            leaseUntilMs: n(now + ttlMs),
+            [TTL_ATTRIBUTE]: n(Math.ceil((now + ttlMs) / 1000) + 3600),
+          },
+          ConditionExpression: 'attribute_not_exists(pk) OR leaseUntilMs < :now OR #owner = :owner',
+          ExpressionAttributeNames: { '#owner': 'owner' },
+          ExpressionAttributeValues: { ':now': n(now), ':owner': s(owner) },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  async renewLease(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    const until = this.now() + ttlMs;
+    try {
+      await this.db.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: this.leaseKey(name),
+          UpdateExpression: 'SET leaseUntilMs = :until, #ttl = :ttl',
+          ConditionExpression: '#owner = :owner',
+          ExpressionAttributeNames: { '#owner': 'owner', '#ttl': TTL_ATTRIBUTE },
+          ExpressionAttributeValues: { ':until': n(until), ':ttl': n(Math.ceil(until / 1000) + 3600), ':owner': s(owner) },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  async releaseLease(name: string, owner: string): Promise<void> {
+    try {
+      await this.db.send(
+        new DeleteItemCommand({
+          TableName: this.table,
+          Key: this.leaseKey(name),
+          ConditionExpression: '#owner = :owner',
+          ExpressionAttributeNames: { '#owner': 'owner' },
+          ExpressionAttributeValues: { ':owner': s(owner) },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
+  }
+
+  async getPublished(): Promise<PublishedGeneration | undefined> {
+    const { Item } = await this.db.send(
+      new GetItemCommand({ TableName: this.table, Key: { pk: s('published'), sk: s('pointer') }, ConsistentRead: true }),
+    );
+    return Item?.body?.S ? (JSON.parse(Item.body.S) as PublishedGeneration) : undefined;
+  }
+
+  async setPublished(next: PublishedGeneration, expected: string | undefined): Promise<boolean> {
+    try {
+      await this.db.send(
+        new PutItemCommand({
+          TableName: this.table,
+          Item: { pk: s('published'), sk: s('pointer'), generation: s(next.generation), body: s(JSON.stringify(next)) },
+          ...(expected === undefined
+            ? { ConditionExpression: 'attribute_not_exists(pk)' }
+            : { ConditionExpression: 'generation = :expected', ExpressionAttributeValues: { ':expected': s(expected) } }),
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  async putRun(run: RunRecord): Promise<void> {
+    await this.db.send(
+      new PutItemCommand({
+        TableName: this.table,
+        Item: {
+          pk: s(`run#${run.runId}`),
+          sk: s('run'),
+          status: s(run.status),
+          body: s(JSON.stringify(run)),
+          [TTL_ATTRIBUTE]: n(Math.ceil(this.now() / 1000) + RUN_RETENTION_SECONDS),
+        },
+      }),
+    );
+  }
+
+  async getRun(runId: string): Promise<RunRecord | undefined> {
+    const { Item } = await this.db.send(
+      new GetItemCommand({ TableName: this.table, Key: { pk: s(`run#${runId}`), sk: s('run') }, ConsistentRead: true }),
+    );
+    return Item?.body?.S ? (JSON.parse(Item.body.S) as RunRecord) : undefined;
+  }
+}

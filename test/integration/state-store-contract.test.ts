@@ -1,0 +1,87 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { DynamoDbStateStore } from '../../engine/adapters/aws/dynamodb-state-store';
+import { FileStateStore } from '../../engine/adapters/local/file-state-store';
+import { StateStore } from '../../engine/ports';
+import { LocalDynamoDb, startLocalDynamoDb } from '../fixtures/dynamodb';
+
+/** The same behaviour from both state adapters: embedded files (bottles CLI) and DynamoDB (dynalite). */
+let dynamo: LocalDynamoDb;
+let tmp: string;
+let tables = 0;
+let clock = 1_000_000;
+
+beforeAll(async () => {
+  dynamo = await startLocalDynamoDb();
+});
+afterAll(() => dynamo.close());
+beforeEach(() => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hbs-state-'));
+  clock = 1_000_000;
+});
+afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+type Factory = () => Promise<() => StateStore>;
+const adapters: [string, Factory][] = [
+  ['file', async () => () => new FileStateStore(tmp, () => clock)],
+  [
+    'dynamodb',
+    async () => {
+      const table = `state-${++tables}`;
+      await dynamo.createStateTable(table);
+      return () => new DynamoDbStateStore(dynamo.client, table, () => clock);
+    },
+  ],
+];
+
+describe.each(adapters)('%s state store', (_name, factory) => {
+  test('of many simultaneous contenders exactly one takes the lease', async () => {
+    const store = await factory();
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => store().acquireLease('sync', `run-${i}`, 60_000)));
+    expect(results.filter(Boolean)).toHaveLength(1);
+  });
+
+  test('a crashed holder blocks only until its lease expires', async () => {
+    const store = await factory();
+    expect(await store().acquireLease('sync', 'crashed', 60_000)).toBe(true);
+    expect(await store().acquireLease('sync', 'next', 60_000)).toBe(false);
+    clock += 60_001;
+    expect(await store().acquireLease('sync', 'next', 60_000)).toBe(true);
+    expect(await store().renewLease('sync', 'crashed', 60_000)).toBe(false);
+  });
+
+  test('renew extends only the owner’s lease; release frees it only for the owner', async () => {
+    const s = (await factory())();
+    await s.acquireLease('sync', 'a', 1000);
+    clock += 900;
+    expect(await s.renewLease('sync', 'a', 1000)).toBe(true);
+    clock += 900;
+    expect(await s.acquireLease('sync', 'b', 1000)).toBe(false);
+    await s.releaseLease('sync', 'b');
+    expect(await s.acquireLease('sync', 'b', 1000)).toBe(false);
+    await s.releaseLease('sync', 'a');
+    expect(await s.acquireLease('sync', 'b', 1000)).toBe(true);
+  });
+
+  test('the published pointer flips by compare-and-swap', async () => {
+    const store = await factory();
+    const s = store();
+    const gen = (generation: string) => ({ generation, runId: generation, publishedAt: '2026-11-22T03:10:00Z', files: ['formula.jws.json'] });
+    expect(await s.getPublished()).toBeUndefined();
+    expect(await s.setPublished(gen('g1'), undefined)).toBe(true);
+    expect(await s.setPublished(gen('g2'), undefined)).toBe(false);
+    const both = await Promise.all([s.setPublished(gen('g2'), 'g1'), store().setPublished(gen('g3'), 'g1')]);
+    expect(both.filter(Boolean)).toHaveLength(1);
+    expect(['g2', 'g3']).toContain((await s.getPublished())!.generation);
+    expect((await s.getPublished())!.files).toEqual(['formula.jws.json']);
+  });
+
+  test('run records round-trip', async () => {
+    const s = (await factory())();
+    const run = { runId: 'r1', status: 'failed' as const, startedAt: '2026-11-22T03:00:00Z', error: 'x', failures: [{ name: 'a', tag: 'all', reason: 'HTTP 404', permanent: true }] };
+    await s.putRun(run);
+    expect(await s.getRun('r1')).toEqual(run);
+    expect(await s.getRun('r2')).toBeUndefined();
+  });
+});
