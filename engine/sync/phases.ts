@@ -1,0 +1,349 @@
+import { KeyObject } from 'crypto';
+import { verifySignedApiFile } from '../homebrew/signed-api';
+import { wantedBottles } from '../homebrew/wanted-bottles';
+import { Logger } from '../logger';
+import { BlobStore, ObjectStore, OrphanMarker, PublishedGeneration, RunFailure, StateStore } from '../ports';
+import { mirrorManifests } from './manifests';
+import { SyncPlan, TransferItem, planSync } from './plan';
+import { TransferDeps, transferBlob } from './transfer';
+import { Upstream, UpstreamError, readAll } from './upstream';
+
+/**
+ * The phases of a sync run, shared by every runtime:
+ *
+ *   prepare  → verify the API, stage its files, mirror manifests, plan, stage a run manifest
+ *   transfer → one batch of blobs; results go to the store
+ *   finalize → gather results, publish all-or-nothing, mark orphans, record the run
+ *
+ * `bottles sync` runs them in one process; the orchestrator Lambda prepares,
+ * worker Lambdas (or the Fargate task) transfer, and whoever finishes last
+ * finalizes. Everything a later phase needs lives in the object store under
+ * `runs/<runId>/`, so only ids travel between processes.
+ */
+
+export const DEFAULT_API_URL = 'https://formulae.brew.sh/api';
+export const SYNC_LEASE = 'sync';
+export const CORE_API_FILES = ['formula.jws.json', 'cask.jws.json', 'formula_tap_migrations.jws.json', 'cask_tap_migrations.jws.json'];
+export const packagesFile = (tag: string): string => `internal/packages.${tag}.jws.json`;
+/** Published API file: `api/generations/<generation>/<file>`. A generation is only served once the pointer names it. */
+export const apiKey = (generation: string, file: string): string => `api/generations/${generation}/${file}`;
+const runKey = (runId: string, ...parts: string[]) => ['runs', runId, ...parts].join('/');
+
+/** A failure that ends the run before anything could be published. */
+export class SyncAbortedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SyncAbortedError';
+  }
+}
+
+export interface SyncOptions {
+  readonly apiUrl?: string;
+  /** Platform tags to mirror; undefined = every tag upstream has, `all` included. */
+  readonly tags?: readonly string[];
+  readonly publicKey: KeyObject;
+  /** Parallel downloads (manifests, and blobs within one process). Default 4. */
+  readonly concurrency?: number;
+  /** Percentage of wanted bottles that may be permanently missing at publish. Default 1. */
+  readonly maxMissingPercent?: number;
+}
+
+export interface PhaseDeps {
+  readonly upstream: Upstream;
+  readonly blobs: BlobStore & OrphanMarker;
+  readonly objects: ObjectStore;
+  readonly state: StateStore;
+  readonly log: Logger;
+  readonly now?: () => Date;
+  /** Injected into transfers (tests shorten the backoff). */
+  readonly transfer?: Partial<Pick<TransferDeps, 'retry' | 'sleep' | 'random'>>;
+}
+
+/** What finalize needs to know about a run, staged by prepare. */
+export interface RunManifest {
+  readonly runId: string;
+  readonly startedAt: string;
+  readonly files: string[];
+  readonly maxMissingPercent: number;
+  /** Bottles the new API names for the mirrored tags: the unit of `maxMissingPercent`. */
+  readonly wantedBottles: number;
+  readonly skipped: number;
+  readonly planned: number;
+  readonly orphans: string[];
+  /** Wanted blobs already stored at planning time (their orphan mark, if any, is cleared on publish). */
+  readonly storedWanted: string[];
+  /** Bottles per blob, for failure reports: sha256 → [name, tag][] (only for blobs that can fail). */
+  readonly bottlesByBlob: Record<string, [string, string][]>;
+  /** Failures found while preparing (manifests). */
+  readonly failures: RunFailure[];
+  /** Batches the run was split into; a batch may add continuation batches. */
+  readonly batchIds: string[];
+}
+
+export interface BatchResult {
+  readonly batchId: string;
+  readonly transferred: number;
+  readonly bytes: number;
+  readonly failures: { sha256: string; reason: string; permanent: boolean }[];
+  /** Batches this one handed its unfinished work to. */
+  readonly continuations: string[];
+}
+
+export interface PreparedRun {
+  readonly manifest: RunManifest;
+  readonly plan: SyncPlan;
+}
+
+async function fetchApiFile(deps: PhaseDeps, apiUrl: string, file: string, key: KeyObject): Promise<{ bytes: Buffer; document: unknown }> {
+  const response = await deps.upstream.get(`${apiUrl}/${file}`, undefined, false);
+  const bytes = await readAll(response.body);
+  return { bytes, document: verifySignedApiFile(file, bytes, key).document };
+}
+
+/**
+ * Verifies every API file before trusting any of it, stages them as the
+ * run's (unpublished) generation, mirrors manifests and plans. Throws
+ * `SyncAbortedError`, `ApiVerificationError` or `ApiShapeError` on bad input.
+ */
+export async function prepareRun(
+  deps: PhaseDeps,
+  options: SyncOptions,
+  runId: string,
+  splitIntoBatches: (plan: SyncPlan) => TransferItem[][],
+): Promise<PreparedRun> {
+  const apiUrl = (options.apiUrl ?? DEFAULT_API_URL).replace(/\/+$/, '');
+  const log = deps.log.child({ runId });
+  const apiFiles = new Map<string, Buffer>();
+  let formulae: unknown;
+  for (const file of CORE_API_FILES) {
+    try {
+      const { bytes, document } = await fetchApiFile(deps, apiUrl, file, options.publicKey);
+      apiFiles.set(file, bytes);
+      if (file === 'formula.jws.json') formulae = document;
+    } catch (error) {
+      if (error instanceof UpstreamError) throw new SyncAbortedError(`cannot fetch ${file}: ${error.message}`);
+      throw error;
+    }
+  }
+
+  const tagFilter = options.tags ? new Set(options.tags) : undefined;
+  const wanted = wantedBottles(formulae, tagFilter);
+  const tags = options.tags ?? [...new Set(wanted.map((b) => b.tag))].sort();
+  for (const tag of tags.filter((t) => t !== 'all')) {
+    const file = packagesFile(tag);
+    try {
+      apiFiles.set(file, (await fetchApiFile(deps, apiUrl, file, options.publicKey)).bytes);
+    } catch (error) {
+      // Tags taken from old bottles may have no packages file; configured tags must have one.
+      if (error instanceof UpstreamError && error.status === 404 && !options.tags) {
+        log.info('no packages file upstream for tag; skipped', { tag });
+        continue;
+      }
+      if (error instanceof UpstreamError) throw new SyncAbortedError(`cannot fetch ${file}: ${error.message}`);
+      throw error;
+    }
+  }
+  log.info('API verified', { files: apiFiles.size, bottles: wanted.length, tags: tags.length });
+  // Staged as the run's own generation; nothing serves it until finalize flips the pointer.
+  for (const [file, body] of apiFiles) await deps.objects.putObject(apiKey(runId, file), body);
+
+  const manifests = await mirrorManifests(wanted, { upstream: deps.upstream, objects: deps.objects, concurrency: options.concurrency });
+  const failures: RunFailure[] = [];
+  for (const failure of manifests.failures) {
+    for (const b of wanted.filter((b) => b.image === failure.image && b.manifestRef === failure.ref)) {
+      failures.push({ name: b.name, tag: b.tag, reason: `manifest: ${failure.reason}`, permanent: failure.permanent });
+    }
+  }
+
+  const stored = new Set<string>();
+  for await (const sha of deps.blobs.list()) stored.add(sha);
+  const plan = planSync(wanted, manifests.sizes, stored);
+  const transferShas = new Set(plan.transfers.map((t) => t.sha256));
+  const bottlesByBlob: Record<string, [string, string][]> = {};
+  for (const b of wanted) if (transferShas.has(b.sha256)) (bottlesByBlob[b.sha256] ??= []).push([b.name, b.tag]);
+
+  const batches = splitIntoBatches(plan);
+  const batchIds = batches.map((_, i) => `b${String(i).padStart(4, '0')}`);
+  await Promise.all(batches.map((items, i) => deps.objects.putObject(runKey(runId, 'batches', `${batchIds[i]}.json`), Buffer.from(JSON.stringify(items)))));
+
+  const manifest: RunManifest = {
+    runId,
+    startedAt: (deps.now ?? (() => new Date()))().toISOString(),
+    files: [...apiFiles.keys()].sort(),
+    maxMissingPercent: options.maxMissingPercent ?? 1,
+    wantedBottles: wanted.length,
+    skipped: plan.skipped,
+    planned: plan.transfers.length,
+    orphans: plan.orphans,
+    storedWanted: wanted.filter((b) => stored.has(b.sha256)).map((b) => b.sha256),
+    bottlesByBlob,
+    failures,
+    batchIds,
+  };
+  await deps.objects.putObject(runKey(runId, 'run.json'), Buffer.from(JSON.stringify(manifest)));
+  log.info('planned', { transfers: plan.transfers.length, skipped: plan.skipped, bytes: plan.bytesToTransfer, orphans: plan.orphans.length, batches: batchIds.length });
+  return { manifest, plan };
+}
+
+export async function loadBatch(objects: ObjectStore, runId: string, batchId: string): Promise<TransferItem[]> {
+  const body = await objects.getObject(runKey(runId, 'batches', `${batchId}.json`));
+  if (!body) throw new SyncAbortedError(`batch ${batchId} of run ${runId} is missing from the store`);
+  return JSON.parse(body.toString('utf8')) as TransferItem[];
+}
+
+export interface BatchOptions {
+  readonly concurrency?: number;
+  /** Stop starting new transfers once this returns false (Lambda time budget, SIGTERM). */
+  readonly keepGoing?: () => boolean;
+  /** Receives unfinished items; returns the continuation batch ids it created (empty: nobody takes them). */
+  readonly handBack?: (items: TransferItem[]) => Promise<string[]>;
+  readonly onItemDone?: (item: TransferItem, bytes: number) => void;
+}
+
+/** Transfers one batch and records its result. Items not started when `keepGoing` turns false are handed back. */
+export async function transferBatch(deps: PhaseDeps, runId: string, batchId: string, items: TransferItem[], options: BatchOptions = {}): Promise<BatchResult> {
+  const log = deps.log.child({ runId, batchId });
+  let transferred = 0;
+  let bytes = 0;
+  const failures: BatchResult['failures'] = [];
+  const unstarted: TransferItem[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++];
+      if (options.keepGoing && !options.keepGoing()) {
+        unstarted.push(item);
+        continue;
+      }
+      const outcome = await transferBlob(item, { upstream: deps.upstream, store: deps.blobs, ...deps.transfer });
+      if (outcome.status === 'transferred') {
+        transferred++;
+        bytes += outcome.bytes;
+      } else if (outcome.status === 'failed') {
+        failures.push({ sha256: item.sha256, reason: outcome.reason, permanent: outcome.permanent });
+        log.error('bottle failed', { name: item.name, tag: item.tag, reason: outcome.reason, permanent: outcome.permanent });
+      }
+      options.onItemDone?.(item, outcome.status === 'transferred' ? outcome.bytes : 0);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 4) }, worker));
+
+  let continuations: string[] = [];
+  if (unstarted.length > 0) {
+    continuations = options.handBack ? await options.handBack(unstarted) : [];
+    if (continuations.length === 0) {
+      for (const item of unstarted) failures.push({ sha256: item.sha256, reason: 'not transferred before the run stopped', permanent: false });
+    }
+    log.info('handed back unfinished items', { items: unstarted.length, continuations });
+  }
+  const result: BatchResult = { batchId, transferred, bytes, failures, continuations };
+  await deps.objects.putObject(runKey(runId, 'results', `${batchId}.json`), Buffer.from(JSON.stringify(result)));
+  return result;
+}
+
+/** Writes `items` as a new batch of the run and returns its id. */
+export async function stageContinuation(objects: ObjectStore, runId: string, parentBatchId: string, items: TransferItem[], index = 0): Promise<string> {
+  const batchId = `${parentBatchId}-c${index}`;
+  await objects.putObject(runKey(runId, 'batches', `${batchId}.json`), Buffer.from(JSON.stringify(items)));
+  return batchId;
+}
+
+export interface SyncSummary {
+  readonly runId: string;
+  readonly published: boolean;
+  readonly generation?: string;
+  readonly bottles: { planned: number; transferred: number; skipped: number; failed: number };
+  readonly bytes: { transferred: number };
+  readonly failures: { name: string; tag: string; reason: string }[];
+  /** Why nothing new was published (absent when published). */
+  readonly error?: string;
+}
+
+export function emptySummary(runId: string, error: string): SyncSummary {
+  return { runId, published: false, bottles: { planned: 0, transferred: 0, skipped: 0, failed: 0 }, bytes: { transferred: 0 }, failures: [], error };
+}
+
+/**
+ * Gathers every batch result (following continuations) and publishes the
+ * staged generation if nothing failed transiently and permanent failures stay
+ * within `maxMissingPercent`. The pointer flip is a compare-and-swap, so a
+ * concurrent publish is never overwritten. Records the run, releases the lease.
+ */
+export async function finalizeRun(deps: PhaseDeps, runId: string): Promise<SyncSummary> {
+  const now = deps.now ?? (() => new Date());
+  const log = deps.log.child({ runId });
+  const body = await deps.objects.getObject(runKey(runId, 'run.json'));
+  if (!body) throw new SyncAbortedError(`run ${runId} has no staged manifest`);
+  const manifest = JSON.parse(body.toString('utf8')) as RunManifest;
+
+  let transferred = 0;
+  let bytes = 0;
+  const failures: RunFailure[] = [...manifest.failures];
+  const pending = [...manifest.batchIds];
+  while (pending.length > 0) {
+    const batchId = pending.shift()!;
+    const result = await deps.objects.getObject(runKey(runId, 'results', `${batchId}.json`));
+    if (!result) {
+      failures.push({ name: '(batch)', tag: batchId, reason: 'batch never reported a result', permanent: false });
+      continue;
+    }
+    const r = JSON.parse(result.toString('utf8')) as BatchResult;
+    transferred += r.transferred;
+    bytes += r.bytes;
+    pending.push(...r.continuations);
+    for (const f of r.failures) {
+      for (const [name, tag] of manifest.bottlesByBlob[f.sha256] ?? [['(unknown)', f.sha256]]) {
+        failures.push({ name, tag, reason: f.reason, permanent: f.permanent });
+      }
+    }
+  }
+
+  const failedCount = new Set(failures.map((f) => `${f.name}\n${f.tag}`)).size;
+  const summaryBase = {
+    runId,
+    bottles: { planned: manifest.planned, transferred, skipped: manifest.skipped, failed: failedCount },
+    bytes: { transferred: bytes },
+    failures: failures.map(({ name, tag, reason }) => ({ name, tag, reason })),
+  };
+  const transient = failures.filter((f) => !f.permanent);
+  const missingPercent = manifest.wantedBottles === 0 ? 0 : (failedCount / manifest.wantedBottles) * 100;
+
+  let summary: SyncSummary;
+  if (transient.length > 0) {
+    summary = { ...summaryBase, published: false, error: `${transient.length} bottle(s) failed transiently; rerun to finish` };
+  } else if (missingPercent > manifest.maxMissingPercent) {
+    summary = {
+      ...summaryBase,
+      published: false,
+      error: `${failedCount} of ${manifest.wantedBottles} bottles (${missingPercent.toFixed(2)}%) are permanently missing, above the ${manifest.maxMissingPercent}% limit`,
+    };
+  } else {
+    const previous = await deps.state.getPublished();
+    const generation: PublishedGeneration = { generation: runId, runId, publishedAt: now().toISOString(), files: manifest.files };
+    if (await deps.state.setPublished(generation, previous?.generation)) {
+      const at = now();
+      for (const sha of manifest.orphans) await deps.blobs.markOrphaned(sha, at);
+      for (const sha of manifest.storedWanted) await deps.blobs.clearOrphaned(sha);
+      summary = { ...summaryBase, published: true, generation: runId };
+      log.info('published', { generation: runId, orphans: manifest.orphans.length, failures: failures.length });
+    } else {
+      summary = { ...summaryBase, published: false, error: 'the published generation changed during the run; not overwriting it' };
+    }
+  }
+
+  const finished = now();
+  await deps.state.putRun({
+    runId,
+    status: summary.published ? 'published' : 'failed',
+    startedAt: manifest.startedAt,
+    finishedAt: finished.toISOString(),
+    generation: summary.generation,
+    bottles: summary.bottles,
+    bytesTransferred: bytes,
+    durationMs: finished.getTime() - Date.parse(manifest.startedAt),
+    failures,
+    error: summary.error,
+  });
+  await deps.state.releaseLease(SYNC_LEASE, runId);
+  return summary;
+}
