@@ -99,6 +99,13 @@ export interface StateStore {
   setPublished(next: PublishedGeneration, expected: string | undefined): Promise<boolean>;
   putRun(run: RunRecord): Promise<void>;
   getRun(runId: string): Promise<RunRecord | undefined>;
+  /** Sets a run's count of outstanding batches. */
+  startCountdown(runId: string, outstanding: number): Promise<void>;
+  /**
+   * Atomically adds `delta` (negative when a batch finishes, positive when it
+   * hands work to new batches) and returns the new count; whoever sees 0 finalizes.
+   */
+  addToCountdown(runId: string, delta: number): Promise<number>;
 }
 
 /** Orphan bookkeeping on the blob store (S3: an object tag the bucket expires after 90 days). */

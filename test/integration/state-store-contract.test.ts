@@ -77,6 +77,15 @@ describe.each(adapters)('%s state store', (_name, factory) => {
     expect((await s.getPublished())!.files).toEqual(['formula.jws.json']);
   });
 
+  test('the finalize countdown is atomic: of 30 concurrent finishes exactly one sees zero', async () => {
+    const store = await factory();
+    await store().startCountdown('r1', 30);
+    expect(await store().addToCountdown('r1', 2)).toBe(32); // a batch handed work to two continuations
+    const seen = await Promise.all(Array.from({ length: 32 }, () => store().addToCountdown('r1', -1)));
+    expect(seen.filter((v) => v === 0)).toHaveLength(1);
+    expect([...seen].sort((a, b) => a - b)).toEqual(Array.from({ length: 32 }, (_, i) => i));
+  });
+
   test('run records round-trip', async () => {
     const s = (await factory())();
     const run = { runId: 'r1', status: 'failed' as const, startedAt: '2026-11-22T03:00:00Z', error: 'x', failures: [{ name: 'a', tag: 'all', reason: 'HTTP 404', permanent: true }] };

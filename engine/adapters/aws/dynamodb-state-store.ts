@@ -28,6 +28,7 @@ const n = (value: number): AttributeValue => ({ N: String(value) });
  * | `lease#<name>`  | `lease`   | owner, leaseUntilMs, expiresAt (TTL)    |
  * | `published`     | `pointer` | the served generation (JSON)            |
  * | `run#<runId>`   | `run`     | the run record (JSON), expiresAt (TTL)  |
+ * | `run#<runId>`   | `countdown` | outstanding batches (atomic ADD)      |
  *
  * Every write that decides something (taking a lease, flipping the pointer)
  * is a single conditional write, so concurrent workers and regions agree.
@@ -141,6 +142,33 @@ export class DynamoDbStateStore implements StateStore {
         },
       }),
     );
+  }
+
+  async startCountdown(runId: string, outstanding: number): Promise<void> {
+    await this.db.send(
+      new PutItemCommand({
+        TableName: this.table,
+        Item: {
+          pk: s(`run#${runId}`),
+          sk: s('countdown'),
+          outstanding: n(outstanding),
+          [TTL_ATTRIBUTE]: n(Math.ceil(this.now() / 1000) + RUN_RETENTION_SECONDS),
+        },
+      }),
+    );
+  }
+
+  async addToCountdown(runId: string, delta: number): Promise<number> {
+    const { Attributes } = await this.db.send(
+      new UpdateItemCommand({
+        TableName: this.table,
+        Key: { pk: s(`run#${runId}`), sk: s('countdown') },
+        UpdateExpression: 'ADD outstanding :delta',
+        ExpressionAttributeValues: { ':delta': n(delta) },
+        ReturnValues: 'UPDATED_NEW',
+      }),
+    );
+    return Number(Attributes?.outstanding?.N ?? 0);
   }
 
   async getRun(runId: string): Promise<RunRecord | undefined> {

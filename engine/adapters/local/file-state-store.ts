@@ -4,17 +4,25 @@ import * as path from 'path';
 import { PublishedGeneration, RunRecord, StateStore } from '../../ports';
 
 const NAME = /^[A-Za-z0-9_.-]+$/;
+const VERSION = /^(\d{12})\.json$/;
+/** Versions kept behind the newest one; older ones are pruned (nobody reads them). */
+const KEEP_VERSIONS = 16;
 
-interface LeaseFile {
-  owner: string;
+interface Lease {
+  owner: string | null;
   expiresAt: number;
 }
 
 /**
  * Sync state embedded in the store directory (`<root>/state/`), so `bottles
- * sync` needs no server. Every write is write-then-rename (atomic on POSIX).
- * Leases are files created with O_EXCL; an expired lease is taken over by
- * renaming it away first, which only one contender can do.
+ * sync` needs no server.
+ *
+ * Contended records (leases, the published pointer, countdowns) are
+ * directories of numbered versions. Writing version n+1 is a compare-and-swap:
+ * the content is written aside and hard-linked to `<n+1>.json`, which fails
+ * if another writer got there first. No step ever reads a half-written file
+ * or replaces someone else's write, so concurrent processes on one machine
+ * agree without a lock server.
  */
 export class FileStateStore implements StateStore {
   private readonly dir: string;
@@ -26,17 +34,56 @@ export class FileStateStore implements StateStore {
     this.dir = path.join(root, 'state');
   }
 
-  private file(...parts: string[]): string {
+  private path(...parts: string[]): string {
     for (const part of parts) if (!NAME.test(part)) throw new Error(`unsafe state name ${JSON.stringify(part)}`);
     return path.join(this.dir, ...parts);
   }
 
-  private async readJson<T>(file: string): Promise<T | undefined> {
+  /** Newest version of a versioned record. */
+  private async latest<T>(record: string): Promise<{ version: number; value: T } | undefined> {
+    for (;;) {
+      const names = await fs.readdir(record).catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT') return [] as string[];
+        throw error;
+      });
+      const versions = names.map((n) => VERSION.exec(n)).filter((m): m is RegExpExecArray => m !== null).map((m) => Number(m[1]));
+      if (versions.length === 0) return undefined;
+      const version = Math.max(...versions);
+      try {
+        const value = JSON.parse(await fs.readFile(path.join(record, `${String(version).padStart(12, '0')}.json`), 'utf8')) as T;
+        return { version, value };
+      } catch (error) {
+        // Pruned by writers racing far ahead of this reader: look again.
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      }
+    }
+  }
+
+  /** Writes `value` as `version` unless that version exists already; true if this call wrote it. */
+  private async compareAndSwap(record: string, version: number, value: unknown): Promise<boolean> {
+    await fs.mkdir(record, { recursive: true });
+    const candidate = path.join(record, `.${randomUUID()}.candidate`);
+    await fs.writeFile(candidate, JSON.stringify(value));
     try {
-      return JSON.parse(await fs.readFile(file, 'utf8')) as T;
+      await fs.link(candidate, path.join(record, `${String(version).padStart(12, '0')}.json`));
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
       throw error;
+    } finally {
+      await fs.rm(candidate, { force: true });
+    }
+    const stale = version - KEEP_VERSIONS;
+    if (stale > 0) await fs.rm(path.join(record, `${String(stale).padStart(12, '0')}.json`), { force: true });
+    return true;
+  }
+
+  /** Applies `change` to the newest value until a compare-and-swap succeeds; `undefined` from `change` means no write. */
+  private async update<T, R>(record: string, change: (current: T | undefined) => { next: T; result: R } | { result: R }): Promise<R> {
+    for (;;) {
+      const current = await this.latest<T>(record);
+      const decision = change(current?.value);
+      if (!('next' in decision)) return decision.result;
+      if (await this.compareAndSwap(record, (current?.version ?? 0) + 1, decision.next)) return decision.result;
     }
   }
 
@@ -48,67 +95,56 @@ export class FileStateStore implements StateStore {
   }
 
   async acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean> {
-    const file = this.file('leases', `${name}.json`);
-    await fs.mkdir(path.dirname(file), { recursive: true });
-    const lease: LeaseFile = { owner, expiresAt: this.now() + ttlMs };
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        await fs.writeFile(file, JSON.stringify(lease), { flag: 'wx' });
-        return true;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      }
-      const current = await this.readJson<LeaseFile>(file);
-      if (current && current.expiresAt > this.now()) return current.owner === owner;
-      // Expired (or vanished): move it aside; only one contender's rename succeeds.
-      try {
-        await fs.rename(file, `${file}.expired-${randomUUID()}`);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      }
-    }
-    return false;
+    return this.update<Lease, boolean>(this.path('leases', name), (current) => {
+      const held = current && current.owner !== null && current.expiresAt > this.now();
+      if (held && current.owner !== owner) return { result: false };
+      return { next: { owner, expiresAt: this.now() + ttlMs }, result: true };
+    });
   }
 
   async renewLease(name: string, owner: string, ttlMs: number): Promise<boolean> {
-    const file = this.file('leases', `${name}.json`);
-    const current = await this.readJson<LeaseFile>(file);
-    if (!current || current.owner !== owner) return false;
-    await this.writeJson(file, { owner, expiresAt: this.now() + ttlMs });
-    return true;
+    return this.update<Lease, boolean>(this.path('leases', name), (current) =>
+      current?.owner === owner ? { next: { owner, expiresAt: this.now() + ttlMs }, result: true } : { result: false },
+    );
   }
 
   async releaseLease(name: string, owner: string): Promise<void> {
-    const file = this.file('leases', `${name}.json`);
-    const current = await this.readJson<LeaseFile>(file);
-    if (current?.owner === owner) await fs.rm(file, { force: true });
+    await this.update<Lease, void>(this.path('leases', name), (current) =>
+      current?.owner === owner ? { next: { owner: null, expiresAt: 0 }, result: undefined } : { result: undefined },
+    );
   }
 
   async getPublished(): Promise<PublishedGeneration | undefined> {
-    return this.readJson<PublishedGeneration>(this.file('published.json'));
+    return (await this.latest<PublishedGeneration>(this.path('published')))?.value;
   }
 
   async setPublished(next: PublishedGeneration, expected: string | undefined): Promise<boolean> {
-    // Serialize the compare-and-swap with a short lease of its own.
-    const owner = randomUUID();
-    for (let i = 0; i < 50 && !(await this.acquireLease('published-pointer', owner, 10_000)); i++) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    try {
-      const current = await this.getPublished();
-      if (current?.generation !== expected) return false;
-      await this.writeJson(this.file('published.json'), next);
-      return true;
-    } finally {
-      await this.releaseLease('published-pointer', owner);
-    }
+    return this.update<PublishedGeneration, boolean>(this.path('published'), (current) =>
+      current?.generation === expected ? { next, result: true } : { result: false },
+    );
   }
 
   async putRun(run: RunRecord): Promise<void> {
-    await this.writeJson(this.file('runs', `${run.runId}.json`), run);
+    await this.writeJson(this.path('runs', `${run.runId}.json`), run);
   }
 
   async getRun(runId: string): Promise<RunRecord | undefined> {
-    return this.readJson<RunRecord>(this.file('runs', `${runId}.json`));
+    try {
+      return JSON.parse(await fs.readFile(this.path('runs', `${runId}.json`), 'utf8')) as RunRecord;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+  }
+
+  async startCountdown(runId: string, outstanding: number): Promise<void> {
+    await this.update<{ outstanding: number }, void>(this.path('countdowns', runId), () => ({ next: { outstanding }, result: undefined }));
+  }
+
+  async addToCountdown(runId: string, delta: number): Promise<number> {
+    return this.update<{ outstanding: number }, number>(this.path('countdowns', runId), (current) => {
+      const outstanding = (current?.outstanding ?? 0) + delta;
+      return { next: { outstanding }, result: outstanding };
+    });
   }
 }
