@@ -1,0 +1,129 @@
+import { Dispatcher } from '../ports';
+import {
+  PhaseDeps,
+  SYNC_LEASE,
+  SyncOptions,
+  SyncSummary,
+  finalizeRun,
+  loadBatch,
+  prepareRun,
+  stageContinuation,
+  transferBatch,
+} from './phases';
+import { TransferItem } from './plan';
+import { DEFAULT_ROUTING, Route, RoutingLimits, routePlan } from './route';
+import { abortMessage, newRunId } from './run-sync';
+
+/**
+ * The AWS shape of a sync: the orchestrator Lambda prepares and dispatches,
+ * worker Lambdas (or one Fargate task) transfer, and the last one to finish
+ * finalizes — decided by an atomic countdown in the state table.
+ */
+
+export interface DistributedDeps extends PhaseDeps {
+  readonly dispatcher: Dispatcher;
+}
+
+/** Runs outlive the orchestrator; the lease covers the whole run and finalize releases it. */
+export const RUN_LEASE_TTL_MS = 6 * 60 * 60 * 1000;
+
+export type OrchestrateResult =
+  | { readonly runId: string; readonly outcome: 'refused'; readonly reason: string }
+  | { readonly runId: string; readonly outcome: 'aborted'; readonly reason: string }
+  | { readonly runId: string; readonly outcome: 'finalized'; readonly summary: SyncSummary }
+  | { readonly runId: string; readonly outcome: 'dispatched'; readonly route: 'lambda' | 'fargate'; readonly batches: number; readonly bytes: number };
+
+export async function orchestrate(
+  deps: DistributedDeps,
+  options: SyncOptions & { readonly limits?: RoutingLimits },
+): Promise<OrchestrateResult> {
+  const started = (deps.now ?? (() => new Date()))();
+  const runId = newRunId(started);
+  const log = deps.log.child({ runId });
+  if (!(await deps.state.acquireLease(SYNC_LEASE, runId, RUN_LEASE_TTL_MS))) {
+    log.error('another sync holds the run lease');
+    return { runId, outcome: 'refused', reason: 'another sync is running (run lease held)' };
+  }
+  await deps.state.putRun({ runId, status: 'running', startedAt: started.toISOString() });
+
+  let route: Route = { kind: 'nothing' };
+  try {
+    const { manifest, plan } = await prepareRun(deps, options, runId, (p) => {
+      route = routePlan(p, options.limits ?? DEFAULT_ROUTING);
+      // The Fargate task takes the whole plan as one batch.
+      return route.kind === 'lambda' ? route.batches : route.kind === 'fargate' ? [p.transfers] : [];
+    });
+    const chosen = route as Route;
+    if (chosen.kind === 'nothing') {
+      // Nothing to copy, but the API may still have changed: publish it now.
+      return { runId, outcome: 'finalized', summary: await finalizeRun(deps, runId) };
+    }
+    await deps.state.startCountdown(runId, manifest.batchIds.length);
+    if (chosen.kind === 'lambda') {
+      await deps.dispatcher.dispatchBatches(runId, manifest.batchIds);
+    } else {
+      log.info('routing to the Fargate task', { reason: chosen.reason });
+      await deps.dispatcher.startLargeSync(runId);
+    }
+    log.info('dispatched', { route: chosen.kind, batches: manifest.batchIds.length, bytes: plan.bytesToTransfer });
+    return { runId, outcome: 'dispatched', route: chosen.kind, batches: manifest.batchIds.length, bytes: plan.bytesToTransfer };
+  } catch (error) {
+    const reason = abortMessage(error);
+    log.error('sync aborted; the published mirror is unchanged', { error: reason });
+    await deps.state.putRun({ runId, status: 'failed', startedAt: started.toISOString(), finishedAt: new Date().toISOString(), error: reason });
+    await deps.state.releaseLease(SYNC_LEASE, runId);
+    return { runId, outcome: 'aborted', reason };
+  }
+}
+
+export interface WorkerBudget {
+  /** Milliseconds left before the platform stops this process (Lambda: context.getRemainingTimeInMillis). */
+  readonly remainingMs: () => number;
+  /** Stop starting new bottles when less than this is left. Default 3 minutes. */
+  readonly reserveMs?: number;
+  readonly concurrency?: number;
+}
+
+/**
+ * One worker-Lambda batch. Bottles not started while enough time remains are
+ * handed to a continuation batch (dispatched like any other) instead of being
+ * cut off mid-upload. Returns the summary if this worker finalized the run.
+ */
+export async function runWorkerBatch(deps: DistributedDeps, runId: string, batchId: string, budget: WorkerBudget): Promise<SyncSummary | undefined> {
+  const items = await loadBatch(deps.objects, runId, batchId);
+  const reserve = budget.reserveMs ?? 3 * 60 * 1000;
+  await transferBatch(deps, runId, batchId, items, {
+    concurrency: budget.concurrency ?? 4,
+    keepGoing: () => budget.remainingMs() > reserve,
+    handBack: async (unfinished: TransferItem[]) => {
+      const continuation = await stageContinuation(deps.objects, runId, batchId, unfinished);
+      await deps.state.addToCountdown(runId, 1); // before this batch counts itself done
+      await deps.dispatcher.dispatchBatches(runId, [continuation]);
+      return [continuation];
+    },
+  });
+  return (await deps.state.addToCountdown(runId, -1)) === 0 ? finalizeRun(deps, runId) : undefined;
+}
+
+/**
+ * The Fargate sync task: the run's single batch with more parallelism.
+ * After SIGTERM (`stopping()` true) it starts nothing new, lets in-flight
+ * uploads finish and finalizes; unstarted bottles count as transient failures,
+ * so nothing is published and the next run resumes where this one stopped.
+ */
+export async function runLargeSync(
+  deps: DistributedDeps,
+  runId: string,
+  options: { readonly stopping: () => boolean; readonly concurrency?: number },
+): Promise<SyncSummary | undefined> {
+  const manifestBody = await deps.objects.getObject(`runs/${runId}/run.json`);
+  if (!manifestBody) throw new Error(`run ${runId} has no staged manifest`);
+  const { batchIds } = JSON.parse(manifestBody.toString('utf8')) as { batchIds: string[] };
+  for (const batchId of batchIds) {
+    await transferBatch(deps, runId, batchId, await loadBatch(deps.objects, runId, batchId), {
+      concurrency: options.concurrency ?? 16,
+      keepGoing: () => !options.stopping(),
+    });
+  }
+  return (await deps.state.addToCountdown(runId, -batchIds.length)) === 0 ? finalizeRun(deps, runId) : undefined;
+}

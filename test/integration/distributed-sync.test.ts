@@ -1,0 +1,154 @@
+import { randomBytes } from 'crypto';
+import { RunTaskCommand } from '@aws-sdk/client-ecs';
+import { InvokeCommand } from '@aws-sdk/client-lambda';
+import { AwsDispatcher } from '../../engine/adapters/aws/dispatcher';
+import { DynamoDbStateStore } from '../../engine/adapters/aws/dynamodb-state-store';
+import { S3BlobStore, S3ObjectStore } from '../../engine/adapters/aws/s3-store';
+import { jsonLogger } from '../../engine/logger';
+import { DistributedDeps, orchestrate, runLargeSync, runWorkerBatch } from '../../engine/sync/distributed';
+import { DEFAULT_ROUTING } from '../../engine/sync/route';
+import { Upstream } from '../../engine/sync/upstream';
+import { LocalDynamoDb, startLocalDynamoDb } from '../fixtures/dynamodb';
+import { publishApi, testSigningKey } from '../fixtures/homebrew-api';
+import { LocalS3, startLocalS3 } from '../fixtures/s3';
+import { FixtureUpstream, startFixtureUpstream } from '../fixtures/upstream-server';
+
+// S3 and DynamoDB are real local peers; Lambda Invoke and ECS RunTask have none, so their clients are recorded.
+let s3: LocalS3;
+let dynamo: LocalDynamoDb;
+let upstream: FixtureUpstream;
+let n = 0;
+const key = testSigningKey();
+const config = {
+  workerFunctionName: 'prod-brew-sync-worker',
+  clusterArn: 'arn:aws:ecs:us-east-1:123456789012:cluster/prod-brew-cluster',
+  taskDefinition: 'arn:aws:ecs:us-east-1:123456789012:task-definition/prod-brew-sync-task',
+  containerName: 'prod-brew-sync-task',
+  subnetIds: ['subnet-a', 'subnet-b', 'subnet-c'],
+  securityGroupId: 'sg-sync',
+  capacityProvider: 'FARGATE' as const,
+};
+
+beforeAll(async () => {
+  s3 = await startLocalS3('distributed');
+  dynamo = await startLocalDynamoDb();
+});
+afterAll(async () => {
+  await s3.close();
+  await dynamo.close();
+});
+beforeEach(async () => {
+  upstream = await startFixtureUpstream();
+});
+afterEach(() => upstream.close());
+
+async function environment() {
+  const table = `prod-brew-state-${++n}`;
+  await dynamo.createStateTable(table);
+  const invokes: InvokeCommand[] = [];
+  const runTasks: RunTaskCommand[] = [];
+  const lambda = { send: async (c: InvokeCommand) => (invokes.push(c), { StatusCode: 202 }) };
+  const ecs = { send: async (c: RunTaskCommand) => (runTasks.push(c), { tasks: [{ taskArn: 'arn:aws:ecs:us-east-1:123456789012:task/prod-brew-cluster/t1' }] }) };
+  const deps: DistributedDeps = {
+    upstream: new Upstream(),
+    blobs: new S3BlobStore(s3.client, s3.bucket),
+    objects: new S3ObjectStore(s3.client, s3.bucket),
+    state: new DynamoDbStateStore(dynamo.client, table),
+    log: jsonLogger({}, () => undefined),
+    dispatcher: new AwsDispatcher(config, lambda, ecs),
+    transfer: { retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 1 }, sleep: async () => undefined },
+  };
+  const payloads = () => invokes.map((c) => JSON.parse(Buffer.from(c.input.Payload as Uint8Array).toString('utf8')));
+  return { deps, invokes, runTasks, payloads };
+}
+
+const formulae = () => [
+  { name: 'openssl@3', version: '3.2.0', revision: 1, bottles: [{ tag: 'arm64_sonoma', bytes: randomBytes(40_000) }, { tag: 'x86_64_linux', bytes: randomBytes(30_000) }] },
+  { name: 'gtk+3', version: '3.24.43', rebuild: 1, bottles: [{ tag: 'x86_64_linux', bytes: randomBytes(20_000) }] },
+  { name: 'ca-certificates', version: '2023-12-12', bottles: [{ tag: 'all', bytes: randomBytes(10_000) }] },
+];
+const options = (limits = DEFAULT_ROUTING) => ({ apiUrl: upstream.apiRoot, publicKey: key.publicKey, limits });
+
+describe('distributed sync: orchestrator → workers → finalize', () => {
+  test('under the threshold: bounded worker batches invoked asynchronously; the last worker publishes', async () => {
+    publishApi(upstream, formulae(), key.privateKey);
+    const { deps, invokes, runTasks, payloads } = await environment();
+    const result = await orchestrate(deps, options({ ...DEFAULT_ROUTING, maxBatchBytes: 50_000 }));
+    // First-fit decreasing into 50 kB batches: 40k+10k and 30k+20k.
+    expect(result).toMatchObject({ outcome: 'dispatched', route: 'lambda', batches: 2, bytes: 100_000 });
+    expect(runTasks).toEqual([]);
+    expect(invokes.map((c) => [c.input.FunctionName, c.input.InvocationType])).toEqual(Array(2).fill(['prod-brew-sync-worker', 'Event']));
+    expect(payloads()).toEqual(['b0000', 'b0001'].map((batchId) => ({ runId: result.runId, batchId })));
+
+    const finals = [];
+    for (const p of payloads()) finals.push(await runWorkerBatch(deps, p.runId, p.batchId, { remainingMs: () => 900_000 }));
+    expect(finals[0]).toBeUndefined();
+    expect(finals[1]).toMatchObject({ published: true, generation: result.runId, bottles: { planned: 4, transferred: 4, failed: 0 } });
+    expect((await deps.state.getPublished())!.generation).toBe(result.runId);
+    expect(await deps.state.acquireLease('sync', 'next-run', 1000)).toBe(true); // finalize released the run lease
+  });
+
+  test('over the threshold: one ECS RunTask with only the run id; the task publishes', async () => {
+    publishApi(upstream, formulae(), key.privateKey);
+    const { deps, invokes, runTasks } = await environment();
+    const result = await orchestrate(deps, options({ ...DEFAULT_ROUTING, lambdaThresholdBytes: 99_999 }));
+    expect(result).toMatchObject({ outcome: 'dispatched', route: 'fargate', batches: 1 });
+    expect(invokes).toEqual([]);
+    expect(runTasks).toHaveLength(1);
+    expect(runTasks[0].input.overrides).toEqual({
+      containerOverrides: [{ name: 'prod-brew-sync-task', environment: [{ name: 'HBS_RUN_ID', value: result.runId }] }],
+    });
+    const summary = await runLargeSync(deps, result.runId, { stopping: () => false });
+    expect(summary).toMatchObject({ published: true, bottles: { transferred: 4 } });
+  });
+
+  test('a worker running out of time hands unstarted bottles to a continuation batch instead of dying mid-upload', async () => {
+    publishApi(upstream, formulae(), key.privateKey);
+    const { deps, payloads } = await environment();
+    const result = await orchestrate(deps, options());
+    expect(result).toMatchObject({ route: 'lambda', batches: 1 });
+    let calls = 0;
+    const first = payloads()[0];
+    // Plenty of time for the first bottle, then below the reserve.
+    const summary = await runWorkerBatch(deps, first.runId, first.batchId, { remainingMs: () => (calls++ === 0 ? 900_000 : 60_000), concurrency: 1 });
+    expect(summary).toBeUndefined(); // the continuation is still outstanding
+    const continuation = payloads()[1];
+    expect(continuation).toEqual({ runId: result.runId, batchId: 'b0000-c0' });
+    const final = await runWorkerBatch(deps, continuation.runId, continuation.batchId, { remainingMs: () => 900_000 });
+    expect(final).toMatchObject({ published: true, bottles: { planned: 4, transferred: 4, failed: 0 } });
+  });
+
+  test('SIGTERM in the Fargate task: in-flight finishes, nothing is published, the rerun resumes', async () => {
+    publishApi(upstream, formulae(), key.privateKey);
+    const { deps } = await environment();
+    const limits = { ...DEFAULT_ROUTING, lambdaThresholdBytes: 1 };
+    const run = await orchestrate(deps, options(limits));
+    let started = 0;
+    const summary = await runLargeSync(deps, run.runId, { stopping: () => started++ >= 1, concurrency: 1 });
+    expect(summary).toMatchObject({ published: false, bottles: { transferred: 1 }, error: '3 bottle(s) failed transiently; rerun to finish' });
+    expect(await deps.state.getPublished()).toBeUndefined();
+
+    const rerun = await orchestrate(deps, options(limits));
+    expect(rerun).toMatchObject({ outcome: 'dispatched', route: 'fargate' });
+    const resumed = await runLargeSync(deps, rerun.runId, { stopping: () => false });
+    expect(resumed).toMatchObject({ published: true, bottles: { planned: 3, transferred: 3, skipped: 1 } });
+  });
+
+  test('nothing new to copy: the orchestrator publishes the new API right away', async () => {
+    publishApi(upstream, formulae(), key.privateKey);
+    const { deps, payloads } = await environment();
+    const first = await orchestrate(deps, options());
+    for (const p of payloads()) await runWorkerBatch(deps, p.runId, p.batchId, { remainingMs: () => 900_000 });
+    const second = await orchestrate(deps, options());
+    expect(second).toMatchObject({ outcome: 'finalized', summary: { published: true, bottles: { planned: 0, skipped: 4 } } });
+    expect((await deps.state.getPublished())!.generation).toBe(second.runId);
+    expect(second.runId).not.toBe(first.runId);
+  });
+
+  test('a second orchestrator while a run is in flight is refused', async () => {
+    publishApi(upstream, formulae(), key.privateKey);
+    const { deps } = await environment();
+    await orchestrate(deps, options());
+    await expect(orchestrate(deps, options())).resolves.toMatchObject({ outcome: 'refused' });
+  });
+});
