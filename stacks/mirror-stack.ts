@@ -237,7 +237,16 @@ export class MirrorStack extends ReadableAddressStack {
       timeoutSeconds: 900,
       reservedConcurrency: config.sync.workerReservedConcurrency,
       environment: syncEnv,
-      statements: syncStatements,
+      statements: [
+        ...syncStatements,
+        {
+          // Workers short on time hand unstarted bottles to a new invocation of themselves.
+          // The ARN is spelled out: referencing the function would make its role policy a dependency cycle.
+          sid: 'HandBackToSelf',
+          actions: ['lambda:InvokeFunction'],
+          resources: [`arn:aws:lambda:${config.region}:${accountId}:function:${p}-sync-worker`],
+        },
+      ],
     });
 
     const ecsArn = (resource: string) => `arn:aws:ecs:${config.region}:${accountId}:${resource}`;

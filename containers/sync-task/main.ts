@@ -1,18 +1,37 @@
-import { SYNC_TASK_ENV, readEnvironment } from '../../engine/runtime-config';
+import { awsSyncDeps } from '../../engine/adapters/aws/runtime';
+import { RUN_ID_ENV } from '../../engine/adapters/aws/dispatcher';
 import { jsonLogger } from '../../engine/logger';
+import { SYNC_TASK_ENV, readEnvironment } from '../../engine/runtime-config';
+import { runLargeSync } from '../../engine/sync/distributed';
 
 /**
- * Fargate entry point for large syncs. The orchestrator starts it with only
- * `HBS_RUN_ID` overridden; the plan itself lives in the store.
- *
- * The transfer engine is tracked in issue #3; until it lands the task exits
- * non-zero, which the ECS task-failure alarm reports.
+ * Fargate entry point for syncs too large for Lambda. The orchestrator
+ * starts it with only `HBS_RUN_ID`; the plan is in the store. On SIGTERM
+ * (Spot reclaim, deployment) it starts no new bottle, lets in-flight uploads
+ * finish within the stop timeout, and finalizes without publishing; the next
+ * run resumes from what is stored.
  */
-function main(): number {
+async function main(): Promise<number> {
   const config = readEnvironment(SYNC_TASK_ENV);
-  const log = jsonLogger({ service: 'sync-task', environment: config.environment, runId: process.env.HBS_RUN_ID });
-  log.error('sync engine is not part of this build yet (issue #3); nothing was changed');
-  return 1;
+  const runId = process.env[RUN_ID_ENV];
+  if (!runId) throw new Error(`${RUN_ID_ENV} is not set; the orchestrator starts this task with it`);
+  const log = jsonLogger({ service: 'sync-task', environment: config.environment, runId });
+  let stopping = false;
+  process.once('SIGTERM', () => {
+    stopping = true;
+    log.info('SIGTERM: finishing in-flight uploads, starting nothing new');
+  });
+  const summary = await runLargeSync(awsSyncDeps(log), runId, { stopping: () => stopping });
+  if (summary) log.info('run finalized', { published: summary.published, error: summary.error });
+  return summary && !summary.published ? 1 : 0;
 }
 
-process.exitCode = main();
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error) => {
+    process.stderr.write(`${JSON.stringify({ level: 'ERROR', message: (error as Error).message })}\n`);
+    process.exitCode = 1;
+  },
+);

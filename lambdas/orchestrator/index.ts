@@ -1,17 +1,20 @@
-import { ORCHESTRATOR_ENV, readEnvironment } from '../../engine/runtime-config';
+import { awsSyncDeps, homebrewKey, routingFromEnv } from '../../engine/adapters/aws/runtime';
 import { jsonLogger } from '../../engine/logger';
+import { ORCHESTRATOR_ENV, readEnvironment } from '../../engine/runtime-config';
+import { OrchestrateResult, orchestrate } from '../../engine/sync/distributed';
 
 /**
- * Weekly entry point (EventBridge). Validates its configuration and hands
- * over to the sync engine.
- *
- * The engine itself is tracked in issue #3; until it lands the handler fails
- * loudly, so a deployment of this revision raises the orchestrator-error alarm
- * rather than pretending that a sync happened.
+ * Weekly entry point (EventBridge): verify the API, plan, and dispatch to
+ * worker Lambdas or the Fargate task. A run that cannot start (bad signature,
+ * malformed JSON, upstream down) throws, so the error alarm fires; the
+ * published mirror is unchanged either way.
  */
-export const handler = async (event: unknown): Promise<never> => {
+export const handler = async (event: unknown): Promise<OrchestrateResult> => {
   const config = readEnvironment(ORCHESTRATOR_ENV);
   const log = jsonLogger({ service: 'orchestrator', environment: config.environment });
   log.info('sync requested', { source: (event as { source?: string } | null)?.source });
-  throw new Error('sync engine is not part of this build yet (issue #3); nothing was changed');
+  const result = await orchestrate(awsSyncDeps(log), { publicKey: homebrewKey(), limits: routingFromEnv() });
+  if (result.outcome === 'aborted') throw new Error(`sync aborted: ${result.reason}`);
+  if (result.outcome === 'finalized' && !result.summary.published) throw new Error(`sync failed: ${result.summary.error}`);
+  return result;
 };

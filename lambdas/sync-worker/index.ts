@@ -1,15 +1,22 @@
-import { WORKER_ENV, readEnvironment } from '../../engine/runtime-config';
+import { awsSyncDeps } from '../../engine/adapters/aws/runtime';
 import { jsonLogger } from '../../engine/logger';
+import { WORKER_ENV, readEnvironment } from '../../engine/runtime-config';
+import { runWorkerBatch } from '../../engine/sync/distributed';
+
+interface LambdaContext {
+  getRemainingTimeInMillis(): number;
+}
 
 /**
- * Transfers one batch of bottles for a run. Invoked asynchronously by the
- * orchestrator with `{ runId, batchId }`; the batch itself lives in the store.
- *
- * The transfer path is tracked in issue #3; until then the worker refuses work.
+ * Transfers one batch of a run (`{ runId, batchId }`, the batch itself is in
+ * the store). Stops starting bottles when time runs short and hands the rest
+ * to a continuation; the last batch to finish finalizes the run.
  */
-export const handler = async (event: { runId?: string; batchId?: string }): Promise<never> => {
+export const handler = async (event: { runId?: string; batchId?: string }, context: LambdaContext): Promise<{ finalized: boolean; published?: boolean }> => {
   const config = readEnvironment(WORKER_ENV);
-  const log = jsonLogger({ service: 'sync-worker', environment: config.environment, runId: event?.runId, batchId: event?.batchId });
-  log.error('batch refused: sync engine not in this build');
-  throw new Error('sync engine is not part of this build yet (issue #3); nothing was changed');
+  if (!event?.runId || !event?.batchId) throw new Error('worker event needs runId and batchId');
+  const log = jsonLogger({ service: 'sync-worker', environment: config.environment, runId: event.runId, batchId: event.batchId });
+  const summary = await runWorkerBatch(awsSyncDeps(log), event.runId, event.batchId, { remainingMs: () => context.getRemainingTimeInMillis() });
+  if (summary && !summary.published) log.error('run finalized without publishing', { error: summary.error });
+  return { finalized: summary !== undefined, published: summary?.published };
 };

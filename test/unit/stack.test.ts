@@ -182,6 +182,16 @@ describe('sync compute', () => {
     const invoke = doc.statement.find((s: any) => s.sid === 'DispatchToWorkers');
     expect(invoke.resources).toEqual(['${aws_lambda_function.sync_worker_function.arn}']);
   });
+
+  test('a worker may re-invoke only itself, to hand back unfinished bottles', () => {
+    const doc = parsed('prod').data.aws_iam_policy_document.sync_worker_role_permissions;
+    const self = doc.statement.find((s: any) => s.sid === 'HandBackToSelf');
+    expect(self).toMatchObject({
+      actions: ['lambda:InvokeFunction'],
+      resources: ['arn:aws:lambda:us-east-1:${data.aws_caller_identity.account.account_id}:function:prod-brew-sync-worker'],
+    });
+    expect(resources('prod', 'aws_lambda_function').sync_worker_function.function_name).toBe('prod-brew-sync-worker');
+  });
 });
 
 describe('mirror service', () => {

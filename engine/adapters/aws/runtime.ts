@@ -1,0 +1,51 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { HOMEBREW_1_PEM } from '../../homebrew/homebrew-1-key';
+import { loadPublicKey } from '../../homebrew/signed-api';
+import { Logger } from '../../logger';
+import { ORCHESTRATOR_ENV, SYNC_ENV, readEnvironment } from '../../runtime-config';
+import { DistributedDeps } from '../../sync/distributed';
+import { DEFAULT_ROUTING, RoutingLimits } from '../../sync/route';
+import { Upstream } from '../../sync/upstream';
+import { AwsDispatcher } from './dispatcher';
+import { DynamoDbStateStore } from './dynamodb-state-store';
+import { S3BlobStore, S3ObjectStore } from './s3-store';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Builds the engine's AWS adapters from the environment the stack sets
+ * (see `runtime-config.ts`). Clients are created once per process and reused
+ * across Lambda invocations.
+ */
+export function awsSyncDeps(log: Logger, env: Env = process.env): DistributedDeps {
+  const sync = readEnvironment(SYNC_ENV, env);
+  const s3 = new S3Client({});
+  const dynamo = new DynamoDBClient({});
+  const orchestrator = env[ORCHESTRATOR_ENV.workerFunctionName] ? readEnvironment(ORCHESTRATOR_ENV, env) : undefined;
+  return {
+    upstream: new Upstream(),
+    blobs: new S3BlobStore(s3, sync.bottleBucket),
+    objects: new S3ObjectStore(s3, sync.bottleBucket),
+    state: new DynamoDbStateStore(dynamo, sync.stateTable),
+    log,
+    dispatcher: new AwsDispatcher({
+      // Workers hand unfinished bottles back to their own function; only the orchestrator can start the task.
+      workerFunctionName: orchestrator?.workerFunctionName ?? env.AWS_LAMBDA_FUNCTION_NAME ?? '',
+      clusterArn: orchestrator?.syncCluster ?? '',
+      taskDefinition: orchestrator?.syncTaskDefinition ?? '',
+      containerName: orchestrator?.syncContainerName ?? '',
+      subnetIds: orchestrator ? orchestrator.syncSubnets.split(',') : [],
+      securityGroupId: orchestrator?.syncSecurityGroup ?? '',
+      capacityProvider: orchestrator?.syncCapacityProvider === 'FARGATE_SPOT' ? 'FARGATE_SPOT' : 'FARGATE',
+    }),
+  };
+}
+
+/** The routing limits for this deployment (threshold from the stack). */
+export function routingFromEnv(env: Env = process.env): RoutingLimits {
+  const threshold = Number(env[ORCHESTRATOR_ENV.lambdaThresholdBytes]);
+  return Number.isFinite(threshold) && threshold > 0 ? { ...DEFAULT_ROUTING, lambdaThresholdBytes: threshold } : DEFAULT_ROUTING;
+}
+
+export const homebrewKey = () => loadPublicKey(HOMEBREW_1_PEM);
