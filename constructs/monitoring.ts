@@ -120,9 +120,9 @@ export class Monitoring extends Construct {
       threshold: 0,
     });
 
-    // Freshness: the engine and the mirror service publish the generation's age continuously.
+    // Freshness: the orchestrator reports the published generation's age every hour (and at every finalize).
     // Weekly runs keep it under 7 days, so an 8-day threshold never fires between healthy runs;
-    // silence (no one reporting) is treated as stale, because it means nothing is serving.
+    // silence (nothing published yet, or the reporter broken) is treated as stale.
     this.freshnessAlarm = this.alarm({
       name: `${p}-sync-freshness`,
       description: `No sync has published for ${t.freshnessMaxAgeSeconds / 86400} days. Runbook: README#sync-freshness`,

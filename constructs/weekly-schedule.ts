@@ -5,10 +5,13 @@ import { LambdaPermission } from '@cdktf/provider-aws/lib/lambda-permission';
 import { SqsQueue } from '@cdktf/provider-aws/lib/sqs-queue';
 import { SqsQueuePolicy } from '@cdktf/provider-aws/lib/sqs-queue-policy';
 import { LambdaFunction } from '@cdktf/provider-aws/lib/lambda-function';
+import { FRESHNESS_REPORT_EVENT } from '../engine/runtime-config';
 import { policyDocument } from './policy';
 
 /** Sunday 03:00 UTC: Homebrew's weekday bottle churn has settled, and it is the quietest hour for clients. */
 export const WEEKLY_SYNC_SCHEDULE = 'cron(0 3 ? * SUN *)';
+/** Hourly freshness report, so the freshness alarm has data between weekly runs. */
+export const FRESHNESS_REPORT_SCHEDULE = 'rate(1 hour)';
 
 export interface WeeklyScheduleProps {
   readonly namePrefix: string;
@@ -20,12 +23,14 @@ export interface WeeklyScheduleProps {
 }
 
 /**
- * The EventBridge rule that starts a sync every week. Failed deliveries are
- * retried for an hour, then land in a KMS-encrypted dead-letter queue whose
- * depth is alarmed.
+ * The EventBridge rules that drive the orchestrator: the weekly sync, and an
+ * hourly freshness report (the published generation's age, which the
+ * freshness alarm reads). Failed deliveries are retried for an hour, then
+ * land in a KMS-encrypted dead-letter queue whose depth is alarmed.
  */
 export class WeeklySchedule extends Construct {
   public readonly rule: CloudwatchEventRule;
+  public readonly freshnessRule: CloudwatchEventRule;
   public readonly deadLetterQueue: SqsQueue;
 
   constructor(scope: Construct, id: string, props: WeeklyScheduleProps) {
@@ -40,13 +45,18 @@ export class WeeklySchedule extends Construct {
       kmsMasterKeyId: props.kmsKeyArn,
       messageRetentionSeconds: 14 * 24 * 60 * 60,
     });
+    this.freshnessRule = new CloudwatchEventRule(this, 'freshness-rule', {
+      name: `${props.namePrefix}-freshness-report`,
+      description: 'Reports the published generation age for the freshness alarm',
+      scheduleExpression: FRESHNESS_REPORT_SCHEDULE,
+    });
     const queuePolicy = policyDocument(this, 'dlq-policy', [
       {
         sid: 'EventBridgeDeadLetters',
         actions: ['sqs:SendMessage'],
         resources: [this.deadLetterQueue.arn],
         principals: [{ type: 'Service', identifiers: ['events.amazonaws.com'] }],
-        condition: [{ test: 'ArnEquals', variable: 'aws:SourceArn', values: [this.rule.arn] }],
+        condition: [{ test: 'ArnEquals', variable: 'aws:SourceArn', values: [this.rule.arn, this.freshnessRule.arn] }],
       },
     ]);
     new SqsQueuePolicy(this, 'dlq-access', { queueUrl: this.deadLetterQueue.url, policy: queuePolicy.json });
@@ -64,6 +74,20 @@ export class WeeklySchedule extends Construct {
       functionName: props.target.functionName,
       principal: 'events.amazonaws.com',
       sourceArn: this.rule.arn,
+    });
+    new CloudwatchEventTarget(this, 'freshness-target', {
+      rule: this.freshnessRule.name,
+      arn: props.target.arn,
+      input: JSON.stringify(FRESHNESS_REPORT_EVENT),
+      retryPolicy: { maximumEventAgeInSeconds: 3600, maximumRetryAttempts: 8 },
+      deadLetterConfig: { arn: this.deadLetterQueue.arn },
+    });
+    new LambdaPermission(this, 'invoke-freshness', {
+      statementId: 'AllowFreshnessSchedule',
+      action: 'lambda:InvokeFunction',
+      functionName: props.target.functionName,
+      principal: 'events.amazonaws.com',
+      sourceArn: this.freshnessRule.arn,
     });
   }
 }

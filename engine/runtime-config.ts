@@ -38,7 +38,14 @@ export const METRICS = {
   generationAge: 'PublishedGenerationAgeSeconds',
   syncSucceeded: 'SyncSucceeded',
   syncFailed: 'SyncFailed',
+  bottlesTransferred: 'BottlesTransferred',
+  bottlesFailed: 'BottlesFailed',
+  bytesTransferred: 'BytesTransferred',
+  syncDuration: 'SyncDurationMs',
 } as const;
+
+/** Event the hourly freshness schedule sends the orchestrator (see constructs/weekly-schedule.ts). */
+export const FRESHNESS_REPORT_EVENT = { action: 'report-freshness' } as const;
 
 export class MissingEnvironmentError extends Error {
   constructor(names: string[]) {

@@ -2,6 +2,8 @@ import { KeyObject } from 'crypto';
 import { verifySignedApiFile } from '../homebrew/signed-api';
 import { wantedBottles } from '../homebrew/wanted-bottles';
 import { Logger } from '../logger';
+import { MetricSink } from '../metrics';
+import { METRICS } from '../runtime-config';
 import { BlobStore, ObjectStore, OrphanMarker, PublishedGeneration, RunFailure, StateStore } from '../ports';
 import { mirrorManifests } from './manifests';
 import { SyncPlan, TransferItem, planSync } from './plan';
@@ -54,6 +56,8 @@ export interface PhaseDeps {
   readonly objects: ObjectStore;
   readonly state: StateStore;
   readonly log: Logger;
+  /** Run metrics (EMF in AWS); optional. */
+  readonly metrics?: MetricSink;
   readonly now?: () => Date;
   /** Injected into transfers (tests shorten the backoff). */
   readonly transfer?: Partial<Pick<TransferDeps, 'retry' | 'sleep' | 'random'>>;
@@ -259,6 +263,24 @@ export interface SyncSummary {
   readonly error?: string;
 }
 
+/** Seconds since `generation` was published. */
+export function generationAgeSeconds(generation: PublishedGeneration, now: Date): number {
+  return Math.max(0, Math.round((now.getTime() - Date.parse(generation.publishedAt)) / 1000));
+}
+
+/**
+ * Emits the published generation's age (the freshness alarm's metric). Runs
+ * hourly, so between weekly syncs the alarm always has data; with nothing
+ * published it emits nothing, and the alarm treats silence as stale.
+ */
+export async function reportFreshness(state: StateStore, metrics: MetricSink, now: Date = new Date()): Promise<number | undefined> {
+  const published = await state.getPublished();
+  if (!published) return undefined;
+  const age = generationAgeSeconds(published, now);
+  metrics.emit({ [METRICS.generationAge]: { value: age, unit: 'Seconds' } }, { generation: published.generation });
+  return age;
+}
+
 export function emptySummary(runId: string, error: string): SyncSummary {
   return { runId, published: false, bottles: { planned: 0, transferred: 0, skipped: 0, failed: 0 }, bytes: { transferred: 0 }, failures: [], error };
 }
@@ -332,6 +354,19 @@ export async function finalizeRun(deps: PhaseDeps, runId: string): Promise<SyncS
   }
 
   const finished = now();
+  const durationMs = finished.getTime() - Date.parse(manifest.startedAt);
+  const current = await deps.state.getPublished();
+  deps.metrics?.emit(
+    {
+      [summary.published ? METRICS.syncSucceeded : METRICS.syncFailed]: { value: 1, unit: 'Count' },
+      [METRICS.bottlesTransferred]: { value: transferred, unit: 'Count' },
+      [METRICS.bottlesFailed]: { value: failedCount, unit: 'Count' },
+      [METRICS.bytesTransferred]: { value: bytes, unit: 'Bytes' },
+      [METRICS.syncDuration]: { value: durationMs, unit: 'Milliseconds' },
+      ...(current ? { [METRICS.generationAge]: { value: generationAgeSeconds(current, finished), unit: 'Seconds' as const } } : {}),
+    },
+    { runId, published: summary.published },
+  );
   await deps.state.putRun({
     runId,
     status: summary.published ? 'published' : 'failed',
@@ -340,7 +375,7 @@ export async function finalizeRun(deps: PhaseDeps, runId: string): Promise<SyncS
     generation: summary.generation,
     bottles: summary.bottles,
     bytesTransferred: bytes,
-    durationMs: finished.getTime() - Date.parse(manifest.startedAt),
+    durationMs,
     failures,
     error: summary.error,
   });

@@ -1,19 +1,28 @@
 import { awsSyncDeps, homebrewKey, routingFromEnv } from '../../engine/adapters/aws/runtime';
 import { jsonLogger } from '../../engine/logger';
-import { ORCHESTRATOR_ENV, readEnvironment } from '../../engine/runtime-config';
+import { emfSink } from '../../engine/metrics';
+import { FRESHNESS_REPORT_EVENT, ORCHESTRATOR_ENV, readEnvironment } from '../../engine/runtime-config';
 import { OrchestrateResult, orchestrate } from '../../engine/sync/distributed';
+import { reportFreshness } from '../../engine/sync/phases';
 
 /**
- * Weekly entry point (EventBridge): verify the API, plan, and dispatch to
- * worker Lambdas or the Fargate task. A run that cannot start (bad signature,
- * malformed JSON, upstream down) throws, so the error alarm fires; the
- * published mirror is unchanged either way.
+ * Two EventBridge schedules invoke this function:
+ * - weekly: verify the API, plan, and dispatch to worker Lambdas or the
+ *   Fargate task. A run that cannot start (bad signature, malformed JSON,
+ *   upstream down) throws so the error alarm fires; the published mirror is
+ *   unchanged either way.
+ * - hourly `{"action":"report-freshness"}`: emit the published generation's
+ *   age, the metric the freshness alarm watches.
  */
-export const handler = async (event: unknown): Promise<OrchestrateResult> => {
+export const handler = async (event: unknown): Promise<OrchestrateResult | { ageSeconds: number | null }> => {
   const config = readEnvironment(ORCHESTRATOR_ENV);
   const log = jsonLogger({ service: 'orchestrator', environment: config.environment });
+  const deps = awsSyncDeps(log);
+  if ((event as { action?: string } | null)?.action === FRESHNESS_REPORT_EVENT.action) {
+    return { ageSeconds: (await reportFreshness(deps.state, emfSink(config.environment))) ?? null };
+  }
   log.info('sync requested', { source: (event as { source?: string } | null)?.source });
-  const result = await orchestrate(awsSyncDeps(log), { publicKey: homebrewKey(), limits: routingFromEnv() });
+  const result = await orchestrate(deps, { publicKey: homebrewKey(), limits: routingFromEnv() });
   if (result.outcome === 'aborted') throw new Error(`sync aborted: ${result.reason}`);
   if (result.outcome === 'finalized' && !result.summary.published) throw new Error(`sync failed: ${result.summary.error}`);
   return result;

@@ -6,6 +6,7 @@ import { DirectoryBlobStore } from '../../engine/adapters/local/directory-blob-s
 import { DirectoryObjectStore } from '../../engine/adapters/local/directory-object-store';
 import { FileStateStore } from '../../engine/adapters/local/file-state-store';
 import { jsonLogger } from '../../engine/logger';
+import { emfSink } from '../../engine/metrics';
 import { SYNC_LEASE, SyncOptions, apiKey, runSync } from '../../engine/sync/run-sync';
 import { Upstream } from '../../engine/sync/upstream';
 import { FixtureFormula, publishApi, signApiFile, testSigningKey } from '../fixtures/homebrew-api';
@@ -30,6 +31,7 @@ function stores() {
     state: new FileStateStore(root),
   };
 }
+let metricLines: string[] = [];
 function sync(extra: Partial<SyncOptions> = {}) {
   const lines: string[] = [];
   return runSync(
@@ -37,6 +39,7 @@ function sync(extra: Partial<SyncOptions> = {}) {
       upstream: new Upstream(),
       ...stores(),
       log: jsonLogger({}, (line) => lines.push(line)),
+      metrics: emfSink('test', (line) => metricLines.push(line)),
       transfer: { retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2 }, sleep: async () => undefined },
     },
     { apiUrl: upstream.apiRoot, publicKey: key.publicKey, maxMissingPercent: 0, ...extra },
@@ -45,6 +48,7 @@ function sync(extra: Partial<SyncOptions> = {}) {
 const blobCount = () => fs.readdirSync(path.join(root, 'blobs', 'sha256')).filter((f) => !f.startsWith('.')).length;
 
 beforeEach(async () => {
+  metricLines = [];
   upstream = await startFixtureUpstream();
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'hbs-sync-'));
 });
@@ -191,5 +195,14 @@ describe('a local sync against the fixture upstream', () => {
       failures: [{ name: 'wget', tag: 'x86_64_linux', permanent: true }],
     });
     expect(run!.durationMs).toBeGreaterThanOrEqual(0);
+    // The same figures as EMF metrics, with a fresh generation age.
+    expect(JSON.parse(metricLines[metricLines.length - 1])).toMatchObject({
+      Environment: 'test',
+      SyncSucceeded: 1,
+      BottlesTransferred: 4,
+      BottlesFailed: 1,
+      BytesTransferred: 2048 + 5000 + 2048 + 300,
+      PublishedGenerationAgeSeconds: 0,
+    });
   });
 });

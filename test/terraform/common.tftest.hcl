@@ -9,6 +9,10 @@ run "plan" {
     error_message = "The sync must run every Sunday at 03:00 UTC"
   }
   assert {
+    condition     = aws_cloudwatch_event_rule.schedule_freshness_rule.schedule_expression == "rate(1 hour)" && jsondecode(aws_cloudwatch_event_target.schedule_freshness_target.input).action == "report-freshness"
+    error_message = "The orchestrator reports freshness hourly, so the freshness alarm has data between weekly runs"
+  }
+  assert {
     condition     = aws_cloudwatch_event_target.schedule_target.retry_policy[0].maximum_retry_attempts > 0 && length(aws_cloudwatch_event_target.schedule_target.dead_letter_config) == 1
     error_message = "The schedule target needs a retry policy and a dead-letter queue"
   }

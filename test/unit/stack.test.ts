@@ -151,6 +151,15 @@ describe('sync compute', () => {
     expect(resources('prod', 'aws_sqs_queue').orchestrator_dlq.kms_master_key_id).toBe('${aws_kms_key.data_key_key.arn}');
   });
 
+  test('hourly freshness report to the orchestrator, covered by the same DLQ', () => {
+    expect(stacks.prod).toHaveResourceWithProperties(CloudwatchEventRule, { schedule_expression: 'rate(1 hour)' });
+    const target = resources('prod', 'aws_cloudwatch_event_target').schedule_freshness_target;
+    expect(JSON.parse(target.input)).toEqual({ action: 'report-freshness' });
+    expect(target.arn).toBe('${aws_lambda_function.orchestrator_function.arn}');
+    const dlqPolicy = parsed('prod').data.aws_iam_policy_document.schedule_dlq_policy.statement[0];
+    expect(dlqPolicy.condition[0].values).toEqual(['${aws_cloudwatch_event_rule.schedule_rule.arn}', '${aws_cloudwatch_event_rule.schedule_freshness_rule.arn}']);
+  });
+
   test('weekly schedule with retries and a dead-letter queue', () => {
     expect(stacks.prod).toHaveResourceWithProperties(CloudwatchEventRule, { schedule_expression: 'cron(0 3 ? * SUN *)' });
     const target = resources('prod', 'aws_cloudwatch_event_target').schedule_target;

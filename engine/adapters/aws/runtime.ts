@@ -3,6 +3,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { HOMEBREW_1_PEM } from '../../homebrew/homebrew-1-key';
 import { loadPublicKey } from '../../homebrew/signed-api';
 import { Logger } from '../../logger';
+import { emfSink } from '../../metrics';
 import { ORCHESTRATOR_ENV, SYNC_ENV, readEnvironment } from '../../runtime-config';
 import { DistributedDeps } from '../../sync/distributed';
 import { DEFAULT_ROUTING, RoutingLimits } from '../../sync/route';
@@ -29,6 +30,7 @@ export function awsSyncDeps(log: Logger, env: Env = process.env): DistributedDep
     objects: new S3ObjectStore(s3, sync.bottleBucket),
     state: new DynamoDbStateStore(dynamo, sync.stateTable),
     log,
+    metrics: emfSink(sync.environment),
     dispatcher: new AwsDispatcher({
       // Workers hand unfinished bottles back to their own function; only the orchestrator can start the task.
       workerFunctionName: orchestrator?.workerFunctionName ?? env.AWS_LAMBDA_FUNCTION_NAME ?? '',

@@ -1,0 +1,37 @@
+import { METRICS_NAMESPACE } from './runtime-config';
+
+/**
+ * CloudWatch Embedded Metric Format: one JSON log line that CloudWatch Logs
+ * turns into metrics, so Lambdas and tasks need no PutMetricData permission.
+ * Every metric carries the `Environment` dimension the alarms filter on.
+ */
+export type MetricUnit = 'Count' | 'Bytes' | 'Milliseconds' | 'Seconds';
+
+export interface MetricSink {
+  emit(metrics: Record<string, { value: number; unit: MetricUnit }>, properties?: Record<string, unknown>): void;
+}
+
+export function emfSink(environment: string, write: (line: string) => void = (l) => process.stdout.write(`${l}\n`), now: () => number = Date.now): MetricSink {
+  return {
+    emit(metrics, properties = {}) {
+      const names = Object.keys(metrics);
+      if (names.length === 0) return;
+      write(
+        JSON.stringify({
+          _aws: {
+            Timestamp: now(),
+            CloudWatchMetrics: [
+              { Namespace: METRICS_NAMESPACE, Dimensions: [['Environment']], Metrics: names.map((Name) => ({ Name, Unit: metrics[Name].unit })) },
+            ],
+          },
+          Environment: environment,
+          ...properties,
+          ...Object.fromEntries(names.map((n) => [n, metrics[n].value])),
+        }),
+      );
+    },
+  };
+}
+
+/** For runtimes without CloudWatch (the CLI). */
+export const noMetrics: MetricSink = { emit: () => undefined };
