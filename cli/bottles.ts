@@ -4,6 +4,7 @@ import { parseArgs } from 'util';
 import { DirectoryBlobStore } from '../engine/adapters/local/directory-blob-store';
 import { DirectoryObjectStore } from '../engine/adapters/local/directory-object-store';
 import { FileStateStore } from '../engine/adapters/local/file-state-store';
+import { MemoryCircuitBreaker } from '../engine/adapters/local/memory-circuit-breaker';
 import { HOMEBREW_1_PEM } from '../engine/homebrew/homebrew-1-key';
 import { loadPublicKey } from '../engine/homebrew/signed-api';
 import { jsonLogger } from '../engine/logger';
@@ -100,6 +101,7 @@ async function sync(args: string[], io: Io): Promise<number> {
       blobs: new DirectoryBlobStore(root),
       objects: new DirectoryObjectStore(root),
       state: new FileStateStore(root),
+      transfer: { breaker: new MemoryCircuitBreaker() },
       log: jsonLogger({ service: 'bottles-sync' }, values.verbose ? (line) => io.stderr(`${line}\n`) : () => undefined),
       onProgress: showProgress ? (p) => io.stderr(`\r${progressLine(p, Date.now() - started)}\u001b[K`) : undefined,
     },

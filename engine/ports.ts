@@ -115,3 +115,25 @@ export interface OrphanMarker {
   clearOrphaned(sha256: string): Promise<void>;
   isOrphaned(sha256: string): Promise<boolean>;
 }
+
+/**
+ * A circuit breaker per upstream host, shared by every worker of a run (Redis
+ * in AWS, in-process locally): after repeated failures nobody calls the host
+ * until a cooldown has passed, so a failing upstream is not hammered.
+ */
+export interface CircuitBreaker {
+  /** False while the circuit for `host` is open. */
+  allowRequest(host: string): Promise<boolean>;
+  recordSuccess(host: string): Promise<void>;
+  recordFailure(host: string): Promise<void>;
+}
+
+export interface BreakerPolicy {
+  /** Failures within `windowMs` that open the circuit. */
+  readonly failureThreshold: number;
+  readonly windowMs: number;
+  /** How long an open circuit stays open. */
+  readonly cooldownMs: number;
+}
+
+export const DEFAULT_BREAKER: BreakerPolicy = { failureThreshold: 8, windowMs: 60_000, cooldownMs: 30_000 };

@@ -21,7 +21,7 @@ async function main(): Promise<number> {
     stopping = true;
     log.info('SIGTERM: finishing in-flight uploads, starting nothing new');
   });
-  const summary = await runLargeSync(awsSyncDeps(log), runId, { stopping: () => stopping });
+  const summary = await runLargeSync(await awsSyncDeps(log), runId, { stopping: () => stopping });
   if (summary) log.info('run finalized', { published: summary.published, error: summary.error });
   return summary && !summary.published ? 1 : 0;
 }

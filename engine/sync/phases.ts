@@ -59,8 +59,8 @@ export interface PhaseDeps {
   /** Run metrics (EMF in AWS); optional. */
   readonly metrics?: MetricSink;
   readonly now?: () => Date;
-  /** Injected into transfers (tests shorten the backoff). */
-  readonly transfer?: Partial<Pick<TransferDeps, 'retry' | 'sleep' | 'random'>>;
+  /** Injected into transfers: the shared circuit breaker, and (in tests) shorter backoff. */
+  readonly transfer?: Partial<Pick<TransferDeps, 'retry' | 'sleep' | 'random' | 'breaker'>>;
 }
 
 /** What finalize needs to know about a run, staged by prepare. */

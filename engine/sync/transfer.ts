@@ -1,4 +1,4 @@
-import { BlobIntegrityError, BlobStore } from '../ports';
+import { BlobIntegrityError, BlobStore, CircuitBreaker } from '../ports';
 import { TransferItem } from './plan';
 import { Upstream, UpstreamError } from './upstream';
 
@@ -21,6 +21,8 @@ export interface TransferDeps {
   readonly upstream: Upstream;
   readonly store: BlobStore;
   readonly retry?: RetryPolicy;
+  /** Shared per-host breaker; while open for the bottle's host, attempts are skipped, not sent. */
+  readonly breaker?: CircuitBreaker;
   /** Injectable for tests. */
   readonly sleep?: (ms: number) => Promise<void>;
   readonly random?: () => number;
@@ -45,23 +47,33 @@ export async function transferBlob(item: TransferItem, deps: TransferDeps): Prom
   const random = deps.random ?? Math.random;
   if (await deps.store.has(item.sha256)) return { status: 'present' };
 
+  const host = new URL(item.upstreamUrl).host;
   let lastReason = '';
   let lastWasDigest = false;
   for (let attempt = 1; attempt <= policy.maxAttempts; attempt++) {
     let retryAfterMs: number | undefined;
+    if (deps.breaker && !(await deps.breaker.allowRequest(host))) {
+      lastReason = `circuit open for ${host}: upstream is failing, not sending requests`;
+      lastWasDigest = false;
+      if (attempt < policy.maxAttempts) await sleep(backoffDelay(attempt, policy, random));
+      continue;
+    }
     try {
       const response = await deps.upstream.get(item.upstreamUrl);
       const { bytes } = await deps.store.put(response.body, { sha256: item.sha256, length: response.length });
+      await deps.breaker?.recordSuccess(host);
       return { status: 'transferred', bytes, attempts: attempt };
     } catch (error) {
       if (error instanceof UpstreamError) {
         if (error.permanent) return { status: 'failed', permanent: true, reason: error.message, attempts: attempt };
         retryAfterMs = error.retryAfterMs;
         lastWasDigest = false;
+        await deps.breaker?.recordFailure(host);
       } else if (error instanceof BlobIntegrityError) {
         lastWasDigest = error.kind === 'digest';
       } else {
         lastWasDigest = false; // body stream broke mid-transfer
+        await deps.breaker?.recordFailure(host);
       }
       lastReason = (error as Error).message;
     }

@@ -17,7 +17,7 @@ import { reportFreshness } from '../../engine/sync/phases';
 export const handler = async (event: unknown): Promise<OrchestrateResult | { ageSeconds: number | null }> => {
   const config = readEnvironment(ORCHESTRATOR_ENV);
   const log = jsonLogger({ service: 'orchestrator', environment: config.environment });
-  const deps = awsSyncDeps(log);
+  const deps = await awsSyncDeps(log);
   if ((event as { action?: string } | null)?.action === FRESHNESS_REPORT_EVENT.action) {
     return { ageSeconds: (await reportFreshness(deps.state, emfSink(config.environment))) ?? null };
   }

@@ -16,7 +16,7 @@ export const handler = async (event: { runId?: string; batchId?: string }, conte
   const config = readEnvironment(WORKER_ENV);
   if (!event?.runId || !event?.batchId) throw new Error('worker event needs runId and batchId');
   const log = jsonLogger({ service: 'sync-worker', environment: config.environment, runId: event.runId, batchId: event.batchId });
-  const summary = await runWorkerBatch(awsSyncDeps(log), event.runId, event.batchId, { remainingMs: () => context.getRemainingTimeInMillis() });
+  const summary = await runWorkerBatch(await awsSyncDeps(log), event.runId, event.batchId, { remainingMs: () => context.getRemainingTimeInMillis() });
   if (summary && !summary.published) log.error('run finalized without publishing', { error: summary.error });
   return { finalized: summary !== undefined, published: summary?.published };
 };

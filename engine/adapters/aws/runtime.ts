@@ -1,4 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { Redis } from 'ioredis';
 import { S3Client } from '@aws-sdk/client-s3';
 import { HOMEBREW_1_PEM } from '../../homebrew/homebrew-1-key';
 import { loadPublicKey } from '../../homebrew/signed-api';
@@ -9,6 +10,8 @@ import { DistributedDeps } from '../../sync/distributed';
 import { DEFAULT_ROUTING, RoutingLimits } from '../../sync/route';
 import { Upstream } from '../../sync/upstream';
 import { AwsDispatcher } from './dispatcher';
+import { connectCache } from './elasticache';
+import { RedisCircuitBreaker } from './redis-circuit-breaker';
 import { DynamoDbStateStore } from './dynamodb-state-store';
 import { S3BlobStore, S3ObjectStore } from './s3-store';
 
@@ -19,10 +22,20 @@ type Env = Readonly<Record<string, string | undefined>>;
  * (see `runtime-config.ts`). Clients are created once per process and reused
  * across Lambda invocations.
  */
-export function awsSyncDeps(log: Logger, env: Env = process.env): DistributedDeps {
+// One set of clients and one cache connection per process, reused by every Lambda invocation.
+let shared: Promise<{ s3: S3Client; dynamo: DynamoDBClient; cache: Redis }> | undefined;
+
+export async function awsSyncDeps(log: Logger, env: Env = process.env): Promise<DistributedDeps> {
   const sync = readEnvironment(SYNC_ENV, env);
-  const s3 = new S3Client({});
-  const dynamo = new DynamoDBClient({});
+  shared ??= connectCache({
+    host: sync.cacheEndpoint,
+    port: Number(sync.cachePort),
+    replicationGroupId: sync.cacheReplicationGroup,
+    userId: sync.cacheUser,
+    region: env.AWS_REGION ?? 'us-east-1',
+    log,
+  }).then((cache) => ({ s3: new S3Client({}), dynamo: new DynamoDBClient({}), cache }));
+  const { s3, dynamo, cache } = await shared;
   const orchestrator = env[ORCHESTRATOR_ENV.workerFunctionName] ? readEnvironment(ORCHESTRATOR_ENV, env) : undefined;
   return {
     upstream: new Upstream(),
@@ -31,6 +44,7 @@ export function awsSyncDeps(log: Logger, env: Env = process.env): DistributedDep
     state: new DynamoDbStateStore(dynamo, sync.stateTable),
     log,
     metrics: emfSink(sync.environment),
+    transfer: { breaker: new RedisCircuitBreaker(cache) },
     dispatcher: new AwsDispatcher({
       // Workers hand unfinished bottles back to their own function; only the orchestrator can start the task.
       workerFunctionName: orchestrator?.workerFunctionName ?? env.AWS_LAMBDA_FUNCTION_NAME ?? '',
