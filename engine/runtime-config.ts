@@ -15,10 +15,8 @@ export const SYNC_ENV = {
   metricsNamespace: 'HBS_METRICS_NAMESPACE',
 } as const;
 
-export const ORCHESTRATOR_ENV = {
-  ...SYNC_ENV,
-  workerFunctionName: 'HBS_WORKER_FUNCTION_NAME',
-  lambdaThresholdBytes: 'HBS_LAMBDA_THRESHOLD_BYTES',
+/** Where and how to start the Fargate sync task (the orchestrator, and the task handing work to its successor). */
+export const TASK_DISPATCH_ENV = {
   syncCluster: 'HBS_SYNC_CLUSTER_ARN',
   syncTaskDefinition: 'HBS_SYNC_TASK_DEFINITION_ARN',
   syncContainerName: 'HBS_SYNC_CONTAINER_NAME',
@@ -27,8 +25,15 @@ export const ORCHESTRATOR_ENV = {
   syncCapacityProvider: 'HBS_SYNC_CAPACITY_PROVIDER',
 } as const;
 
+export const ORCHESTRATOR_ENV = {
+  ...SYNC_ENV,
+  ...TASK_DISPATCH_ENV,
+  workerFunctionName: 'HBS_WORKER_FUNCTION_NAME',
+  lambdaThresholdBytes: 'HBS_LAMBDA_THRESHOLD_BYTES',
+} as const;
+
 export const WORKER_ENV = SYNC_ENV;
-export const SYNC_TASK_ENV = SYNC_ENV;
+export const SYNC_TASK_ENV = { ...SYNC_ENV, ...TASK_DISPATCH_ENV } as const;
 export const MIRROR_SERVICE_ENV = { ...SYNC_ENV, port: 'HBS_PORT', mode: 'HBS_SERVE_MODE' } as const;
 
 /** CloudWatch namespace for the engine's EMF metrics and the alarms that read them. */

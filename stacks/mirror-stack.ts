@@ -22,7 +22,7 @@ import { StateTable } from '../constructs/state-table';
 import { SyncFunction } from '../constructs/sync-function';
 import { WeeklySchedule } from '../constructs/weekly-schedule';
 import { ReadableAddressStack } from './readable-addresses';
-import { METRICS_NAMESPACE, MIRROR_SERVICE_ENV, ORCHESTRATOR_ENV, SYNC_ENV } from '../engine/runtime-config';
+import { METRICS_NAMESPACE, MIRROR_SERVICE_ENV, ORCHESTRATOR_ENV, SYNC_ENV, TASK_DISPATCH_ENV } from '../engine/runtime-config';
 
 export const PROJECT_TAG = 'homebrew-bottles-sync';
 /** Port the mirror container listens on behind the ALB. */
@@ -207,18 +207,46 @@ export class MirrorStack extends ReadableAddressStack {
     const mirrorRepo = new ContainerRepository(this, 'mirror-repo', { name: `${p}/mirror-service`, kmsKeyArn: dataKey.arn });
     const cluster = new ContainerCluster(this, 'cluster', { namePrefix: p, fargateSpot: config.fargateSpot });
 
-    const syncTask = new FargateTaskDefinition(this, 'sync-task', {
-      family: `${p}-sync-task`,
+    // The orchestrator starts the sync task, and a task interrupted by SIGTERM starts its successor.
+    // ARNs are spelled out from known names: the task definition cannot reference its own ARN.
+    const syncTaskFamily = `${p}-sync-task`;
+    const syncTaskDefinitionArn = `arn:aws:ecs:${config.region}:${accountId}:task-definition/${syncTaskFamily}`;
+    const taskDispatchEnv = {
+      [TASK_DISPATCH_ENV.syncCluster]: cluster.cluster.arn,
+      [TASK_DISPATCH_ENV.syncTaskDefinition]: syncTaskDefinitionArn,
+      [TASK_DISPATCH_ENV.syncContainerName]: syncTaskFamily,
+      [TASK_DISPATCH_ENV.syncSubnets]: network.privateSubnetIds.join(','),
+      [TASK_DISPATCH_ENV.syncSecurityGroup]: syncSg.id,
+      [TASK_DISPATCH_ENV.syncCapacityProvider]: cluster.capacityProvider,
+    };
+    const startSyncTask: DataAwsIamPolicyDocumentStatement[] = [
+      {
+        sid: 'DispatchToFargate',
+        actions: ['ecs:RunTask'],
+        resources: [`${syncTaskDefinitionArn}:*`],
+        condition: [{ test: 'ArnEquals', variable: 'ecs:cluster', values: [cluster.cluster.arn] }],
+      },
+      { sid: 'WatchFargate', actions: ['ecs:DescribeTasks'], resources: [`arn:aws:ecs:${config.region}:${accountId}:task/${cluster.cluster.name}/*`] },
+      {
+        sid: 'PassSyncTaskRoles',
+        actions: ['iam:PassRole'],
+        resources: [`arn:aws:iam::${accountId}:role/${syncTaskFamily}-task`, `arn:aws:iam::${accountId}:role/${syncTaskFamily}-execution`],
+        condition: [{ test: 'StringEquals', variable: 'iam:PassedToService', values: ['ecs-tasks.amazonaws.com'] }],
+      },
+    ];
+
+    new FargateTaskDefinition(this, 'sync-task', {
+      family: syncTaskFamily,
       region: config.region,
       accountId,
       cpu: config.sync.taskCpu,
       memoryMiB: config.sync.taskMemoryMiB,
       repository: syncRepo.repository,
       imageTag: config.imageTag,
-      environment: syncEnv,
+      environment: { ...syncEnv, ...taskDispatchEnv },
       logsKeyArn: logsKey.arn,
       logRetentionDays: config.logRetentionDays,
-      statements: syncStatements,
+      statements: [...syncStatements, ...startSyncTask],
     });
 
     const functionBase = {
@@ -249,7 +277,6 @@ export class MirrorStack extends ReadableAddressStack {
       ],
     });
 
-    const ecsArn = (resource: string) => `arn:aws:ecs:${config.region}:${accountId}:${resource}`;
     const orchestrator = new SyncFunction(this, 'orchestrator', {
       ...functionBase,
       functionName: `${p}-orchestrator`,
@@ -260,31 +287,14 @@ export class MirrorStack extends ReadableAddressStack {
       reservedConcurrency: config.sync.orchestratorReservedConcurrency,
       environment: {
         ...syncEnv,
+        ...taskDispatchEnv,
         [ORCHESTRATOR_ENV.workerFunctionName]: worker.function.functionName,
         [ORCHESTRATOR_ENV.lambdaThresholdBytes]: String(config.sync.lambdaThresholdBytes),
-        [ORCHESTRATOR_ENV.syncCluster]: cluster.cluster.arn,
-        [ORCHESTRATOR_ENV.syncTaskDefinition]: syncTask.taskDefinition.arnWithoutRevision,
-        [ORCHESTRATOR_ENV.syncContainerName]: syncTask.containerName,
-        [ORCHESTRATOR_ENV.syncSubnets]: network.privateSubnetIds.join(','),
-        [ORCHESTRATOR_ENV.syncSecurityGroup]: syncSg.id,
-        [ORCHESTRATOR_ENV.syncCapacityProvider]: cluster.capacityProvider,
       },
       statements: [
         ...syncStatements,
         { sid: 'DispatchToWorkers', actions: ['lambda:InvokeFunction'], resources: [worker.function.arn] },
-        {
-          sid: 'DispatchToFargate',
-          actions: ['ecs:RunTask'],
-          resources: [`${syncTask.taskDefinition.arnWithoutRevision}:*`],
-          condition: [{ test: 'ArnEquals', variable: 'ecs:cluster', values: [cluster.cluster.arn] }],
-        },
-        { sid: 'WatchFargate', actions: ['ecs:DescribeTasks'], resources: [ecsArn(`task/${cluster.cluster.name}/*`)] },
-        {
-          sid: 'PassSyncTaskRoles',
-          actions: ['iam:PassRole'],
-          resources: [syncTask.taskRole.role.arn, syncTask.executionRole.role.arn],
-          condition: [{ test: 'StringEquals', variable: 'iam:PassedToService', values: ['ecs-tasks.amazonaws.com'] }],
-        },
+        ...startSyncTask,
       ],
     });
     const schedule = new WeeklySchedule(this, 'schedule', {

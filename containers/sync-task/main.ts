@@ -8,8 +8,8 @@ import { runLargeSync } from '../../engine/sync/distributed';
  * Fargate entry point for syncs too large for Lambda. The orchestrator
  * starts it with only `HBS_RUN_ID`; the plan is in the store. On SIGTERM
  * (Spot reclaim, deployment) it starts no new bottle, lets in-flight uploads
- * finish within the stop timeout, and finalizes without publishing; the next
- * run resumes from what is stored.
+ * finish within the stop timeout, and hands the unstarted ones to a successor
+ * task for the same run, as worker Lambdas do when their time runs short.
  */
 async function main(): Promise<number> {
   const config = readEnvironment(SYNC_TASK_ENV);
@@ -19,7 +19,7 @@ async function main(): Promise<number> {
   let stopping = false;
   process.once('SIGTERM', () => {
     stopping = true;
-    log.info('SIGTERM: finishing in-flight uploads, starting nothing new');
+    log.info('SIGTERM: finishing in-flight uploads, handing the rest to a successor task');
   });
   const summary = await runLargeSync(await awsSyncDeps(log), runId, { stopping: () => stopping });
   if (summary) log.info('run finalized', { published: summary.published, error: summary.error });

@@ -106,24 +106,46 @@ export async function runWorkerBatch(deps: DistributedDeps, runId: string, batch
 }
 
 /**
- * The Fargate sync task: the run's single batch with more parallelism.
- * After SIGTERM (`stopping()` true) it starts nothing new, lets in-flight
- * uploads finish and finalizes; unstarted bottles count as transient failures,
- * so nothing is published and the next run resumes where this one stopped.
+ * The Fargate sync task. It runs every batch of the run that has no result
+ * yet (the run's single batch, or a continuation left by a predecessor).
+ * After SIGTERM (`stopping()` true: Spot reclaim, deployment) it starts no new
+ * bottle, lets in-flight uploads finish, stages the unstarted ones as a
+ * continuation and starts a successor task for the same run, as workers do.
  */
 export async function runLargeSync(
   deps: DistributedDeps,
   runId: string,
   options: { readonly stopping: () => boolean; readonly concurrency?: number },
 ): Promise<SyncSummary | undefined> {
-  const manifestBody = await deps.objects.getObject(`runs/${runId}/run.json`);
-  if (!manifestBody) throw new Error(`run ${runId} has no staged manifest`);
-  const { batchIds } = JSON.parse(manifestBody.toString('utf8')) as { batchIds: string[] };
-  for (const batchId of batchIds) {
-    await transferBatch(deps, runId, batchId, await loadBatch(deps.objects, runId, batchId), {
+  let finishedBatches = 0;
+  for (const batchId of await pendingBatches(deps, runId)) {
+    const result = await transferBatch(deps, runId, batchId, await loadBatch(deps.objects, runId, batchId), {
       concurrency: options.concurrency ?? 16,
       keepGoing: () => !options.stopping(),
+      handBack: async (unfinished: TransferItem[]) => {
+        const continuation = await stageContinuation(deps.objects, runId, batchId, unfinished);
+        await deps.state.addToCountdown(runId, 1);
+        await deps.dispatcher.startLargeSync(runId);
+        return [continuation];
+      },
     });
+    finishedBatches++;
+    if (result.continuations.length > 0) break; // the successor takes it from here
   }
-  return (await deps.state.addToCountdown(runId, -batchIds.length)) === 0 ? finalizeRun(deps, runId) : undefined;
+  return (await deps.state.addToCountdown(runId, -finishedBatches)) === 0 ? finalizeRun(deps, runId) : undefined;
+}
+
+/** Batches of the run (following continuations) that no process has reported a result for. */
+async function pendingBatches(deps: DistributedDeps, runId: string): Promise<string[]> {
+  const manifestBody = await deps.objects.getObject(`runs/${runId}/run.json`);
+  if (!manifestBody) throw new Error(`run ${runId} has no staged manifest`);
+  const queue = [...(JSON.parse(manifestBody.toString('utf8')) as { batchIds: string[] }).batchIds];
+  const pending: string[] = [];
+  while (queue.length > 0) {
+    const batchId = queue.shift()!;
+    const result = await deps.objects.getObject(`runs/${runId}/results/${batchId}.json`);
+    if (result) queue.push(...(JSON.parse(result.toString('utf8')) as { continuations: string[] }).continuations);
+    else pending.push(batchId);
+  }
+  return pending;
 }

@@ -118,20 +118,22 @@ describe('distributed sync: orchestrator → workers → finalize', () => {
     expect(final).toMatchObject({ published: true, bottles: { planned: 4, transferred: 4, failed: 0 } });
   });
 
-  test('SIGTERM in the Fargate task: in-flight finishes, nothing is published, the rerun resumes', async () => {
+  test('SIGTERM in the Fargate task: in-flight finishes, the rest goes to a successor task, which publishes', async () => {
     publishApi(upstream, formulae(), key.privateKey);
-    const { deps } = await environment();
-    const limits = { ...DEFAULT_ROUTING, lambdaThresholdBytes: 1 };
-    const run = await orchestrate(deps, options(limits));
+    const { deps, runTasks } = await environment();
+    const run = await orchestrate(deps, options({ ...DEFAULT_ROUTING, lambdaThresholdBytes: 1 }));
+    expect(runTasks).toHaveLength(1);
     let started = 0;
-    const summary = await runLargeSync(deps, run.runId, { stopping: () => started++ >= 1, concurrency: 1 });
-    expect(summary).toMatchObject({ published: false, bottles: { transferred: 1 }, error: '3 bottle(s) failed transiently; rerun to finish' });
+    const interrupted = await runLargeSync(deps, run.runId, { stopping: () => started++ >= 1, concurrency: 1 });
+    expect(interrupted).toBeUndefined(); // not finalized: the successor holds the rest
+    expect(runTasks).toHaveLength(2);
+    expect(runTasks[1].input.overrides).toEqual(runTasks[0].input.overrides); // same run id, nothing else
     expect(await deps.state.getPublished()).toBeUndefined();
 
-    const rerun = await orchestrate(deps, options(limits));
-    expect(rerun).toMatchObject({ outcome: 'dispatched', route: 'fargate' });
-    const resumed = await runLargeSync(deps, rerun.runId, { stopping: () => false });
-    expect(resumed).toMatchObject({ published: true, bottles: { planned: 3, transferred: 3, skipped: 1 } });
+    upstream.requests.length = 0;
+    const successor = await runLargeSync(deps, run.runId, { stopping: () => false });
+    expect(successor).toMatchObject({ published: true, generation: run.runId, bottles: { planned: 4, transferred: 4, failed: 0 } });
+    expect(upstream.requests.filter((r) => r.origin === 'cdn')).toHaveLength(3); // only what the first task never started
   });
 
   test('nothing new to copy: the orchestrator publishes the new API right away', async () => {

@@ -183,11 +183,29 @@ describe('sync compute', () => {
     expect(stacks.prod).not.toMatch(/FARGATE_SPOT/);
   });
 
-  test('the orchestrator may start only its own task definition on its own cluster', () => {
+  test('the orchestrator and the sync task (handing off to a successor) may start only the sync task on its cluster', () => {
+    const family = resources('prod', 'aws_ecs_task_definition').sync_task_task.family;
+    expect(family).toBe('prod-brew-sync-task');
+    const taskDefinitionArn = `arn:aws:ecs:us-east-1:\${data.aws_caller_identity.account.account_id}:task-definition/${family}`;
+    const taskEnv = Object.fromEntries(
+      JSON.parse(resources('prod', 'aws_ecs_task_definition').sync_task_task.container_definitions)[0].environment.map((e: any) => [e.name, e.value]),
+    );
+    expect(taskEnv.HBS_SYNC_TASK_DEFINITION_ARN).toBe(taskDefinitionArn);
+    expect(resources('prod', 'aws_lambda_function').orchestrator_function.environment.variables.HBS_SYNC_TASK_DEFINITION_ARN).toBe(taskDefinitionArn);
+    for (const role of ['orchestrator_role_permissions', 'sync_task_task_role_permissions']) {
+      const statements = parsed('prod').data.aws_iam_policy_document[role].statement;
+      const runTask = statements.find((s: any) => s.sid === 'DispatchToFargate');
+      expect(runTask).toMatchObject({ actions: ['ecs:RunTask'], resources: [`${taskDefinitionArn}:*`] });
+      expect(runTask.condition[0]).toMatchObject({ test: 'ArnEquals', variable: 'ecs:cluster', values: ['${aws_ecs_cluster.cluster_cluster.arn}'] });
+      const passRole = statements.find((s: any) => s.sid === 'PassSyncTaskRoles');
+      expect(passRole.resources).toEqual([
+        'arn:aws:iam::${data.aws_caller_identity.account.account_id}:role/prod-brew-sync-task-task',
+        'arn:aws:iam::${data.aws_caller_identity.account.account_id}:role/prod-brew-sync-task-execution',
+      ]);
+    }
+    expect(resources('prod', 'aws_iam_role').sync_task_task_role_role.name).toBe('prod-brew-sync-task-task');
+    expect(resources('prod', 'aws_iam_role').sync_task_execution_role_role.name).toBe('prod-brew-sync-task-execution');
     const doc = parsed('prod').data.aws_iam_policy_document.orchestrator_role_permissions;
-    const runTask = doc.statement.find((s: any) => s.sid === 'DispatchToFargate');
-    expect(runTask.actions).toEqual(['ecs:RunTask']);
-    expect(runTask.condition[0]).toMatchObject({ test: 'ArnEquals', variable: 'ecs:cluster', values: ['${aws_ecs_cluster.cluster_cluster.arn}'] });
     const invoke = doc.statement.find((s: any) => s.sid === 'DispatchToWorkers');
     expect(invoke.resources).toEqual(['${aws_lambda_function.sync_worker_function.arn}']);
   });

@@ -5,7 +5,7 @@ import { HOMEBREW_1_PEM } from '../../homebrew/homebrew-1-key';
 import { loadPublicKey } from '../../homebrew/signed-api';
 import { Logger } from '../../logger';
 import { emfSink } from '../../metrics';
-import { ORCHESTRATOR_ENV, SYNC_ENV, readEnvironment } from '../../runtime-config';
+import { ORCHESTRATOR_ENV, SYNC_ENV, TASK_DISPATCH_ENV, readEnvironment } from '../../runtime-config';
 import { DistributedDeps } from '../../sync/distributed';
 import { DEFAULT_ROUTING, RoutingLimits } from '../../sync/route';
 import { Upstream } from '../../sync/upstream';
@@ -36,7 +36,8 @@ export async function awsSyncDeps(log: Logger, env: Env = process.env): Promise<
     log,
   }).then((cache) => ({ s3: new S3Client({}), dynamo: new DynamoDBClient({}), cache }));
   const { s3, dynamo, cache } = await shared;
-  const orchestrator = env[ORCHESTRATOR_ENV.workerFunctionName] ? readEnvironment(ORCHESTRATOR_ENV, env) : undefined;
+  // The orchestrator and the sync task can start tasks; workers only re-invoke their own function.
+  const task = env[TASK_DISPATCH_ENV.syncCluster] ? readEnvironment(TASK_DISPATCH_ENV, env) : undefined;
   return {
     upstream: new Upstream(),
     blobs: new S3BlobStore(s3, sync.bottleBucket),
@@ -46,14 +47,13 @@ export async function awsSyncDeps(log: Logger, env: Env = process.env): Promise<
     metrics: emfSink(sync.environment),
     transfer: { breaker: new RedisCircuitBreaker(cache) },
     dispatcher: new AwsDispatcher({
-      // Workers hand unfinished bottles back to their own function; only the orchestrator can start the task.
-      workerFunctionName: orchestrator?.workerFunctionName ?? env.AWS_LAMBDA_FUNCTION_NAME ?? '',
-      clusterArn: orchestrator?.syncCluster ?? '',
-      taskDefinition: orchestrator?.syncTaskDefinition ?? '',
-      containerName: orchestrator?.syncContainerName ?? '',
-      subnetIds: orchestrator ? orchestrator.syncSubnets.split(',') : [],
-      securityGroupId: orchestrator?.syncSecurityGroup ?? '',
-      capacityProvider: orchestrator?.syncCapacityProvider === 'FARGATE_SPOT' ? 'FARGATE_SPOT' : 'FARGATE',
+      workerFunctionName: env[ORCHESTRATOR_ENV.workerFunctionName] ?? env.AWS_LAMBDA_FUNCTION_NAME ?? '',
+      clusterArn: task?.syncCluster ?? '',
+      taskDefinition: task?.syncTaskDefinition ?? '',
+      containerName: task?.syncContainerName ?? '',
+      subnetIds: task ? task.syncSubnets.split(',') : [],
+      securityGroupId: task?.syncSecurityGroup ?? '',
+      capacityProvider: task?.syncCapacityProvider === 'FARGATE_SPOT' ? 'FARGATE_SPOT' : 'FARGATE',
     }),
   };
 }
