@@ -61,33 +61,23 @@ export class WeeklySchedule extends Construct {
     ]);
     new SqsQueuePolicy(this, 'dlq-access', { queueUrl: this.deadLetterQueue.url, policy: queuePolicy.json });
 
-    new CloudwatchEventTarget(this, 'target', {
-      rule: this.rule.name,
-      arn: props.target.arn,
-      input: JSON.stringify({ source: 'schedule', trigger: 'weekly' }),
-      retryPolicy: { maximumEventAgeInSeconds: 3600, maximumRetryAttempts: 8 },
-      deadLetterConfig: { arn: this.deadLetterQueue.arn },
-    });
-    new LambdaPermission(this, 'invoke', {
-      statementId: 'AllowWeeklySchedule',
-      action: 'lambda:InvokeFunction',
-      functionName: props.target.functionName,
-      principal: 'events.amazonaws.com',
-      sourceArn: this.rule.arn,
-    });
-    new CloudwatchEventTarget(this, 'freshness-target', {
-      rule: this.freshnessRule.name,
-      arn: props.target.arn,
-      input: JSON.stringify(FRESHNESS_REPORT_EVENT),
-      retryPolicy: { maximumEventAgeInSeconds: 3600, maximumRetryAttempts: 8 },
-      deadLetterConfig: { arn: this.deadLetterQueue.arn },
-    });
-    new LambdaPermission(this, 'invoke-freshness', {
-      statementId: 'AllowFreshnessSchedule',
-      action: 'lambda:InvokeFunction',
-      functionName: props.target.functionName,
-      principal: 'events.amazonaws.com',
-      sourceArn: this.freshnessRule.arn,
-    });
+    const invokeOn = (id: string, rule: CloudwatchEventRule, input: object, statementId: string) => {
+      new CloudwatchEventTarget(this, id, {
+        rule: rule.name,
+        arn: props.target.arn,
+        input: JSON.stringify(input),
+        retryPolicy: { maximumEventAgeInSeconds: 3600, maximumRetryAttempts: 8 },
+        deadLetterConfig: { arn: this.deadLetterQueue.arn },
+      });
+      new LambdaPermission(this, `${id}-permission`, {
+        statementId,
+        action: 'lambda:InvokeFunction',
+        functionName: props.target.functionName,
+        principal: 'events.amazonaws.com',
+        sourceArn: rule.arn,
+      });
+    };
+    invokeOn('target', this.rule, { source: 'schedule', trigger: 'weekly' }, 'AllowWeeklySchedule');
+    invokeOn('freshness-target', this.freshnessRule, FRESHNESS_REPORT_EVENT, 'AllowFreshnessSchedule');
   }
 }

@@ -8,6 +8,7 @@ import { jsonLogger } from '../../engine/logger';
 import { DistributedDeps, orchestrate, runLargeSync, runWorkerBatch } from '../../engine/sync/distributed';
 import { DEFAULT_ROUTING } from '../../engine/sync/route';
 import { Upstream } from '../../engine/sync/upstream';
+import { PROD_DISPATCH } from '../fixtures/dispatch';
 import { LocalDynamoDb, startLocalDynamoDb } from '../fixtures/dynamodb';
 import { publishApi, testSigningKey } from '../fixtures/homebrew-api';
 import { LocalS3, startLocalS3 } from '../fixtures/s3';
@@ -19,15 +20,7 @@ let dynamo: LocalDynamoDb;
 let upstream: FixtureUpstream;
 let n = 0;
 const key = testSigningKey();
-const config = {
-  workerFunctionName: 'prod-brew-sync-worker',
-  clusterArn: 'arn:aws:ecs:us-east-1:123456789012:cluster/prod-brew-cluster',
-  taskDefinition: 'arn:aws:ecs:us-east-1:123456789012:task-definition/prod-brew-sync-task',
-  containerName: 'prod-brew-sync-task',
-  subnetIds: ['subnet-a', 'subnet-b', 'subnet-c'],
-  securityGroupId: 'sg-sync',
-  capacityProvider: 'FARGATE' as const,
-};
+const config = PROD_DISPATCH;
 
 beforeAll(async () => {
   s3 = await startLocalS3('distributed');

@@ -1,17 +1,10 @@
 import { RunTaskCommand } from '@aws-sdk/client-ecs';
 import { InvokeCommand } from '@aws-sdk/client-lambda';
-import { AwsDispatcher, AwsDispatcherConfig, DispatchError } from '../../engine/adapters/aws/dispatcher';
+import { AwsDispatcher, DispatchError } from '../../engine/adapters/aws/dispatcher';
+import { PROD_DISPATCH } from '../fixtures/dispatch';
 
 // Lambda Invoke and ECS RunTask have no local peer, so the clients are recorded and the exact requests asserted.
-const config: AwsDispatcherConfig = {
-  workerFunctionName: 'prod-brew-sync-worker',
-  clusterArn: 'arn:aws:ecs:us-east-1:123456789012:cluster/prod-brew-cluster',
-  taskDefinition: 'arn:aws:ecs:us-east-1:123456789012:task-definition/prod-brew-sync-task',
-  containerName: 'prod-brew-sync-task',
-  subnetIds: ['subnet-a', 'subnet-b', 'subnet-c'],
-  securityGroupId: 'sg-sync',
-  capacityProvider: 'FARGATE',
-};
+const config = PROD_DISPATCH;
 
 function recorder<O>(response: O) {
   const sent: unknown[] = [];
