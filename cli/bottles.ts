@@ -10,6 +10,8 @@ import { loadPublicKey } from '../engine/homebrew/signed-api';
 import { jsonLogger } from '../engine/logger';
 import { DEFAULT_API_URL, SyncProgress, SyncSummary, runSync } from '../engine/sync/run-sync';
 import { Upstream } from '../engine/sync/upstream';
+import { MirrorServer } from '../engine/serve/server';
+import { DEFAULT_RATE_LIMIT, MemoryRateLimiter } from '../engine/serve/rate-limit';
 
 /**
  * `bottles`: the mirror on one machine, with a directory as its store.
@@ -19,7 +21,9 @@ import { Upstream } from '../engine/sync/upstream';
  */
 
 export const USAGE = `usage: bottles sync --store DIR [--api-url URL] [--tags t1,t2] [--public-key PEM]
-                    [--concurrency N] [--max-missing PCT] [--json] [--verbose]`;
+                    [--concurrency N] [--max-missing PCT] [--json] [--verbose]
+       bottles serve --store DIR [--host 127.0.0.1] [--port 8080] [--mode redirect|proxy]
+                     [--rate-limit PER_SECOND] [--burst N]`;
 
 export interface Io {
   readonly stdout: (text: string) => void;
@@ -124,10 +128,53 @@ async function sync(args: string[], io: Io): Promise<number> {
   return summary.published ? 0 : 1;
 }
 
+async function serve(args: string[], io: Io): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      store: { type: 'string' },
+      host: { type: 'string' },
+      port: { type: 'string' },
+      mode: { type: 'string' },
+      'rate-limit': { type: 'string' },
+      burst: { type: 'string' },
+    },
+  });
+  if (!values.store) throw new UsageError('--store DIR is required');
+  const mode = values.mode ?? 'proxy';
+  if (mode !== 'proxy' && mode !== 'redirect') throw new UsageError(`--mode must be proxy or redirect, not ${JSON.stringify(mode)}`);
+  if (mode === 'redirect') throw new UsageError('--mode redirect needs an S3 store that can presign URLs; a directory store serves in proxy mode');
+  const port = positiveNumber(values.port, '--port', 8080, true);
+  if (port > 65535) throw new UsageError('--port must be at most 65535');
+  const root = path.resolve(values.store);
+  const server = new MirrorServer({
+    objects: new DirectoryObjectStore(root),
+    blobs: new DirectoryBlobStore(root),
+    state: new FileStateStore(root),
+    log: jsonLogger({ service: 'bottles-serve' }, (line) => io.stderr(`${line}\n`)),
+    limiter: new MemoryRateLimiter({
+      ratePerSecond: positiveNumber(values['rate-limit'], '--rate-limit', DEFAULT_RATE_LIMIT.ratePerSecond, false),
+      burst: positiveNumber(values.burst, '--burst', DEFAULT_RATE_LIMIT.burst, true),
+    }),
+    mode: 'proxy',
+  });
+  const host = values.host ?? '127.0.0.1';
+  const bound = await server.listen(port, host);
+  io.stdout(`serving ${root} on http://${host}:${bound} (HOMEBREW_API_DOMAIN=http://${host}:${bound}/api HOMEBREW_BOTTLE_DOMAIN=http://${host}:${bound}/bottles)\n`);
+  await new Promise<void>((resolve) => {
+    const stop = () => void server.stop().then(resolve);
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+  return 0;
+}
+
 export async function main(argv: string[], io: Io = realIo): Promise<number> {
   const [command, ...rest] = argv;
   try {
     if (command === 'sync') return await sync(rest, io);
+    if (command === 'serve') return await serve(rest, io);
     if (command === '--help' || command === '-h' || command === 'help') {
       io.stdout(`${USAGE}\n`);
       return 0;

@@ -34,6 +34,10 @@ export interface BlobStore {
   put(body: AsyncIterable<Uint8Array>, expected: BlobExpectation): Promise<{ bytes: number }>;
   /** Every stored blob's sha256. */
   list(): AsyncIterable<string>;
+  /** Size in bytes, or undefined when the blob is not stored. */
+  size(sha256: string): Promise<number | undefined>;
+  /** Streams bytes `start`..`end` (inclusive; default: the whole blob). */
+  read(sha256: string, range?: { start: number; end: number }): Promise<AsyncIterable<Uint8Array>>;
 }
 
 export class BlobIntegrityError extends Error {
@@ -97,8 +101,10 @@ export interface StateStore {
   getPublished(): Promise<PublishedGeneration | undefined>;
   /** Flips the pointer only if the current generation is still `expected` (compare-and-swap). */
   setPublished(next: PublishedGeneration, expected: string | undefined): Promise<boolean>;
+  /** Records a run; the most recent write is also the answer of `latestRun`. */
   putRun(run: RunRecord): Promise<void>;
   getRun(runId: string): Promise<RunRecord | undefined>;
+  latestRun(): Promise<RunRecord | undefined>;
   /** Sets a run's count of outstanding batches. */
   startCountdown(runId: string, outstanding: number): Promise<void>;
   /**

@@ -92,7 +92,10 @@ describe('bottles sync', () => {
 
   test.each([
     [[], /no command given/],
-    [['serve'], /unknown command "serve"/],
+    [['mirror'], /unknown command "mirror"/],
+    [['serve'], /--store DIR is required/],
+    [['serve', '--store', '/tmp/x', '--mode', 'redirect'], /--mode redirect needs an S3 store/],
+    [['serve', '--store', '/tmp/x', '--port', '70000'], /--port must be at most 65535/],
     [['sync'], /--store DIR is required/],
     [['sync', '--store', '/tmp/x', '--bogus'], /Unknown option '--bogus'/],
     [['sync', '--store', '/tmp/x', '--concurrency', 'many'], /--concurrency must be a positive integer/],
@@ -103,7 +106,7 @@ describe('bottles sync', () => {
     const run = await bottles(...(args as string[]));
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(message);
-    expect(run.stderr).toMatch(/usage: bottles sync --store DIR/);
+    expect(run.stderr).toMatch(/usage: bottles sync --store DIR[\s\S]*bottles serve --store DIR/);
   });
 });
 

@@ -89,8 +89,12 @@ describe.each(adapters)('%s state store', (_name, factory) => {
   test('run records round-trip', async () => {
     const s = (await factory())();
     const run = { runId: 'r1', status: 'failed' as const, startedAt: '2026-11-22T03:00:00Z', error: 'x', failures: [{ name: 'a', tag: 'all', reason: 'HTTP 404', permanent: true }] };
+    expect(await s.latestRun()).toBeUndefined();
     await s.putRun(run);
     expect(await s.getRun('r1')).toEqual(run);
     expect(await s.getRun('r2')).toBeUndefined();
+    const later = { runId: 'r2', status: 'running' as const, startedAt: '2026-11-29T03:00:00Z' };
+    await s.putRun(later);
+    expect(await s.latestRun()).toEqual(later);
   });
 });

@@ -28,6 +28,7 @@ const n = (value: number): AttributeValue => ({ N: String(value) });
  * | `lease#<name>`  | `lease`   | owner, leaseUntilMs, expiresAt (TTL)    |
  * | `published`     | `pointer` | the served generation (JSON)            |
  * | `run#<runId>`   | `run`     | the run record (JSON), expiresAt (TTL)  |
+ * | `run#latest`    | `run`     | a copy of the most recent run record    |
  * | `run#<runId>`   | `countdown` | outstanding batches (atomic ADD)      |
  *
  * Every write that decides something (taking a lease, flipping the pointer)
@@ -130,11 +131,19 @@ export class DynamoDbStateStore implements StateStore {
   }
 
   async putRun(run: RunRecord): Promise<void> {
+    await Promise.all([run.runId, 'latest'].map((id) => this.writeRun(id, run)));
+  }
+
+  async latestRun(): Promise<RunRecord | undefined> {
+    return this.getRun('latest');
+  }
+
+  private async writeRun(id: string, run: RunRecord): Promise<void> {
     await this.db.send(
       new PutItemCommand({
         TableName: this.table,
         Item: {
-          pk: s(`run#${run.runId}`),
+          pk: s(`run#${id}`),
           sk: s('run'),
           status: s(run.status),
           body: s(JSON.stringify(run)),

@@ -101,6 +101,23 @@ export class S3BlobStore implements BlobStore, OrphanMarker {
     }
   }
 
+  async size(sha256: string): Promise<number | undefined> {
+    try {
+      const head = await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(sha256) }));
+      return head.ContentLength;
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async read(sha256: string, range?: { start: number; end: number }): Promise<AsyncIterable<Uint8Array>> {
+    const response = await this.s3.send(
+      new GetObjectCommand({ Bucket: this.bucket, Key: this.key(sha256), Range: range ? `bytes=${range.start}-${range.end}` : undefined }),
+    );
+    return response.Body as unknown as AsyncIterable<Uint8Array>;
+  }
+
   async *list(): AsyncIterable<string> {
     let ContinuationToken: string | undefined;
     do {

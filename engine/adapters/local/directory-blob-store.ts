@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'crypto';
-import { createWriteStream, promises as fs } from 'fs';
+import { createReadStream, createWriteStream, promises as fs } from 'fs';
 import * as path from 'path';
 import { Transform } from 'stream';
 import { pipeline } from 'stream/promises';
@@ -63,6 +63,17 @@ export class DirectoryBlobStore implements BlobStore, OrphanMarker {
     } finally {
       await fs.rm(partial, { force: true });
     }
+  }
+
+  async size(sha256: string): Promise<number | undefined> {
+    return fs
+      .stat(this.pathOf(sha256))
+      .then((s) => (s.isFile() ? s.size : undefined))
+      .catch(() => undefined);
+  }
+
+  async read(sha256: string, range?: { start: number; end: number }): Promise<AsyncIterable<Uint8Array>> {
+    return createReadStream(this.pathOf(sha256), range ? { start: range.start, end: range.end } : {});
   }
 
   async markOrphaned(sha256: string, at: Date): Promise<void> {

@@ -126,6 +126,11 @@ export class FileStateStore implements StateStore {
 
   async putRun(run: RunRecord): Promise<void> {
     await this.writeJson(this.path('runs', `${run.runId}.json`), run);
+    await this.writeJson(this.path('runs', '_latest.json'), run);
+  }
+
+  async latestRun(): Promise<RunRecord | undefined> {
+    return this.getRun('_latest');
   }
 
   async getRun(runId: string): Promise<RunRecord | undefined> {

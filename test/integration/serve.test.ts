@@ -1,0 +1,300 @@
+import { createHash, randomBytes } from 'crypto';
+import * as fs from 'fs';
+import * as http from 'http';
+import * as os from 'os';
+import * as path from 'path';
+import { gunzipSync } from 'zlib';
+import { DirectoryBlobStore } from '../../engine/adapters/local/directory-blob-store';
+import { DirectoryObjectStore } from '../../engine/adapters/local/directory-object-store';
+import { FileStateStore } from '../../engine/adapters/local/file-state-store';
+import { jsonLogger } from '../../engine/logger';
+import { MemoryRateLimiter } from '../../engine/serve/rate-limit';
+import { MirrorServer, parseRange } from '../../engine/serve/server';
+import { runSync } from '../../engine/sync/run-sync';
+import { Upstream } from '../../engine/sync/upstream';
+import { FixtureFormula, publishApi, testSigningKey } from '../fixtures/homebrew-api';
+import { FixtureUpstream, startFixtureUpstream } from '../fixtures/upstream-server';
+
+const key = testSigningKey();
+let upstream: FixtureUpstream;
+let root: string;
+let server: MirrorServer;
+let base: string;
+let accessLog: string[];
+
+const bottles = {
+  openssl: randomBytes(50_000),
+  libsigc: randomBytes(20_000),
+  ca: randomBytes(3_000),
+  wget: randomBytes(10_000),
+};
+const formulae = (wgetVersion = '1.25.0'): FixtureFormula[] => [
+  { name: 'openssl@3', version: '3.2.0', revision: 1, bottles: [{ tag: 'arm64_sonoma', bytes: bottles.openssl }] },
+  { name: 'libsigc++@2', version: '2.12.1', rebuild: 1, bottles: [{ tag: 'x86_64_linux', bytes: bottles.libsigc }] },
+  { name: 'ca-certificates', version: '2023-12-12', bottles: [{ tag: 'all', bytes: bottles.ca }] },
+  { name: 'wget', version: wgetVersion, bottles: [{ tag: 'arm64_sonoma', bytes: bottles.wget }] },
+];
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+async function sync() {
+  const summary = await runSync(
+    { upstream: new Upstream(), blobs: new DirectoryBlobStore(root), objects: new DirectoryObjectStore(root), state: new FileStateStore(root), log: jsonLogger({}, () => undefined) },
+    { apiUrl: upstream.apiRoot, publicKey: key.publicKey },
+  );
+  expect(summary.published).toBe(true);
+  return summary;
+}
+
+function startServer(limiter = new MemoryRateLimiter({ ratePerSecond: 10_000, burst: 10_000 })) {
+  accessLog = [];
+  return new MirrorServer({
+    objects: new DirectoryObjectStore(root),
+    blobs: new DirectoryBlobStore(root),
+    state: new FileStateStore(root),
+    log: jsonLogger({}, (line) => accessLog.push(line)),
+    limiter,
+    mode: 'proxy',
+    pollMs: 60_000,
+  });
+}
+
+interface Response {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
+/** Raw request: the path is sent exactly as given (no client-side normalisation). */
+function get(rawPath: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Response> {
+  const url = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: url.hostname, port: url.port, path: rawPath, method, headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+beforeAll(async () => {
+  upstream = await startFixtureUpstream();
+  root = fs.mkdtempSync(path.join(os.tmpdir(), 'hbs-serve-'));
+  publishApi(upstream, formulae(), key.privateKey);
+  await sync();
+  server = startServer();
+  base = `http://127.0.0.1:${await server.listen(0, '127.0.0.1')}`;
+});
+afterAll(async () => {
+  await server.stop();
+  await upstream.close();
+  fs.rmSync(root, { recursive: true, force: true });
+});
+
+describe('API files (HOMEBREW_API_DOMAIN=<mirror>/api)', () => {
+  test('served byte for byte with ETag and Last-Modified; 304 for If-None-Match and If-Modified-Since', async () => {
+    const published = (await new FileStateStore(root).getPublished())!;
+    const stored = fs.readFileSync(path.join(root, 'api', 'generations', published.generation, 'formula.jws.json'));
+    const res = await get('/api/formula.jws.json');
+    expect(res.status).toBe(200);
+    expect(res.body.equals(stored)).toBe(true);
+    expect(res.headers.etag).toBe(`"${sha(stored)}"`);
+    expect(res.headers['last-modified']).toBe(new Date(published.publishedAt).toUTCString());
+    expect((await get('/api/formula.jws.json', { 'if-none-match': res.headers.etag! })).status).toBe(304);
+    // curl --time-cond sends If-Modified-Since with the cached file's mtime.
+    expect((await get('/api/formula.jws.json', { 'if-modified-since': res.headers['last-modified']! })).status).toBe(304);
+    expect((await get('/api/formula.jws.json', { 'if-modified-since': 'Mon, 01 Jan 2024 00:00:00 GMT' })).status).toBe(200);
+  });
+
+  test('gzip when asked (curl --compressed), HEAD without a body, packages files by tag', async () => {
+    const plain = await get('/api/internal/packages.arm64_sonoma.jws.json');
+    expect(plain.status).toBe(200);
+    const zipped = await get('/api/internal/packages.arm64_sonoma.jws.json', { 'accept-encoding': 'deflate, gzip' });
+    expect(zipped.headers['content-encoding']).toBe('gzip');
+    expect(gunzipSync(zipped.body).equals(plain.body)).toBe(true);
+    const head = await get('/api/cask.jws.json', {}, 'HEAD');
+    expect(head.status).toBe(200);
+    expect(Number(head.headers['content-length'])).toBeGreaterThan(0);
+    expect(head.body.length).toBe(0);
+    expect((await get('/api/internal/packages.arm64_tahoe.jws.json')).status).toBe(404);
+  });
+});
+
+describe('bottles (HOMEBREW_BOTTLE_DOMAIN=<mirror>/bottles), in brew’s exact encoding', () => {
+  test.each([
+    ['/bottles/openssl%403-3.2.0_1.arm64_sonoma.bottle.tar.gz', 'openssl'],
+    ['/bottles/libsigc%2B%2B%402-2.12.1.x86_64_linux.bottle.1.tar.gz', 'libsigc'],
+    ['/bottles/ca-certificates-2023-12-12.all.bottle.tar.gz', 'ca'],
+  ] as const)('%s', async (url, which) => {
+    const res = await get(url);
+    expect(res.status).toBe(200);
+    expect(res.body.equals(bottles[which])).toBe(true);
+    expect(res.headers['content-length']).toBe(String(bottles[which].length));
+    expect(res.headers['accept-ranges']).toBe('bytes');
+  });
+
+  test('Range requests get 206 with Content-Range; bad ranges get 416; HEAD has the length only', async () => {
+    const url = '/bottles/openssl%403-3.2.0_1.arm64_sonoma.bottle.tar.gz';
+    const part = await get(url, { range: 'bytes=100-199' });
+    expect(part.status).toBe(206);
+    expect(part.headers['content-range']).toBe(`bytes 100-199/${bottles.openssl.length}`);
+    expect(part.body.equals(bottles.openssl.subarray(100, 200))).toBe(true);
+    const tail = await get(url, { range: 'bytes=-10' });
+    expect(tail.body.equals(bottles.openssl.subarray(-10))).toBe(true);
+    const resume = await get(url, { range: 'bytes=49990-' });
+    expect(resume.body.equals(bottles.openssl.subarray(49990))).toBe(true);
+    const bad = await get(url, { range: 'bytes=999999-' });
+    expect(bad.status).toBe(416);
+    expect(bad.headers['content-range']).toBe(`bytes */${bottles.openssl.length}`);
+    const head = await get(url, {}, 'HEAD');
+    expect([head.status, head.headers['content-length'], head.body.length]).toEqual([200, String(bottles.openssl.length), 0]);
+  });
+
+  test('manifests under the bottle domain carry the OCI index media type', async () => {
+    const res = await get('/bottles/openssl/3/manifests/3.2.0_1');
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toBe('application/vnd.oci.image.index.v1+json');
+    expect(res.body.equals(fs.readFileSync(path.join(root, 'manifests', 'openssl', '3', '3.2.0_1')))).toBe(true);
+    expect(res.headers['docker-content-digest']).toBe(`sha256:${sha(res.body)}`);
+    expect((await get('/bottles/libsigcxx/2/manifests/2.12.1-1')).status).toBe(200);
+    expect((await get('/bottles/ca-certificates/manifests/2023-12-12')).status).toBe(200);
+  });
+});
+
+describe('registry layout (HOMEBREW_ARTIFACT_DOMAIN=<mirror>)', () => {
+  test('/v2/, manifests and blobs as brew rewrites ghcr.io URLs', async () => {
+    const v2 = await get('/v2/');
+    expect([v2.status, v2.headers['docker-distribution-api-version']]).toEqual([200, 'registry/2.0']);
+    const manifest = await get('/v2/homebrew/core/openssl/3/manifests/3.2.0_1');
+    expect(manifest.headers['content-type']).toBe('application/vnd.oci.image.index.v1+json');
+    const blob = await get(`/v2/homebrew/core/libsigcxx/2/blobs/sha256:${sha(bottles.libsigc)}`);
+    expect(blob.body.equals(bottles.libsigc)).toBe(true);
+    expect((await get(`/v2/homebrew/core/libsigcxx/2/blobs/sha256:${'0'.repeat(64)}`)).status).toBe(404);
+  });
+});
+
+describe('bad paths', () => {
+  test.each([
+    ['/nope', 404],
+    ['/bottles/nope-1.0.all.bottle.tar.gz', 404],
+    ['/bottles/%2e%2e', 400],
+    ['/bottles/..%2F..%2Fstate%2Fpublished', 400],
+    ['/bottles/%ZZ', 400],
+    ['/bottles/a%00b', 400],
+    ['/api/..%2F..%2Fstate%2Fruns%2F_latest.json', 400],
+    ['/api/../state/runs/_latest.json', 400],
+    ['//etc/passwd', 400],
+    ['/v2/homebrew/core/x/blobs/sha256:..%2F..%2Fetc', 400],
+    ['/v2/homebrew/core/../../manifests/x', 400],
+  ])('%s → %d with a JSON error and no internals', async (url, status) => {
+    const res = await get(url);
+    expect(res.status).toBe(status);
+    const body = JSON.parse(res.body.toString());
+    expect(Object.keys(body).sort()).toEqual(['error', 'message', 'requestId']);
+    expect(res.body.toString()).not.toMatch(new RegExp(root.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+  });
+});
+
+describe('operations', () => {
+  test('request ids are propagated or generated and logged; security headers are set', async () => {
+    const mine = await get('/health', { 'x-request-id': 'trace-123' });
+    expect(mine.headers['x-request-id']).toBe('trace-123');
+    const generated = await get('/health');
+    expect(generated.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(generated.headers['x-content-type-options']).toBe('nosniff');
+    expect(generated.headers['content-security-policy']).toContain("default-src 'none'");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const logged = accessLog.map((l) => JSON.parse(l)).find((l) => l.requestId === 'trace-123');
+    expect(logged).toMatchObject({ method: 'GET', path: '/health', status: 200, route: 'health' });
+  });
+
+  test('/health, /health/detailed, /metrics and /status', async () => {
+    expect(JSON.parse((await get('/health')).body.toString())).toEqual({ status: 'ok' });
+    const detailed = JSON.parse((await get('/health/detailed')).body.toString());
+    expect(detailed).toMatchObject({ status: 'ok', checks: { store: { ok: true }, state: { ok: true }, cache: { ok: true, backend: 'memory' } } });
+    expect(typeof detailed.checks.store.latencyMs).toBe('number');
+    const metrics = (await get('/metrics')).body.toString();
+    expect(metrics).toMatch(/mirror_requests_total\{route="bottle",status="200"\} \d+/);
+    expect(metrics).toMatch(/mirror_request_duration_seconds_bucket\{route="api",le="\+Inf"\} \d+/);
+    expect(metrics).toMatch(/mirror_bytes_served_total \d+/);
+    expect(metrics).toMatch(/mirror_lookup_hit_ratio [\d.]+/);
+    expect(metrics).toMatch(/mirror_generation_age_seconds [\d.]+/);
+    const status = JSON.parse((await get('/status')).body.toString());
+    expect(status.generation.id).toBe((await new FileStateStore(root).getPublished())!.generation);
+    expect(status.lastRun).toMatchObject({ status: 'published', bottles: { transferred: 4 } });
+  });
+
+  test('a client over its limit gets 429 with Retry-After; /health is never limited', async () => {
+    const limited = startServer(new MemoryRateLimiter({ ratePerSecond: 0.5, burst: 3 }));
+    const port = await limited.listen(0, '127.0.0.1');
+    const saved = base;
+    base = `http://127.0.0.1:${port}`;
+    try {
+      const statuses = [];
+      for (let i = 0; i < 4; i++) statuses.push((await get('/api/cask.jws.json')).status);
+      expect(statuses).toEqual([200, 200, 200, 429]);
+      const limitedRes = await get('/api/cask.jws.json');
+      expect(limitedRes.headers['retry-after']).toBe('2');
+      expect((await get('/health')).status).toBe(200);
+    } finally {
+      base = saved;
+      await limited.stop();
+    }
+  });
+
+  test('a new generation is switched to without restart, and no response mixes generations', async () => {
+    const before = await get('/api/formula.jws.json');
+    publishApi(upstream, formulae('1.25.1'), key.privateKey);
+    const results: Response[] = [];
+    let refreshing = true;
+    const load = (async () => {
+      while (refreshing) results.push(await get('/api/formula.jws.json'));
+    })();
+    await sync();
+    await server.refresh();
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    refreshing = false;
+    await load;
+    const after = await get('/api/formula.jws.json');
+    expect(after.body.equals(before.body)).toBe(false);
+    expect(results.every((r) => r.status === 200)).toBe(true);
+    // The load really spanned the switch: both generations were served during it.
+    expect(results.some((r) => r.body.equals(before.body)) && results.some((r) => r.body.equals(after.body))).toBe(true);
+    for (const r of results) {
+      expect(r.body.equals(before.body) || r.body.equals(after.body)).toBe(true);
+      expect(r.headers.etag).toBe(`"${sha(r.body)}"`); // headers and body from the same generation
+    }
+    expect((await get('/bottles/wget-1.25.1.arm64_sonoma.bottle.tar.gz')).status).toBe(200);
+    expect((await get('/bottles/wget-1.25.0.arm64_sonoma.bottle.tar.gz')).status).toBe(404);
+  });
+
+  test('graceful stop: an in-flight download finishes completely', async () => {
+    const draining = startServer();
+    const port = await draining.listen(0, '127.0.0.1');
+    const body = await new Promise<Buffer>((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port, path: '/bottles/openssl%403-3.2.0_1.arm64_sonoma.bottle.tar.gz', agent: false }, (res) => {
+        const chunks: Buffer[] = [];
+        res.once('data', (c) => {
+          chunks.push(c);
+          void draining.stop(); // SIGTERM arrives mid-download
+          res.on('data', (d) => chunks.push(d));
+        });
+        res.on('end', () => resolve(Buffer.concat(chunks)));
+        res.on('error', reject);
+      });
+    });
+    expect(body.equals(bottles.openssl)).toBe(true);
+  });
+});
+
+describe('range parsing', () => {
+  test('single ranges, suffixes and open ends; anything else is unsatisfiable', () => {
+    expect(parseRange(undefined, 100)).toBeUndefined();
+    expect(parseRange('bytes=0-0', 100)).toEqual({ start: 0, end: 0 });
+    expect(parseRange('bytes=90-200', 100)).toEqual({ start: 90, end: 99 });
+    expect(parseRange('bytes=-5', 100)).toEqual({ start: 95, end: 99 });
+    for (const bad of ['bytes=5-1', 'bytes=100-', 'items=0-1', 'bytes=0-1,5-6', 'bytes=-0', 'bytes=-']) {
+      expect(() => parseRange(bad, 100)).toThrow('range not satisfiable');
+    }
+  });
+});
