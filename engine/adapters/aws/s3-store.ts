@@ -12,6 +12,7 @@ import {
   S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { ORPHAN_TAG } from '../../runtime-config';
 import { BlobExpectation, BlobIntegrityError, BlobStore, ObjectStore, OrphanMarker } from '../../ports';
 
@@ -116,6 +117,11 @@ export class S3BlobStore implements BlobStore, OrphanMarker {
       new GetObjectCommand({ Bucket: this.bucket, Key: this.key(sha256), Range: range ? `bytes=${range.start}-${range.end}` : undefined }),
     );
     return response.Body as unknown as AsyncIterable<Uint8Array>;
+  }
+
+  /** A short-lived GET URL for the mirror's redirect mode (the caller's role must be able to read the blob). */
+  async presign(sha256: string, expiresInSeconds = 300): Promise<string> {
+    return getSignedUrl(this.s3, new GetObjectCommand({ Bucket: this.bucket, Key: this.key(sha256) }), { expiresIn: expiresInSeconds });
   }
 
   async *list(): AsyncIterable<string> {

@@ -1,0 +1,150 @@
+import { randomBytes } from 'crypto';
+import * as http from 'http';
+import { DynamoDbStateStore } from '../../engine/adapters/aws/dynamodb-state-store';
+import { S3BlobStore, S3ObjectStore } from '../../engine/adapters/aws/s3-store';
+import { jsonLogger } from '../../engine/logger';
+import { MemoryRateLimiter, RateLimiter } from '../../engine/serve/rate-limit';
+import { RedisRateLimiter } from '../../engine/serve/redis-rate-limiter';
+import { MirrorServer } from '../../engine/serve/server';
+import { runSync } from '../../engine/sync/run-sync';
+import { Upstream } from '../../engine/sync/upstream';
+import { LocalDynamoDb, startLocalDynamoDb } from '../fixtures/dynamodb';
+import { publishApi, testSigningKey } from '../fixtures/homebrew-api';
+import { LocalRedis, startLocalRedis } from '../fixtures/redis';
+import { LocalS3, startLocalS3 } from '../fixtures/s3';
+import { startFixtureUpstream } from '../fixtures/upstream-server';
+
+// The AWS adapters of the mirror service against real local peers: s3rver, dynalite, redis-server.
+let s3: LocalS3;
+let dynamo: LocalDynamoDb;
+const bottle = randomBytes(80_000);
+const key = testSigningKey();
+
+beforeAll(async () => {
+  s3 = await startLocalS3('mirror');
+  dynamo = await startLocalDynamoDb();
+  await dynamo.createStateTable('prod-brew-state');
+  const upstream = await startFixtureUpstream();
+  publishApi(upstream, [{ name: 'python@3.12', version: '3.12.3', bottles: [{ tag: 'arm64_sonoma', bytes: bottle }] }], key.privateKey);
+  const summary = await runSync(
+    {
+      upstream: new Upstream(),
+      blobs: new S3BlobStore(s3.client, s3.bucket),
+      objects: new S3ObjectStore(s3.client, s3.bucket),
+      state: new DynamoDbStateStore(dynamo.client, 'prod-brew-state'),
+      log: jsonLogger({}, () => undefined),
+    },
+    { apiUrl: upstream.apiRoot, publicKey: key.publicKey },
+  );
+  expect(summary.published).toBe(true);
+  await upstream.close();
+});
+afterAll(async () => {
+  await s3.close();
+  await dynamo.close();
+});
+
+async function mirror(mode: 'proxy' | 'redirect', limiter: RateLimiter = new MemoryRateLimiter()) {
+  const blobs = new S3BlobStore(s3.client, s3.bucket);
+  const server = new MirrorServer({
+    objects: new S3ObjectStore(s3.client, s3.bucket),
+    blobs,
+    state: new DynamoDbStateStore(dynamo.client, 'prod-brew-state'),
+    log: jsonLogger({}, () => undefined),
+    limiter,
+    mode,
+    presign: (sha) => blobs.presign(sha, 60),
+    trustProxy: true,
+  });
+  const port = await server.listen(0, '127.0.0.1');
+  return { server, url: (p: string) => `http://127.0.0.1:${port}${p}` };
+}
+
+function fetchRaw(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, { headers, agent: false }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
+      })
+      .on('error', reject);
+  });
+}
+
+const BOTTLE_PATH = '/bottles/python%403.12-3.12.3.arm64_sonoma.bottle.tar.gz';
+
+describe('mirror service on S3 and DynamoDB', () => {
+  test('redirect mode: 302 to a short-lived presigned S3 URL that really downloads the bottle', async () => {
+    const { server, url } = await mirror('redirect');
+    try {
+      const res = await fetchRaw(url(BOTTLE_PATH));
+      expect(res.status).toBe(302);
+      const location = new URL(res.headers.location!);
+      expect(location.pathname).toMatch(/\/mirror\/blobs\/sha256\/[0-9a-f]{64}$/);
+      expect(location.searchParams.get('X-Amz-Expires')).toBe('60');
+      const download = await fetchRaw(location.toString());
+      expect(download.status).toBe(200);
+      expect(download.body.equals(bottle)).toBe(true);
+      // SigV4 query authentication (s3rver does not enforce signatures, so only the shape is checked here).
+      expect(location.searchParams.get('X-Amz-Algorithm')).toBe('AWS4-HMAC-SHA256');
+      expect(location.searchParams.get('X-Amz-Credential')).toMatch(/^S3RVER\/\d{8}\/us-east-1\/s3\/aws4_request$/);
+      expect(location.searchParams.get('X-Amz-Signature')).toMatch(/^[0-9a-f]{64}$/);
+      expect(res.headers['cache-control']).toBe('no-store');
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('proxy mode streams from S3, with ranges', async () => {
+    const { server, url } = await mirror('proxy');
+    try {
+      expect((await fetchRaw(url(BOTTLE_PATH))).body.equals(bottle)).toBe(true);
+      const part = await fetchRaw(url(BOTTLE_PATH), { range: 'bytes=1000-1999' });
+      expect(part.status).toBe(206);
+      expect(part.body.equals(bottle.subarray(1000, 2000))).toBe(true);
+      expect((await fetchRaw(url('/bottles/python/3.12/manifests/3.12.3'))).headers['content-type']).toBe('application/vnd.oci.image.index.v1+json');
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe('rate limits shared through Redis (real redis-server)', () => {
+  let redis: LocalRedis;
+  beforeAll(async () => {
+    redis = await startLocalRedis();
+  });
+  afterAll(() => redis.stop());
+
+  test('two tasks share one per-IP budget; the ALB’s X-Forwarded-For decides the client', async () => {
+    const limit = { ratePerSecond: 0.2, burst: 3 };
+    const a = await mirror('proxy', new RedisRateLimiter(await redis.client(), limit, 'rl1'));
+    const b = await mirror('proxy', new RedisRateLimiter(await redis.client(), limit, 'rl1'));
+    try {
+      const client = { 'x-forwarded-for': '203.0.113.7, 10.0.0.1' };
+      const statuses = [];
+      for (const target of [a, b, a, b]) statuses.push((await fetchRaw(target.url('/api/cask.jws.json'), client)).status);
+      expect(statuses).toEqual([200, 200, 200, 429]);
+      expect((await fetchRaw(b.url('/api/cask.jws.json'), { 'x-forwarded-for': '198.51.100.1' })).status).toBe(200);
+    } finally {
+      await a.server.stop();
+      await b.server.stop();
+    }
+  });
+
+  test('with Redis down the mirror keeps serving and reports the cache as degraded', async () => {
+    const outage = await startLocalRedis();
+    const { server, url } = await mirror('proxy', new RedisRateLimiter(await outage.client(), { ratePerSecond: 1, burst: 1 }, 'rl2'));
+    try {
+      await outage.stop();
+      for (let i = 0; i < 3; i++) expect((await fetchRaw(url('/api/formula.jws.json'))).status).toBe(200);
+      const health = await fetchRaw(url('/health/detailed'));
+      expect(health.status).toBe(200);
+      expect(JSON.parse(health.body.toString())).toMatchObject({ status: 'degraded', checks: { store: { ok: true }, state: { ok: true }, cache: { ok: false, backend: 'redis' } } });
+      expect((await fetchRaw(url('/health'))).status).toBe(200);
+    } finally {
+      await server.stop();
+    }
+  });
+});
