@@ -111,6 +111,9 @@ export class MirrorServer {
   private snapshot?: GenerationSnapshot;
   private poller?: NodeJS.Timeout;
   private readonly gzipCache = new WeakMap<Buffer, Promise<Buffer>>();
+  /** Image indexes are immutable, so they are kept in memory once read (bounded, oldest dropped first). */
+  private readonly manifestCache = new Map<string, { body: Buffer; digest: string }>();
+  private static readonly MANIFEST_CACHE_ENTRIES = 4096;
 
   constructor(private readonly deps: MirrorServerDeps) {
     if (deps.mode === 'redirect' && !deps.presign) throw new Error('redirect mode needs a store that can presign URLs (S3)');
@@ -348,11 +351,20 @@ export class MirrorServer {
   }
 
   private manifest = async (req: http.IncomingMessage, res: http.ServerResponse, ctx: RequestContext, image: string, ref: string): Promise<void> => {
-    const named = this.requireSnapshot(ctx).manifests.has(`${image}:${ref}`);
-    const body = named ? await this.deps.objects.getObject(manifestKey(image, ref)) : undefined;
-    this.metrics.lookup(body !== undefined);
-    if (!body) throw new HttpError(404, 'not_found', 'no such manifest in the published generation');
-    const digest = `sha256:${createHash('sha256').update(body).digest('hex')}`;
+    const id = `${image}:${ref}`;
+    const named = this.requireSnapshot(ctx).manifests.has(id);
+    let cached = named ? this.manifestCache.get(id) : undefined;
+    if (named && !cached) {
+      const stored = await this.deps.objects.getObject(manifestKey(image, ref));
+      if (stored) {
+        cached = { body: stored, digest: `sha256:${createHash('sha256').update(stored).digest('hex')}` };
+        if (this.manifestCache.size >= MirrorServer.MANIFEST_CACHE_ENTRIES) this.manifestCache.delete(this.manifestCache.keys().next().value!);
+        this.manifestCache.set(id, cached);
+      }
+    }
+    this.metrics.lookup(cached !== undefined);
+    if (!cached) throw new HttpError(404, 'not_found', 'no such manifest in the published generation');
+    const { body, digest } = cached;
     const headers = {
       'content-type': OCI_INDEX_MEDIA_TYPE,
       'docker-content-digest': digest,
