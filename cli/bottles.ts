@@ -7,7 +7,7 @@ import { FileStateStore } from '../engine/adapters/local/file-state-store';
 import { MemoryCircuitBreaker } from '../engine/adapters/local/memory-circuit-breaker';
 import { HOMEBREW_1_PEM } from '../engine/homebrew/homebrew-1-key';
 import { loadPublicKey } from '../engine/homebrew/signed-api';
-import { jsonLogger } from '../engine/logger';
+import { batchedLines, jsonAccessLog, jsonLogger } from '../engine/logger';
 import { DEFAULT_API_URL, SyncProgress, SyncSummary, runSync } from '../engine/sync/run-sync';
 import { Upstream } from '../engine/sync/upstream';
 import { MirrorServer } from '../engine/serve/server';
@@ -22,7 +22,7 @@ import { DEFAULT_RATE_LIMIT, MemoryRateLimiter } from '../engine/serve/rate-limi
 
 export const USAGE = `usage: bottles sync --store DIR [--api-url URL] [--tags t1,t2] [--public-key PEM]
                     [--concurrency N] [--max-missing PCT] [--json] [--verbose]
-       bottles serve --store DIR [--host 127.0.0.1] [--port 8080] [--mode redirect|proxy]
+       bottles serve --store DIR [--host 127.0.0.1] [--port 8080|0] [--mode redirect|proxy]
                      [--rate-limit PER_SECOND] [--burst N]`;
 
 export interface Io {
@@ -145,16 +145,20 @@ async function serve(args: string[], io: Io): Promise<number> {
   const mode = values.mode ?? 'proxy';
   if (mode !== 'proxy' && mode !== 'redirect') throw new UsageError(`--mode must be proxy or redirect, not ${JSON.stringify(mode)}`);
   if (mode === 'redirect') throw new UsageError('--mode redirect needs an S3 store that can presign URLs; a directory store serves in proxy mode');
-  const port = positiveNumber(values.port, '--port', 8080, true);
-  if (port > 65535) throw new UsageError('--port must be at most 65535');
+  const port = values.port === undefined ? 8080 : Number(values.port);
+  if (!/^\d+$/.test(values.port ?? '8080') || port > 65535) throw new UsageError(`--port must be 0-65535 (0 picks a free port), not ${JSON.stringify(values.port)}`);
+  const ratePerSecond = positiveNumber(values['rate-limit'], '--rate-limit', DEFAULT_RATE_LIMIT.ratePerSecond, false);
+  if (ratePerSecond === 0) throw new UsageError('--rate-limit must be above 0 requests per second');
   const root = path.resolve(values.store);
+  const accessLines = batchedLines(io.stderr);
   const server = new MirrorServer({
     objects: new DirectoryObjectStore(root),
     blobs: new DirectoryBlobStore(root),
     state: new FileStateStore(root),
     log: jsonLogger({ service: 'bottles-serve' }, (line) => io.stderr(`${line}\n`)),
+    accessLog: jsonAccessLog({ service: 'bottles-serve' }, accessLines.write),
     limiter: new MemoryRateLimiter({
-      ratePerSecond: positiveNumber(values['rate-limit'], '--rate-limit', DEFAULT_RATE_LIMIT.ratePerSecond, false),
+      ratePerSecond,
       burst: positiveNumber(values.burst, '--burst', DEFAULT_RATE_LIMIT.burst, true),
     }),
     mode: 'proxy',
@@ -163,7 +167,11 @@ async function serve(args: string[], io: Io): Promise<number> {
   const bound = await server.listen(port, host);
   io.stdout(`serving ${root} on http://${host}:${bound} (HOMEBREW_API_DOMAIN=http://${host}:${bound}/api HOMEBREW_BOTTLE_DOMAIN=http://${host}:${bound}/bottles)\n`);
   await new Promise<void>((resolve) => {
-    const stop = () => void server.stop().then(resolve);
+    const stop = () =>
+      void server.stop().then(() => {
+        accessLines.flush();
+        resolve();
+      });
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
   });

@@ -1,11 +1,15 @@
 /**
  * Mirror-server benchmark (issue #4). Prints figures; asserts nothing.
  *
- *   npm run bench:serve [-- --seconds 5 --connections 32]
+ *   npm run bench:serve [-- --seconds 5 --connections 32 --rounds 3]
  *
  * Needs Debian's `wrk` and `nginx` (`apt-get install wrk nginx`). Fills a
  * store with a real sync of an in-process fixture upstream, then load-tests on
- * loopback, each route next to nginx serving the same bytes statically:
+ * loopback, each route next to nginx serving the same bytes statically. The
+ * mirror runs as shipped, from an esbuild bundle in its own process: proxy mode
+ * is `dist/bottles.js serve`, redirect mode is bench-serve-redirect.ts (the same
+ * server with the S3 presigner). Neither runs under ts-node, whose REPL loads
+ * `domain` and slows every EventEmitter in the process.
  *   - the manifest route (small JSON);
  *   - the bottle route in redirect mode (302 to a presigned URL);
  *   - the bottle route in proxy mode with a 10 MB bottle.
@@ -14,14 +18,15 @@
 import { execFileSync, spawn } from 'child_process';
 import { createHash, randomBytes } from 'crypto';
 import * as fs from 'fs';
+import * as http from 'http';
 import * as os from 'os';
 import * as path from 'path';
 import { DirectoryBlobStore } from '../engine/adapters/local/directory-blob-store';
 import { DirectoryObjectStore } from '../engine/adapters/local/directory-object-store';
 import { FileStateStore } from '../engine/adapters/local/file-state-store';
 import { jsonLogger } from '../engine/logger';
-import { MemoryRateLimiter } from '../engine/serve/rate-limit';
-import { MirrorServer } from '../engine/serve/server';
+import { SECURITY_HEADERS } from '../engine/serve/server';
+import { OCI_INDEX_MEDIA_TYPE } from '../engine/sync/upstream';
 import { runSync } from '../engine/sync/run-sync';
 import { Upstream } from '../engine/sync/upstream';
 import { publishApi, testSigningKey } from '../test/fixtures/homebrew-api';
@@ -33,6 +38,11 @@ const arg = (name: string, fallback: number) => {
 };
 const seconds = arg('seconds', 5);
 const connections = arg('connections', 32);
+// Shared and virtual machines are noisy: each pair is measured several times,
+// mirror and nginx alternating, and the medians are compared.
+const rounds = arg('rounds', 3);
+const securityHeaderPairs = SECURITY_HEADERS.flatMap((name, i) => (i % 2 === 0 ? [[name, SECURITY_HEADERS[i + 1]]] : []));
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 for (const tool of ['wrk', 'nginx']) {
   try {
@@ -63,6 +73,21 @@ async function wrk(url: string): Promise<WrkResult> {
   return { rps, p99ms, non2xx };
 }
 
+/** Starts a server process (access log to /dev/null) and reads its port from the first `http://host:port` or `listening N` line. */
+async function startServer(command: string, args: string[]): Promise<{ process: ReturnType<typeof spawn>; port: number }> {
+  const proc = spawn(command, [...(process.env.BENCH_NODE_ARGS?.split(' ') ?? []), ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    proc.stdout!.on('data', (d) => {
+      out += d;
+      const match = /127\.0\.0\.1:(\d+)|listening (\d+)/.exec(out);
+      if (match) resolve(Number(match[1] ?? match[2]));
+    });
+    proc.once('exit', (code) => reject(new Error(`${args[0]} exited ${code} before listening: ${out}`)));
+  });
+  return { process: proc, port };
+}
+
 async function main(): Promise<void> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'hbs-bench-serve-'));
   const store = path.join(work, 'store');
@@ -82,27 +107,34 @@ async function main(): Promise<void> {
   await upstream.close();
   if (!summary.published) throw new Error(`sync failed: ${summary.error}`);
 
-  const quiet = jsonLogger({}, () => undefined);
-  const limiter = new MemoryRateLimiter({ ratePerSecond: 1e9, burst: 1e9 });
-  const proxy = new MirrorServer({ ...deps, log: quiet, limiter, mode: 'proxy', pollMs: 3_600_000 });
-  const redirect = new MirrorServer({
-    ...deps,
-    log: quiet,
-    limiter,
-    mode: 'redirect',
-    presign: async (sha) => `https://bucket.s3.amazonaws.com/blobs/sha256/${sha}?X-Amz-Expires=300`,
-    pollMs: 3_600_000,
-  });
-  const proxyPort = await proxy.listen(0, '127.0.0.1');
-  const redirectPort = await redirect.listen(0, '127.0.0.1');
+  // The servers under test, bundled as they ship and started in their own processes.
+  const bottlesCli = path.join(work, 'bottles.js');
+  const redirectServer = path.join(work, 'redirect.js');
+  const esbuild = path.join(__dirname, '..', 'node_modules', '.bin', 'esbuild');
+  for (const [entry, out] of [['cli/bottles.ts', bottlesCli], ['scripts/bench-serve-redirect.ts', redirectServer]]) {
+    execFileSync(esbuild, [entry, '--bundle', '--platform=node', '--target=node20', `--outfile=${out}`, '--log-level=warning'], { cwd: path.join(__dirname, '..') });
+  }
+  const proxy = await startServer('node', [bottlesCli, 'serve', '--store', store, '--port', '0', '--rate-limit', '1000000000', '--burst', '1000000000']);
+  const redirect = await startServer('node', [redirectServer, store, '0']);
+  const proxyPort = proxy.port;
+  const redirectPort = redirect.port;
 
-  // nginx serves the same bytes from a plain directory.
+  // nginx serves the same bytes from a plain directory, and redirects to the very URL the mirror hands out.
+  const bottlePath = '/bottles/openssl%403-3.2.0_1.arm64_sonoma.bottle.tar.gz';
+  const presignedUrl = await new Promise<string>((resolve, reject) =>
+    http.get({ host: '127.0.0.1', port: redirectPort, path: bottlePath }, (res) => {
+      res.resume();
+      if (res.statusCode === 302 && res.headers.location && !/["$\\]/.test(res.headers.location)) resolve(res.headers.location);
+      else reject(new Error(`redirect mode answered ${res.statusCode} ${res.headers.location}`));
+    }),
+  );
   const www = path.join(work, 'www');
   fs.mkdirSync(www);
   // nginx workers run as an unprivileged user: the directory must be world-readable.
   fs.chmodSync(work, 0o755);
   fs.chmodSync(www, 0o755);
   fs.copyFileSync(path.join(store, 'manifests', 'openssl', '3', '3.2.0_1'), path.join(www, 'manifest.json'));
+  const manifestDigest = `sha256:${createHash('sha256').update(fs.readFileSync(path.join(www, 'manifest.json'))).digest('hex')}`;
   fs.copyFileSync(path.join(store, 'blobs', 'sha256', createHash('sha256').update(big).digest('hex')), path.join(www, 'bottle.tar.gz'));
   const nginxPort = 20000 + Math.floor(Math.random() * 20000);
   const conf = path.join(work, 'nginx.conf');
@@ -110,9 +142,19 @@ async function main(): Promise<void> {
     conf,
     `worker_processes 1; daemon off; pid ${work}/nginx.pid; error_log ${work}/error.log;
 events { worker_connections 1024; }
-http { access_log off; sendfile on; keepalive_requests 100000;
+http {
+  sendfile on; keepalive_requests 100000; keepalive_timeout 65s;
+  # The same job as the mirror: its security headers, a request id, and a buffered JSON access log.
+  log_format mirror escape=json '{"timestamp":"$time_iso8601","level":"INFO","message":"request","requestId":"$request_id",'
+    '"method":"$request_method","path":"$request_uri","status":$status,"bytes":$body_bytes_sent,"durationMs":$request_time,"ip":"$remote_addr"}';
+  access_log /dev/null mirror buffer=64k flush=1s;
+${securityHeaderPairs.map(([name, value]) => `  add_header ${name} "${value}" always;`).join('\n')}
+  add_header x-request-id $request_id always;
   server { listen 127.0.0.1:${nginxPort}; root ${www};
-    location = /redirect { return 302 https://bucket.s3.amazonaws.com/blobs/sha256/x?X-Amz-Expires=300; } } }`,
+    location = /manifest.json { default_type ${OCI_INDEX_MEDIA_TYPE}; add_header docker-content-digest "${manifestDigest}"; add_header cache-control "public, max-age=31536000, immutable";
+${securityHeaderPairs.map(([name, value]) => `      add_header ${name} "${value}" always;`).join('\n')}
+      add_header x-request-id $request_id always; }
+    location = /redirect { return 302 "${presignedUrl}"; } } }`,
   );
   for (const f of fs.readdirSync(www)) fs.chmodSync(path.join(www, f), 0o644);
   const nginx = spawn('nginx', ['-c', conf, '-p', work], { stdio: 'ignore' });
@@ -120,15 +162,27 @@ http { access_log off; sendfile on; keepalive_requests 100000;
 
   const routes: [string, string, string][] = [
     ['manifest route', `http://127.0.0.1:${proxyPort}/bottles/openssl/3/manifests/3.2.0_1`, `http://127.0.0.1:${nginxPort}/manifest.json`],
-    ['bottle route, redirect mode', `http://127.0.0.1:${redirectPort}/bottles/openssl%403-3.2.0_1.arm64_sonoma.bottle.tar.gz`, `http://127.0.0.1:${nginxPort}/redirect`],
-    ['bottle route, proxy mode, 10 MB', `http://127.0.0.1:${proxyPort}/bottles/openssl%403-3.2.0_1.arm64_sonoma.bottle.tar.gz`, `http://127.0.0.1:${nginxPort}/bottle.tar.gz`],
+    ['bottle route, redirect mode', `http://127.0.0.1:${redirectPort}${bottlePath}`, `http://127.0.0.1:${nginxPort}/redirect`],
+    ['bottle route, proxy mode, 10 MB', `http://127.0.0.1:${proxyPort}${bottlePath}`, `http://127.0.0.1:${nginxPort}/bottle.tar.gz`],
   ];
-  console.log(`wrk -t2 -c${connections} -d${seconds}s on loopback, ${os.cpus().length} cores shared by wrk, nginx (1 worker) and the mirror (1 Node process)`);
+  console.log(
+    `wrk -t2 -c${connections} -d${seconds}s on loopback, median of ${rounds} alternating rounds; ${os.cpus().length} cores shared by wrk, ` +
+      'nginx (1 worker) and the mirror (1 Node process), both sending the security headers and a request id and writing a buffered JSON access log to /dev/null',
+  );
   try {
-    for (const [name, ours, theirs] of routes) {
-      const a = await wrk(ours);
-      const b = await wrk(theirs);
-      if (a.non2xx > 0 || b.non2xx > 0) throw new Error(`${name}: errors under load (mirror ${a.non2xx}, nginx ${b.non2xx} non-2xx/3xx); figures would be meaningless`);
+    for (const [name, ours, theirs] of routes.filter((r) => r[0].startsWith(process.env.BENCH_ONLY ?? ''))) {
+      const mirror: WrkResult[] = [];
+      const reference: WrkResult[] = [];
+      for (let round = 0; round < rounds; round++) {
+        mirror.push(await wrk(ours));
+        reference.push(await wrk(theirs));
+      }
+      const errors = (results: WrkResult[]) => results.reduce((sum, r) => sum + r.non2xx, 0);
+      if (errors(mirror) > 0 || errors(reference) > 0) {
+        throw new Error(`${name}: errors under load (mirror ${errors(mirror)}, nginx ${errors(reference)} non-2xx/3xx); figures would be meaningless`);
+      }
+      const a = { rps: median(mirror.map((r) => r.rps)), p99ms: median(mirror.map((r) => r.p99ms)) };
+      const b = { rps: median(reference.map((r) => r.rps)), p99ms: median(reference.map((r) => r.p99ms)) };
       console.log(
         `${name.padEnd(32)} mirror ${a.rps.toFixed(0).padStart(7)} req/s p99 ${a.p99ms.toFixed(2).padStart(6)} ms | ` +
           `nginx ${b.rps.toFixed(0).padStart(7)} req/s p99 ${b.p99ms.toFixed(2).padStart(6)} ms | ratio ${(a.rps / b.rps).toFixed(2)}`,
@@ -137,8 +191,8 @@ http { access_log off; sendfile on; keepalive_requests 100000;
     console.log('targets: ratio ≥ 0.5 on the small routes (manifest, redirect), p99 < 10 ms');
   } finally {
     nginx.kill('SIGTERM');
-    await proxy.stop();
-    await redirect.stop();
+    proxy.process.kill('SIGTERM');
+    redirect.process.kill('SIGTERM');
     fs.rmSync(work, { recursive: true, force: true });
   }
 }

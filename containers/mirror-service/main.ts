@@ -3,7 +3,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { DynamoDbStateStore } from '../../engine/adapters/aws/dynamodb-state-store';
 import { connectCache } from '../../engine/adapters/aws/elasticache';
 import { S3BlobStore, S3ObjectStore } from '../../engine/adapters/aws/s3-store';
-import { jsonLogger } from '../../engine/logger';
+import { batchedLines, jsonAccessLog, jsonLogger } from '../../engine/logger';
 import { MIRROR_SERVICE_ENV, readEnvironment } from '../../engine/runtime-config';
 import { RedisRateLimiter } from '../../engine/serve/redis-rate-limiter';
 import { MirrorServer } from '../../engine/serve/server';
@@ -19,6 +19,7 @@ import { MirrorServer } from '../../engine/serve/server';
 async function main(): Promise<void> {
   const config = readEnvironment(MIRROR_SERVICE_ENV);
   const log = jsonLogger({ service: 'mirror-service', environment: config.environment });
+  const accessLines = batchedLines((chunk) => process.stdout.write(chunk));
   const mode = config.mode === 'proxy' ? 'proxy' : 'redirect';
   const s3 = new S3Client({});
   const blobs = new S3BlobStore(s3, config.bottleBucket);
@@ -35,9 +36,10 @@ async function main(): Promise<void> {
     blobs,
     state: new DynamoDbStateStore(new DynamoDBClient({}), config.stateTable),
     log,
+    accessLog: jsonAccessLog({ service: 'mirror-service', environment: config.environment }, accessLines.write),
     limiter: new RedisRateLimiter(cache),
     mode,
-    presign: (sha256) => blobs.presign(sha256),
+    presign: (sha256, expiresIn) => blobs.presign(sha256, expiresIn),
     trustProxy: true,
   });
   const port = await server.listen(Number(config.port), '0.0.0.0');
@@ -45,6 +47,7 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => {
     log.info('SIGTERM: draining');
     void server.stop().then(() => {
+      accessLines.flush();
       cache.disconnect();
       process.exit(0);
     });

@@ -1,23 +1,34 @@
 /** Prometheus text-format metrics of the mirror server (no client library needed for this handful). */
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
+interface RouteStats {
+  readonly byStatus: Map<number, number>;
+  /** Requests whose latency fell in each bucket (not cumulative; render() accumulates). */
+  readonly buckets: number[];
+  /** Requests slower than the last bucket. */
+  over: number;
+  sum: number;
+}
+
+/** Counters updated on every request, so observe() does no string building and no allocation once a route is known. */
 export class ServerMetrics {
-  private readonly requests = new Map<string, number>();
-  private readonly histogram = new Map<string, { buckets: number[]; sum: number; count: number }>();
+  private readonly routes = new Map<string, RouteStats>();
   private bytesServed = 0;
   private hits = 0;
   private misses = 0;
 
   observe(route: string, status: number, seconds: number, bytes: number): void {
-    const key = `route="${route}",status="${status}"`;
-    this.requests.set(key, (this.requests.get(key) ?? 0) + 1);
-    const h = this.histogram.get(route) ?? { buckets: BUCKETS.map(() => 0), sum: 0, count: 0 };
-    BUCKETS.forEach((le, i) => {
-      if (seconds <= le) h.buckets[i]++;
-    });
-    h.sum += seconds;
-    h.count++;
-    this.histogram.set(route, h);
+    let stats = this.routes.get(route);
+    if (!stats) {
+      stats = { byStatus: new Map(), buckets: BUCKETS.map(() => 0), over: 0, sum: 0 };
+      this.routes.set(route, stats);
+    }
+    stats.byStatus.set(status, (stats.byStatus.get(status) ?? 0) + 1);
+    let i = 0;
+    while (i < BUCKETS.length && seconds > BUCKETS[i]) i++;
+    if (i < BUCKETS.length) stats.buckets[i]++;
+    else stats.over++;
+    stats.sum += seconds;
     this.bytesServed += bytes;
   }
 
@@ -28,18 +39,21 @@ export class ServerMetrics {
   }
 
   render(generationAgeSeconds: number | undefined): string {
-    const lines = [
-      '# HELP mirror_requests_total HTTP requests by route and status.',
-      '# TYPE mirror_requests_total counter',
-      ...[...this.requests].map(([labels, n]) => `mirror_requests_total{${labels}} ${n}`),
-      '# HELP mirror_request_duration_seconds Request latency.',
-      '# TYPE mirror_request_duration_seconds histogram',
-    ];
-    for (const [route, h] of this.histogram) {
-      BUCKETS.forEach((le, i) => lines.push(`mirror_request_duration_seconds_bucket{route="${route}",le="${le}"} ${h.buckets[i]}`));
-      lines.push(`mirror_request_duration_seconds_bucket{route="${route}",le="+Inf"} ${h.count}`);
-      lines.push(`mirror_request_duration_seconds_sum{route="${route}"} ${h.sum}`);
-      lines.push(`mirror_request_duration_seconds_count{route="${route}"} ${h.count}`);
+    const lines = ['# HELP mirror_requests_total HTTP requests by route and status.', '# TYPE mirror_requests_total counter'];
+    for (const [route, stats] of this.routes) {
+      for (const [status, n] of stats.byStatus) lines.push(`mirror_requests_total{route="${route}",status="${status}"} ${n}`);
+    }
+    lines.push('# HELP mirror_request_duration_seconds Request latency.', '# TYPE mirror_request_duration_seconds histogram');
+    for (const [route, stats] of this.routes) {
+      let cumulative = 0;
+      BUCKETS.forEach((le, i) => {
+        cumulative += stats.buckets[i];
+        lines.push(`mirror_request_duration_seconds_bucket{route="${route}",le="${le}"} ${cumulative}`);
+      });
+      const count = cumulative + stats.over;
+      lines.push(`mirror_request_duration_seconds_bucket{route="${route}",le="+Inf"} ${count}`);
+      lines.push(`mirror_request_duration_seconds_sum{route="${route}"} ${stats.sum}`);
+      lines.push(`mirror_request_duration_seconds_count{route="${route}"} ${count}`);
     }
     const total = this.hits + this.misses;
     lines.push(

@@ -1,6 +1,13 @@
 /** Per-client-IP request limits. In AWS the buckets live in Redis so every task shares them; locally, in memory. */
+export interface RateVerdict {
+  readonly allowed: boolean;
+  /** For a refusal: whole seconds until a request would be allowed (the Retry-After header). */
+  readonly retryAfterSeconds: number;
+}
+
 export interface RateLimiter {
-  take(clientIp: string): Promise<{ allowed: boolean; retryAfterSeconds: number }>;
+  /** Takes one request from the IP's budget. A limiter that keeps its buckets in memory answers synchronously. */
+  take(clientIp: string): RateVerdict | Promise<RateVerdict>;
   /** Health probe of the limiter's backend. */
   ping(): Promise<void>;
   readonly backend: string;
@@ -15,27 +22,45 @@ export interface RateLimit {
 
 export const DEFAULT_RATE_LIMIT: RateLimit = { ratePerSecond: 50, burst: 200 };
 
+const ALLOWED: RateVerdict = Object.freeze({ allowed: true, retryAfterSeconds: 0 });
+
 /** Token bucket per IP, in process memory. */
 export class MemoryRateLimiter implements RateLimiter {
   readonly backend = 'memory';
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  private static readonly SWEEP_AT = 10_000;
 
   constructor(
     private readonly limit: RateLimit = DEFAULT_RATE_LIMIT,
     private readonly now: () => number = Date.now,
   ) {}
 
-  async take(clientIp: string): Promise<{ allowed: boolean; retryAfterSeconds: number }> {
+  take(clientIp: string): RateVerdict {
     const now = this.now();
-    const bucket = this.buckets.get(clientIp) ?? { tokens: this.limit.burst, at: now };
+    let bucket = this.buckets.get(clientIp);
+    if (!bucket) {
+      if (this.buckets.size >= MemoryRateLimiter.SWEEP_AT) this.sweep(now);
+      bucket = { tokens: this.limit.burst, at: now };
+      this.buckets.set(clientIp, bucket);
+    }
     bucket.tokens = Math.min(this.limit.burst, bucket.tokens + ((now - bucket.at) / 1000) * this.limit.ratePerSecond);
     bucket.at = now;
-    this.buckets.set(clientIp, bucket);
     if (bucket.tokens >= 1) {
       bucket.tokens -= 1;
-      return { allowed: true, retryAfterSeconds: 0 };
+      return ALLOWED;
     }
     return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / this.limit.ratePerSecond)) };
+  }
+
+  /** How many client IPs currently have a bucket. */
+  get trackedClients(): number {
+    return this.buckets.size;
+  }
+
+  /** Buckets idle long enough to have refilled are indistinguishable from new ones; dropping them bounds memory. */
+  private sweep(now: number): void {
+    const refillMs = (this.limit.burst / this.limit.ratePerSecond) * 1000;
+    for (const [ip, bucket] of this.buckets) if (now - bucket.at >= refillMs) this.buckets.delete(ip);
   }
 
   async ping(): Promise<void> {}

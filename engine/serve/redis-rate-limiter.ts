@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { DEFAULT_RATE_LIMIT, RateLimit, RateLimiter } from './rate-limit';
+import { DEFAULT_RATE_LIMIT, RateLimit, RateLimiter, RateVerdict } from './rate-limit';
 
 // Token bucket per key, refilled and taken in one atomic step on the server, so every task shares it.
 const TAKE = `
@@ -29,7 +29,7 @@ export class RedisRateLimiter implements RateLimiter {
     private readonly now: () => number = Date.now,
   ) {}
 
-  async take(clientIp: string): Promise<{ allowed: boolean; retryAfterSeconds: number }> {
+  async take(clientIp: string): Promise<RateVerdict> {
     try {
       const [allowed, tokens] = (await this.redis.eval(TAKE, 1, `${this.prefix}:${clientIp}`, this.limit.ratePerSecond, this.limit.burst, this.now())) as [number, string];
       if (allowed === 1) return { allowed: true, retryAfterSeconds: 0 };

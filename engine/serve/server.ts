@@ -1,14 +1,15 @@
 import { randomUUID, createHash } from 'crypto';
 import * as http from 'http';
+import { Readable } from 'stream';
 import { pipeline } from 'stream/promises';
 import { promisify } from 'util';
 import { gzip } from 'zlib';
-import { Logger } from '../logger';
+import { AccessLog, Logger } from '../logger';
 import { BlobStore, ObjectStore, StateStore } from '../ports';
 import { manifestKey } from '../sync/manifests';
 import { OCI_INDEX_MEDIA_TYPE } from '../sync/upstream';
 import { ServerMetrics } from './metrics';
-import { RateLimiter } from './rate-limit';
+import { RateLimiter, RateVerdict } from './rate-limit';
 import { GenerationSnapshot, loadSnapshot } from './snapshot';
 
 const gzipAsync = promisify(gzip);
@@ -18,49 +19,75 @@ export interface MirrorServerDeps {
   readonly blobs: BlobStore;
   readonly state: StateStore;
   readonly log: Logger;
+  /** The per-request access log. Default: `log.info('request', …)`. Busy servers pass jsonAccessLog over batchedLines. */
+  readonly accessLog?: AccessLog;
   readonly limiter: RateLimiter;
   /** How bottles are delivered. `proxy` streams them; `redirect` needs a presigner. */
   readonly mode: 'proxy' | 'redirect';
-  /** Short-lived URL for a blob (S3 presigned GET); required in redirect mode. */
-  readonly presign?: (sha256: string) => Promise<string>;
+  /** A short-lived URL for a blob (S3 presigned GET); required in redirect mode. */
+  readonly presign?: (sha256: string, expiresInSeconds: number) => Promise<string>;
+  /**
+   * Lifetime of presigned URLs. Default 300 s. One URL is handed out for the
+   * first fifth of its life, so every client gets at least four fifths of it,
+   * and SigV4 signing happens once per blob per minute instead of per request.
+   */
+  readonly presignExpirySeconds?: number;
   /** Take the client IP from X-Forwarded-For (behind the ALB). Default false. */
   readonly trustProxy?: boolean;
   /** How often to look for a newly published generation. Default 5 s. */
   readonly pollMs?: number;
 }
 
-type Handler = (req: http.IncomingMessage, res: http.ServerResponse, ctx: RequestContext) => Promise<void>;
+/**
+ * Header lists are flat `[name, value, name, value, …]` arrays handed straight
+ * to `writeHead`: no per-header `setHeader` bookkeeping on the hot path.
+ */
+type HeaderList = readonly string[];
 
-interface RequestContext {
+/** One request in flight: what every handler needs, and what the access log and metrics record. */
+interface Exchange {
+  readonly req: http.IncomingMessage;
+  readonly res: http.ServerResponse;
   readonly requestId: string;
+  readonly started: bigint;
+  /** The generation this request is answered from, fixed when it arrives. */
   readonly snapshot?: GenerationSnapshot;
   route: string;
+  /** Response body bytes handed to the socket. */
+  bytes: number;
+  /** Client address, resolved on first use. */
+  ip?: string;
 }
+
+/** Handlers answer synchronously when everything is in memory, and return a promise only when they must wait. */
+type Handler = (x: Exchange) => void | Promise<void>;
 
 class HttpError extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
     message: string,
-    readonly headers: Record<string, string> = {},
+    readonly headers: HeaderList = [],
   ) {
     super(message);
   }
 }
 
-const SECURITY_HEADERS: Record<string, string> = {
-  'x-content-type-options': 'nosniff',
-  'x-frame-options': 'DENY',
-  'referrer-policy': 'no-referrer',
-  'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
-  'strict-transport-security': 'max-age=31536000; includeSubDomains',
-  'cross-origin-resource-policy': 'cross-origin',
-};
+export const SECURITY_HEADERS: HeaderList = [
+  'x-content-type-options', 'nosniff',
+  'x-frame-options', 'DENY',
+  'referrer-policy', 'no-referrer',
+  'content-security-policy', "default-src 'none'; frame-ancestors 'none'",
+  'strict-transport-security', 'max-age=31536000; includeSubDomains',
+  'cross-origin-resource-policy', 'cross-origin',
+];
 
 const IMAGE = /^[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*)*$/;
 const REF = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
 const SHA256 = /^[0-9a-f]{64}$/;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+const encodesSlash = (segment: string | undefined): boolean => segment !== undefined && segment.includes('%') && /%2f|%5c/i.test(segment);
 
 /** Decodes one path segment exactly as brew encoded it; anything odd is a 400, never a file access. */
 function decodeSegment(raw: string): string {
@@ -81,7 +108,7 @@ function decodeSegment(raw: string): string {
 export function parseRange(header: string | undefined, size: number): { start: number; end: number } | undefined {
   if (!header) return undefined;
   const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  const unsatisfiable = new HttpError(416, 'range_not_satisfiable', 'range not satisfiable', { 'content-range': `bytes */${size}` });
+  const unsatisfiable = new HttpError(416, 'range_not_satisfiable', 'range not satisfiable', ['content-range', `bytes */${size}`]);
   if (!match || (match[1] === '' && match[2] === '')) throw unsatisfiable;
   let start: number;
   let end: number;
@@ -98,26 +125,65 @@ export function parseRange(header: string | undefined, size: number): { start: n
   return { start, end };
 }
 
+/** Security headers followed by `headers`; slice and push, which stay on V8's fast path (concat does not). */
+function withSecurityHeaders(headers: HeaderList): string[] {
+  const list = SECURITY_HEADERS.slice();
+  for (let i = 0; i < headers.length; i++) list.push(headers[i]);
+  return list;
+}
+
+const HEAD_OR_GET = new Set(['GET', 'HEAD']);
+const JSON_NO_STORE: HeaderList = ['content-type', 'application/json', 'cache-control', 'no-store'];
+const REGISTRY_BASE: HeaderList = ['content-type', 'application/json', 'docker-distribution-api-version', 'registry/2.0'];
+const isPromise = <T>(value: T | Promise<T>): value is Promise<T> => typeof (value as Promise<T>)?.then === 'function';
+
+interface CachedManifest {
+  readonly body: Buffer;
+  readonly headers: HeaderList;
+  /** The 200 response's complete header list (security headers and Content-Length included). */
+  readonly ok: HeaderList;
+  readonly etag: string;
+}
+
+/** A small insertion-ordered map that drops its oldest entry when full. */
+class BoundedMap<K, V> extends Map<K, V> {
+  constructor(private readonly limit: number) {
+    super();
+  }
+  override set(key: K, value: V): this {
+    if (!this.has(key) && this.size >= this.limit) this.delete(this.keys().next().value as K);
+    return super.set(key, value);
+  }
+}
+
 /**
  * The HTTP server `brew` talks to. Routes (see README):
  * `/api/<file>`, `/bottles/<flat file name>`, `/bottles/<image>/manifests/<ref>`,
  * `/v2/`, `/v2/homebrew/core/<image>/manifests/<ref>`,
  * `/v2/homebrew/core/<image>/blobs/sha256:<hex>`, `/health`, `/health/detailed`,
  * `/metrics`, `/status`.
+ *
+ * The hot path stays synchronous while everything it needs is in memory (the
+ * generation snapshot, immutable manifests, blob sizes, recently presigned
+ * URLs, the local rate limiter) and only awaits when it has to go to a store.
  */
 export class MirrorServer {
   readonly server: http.Server;
   readonly metrics = new ServerMetrics();
   private snapshot?: GenerationSnapshot;
   private poller?: NodeJS.Timeout;
-  private readonly gzipCache = new WeakMap<Buffer, Promise<Buffer>>();
-  /** Image indexes are immutable, so they are kept in memory once read (bounded, oldest dropped first). */
-  private readonly manifestCache = new Map<string, { body: Buffer; digest: string }>();
-  private static readonly MANIFEST_CACHE_ENTRIES = 4096;
+  /** gzip of an API file body, computed once per body (bodies belong to one snapshot and go with it). */
+  private readonly gzipped = new WeakMap<Buffer, Buffer>();
+  private readonly gzipping = new WeakMap<Buffer, Promise<Buffer>>();
+  /** Image indexes and blob sizes are immutable (content-addressed), so they are kept once read. */
+  private readonly manifests = new BoundedMap<string, CachedManifest>(4096);
+  private readonly blobSizes = new BoundedMap<string, number>(65536);
+  /** Recently presigned URLs with their complete 302 header lists. */
+  private readonly presigned = new BoundedMap<string, { until: number; headers: HeaderList }>(65536);
 
   constructor(private readonly deps: MirrorServerDeps) {
     if (deps.mode === 'redirect' && !deps.presign) throw new Error('redirect mode needs a store that can presign URLs (S3)');
-    this.server = http.createServer((req, res) => void this.handle(req, res));
+    this.server = http.createServer((req, res) => this.handle(req, res));
     this.server.keepAliveTimeout = 65_000; // above the ALB's 60 s idle timeout
   }
 
@@ -149,74 +215,117 @@ export class MirrorServer {
     await closed;
   }
 
-  private clientIp(req: http.IncomingMessage): string {
-    const forwarded = this.deps.trustProxy ? String(req.headers['x-forwarded-for'] ?? '').split(',')[0].trim() : '';
-    return forwarded || req.socket.remoteAddress || 'unknown';
+  private clientIp(x: Exchange): string {
+    if (x.ip === undefined) {
+      const forwarded = this.deps.trustProxy ? String(x.req.headers['x-forwarded-for'] ?? '').split(',')[0].trim() : '';
+      x.ip = forwarded || x.req.socket.remoteAddress || 'unknown';
+    }
+    return x.ip;
   }
 
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const started = process.hrtime.bigint();
+  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const incoming = req.headers['x-request-id'];
-    const requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-    const ctx: RequestContext = { requestId, snapshot: this.snapshot, route: 'unknown' };
-    for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
-    res.setHeader('x-request-id', requestId);
-    let bytes = 0;
-    const write = res.write.bind(res);
-    res.write = ((chunk: unknown, ...rest: unknown[]) => {
-      if (chunk) bytes += (chunk as Buffer).length ?? 0;
-      return (write as (...a: unknown[]) => boolean)(chunk, ...rest);
-    }) as typeof res.write;
-
+    const x: Exchange = {
+      req,
+      res,
+      requestId: typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID(),
+      started: process.hrtime.bigint(),
+      snapshot: this.snapshot,
+      route: 'unknown',
+      bytes: 0,
+      ip: undefined,
+    };
     try {
-      if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, 'method_not_allowed', 'only GET and HEAD');
-      const handler = this.route(req, ctx);
-      if (ctx.route !== 'health') {
-        const verdict = await this.deps.limiter.take(this.clientIp(req));
-        if (!verdict.allowed) {
-          throw new HttpError(429, 'rate_limited', 'too many requests', { 'retry-after': String(verdict.retryAfterSeconds) });
-        }
-      }
-      await handler(req, res, ctx);
+      if (!HEAD_OR_GET.has(req.method!)) throw new HttpError(405, 'method_not_allowed', 'only GET and HEAD');
+      const handler = this.route(x);
+      if (x.route === 'health') return this.run(x, handler);
+      const verdict = this.deps.limiter.take(this.clientIp(x));
+      if (isPromise(verdict)) verdict.then((v) => this.admit(x, v, handler), (error) => this.fail(x, error));
+      else this.admit(x, verdict, handler);
     } catch (error) {
-      const e =
-        error instanceof HttpError ? error : new HttpError(500, 'internal_error', 'internal error');
-      if (!(error instanceof HttpError)) this.deps.log.error('request failed', { requestId, error: (error as Error).message });
-      if (!res.headersSent) {
-        const body = JSON.stringify({ error: e.code, message: e.message, requestId });
-        res.writeHead(e.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...e.headers });
-        res.end(req.method === 'HEAD' ? undefined : body);
-      } else {
-        res.destroy();
-      }
-    } finally {
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const done = () => {
-        this.metrics.observe(ctx.route, res.statusCode, seconds, bytes);
-        this.deps.log.info('request', {
-          requestId,
-          method: req.method,
-          path: req.url,
-          route: ctx.route,
-          status: res.statusCode,
-          bytes,
-          durationMs: Math.round(seconds * 1000),
-          ip: this.clientIp(req),
-          generation: ctx.snapshot?.generation.generation,
-        });
-      };
-      if (res.writableFinished) done();
-      else res.once('close', done);
+      this.fail(x, error);
     }
   }
 
+  private admit(x: Exchange, verdict: RateVerdict, handler: Handler): void {
+    if (verdict.allowed) this.run(x, handler);
+    else this.fail(x, new HttpError(429, 'rate_limited', 'too many requests', ['retry-after', String(verdict.retryAfterSeconds)]));
+  }
+
+  private run(x: Exchange, handler: Handler): void {
+    try {
+      const pending = handler(x);
+      if (pending) pending.catch((error) => this.fail(x, error));
+    } catch (error) {
+      this.fail(x, error);
+    }
+  }
+
+  private fail(x: Exchange, error: unknown): void {
+    const e = error instanceof HttpError ? error : new HttpError(500, 'internal_error', 'internal error');
+    if (!(error instanceof HttpError)) this.deps.log.error('request failed', { requestId: x.requestId, error: (error as Error).message });
+    if (x.res.headersSent) {
+      x.res.destroy(); // mid-stream: the client must see a broken body, not a short one
+      return;
+    }
+    this.send(x, e.status, ['content-type', 'application/json', ...e.headers], JSON.stringify({ error: e.code, message: e.message, requestId: x.requestId }));
+  }
+
+  /**
+   * Writes a whole response (security headers, request id, the given headers,
+   * Content-Length for a body) and records it: once a buffered response is
+   * handed to the socket there is nothing left to wait for.
+   */
+  private send(x: Exchange, status: number, headers: HeaderList, body?: Buffer | string): void {
+    const list = withSecurityHeaders(headers);
+    if (body !== undefined) list.push('content-length', String(typeof body === 'string' ? Buffer.byteLength(body) : body.length));
+    this.respond(x, status, list, body);
+  }
+
+  /** Like send(), with a header list already complete but for the request id (prepared once for immutable responses). */
+  private respond(x: Exchange, status: number, complete: HeaderList, body?: Buffer | string): void {
+    const list = complete.slice();
+    list.push('x-request-id', x.requestId);
+    x.res.writeHead(status, list);
+    if (body === undefined || x.req.method === 'HEAD') {
+      x.res.end();
+    } else {
+      x.bytes = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+      x.res.end(body);
+    }
+    this.record(x);
+  }
+
+  /** Metrics and the access log line of one request. */
+  private record(x: Exchange): void {
+    const seconds = Number(process.hrtime.bigint() - x.started) / 1e9;
+    this.metrics.observe(x.route, x.res.statusCode, seconds, x.bytes);
+    const record = {
+      requestId: x.requestId,
+      method: x.req.method,
+      path: x.req.url,
+      route: x.route,
+      status: x.res.statusCode,
+      bytes: x.bytes,
+      durationMs: Math.round(seconds * 1000),
+      ip: this.clientIp(x),
+      generation: x.snapshot?.generation.generation,
+    };
+    if (this.deps.accessLog) this.deps.accessLog(record);
+    else this.deps.log.info('request', { ...record });
+  }
+
   /** Maps the raw path to a handler; throws 400 for malformed and 404 for unknown paths. */
-  private route(req: http.IncomingMessage, ctx: RequestContext): Handler {
-    const raw = (req.url ?? '/').split('?')[0];
-    if (raw.includes('//') || /%2f|%5c/i.test(raw.split('/').slice(0, 3).join('/'))) throw new HttpError(400, 'bad_request', 'malformed path');
-    const segments = raw.split('/').slice(1);
+  private route(x: Exchange): Handler {
+    const url = x.req.url ?? '/';
+    const query = url.indexOf('?');
+    const raw = query === -1 ? url : url.slice(0, query);
+    const parts = raw.split('/');
+    // An encoded slash in the route-selecting segments could make one route look like another.
+    if (raw.includes('//') || encodesSlash(parts[1]) || encodesSlash(parts[2])) throw new HttpError(400, 'bad_request', 'malformed path');
+    const segments = parts.slice(1);
     const at = (name: string) => {
-      ctx.route = name;
+      x.route = name;
     };
     if (raw === '/health') return at('health'), this.health;
     if (raw === '/health/detailed') return at('health_detailed'), this.healthDetailed;
@@ -227,12 +336,12 @@ export class MirrorServer {
     if (segments[0] === 'api' && segments.length >= 2) {
       at('api');
       const file = segments.slice(1).map(decodeSegment).join('/');
-      return (r, s, c) => this.apiFile(r, s, c, file);
+      return (e) => this.apiFile(e, file);
     }
     if (segments[0] === 'bottles' && segments.length === 2) {
       at('bottle');
       const name = decodeSegment(segments[1]);
-      return (r, s, c) => this.bottleByName(r, s, c, name);
+      return (e) => this.bottleByName(e, name);
     }
     const manifestAt = segments.lastIndexOf('manifests');
     if (segments[0] === 'bottles' && manifestAt >= 2 && manifestAt === segments.length - 2) {
@@ -252,7 +361,7 @@ export class MirrorServer {
         const digest = decodeSegment(last);
         if (!digest.startsWith('sha256:') || !SHA256.test(digest.slice(7))) throw new HttpError(400, 'bad_request', 'malformed digest');
         if (!IMAGE.test(image.map(decodeSegment).join('/'))) throw new HttpError(400, 'bad_request', 'malformed image name');
-        return (r, s, c) => this.blob(r, s, c, digest.slice(7));
+        return (e) => this.blob(e, digest.slice(7));
       }
     }
     throw new HttpError(404, 'not_found', 'no such route');
@@ -262,12 +371,12 @@ export class MirrorServer {
     const image = imageSegments.map(decodeSegment).join('/');
     const ref = decodeSegment(rawRef);
     if (!IMAGE.test(image) || !REF.test(ref)) throw new HttpError(400, 'bad_request', 'malformed image or reference');
-    return (r, s, c) => this.manifest(r, s, c, image, ref);
+    return (e) => this.manifest(e, image, ref);
   }
 
-  private requireSnapshot(ctx: RequestContext): GenerationSnapshot {
-    if (!ctx.snapshot) throw new HttpError(503, 'no_generation', 'nothing has been published yet', { 'retry-after': '60' });
-    return ctx.snapshot;
+  private requireSnapshot(x: Exchange): GenerationSnapshot {
+    if (!x.snapshot) throw new HttpError(503, 'no_generation', 'nothing has been published yet', ['retry-after', '60']);
+    return x.snapshot;
   }
 
   private notModified(req: http.IncomingMessage, etag: string, lastModified?: string): boolean {
@@ -281,113 +390,134 @@ export class MirrorServer {
     return false;
   }
 
-  private apiFile = async (req: http.IncomingMessage, res: http.ServerResponse, ctx: RequestContext, file: string): Promise<void> => {
-    const snapshot = this.requireSnapshot(ctx);
+  private apiFile(x: Exchange, file: string): void | Promise<void> {
+    const snapshot = this.requireSnapshot(x);
     const entry = snapshot.api.get(file);
     this.metrics.lookup(entry !== undefined);
     if (!entry) throw new HttpError(404, 'not_found', 'no such API file in the published generation');
-    const headers: Record<string, string> = {
-      'content-type': 'application/json',
-      etag: entry.etag,
-      'last-modified': snapshot.lastModified,
-      'cache-control': 'public, max-age=60',
-      vary: 'Accept-Encoding',
-    };
-    if (this.notModified(req, entry.etag, snapshot.lastModified)) {
-      res.writeHead(304, headers).end();
-      return;
-    }
-    let body = entry.body;
-    if (/\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) {
-      let compressed = this.gzipCache.get(entry.body);
-      if (!compressed) {
-        compressed = gzipAsync(entry.body);
-        this.gzipCache.set(entry.body, compressed);
-      }
-      body = await compressed;
-      headers['content-encoding'] = 'gzip';
-    }
-    res.writeHead(200, { ...headers, 'content-length': String(body.length) });
-    res.end(req.method === 'HEAD' ? undefined : body);
-  };
-
-  private bottleByName = async (req: http.IncomingMessage, res: http.ServerResponse, ctx: RequestContext, name: string): Promise<void> => {
-    const sha256 = this.requireSnapshot(ctx).bottles.get(name);
-    this.metrics.lookup(sha256 !== undefined);
-    if (!sha256) throw new HttpError(404, 'not_found', 'no such bottle in the published generation');
-    await this.sendBlob(req, res, sha256);
-  };
-
-  private blob = async (req: http.IncomingMessage, res: http.ServerResponse, ctx: RequestContext, sha256: string): Promise<void> => {
-    const known = this.requireSnapshot(ctx).blobs.has(sha256);
-    this.metrics.lookup(known);
-    if (!known) throw new HttpError(404, 'not_found', 'no such blob in the published generation');
-    await this.sendBlob(req, res, sha256);
-  };
-
-  private async sendBlob(req: http.IncomingMessage, res: http.ServerResponse, sha256: string): Promise<void> {
-    if (this.deps.mode === 'redirect') {
-      res.writeHead(302, { location: await this.deps.presign!(sha256), 'cache-control': 'no-store', 'content-length': '0' }).end();
-      return;
-    }
-    const size = await this.deps.blobs.size(sha256);
-    if (size === undefined) throw new HttpError(404, 'not_found', 'bottle not in the store');
-    const etag = `"${sha256}"`;
-    const base = { 'content-type': 'application/gzip', etag, 'accept-ranges': 'bytes', 'cache-control': 'public, max-age=31536000, immutable' };
-    if (this.notModified(req, etag)) {
-      res.writeHead(304, base).end();
-      return;
-    }
-    const range = parseRange(req.headers.range, size);
-    const headers = range
-      ? { ...base, 'content-length': String(range.end - range.start + 1), 'content-range': `bytes ${range.start}-${range.end}/${size}` }
-      : { ...base, 'content-length': String(size) };
-    res.writeHead(range ? 206 : 200, headers);
-    if (req.method === 'HEAD') {
-      res.end();
-      return;
-    }
-    await pipeline(await this.deps.blobs.read(sha256, range), res);
+    const headers = [
+      'content-type', 'application/json',
+      'etag', entry.etag,
+      'last-modified', snapshot.lastModified,
+      'cache-control', 'public, max-age=60',
+      'vary', 'Accept-Encoding',
+    ];
+    if (this.notModified(x.req, entry.etag, snapshot.lastModified)) return this.send(x, 304, headers);
+    const acceptEncoding = x.req.headers['accept-encoding'];
+    if (!acceptEncoding || !/\bgzip\b/.test(acceptEncoding)) return this.send(x, 200, headers, entry.body);
+    headers.push('content-encoding', 'gzip');
+    const compressed = this.gzipped.get(entry.body);
+    if (compressed) return this.send(x, 200, headers, compressed);
+    return this.gzip(entry.body).then((body) => this.send(x, 200, headers, body));
   }
 
-  private manifest = async (req: http.IncomingMessage, res: http.ServerResponse, ctx: RequestContext, image: string, ref: string): Promise<void> => {
-    const id = `${image}:${ref}`;
-    const named = this.requireSnapshot(ctx).manifests.has(id);
-    let cached = named ? this.manifestCache.get(id) : undefined;
-    if (named && !cached) {
-      const stored = await this.deps.objects.getObject(manifestKey(image, ref));
-      if (stored) {
-        cached = { body: stored, digest: `sha256:${createHash('sha256').update(stored).digest('hex')}` };
-        if (this.manifestCache.size >= MirrorServer.MANIFEST_CACHE_ENTRIES) this.manifestCache.delete(this.manifestCache.keys().next().value!);
-        this.manifestCache.set(id, cached);
-      }
+  private gzip(body: Buffer): Promise<Buffer> {
+    let pending = this.gzipping.get(body);
+    if (!pending) {
+      pending = gzipAsync(body).then((compressed) => {
+        this.gzipped.set(body, compressed);
+        return compressed;
+      });
+      this.gzipping.set(body, pending);
     }
-    this.metrics.lookup(cached !== undefined);
-    if (!cached) throw new HttpError(404, 'not_found', 'no such manifest in the published generation');
-    const { body, digest } = cached;
-    const headers = {
-      'content-type': OCI_INDEX_MEDIA_TYPE,
-      'docker-content-digest': digest,
-      etag: `"${digest}"`,
-      'cache-control': 'public, max-age=31536000, immutable',
-    };
-    if (this.notModified(req, `"${digest}"`)) {
-      res.writeHead(304, headers).end();
+    return pending;
+  }
+
+  private bottleByName(x: Exchange, name: string): void | Promise<void> {
+    const sha256 = this.requireSnapshot(x).bottles.get(name);
+    this.metrics.lookup(sha256 !== undefined);
+    if (!sha256) throw new HttpError(404, 'not_found', 'no such bottle in the published generation');
+    return this.sendBlob(x, sha256);
+  }
+
+  private blob(x: Exchange, sha256: string): void | Promise<void> {
+    const known = this.requireSnapshot(x).blobs.has(sha256);
+    this.metrics.lookup(known);
+    if (!known) throw new HttpError(404, 'not_found', 'no such blob in the published generation');
+    return this.sendBlob(x, sha256);
+  }
+
+  private sendBlob(x: Exchange, sha256: string): void | Promise<void> {
+    if (this.deps.mode === 'redirect') {
+      const reuse = this.presigned.get(sha256);
+      if (reuse && reuse.until > Date.now()) return this.respond(x, 302, reuse.headers, '');
+      const expiresIn = this.deps.presignExpirySeconds ?? 300;
+      const signedAt = Date.now();
+      return this.deps.presign!(sha256, expiresIn).then((url) => {
+        const headers = withSecurityHeaders(['location', url, 'cache-control', 'no-store', 'content-length', '0']);
+        this.presigned.set(sha256, { until: signedAt + (expiresIn * 1000) / 5, headers });
+        this.respond(x, 302, headers, '');
+      });
+    }
+    const size = this.blobSizes.get(sha256);
+    if (size !== undefined) return this.streamBlob(x, sha256, size);
+    return this.deps.blobs.size(sha256).then((found) => {
+      if (found === undefined) throw new HttpError(404, 'not_found', 'bottle not in the store');
+      this.blobSizes.set(sha256, found);
+      return this.streamBlob(x, sha256, found);
+    });
+  }
+
+  private async streamBlob(x: Exchange, sha256: string, size: number): Promise<void> {
+    const etag = `"${sha256}"`;
+    const base = ['content-type', 'application/gzip', 'etag', etag, 'accept-ranges', 'bytes', 'cache-control', 'public, max-age=31536000, immutable'];
+    if (this.notModified(x.req, etag)) return this.send(x, 304, base);
+    const range = parseRange(x.req.headers.range, size);
+    const length = range ? range.end - range.start + 1 : size;
+    const source = x.req.method === 'HEAD' ? undefined : await this.deps.blobs.read(sha256, range);
+    const headers = range ? base.concat('content-range', `bytes ${range.start}-${range.end}/${size}`) : base;
+    if (!source) return this.send(x, range ? 206 : 200, headers.concat('content-length', String(length)));
+    // A download is recorded when it ends, completed or cut off by the client.
+    x.res.once('close', () => this.record(x));
+    const complete = withSecurityHeaders(headers);
+    complete.push('x-request-id', x.requestId, 'content-length', String(length));
+    x.res.writeHead(range ? 206 : 200, complete);
+    if (source instanceof Readable) {
+      source.on('data', (chunk: Uint8Array) => (x.bytes += chunk.length)); // observes; pipe() still paces the stream
+      await pipeline(source, x.res);
       return;
     }
-    res.writeHead(200, { ...headers, 'content-length': String(body.length) });
-    res.end(req.method === 'HEAD' ? undefined : body);
-  };
+    const counted = async function* (this: void, chunks: AsyncIterable<Uint8Array>, exchange: Exchange) {
+      for await (const chunk of chunks) {
+        exchange.bytes += chunk.length;
+        yield chunk;
+      }
+    };
+    await pipeline(counted(source, x), x.res);
+  }
 
-  private registryBase = async (_req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
-    res.writeHead(200, { 'content-type': 'application/json', 'docker-distribution-api-version': 'registry/2.0' }).end('{}');
-  };
+  private manifest(x: Exchange, image: string, ref: string): void | Promise<void> {
+    const id = `${image}:${ref}`;
+    const named = this.requireSnapshot(x).manifests.has(id);
+    const cached = named ? this.manifests.get(id) : undefined;
+    if (cached || !named) return this.sendManifest(x, cached);
+    return this.deps.objects.getObject(manifestKey(image, ref)).then((stored) => {
+      let loaded: CachedManifest | undefined;
+      if (stored) {
+        const digest = `sha256:${createHash('sha256').update(stored).digest('hex')}`;
+        const etag = `"${digest}"`;
+        const headers = ['content-type', OCI_INDEX_MEDIA_TYPE, 'docker-content-digest', digest, 'etag', etag, 'cache-control', 'public, max-age=31536000, immutable'];
+        const ok = withSecurityHeaders(headers);
+        ok.push('content-length', String(stored.length));
+        loaded = { body: stored, headers, ok, etag };
+        this.manifests.set(id, loaded);
+      }
+      this.sendManifest(x, loaded);
+    });
+  }
 
-  private health = async (_req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
-    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end('{"status":"ok"}');
-  };
+  private sendManifest(x: Exchange, manifest: CachedManifest | undefined): void {
+    this.metrics.lookup(manifest !== undefined);
+    if (!manifest) throw new HttpError(404, 'not_found', 'no such manifest in the published generation');
+    if (this.notModified(x.req, manifest.etag)) return this.send(x, 304, manifest.headers);
+    this.respond(x, 200, manifest.ok, manifest.body);
+  }
 
-  private healthDetailed = async (_req: http.IncomingMessage, res: http.ServerResponse, ctx: RequestContext): Promise<void> => {
+  private registryBase = (x: Exchange): void => this.send(x, 200, REGISTRY_BASE, '{}');
+
+  private health = (x: Exchange): void => this.send(x, 200, JSON_NO_STORE, '{"status":"ok"}');
+
+  private healthDetailed = async (x: Exchange): Promise<void> => {
     const timed = async (check: () => Promise<unknown>) => {
       const started = process.hrtime.bigint();
       try {
@@ -397,7 +527,7 @@ export class MirrorServer {
         return { ok: false, latencyMs: Number(process.hrtime.bigint() - started) / 1e6, error: (error as Error).name };
       }
     };
-    const generation = ctx.snapshot?.generation;
+    const generation = x.snapshot?.generation;
     const [store, state, cache] = await Promise.all([
       timed(async () => {
         if (generation && !(await this.deps.objects.hasObject(`api/generations/${generation.generation}/formula.jws.json`))) throw new Error('missing');
@@ -407,17 +537,17 @@ export class MirrorServer {
     ]);
     const status = !store.ok || !state.ok ? 'unhealthy' : !cache.ok ? 'degraded' : 'ok';
     const body = JSON.stringify({ status, generation: generation?.generation ?? null, checks: { store, state, cache: { ...cache, backend: this.deps.limiter.backend } } });
-    res.writeHead(status === 'unhealthy' ? 503 : 200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(body);
+    this.send(x, status === 'unhealthy' ? 503 : 200, JSON_NO_STORE, body);
   };
 
-  private prometheus = async (_req: http.IncomingMessage, res: http.ServerResponse, ctx: RequestContext): Promise<void> => {
-    const published = ctx.snapshot?.generation.publishedAt;
+  private prometheus = (x: Exchange): void => {
+    const published = x.snapshot?.generation.publishedAt;
     const age = published ? Math.max(0, (Date.now() - Date.parse(published)) / 1000) : undefined;
-    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4', 'cache-control': 'no-store' }).end(this.metrics.render(age));
+    this.send(x, 200, ['content-type', 'text/plain; version=0.0.4', 'cache-control', 'no-store'], this.metrics.render(age));
   };
 
-  private status = async (_req: http.IncomingMessage, res: http.ServerResponse, ctx: RequestContext): Promise<void> => {
-    const generation = ctx.snapshot?.generation;
+  private status = async (x: Exchange): Promise<void> => {
+    const generation = x.snapshot?.generation;
     const lastRun = await this.deps.state.latestRun();
     const body = JSON.stringify({
       generation: generation ? { id: generation.generation, publishedAt: generation.publishedAt, files: generation.files } : null,
@@ -435,6 +565,6 @@ export class MirrorServer {
           }
         : null,
     });
-    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(body);
+    this.send(x, 200, JSON_NO_STORE, body);
   };
 }

@@ -1,4 +1,4 @@
-import { execFile } from 'child_process';
+import { execFile, spawn } from 'child_process';
 import { randomBytes } from 'crypto';
 import { buildSync } from 'esbuild';
 import * as fs from 'fs';
@@ -95,7 +95,9 @@ describe('bottles sync', () => {
     [['mirror'], /unknown command "mirror"/],
     [['serve'], /--store DIR is required/],
     [['serve', '--store', '/tmp/x', '--mode', 'redirect'], /--mode redirect needs an S3 store/],
-    [['serve', '--store', '/tmp/x', '--port', '70000'], /--port must be at most 65535/],
+    [['serve', '--store', '/tmp/x', '--port', '70000'], /--port must be 0-65535/],
+    [['serve', '--store', '/tmp/x', '--port=-1'], /--port must be 0-65535/],
+    [['serve', '--store', '/tmp/x', '--rate-limit', '0'], /--rate-limit must be above 0/],
     [['sync'], /--store DIR is required/],
     [['sync', '--store', '/tmp/x', '--bogus'], /Unknown option '--bogus'/],
     [['sync', '--store', '/tmp/x', '--concurrency', 'many'], /--concurrency must be a positive integer/],
@@ -107,6 +109,34 @@ describe('bottles sync', () => {
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(message);
     expect(run.stderr).toMatch(/usage: bottles sync --store DIR[\s\S]*bottles serve --store DIR/);
+  });
+});
+
+describe('bottles serve', () => {
+  test('--port 0 picks a free port; SIGTERM stops it with exit 0 and the batched access log flushed', async () => {
+    publishApi(upstream, [{ name: 'wget', version: '1.25.0', bottles: [{ tag: 'arm64_sonoma', bytes: randomBytes(500) }] }], key.privateKey);
+    expect((await bottles(...syncArgs())).code).toBe(0);
+    const proc = spawn(process.execPath, [binary, 'serve', '--store', store, '--port', '0']);
+    let stdout = '';
+    let stderr = '';
+    proc.stderr.on('data', (d) => (stderr += d));
+    const base = await new Promise<string>((resolve, reject) => {
+      proc.stdout.on('data', (d) => {
+        stdout += d;
+        const match = /serving .* on (http:\/\/127\.0\.0\.1:\d+) /.exec(stdout);
+        if (match) resolve(match[1]);
+      });
+      proc.once('exit', (code) => reject(new Error(`exited ${code}: ${stderr}`)));
+    });
+    expect(base).not.toMatch(/:0$/);
+    const res = await fetch(`${base}/bottles/wget-1.25.0.arm64_sonoma.bottle.tar.gz`, { headers: { 'x-request-id': 'cli-serve-1' } });
+    expect(res.status).toBe(200);
+    expect((await res.arrayBuffer()).byteLength).toBe(500);
+    const exited = new Promise<number | null>((resolve) => proc.once('exit', resolve));
+    proc.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    const line = stderr.split('\n').find((l) => l.includes('cli-serve-1'));
+    expect(JSON.parse(line!)).toMatchObject({ service: 'bottles-serve', message: 'request', route: 'bottle', status: 200, bytes: 500 });
   });
 });
 

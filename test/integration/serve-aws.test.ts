@@ -1,4 +1,4 @@
-import { randomBytes } from 'crypto';
+import { createHash, randomBytes } from 'crypto';
 import * as http from 'http';
 import { DynamoDbStateStore } from '../../engine/adapters/aws/dynamodb-state-store';
 import { S3BlobStore, S3ObjectStore } from '../../engine/adapters/aws/s3-store';
@@ -18,6 +18,7 @@ import { startFixtureUpstream } from '../fixtures/upstream-server';
 let s3: LocalS3;
 let dynamo: LocalDynamoDb;
 const bottle = randomBytes(80_000);
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const key = testSigningKey();
 
 beforeAll(async () => {
@@ -44,7 +45,9 @@ afterAll(async () => {
   await dynamo.close();
 });
 
-async function mirror(mode: 'proxy' | 'redirect', limiter: RateLimiter = new MemoryRateLimiter()) {
+const presignCalls: { sha256: string; expiresIn: number }[] = [];
+
+async function mirror(mode: 'proxy' | 'redirect', limiter: RateLimiter = new MemoryRateLimiter(), presignExpirySeconds = 60) {
   const blobs = new S3BlobStore(s3.client, s3.bucket);
   const server = new MirrorServer({
     objects: new S3ObjectStore(s3.client, s3.bucket),
@@ -53,7 +56,11 @@ async function mirror(mode: 'proxy' | 'redirect', limiter: RateLimiter = new Mem
     log: jsonLogger({}, () => undefined),
     limiter,
     mode,
-    presign: (sha) => blobs.presign(sha, 60),
+    presign: (sha256, expiresIn) => {
+      presignCalls.push({ sha256, expiresIn });
+      return blobs.presign(sha256, expiresIn);
+    },
+    presignExpirySeconds,
     trustProxy: true,
   });
   const port = await server.listen(0, '127.0.0.1');
@@ -91,6 +98,24 @@ describe('mirror service on S3 and DynamoDB', () => {
       expect(location.searchParams.get('X-Amz-Credential')).toMatch(/^S3RVER\/\d{8}\/us-east-1\/s3\/aws4_request$/);
       expect(location.searchParams.get('X-Amz-Signature')).toMatch(/^[0-9a-f]{64}$/);
       expect(res.headers['cache-control']).toBe('no-store');
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('redirect mode signs once per blob for the first fifth of the URL’s life, then signs afresh', async () => {
+    const { server, url } = await mirror('redirect', new MemoryRateLimiter(), 1);
+    presignCalls.length = 0;
+    try {
+      const first = await fetchRaw(url(BOTTLE_PATH));
+      const again = await fetchRaw(url(BOTTLE_PATH));
+      expect(again.headers.location).toBe(first.headers.location);
+      expect(presignCalls).toEqual([{ sha256: sha(bottle), expiresIn: 1 }]);
+      await new Promise((resolve) => setTimeout(resolve, 250)); // past 1 s / 5
+      const later = await fetchRaw(url(BOTTLE_PATH));
+      expect(later.status).toBe(302);
+      expect(presignCalls).toHaveLength(2);
+      expect(new URL(later.headers.location!).searchParams.get('X-Amz-Expires')).toBe('1');
     } finally {
       await server.stop();
     }

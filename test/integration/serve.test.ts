@@ -224,6 +224,26 @@ describe('operations', () => {
     expect(status.lastRun).toMatchObject({ status: 'published', bottles: { transferred: 4 } });
   });
 
+  test('bytes served count exactly what downloads and ranges delivered, and each download is in the access log', async () => {
+    // Each /metrics response counts its own body only after rendering it, so a later scrape sees it.
+    const scrape = async () => {
+      const body = (await get('/metrics')).body;
+      return { bytesServed: Number(/^mirror_bytes_served_total (\d+)$/m.exec(body.toString())![1]), length: body.length };
+    };
+    const before = await scrape();
+    const url = '/bottles/libsigc%2B%2B%402-2.12.1.x86_64_linux.bottle.1.tar.gz';
+    await get(url, { 'x-request-id': 'download-1' });
+    await get(url, { range: 'bytes=0-99', 'x-request-id': 'download-2' });
+    await get(url, { 'x-request-id': 'head-1' }, 'HEAD');
+    const after = await scrape();
+    expect(after.bytesServed - before.bytesServed).toBe(before.length + bottles.libsigc.length + 100);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const lines = accessLog.map((l) => JSON.parse(l));
+    expect(lines.find((l) => l.requestId === 'download-1')).toMatchObject({ route: 'bottle', status: 200, bytes: bottles.libsigc.length, path: url });
+    expect(lines.find((l) => l.requestId === 'download-2')).toMatchObject({ status: 206, bytes: 100 });
+    expect(lines.find((l) => l.requestId === 'head-1')).toMatchObject({ status: 200, bytes: 0 });
+  });
+
   test('a client over its limit gets 429 with Retry-After; /health is never limited', async () => {
     const limited = startServer(new MemoryRateLimiter({ ratePerSecond: 0.5, burst: 3 }));
     const port = await limited.listen(0, '127.0.0.1');

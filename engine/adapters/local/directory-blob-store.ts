@@ -73,7 +73,8 @@ export class DirectoryBlobStore implements BlobStore, OrphanMarker {
   }
 
   async read(sha256: string, range?: { start: number; end: number }): Promise<AsyncIterable<Uint8Array>> {
-    return createReadStream(this.pathOf(sha256), range ? { start: range.start, end: range.end } : {});
+    // 1 MiB reads: a tenth of the event-loop turns per bottle that the 64 KiB default costs; backpressure bounds memory.
+    return createReadStream(this.pathOf(sha256), { highWaterMark: 1024 * 1024, ...(range ? { start: range.start, end: range.end } : {}) });
   }
 
   async markOrphaned(sha256: string, at: Date): Promise<void> {

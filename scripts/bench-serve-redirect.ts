@@ -1,0 +1,45 @@
+/**
+ * The mirror server in redirect mode, for `npm run bench:serve` only.
+ *
+ *   node bench-serve-redirect.js STORE_DIR PORT
+ *
+ * Production redirect mode needs S3 to presign URLs; here the generation and
+ * its lookups come from a directory store, and bottle URLs are presigned by
+ * the real S3 adapter (SigV4 is computed locally, so no bucket is contacted;
+ * the credentials are dummies). Everything else is configured as
+ * `bottles serve` configures it: in-memory rate limit, batched JSON access
+ * log to stderr. bench-serve.ts bundles this file with esbuild and runs it in its own
+ * process, as the container runs its bundle.
+ */
+import { S3Client } from '@aws-sdk/client-s3';
+import { S3BlobStore } from '../engine/adapters/aws/s3-store';
+import { DirectoryBlobStore } from '../engine/adapters/local/directory-blob-store';
+import { DirectoryObjectStore } from '../engine/adapters/local/directory-object-store';
+import { FileStateStore } from '../engine/adapters/local/file-state-store';
+import { batchedLines, jsonAccessLog, jsonLogger } from '../engine/logger';
+import { MemoryRateLimiter } from '../engine/serve/rate-limit';
+import { MirrorServer } from '../engine/serve/server';
+
+async function main(): Promise<void> {
+  const [store, port] = process.argv.slice(2);
+  const s3 = new S3Client({ region: 'us-east-1', credentials: { accessKeyId: 'AKIDBENCHMARK', secretAccessKey: 'not-a-secret' } });
+  const bucket = new S3BlobStore(s3, 'homebrew-mirror-bench');
+  const server = new MirrorServer({
+    objects: new DirectoryObjectStore(store),
+    blobs: new DirectoryBlobStore(store),
+    state: new FileStateStore(store),
+    log: jsonLogger({ service: 'bench-redirect' }, (line) => process.stderr.write(`${line}\n`)),
+    accessLog: jsonAccessLog({ service: 'bench-redirect' }, batchedLines((chunk) => process.stderr.write(chunk)).write),
+    limiter: new MemoryRateLimiter({ ratePerSecond: 1e9, burst: 1e9 }),
+    mode: 'redirect',
+    presign: (sha256, expiresIn) => bucket.presign(sha256, expiresIn),
+  });
+  const bound = await server.listen(Number(port), '127.0.0.1');
+  process.stdout.write(`listening ${bound}\n`);
+  process.once('SIGTERM', () => void server.stop().then(() => process.exit(0)));
+}
+
+main().catch((error) => {
+  process.stderr.write(`${(error as Error).stack}\n`);
+  process.exit(1);
+});

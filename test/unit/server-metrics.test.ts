@@ -1,0 +1,48 @@
+import { ServerMetrics } from '../../engine/serve/metrics';
+import { MemoryRateLimiter } from '../../engine/serve/rate-limit';
+
+describe('ServerMetrics (Prometheus text)', () => {
+  test('requests by route and status, cumulative latency buckets, bytes and hit ratio', () => {
+    const m = new ServerMetrics();
+    m.observe('bottle', 200, 0.0005, 100);
+    m.observe('bottle', 200, 0.003, 50);
+    m.observe('bottle', 404, 0.2, 0);
+    m.observe('api', 304, 30, 0); // slower than the last bucket
+    m.lookup(true);
+    m.lookup(true);
+    m.lookup(false);
+    const text = m.render(42);
+    const value = (series: string) => Number(new RegExp(`^${series.replace(/[{}+."=,]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1]);
+    expect(value('mirror_requests_total{route="bottle",status="200"}')).toBe(2);
+    expect(value('mirror_requests_total{route="bottle",status="404"}')).toBe(1);
+    expect(value('mirror_request_duration_seconds_bucket{route="bottle",le="0.001"}')).toBe(1);
+    expect(value('mirror_request_duration_seconds_bucket{route="bottle",le="0.005"}')).toBe(2);
+    expect(value('mirror_request_duration_seconds_bucket{route="bottle",le="0.1"}')).toBe(2);
+    expect(value('mirror_request_duration_seconds_bucket{route="bottle",le="0.25"}')).toBe(3);
+    expect(value('mirror_request_duration_seconds_bucket{route="bottle",le="+Inf"}')).toBe(3);
+    expect(value('mirror_request_duration_seconds_count{route="bottle"}')).toBe(3);
+    expect(value('mirror_request_duration_seconds_bucket{route="api",le="10"}')).toBe(0);
+    expect(value('mirror_request_duration_seconds_bucket{route="api",le="+Inf"}')).toBe(1);
+    expect(value('mirror_request_duration_seconds_sum{route="api"}')).toBe(30);
+    expect(value('mirror_bytes_served_total')).toBe(150);
+    expect(value('mirror_lookup_hit_ratio')).toBeCloseTo(2 / 3);
+    expect(value('mirror_generation_age_seconds')).toBe(42);
+    expect(text.endsWith('\n')).toBe(true);
+  });
+});
+
+describe('MemoryRateLimiter', () => {
+  test('token bucket per IP with Retry-After; refilled buckets of idle clients are dropped', () => {
+    let now = 0;
+    const limiter = new MemoryRateLimiter({ ratePerSecond: 1, burst: 2 }, () => now);
+    expect([limiter.take('a'), limiter.take('a'), limiter.take('a')].map((v) => v.allowed)).toEqual([true, true, false]);
+    expect(limiter.take('a').retryAfterSeconds).toBe(1);
+    expect(limiter.take('b').allowed).toBe(true);
+    for (let i = 0; i < 10_000; i++) limiter.take(`10.0.${i >> 8}.${i & 255}`);
+    expect(limiter.trackedClients).toBe(10_002);
+    now += 3_000; // everyone has refilled
+    limiter.take('c');
+    expect(limiter.trackedClients).toBe(1);
+    expect(limiter.take('a').allowed).toBe(true); // a dropped bucket starts full again
+  });
+});
