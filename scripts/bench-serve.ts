@@ -14,6 +14,10 @@
  *   - the bottle route in redirect mode (302 to a presigned URL);
  *   - the bottle route in proxy mode with a 10 MB bottle.
  * Targets: at least half of nginx's request rate on the small routes, p99 < 10 ms.
+ *
+ * Environment: BENCH_ONLY=<route name prefix> runs one route; BENCH_NODE_ARGS
+ * (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") is passed to the server
+ * processes; BENCH_SHOW_HEADERS=1 prints both sides' responses first.
  */
 import { execFileSync, spawn } from 'child_process';
 import { createHash, randomBytes } from 'crypto';
@@ -138,6 +142,7 @@ async function main(): Promise<void> {
   fs.copyFileSync(path.join(store, 'blobs', 'sha256', createHash('sha256').update(big).digest('hex')), path.join(www, 'bottle.tar.gz'));
   const nginxPort = 20000 + Math.floor(Math.random() * 20000);
   const conf = path.join(work, 'nginx.conf');
+  const sameHeaders = [...securityHeaderPairs, ['x-request-id', '$request_id']].map(([name, value]) => `      add_header ${name} "${value}" always;`).join('\n');
   fs.writeFileSync(
     conf,
     `worker_processes 1; daemon off; pid ${work}/nginx.pid; error_log ${work}/error.log;
@@ -148,17 +153,27 @@ http {
   log_format mirror escape=json '{"timestamp":"$time_iso8601","level":"INFO","message":"request","requestId":"$request_id",'
     '"method":"$request_method","path":"$request_uri","status":$status,"bytes":$body_bytes_sent,"durationMs":$request_time,"ip":"$remote_addr"}';
   access_log /dev/null mirror buffer=64k flush=1s;
-${securityHeaderPairs.map(([name, value]) => `  add_header ${name} "${value}" always;`).join('\n')}
-  add_header x-request-id $request_id always;
   server { listen 127.0.0.1:${nginxPort}; root ${www};
-    location = /manifest.json { default_type ${OCI_INDEX_MEDIA_TYPE}; add_header docker-content-digest "${manifestDigest}"; add_header cache-control "public, max-age=31536000, immutable";
-${securityHeaderPairs.map(([name, value]) => `      add_header ${name} "${value}" always;`).join('\n')}
-      add_header x-request-id $request_id always; }
-    location = /redirect { return 302 "${presignedUrl}"; } } }`,
+    # add_header in a location replaces the inherited ones, so each location lists all of its headers.
+    location = /manifest.json { default_type ${OCI_INDEX_MEDIA_TYPE};
+      add_header docker-content-digest "${manifestDigest}"; add_header cache-control "public, max-age=31536000, immutable";
+${sameHeaders} }
+    location = /redirect { add_header cache-control no-store always;
+${sameHeaders}
+      return 302 "${presignedUrl}"; }
+    location = /bottle.tar.gz { add_header cache-control "public, max-age=31536000, immutable";
+${sameHeaders} } } }`,
   );
   for (const f of fs.readdirSync(www)) fs.chmodSync(path.join(www, f), 0o644);
   const nginx = spawn('nginx', ['-c', conf, '-p', work], { stdio: 'ignore' });
   await new Promise((resolve) => setTimeout(resolve, 500));
+  if (process.env.BENCH_SHOW_HEADERS) {
+    // Shows that both sides answer alike: same status, headers and Location.
+    for (const url of [`http://127.0.0.1:${proxyPort}/bottles/openssl/3/manifests/3.2.0_1`, `http://127.0.0.1:${nginxPort}/manifest.json`, `http://127.0.0.1:${redirectPort}${bottlePath}`, `http://127.0.0.1:${nginxPort}/redirect`]) {
+      const res = await fetch(url, { redirect: 'manual' });
+      console.log(url, res.status, Object.fromEntries(res.headers));
+    }
+  }
 
   const routes: [string, string, string][] = [
     ['manifest route', `http://127.0.0.1:${proxyPort}/bottles/openssl/3/manifests/3.2.0_1`, `http://127.0.0.1:${nginxPort}/manifest.json`],

@@ -49,7 +49,8 @@ interface Exchange {
   readonly req: http.IncomingMessage;
   readonly res: http.ServerResponse;
   readonly requestId: string;
-  readonly started: bigint;
+  /** performance.now() at arrival (a double: no BigInt per request). */
+  readonly started: number;
   /** The generation this request is answered from, fixed when it arrives. */
   readonly snapshot?: GenerationSnapshot;
   route: string;
@@ -91,9 +92,9 @@ const encodesSlash = (segment: string | undefined): boolean => segment !== undef
 
 /** Decodes one path segment exactly as brew encoded it; anything odd is a 400, never a file access. */
 function decodeSegment(raw: string): string {
-  let decoded: string;
+  let decoded = raw;
   try {
-    decoded = decodeURIComponent(raw);
+    if (raw.includes('%')) decoded = decodeURIComponent(raw);
   } catch {
     throw new HttpError(400, 'bad_request', 'malformed percent-encoding');
   }
@@ -132,7 +133,6 @@ function withSecurityHeaders(headers: HeaderList): string[] {
   return list;
 }
 
-const HEAD_OR_GET = new Set(['GET', 'HEAD']);
 const JSON_NO_STORE: HeaderList = ['content-type', 'application/json', 'cache-control', 'no-store'];
 const REGISTRY_BASE: HeaderList = ['content-type', 'application/json', 'docker-distribution-api-version', 'registry/2.0'];
 const isPromise = <T>(value: T | Promise<T>): value is Promise<T> => typeof (value as Promise<T>)?.then === 'function';
@@ -229,14 +229,14 @@ export class MirrorServer {
       req,
       res,
       requestId: typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID(),
-      started: process.hrtime.bigint(),
+      started: performance.now(),
       snapshot: this.snapshot,
       route: 'unknown',
       bytes: 0,
       ip: undefined,
     };
     try {
-      if (!HEAD_OR_GET.has(req.method!)) throw new HttpError(405, 'method_not_allowed', 'only GET and HEAD');
+      if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, 'method_not_allowed', 'only GET and HEAD');
       const handler = this.route(x);
       if (x.route === 'health') return this.run(x, handler);
       const verdict = this.deps.limiter.take(this.clientIp(x));
@@ -298,7 +298,7 @@ export class MirrorServer {
 
   /** Metrics and the access log line of one request. */
   private record(x: Exchange): void {
-    const seconds = Number(process.hrtime.bigint() - x.started) / 1e9;
+    const seconds = (performance.now() - x.started) / 1000;
     this.metrics.observe(x.route, x.res.statusCode, seconds, x.bytes);
     const record = {
       requestId: x.requestId,
