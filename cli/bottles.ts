@@ -150,7 +150,7 @@ async function serve(args: string[], io: Io): Promise<number> {
   const ratePerSecond = positiveNumber(values['rate-limit'], '--rate-limit', DEFAULT_RATE_LIMIT.ratePerSecond, false);
   if (ratePerSecond === 0) throw new UsageError('--rate-limit must be above 0 requests per second');
   const root = path.resolve(values.store);
-  const accessLines = batchedLines(io.stderr);
+  const accessLines = batchedLines((chunk) => io.stderr(chunk.toString()));
   const server = new MirrorServer({
     objects: new DirectoryObjectStore(root),
     blobs: new DirectoryBlobStore(root),

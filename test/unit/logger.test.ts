@@ -45,20 +45,23 @@ describe('jsonAccessLog', () => {
 });
 
 describe('batchedLines', () => {
-  test('gathers lines into one write at maxBytes, after flushMs, or on flush()', async () => {
+  test('gathers lines into one write when the next might not fit, after flushMs, or on flush(); long lines go straight out', async () => {
     const writes: string[] = [];
-    const sink = batchedLines((chunk) => writes.push(chunk), 20, 30);
+    const sink = batchedLines((chunk) => writes.push(chunk.toString()), 40, 30);
     sink.write('aaaaaaaa');
     sink.write('bbbbbbbb');
+    sink.write('cccc');
     expect(writes).toEqual([]);
-    sink.write('cccc'); // 9 + 9 + 5 bytes ≥ 20
+    sink.write('dddddddd'); // 23 bytes held; up to 25 more might not fit in 40
     expect(writes).toEqual(['aaaaaaaa\nbbbbbbbb\ncccc\n']);
-    sink.write('late');
     await new Promise((resolve) => setTimeout(resolve, 60));
-    expect(writes).toEqual(['aaaaaaaa\nbbbbbbbb\ncccc\n', 'late\n']);
+    expect(writes).toEqual(['aaaaaaaa\nbbbbbbbb\ncccc\n', 'dddddddd\n']);
+    sink.write('é€'); // multi-byte characters are encoded, not truncated
+    sink.write('x'.repeat(20)); // could need 61 bytes: flushes what is held, then goes out alone
+    expect(writes.slice(2)).toEqual(['é€\n', `${'x'.repeat(20)}\n`]);
     sink.write('last');
     sink.flush();
     sink.flush();
-    expect(writes).toEqual(['aaaaaaaa\nbbbbbbbb\ncccc\n', 'late\n', 'last\n']);
+    expect(writes.slice(4)).toEqual(['last\n']);
   });
 });
