@@ -277,14 +277,18 @@ export class MirrorServer {
    * handed to the socket there is nothing left to wait for.
    */
   private send(x: Exchange, status: number, headers: HeaderList, body?: Buffer | string): void {
-    const list = withSecurityHeaders(headers);
+    const list = withSecurityHeaders(headers); // a fresh list, so it can take the request id itself
     if (body !== undefined) list.push('content-length', String(typeof body === 'string' ? Buffer.byteLength(body) : body.length));
-    this.respond(x, status, list, body);
+    this.write(x, status, list, body);
   }
 
   /** Like send(), with a header list already complete but for the request id (prepared once for immutable responses). */
   private respond(x: Exchange, status: number, complete: HeaderList, body?: Buffer | string): void {
-    const list = complete.slice();
+    this.write(x, status, complete.slice(), body);
+  }
+
+  /** Adds the request id to a list this request owns, writes the response and records it. */
+  private write(x: Exchange, status: number, list: string[], body?: Buffer | string): void {
     list.push('x-request-id', x.requestId);
     x.res.writeHead(status, list);
     if (body === undefined || x.req.method === 'HEAD') {
