@@ -7,9 +7,10 @@ import { FileStateStore } from '../engine/adapters/local/file-state-store';
 import { MemoryCircuitBreaker } from '../engine/adapters/local/memory-circuit-breaker';
 import { HOMEBREW_1_PEM } from '../engine/homebrew/homebrew-1-key';
 import { loadPublicKey } from '../engine/homebrew/signed-api';
-import { batchedLines, jsonAccessLog, jsonLogger } from '../engine/logger';
+import { jsonLogger } from '../engine/logger';
 import { DEFAULT_API_URL, SyncProgress, SyncSummary, runSync } from '../engine/sync/run-sync';
 import { Upstream } from '../engine/sync/upstream';
+import { BatchedAccessLog } from '../engine/serve/access-log';
 import { MirrorServer } from '../engine/serve/server';
 import { DEFAULT_RATE_LIMIT, MemoryRateLimiter } from '../engine/serve/rate-limit';
 
@@ -150,13 +151,13 @@ async function serve(args: string[], io: Io): Promise<number> {
   const ratePerSecond = positiveNumber(values['rate-limit'], '--rate-limit', DEFAULT_RATE_LIMIT.ratePerSecond, false);
   if (ratePerSecond === 0) throw new UsageError('--rate-limit must be above 0 requests per second');
   const root = path.resolve(values.store);
-  const accessLines = batchedLines((chunk) => io.stderr(chunk.toString()));
+  const accessLog = new BatchedAccessLog({ service: 'bottles-serve' }, (chunk) => io.stderr(chunk.toString()));
   const server = new MirrorServer({
     objects: new DirectoryObjectStore(root),
     blobs: new DirectoryBlobStore(root),
     state: new FileStateStore(root),
     log: jsonLogger({ service: 'bottles-serve' }, (line) => io.stderr(`${line}\n`)),
-    accessLog: jsonAccessLog({ service: 'bottles-serve' }, accessLines.write),
+    accessLog: accessLog.log,
     limiter: new MemoryRateLimiter({
       ratePerSecond,
       burst: positiveNumber(values.burst, '--burst', DEFAULT_RATE_LIMIT.burst, true),
@@ -169,7 +170,7 @@ async function serve(args: string[], io: Io): Promise<number> {
   await new Promise<void>((resolve) => {
     const stop = () =>
       void server.stop().then(() => {
-        accessLines.flush();
+        accessLog.flush();
         resolve();
       });
     process.once('SIGTERM', stop);

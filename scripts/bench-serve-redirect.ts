@@ -16,7 +16,8 @@ import { S3BlobStore } from '../engine/adapters/aws/s3-store';
 import { DirectoryBlobStore } from '../engine/adapters/local/directory-blob-store';
 import { DirectoryObjectStore } from '../engine/adapters/local/directory-object-store';
 import { FileStateStore } from '../engine/adapters/local/file-state-store';
-import { batchedLines, jsonAccessLog, jsonLogger } from '../engine/logger';
+import { jsonLogger } from '../engine/logger';
+import { BatchedAccessLog } from '../engine/serve/access-log';
 import { MemoryRateLimiter } from '../engine/serve/rate-limit';
 import { MirrorServer } from '../engine/serve/server';
 
@@ -29,7 +30,7 @@ async function main(): Promise<void> {
     blobs: new DirectoryBlobStore(store),
     state: new FileStateStore(store),
     log: jsonLogger({ service: 'bench-redirect' }, (line) => process.stderr.write(`${line}\n`)),
-    accessLog: jsonAccessLog({ service: 'bench-redirect' }, batchedLines((chunk) => process.stderr.write(chunk)).write),
+    accessLog: new BatchedAccessLog({ service: 'bench-redirect' }, (chunk) => process.stderr.write(chunk)).log,
     limiter: new MemoryRateLimiter({ ratePerSecond: 1e9, burst: 1e9 }),
     mode: 'redirect',
     presign: (sha256, expiresIn) => bucket.presign(sha256, expiresIn),

@@ -3,8 +3,9 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { DynamoDbStateStore } from '../../engine/adapters/aws/dynamodb-state-store';
 import { connectCache } from '../../engine/adapters/aws/elasticache';
 import { S3BlobStore, S3ObjectStore } from '../../engine/adapters/aws/s3-store';
-import { batchedLines, jsonAccessLog, jsonLogger } from '../../engine/logger';
+import { jsonLogger } from '../../engine/logger';
 import { MIRROR_SERVICE_ENV, readEnvironment } from '../../engine/runtime-config';
+import { BatchedAccessLog } from '../../engine/serve/access-log';
 import { RedisRateLimiter } from '../../engine/serve/redis-rate-limiter';
 import { MirrorServer } from '../../engine/serve/server';
 
@@ -19,7 +20,7 @@ import { MirrorServer } from '../../engine/serve/server';
 async function main(): Promise<void> {
   const config = readEnvironment(MIRROR_SERVICE_ENV);
   const log = jsonLogger({ service: 'mirror-service', environment: config.environment });
-  const accessLines = batchedLines((chunk) => process.stdout.write(chunk));
+  const accessLog = new BatchedAccessLog({ service: 'mirror-service', environment: config.environment }, (chunk) => process.stdout.write(chunk));
   const mode = config.mode === 'proxy' ? 'proxy' : 'redirect';
   const s3 = new S3Client({});
   const blobs = new S3BlobStore(s3, config.bottleBucket);
@@ -36,7 +37,7 @@ async function main(): Promise<void> {
     blobs,
     state: new DynamoDbStateStore(new DynamoDBClient({}), config.stateTable),
     log,
-    accessLog: jsonAccessLog({ service: 'mirror-service', environment: config.environment }, accessLines.write),
+    accessLog: accessLog.log,
     limiter: new RedisRateLimiter(cache),
     mode,
     presign: (sha256, expiresIn) => blobs.presign(sha256, expiresIn),
@@ -47,7 +48,7 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => {
     log.info('SIGTERM: draining');
     void server.stop().then(() => {
-      accessLines.flush();
+      accessLog.flush();
       cache.disconnect();
       process.exit(0);
     });

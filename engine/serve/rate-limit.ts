@@ -1,3 +1,5 @@
+import { performance } from 'perf_hooks';
+
 /** Per-client-IP request limits. In AWS the buckets live in Redis so every task shares them; locally, in memory. */
 export interface RateVerdict {
   readonly allowed: boolean;
@@ -24,7 +26,10 @@ export const DEFAULT_RATE_LIMIT: RateLimit = { ratePerSecond: 50, burst: 200 };
 
 const ALLOWED: RateVerdict = Object.freeze({ allowed: true, retryAfterSeconds: 0 });
 
-/** Token bucket per IP, in process memory. */
+/**
+ * Token bucket per IP, in process memory. Time comes from the monotonic
+ * clock: a wall-clock step backwards (NTP) must not drain every bucket.
+ */
 export class MemoryRateLimiter implements RateLimiter {
   readonly backend = 'memory';
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
@@ -32,7 +37,7 @@ export class MemoryRateLimiter implements RateLimiter {
 
   constructor(
     private readonly limit: RateLimit = DEFAULT_RATE_LIMIT,
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   take(clientIp: string): RateVerdict {
