@@ -40,10 +40,11 @@ const ascii = (text: string) => Buffer.from(text, 'latin1');
 const QUOTE = 0x22;
 /** JSON escapes are at most 6 characters per UTF-16 unit, and UTF-8 is at most 3 bytes per unit. */
 const WORST_BYTES_PER_UNIT = 6;
+/** Distinct methods or routes given pieces of their own; a caller with more still works, unhelped. */
+const MAX_CACHED_PIECES = 64;
 
 /** Copies `s` as a JSON string literal; plain ASCII byte by byte, anything needing escapes through JSON.stringify. */
-function putString(buffer: Buffer, at: number, s: string | undefined): number {
-  if (s === undefined) return at + buffer.write('null', at, 'latin1');
+function putString(buffer: Buffer, at: number, s: string): number {
   const start = at;
   buffer[at++] = QUOTE;
   for (let i = 0; i < s.length; i++) {
@@ -55,12 +56,25 @@ function putString(buffer: Buffer, at: number, s: string | undefined): number {
   return at;
 }
 
+/** Copies a short constant; a loop beats TypedArray#set's call overhead below a few dozen bytes. */
+function putBytes(buffer: Buffer, at: number, bytes: Uint8Array): number {
+  for (let i = 0; i < bytes.length; i++) buffer[at++] = bytes[i];
+  return at;
+}
+
 /** Copies a non-negative integer's decimal digits. */
 function putInteger(buffer: Buffer, at: number, n: number): number {
   const digits = String(n);
   for (let i = 0; i < digits.length; i++) buffer[at++] = digits.charCodeAt(i);
   return at;
 }
+
+const json = (value: string | undefined) => (value === undefined ? 'null' : JSON.stringify(value));
+const BYTES = ascii(',"bytes":');
+const DURATION = ascii(',"durationMs":');
+const IP = ascii(',"ip":');
+/** Offset of the timestamp in the head: after `{"timestamp":"`. */
+const TIMESTAMP_AT = 14;
 
 const flushAtExit = new Set<() => void>();
 
@@ -71,14 +85,22 @@ export class BatchedAccessLog {
   private buffer: Buffer;
   private used = 0;
   private timer?: NodeJS.Timeout;
-  // The constant parts of every line, encoded once.
+  /**
+   * `{"timestamp":"…","level":"INFO","message":"request",<bound>,"requestId":`,
+   * its timestamp rewritten in place: the date and time once per second, the
+   * milliseconds once per millisecond.
+   */
   private readonly head: Buffer;
-  private readonly afterTimestamp: Buffer;
-  private readonly pieces: Buffer[];
+  private headSecond = -1;
+  private headMs = -1;
+  // Pieces that repeat from line to line, encoded once each:
+  // `,"method":…,"path":` per method, `,"route":…,"status":` per route, `,"generation":…}\n` for the latest generation.
+  private readonly methodPieces = new Map<string | undefined, Buffer>();
+  private readonly routePieces = new Map<string, Buffer>();
+  private generation?: string;
+  private generationPiece = ascii(',"generation":null}\n');
+  /** Everything but the pieces and the three free-form strings: the head, three numbers of at most 20 digits, the constants. */
   private readonly fixedBytes: number;
-  /** `YYYY-MM-DDTHH:MM:SS.` of the current second, and which second that is. */
-  private second = -1;
-  private secondPrefix = Buffer.alloc(20);
 
   constructor(
     bound: Record<string, unknown>,
@@ -91,28 +113,51 @@ export class BatchedAccessLog {
     this.buffer = Buffer.allocUnsafe(this.maxBytes);
     const boundJson = JSON.stringify(bound);
     const boundMembers = boundJson.length > 2 ? `,${boundJson.slice(1, -1)}` : '';
-    this.head = ascii('{"timestamp":"');
-    this.afterTimestamp = Buffer.from(`","level":"INFO","message":"request"${boundMembers},"requestId":`, 'utf8');
-    this.pieces = [',"method":', ',"path":', ',"route":', ',"status":', ',"bytes":', ',"durationMs":', ',"ip":', ',"generation":', '}\n'].map(ascii);
-    // Everything but the string fields: constants, a 24-character timestamp and three numbers of at most 20 digits.
-    this.fixedBytes = this.head.length + 24 + this.afterTimestamp.length + this.pieces.reduce((sum, p) => sum + p.length, 0) + 3 * 20;
+    this.head = Buffer.from(`{"timestamp":"1970-01-01T00:00:00.000Z","level":"INFO","message":"request"${boundMembers},"requestId":`, 'utf8');
+    this.fixedBytes = this.head.length + 3 * 20 + BYTES.length + DURATION.length + IP.length;
     flushAtExit.add(this.flush);
     if (flushAtExit.size === 1) process.once('exit', () => flushAtExit.forEach((flush) => flush()));
   }
 
   /** Appends one request's line. */
   readonly log: AccessLog = (r) => {
-    const strings = (r.requestId.length + (r.method?.length ?? 4) + (r.path?.length ?? 4) + r.route.length + r.ip.length + (r.generation?.length ?? 4)) * WORST_BYTES_PER_UNIT + 12;
-    const worstCase = this.fixedBytes + strings;
+    const method = this.methodPiece(r.method);
+    const route = this.routePiece(r.route);
+    const generation = this.generationPieceFor(r.generation);
+    const path = r.path ?? '';
+    const worstCase = this.fixedBytes + method.length + route.length + generation.length + (r.requestId.length + path.length + r.ip.length + 2) * WORST_BYTES_PER_UNIT;
+    let buffer = this.buffer;
+    let at = this.used;
+    let alone = false;
     if (worstCase > this.maxBytes) {
       // A line longer than the whole buffer (a huge path) goes out on its own.
       this.flush();
-      const alone = Buffer.allocUnsafe(worstCase);
-      this.out(alone.subarray(0, this.encode(alone, 0, r)));
+      buffer = Buffer.allocUnsafe(worstCase);
+      at = 0;
+      alone = true;
+    } else if (at + worstCase > this.maxBytes) {
+      this.flush();
+      buffer = this.buffer;
+      at = 0;
+    }
+    this.stampHead();
+    buffer.set(this.head, at);
+    at = putString(buffer, at + this.head.length, r.requestId);
+    buffer.set(method, at);
+    at += method.length;
+    at = r.path === undefined ? at + buffer.write('null', at, 'latin1') : putString(buffer, at, r.path);
+    buffer.set(route, at);
+    at = putInteger(buffer, at + route.length, r.status);
+    at = putInteger(buffer, putBytes(buffer, at, BYTES), r.bytes);
+    at = putInteger(buffer, putBytes(buffer, at, DURATION), r.durationMs);
+    at = putString(buffer, putBytes(buffer, at, IP), r.ip);
+    buffer.set(generation, at);
+    at += generation.length;
+    if (alone) {
+      this.out(buffer.subarray(0, at));
       return;
     }
-    if (this.used + worstCase > this.maxBytes) this.flush();
-    this.used = this.encode(this.buffer, this.used, r);
+    this.used = at;
     if (!this.timer) {
       this.timer = setTimeout(this.flush, this.flushMs);
       this.timer.unref();
@@ -130,47 +175,46 @@ export class BatchedAccessLog {
     this.out(chunk);
   };
 
-  private encode(buffer: Buffer, at: number, r: AccessRecord): number {
-    const p = this.pieces;
-    buffer.set(this.head, at);
-    at = this.putTimestamp(buffer, at + this.head.length);
-    buffer.set(this.afterTimestamp, at);
-    at = putString(buffer, at + this.afterTimestamp.length, r.requestId);
-    buffer.set(p[0], at);
-    at = putString(buffer, at + p[0].length, r.method);
-    buffer.set(p[1], at);
-    at = putString(buffer, at + p[1].length, r.path);
-    buffer.set(p[2], at);
-    at = putString(buffer, at + p[2].length, r.route);
-    buffer.set(p[3], at);
-    at = putInteger(buffer, at + p[3].length, r.status);
-    buffer.set(p[4], at);
-    at = putInteger(buffer, at + p[4].length, r.bytes);
-    buffer.set(p[5], at);
-    at = putInteger(buffer, at + p[5].length, r.durationMs);
-    buffer.set(p[6], at);
-    at = putString(buffer, at + p[6].length, r.ip);
-    buffer.set(p[7], at);
-    at = putString(buffer, at + p[7].length, r.generation);
-    buffer.set(p[8], at);
-    return at + p[8].length;
+  private methodPiece(method: string | undefined): Buffer {
+    let piece = this.methodPieces.get(method);
+    if (!piece) {
+      piece = Buffer.from(`,"method":${json(method)},"path":`, 'utf8');
+      if (this.methodPieces.size < MAX_CACHED_PIECES) this.methodPieces.set(method, piece);
+    }
+    return piece;
   }
 
-  /** ISO 8601 with milliseconds; the date and time up to the second are formatted once per second. */
-  private putTimestamp(buffer: Buffer, at: number): number {
-    const now = this.now();
-    const second = Math.floor(now / 1000);
-    if (second !== this.second) {
-      this.second = second;
-      this.secondPrefix = ascii(new Date(second * 1000).toISOString().slice(0, 20));
+  private routePiece(route: string): Buffer {
+    let piece = this.routePieces.get(route);
+    if (!piece) {
+      piece = Buffer.from(`,"route":${json(route)},"status":`, 'utf8');
+      if (this.routePieces.size < MAX_CACHED_PIECES) this.routePieces.set(route, piece);
     }
-    buffer.set(this.secondPrefix, at);
-    at += this.secondPrefix.length;
+    return piece;
+  }
+
+  private generationPieceFor(generation: string | undefined): Buffer {
+    if (generation !== this.generation) {
+      this.generation = generation;
+      this.generationPiece = Buffer.from(`,"generation":${json(generation)}}\n`, 'utf8');
+    }
+    return this.generationPiece;
+  }
+
+  /** Brings the head's ISO 8601 timestamp to the current millisecond. */
+  private stampHead(): void {
+    const now = Math.floor(this.now());
+    if (now === this.headMs) return;
+    this.headMs = now;
+    const second = Math.floor(now / 1000);
+    if (second !== this.headSecond) {
+      this.headSecond = second;
+      this.head.write(new Date(second * 1000).toISOString().slice(0, 20), TIMESTAMP_AT, 'latin1');
+    }
     const ms = now - second * 1000;
-    buffer[at++] = 0x30 + Math.floor(ms / 100);
-    buffer[at++] = 0x30 + (Math.floor(ms / 10) % 10);
-    buffer[at++] = 0x30 + (Math.floor(ms) % 10);
-    buffer[at++] = 0x5a; // Z
-    return at;
+    const at = TIMESTAMP_AT + 20;
+    this.head[at] = 0x30 + Math.floor(ms / 100);
+    this.head[at + 1] = 0x30 + (Math.floor(ms / 10) % 10);
+    this.head[at + 2] = 0x30 + (ms % 10);
   }
 }

@@ -128,6 +128,19 @@ export function parseRange(header: string | undefined, size: number): { start: n
   return { start, end };
 }
 
+/**
+ * The first value of a request header, found in the raw list. Reading
+ * `req.headers` makes Node build (and lower-case) the whole header object,
+ * which the redirect route otherwise never needs.
+ */
+function rawHeader(req: http.IncomingMessage, lowerCaseName: string): string | undefined {
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i].length === lowerCaseName.length && raw[i].toLowerCase() === lowerCaseName) return raw[i + 1];
+  }
+  return undefined;
+}
+
 /** Security headers followed by `headers`; slice and push, which stay on V8's fast path (concat does not). */
 function withSecurityHeaders(headers: HeaderList): string[] {
   const list = SECURITY_HEADERS.slice();
@@ -219,18 +232,18 @@ export class MirrorServer {
 
   private clientIp(x: Exchange): string {
     if (x.ip === undefined) {
-      const forwarded = this.deps.trustProxy ? String(x.req.headers['x-forwarded-for'] ?? '').split(',')[0].trim() : '';
+      const forwarded = this.deps.trustProxy ? (rawHeader(x.req, 'x-forwarded-for') ?? '').split(',')[0].trim() : '';
       x.ip = forwarded || x.req.socket.remoteAddress || 'unknown';
     }
     return x.ip;
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const incoming = req.headers['x-request-id'];
+    const incoming = rawHeader(req, 'x-request-id');
     const x: Exchange = {
       req,
       res,
-      requestId: typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID(),
+      requestId: incoming !== undefined && REQUEST_ID.test(incoming) ? incoming : randomUUID(),
       started: performance.now(),
       snapshot: this.snapshot,
       route: 'unknown',

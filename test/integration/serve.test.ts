@@ -199,6 +199,9 @@ describe('operations', () => {
   test('request ids are propagated or generated and logged; security headers are set', async () => {
     const mine = await get('/health', { 'x-request-id': 'trace-123' });
     expect(mine.headers['x-request-id']).toBe('trace-123');
+    // Header names are case-insensitive; an id that is not a plain token is replaced, not echoed.
+    expect((await get('/health', { 'X-Request-ID': 'Trace-ABC' })).headers['x-request-id']).toBe('Trace-ABC');
+    expect((await get('/health', { 'x-request-id': 'bad id"' })).headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
     const generated = await get('/health');
     expect(generated.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
     expect(generated.headers['x-content-type-options']).toBe('nosniff');
