@@ -12,6 +12,12 @@ import { allow, securityGroup } from './firewall';
 /** TLS 1.3 with TLS 1.2 fallback for older curl builds; no TLS 1.0/1.1, no CBC-only suites. */
 export const TLS_POLICY = 'ELBSecurityPolicy-TLS13-1-2-2021-06';
 export const HEALTH_CHECK_PATH = '/health';
+/**
+ * Idle connection timeout, long for large bottles through proxy mode on slow
+ * links. The mirror keeps connections open longer (KEEP_ALIVE_TIMEOUT_MS in
+ * engine/serve/server.ts), so the ALB never reuses one the task has closed (a 502).
+ */
+export const ALB_IDLE_TIMEOUT_SECONDS = 120;
 
 export interface LoadBalancerProps {
   readonly namePrefix: string;
@@ -63,7 +69,9 @@ export class LoadBalancer extends Construct {
       dropInvalidHeaderFields: true,
       enableDeletionProtection: props.deletionProtection ?? true,
       desyncMitigationMode: 'strictest',
-      idleTimeout: 120, // large bottles through proxy mode on slow links
+      idleTimeout: ALB_IDLE_TIMEOUT_SECONDS,
+      // The ALB appends the address it saw to X-Forwarded-For; the mirror rate-limits on that last entry.
+      xffHeaderProcessingMode: 'append',
       accessLogs: { bucket: props.accessLogBucket, prefix: props.accessLogPrefix, enabled: true },
     });
 

@@ -54,6 +54,7 @@ export function bottleExtension(tag: string, rebuild: number): string {
 
 /** Ruby's ERB::Util.url_encode: every byte but `A-Za-z0-9_-.~` becomes `%XX` (uppercase hex). */
 export function urlEncode(value: string): string {
+  if (/^[A-Za-z0-9_.~-]*$/.test(value)) return value; // most names: nothing to encode
   return Array.from(Buffer.from(value, 'utf8'))
     .map((byte) => {
       const c = String.fromCharCode(byte);

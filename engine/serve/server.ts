@@ -34,7 +34,11 @@ export interface MirrorServerDeps {
    * and SigV4 signing happens once per blob per minute instead of per request.
    */
   readonly presignExpirySeconds?: number;
-  /** Take the client IP from X-Forwarded-For (behind the ALB). Default false. */
+  /**
+   * Take the client IP from X-Forwarded-For, behind the ALB. Its last entry is
+   * the address the ALB saw; earlier ones come from the client and could be
+   * forged to dodge the rate limit. Default false.
+   */
   readonly trustProxy?: boolean;
   /** How often to look for a newly published generation. Default 5 s. */
   readonly pollMs?: number;
@@ -129,16 +133,20 @@ export function parseRange(header: string | undefined, size: number): { start: n
 }
 
 /**
- * The first value of a request header, found in the raw list. Reading
+ * The first (or last) value of a request header, found in the raw list. Reading
  * `req.headers` makes Node build (and lower-case) the whole header object,
  * which the redirect route otherwise never needs.
  */
-function rawHeader(req: http.IncomingMessage, lowerCaseName: string): string | undefined {
+function rawHeader(req: http.IncomingMessage, lowerCaseName: string, last = false): string | undefined {
   const raw = req.rawHeaders;
+  let found: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i].length === lowerCaseName.length && raw[i].toLowerCase() === lowerCaseName) return raw[i + 1];
+    if (raw[i].length === lowerCaseName.length && raw[i].toLowerCase() === lowerCaseName) {
+      found = raw[i + 1];
+      if (!last) break;
+    }
   }
-  return undefined;
+  return found;
 }
 
 /** Security headers followed by `headers`; slice and push, which stay on V8's fast path (concat does not). */
@@ -147,6 +155,13 @@ function withSecurityHeaders(headers: HeaderList): string[] {
   for (let i = 0; i < headers.length; i++) list.push(headers[i]);
   return list;
 }
+
+/**
+ * Idle keep-alive connections are closed after this long: above the ALB's
+ * idle timeout (120 s, constructs/load-balancer.ts), so the ALB closes first
+ * and never sends a request down a connection the server is closing.
+ */
+export const KEEP_ALIVE_TIMEOUT_MS = 125_000;
 
 const JSON_NO_STORE: HeaderList = ['content-type', 'application/json', 'cache-control', 'no-store'];
 const REGISTRY_BASE: HeaderList = ['content-type', 'application/json', 'docker-distribution-api-version', 'registry/2.0'];
@@ -199,7 +214,7 @@ export class MirrorServer {
   constructor(private readonly deps: MirrorServerDeps) {
     if (deps.mode === 'redirect' && !deps.presign) throw new Error('redirect mode needs a store that can presign URLs (S3)');
     this.server = http.createServer((req, res) => this.handle(req, res));
-    this.server.keepAliveTimeout = 65_000; // above the ALB's 60 s idle timeout
+    this.server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   }
 
   /** Loads the published generation if it changed; requests in flight keep the snapshot they started with. */
@@ -232,7 +247,11 @@ export class MirrorServer {
 
   private clientIp(x: Exchange): string {
     if (x.ip === undefined) {
-      const forwarded = this.deps.trustProxy ? (rawHeader(x.req, 'x-forwarded-for') ?? '').split(',')[0].trim() : '';
+      let forwarded = '';
+      if (this.deps.trustProxy) {
+        const chain = rawHeader(x.req, 'x-forwarded-for', true) ?? '';
+        forwarded = chain.slice(chain.lastIndexOf(',') + 1).trim();
+      }
       x.ip = forwarded || x.req.socket.remoteAddress || 'unknown';
     }
     return x.ip;
@@ -342,7 +361,11 @@ export class MirrorServer {
     // The busiest route first, without splitting: `/bottles/<one segment>`.
     if (raw.startsWith('/bottles/') && raw.indexOf('/', 9) === -1) {
       x.route = 'bottle';
-      const name = decodeSegment(raw.slice(9)); // rejects an encoded slash, like every segment
+      const encoded = raw.slice(9);
+      // brew's own encoding of a known name needs no decoding; anything else is decoded (and checked) first.
+      const known = x.snapshot?.bottlesByEncodedName.get(encoded);
+      if (known !== undefined) return (e) => this.bottle(e, known);
+      const name = decodeSegment(encoded); // rejects an encoded slash, like every segment
       return (e) => this.bottleByName(e, name);
     }
     const parts = raw.split('/');
@@ -445,8 +468,16 @@ export class MirrorServer {
 
   private bottleByName(x: Exchange, name: string): void | Promise<void> {
     const sha256 = this.requireSnapshot(x).bottles.get(name);
-    this.metrics.lookup(sha256 !== undefined);
-    if (!sha256) throw new HttpError(404, 'not_found', 'no such bottle in the published generation');
+    if (!sha256) {
+      this.metrics.lookup(false);
+      throw new HttpError(404, 'not_found', 'no such bottle in the published generation');
+    }
+    return this.bottle(x, sha256);
+  }
+
+  /** A bottle the request's snapshot names. */
+  private bottle(x: Exchange, sha256: string): void | Promise<void> {
+    this.metrics.lookup(true);
     return this.sendBlob(x, sha256);
   }
 

@@ -1,4 +1,5 @@
 import { createHash } from 'crypto';
+import { urlEncode } from '../homebrew/bottle-names';
 import { wantedBottles } from '../homebrew/wanted-bottles';
 import { ObjectStore, PublishedGeneration } from '../ports';
 import { apiKey } from '../sync/phases';
@@ -23,6 +24,12 @@ export interface GenerationSnapshot {
   readonly api: ReadonlyMap<string, ApiFile>;
   /** Bottles by unencoded flat file name (`openssl@3-3.2.0_1.arm64_sonoma.bottle.tar.gz`) → sha256. */
   readonly bottles: ReadonlyMap<string, string>;
+  /**
+   * The same bottles by the name exactly as brew encodes it in a request
+   * (`openssl%403-…`), so the usual request is answered without decoding.
+   * Other encodings of a name are decoded and looked up in `bottles`.
+   */
+  readonly bottlesByEncodedName: ReadonlyMap<string, string>;
   /** `<image>:<manifest ref>` pairs this generation names (their indexes are in the store). */
   readonly manifests: ReadonlySet<string>;
   /** Blob digests this generation names. */
@@ -49,12 +56,14 @@ export async function loadSnapshot(objects: ObjectStore, generation: PublishedGe
   // The sync verified the signature before publishing; here the payload is only parsed.
   const payload = JSON.parse(JSON.parse(formula.body.toString('utf8')).payload);
   const bottles = new Map<string, string>();
+  const bottlesByEncodedName = new Map<string, string>();
   const manifests = new Set<string>();
   const blobs = new Set<string>();
   for (const b of wantedBottles(payload)) {
     bottles.set(b.flatFile, b.sha256);
+    bottlesByEncodedName.set(urlEncode(b.flatFile), b.sha256);
     manifests.add(`${b.image}:${b.manifestRef}`);
     blobs.add(b.sha256);
   }
-  return { generation, lastModified: new Date(generation.publishedAt).toUTCString(), api, bottles, manifests, blobs };
+  return { generation, lastModified: new Date(generation.publishedAt).toUTCString(), api, bottles, bottlesByEncodedName, manifests, blobs };
 }

@@ -142,14 +142,16 @@ describe('rate limits shared through Redis (real redis-server)', () => {
   });
   afterAll(() => redis.stop());
 
-  test('two tasks share one per-IP budget; the ALB’s X-Forwarded-For decides the client', async () => {
+  test('two tasks share one per-IP budget; the address the ALB appended to X-Forwarded-For decides the client', async () => {
     const limit = { ratePerSecond: 0.2, burst: 3 };
     const a = await mirror('proxy', new RedisRateLimiter(await redis.client(), limit, 'rl1'));
     const b = await mirror('proxy', new RedisRateLimiter(await redis.client(), limit, 'rl1'));
     try {
-      const client = { 'x-forwarded-for': '203.0.113.7, 10.0.0.1' };
+      // The client forges a different first entry every time; the ALB's own entry comes last.
       const statuses = [];
-      for (const target of [a, b, a, b]) statuses.push((await fetchRaw(target.url('/api/cask.jws.json'), client)).status);
+      for (const [i, target] of [a, b, a, b].entries()) {
+        statuses.push((await fetchRaw(target.url('/api/cask.jws.json'), { 'x-forwarded-for': `192.0.2.${i}, 203.0.113.7` })).status);
+      }
       expect(statuses).toEqual([200, 200, 200, 429]);
       expect((await fetchRaw(b.url('/api/cask.jws.json'), { 'x-forwarded-for': '198.51.100.1' })).status).toBe(200);
     } finally {

@@ -125,6 +125,10 @@ describe('bottles (HOMEBREW_BOTTLE_DOMAIN=<mirror>/bottles), in brew’s exact e
     ['/bottles/openssl%403-3.2.0_1.arm64_sonoma.bottle.tar.gz', 'openssl'],
     ['/bottles/libsigc%2B%2B%402-2.12.1.x86_64_linux.bottle.1.tar.gz', 'libsigc'],
     ['/bottles/ca-certificates-2023-12-12.all.bottle.tar.gz', 'ca'],
+    // Other clients may encode differently; the name decodes to the same bottle.
+    ['/bottles/openssl@3-3.2.0_1.arm64_sonoma.bottle.tar.gz', 'openssl'],
+    ['/bottles/libsigc%2b%2b%402-2.12.1.x86_64_linux.bottle.1.tar.gz', 'libsigc'],
+    ['/bottles/ca%2Dcertificates-2023-12-12.all.bottle.tar.gz', 'ca'],
   ] as const)('%s', async (url, which) => {
     const res = await get(url);
     expect(res.status).toBe(200);

@@ -15,6 +15,7 @@ import { VpcEndpoint } from '@cdktf/provider-aws/lib/vpc-endpoint';
 import { BackupPlan } from '@cdktf/provider-aws/lib/backup-plan';
 import { EnvironmentName, loadEnvironmentConfig } from '../../config/environments';
 import { MirrorStack } from '../../stacks/mirror-stack';
+import { KEEP_ALIVE_TIMEOUT_MS } from '../../engine/serve/server';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 const synth = (name: EnvironmentName): string => Testing.synth(new MirrorStack(Testing.app(), loadEnvironmentConfig(name, {})));
@@ -231,6 +232,12 @@ describe('mirror service', () => {
     expect(stacks.prod).toHaveResourceWithProperties(Lb, { internal: false, drop_invalid_header_fields: true, enable_deletion_protection: true });
     expect(resources('prod', 'aws_lb').load_balancer_alb.access_logs).toMatchObject({ enabled: true, prefix: 'alb' });
     expect(stacks.dev).toHaveResourceWithProperties(Lb, { internal: true });
+  });
+
+  test('the ALB appends the client address to X-Forwarded-For and drops idle connections before the mirror does', () => {
+    const alb = resources('prod', 'aws_lb').load_balancer_alb;
+    expect(alb.xff_header_processing_mode).toBe('append');
+    expect(alb.idle_timeout * 1000).toBeLessThan(KEEP_ALIVE_TIMEOUT_MS);
   });
 
   test('WAF: per-IP rate limit plus the AWS common rule set', () => {
