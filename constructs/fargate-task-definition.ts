@@ -18,6 +18,8 @@ export interface FargateTaskDefinitionProps {
   readonly repository: EcrRepository;
   readonly imageTag: string;
   readonly environment: Record<string, string>;
+  /** Overrides the image's CMD (e.g. to pass runtime flags). Default: the image's own. */
+  readonly command?: string[];
   /** Container port to expose, if the task serves traffic. */
   readonly containerPort?: number;
   readonly logsKeyArn: string;
@@ -80,6 +82,7 @@ export class FargateTaskDefinition extends Construct {
       linuxParameters: { initProcessEnabled: true, capabilities: { drop: ['ALL'] } },
       // Fargate's maximum: time for in-flight uploads and downloads to finish after SIGTERM.
       stopTimeout: 120,
+      ...(props.command ? { command: props.command } : {}),
       environment: Object.entries(props.environment).map(([name, value]) => ({ name, value })),
       portMappings: props.containerPort ? [{ containerPort: props.containerPort, protocol: 'tcp' }] : [],
       mountPoints: [{ sourceVolume: 'tmp', containerPath: '/tmp', readOnly: false }],

@@ -9,7 +9,8 @@
  * the credentials are dummies). Everything else is configured as
  * `bottles serve` configures it: in-memory rate limit, batched JSON access
  * log to stderr. bench-serve.ts bundles this file with esbuild and runs it in its own
- * process, as the container runs its bundle.
+ * process, as the container runs its bundle, with the container's Node.js
+ * flags (MIRROR_SERVICE_NODE_FLAGS).
  */
 import { S3Client } from '@aws-sdk/client-s3';
 import { S3BlobStore } from '../engine/adapters/aws/s3-store';

@@ -8,7 +8,7 @@
  * loopback, each route next to nginx serving the same bytes statically. The
  * mirror runs as shipped, from an esbuild bundle in its own process: proxy mode
  * is `dist/bottles.js serve`, redirect mode is bench-serve-redirect.ts (the same
- * server with the S3 presigner). Neither runs under ts-node, whose REPL loads
+ * server with the S3 presigner, run with the mirror container's Node.js flags). Neither runs under ts-node, whose REPL loads
  * `domain` and slows every EventEmitter in the process.
  *   - the manifest route (small JSON);
  *   - the bottle route in redirect mode (302 to a presigned URL);
@@ -29,6 +29,7 @@ import { DirectoryBlobStore } from '../engine/adapters/local/directory-blob-stor
 import { DirectoryObjectStore } from '../engine/adapters/local/directory-object-store';
 import { FileStateStore } from '../engine/adapters/local/file-state-store';
 import { jsonLogger } from '../engine/logger';
+import { MIRROR_SERVICE_NODE_FLAGS } from '../engine/runtime-config';
 import { SECURITY_HEADERS } from '../engine/serve/server';
 import { OCI_INDEX_MEDIA_TYPE } from '../engine/sync/upstream';
 import { runSync } from '../engine/sync/run-sync';
@@ -119,7 +120,8 @@ async function main(): Promise<void> {
     execFileSync(esbuild, [entry, '--bundle', '--platform=node', '--target=node20', `--outfile=${out}`, '--log-level=warning'], { cwd: path.join(__dirname, '..') });
   }
   const proxy = await startServer('node', [bottlesCli, 'serve', '--store', store, '--port', '0', '--rate-limit', '1000000000', '--burst', '1000000000']);
-  const redirect = await startServer('node', [redirectServer, store, '0']);
+  // The redirect server stands in for the mirror container, so it runs with the container's Node.js flags.
+  const redirect = await startServer('node', [...MIRROR_SERVICE_NODE_FLAGS, redirectServer, store, '0']);
   const proxyPort = proxy.port;
   const redirectPort = redirect.port;
 
@@ -198,7 +200,8 @@ process.once('SIGTERM', () => process.exit(0));`,
   ];
   console.log(
     `wrk -t2 -c${connections} -d${seconds}s on loopback, median of ${rounds} alternating rounds; ${os.cpus().length} cores shared by wrk, ` +
-      'nginx (1 worker) and the mirror (1 Node process), both sending the security headers and a request id and writing a buffered JSON access log to /dev/null',
+      `nginx (1 worker) and the mirror (1 Node process; redirect mode with the container's ${MIRROR_SERVICE_NODE_FLAGS.join(' ')}), ` +
+      'both sending the security headers and a request id and writing a buffered JSON access log to /dev/null',
   );
   try {
     for (const [name, ours, theirs] of routes.filter((r) => r[0].startsWith(process.env.BENCH_ONLY ?? ''))) {

@@ -22,7 +22,7 @@ import { StateTable } from '../constructs/state-table';
 import { SyncFunction } from '../constructs/sync-function';
 import { WeeklySchedule } from '../constructs/weekly-schedule';
 import { ReadableAddressStack } from './readable-addresses';
-import { METRICS_NAMESPACE, MIRROR_SERVICE_ENV, ORCHESTRATOR_ENV, SYNC_ENV, TASK_DISPATCH_ENV } from '../engine/runtime-config';
+import { METRICS_NAMESPACE, MIRROR_SERVICE_ENV, MIRROR_SERVICE_NODE_FLAGS, ORCHESTRATOR_ENV, SYNC_ENV, TASK_DISPATCH_ENV } from '../engine/runtime-config';
 
 export const PROJECT_TAG = 'homebrew-bottles-sync';
 /** Port the mirror container listens on behind the ALB. */
@@ -329,6 +329,7 @@ export class MirrorStack extends ReadableAddressStack {
       repository: mirrorRepo.repository,
       imageTag: config.imageTag,
       containerPort: MIRROR_PORT,
+      command: ['node', ...MIRROR_SERVICE_NODE_FLAGS, 'main.js'],
       environment: {
         ...runtimeEnv,
         [MIRROR_SERVICE_ENV.cacheUser]: cache.users.mirror.userId,

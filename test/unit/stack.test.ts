@@ -175,6 +175,12 @@ describe('sync compute', () => {
     expect(container).toMatchObject({ readonlyRootFilesystem: true, privileged: false, user: '10001:10001' });
     expect(container.logConfiguration.logDriver).toBe('awslogs');
     expect(task.task_role_arn).not.toBe(task.execution_role_arn);
+    expect(container.command).toBeUndefined(); // the image's CMD
+  });
+
+  test('the mirror container runs node with the mirror’s V8 flags (single-threaded GC on its one vCPU)', () => {
+    const [container] = JSON.parse(resources('prod', 'aws_ecs_task_definition').mirror_task_task.container_definitions);
+    expect(container.command).toEqual(['node', '--single-threaded-gc', 'main.js']);
   });
 
   test('Container Insights everywhere; Spot only outside prod', () => {
