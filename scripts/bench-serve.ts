@@ -64,9 +64,9 @@ interface WrkResult {
   non2xx: number;
 }
 
-async function wrk(url: string): Promise<WrkResult> {
+async function wrk(url: string, duration = seconds): Promise<WrkResult> {
   const output = await new Promise<string>((resolve, reject) => {
-    const proc = spawn('wrk', ['-t2', `-c${connections}`, `-d${seconds}s`, '--latency', url]);
+    const proc = spawn('wrk', ['-t2', `-c${connections}`, `-d${duration}s`, '--latency', url]);
     let out = '';
     proc.stdout.on('data', (d) => (out += d));
     proc.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`wrk exited ${code}`))));
@@ -91,6 +91,14 @@ async function startServer(command: string, args: string[]): Promise<{ process: 
     proc.once('exit', (code) => reject(new Error(`${args[0]} exited ${code} before listening: ${out}`)));
   });
   return { process: proc, port };
+}
+
+/** Stops a server process and waits for it to be gone. */
+async function stopServer(proc: ReturnType<typeof spawn>): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const exited = new Promise((resolve) => proc.once('exit', resolve));
+  proc.kill('SIGTERM');
+  await exited;
 }
 
 async function main(): Promise<void> {
@@ -119,9 +127,12 @@ async function main(): Promise<void> {
   for (const [entry, out] of [['cli/bottles.ts', bottlesCli], ['scripts/bench-serve-redirect.ts', redirectServer]]) {
     execFileSync(esbuild, [entry, '--bundle', '--platform=node', '--target=node20', `--outfile=${out}`, '--log-level=warning'], { cwd: path.join(__dirname, '..') });
   }
-  const proxy = await startServer('node', [bottlesCli, 'serve', '--store', store, '--port', '0', '--rate-limit', '1000000000', '--burst', '1000000000']);
+  const startProxy = () => startServer('node', [bottlesCli, 'serve', '--store', store, '--port', '0', '--rate-limit', '1000000000', '--burst', '1000000000']);
   // The redirect server stands in for the mirror container, so it runs with the container's Node.js flags.
-  const redirect = await startServer('node', [...MIRROR_SERVICE_NODE_FLAGS, redirectServer, store, '0']);
+  const startRedirect = () => startServer('node', [...MIRROR_SERVICE_NODE_FLAGS, redirectServer, store, '0']);
+  // Started here only to learn its presigned URL and headers; each route below gets fresh server processes.
+  const proxy = await startProxy();
+  const redirect = await startRedirect();
   const proxyPort = proxy.port;
   const redirectPort = redirect.port;
 
@@ -190,13 +201,16 @@ server.keepAliveTimeout = 65000;
 server.listen(0, '127.0.0.1', () => console.log('listening ' + server.address().port));
 process.once('SIGTERM', () => process.exit(0));`,
   );
-  const floor = await startServer('node', [floorScript]);
+  proxy.process.kill('SIGTERM');
+  redirect.process.kill('SIGTERM');
 
-  const routes: [string, string, string][] = [
-    ['manifest route', `http://127.0.0.1:${proxyPort}/bottles/openssl/3/manifests/3.2.0_1`, `http://127.0.0.1:${nginxPort}/manifest.json`],
-    ['bottle route, redirect mode', `http://127.0.0.1:${redirectPort}${bottlePath}`, `http://127.0.0.1:${nginxPort}/redirect`],
-    ['bottle route, proxy mode, 10 MB', `http://127.0.0.1:${proxyPort}${bottlePath}`, `http://127.0.0.1:${nginxPort}/bottle.tar.gz`],
-    ['(floor: bare Node.js, same 302)', `http://127.0.0.1:${floor.port}${bottlePath}`, `http://127.0.0.1:${nginxPort}/redirect`],
+  // Each route gets a fresh mirror process that is stopped afterwards: a server idling after its own run
+  // (V8 shrinking its heap) would otherwise take CPU from the next route's measurement on this small machine.
+  const routes: { name: string; start: () => ReturnType<typeof startServer>; path: string; nginx: string }[] = [
+    { name: 'manifest route', start: startProxy, path: '/bottles/openssl/3/manifests/3.2.0_1', nginx: '/manifest.json' },
+    { name: 'bottle route, redirect mode', start: startRedirect, path: bottlePath, nginx: '/redirect' },
+    { name: 'bottle route, proxy mode, 10 MB', start: startProxy, path: bottlePath, nginx: '/bottle.tar.gz' },
+    { name: '(floor: bare Node.js, same 302)', start: () => startServer('node', [floorScript]), path: bottlePath, nginx: '/redirect' },
   ];
   console.log(
     `wrk -t2 -c${connections} -d${seconds}s on loopback, median of ${rounds} alternating rounds; ${os.cpus().length} cores shared by wrk, ` +
@@ -204,12 +218,22 @@ process.once('SIGTERM', () => process.exit(0));`,
       'both sending the security headers and a request id and writing a buffered JSON access log to /dev/null',
   );
   try {
-    for (const [name, ours, theirs] of routes.filter((r) => r[0].startsWith(process.env.BENCH_ONLY ?? ''))) {
+    for (const { name, start, path: route, nginx: nginxPath } of routes.filter((r) => r.name.startsWith(process.env.BENCH_ONLY ?? ''))) {
+      const server = await start();
+      const ours = `http://127.0.0.1:${server.port}${route}`;
+      const theirs = `http://127.0.0.1:${nginxPort}${nginxPath}`;
       const mirror: WrkResult[] = [];
       const reference: WrkResult[] = [];
-      for (let round = 0; round < rounds; round++) {
-        mirror.push(await wrk(ours));
-        reference.push(await wrk(theirs));
+      try {
+        // The same warm-up for both (the mirror's JIT, both sides' connections), not counted.
+        await wrk(ours, 1);
+        await wrk(theirs, 1);
+        for (let round = 0; round < rounds; round++) {
+          mirror.push(await wrk(ours));
+          reference.push(await wrk(theirs));
+        }
+      } finally {
+        await stopServer(server.process);
       }
       const errors = (results: WrkResult[]) => results.reduce((sum, r) => sum + r.non2xx, 0);
       if (errors(mirror) > 0 || errors(reference) > 0) {
@@ -225,9 +249,6 @@ process.once('SIGTERM', () => process.exit(0));`,
     console.log('targets: ratio ≥ 0.5 on the small routes (manifest, redirect), p99 < 10 ms; the floor line is for reference');
   } finally {
     nginx.kill('SIGTERM');
-    proxy.process.kill('SIGTERM');
-    redirect.process.kill('SIGTERM');
-    floor.process.kill('SIGTERM');
     fs.rmSync(work, { recursive: true, force: true });
   }
 }
