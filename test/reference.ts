@@ -1,13 +1,13 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
-/** `../shared/reference` beside the repository: Homebrew facts and samples (read-only). */
-export const REFERENCE_DIR = path.resolve(__dirname, '..', '..', 'shared', 'reference');
+/**
+ * Homebrew facts and samples the tests use, kept inside the repository
+ * (`test/fixtures/homebrew/`, sources in its SOURCES.md) so a fresh clone
+ * needs nothing beside it.
+ */
+export const REFERENCE_DIR = path.resolve(__dirname, 'fixtures', 'homebrew');
 
 export function reference(file: string): Buffer {
-  const full = path.join(REFERENCE_DIR, file);
-  if (!fs.existsSync(full)) {
-    throw new Error(`reference file ${full} is missing: the tests need ../shared/reference beside the repository`);
-  }
-  return fs.readFileSync(full);
+  return fs.readFileSync(path.join(REFERENCE_DIR, file));
 }

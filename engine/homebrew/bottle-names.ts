@@ -1,9 +1,9 @@
 /**
  * Homebrew's naming rules for bottles, restated from brew (see
- * ../shared/reference/URL-RULES.md): versions, file names, GHCR image names,
+ * Homebrew/brew `github_packages.rb`, `software_spec.rb`, `utils/bottles.rb`): versions, file names, GHCR image names,
  * manifest tags and per-platform ref names. The percent-encoding and rebuild
  * suffixes are where mirrors break, so every rule here is tested against the
- * worked examples in that file.
+ * worked examples in `test/unit/homebrew-names.test.ts`.
  */
 
 export interface BottleCoordinates {

@@ -11,7 +11,7 @@ import { FixtureUpstream, startFixtureUpstream } from '../fixtures/upstream-serv
 // The real command: the same esbuild bundle `npm run build` makes, run as a child process.
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'hbs-cli-'));
 const binary = path.join(work, 'bottles.js');
-buildSync({ entryPoints: [path.resolve(__dirname, '../../cli/bottles.ts')], bundle: true, platform: 'node', target: 'node20', outfile: binary, logLevel: 'silent' });
+buildSync({ entryPoints: [path.resolve(__dirname, '../../cli/bottles.ts')], bundle: true, platform: 'node', target: 'node22', outfile: binary, logLevel: 'silent' });
 
 const key = testSigningKey();
 const pemFile = path.join(work, 'test-key.pem');

@@ -10,7 +10,7 @@ import {
   urlEncode,
 } from '../../engine/homebrew/bottle-names';
 
-// The worked examples of ../shared/reference/URL-RULES.md §7, column by column.
+// Worked examples of brew's naming rules (restated from Homebrew/brew 6.0.18), column by column.
 const examples = [
   ['wget', '1.25.0', 0, 0, 'arm64_sequoia', 'wget-1.25.0.arm64_sequoia.bottle.tar.gz', 'wget--1.25.0.arm64_sequoia.bottle.tar.gz', 'wget', '1.25.0', '1.25.0.arm64_sequoia'],
   ['gtop', '1.1.5', 0, 1, 'arm64_sequoia', 'gtop-1.1.5.arm64_sequoia.bottle.1.tar.gz', 'gtop--1.1.5.arm64_sequoia.bottle.1.tar.gz', 'gtop', '1.1.5-1', '1.1.5.arm64_sequoia.1'],
