@@ -1,18 +1,14 @@
 import { readFileSync } from 'fs';
 import * as path from 'path';
 import { parseArgs } from 'util';
-import { DirectoryBlobStore } from '../engine/adapters/local/directory-blob-store';
-import { DirectoryObjectStore } from '../engine/adapters/local/directory-object-store';
-import { FileStateStore } from '../engine/adapters/local/file-state-store';
-import { MemoryCircuitBreaker } from '../engine/adapters/local/memory-circuit-breaker';
 import { HOMEBREW_1_PEM } from '../engine/homebrew/homebrew-1-key';
 import { loadPublicKey } from '../engine/homebrew/signed-api';
 import { jsonLogger } from '../engine/logger';
 import { DEFAULT_API_URL, SyncProgress, SyncSummary, runSync } from '../engine/sync/run-sync';
-import { Upstream } from '../engine/sync/upstream';
 import { BatchedAccessLog } from '../engine/serve/access-log';
 import { MirrorServer } from '../engine/serve/server';
-import { DEFAULT_RATE_LIMIT, MemoryRateLimiter } from '../engine/serve/rate-limit';
+import { DEFAULT_RATE_LIMIT } from '../engine/ports';
+import { localServerDeps, localSyncDeps } from '../engine/wiring/local';
 
 /**
  * `bottles`: the mirror on one machine, with a directory as its store.
@@ -101,15 +97,10 @@ async function sync(args: string[], io: Io): Promise<number> {
   const started = Date.now();
   const showProgress = io.isTty && !values.json;
   const summary: SyncSummary = await runSync(
-    {
-      upstream: new Upstream(),
-      blobs: new DirectoryBlobStore(root),
-      objects: new DirectoryObjectStore(root),
-      state: new FileStateStore(root),
-      transfer: { breaker: new MemoryCircuitBreaker() },
+    localSyncDeps(root, {
       log: jsonLogger({ service: 'bottles-sync' }, values.verbose ? (line) => io.stderr(`${line}\n`) : () => undefined),
       onProgress: showProgress ? (p) => io.stderr(`\r${progressLine(p, Date.now() - started)}\u001b[K`) : undefined,
-    },
+    }),
     { apiUrl, tags, publicKey, concurrency, maxMissingPercent },
   );
   if (showProgress) io.stderr('\n');
@@ -152,18 +143,13 @@ async function serve(args: string[], io: Io): Promise<number> {
   if (ratePerSecond === 0) throw new UsageError('--rate-limit must be above 0 requests per second');
   const root = path.resolve(values.store);
   const accessLog = new BatchedAccessLog({ service: 'bottles-serve' }, (chunk) => io.stderr(chunk.toString()));
-  const server = new MirrorServer({
-    objects: new DirectoryObjectStore(root),
-    blobs: new DirectoryBlobStore(root),
-    state: new FileStateStore(root),
-    log: jsonLogger({ service: 'bottles-serve' }, (line) => io.stderr(`${line}\n`)),
-    accessLog: accessLog.log,
-    limiter: new MemoryRateLimiter({
-      ratePerSecond,
-      burst: positiveNumber(values.burst, '--burst', DEFAULT_RATE_LIMIT.burst, true),
+  const server = new MirrorServer(
+    localServerDeps(root, {
+      log: jsonLogger({ service: 'bottles-serve' }, (line) => io.stderr(`${line}\n`)),
+      accessLog: accessLog.log,
+      rateLimit: { ratePerSecond, burst: positiveNumber(values.burst, '--burst', DEFAULT_RATE_LIMIT.burst, true) },
     }),
-    mode: 'proxy',
-  });
+  );
   const host = values.host ?? '127.0.0.1';
   const bound = await server.listen(port, host);
   io.stdout(`serving ${root} on http://${host}:${bound} (HOMEBREW_API_DOMAIN=http://${host}:${bound}/api HOMEBREW_BOTTLE_DOMAIN=http://${host}:${bound}/bottles)\n`);

@@ -29,6 +29,8 @@ export function bundleHandler(scope: Construct, id: string, name: string): Terra
       target: 'node22',
       format: 'cjs',
       minify: true,
+      // Error class names survive minification: logs and the error catalog name them.
+      keepNames: true,
       legalComments: 'none',
       logLevel: 'silent',
     });

@@ -11,7 +11,18 @@ export interface MetricSink {
   emit(metrics: Record<string, { value: number; unit: MetricUnit }>, properties?: Record<string, unknown>): void;
 }
 
-export function emfSink(environment: string, write: (line: string) => void = (l) => process.stdout.write(`${l}\n`), now: () => number = Date.now): MetricSink {
+export interface EmfSinkOptions {
+  /** CloudWatch namespace (the stack sets `HBS_METRICS_NAMESPACE`). Default: `HomebrewMirror`. */
+  readonly namespace?: string;
+  /** Where lines go. Default: stdout, which CloudWatch Logs reads. */
+  readonly write?: (line: string) => void;
+  readonly now?: () => number;
+}
+
+export function emfSink(environment: string, options: EmfSinkOptions = {}): MetricSink {
+  const namespace = options.namespace ?? METRICS_NAMESPACE;
+  const write = options.write ?? ((l: string) => process.stdout.write(`${l}\n`));
+  const now = options.now ?? Date.now;
   return {
     emit(metrics, properties = {}) {
       const names = Object.keys(metrics);
@@ -21,7 +32,7 @@ export function emfSink(environment: string, write: (line: string) => void = (l)
           _aws: {
             Timestamp: now(),
             CloudWatchMetrics: [
-              { Namespace: METRICS_NAMESPACE, Dimensions: [['Environment']], Metrics: names.map((Name) => ({ Name, Unit: metrics[Name].unit })) },
+              { Namespace: namespace, Dimensions: [['Environment']], Metrics: names.map((Name) => ({ Name, Unit: metrics[Name].unit })) },
             ],
           },
           Environment: environment,

@@ -4,6 +4,8 @@
  * `engine/adapters/local` (a directory, an embedded state file, in-process).
  */
 
+import { MirrorError } from './errors';
+
 /** Hands planned work to compute. The plan itself is in the store; only ids travel. */
 export interface Dispatcher {
   /** Starts one asynchronous worker per batch. */
@@ -40,13 +42,15 @@ export interface BlobStore {
   read(sha256: string, range?: { start: number; end: number }): Promise<AsyncIterable<Uint8Array>>;
 }
 
-export class BlobIntegrityError extends Error {
+/** A body that did not hash to its expected digest or had the wrong length; nothing was stored. */
+export class BlobIntegrityError extends MirrorError {
+  readonly kind = 'verification';
+
   constructor(
-    public readonly kind: 'digest' | 'length',
+    public readonly mismatch: 'digest' | 'length',
     message: string,
   ) {
     super(message);
-    this.name = 'BlobIntegrityError';
   }
 }
 
@@ -143,3 +147,27 @@ export interface BreakerPolicy {
 }
 
 export const DEFAULT_BREAKER: BreakerPolicy = { failureThreshold: 8, windowMs: 60_000, cooldownMs: 30_000 };
+
+/** Per-client-IP request limits. In AWS the buckets live in Redis so every task shares them; locally, in memory. */
+export interface RateVerdict {
+  readonly allowed: boolean;
+  /** For a refusal: whole seconds until a request would be allowed (the Retry-After header). */
+  readonly retryAfterSeconds: number;
+}
+
+export interface RateLimiter {
+  /** Takes one request from the IP's budget. A limiter that keeps its buckets in memory answers synchronously. */
+  take(clientIp: string): RateVerdict | Promise<RateVerdict>;
+  /** Health probe of the limiter's backend. */
+  ping(): Promise<void>;
+  readonly backend: string;
+}
+
+export interface RateLimit {
+  /** Sustained requests per second per IP. */
+  readonly ratePerSecond: number;
+  /** Burst allowance. */
+  readonly burst: number;
+}
+
+export const DEFAULT_RATE_LIMIT: RateLimit = { ratePerSecond: 50, burst: 200 };

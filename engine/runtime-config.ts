@@ -1,7 +1,10 @@
+import { ConfigurationError } from './errors';
+
 /**
  * The contract between the infrastructure and the runtime: the environment
  * variables each deployed workload reads. The stack sets them; the unit
- * tests check that every variable a workload requires is set by the stack.
+ * tests check that every variable a workload requires is set by the stack,
+ * and that the stack sets nothing a workload does not read.
  */
 
 export const SYNC_ENV = {
@@ -18,7 +21,8 @@ export const SYNC_ENV = {
 /** Where and how to start the Fargate sync task (the orchestrator, and the task handing work to its successor). */
 export const TASK_DISPATCH_ENV = {
   syncCluster: 'HBS_SYNC_CLUSTER_ARN',
-  syncTaskDefinition: 'HBS_SYNC_TASK_DEFINITION_ARN',
+  /** Task definition family; RunTask takes a family (latest ACTIVE revision) or `family:revision`, not a revisionless ARN. */
+  syncTaskFamily: 'HBS_SYNC_TASK_FAMILY',
   syncContainerName: 'HBS_SYNC_CONTAINER_NAME',
   syncSubnets: 'HBS_SYNC_SUBNET_IDS',
   syncSecurityGroup: 'HBS_SYNC_SECURITY_GROUP_ID',
@@ -34,7 +38,19 @@ export const ORCHESTRATOR_ENV = {
 
 export const WORKER_ENV = SYNC_ENV;
 export const SYNC_TASK_ENV = { ...SYNC_ENV, ...TASK_DISPATCH_ENV } as const;
-export const MIRROR_SERVICE_ENV = { ...SYNC_ENV, port: 'HBS_PORT', mode: 'HBS_SERVE_MODE' } as const;
+/** The mirror service reads the store, the table and its cache user; it emits no EMF metrics. */
+export const MIRROR_SERVICE_ENV = {
+  environment: SYNC_ENV.environment,
+  bottleBucket: SYNC_ENV.bottleBucket,
+  stateTable: SYNC_ENV.stateTable,
+  cacheEndpoint: SYNC_ENV.cacheEndpoint,
+  cachePort: SYNC_ENV.cachePort,
+  cacheUser: SYNC_ENV.cacheUser,
+  cacheReplicationGroup: SYNC_ENV.cacheReplicationGroup,
+  port: 'HBS_PORT',
+  /** `redirect` or `proxy`; anything else stops the task at start. */
+  mode: 'HBS_SERVE_MODE',
+} as const;
 
 /**
  * Node.js flags of the mirror container (the task definition's command;
@@ -61,11 +77,27 @@ export const METRICS = {
 /** Event the hourly freshness schedule sends the orchestrator (see constructs/weekly-schedule.ts). */
 export const FRESHNESS_REPORT_EVENT = { action: 'report-freshness' } as const;
 
-export class MissingEnvironmentError extends Error {
+export class MissingEnvironmentError extends ConfigurationError {
   constructor(names: string[]) {
     super(`missing required environment variable(s): ${names.join(', ')}`);
-    this.name = 'MissingEnvironmentError';
   }
+}
+
+/** A configuration value that must be one of `allowed`; anything else fails fast, naming the variable. */
+export function oneOf<const T extends readonly string[]>(value: string, variable: string, allowed: T): T[number] {
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new ConfigurationError(`${variable} must be one of ${allowed.join(', ')}, not ${JSON.stringify(value)}`);
+  }
+  return value as T[number];
+}
+
+/** A configuration value that must be a positive integer (ports, sizes). */
+export function positiveInteger(value: string, variable: string): number {
+  const n = Number(value);
+  if (!/^[0-9]+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
+    throw new ConfigurationError(`${variable} must be a positive integer, not ${JSON.stringify(value)}`);
+  }
+  return n;
 }
 
 /** Reads every variable in `contract`, failing once with all missing names. */
@@ -87,3 +119,15 @@ export function readEnvironment<T extends Record<string, string>>(
  */
 export const ORPHAN_TAG = { key: 'homebrew-mirror:orphaned', value: 'true' } as const;
 export const ORPHAN_EXPIRY_DAYS = 90;
+
+/**
+ * Cache key prefixes, one per workload. Each cache user's access string
+ * allows only its own prefix (constructs/cache.ts), so the mirror cannot
+ * touch the sync's breaker state and the reverse.
+ */
+export const CACHE_KEY_PREFIXES = {
+  /** Per-client-IP token buckets of the mirror service. */
+  rateLimit: 'ratelimit:',
+  /** Per-upstream-host circuit breaker of the sync workloads. */
+  breaker: 'breaker:',
+} as const;

@@ -14,22 +14,18 @@
  */
 import { S3Client } from '@aws-sdk/client-s3';
 import { S3BlobStore } from '../engine/adapters/aws/s3-store';
-import { DirectoryBlobStore } from '../engine/adapters/local/directory-blob-store';
-import { DirectoryObjectStore } from '../engine/adapters/local/directory-object-store';
-import { FileStateStore } from '../engine/adapters/local/file-state-store';
 import { jsonLogger } from '../engine/logger';
 import { BatchedAccessLog } from '../engine/serve/access-log';
-import { MemoryRateLimiter } from '../engine/serve/rate-limit';
+import { MemoryRateLimiter } from '../engine/adapters/local/memory-rate-limiter';
 import { MirrorServer } from '../engine/serve/server';
+import { localStores } from '../engine/wiring/local';
 
 async function main(): Promise<void> {
   const [store, port] = process.argv.slice(2);
   const s3 = new S3Client({ region: 'us-east-1', credentials: { accessKeyId: 'AKIDBENCHMARK', secretAccessKey: 'not-a-secret' } });
   const bucket = new S3BlobStore(s3, 'homebrew-mirror-bench');
   const server = new MirrorServer({
-    objects: new DirectoryObjectStore(store),
-    blobs: new DirectoryBlobStore(store),
-    state: new FileStateStore(store),
+    ...localStores(store),
     log: jsonLogger({ service: 'bench-redirect' }, (line) => process.stderr.write(`${line}\n`)),
     accessLog: new BatchedAccessLog({ service: 'bench-redirect' }, (chunk) => process.stderr.write(chunk)).log,
     limiter: new MemoryRateLimiter({ ratePerSecond: 1e9, burst: 1e9 }),

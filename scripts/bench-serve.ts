@@ -25,15 +25,12 @@ import * as fs from 'fs';
 import * as http from 'http';
 import * as os from 'os';
 import * as path from 'path';
-import { DirectoryBlobStore } from '../engine/adapters/local/directory-blob-store';
-import { DirectoryObjectStore } from '../engine/adapters/local/directory-object-store';
-import { FileStateStore } from '../engine/adapters/local/file-state-store';
 import { jsonLogger } from '../engine/logger';
 import { MIRROR_SERVICE_NODE_FLAGS } from '../engine/runtime-config';
 import { SECURITY_HEADERS } from '../engine/serve/server';
-import { OCI_INDEX_MEDIA_TYPE } from '../engine/sync/upstream';
+import { OCI_INDEX_MEDIA_TYPE } from '../engine/store-layout';
 import { runSync } from '../engine/sync/run-sync';
-import { Upstream } from '../engine/sync/upstream';
+import { localSyncDeps } from '../engine/wiring/local';
 import { publishApi, testSigningKey } from '../test/fixtures/homebrew-api';
 import { startFixtureUpstream } from '../test/fixtures/upstream-server';
 
@@ -115,8 +112,7 @@ async function main(): Promise<void> {
     ],
     key.privateKey,
   );
-  const deps = { objects: new DirectoryObjectStore(store), blobs: new DirectoryBlobStore(store), state: new FileStateStore(store) };
-  const summary = await runSync({ ...deps, upstream: new Upstream(), log: jsonLogger({}, () => undefined) }, { apiUrl: upstream.apiRoot, publicKey: key.publicKey });
+  const summary = await runSync(localSyncDeps(store, { log: jsonLogger({}, () => undefined) }), { apiUrl: upstream.apiRoot, publicKey: key.publicKey });
   await upstream.close();
   if (!summary.published) throw new Error(`sync failed: ${summary.error}`);
 
@@ -125,7 +121,7 @@ async function main(): Promise<void> {
   const redirectServer = path.join(work, 'redirect.js');
   const esbuild = path.join(__dirname, '..', 'node_modules', '.bin', 'esbuild');
   for (const [entry, out] of [['cli/bottles.ts', bottlesCli], ['scripts/bench-serve-redirect.ts', redirectServer]]) {
-    execFileSync(esbuild, [entry, '--bundle', '--platform=node', '--target=node20', `--outfile=${out}`, '--log-level=warning'], { cwd: path.join(__dirname, '..') });
+    execFileSync(esbuild, [entry, '--bundle', '--platform=node', '--target=node22', `--outfile=${out}`, '--log-level=warning'], { cwd: path.join(__dirname, '..') });
   }
   const startProxy = () => startServer('node', [bottlesCli, 'serve', '--store', store, '--port', '0', '--rate-limit', '1000000000', '--burst', '1000000000']);
   // The redirect server stands in for the mirror container, so it runs with the container's Node.js flags.

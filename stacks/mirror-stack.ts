@@ -199,9 +199,8 @@ export class MirrorStack extends ReadableAddressStack {
       [SYNC_ENV.cacheEndpoint]: rg.primaryEndpointAddress,
       [SYNC_ENV.cachePort]: String(CACHE_PORT),
       [SYNC_ENV.cacheReplicationGroup]: rg.replicationGroupId,
-      [SYNC_ENV.metricsNamespace]: METRICS_NAMESPACE,
     };
-    const syncEnv = { ...runtimeEnv, [SYNC_ENV.cacheUser]: cache.users.sync.userId };
+    const syncEnv = { ...runtimeEnv, [SYNC_ENV.metricsNamespace]: METRICS_NAMESPACE, [SYNC_ENV.cacheUser]: cache.users.sync.userId };
 
     const syncRepo = new ContainerRepository(this, 'sync-repo', { name: `${p}/sync-task`, kmsKeyArn: dataKey.arn });
     const mirrorRepo = new ContainerRepository(this, 'mirror-repo', { name: `${p}/mirror-service`, kmsKeyArn: dataKey.arn });
@@ -213,7 +212,7 @@ export class MirrorStack extends ReadableAddressStack {
     const syncTaskDefinitionArn = `arn:aws:ecs:${config.region}:${accountId}:task-definition/${syncTaskFamily}`;
     const taskDispatchEnv = {
       [TASK_DISPATCH_ENV.syncCluster]: cluster.cluster.arn,
-      [TASK_DISPATCH_ENV.syncTaskDefinition]: syncTaskDefinitionArn,
+      [TASK_DISPATCH_ENV.syncTaskFamily]: syncTaskFamily,
       [TASK_DISPATCH_ENV.syncContainerName]: syncTaskFamily,
       [TASK_DISPATCH_ENV.syncSubnets]: network.privateSubnetIds.join(','),
       [TASK_DISPATCH_ENV.syncSecurityGroup]: syncSg.id,

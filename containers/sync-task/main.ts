@@ -1,4 +1,4 @@
-import { awsSyncDeps } from '../../engine/adapters/aws/runtime';
+import { awsSyncDeps } from '../../engine/wiring/aws';
 import { RUN_ID_ENV } from '../../engine/adapters/aws/dispatcher';
 import { jsonLogger } from '../../engine/logger';
 import { SYNC_TASK_ENV, readEnvironment } from '../../engine/runtime-config';

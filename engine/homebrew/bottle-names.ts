@@ -1,3 +1,4 @@
+import { MirrorError } from '../errors';
 /**
  * Homebrew's naming rules for bottles, restated from brew (see
  * Homebrew/brew `github_packages.rb`, `software_spec.rb`, `utils/bottles.rb`): versions, file names, GHCR image names,
@@ -19,11 +20,8 @@ export interface BottleCoordinates {
   readonly tag: string;
 }
 
-export class BottleNameError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'BottleNameError';
-  }
+export class BottleNameError extends MirrorError {
+  readonly kind = 'upstream-input';
 }
 
 const MANIFEST_TAG = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;

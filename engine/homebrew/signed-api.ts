@@ -1,4 +1,5 @@
 import { constants, createPublicKey, KeyObject, verify } from 'crypto';
+import { MirrorError } from '../errors';
 
 /**
  * Verification of Homebrew's signed API files (`*.jws.json`).
@@ -14,14 +15,15 @@ import { constants, createPublicKey, KeyObject, verify } from 'crypto';
 
 export const HOMEBREW_KEY_ID = 'homebrew-1';
 
-export class ApiVerificationError extends Error {
+export class ApiVerificationError extends MirrorError {
+  readonly kind = 'verification';
+
   constructor(
     /** Which file failed, e.g. `formula.jws.json`. */
     public readonly file: string,
     reason: string,
   ) {
     super(`${file}: ${reason}`);
-    this.name = 'ApiVerificationError';
   }
 }
 

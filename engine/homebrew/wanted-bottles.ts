@@ -1,4 +1,6 @@
 import { BottleCoordinates, DEFAULT_GHCR_ROOT, flatFileName, imageName, manifestTag, platformRefName, pkgVersion, shortName } from './bottle-names';
+import { isSha256 } from '../store-layout';
+import { MirrorError } from '../errors';
 
 /** One bottle the mirror must hold, derived from the verified formula API. */
 export interface WantedBottle extends BottleCoordinates {
@@ -18,11 +20,8 @@ export interface WantedBottle extends BottleCoordinates {
   readonly rootUrl: string;
 }
 
-export class ApiShapeError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ApiShapeError';
-  }
+export class ApiShapeError extends MirrorError {
+  readonly kind = 'upstream-input';
 }
 
 interface FormulaEntry {
@@ -32,7 +31,6 @@ interface FormulaEntry {
   bottle?: { stable?: { rebuild?: unknown; root_url?: unknown; files?: Record<string, { url?: unknown; sha256?: unknown }> } };
 }
 
-const SHA256 = /^[0-9a-f]{64}$/;
 
 /**
  * Every bottle of `formulae` (the parsed `formula.jws.json` payload) for the
@@ -59,7 +57,7 @@ export function wantedBottles(formulae: unknown, tags?: ReadonlySet<string>): Wa
     const rootUrl = typeof entry.bottle?.stable?.root_url === 'string' ? entry.bottle.stable.root_url : DEFAULT_GHCR_ROOT;
     for (const [tag, file] of Object.entries(files)) {
       if (tags && !tags.has(tag)) continue;
-      if (typeof file?.sha256 !== 'string' || !SHA256.test(file.sha256)) {
+      if (typeof file?.sha256 !== 'string' || !isSha256(file.sha256)) {
         throw new ApiShapeError(`${where} bottle ${tag} has no valid sha256`);
       }
       if (typeof file.url !== 'string' || !/^https?:\/\//.test(file.url)) {

@@ -6,15 +6,16 @@ import { pipeline } from 'stream/promises';
 import { promisify } from 'util';
 import { gzip } from 'zlib';
 import { Logger } from '../logger';
-import { BlobStore, ObjectStore, StateStore } from '../ports';
-import { manifestKey } from '../sync/manifests';
-import { OCI_INDEX_MEDIA_TYPE } from '../sync/upstream';
+import { OCI_INDEX_MEDIA_TYPE, apiKey, isSha256, manifestKey } from '../store-layout';
 import { AccessLog } from './access-log';
 import { ServerMetrics } from './metrics';
-import { RateLimiter, RateVerdict } from './rate-limit';
+import { BlobStore, ObjectStore, RateLimiter, RateVerdict, StateStore } from '../ports';
 import { GenerationSnapshot, loadSnapshot } from './snapshot';
 
 const gzipAsync = promisify(gzip);
+
+/** `proxy` streams bottles through the server; `redirect` answers with a short-lived store URL. */
+export type ServeMode = 'proxy' | 'redirect';
 
 export interface MirrorServerDeps {
   readonly objects: ObjectStore;
@@ -25,7 +26,7 @@ export interface MirrorServerDeps {
   readonly accessLog?: AccessLog;
   readonly limiter: RateLimiter;
   /** How bottles are delivered. `proxy` streams them; `redirect` needs a presigner. */
-  readonly mode: 'proxy' | 'redirect';
+  readonly mode: ServeMode;
   /** A short-lived URL for a blob (S3 presigned GET); required in redirect mode. */
   readonly presign?: (sha256: string, expiresInSeconds: number) => Promise<string>;
   /**
@@ -91,7 +92,6 @@ export const SECURITY_HEADERS: HeaderList = [
 
 const IMAGE = /^[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*)*$/;
 const REF = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
-const SHA256 = /^[0-9a-f]{64}$/;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 const encodesSlash = (segment: string | undefined): boolean => segment !== undefined && segment.includes('%') && /%2f|%5c/i.test(segment);
@@ -402,7 +402,7 @@ export class MirrorServer {
       if (kind === 'blobs') {
         at('registry_blob');
         const digest = decodeSegment(last);
-        if (!digest.startsWith('sha256:') || !SHA256.test(digest.slice(7))) throw new HttpError(400, 'bad_request', 'malformed digest');
+        if (!digest.startsWith('sha256:') || !isSha256(digest.slice(7))) throw new HttpError(400, 'bad_request', 'malformed digest');
         if (!IMAGE.test(image.map(decodeSegment).join('/'))) throw new HttpError(400, 'bad_request', 'malformed image name');
         return (e) => this.blob(e, digest.slice(7));
       }
@@ -582,7 +582,7 @@ export class MirrorServer {
     const generation = x.snapshot?.generation;
     const [store, state, cache] = await Promise.all([
       timed(async () => {
-        if (generation && !(await this.deps.objects.hasObject(`api/generations/${generation.generation}/formula.jws.json`))) throw new Error('missing');
+        if (generation && !(await this.deps.objects.hasObject(apiKey(generation.generation, 'formula.jws.json')))) throw new Error('missing');
       }),
       timed(() => this.deps.state.getPublished()),
       timed(() => this.deps.limiter.ping()),

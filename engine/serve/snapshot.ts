@@ -2,7 +2,8 @@ import { createHash } from 'crypto';
 import { urlEncode } from '../homebrew/bottle-names';
 import { wantedBottles } from '../homebrew/wanted-bottles';
 import { ObjectStore, PublishedGeneration } from '../ports';
-import { apiKey } from '../sync/phases';
+import { apiKey } from '../store-layout';
+import { MirrorError } from '../errors';
 
 export interface ApiFile {
   readonly body: Buffer;
@@ -36,11 +37,8 @@ export interface GenerationSnapshot {
   readonly blobs: ReadonlySet<string>;
 }
 
-export class SnapshotError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'SnapshotError';
-  }
+export class SnapshotError extends MirrorError {
+  readonly kind = 'verification';
 }
 
 /** Loads a published generation's API files and derives its lookup tables. */

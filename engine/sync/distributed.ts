@@ -13,6 +13,7 @@ import {
 import { TransferItem } from './plan';
 import { DEFAULT_ROUTING, Route, RoutingLimits, routePlan } from './route';
 import { abortMessage, newRunId } from './run-sync';
+import { runKeys } from '../store-layout';
 
 /**
  * The AWS shape of a sync: the orchestrator Lambda prepares and dispatches,
@@ -137,13 +138,13 @@ export async function runLargeSync(
 
 /** Batches of the run (following continuations) that no process has reported a result for. */
 async function pendingBatches(deps: DistributedDeps, runId: string): Promise<string[]> {
-  const manifestBody = await deps.objects.getObject(`runs/${runId}/run.json`);
+  const manifestBody = await deps.objects.getObject(runKeys.summary(runId));
   if (!manifestBody) throw new Error(`run ${runId} has no staged manifest`);
   const queue = [...(JSON.parse(manifestBody.toString('utf8')) as { batchIds: string[] }).batchIds];
   const pending: string[] = [];
   while (queue.length > 0) {
     const batchId = queue.shift()!;
-    const result = await deps.objects.getObject(`runs/${runId}/results/${batchId}.json`);
+    const result = await deps.objects.getObject(runKeys.result(runId, batchId));
     if (result) queue.push(...(JSON.parse(result.toString('utf8')) as { continuations: string[] }).continuations);
     else pending.push(batchId);
   }

@@ -1,15 +1,11 @@
 import { WantedBottle } from '../homebrew/wanted-bottles';
 import { ObjectStore } from '../ports';
-import { OCI_INDEX_MEDIA_TYPE, Upstream, UpstreamError, readAll } from './upstream';
+import { OCI_INDEX_MEDIA_TYPE, manifestKey } from '../store-layout';
+import { Upstream, UpstreamError, readAll } from './upstream';
+import { MirrorError } from '../errors';
 
-/** Store key of an image index: `manifests/<image>/<manifest tag>` (image may contain `/`). */
-export const manifestKey = (image: string, ref: string): string => `manifests/${image}/${ref}`;
-
-export class ManifestError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ManifestError';
-  }
+export class ManifestError extends MirrorError {
+  readonly kind = 'upstream-input';
 }
 
 interface IndexEntry {

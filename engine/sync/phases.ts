@@ -9,6 +9,8 @@ import { mirrorManifests } from './manifests';
 import { SyncPlan, TransferItem, planSync } from './plan';
 import { TransferDeps, transferBlob } from './transfer';
 import { Upstream, UpstreamError, readAll } from './upstream';
+import { apiKey, runKeys } from '../store-layout';
+import { MirrorError } from '../errors';
 
 /**
  * The phases of a sync run, shared by every runtime:
@@ -27,16 +29,10 @@ export const DEFAULT_API_URL = 'https://formulae.brew.sh/api';
 export const SYNC_LEASE = 'sync';
 export const CORE_API_FILES = ['formula.jws.json', 'cask.jws.json', 'formula_tap_migrations.jws.json', 'cask_tap_migrations.jws.json'];
 export const packagesFile = (tag: string): string => `internal/packages.${tag}.jws.json`;
-/** Published API file: `api/generations/<generation>/<file>`. A generation is only served once the pointer names it. */
-export const apiKey = (generation: string, file: string): string => `api/generations/${generation}/${file}`;
-const runKey = (runId: string, ...parts: string[]) => ['runs', runId, ...parts].join('/');
 
 /** A failure that ends the run before anything could be published. */
-export class SyncAbortedError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'SyncAbortedError';
-  }
+export class SyncAbortedError extends MirrorError {
+  readonly kind = 'upstream-input';
 }
 
 export interface SyncOptions {
@@ -168,7 +164,7 @@ export async function prepareRun(
 
   const batches = splitIntoBatches(plan);
   const batchIds = batches.map((_, i) => `b${String(i).padStart(4, '0')}`);
-  await Promise.all(batches.map((items, i) => deps.objects.putObject(runKey(runId, 'batches', `${batchIds[i]}.json`), Buffer.from(JSON.stringify(items)))));
+  await Promise.all(batches.map((items, i) => deps.objects.putObject(runKeys.batch(runId, batchIds[i]), Buffer.from(JSON.stringify(items)))));
 
   const manifest: RunManifest = {
     runId,
@@ -184,13 +180,13 @@ export async function prepareRun(
     failures,
     batchIds,
   };
-  await deps.objects.putObject(runKey(runId, 'run.json'), Buffer.from(JSON.stringify(manifest)));
+  await deps.objects.putObject(runKeys.summary(runId), Buffer.from(JSON.stringify(manifest)));
   log.info('planned', { transfers: plan.transfers.length, skipped: plan.skipped, bytes: plan.bytesToTransfer, orphans: plan.orphans.length, batches: batchIds.length });
   return { manifest, plan };
 }
 
 export async function loadBatch(objects: ObjectStore, runId: string, batchId: string): Promise<TransferItem[]> {
-  const body = await objects.getObject(runKey(runId, 'batches', `${batchId}.json`));
+  const body = await objects.getObject(runKeys.batch(runId, batchId));
   if (!body) throw new SyncAbortedError(`batch ${batchId} of run ${runId} is missing from the store`);
   return JSON.parse(body.toString('utf8')) as TransferItem[];
 }
@@ -241,14 +237,14 @@ export async function transferBatch(deps: PhaseDeps, runId: string, batchId: str
     log.info('handed back unfinished items', { items: unstarted.length, continuations });
   }
   const result: BatchResult = { batchId, transferred, bytes, failures, continuations };
-  await deps.objects.putObject(runKey(runId, 'results', `${batchId}.json`), Buffer.from(JSON.stringify(result)));
+  await deps.objects.putObject(runKeys.result(runId, batchId), Buffer.from(JSON.stringify(result)));
   return result;
 }
 
 /** Writes `items` as a new batch of the run and returns its id. */
 export async function stageContinuation(objects: ObjectStore, runId: string, parentBatchId: string, items: TransferItem[], index = 0): Promise<string> {
   const batchId = `${parentBatchId}-c${index}`;
-  await objects.putObject(runKey(runId, 'batches', `${batchId}.json`), Buffer.from(JSON.stringify(items)));
+  await objects.putObject(runKeys.batch(runId, batchId), Buffer.from(JSON.stringify(items)));
   return batchId;
 }
 
@@ -294,7 +290,7 @@ export function emptySummary(runId: string, error: string): SyncSummary {
 export async function finalizeRun(deps: PhaseDeps, runId: string): Promise<SyncSummary> {
   const now = deps.now ?? (() => new Date());
   const log = deps.log.child({ runId });
-  const body = await deps.objects.getObject(runKey(runId, 'run.json'));
+  const body = await deps.objects.getObject(runKeys.summary(runId));
   if (!body) throw new SyncAbortedError(`run ${runId} has no staged manifest`);
   const manifest = JSON.parse(body.toString('utf8')) as RunManifest;
 
@@ -304,7 +300,7 @@ export async function finalizeRun(deps: PhaseDeps, runId: string): Promise<SyncS
   const pending = [...manifest.batchIds];
   while (pending.length > 0) {
     const batchId = pending.shift()!;
-    const result = await deps.objects.getObject(runKey(runId, 'results', `${batchId}.json`));
+    const result = await deps.objects.getObject(runKeys.result(runId, batchId));
     if (!result) {
       failures.push({ name: '(batch)', tag: batchId, reason: 'batch never reported a result', permanent: false });
       continue;

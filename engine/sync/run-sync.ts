@@ -1,10 +1,7 @@
 import { randomBytes } from 'crypto';
-import { ApiVerificationError } from '../homebrew/signed-api';
-import { ApiShapeError } from '../homebrew/wanted-bottles';
 import {
   PhaseDeps,
   SYNC_LEASE,
-  SyncAbortedError,
   SyncOptions,
   SyncSummary,
   emptySummary,
@@ -13,8 +10,10 @@ import {
   prepareRun,
   transferBatch,
 } from './phases';
+import { isRejectedInput } from '../errors';
 
-export { DEFAULT_API_URL, SYNC_LEASE, SyncAbortedError, apiKey, packagesFile } from './phases';
+export { DEFAULT_API_URL, SYNC_LEASE, SyncAbortedError, packagesFile } from './phases';
+export { apiKey } from '../store-layout';
 export type { SyncOptions, SyncSummary } from './phases';
 
 export interface SyncProgress {
@@ -40,7 +39,7 @@ export function newRunId(now: Date): string {
 
 /** Turns the errors that mean "bad input, nothing changed" into a message; rethrows anything else. */
 export function abortMessage(error: unknown): string {
-  if (error instanceof SyncAbortedError || error instanceof ApiVerificationError || error instanceof ApiShapeError) return error.message;
+  if (isRejectedInput(error)) return (error as Error).message;
   return `unexpected error: ${(error as Error).message}`;
 }
 

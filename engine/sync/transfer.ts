@@ -70,7 +70,7 @@ export async function transferBlob(item: TransferItem, deps: TransferDeps): Prom
         lastWasDigest = false;
         await deps.breaker?.recordFailure(host);
       } else if (error instanceof BlobIntegrityError) {
-        lastWasDigest = error.kind === 'digest';
+        lastWasDigest = error.mismatch === 'digest';
       } else {
         lastWasDigest = false; // body stream broke mid-transfer
         await deps.breaker?.recordFailure(host);

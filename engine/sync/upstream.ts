@@ -6,10 +6,13 @@
  * so that rule holds whatever the HTTP library does.
  */
 
-export const ANONYMOUS_GHCR_TOKEN = 'QQ==';
-export const OCI_INDEX_MEDIA_TYPE = 'application/vnd.oci.image.index.v1+json';
+import { MirrorError } from '../errors';
 
-export class UpstreamError extends Error {
+export const ANONYMOUS_GHCR_TOKEN = 'QQ==';
+
+export class UpstreamError extends MirrorError {
+  readonly kind = 'upstream-input';
+
   constructor(
     message: string,
     /** True when retrying cannot help (404, 401/403, bad redirect). */
@@ -19,7 +22,6 @@ export class UpstreamError extends Error {
     public readonly retryAfterMs?: number,
   ) {
     super(message);
-    this.name = 'UpstreamError';
   }
 }
 

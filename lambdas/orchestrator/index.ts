@@ -1,4 +1,4 @@
-import { awsSyncDeps, homebrewKey, routingFromEnv } from '../../engine/adapters/aws/runtime';
+import { awsSyncDeps, homebrewKey, routingFromEnv } from '../../engine/wiring/aws';
 import { jsonLogger } from '../../engine/logger';
 import { emfSink } from '../../engine/metrics';
 import { FRESHNESS_REPORT_EVENT, ORCHESTRATOR_ENV, readEnvironment } from '../../engine/runtime-config';
@@ -19,7 +19,7 @@ export const handler = async (event: unknown): Promise<OrchestrateResult | { age
   const log = jsonLogger({ service: 'orchestrator', environment: config.environment });
   const deps = await awsSyncDeps(log);
   if ((event as { action?: string } | null)?.action === FRESHNESS_REPORT_EVENT.action) {
-    return { ageSeconds: (await reportFreshness(deps.state, emfSink(config.environment))) ?? null };
+    return { ageSeconds: (await reportFreshness(deps.state, deps.metrics ?? emfSink(config.environment))) ?? null };
   }
   log.info('sync requested', { source: (event as { source?: string } | null)?.source });
   const result = await orchestrate(deps, { publicKey: homebrewKey(), limits: routingFromEnv() });

@@ -1,4 +1,4 @@
-import { awsSyncDeps } from '../../engine/adapters/aws/runtime';
+import { awsSyncDeps } from '../../engine/wiring/aws';
 import { jsonLogger } from '../../engine/logger';
 import { WORKER_ENV, readEnvironment } from '../../engine/runtime-config';
 import { runWorkerBatch } from '../../engine/sync/distributed';

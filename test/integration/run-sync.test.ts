@@ -1,10 +1,8 @@
+import { localStores } from '../../engine/wiring/local';
 import { randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { DirectoryBlobStore } from '../../engine/adapters/local/directory-blob-store';
-import { DirectoryObjectStore } from '../../engine/adapters/local/directory-object-store';
-import { FileStateStore } from '../../engine/adapters/local/file-state-store';
 import { jsonLogger } from '../../engine/logger';
 import { emfSink } from '../../engine/metrics';
 import { SYNC_LEASE, SyncOptions, apiKey, runSync } from '../../engine/sync/run-sync';
@@ -25,11 +23,7 @@ const baseFormulae = (): FixtureFormula[] => [
 ];
 
 function stores() {
-  return {
-    blobs: new DirectoryBlobStore(root),
-    objects: new DirectoryObjectStore(root),
-    state: new FileStateStore(root),
-  };
+  return localStores(root);
 }
 let metricLines: string[] = [];
 function sync(extra: Partial<SyncOptions> = {}) {
@@ -39,7 +33,7 @@ function sync(extra: Partial<SyncOptions> = {}) {
       upstream: new Upstream(),
       ...stores(),
       log: jsonLogger({}, (line) => lines.push(line)),
-      metrics: emfSink('test', (line) => metricLines.push(line)),
+      metrics: emfSink('test', { write: (line) => metricLines.push(line) }),
       transfer: { retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2 }, sleep: async () => undefined },
     },
     { apiUrl: upstream.apiRoot, publicKey: key.publicKey, maxMissingPercent: 0, ...extra },

@@ -1,17 +1,14 @@
+import { localStores, localSyncDeps } from '../../engine/wiring/local';
 import { createHash, randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as http from 'http';
 import * as os from 'os';
 import * as path from 'path';
 import { gunzipSync } from 'zlib';
-import { DirectoryBlobStore } from '../../engine/adapters/local/directory-blob-store';
-import { DirectoryObjectStore } from '../../engine/adapters/local/directory-object-store';
-import { FileStateStore } from '../../engine/adapters/local/file-state-store';
 import { jsonLogger } from '../../engine/logger';
-import { MemoryRateLimiter } from '../../engine/serve/rate-limit';
+import { MemoryRateLimiter } from '../../engine/adapters/local/memory-rate-limiter';
 import { MirrorServer, parseRange } from '../../engine/serve/server';
 import { runSync } from '../../engine/sync/run-sync';
-import { Upstream } from '../../engine/sync/upstream';
 import { FixtureFormula, publishApi, testSigningKey } from '../fixtures/homebrew-api';
 import { FixtureUpstream, startFixtureUpstream } from '../fixtures/upstream-server';
 
@@ -38,7 +35,7 @@ const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 async function sync() {
   const summary = await runSync(
-    { upstream: new Upstream(), blobs: new DirectoryBlobStore(root), objects: new DirectoryObjectStore(root), state: new FileStateStore(root), log: jsonLogger({}, () => undefined) },
+    localSyncDeps(root, { log: jsonLogger({}, () => undefined) }),
     { apiUrl: upstream.apiRoot, publicKey: key.publicKey },
   );
   expect(summary.published).toBe(true);
@@ -48,9 +45,7 @@ async function sync() {
 function startServer(limiter = new MemoryRateLimiter({ ratePerSecond: 10_000, burst: 10_000 })) {
   accessLog = [];
   return new MirrorServer({
-    objects: new DirectoryObjectStore(root),
-    blobs: new DirectoryBlobStore(root),
-    state: new FileStateStore(root),
+    ...localStores(root),
     log: jsonLogger({}, (line) => accessLog.push(line)),
     limiter,
     mode: 'proxy',
@@ -93,7 +88,7 @@ afterAll(async () => {
 
 describe('API files (HOMEBREW_API_DOMAIN=<mirror>/api)', () => {
   test('served byte for byte with ETag and Last-Modified; 304 for If-None-Match and If-Modified-Since', async () => {
-    const published = (await new FileStateStore(root).getPublished())!;
+    const published = (await localStores(root).state.getPublished())!;
     const stored = fs.readFileSync(path.join(root, 'api', 'generations', published.generation, 'formula.jws.json'));
     const res = await get('/api/formula.jws.json');
     expect(res.status).toBe(200);
@@ -227,7 +222,7 @@ describe('operations', () => {
     expect(metrics).toMatch(/mirror_lookup_hit_ratio [\d.]+/);
     expect(metrics).toMatch(/mirror_generation_age_seconds [\d.]+/);
     const status = JSON.parse((await get('/status')).body.toString());
-    expect(status.generation.id).toBe((await new FileStateStore(root).getPublished())!.generation);
+    expect(status.generation.id).toBe((await localStores(root).state.getPublished())!.generation);
     expect(status.lastRun).toMatchObject({ status: 'published', bottles: { transferred: 4 } });
   });
 

@@ -44,7 +44,8 @@ describe('AWS dispatcher', () => {
     expect(ecs.sent[0]).toBeInstanceOf(RunTaskCommand);
     expect((ecs.sent[0] as RunTaskCommand).input).toEqual({
       cluster: 'arn:aws:ecs:us-east-1:123456789012:cluster/prod-brew-cluster',
-      taskDefinition: 'arn:aws:ecs:us-east-1:123456789012:task-definition/prod-brew-sync-task',
+      // A family, not a revisionless ARN: RunTask refuses `arn:…:task-definition/<family>` without `:<revision>`.
+      taskDefinition: 'prod-brew-sync-task',
       count: 1,
       capacityProviderStrategy: [{ capacityProvider: 'FARGATE', weight: 1 }],
       networkConfiguration: {

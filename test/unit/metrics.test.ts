@@ -8,7 +8,7 @@ import { reportFreshness } from '../../engine/sync/phases';
 describe('EMF metrics', () => {
   test('one line CloudWatch turns into metrics in HomebrewMirror with the Environment dimension', () => {
     const lines: string[] = [];
-    emfSink('prod', (l) => lines.push(l), () => 1_790_000_000_000).emit(
+    emfSink('prod', { write: (l) => lines.push(l), now: () => 1_790_000_000_000 }).emit(
       { BytesTransferred: { value: 1024, unit: 'Bytes' }, SyncSucceeded: { value: 1, unit: 'Count' } },
       { runId: 'r1' },
     );
@@ -41,7 +41,7 @@ describe('freshness report', () => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'hbs-fresh-'));
     const state = new FileStateStore(root);
     const emitted: Record<string, unknown>[] = [];
-    const sink = emfSink('prod', (l) => emitted.push(JSON.parse(l)));
+    const sink = emfSink('prod', { write: (l) => emitted.push(JSON.parse(l)) });
     expect(await reportFreshness(state, sink, new Date('2026-11-24T03:00:00Z'))).toBeUndefined();
     expect(emitted).toEqual([]);
     await state.setPublished({ generation: 'g1', runId: 'g1', publishedAt: '2026-11-22T03:30:00Z', files: [] }, undefined);

@@ -19,6 +19,9 @@ describe('runtime contract: the stack sets every variable each workload reads', 
     const env = read();
     const missing = Object.values(contract).filter((variable) => !env[variable]);
     expect(missing).toEqual([]);
+    // …and nothing the workload does not read: a variable set but never read is a stale promise.
+    const unread = Object.keys(env).filter((variable) => !(Object.values(contract) as string[]).includes(variable));
+    expect(unread).toEqual([]);
   });
 
   test('values point at this environment’s resources', () => {

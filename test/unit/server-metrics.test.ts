@@ -1,5 +1,5 @@
 import { ServerMetrics } from '../../engine/serve/metrics';
-import { MemoryRateLimiter } from '../../engine/serve/rate-limit';
+import { MemoryRateLimiter } from '../../engine/adapters/local/memory-rate-limiter';
 
 describe('ServerMetrics (Prometheus text)', () => {
   test('requests by route and status, cumulative latency buckets, bytes and hit ratio', () => {

@@ -197,8 +197,9 @@ describe('sync compute', () => {
     const taskEnv = Object.fromEntries(
       JSON.parse(resources('prod', 'aws_ecs_task_definition').sync_task_task.container_definitions)[0].environment.map((e: any) => [e.name, e.value]),
     );
-    expect(taskEnv.HBS_SYNC_TASK_DEFINITION_ARN).toBe(taskDefinitionArn);
-    expect(resources('prod', 'aws_lambda_function').orchestrator_function.environment.variables.HBS_SYNC_TASK_DEFINITION_ARN).toBe(taskDefinitionArn);
+    // RunTask gets the family (latest ACTIVE revision): a task-definition ARN without `:<revision>` is refused.
+    expect(taskEnv.HBS_SYNC_TASK_FAMILY).toBe(family);
+    expect(resources('prod', 'aws_lambda_function').orchestrator_function.environment.variables.HBS_SYNC_TASK_FAMILY).toBe(family);
     for (const role of ['orchestrator_role_permissions', 'sync_task_task_role_permissions']) {
       const statements = parsed('prod').data.aws_iam_policy_document[role].statement;
       const runTask = statements.find((s: any) => s.sid === 'DispatchToFargate');

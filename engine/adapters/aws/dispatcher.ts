@@ -1,12 +1,16 @@
 import { ECSClient, RunTaskCommand } from '@aws-sdk/client-ecs';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { Dispatcher } from '../../ports';
+import { MirrorError } from '../../errors';
 
 export interface AwsDispatcherConfig {
   readonly workerFunctionName: string;
   readonly clusterArn: string;
-  /** Task definition family ARN (no revision: the latest active one runs). */
-  readonly taskDefinition: string;
+  /**
+   * Task definition family (the latest ACTIVE revision runs) or `family:revision`.
+   * RunTask refuses a task-definition ARN without its revision.
+   */
+  readonly taskFamily: string;
   readonly containerName: string;
   readonly subnetIds: readonly string[];
   readonly securityGroupId: string;
@@ -21,11 +25,8 @@ interface Sender<C, O> {
   send(command: C): Promise<O>;
 }
 
-export class DispatchError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'DispatchError';
-  }
+export class DispatchError extends MirrorError {
+  readonly kind = 'local-environment';
 }
 
 /** Dispatcher over Lambda async invocation and ECS RunTask. */
@@ -55,7 +56,7 @@ export class AwsDispatcher implements Dispatcher {
     const response = await this.ecs.send(
       new RunTaskCommand({
         cluster: this.config.clusterArn,
-        taskDefinition: this.config.taskDefinition,
+        taskDefinition: this.config.taskFamily,
         count: 1,
         capacityProviderStrategy: [{ capacityProvider: this.config.capacityProvider, weight: 1 }],
         networkConfiguration: {

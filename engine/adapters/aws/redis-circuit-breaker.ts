@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { BreakerPolicy, CircuitBreaker, DEFAULT_BREAKER } from '../../ports';
+import { CACHE_KEY_PREFIXES } from '../../runtime-config';
 
 /**
  * Circuit breaker state in Redis/Valkey, shared by every worker Lambda and
@@ -12,11 +13,11 @@ export class RedisCircuitBreaker implements CircuitBreaker {
   constructor(
     private readonly redis: Redis,
     private readonly policy: BreakerPolicy = DEFAULT_BREAKER,
-    private readonly prefix = 'breaker',
+    private readonly prefix: string = CACHE_KEY_PREFIXES.breaker,
   ) {}
 
   private key(host: string, part: 'failures' | 'open'): string {
-    return `${this.prefix}:${host}:${part}`;
+    return `${this.prefix}${host}:${part}`;
   }
 
   async allowRequest(host: string): Promise<boolean> {

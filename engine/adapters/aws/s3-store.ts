@@ -15,9 +15,7 @@ import {
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { ORPHAN_TAG } from '../../runtime-config';
 import { BlobExpectation, BlobIntegrityError, BlobStore, ObjectStore, OrphanMarker } from '../../ports';
-
-const SHA256 = /^[0-9a-f]{64}$/;
-const BLOB_PREFIX = 'blobs/sha256/';
+import { STORE_PREFIXES, blobDigestOf, blobKey, requireSafeKey } from '../../store-layout';
 /** Tag recording when a blob was first marked orphaned (the lifecycle rule keys on ORPHAN_TAG only). */
 const ORPHANED_AT_TAG = 'homebrew-mirror:orphaned-at';
 /** 8 MiB parts: S3's 5 MiB minimum with headroom; at most one part is held in memory per upload. */
@@ -45,8 +43,7 @@ export class S3BlobStore implements BlobStore, OrphanMarker {
   ) {}
 
   private key(sha256: string): string {
-    if (!SHA256.test(sha256)) throw new Error(`not a sha256 digest: ${JSON.stringify(sha256)}`);
-    return `${BLOB_PREFIX}${sha256}`;
+    return blobKey(sha256);
   }
 
   async has(sha256: string): Promise<boolean> {
@@ -127,10 +124,10 @@ export class S3BlobStore implements BlobStore, OrphanMarker {
   async *list(): AsyncIterable<string> {
     let ContinuationToken: string | undefined;
     do {
-      const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: BLOB_PREFIX, ContinuationToken }));
+      const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: STORE_PREFIXES.blobs, ContinuationToken }));
       for (const object of page.Contents ?? []) {
-        const sha = object.Key?.slice(BLOB_PREFIX.length);
-        if (sha && SHA256.test(sha)) yield sha;
+        const sha = object.Key ? blobDigestOf(object.Key) : undefined;
+        if (sha) yield sha;
       }
       ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (ContinuationToken);
@@ -173,8 +170,7 @@ export class S3ObjectStore implements ObjectStore {
   ) {}
 
   private check(key: string): string {
-    if (key.split('/').some((s) => s === '' || s === '.' || s === '..')) throw new Error(`unsafe object key ${JSON.stringify(key)}`);
-    return key;
+    return requireSafeKey(key);
   }
 
   async getObject(key: string): Promise<Buffer | undefined> {

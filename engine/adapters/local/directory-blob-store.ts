@@ -4,8 +4,7 @@ import * as path from 'path';
 import { Transform } from 'stream';
 import { pipeline } from 'stream/promises';
 import { BlobExpectation, BlobIntegrityError, BlobStore, OrphanMarker } from '../../ports';
-
-const SHA256 = /^[0-9a-f]{64}$/;
+import { STORE_PREFIXES, isSha256, keySegments, requireSha256 } from '../../store-layout';
 
 /**
  * Blob store in a directory, with the same layout as the S3 bucket
@@ -20,13 +19,12 @@ export class DirectoryBlobStore implements BlobStore, OrphanMarker {
   private readonly orphanDir: string;
 
   constructor(root: string) {
-    this.dir = path.join(root, 'blobs', 'sha256');
+    this.dir = path.join(root, ...keySegments(STORE_PREFIXES.blobs.slice(0, -1)));
     this.orphanDir = path.join(root, 'orphaned');
   }
 
   private pathOf(sha256: string): string {
-    if (!SHA256.test(sha256)) throw new Error(`not a sha256 digest: ${JSON.stringify(sha256)}`);
-    return path.join(this.dir, sha256);
+    return path.join(this.dir, requireSha256(sha256));
   }
 
   async has(sha256: string): Promise<boolean> {
@@ -101,6 +99,6 @@ export class DirectoryBlobStore implements BlobStore, OrphanMarker {
 
   async *list(): AsyncIterable<string> {
     const names = await fs.readdir(this.dir).catch(() => [] as string[]);
-    for (const name of names.sort()) if (SHA256.test(name)) yield name;
+    for (const name of names.sort()) if (isSha256(name)) yield name;
   }
 }

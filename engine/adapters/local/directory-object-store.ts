@@ -2,19 +2,14 @@ import { randomUUID } from 'crypto';
 import { promises as fs } from 'fs';
 import * as path from 'path';
 import { ObjectStore } from '../../ports';
-
-const SAFE_SEGMENT = /^[A-Za-z0-9@+_.~=-]+$/;
+import { keySegments } from '../../store-layout';
 
 /** Object store in a directory; keys map to paths under `root` and are validated to stay there. */
 export class DirectoryObjectStore implements ObjectStore {
   constructor(private readonly root: string) {}
 
   private pathOf(key: string): string {
-    const segments = key.split('/');
-    if (segments.some((s) => s === '.' || s === '..' || !SAFE_SEGMENT.test(s))) {
-      throw new Error(`unsafe object key ${JSON.stringify(key)}`);
-    }
-    return path.join(this.root, ...segments);
+    return path.join(this.root, ...keySegments(key));
   }
 
   async getObject(key: string): Promise<Buffer | undefined> {

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
-import { DEFAULT_RATE_LIMIT, RateLimit, RateLimiter, RateVerdict } from './rate-limit';
+import { DEFAULT_RATE_LIMIT, RateLimit, RateLimiter, RateVerdict } from '../../ports';
+import { CACHE_KEY_PREFIXES } from '../../runtime-config';
 
 // Token bucket per key, refilled and taken in one atomic step on the server, so every task shares it.
 const TAKE = `
@@ -25,13 +26,13 @@ export class RedisRateLimiter implements RateLimiter {
   constructor(
     private readonly redis: Redis,
     private readonly limit: RateLimit = DEFAULT_RATE_LIMIT,
-    private readonly prefix = 'ratelimit',
+    private readonly prefix: string = CACHE_KEY_PREFIXES.rateLimit,
     private readonly now: () => number = Date.now,
   ) {}
 
   async take(clientIp: string): Promise<RateVerdict> {
     try {
-      const [allowed, tokens] = (await this.redis.eval(TAKE, 1, `${this.prefix}:${clientIp}`, this.limit.ratePerSecond, this.limit.burst, this.now())) as [number, string];
+      const [allowed, tokens] = (await this.redis.eval(TAKE, 1, `${this.prefix}${clientIp}`, this.limit.ratePerSecond, this.limit.burst, this.now())) as [number, string];
       if (allowed === 1) return { allowed: true, retryAfterSeconds: 0 };
       return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - Number(tokens)) / this.limit.ratePerSecond)) };
     } catch {

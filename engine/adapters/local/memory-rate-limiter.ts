@@ -1,28 +1,5 @@
 import { performance } from 'perf_hooks';
-
-/** Per-client-IP request limits. In AWS the buckets live in Redis so every task shares them; locally, in memory. */
-export interface RateVerdict {
-  readonly allowed: boolean;
-  /** For a refusal: whole seconds until a request would be allowed (the Retry-After header). */
-  readonly retryAfterSeconds: number;
-}
-
-export interface RateLimiter {
-  /** Takes one request from the IP's budget. A limiter that keeps its buckets in memory answers synchronously. */
-  take(clientIp: string): RateVerdict | Promise<RateVerdict>;
-  /** Health probe of the limiter's backend. */
-  ping(): Promise<void>;
-  readonly backend: string;
-}
-
-export interface RateLimit {
-  /** Sustained requests per second per IP. */
-  readonly ratePerSecond: number;
-  /** Burst allowance. */
-  readonly burst: number;
-}
-
-export const DEFAULT_RATE_LIMIT: RateLimit = { ratePerSecond: 50, burst: 200 };
+import { DEFAULT_RATE_LIMIT, RateLimit, RateLimiter, RateVerdict } from '../../ports';
 
 const ALLOWED: RateVerdict = Object.freeze({ allowed: true, retryAfterSeconds: 0 });
 

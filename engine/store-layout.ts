@@ -1,0 +1,83 @@
+import { MirrorError } from './errors';
+/**
+ * The store layout: every key the engine reads or writes, in one place. The
+ * S3 bucket and the local directory store use the same keys, and the IAM
+ * grants in `constructs/` scope each workload to the prefixes named here.
+ *
+ * ```
+ * blobs/sha256/<hex>                 bottles, content-addressed
+ * manifests/<image>/<ref>            OCI image indexes, byte-exact
+ * api/generations/<gen>/<file>       signed API files of one generation
+ * runs/<runId>/run.json              a run's staged plan summary
+ * runs/<runId>/batches/<id>.json     one batch of transfers
+ * runs/<runId>/results/<id>.json     what that batch did
+ * ```
+ */
+
+/** Lowercase hex sha256, the address of every blob. */
+export const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+export const isSha256 = (value: string): boolean => SHA256_HEX.test(value);
+
+/** Top-level prefixes, each ending in `/`; IAM grants append `*`. */
+export const STORE_PREFIXES = {
+  blobs: 'blobs/sha256/',
+  manifests: 'manifests/',
+  api: 'api/generations/',
+  runs: 'runs/',
+} as const;
+
+export type StorePrefix = keyof typeof STORE_PREFIXES;
+
+/** Thrown for a key that could leave its prefix or the store (`..`, empty segments) or a malformed digest. */
+export class UnsafeKeyError extends MirrorError {
+  readonly kind = 'upstream-input';
+}
+
+export function requireSha256(sha256: string): string {
+  if (!isSha256(sha256)) throw new UnsafeKeyError(`not a sha256 digest: ${JSON.stringify(sha256)}`);
+  return sha256;
+}
+
+/** Characters a key segment may hold on every store (brew names use `@` and `+`; tags and refs `_`, `.`, `-`). */
+const SAFE_SEGMENT = /^[A-Za-z0-9@+_.~=-]+$/;
+
+/**
+ * Checks a whole object key: `/`-separated segments of safe characters, none
+ * of them `.` or `..`. Returns the key, so callers can wrap an expression.
+ */
+export function requireSafeKey(key: string): string {
+  const segments = key.split('/');
+  if (segments.some((s) => s === '.' || s === '..' || !SAFE_SEGMENT.test(s))) {
+    throw new UnsafeKeyError(`unsafe object key ${JSON.stringify(key)}`);
+  }
+  return key;
+}
+
+/** Key segments of a safe key, for adapters that map keys to paths. */
+export const keySegments = (key: string): string[] => requireSafeKey(key).split('/');
+
+export const blobKey = (sha256: string): string => `${STORE_PREFIXES.blobs}${requireSha256(sha256)}`;
+
+/** The sha256 a blob key names, or undefined for anything else under the prefix. */
+export function blobDigestOf(key: string): string | undefined {
+  if (!key.startsWith(STORE_PREFIXES.blobs)) return undefined;
+  const sha = key.slice(STORE_PREFIXES.blobs.length);
+  return isSha256(sha) ? sha : undefined;
+}
+
+/** An image index: `manifests/<image>/<manifest tag>` (the image may contain `/`). */
+export const manifestKey = (image: string, ref: string): string => `${STORE_PREFIXES.manifests}${image}/${ref}`;
+
+/** A published API file; served only once the published pointer names the generation. */
+export const apiKey = (generation: string, file: string): string => `${STORE_PREFIXES.api}${generation}/${file}`;
+
+/** A run's staged objects, so only ids travel between processes. */
+export const runKeys = {
+  summary: (runId: string): string => `${STORE_PREFIXES.runs}${runId}/run.json`,
+  batch: (runId: string, batchId: string): string => `${STORE_PREFIXES.runs}${runId}/batches/${batchId}.json`,
+  result: (runId: string, batchId: string): string => `${STORE_PREFIXES.runs}${runId}/results/${batchId}.json`,
+};
+
+/** Media type of the OCI image indexes kept under `manifests/`. */
+export const OCI_INDEX_MEDIA_TYPE = 'application/vnd.oci.image.index.v1+json';

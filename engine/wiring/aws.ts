@@ -1,0 +1,124 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import type { Redis } from 'ioredis';
+import { AwsDispatcher } from '../adapters/aws/dispatcher';
+import { DynamoDbStateStore } from '../adapters/aws/dynamodb-state-store';
+import { connectCache } from '../adapters/aws/elasticache';
+import { RedisCircuitBreaker } from '../adapters/aws/redis-circuit-breaker';
+import { RedisRateLimiter } from '../adapters/aws/redis-rate-limiter';
+import { S3BlobStore, S3ObjectStore } from '../adapters/aws/s3-store';
+import { HOMEBREW_1_PEM } from '../homebrew/homebrew-1-key';
+import { loadPublicKey } from '../homebrew/signed-api';
+import { Logger } from '../logger';
+import { emfSink } from '../metrics';
+import {
+  CACHE_KEY_PREFIXES,
+  MIRROR_SERVICE_ENV,
+  ORCHESTRATOR_ENV,
+  SYNC_ENV,
+  TASK_DISPATCH_ENV,
+  oneOf,
+  positiveInteger,
+  readEnvironment,
+} from '../runtime-config';
+import { AccessLog } from '../serve/access-log';
+import { MirrorServerDeps, ServeMode } from '../serve/server';
+import { DistributedDeps } from '../sync/distributed';
+import { DEFAULT_ROUTING, RoutingLimits } from '../sync/route';
+import { Upstream } from '../sync/upstream';
+
+/**
+ * The composition root for AWS: builds the engine's AWS adapters from the
+ * environment the stack sets (`runtime-config.ts`). The Lambdas and both
+ * containers get their dependencies from here and nowhere else.
+ */
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+interface AwsClients {
+  readonly s3: S3Client;
+  readonly dynamo: DynamoDBClient;
+  readonly cache: Redis;
+}
+
+// One set of clients and one cache connection per process, reused by every Lambda invocation.
+let shared: Promise<AwsClients> | undefined;
+
+function clients(config: { cacheEndpoint: string; cachePort: string; cacheReplicationGroup: string; cacheUser: string }, log: Logger, env: Env): Promise<AwsClients> {
+  shared ??= connectCache({
+    host: config.cacheEndpoint,
+    port: positiveInteger(config.cachePort, SYNC_ENV.cachePort),
+    replicationGroupId: config.cacheReplicationGroup,
+    userId: config.cacheUser,
+    region: env.AWS_REGION ?? 'us-east-1',
+    log,
+  }).then((cache) => ({ s3: new S3Client({}), dynamo: new DynamoDBClient({}), cache }));
+  return shared;
+}
+
+export async function awsSyncDeps(log: Logger, env: Env = process.env): Promise<DistributedDeps> {
+  const sync = readEnvironment(SYNC_ENV, env);
+  const { s3, dynamo, cache } = await clients(sync, log, env);
+  // The orchestrator and the sync task can start tasks; workers only re-invoke their own function.
+  const task = env[TASK_DISPATCH_ENV.syncCluster] ? readEnvironment(TASK_DISPATCH_ENV, env) : undefined;
+  return {
+    upstream: new Upstream(),
+    blobs: new S3BlobStore(s3, sync.bottleBucket),
+    objects: new S3ObjectStore(s3, sync.bottleBucket),
+    state: new DynamoDbStateStore(dynamo, sync.stateTable),
+    log,
+    metrics: emfSink(sync.environment, { namespace: sync.metricsNamespace }),
+    transfer: { breaker: new RedisCircuitBreaker(cache, undefined, CACHE_KEY_PREFIXES.breaker) },
+    dispatcher: new AwsDispatcher({
+      workerFunctionName: env[ORCHESTRATOR_ENV.workerFunctionName] ?? env.AWS_LAMBDA_FUNCTION_NAME ?? '',
+      clusterArn: task?.syncCluster ?? '',
+      taskFamily: task?.syncTaskFamily ?? '',
+      containerName: task?.syncContainerName ?? '',
+      subnetIds: task ? task.syncSubnets.split(',') : [],
+      securityGroupId: task?.syncSecurityGroup ?? '',
+      capacityProvider: task ? oneOf(task.syncCapacityProvider, TASK_DISPATCH_ENV.syncCapacityProvider, ['FARGATE', 'FARGATE_SPOT'] as const) : 'FARGATE',
+    }),
+  };
+}
+
+export interface AwsMirrorService {
+  readonly deps: MirrorServerDeps;
+  readonly port: number;
+  readonly mode: ServeMode;
+  /** Closes the cache connection after the server has stopped. */
+  close(): void;
+}
+
+/** The mirror service: S3 for bottles and API generations, DynamoDB for the published pointer, Valkey for shared rate limits. */
+export async function awsMirrorService(log: Logger, accessLog: AccessLog, env: Env = process.env): Promise<AwsMirrorService> {
+  const config = readEnvironment(MIRROR_SERVICE_ENV, env);
+  const mode = oneOf(config.mode, MIRROR_SERVICE_ENV.mode, ['redirect', 'proxy'] as const);
+  const port = positiveInteger(config.port, MIRROR_SERVICE_ENV.port);
+  const { s3, dynamo, cache } = await clients(config, log, env);
+  const blobs = new S3BlobStore(s3, config.bottleBucket);
+  return {
+    deps: {
+      objects: new S3ObjectStore(s3, config.bottleBucket),
+      blobs,
+      state: new DynamoDbStateStore(dynamo, config.stateTable),
+      log,
+      accessLog,
+      limiter: new RedisRateLimiter(cache, undefined, CACHE_KEY_PREFIXES.rateLimit),
+      mode,
+      presign: (sha256, expiresIn) => blobs.presign(sha256, expiresIn),
+      trustProxy: true,
+    },
+    port,
+    mode,
+    close: () => cache.disconnect(),
+  };
+}
+
+/** The routing limits for this deployment (threshold from the stack). */
+export function routingFromEnv(env: Env = process.env): RoutingLimits {
+  const value = env[ORCHESTRATOR_ENV.lambdaThresholdBytes];
+  if (value === undefined) return DEFAULT_ROUTING;
+  return { ...DEFAULT_ROUTING, lambdaThresholdBytes: positiveInteger(value, ORCHESTRATOR_ENV.lambdaThresholdBytes) };
+}
+
+export const homebrewKey = () => loadPublicKey(HOMEBREW_1_PEM);

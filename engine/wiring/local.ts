@@ -1,0 +1,70 @@
+import { DirectoryBlobStore } from '../adapters/local/directory-blob-store';
+import { DirectoryObjectStore } from '../adapters/local/directory-object-store';
+import { FileStateStore } from '../adapters/local/file-state-store';
+import { MemoryCircuitBreaker } from '../adapters/local/memory-circuit-breaker';
+import { MemoryRateLimiter } from '../adapters/local/memory-rate-limiter';
+import { Logger } from '../logger';
+import { RateLimit } from '../ports';
+import { AccessLog } from '../serve/access-log';
+import { MirrorServerDeps } from '../serve/server';
+import { SyncDeps, SyncProgress } from '../sync/run-sync';
+import { Upstream } from '../sync/upstream';
+
+/**
+ * The composition root for one machine: a directory is the store and holds
+ * its own state, the circuit breaker and rate limiter live in memory. The
+ * `bottles` command, the benchmarks and the tests build from here.
+ */
+
+export interface LocalStores {
+  readonly blobs: DirectoryBlobStore;
+  readonly objects: DirectoryObjectStore;
+  readonly state: FileStateStore;
+}
+
+/** The three stores over one directory (layout: `engine/store-layout.ts`). */
+export function localStores(root: string): LocalStores {
+  return { blobs: new DirectoryBlobStore(root), objects: new DirectoryObjectStore(root), state: new FileStateStore(root) };
+}
+
+export interface LocalSyncWiring {
+  readonly log: Logger;
+  readonly upstream?: Upstream;
+  readonly onProgress?: (progress: SyncProgress) => void;
+  /** Overrides for tests (breaker policy, backoff); default: an in-memory breaker with the default policy. */
+  readonly transfer?: SyncDeps['transfer'];
+  readonly metrics?: SyncDeps['metrics'];
+  readonly now?: SyncDeps['now'];
+}
+
+export function localSyncDeps(root: string, options: LocalSyncWiring): SyncDeps {
+  return {
+    ...localStores(root),
+    upstream: options.upstream ?? new Upstream(),
+    log: options.log,
+    metrics: options.metrics,
+    now: options.now,
+    onProgress: options.onProgress,
+    transfer: { breaker: new MemoryCircuitBreaker(), ...options.transfer },
+  };
+}
+
+export interface LocalServeOptions {
+  readonly log: Logger;
+  readonly accessLog?: AccessLog;
+  readonly rateLimit?: RateLimit;
+  /** How often to look for a new generation. Default: the server's (5 s). */
+  readonly pollMs?: number;
+}
+
+/** A directory store serves in proxy mode: there is no presigner. */
+export function localServerDeps(root: string, options: LocalServeOptions): MirrorServerDeps {
+  return {
+    ...localStores(root),
+    log: options.log,
+    accessLog: options.accessLog,
+    limiter: new MemoryRateLimiter(options.rateLimit),
+    mode: 'proxy',
+    pollMs: options.pollMs,
+  };
+}

@@ -1,0 +1,58 @@
+import { readdirSync, readFileSync, statSync } from 'fs';
+import * as path from 'path';
+
+// The engine's dependency rules (README, "Layout"): serving and the adapters
+// know the store layout and the ports, never the sync's internals; the
+// composition roots in engine/wiring are the only place that knows both.
+const ENGINE = path.resolve(__dirname, '../../engine');
+
+/** Source without comments, so documentation may name the layout. */
+const code = (file: string): string =>
+  readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => !/^\s*(\*|\/\*\*|\/\/)/.test(line))
+    .join('\n');
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const full = path.join(dir, name);
+    return statSync(full).isDirectory() ? sourceFiles(full) : name.endsWith('.ts') ? [full] : [];
+  });
+}
+
+/** Engine-relative paths of the engine modules a file imports. */
+function engineImports(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  const specifiers = [...text.matchAll(/^(?:import|export)[^'"]*from '(\.[^']+)'/gm)].map((m) => m[1]);
+  return specifiers.map((s) => path.relative(ENGINE, path.resolve(path.dirname(file), s)));
+}
+
+describe('engine dependency rules', () => {
+  test.each([['serve'], ['adapters'], ['homebrew']])('engine/%s imports nothing from engine/sync or engine/wiring', (folder) => {
+    const offending = sourceFiles(path.join(ENGINE, folder)).flatMap((file) =>
+      engineImports(file)
+        .filter((target) => target.startsWith('sync/') || target.startsWith('wiring/'))
+        .map((target) => `${path.relative(ENGINE, file)} → ${target}`),
+    );
+    expect(offending).toEqual([]);
+  });
+
+  test('only the composition roots build AWS adapters: no other engine file imports the AWS SDK and the sync together', () => {
+    const wiring = sourceFiles(path.join(ENGINE, 'wiring')).map((f) => path.relative(ENGINE, f));
+    expect(wiring).toEqual(expect.arrayContaining(['wiring/aws.ts', 'wiring/local.ts']));
+    const mixers = sourceFiles(ENGINE)
+      .filter((file) => !file.includes(`${path.sep}wiring${path.sep}`))
+      .filter((file) => /from '@aws-sdk\//.test(readFileSync(file, 'utf8')) && engineImports(file).some((t) => t.startsWith('sync/')));
+    expect(mixers).toEqual([]);
+  });
+
+  test('one definition of the sha256 pattern and of each store prefix', () => {
+    const definitions = sourceFiles(ENGINE).filter((file) => /\[0-9a-f\]\{64\}/.test(code(file)));
+    expect(definitions.map((f) => path.relative(ENGINE, f))).toEqual(['store-layout.ts']);
+    const prefixLiterals = sourceFiles(ENGINE)
+      .filter((file) => !file.endsWith('store-layout.ts'))
+      .filter((file) => /['`](blobs\/sha256\/|api\/generations\/|runs\/|manifests\/)/.test(code(file)))
+      .map((f) => path.relative(ENGINE, f));
+    expect(prefixLiterals).toEqual([]);
+  });
+});

@@ -1,0 +1,45 @@
+import { ConfigurationError, errorKind } from '../../engine/errors';
+import { MIRROR_SERVICE_ENV, ORCHESTRATOR_ENV } from '../../engine/runtime-config';
+import { awsMirrorService, routingFromEnv } from '../../engine/wiring/aws';
+import { jsonLogger } from '../../engine/logger';
+
+// Runtime configuration is parsed strictly, before any connection is opened:
+// a typo in the task definition stops the task at start with the variable's name.
+const mirrorEnv: Record<string, string> = {
+  [MIRROR_SERVICE_ENV.environment]: 'prod',
+  [MIRROR_SERVICE_ENV.bottleBucket]: 'prod-brew-bottles',
+  [MIRROR_SERVICE_ENV.stateTable]: 'prod-brew-state',
+  // Port 1 on loopback: if the parser let a bad value through, connecting would fail differently.
+  [MIRROR_SERVICE_ENV.cacheEndpoint]: '127.0.0.1',
+  [MIRROR_SERVICE_ENV.cachePort]: '1',
+  [MIRROR_SERVICE_ENV.cacheUser]: 'prod-brew-cache-mirror',
+  [MIRROR_SERVICE_ENV.cacheReplicationGroup]: 'prod-brew-cache',
+  [MIRROR_SERVICE_ENV.port]: '8080',
+  [MIRROR_SERVICE_ENV.mode]: 'redirect',
+};
+const quiet = jsonLogger({}, () => undefined);
+
+describe('AWS wiring reads its configuration strictly', () => {
+  test.each([
+    [MIRROR_SERVICE_ENV.mode, 'redirekt', /HBS_SERVE_MODE must be one of redirect, proxy, not "redirekt"/],
+    [MIRROR_SERVICE_ENV.mode, 'PROXY', /HBS_SERVE_MODE must be one of redirect, proxy/],
+    [MIRROR_SERVICE_ENV.port, '80a', /HBS_PORT must be a positive integer, not "80a"/],
+    [MIRROR_SERVICE_ENV.port, '0', /HBS_PORT must be a positive integer/],
+  ])('%s=%p fails fast as a configuration error', async (variable, value, message) => {
+    const failure = awsMirrorService(quiet, () => undefined, { ...mirrorEnv, [variable]: value });
+    await expect(failure).rejects.toThrow(message);
+    await expect(failure).rejects.toBeInstanceOf(ConfigurationError);
+    expect(errorKind(await failure.catch((e) => e))).toBe('usage');
+  });
+
+  test('a missing variable is named', async () => {
+    const { [MIRROR_SERVICE_ENV.stateTable]: _dropped, ...partial } = mirrorEnv;
+    await expect(awsMirrorService(quiet, () => undefined, partial)).rejects.toThrow('missing required environment variable(s): HBS_STATE_TABLE');
+  });
+
+  test('the Lambda threshold must be a positive integer; absent means the default', () => {
+    expect(() => routingFromEnv({ [ORCHESTRATOR_ENV.lambdaThresholdBytes]: '20GB' })).toThrow(/HBS_LAMBDA_THRESHOLD_BYTES must be a positive integer/);
+    expect(routingFromEnv({ [ORCHESTRATOR_ENV.lambdaThresholdBytes]: '1024' }).lambdaThresholdBytes).toBe(1024);
+    expect(routingFromEnv({}).lambdaThresholdBytes).toBe(20 * 1024 ** 3);
+  });
+});
