@@ -1,18 +1,15 @@
 import { Construct } from 'constructs';
 import { Cloudtrail } from '@cdktf/provider-aws/lib/cloudtrail';
 import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
-import { ServiceRole } from './policy';
+import { ServiceRole } from './service-role';
 import { SecureBucket } from './secure-bucket';
+import { ctx } from './environment-context';
 
 export interface AuditTrailProps {
-  readonly namePrefix: string;
-  readonly region: string;
-  readonly accountId: string;
   /** CMK whose policy lets CloudTrail encrypt (service `cloudtrail`) and CloudWatch Logs use it (`logs`). */
   readonly kmsKeyArn: string;
   readonly accessLogBucket: string;
   readonly accessLogPrefix: string;
-  readonly logRetentionDays: number;
 }
 
 /**
@@ -24,12 +21,13 @@ export class AuditTrail extends Construct {
 
   constructor(scope: Construct, id: string, props: AuditTrailProps) {
     super(scope, id);
-    const trailName = `${props.namePrefix}-audit`;
-    const trailArn = `arn:aws:cloudtrail:${props.region}:${props.accountId}:trail/${trailName}`;
+    const context = ctx(this);
+    const trailName = `${context.namePrefix}-audit`;
+    const trailArn = context.arn('cloudtrail', `trail/${trailName}`);
     const fromThisTrail = [{ test: 'StringEquals', variable: 'aws:SourceArn', values: [trailArn] }];
 
     const bucket = new SecureBucket(this, 'bucket', {
-      namePrefix: `${props.namePrefix}-cloudtrail`,
+      namePrefix: `${context.namePrefix}-cloudtrail`,
       kmsKeyArn: props.kmsKeyArn,
       accessLogs: { bucket: props.accessLogBucket, prefix: props.accessLogPrefix },
       lifecycleRules: [
@@ -52,7 +50,7 @@ export class AuditTrail extends Construct {
         {
           sid: 'CloudTrailWrite',
           actions: ['s3:PutObject'],
-          resources: [`${bucketArn}/AWSLogs/${props.accountId}/*`],
+          resources: [`${bucketArn}/AWSLogs/${context.accountId}/*`],
           principals: [{ type: 'Service', identifiers: ['cloudtrail.amazonaws.com'] }],
           condition: fromThisTrail,
         },
@@ -60,12 +58,12 @@ export class AuditTrail extends Construct {
     });
 
     const logGroup = new CloudwatchLogGroup(this, 'logs', {
-      name: `/${props.namePrefix}/cloudtrail`,
-      retentionInDays: Math.max(props.logRetentionDays, 365),
+      name: `/${context.namePrefix}/cloudtrail`,
+      retentionInDays: Math.max(context.logRetentionDays, 365),
       kmsKeyId: props.kmsKeyArn,
     });
     const role = new ServiceRole(this, 'role', {
-      name: `${props.namePrefix}-cloudtrail-logs`,
+      name: `${context.namePrefix}-cloudtrail-logs`,
       description: 'Lets CloudTrail deliver events to CloudWatch Logs',
       servicePrincipal: 'cloudtrail.amazonaws.com',
       statements: [

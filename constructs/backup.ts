@@ -3,7 +3,8 @@ import { TerraformProvider } from 'cdktf';
 import { BackupPlan } from '@cdktf/provider-aws/lib/backup-plan';
 import { BackupSelection } from '@cdktf/provider-aws/lib/backup-selection';
 import { BackupVault } from '@cdktf/provider-aws/lib/backup-vault';
-import { ServiceRole } from './policy';
+import { ServiceRole } from './service-role';
+import { ctx } from './environment-context';
 
 /** Daily at 05:00 UTC: after the Sunday 03:00 sync has had two hours to publish. */
 export const BACKUP_SCHEDULE = 'cron(0 5 * * ? *)';
@@ -12,8 +13,6 @@ export const BACKUP_COLD_STORAGE_AFTER_DAYS = 30;
 export const BACKUP_DELETE_AFTER_DAYS = 120;
 
 export interface BackupProps {
-  readonly namePrefix: string;
-  readonly accountId: string;
   readonly kmsKeyArn: string;
   /** ARNs to back up: the state table and the bottle bucket. */
   readonly resourceArns: string[];
@@ -33,18 +32,19 @@ export class Backup extends Construct {
 
   constructor(scope: Construct, id: string, props: BackupProps) {
     super(scope, id);
+    const context = ctx(this);
     const lifecycle = { coldStorageAfter: BACKUP_COLD_STORAGE_AFTER_DAYS, deleteAfter: BACKUP_DELETE_AFTER_DAYS };
-    this.vault = new BackupVault(this, 'vault', { name: `${props.namePrefix}-backup-vault`, kmsKeyArn: props.kmsKeyArn });
+    this.vault = new BackupVault(this, 'vault', { name: `${context.namePrefix}-backup-vault`, kmsKeyArn: props.kmsKeyArn });
     if (props.crossRegionCopy) {
       this.drVault = new BackupVault(this, 'dr-vault', {
-        name: `${props.namePrefix}-backup-vault-dr`,
+        name: `${context.namePrefix}-backup-vault-dr`,
         kmsKeyArn: props.crossRegionCopy.kmsKeyArn,
         provider: props.crossRegionCopy.provider,
       });
     }
 
     this.plan = new BackupPlan(this, 'plan', {
-      name: `${props.namePrefix}-daily-backup`,
+      name: `${context.namePrefix}-daily-backup`,
       rule: [
         {
           ruleName: 'daily-0500-utc',
@@ -60,19 +60,19 @@ export class Backup extends Construct {
     });
 
     const role = new ServiceRole(this, 'role', {
-      name: `${props.namePrefix}-backup`,
+      name: `${context.namePrefix}-backup`,
       description: 'Lets AWS Backup snapshot and restore the state table and the bottle bucket',
       servicePrincipal: 'backup.amazonaws.com',
-      statements: [],
+      inlinePolicy: false,
       managedPolicyArns: [
-        'arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup',
-        'arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores',
-        'arn:aws:iam::aws:policy/AWSBackupServiceRolePolicyForS3Backup',
-        'arn:aws:iam::aws:policy/AWSBackupServiceRolePolicyForS3Restore',
+        `arn:${context.partition}:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup`,
+        `arn:${context.partition}:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores`,
+        `arn:${context.partition}:iam::aws:policy/AWSBackupServiceRolePolicyForS3Backup`,
+        `arn:${context.partition}:iam::aws:policy/AWSBackupServiceRolePolicyForS3Restore`,
       ],
     });
     new BackupSelection(this, 'selection', {
-      name: `${props.namePrefix}-state-and-bottles`,
+      name: `${context.namePrefix}-state-and-bottles`,
       planId: this.plan.id,
       iamRoleArn: role.role.arn,
       resources: props.resourceArns,

@@ -1,28 +1,35 @@
 import { Construct } from 'constructs';
 import { ORPHAN_EXPIRY_DAYS, ORPHAN_TAG } from '../engine/runtime-config';
+import { STORE_PREFIXES, StorePrefix } from '../engine/store-layout';
+import { CustomerManagedKey } from './customer-managed-key';
+import { ctx } from './environment-context';
+import { Grantable } from './service-role';
 import { SecureBucket } from './secure-bucket';
 
 export interface BottleStoreProps {
-  readonly namePrefix: string;
   /** CMK for SSE-KMS. */
-  readonly kmsKeyArn: string;
+  readonly key: CustomerManagedKey;
   /** Bucket that receives S3 server access logs. */
   readonly accessLogBucket: string;
   readonly accessLogPrefix: string;
 }
 
 /**
- * The S3 bucket holding bottles (content-addressed blobs), OCI manifests and
- * the published API generations.
+ * The S3 bucket holding bottles (content-addressed blobs), OCI manifests, the
+ * published API generations and the runs' staged plans, in the layout of
+ * `engine/store-layout.ts`. Grants are scoped to the key prefixes each
+ * workload uses, with exactly the actions its adapter sends.
  */
 export class BottleStore extends Construct {
   public readonly bucket: SecureBucket;
+  private readonly key: CustomerManagedKey;
 
   constructor(scope: Construct, id: string, props: BottleStoreProps) {
     super(scope, id);
+    this.key = props.key;
     this.bucket = new SecureBucket(this, 'store', {
-      namePrefix: `${props.namePrefix}-bottles`,
-      kmsKeyArn: props.kmsKeyArn,
+      namePrefix: ctx(this).name('bottles'),
+      kmsKeyArn: props.key.arn,
       accessLogs: { bucket: props.accessLogBucket, prefix: props.accessLogPrefix },
       noncurrentVersionExpirationDays: 90,
       lifecycleRules: [
@@ -34,5 +41,44 @@ export class BottleStore extends Construct {
         },
       ],
     });
+  }
+
+  /** ARN pattern of every object under the given layout prefixes. */
+  objectArns(...prefixes: StorePrefix[]): string[] {
+    return prefixes.map((prefix) => `${this.bucket.bucket.arn}/${STORE_PREFIXES[prefix]}*`);
+  }
+
+  /**
+   * The sync workloads: read and write blobs, manifests and run plans
+   * (HeadObject/GetObject, PutObject and multipart uploads), stage API files
+   * (write only), abort a failed blob upload, and tag blobs as orphaned.
+   * ListBucket (unconditioned) lists blobs, and makes a missing key answer
+   * 404 rather than 403, which `has()` relies on.
+   */
+  grantSync(grantee: Grantable): void {
+    grantee.addToPolicy(
+      { sid: 'ListBottleStore', actions: ['s3:ListBucket'], resources: [this.bucket.bucket.arn] },
+      { sid: 'ReadWriteBottleStore', actions: ['s3:GetObject', 's3:PutObject'], resources: this.objectArns('blobs', 'manifests', 'runs') },
+      { sid: 'StageApiGenerations', actions: ['s3:PutObject'], resources: this.objectArns('api') },
+      {
+        sid: 'ManageBlobUploadsAndOrphanTags',
+        actions: ['s3:AbortMultipartUpload', 's3:GetObjectTagging', 's3:PutObjectTagging'],
+        resources: this.objectArns('blobs'),
+      },
+    );
+    this.key.grantEncryptDecrypt(grantee);
+  }
+
+  /**
+   * The mirror service: read what it serves (blobs, manifests, API
+   * generations), nothing under `runs/`. ListBucket makes a blob the
+   * generation names but the store lacks a 404, not a 403.
+   */
+  grantServe(grantee: Grantable): void {
+    grantee.addToPolicy(
+      { sid: 'ListBottleStore', actions: ['s3:ListBucket'], resources: [this.bucket.bucket.arn] },
+      { sid: 'ReadServedObjects', actions: ['s3:GetObject'], resources: this.objectArns('blobs', 'manifests', 'api') },
+    );
+    this.key.grantDecrypt(grantee);
   }
 }

@@ -5,10 +5,17 @@ import { ElasticacheSubnetGroup } from '@cdktf/provider-aws/lib/elasticache-subn
 import { ElasticacheUser } from '@cdktf/provider-aws/lib/elasticache-user';
 import { ElasticacheUserGroup } from '@cdktf/provider-aws/lib/elasticache-user-group';
 import { SecurityGroup } from '@cdktf/provider-aws/lib/security-group';
+import { ctx } from './environment-context';
 import { securityGroup } from './firewall';
+import { Grantable } from './service-role';
+
+/** One IAM-authenticated cache user per workload, confined to its own keys. */
+export interface CacheUserProps {
+  /** Keys this user may touch (`~<prefix>*`); see `CACHE_KEY_PREFIXES`. */
+  readonly keyPrefix: string;
+}
 
 export interface CacheProps {
-  readonly namePrefix: string;
   readonly vpcId: string;
   /** Private subnets, one per AZ. The cache never gets a public subnet. */
   readonly subnetIds: string[];
@@ -18,10 +25,8 @@ export interface CacheProps {
   /** Default: 7 days. */
   readonly snapshotRetentionDays?: number;
   readonly kmsKeyArn: string;
-  readonly logsKeyArn: string;
-  readonly logRetentionDays: number;
-  /** IAM-authenticated cache users to create, e.g. `{ sync: 'sync-engine' }`. */
-  readonly iamUsers: Record<string, string>;
+  /** Cache users by workload name, e.g. `{ sync: { keyPrefix: 'breaker:' } }`; the name becomes the user id suffix. */
+  readonly users: Record<string, CacheUserProps>;
 }
 
 export const CACHE_PORT = 6379;
@@ -29,24 +34,28 @@ export const CACHE_ENGINE = 'valkey';
 export const CACHE_ENGINE_VERSION = '8.0';
 
 /**
- * A Multi-AZ Valkey (Redis-compatible) replication group for the run lock,
- * the shared circuit breaker and the mirror's lookup cache.
+ * A Multi-AZ Valkey (Redis-compatible) replication group for state shared
+ * between processes that may be lost without harm: the sync's per-host
+ * circuit breaker and the mirror's per-client rate limits. (The run lease and
+ * the published pointer live in DynamoDB.)
  *
  * Clients authenticate with IAM (short-lived SigV4 tokens, no password
- * exists anywhere) over TLS. The mandatory `default` user is switched off.
+ * exists anywhere) over TLS, each workload as its own user confined to its
+ * own key prefix. The mandatory `default` user is switched off.
  */
 export class Cache extends Construct {
   public readonly replicationGroup: ElasticacheReplicationGroup;
   public readonly securityGroup: SecurityGroup;
-  /** Cache user ids by logical name, for `elasticache:Connect` grants. */
+  /** Cache users by workload name, for `grantConnect`. */
   public readonly users: Record<string, ElasticacheUser> = {};
 
   constructor(scope: Construct, id: string, props: CacheProps) {
     super(scope, id);
+    const context = ctx(this);
     if (props.nodeCount < 2) {
       throw new Error(`Cache needs at least 2 nodes for Multi-AZ failover, got ${props.nodeCount}`);
     }
-    const groupId = `${props.namePrefix}-cache`;
+    const groupId = context.name('cache');
 
     this.securityGroup = securityGroup(
       this,
@@ -69,17 +78,18 @@ export class Cache extends Construct {
       accessString: 'off -@all', // disabled: nothing can authenticate as it
       authenticationMode: { type: 'no-password-required' },
     });
-    const iamUsers = Object.entries(props.iamUsers).map(([key, suffix]) => {
-      const userId = `${groupId}-${suffix}`;
-      const user = new ElasticacheUser(this, `user-${key}`, {
+    const iamUsers = Object.entries(props.users).map(([workload, user]) => {
+      if (!/^[a-z0-9:_-]+$/.test(user.keyPrefix)) throw new Error(`cache user ${workload}: unsafe key prefix ${JSON.stringify(user.keyPrefix)}`);
+      const userId = `${groupId}-${workload}`;
+      const created = new ElasticacheUser(this, `user-${workload}`, {
         userId,
         userName: userId, // IAM authentication requires user name == user id
         engine: CACHE_ENGINE,
-        accessString: 'on ~* +@all -@dangerous',
+        accessString: cacheAccessString(user.keyPrefix),
         authenticationMode: { type: 'iam' },
       });
-      this.users[key] = user;
-      return user;
+      this.users[workload] = created;
+      return created;
     });
     const userGroup = new ElasticacheUserGroup(this, 'user-group', {
       userGroupId: `${groupId}-users`,
@@ -88,19 +98,19 @@ export class Cache extends Construct {
     });
 
     const slowLog = new CloudwatchLogGroup(this, 'slow-log', {
-      name: `/${props.namePrefix}/elasticache/slow-log`,
-      retentionInDays: props.logRetentionDays,
-      kmsKeyId: props.logsKeyArn,
+      name: `/${context.namePrefix}/elasticache/slow-log`,
+      retentionInDays: context.logRetentionDays,
+      kmsKeyId: context.logsKeyArn,
     });
     const engineLog = new CloudwatchLogGroup(this, 'engine-log', {
-      name: `/${props.namePrefix}/elasticache/engine-log`,
-      retentionInDays: props.logRetentionDays,
-      kmsKeyId: props.logsKeyArn,
+      name: `/${context.namePrefix}/elasticache/engine-log`,
+      retentionInDays: context.logRetentionDays,
+      kmsKeyId: context.logsKeyArn,
     });
 
     this.replicationGroup = new ElasticacheReplicationGroup(this, 'group', {
       replicationGroupId: groupId,
-      description: 'Homebrew mirror lock, circuit breaker and lookup cache',
+      description: 'Homebrew mirror: sync circuit breaker and mirror rate limits',
       engine: CACHE_ENGINE,
       engineVersion: CACHE_ENGINE_VERSION,
       nodeType: props.nodeType,
@@ -127,9 +137,24 @@ export class Cache extends Construct {
     });
   }
 
+  /** Lets `grantee` authenticate as the workload's cache user (IAM auth needs both the group and the user). */
+  grantConnect(grantee: Grantable, workload: string): void {
+    const user = this.users[workload];
+    if (!user) throw new Error(`no cache user for ${workload}; users: ${Object.keys(this.users).join(', ')}`);
+    grantee.addToPolicy({ sid: 'ConnectToCache', actions: ['elasticache:Connect'], resources: [this.replicationGroup.arn, user.arn] });
+  }
+
   /** Node ids ElastiCache assigns (`<group>-001`, …), which carry the per-node metrics. */
   get memberClusterIds(): string[] {
     const count = this.replicationGroup.numCacheClustersInput ?? 0;
     return Array.from({ length: count }, (_, i) => `${this.replicationGroup.replicationGroupIdInput}-${String(i + 1).padStart(3, '0')}`);
   }
+}
+
+/**
+ * A user's access string: on, only keys under its prefix, every command
+ * except the dangerous ones (FLUSHALL, CONFIG, KEYS, …).
+ */
+export function cacheAccessString(keyPrefix: string): string {
+  return `on ~${keyPrefix}* +@all -@dangerous`;
 }

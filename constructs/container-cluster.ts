@@ -1,9 +1,9 @@
 import { Construct } from 'constructs';
 import { EcsCluster } from '@cdktf/provider-aws/lib/ecs-cluster';
 import { EcsClusterCapacityProviders } from '@cdktf/provider-aws/lib/ecs-cluster-capacity-providers';
+import { ctx } from './environment-context';
 
 export interface ContainerClusterProps {
-  readonly namePrefix: string;
   /** Allow and prefer FARGATE_SPOT. Default: false, on-demand only (prod). */
   readonly fargateSpot?: boolean;
 }
@@ -16,9 +16,10 @@ export class ContainerCluster extends Construct {
 
   constructor(scope: Construct, id: string, props: ContainerClusterProps) {
     super(scope, id);
+    const context = ctx(this);
     this.capacityProvider = props.fargateSpot ? 'FARGATE_SPOT' : 'FARGATE';
     this.cluster = new EcsCluster(this, 'cluster', {
-      name: `${props.namePrefix}-cluster`,
+      name: `${context.namePrefix}-cluster`,
       setting: [{ name: 'containerInsights', value: 'enhanced' }],
     });
     new EcsClusterCapacityProviders(this, 'capacity', {

@@ -1,18 +1,16 @@
 import { Construct } from 'constructs';
 import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
-import { DataAwsIamPolicyDocumentStatement } from '@cdktf/provider-aws/lib/data-aws-iam-policy-document';
 import { EcsTaskDefinition } from '@cdktf/provider-aws/lib/ecs-task-definition';
 import { EcrRepository } from '@cdktf/provider-aws/lib/ecr-repository';
-import { ServiceRole } from './policy';
+import { ctx } from './environment-context';
+import { Grantable, ServiceRole } from './service-role';
 
 /** UID/GID the images create for the app; the task refuses to run as root. */
 export const CONTAINER_USER = '10001:10001';
 
 export interface FargateTaskDefinitionProps {
-  /** Family and container name; callers prefix it with the environment. */
-  readonly family: string;
-  readonly region: string;
-  readonly accountId: string;
+  /** Family suffix: family and container are `<env>-brew-<name>`. */
+  readonly name: string;
   readonly cpu: number;
   readonly memoryMiB: number;
   readonly repository: EcrRepository;
@@ -22,17 +20,14 @@ export interface FargateTaskDefinitionProps {
   readonly command?: string[];
   /** Container port to expose, if the task serves traffic. */
   readonly containerPort?: number;
-  readonly logsKeyArn: string;
-  readonly logRetentionDays: number;
-  /** Permissions of the application itself (the task role). */
-  readonly statements: DataAwsIamPolicyDocumentStatement[];
 }
 
 /**
  * A Fargate task definition with the container baseline: non-root user,
  * read-only root filesystem (a task-scoped `/tmp` volume is the only
  * writable path), not privileged, awslogs to a KMS-encrypted group, and
- * separate execution and task roles (CKV_AWS_249).
+ * separate execution and task roles (CKV_AWS_249). Resources grant the task
+ * role what the application needs (`stateTable.grantStateStore(task.taskRole)`).
  */
 export class FargateTaskDefinition extends Construct {
   public readonly taskDefinition: EcsTaskDefinition;
@@ -40,20 +35,29 @@ export class FargateTaskDefinition extends Construct {
   public readonly executionRole: ServiceRole;
   public readonly logGroup: CloudwatchLogGroup;
   public readonly containerName: string;
+  public readonly family: string;
+
+  /** The family (and container name) a task named `name` gets in `scope`'s environment. */
+  static familyOf(scope: Construct, name: string): string {
+    return ctx(scope).name(name);
+  }
 
   constructor(scope: Construct, id: string, props: FargateTaskDefinitionProps) {
     super(scope, id);
-    this.containerName = props.family;
+    const context = ctx(this);
+    const family = FargateTaskDefinition.familyOf(this, props.name);
+    this.family = family;
+    this.containerName = family;
     this.logGroup = new CloudwatchLogGroup(this, 'logs', {
-      name: `/ecs/${props.family}`,
-      retentionInDays: props.logRetentionDays,
-      kmsKeyId: props.logsKeyArn,
+      name: `/ecs/${family}`,
+      retentionInDays: context.logRetentionDays,
+      kmsKeyId: context.logsKeyArn,
     });
     this.executionRole = new ServiceRole(this, 'execution-role', {
-      name: `${props.family}-execution`,
-      description: `Pulls the image and ships logs for ${props.family}`,
+      name: `${family}-execution`,
+      description: `Pulls the image and ships logs for ${family}`,
       servicePrincipal: 'ecs-tasks.amazonaws.com',
-      accountId: props.accountId,
+      accountId: context.accountId,
       statements: [
         { sid: 'EcrLogin', actions: ['ecr:GetAuthorizationToken'], resources: ['*'] },
         {
@@ -65,11 +69,10 @@ export class FargateTaskDefinition extends Construct {
       ],
     });
     this.taskRole = new ServiceRole(this, 'task-role', {
-      name: `${props.family}-task`,
-      description: `Application permissions of ${props.family}`,
+      name: `${family}-task`,
+      description: `Application permissions of ${family}`,
       servicePrincipal: 'ecs-tasks.amazonaws.com',
-      accountId: props.accountId,
-      statements: props.statements,
+      accountId: context.accountId,
     });
 
     const container = {
@@ -90,14 +93,14 @@ export class FargateTaskDefinition extends Construct {
         logDriver: 'awslogs',
         options: {
           'awslogs-group': this.logGroup.name,
-          'awslogs-region': props.region,
+          'awslogs-region': context.region,
           'awslogs-stream-prefix': 'app',
         },
       },
     };
 
     this.taskDefinition = new EcsTaskDefinition(this, 'task', {
-      family: props.family,
+      family,
       requiresCompatibilities: ['FARGATE'],
       networkMode: 'awsvpc',
       cpu: String(props.cpu),
@@ -108,5 +111,29 @@ export class FargateTaskDefinition extends Construct {
       volume: [{ name: 'tmp' }],
       containerDefinitions: JSON.stringify([container]),
     });
+  }
+
+  /**
+   * Lets `grantee` start this task on `clusterArn` (the orchestrator, and a
+   * task handing its run to a successor), passing the task's two roles.
+   * ARNs are spelled from known names: the task's own role may hold this
+   * grant, and a task definition cannot reference its own ARN.
+   */
+  grantRun(grantee: Grantable, clusterArn: string): void {
+    const context = ctx(this);
+    grantee.addToPolicy(
+      {
+        sid: 'RunSyncTask',
+        actions: ['ecs:RunTask'],
+        resources: [context.arn('ecs', `task-definition/${this.family}:*`)],
+        condition: [{ test: 'ArnEquals', variable: 'ecs:cluster', values: [clusterArn] }],
+      },
+      {
+        sid: 'PassSyncTaskRoles',
+        actions: ['iam:PassRole'],
+        resources: [context.arn('iam', `role/${this.family}-task`, { region: '' }), context.arn('iam', `role/${this.family}-execution`, { region: '' })],
+        condition: [{ test: 'StringEquals', variable: 'iam:PassedToService', values: ['ecs-tasks.amazonaws.com'] }],
+      },
+    );
   }
 }

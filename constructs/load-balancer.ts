@@ -8,19 +8,13 @@ import { Wafv2WebAcl } from '@cdktf/provider-aws/lib/wafv2-web-acl';
 import { Wafv2WebAclAssociation } from '@cdktf/provider-aws/lib/wafv2-web-acl-association';
 import { Wafv2WebAclLoggingConfiguration } from '@cdktf/provider-aws/lib/wafv2-web-acl-logging-configuration';
 import { allow, securityGroup } from './firewall';
+import { ctx } from './environment-context';
+import { ALB_IDLE_TIMEOUT_SECONDS, HEALTH_PATH } from '../engine/runtime-config';
 
 /** TLS 1.3 with TLS 1.2 fallback for older curl builds; no TLS 1.0/1.1, no CBC-only suites. */
 export const TLS_POLICY = 'ELBSecurityPolicy-TLS13-1-2-2021-06';
-export const HEALTH_CHECK_PATH = '/health';
-/**
- * Idle connection timeout, long for large bottles through proxy mode on slow
- * links. The mirror keeps connections open longer (KEEP_ALIVE_TIMEOUT_MS in
- * engine/serve/server.ts), so the ALB never reuses one the task has closed (a 502).
- */
-export const ALB_IDLE_TIMEOUT_SECONDS = 120;
 
 export interface LoadBalancerProps {
-  readonly namePrefix: string;
   readonly vpcId: string;
   /** Public subnets for `internet-facing`, private subnets for `internal`. */
   readonly subnetIds: string[];
@@ -32,8 +26,6 @@ export interface LoadBalancerProps {
   readonly accessLogPrefix: string;
   /** Requests per client IP per 5 minutes before WAF blocks it. */
   readonly rateLimitPer5Min: number;
-  readonly logsKeyArn: string;
-  readonly logRetentionDays: number;
   /** Default: true. Only tests and throwaway stacks should turn it off. */
   readonly deletionProtection?: boolean;
 }
@@ -52,7 +44,8 @@ export class LoadBalancer extends Construct {
 
   constructor(scope: Construct, id: string, props: LoadBalancerProps) {
     super(scope, id);
-    const name = `${props.namePrefix}-mirror`;
+    const context = ctx(this);
+    const name = `${context.namePrefix}-mirror`;
     this.securityGroup = securityGroup(this, 'sg', `${name}-alb-sg`, 'Mirror ALB: HTTPS and redirecting HTTP from allowed clients', props.vpcId);
     props.allowedCidrs.forEach((cidr, i) => {
       for (const port of [443, 80]) {
@@ -83,7 +76,7 @@ export class LoadBalancer extends Construct {
       vpcId: props.vpcId,
       deregistrationDelay: '120', // let in-flight downloads finish on scale-in
       healthCheck: {
-        path: HEALTH_CHECK_PATH,
+        path: HEALTH_PATH,
         matcher: '200',
         interval: 15,
         timeout: 5,
@@ -142,8 +135,8 @@ export class LoadBalancer extends Construct {
     // WAF only delivers to log groups whose name starts with aws-waf-logs-.
     const wafLogs = new CloudwatchLogGroup(this, 'waf-logs', {
       name: `aws-waf-logs-${name}`,
-      retentionInDays: props.logRetentionDays,
-      kmsKeyId: props.logsKeyArn,
+      retentionInDays: context.logRetentionDays,
+      kmsKeyId: context.logsKeyArn,
     });
     new Wafv2WebAclLoggingConfiguration(this, 'waf-logging', {
       resourceArn: this.webAcl.arn,

@@ -1,10 +1,9 @@
 import { Construct } from 'constructs';
 import { DataAwsElbServiceAccount } from '@cdktf/provider-aws/lib/data-aws-elb-service-account';
 import { SecureBucket } from './secure-bucket';
+import { ctx } from './environment-context';
 
 export interface LogArchiveProps {
-  readonly namePrefix: string;
-  readonly accountId: string;
   /** Days to keep access logs. Default: 365. */
   readonly retentionDays?: number;
 }
@@ -27,12 +26,13 @@ export class LogArchive extends Construct {
 
   constructor(scope: Construct, id: string, props: LogArchiveProps) {
     super(scope, id);
+    const context = ctx(this);
     // Regions older than August 2022 deliver ALB logs from a regional ELB account.
     const elbAccount = new DataAwsElbServiceAccount(this, 'elb-account', {});
-    const sourceAccount = { test: 'StringEquals', variable: 'aws:SourceAccount', values: [props.accountId] };
+    const sourceAccount = { test: 'StringEquals', variable: 'aws:SourceAccount', values: [context.accountId] };
 
     this.bucket = new SecureBucket(this, 'logs', {
-      namePrefix: `${props.namePrefix}-access-logs`,
+      namePrefix: `${context.namePrefix}-access-logs`,
       lifecycleRules: [
         { id: 'expire-access-logs', status: 'Enabled', filter: [{}], expiration: [{ days: props.retentionDays ?? 365 }] },
       ],
@@ -48,13 +48,13 @@ export class LogArchive extends Construct {
         {
           sid: 'AlbAccessLogDeliveryLegacyRegions',
           actions: ['s3:PutObject'],
-          resources: [`${bucketArn}/${LOG_PREFIXES.alb}/AWSLogs/${props.accountId}/*`],
+          resources: [`${bucketArn}/${LOG_PREFIXES.alb}/AWSLogs/${context.accountId}/*`],
           principals: [{ type: 'AWS', identifiers: [elbAccount.arn] }],
         },
         {
           sid: 'AlbAccessLogDelivery',
           actions: ['s3:PutObject'],
-          resources: [`${bucketArn}/${LOG_PREFIXES.alb}/AWSLogs/${props.accountId}/*`],
+          resources: [`${bucketArn}/${LOG_PREFIXES.alb}/AWSLogs/${context.accountId}/*`],
           principals: [{ type: 'Service', identifiers: ['logdelivery.elasticloadbalancing.amazonaws.com'] }],
         },
       ],

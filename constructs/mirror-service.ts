@@ -6,9 +6,9 @@ import { Lb } from '@cdktf/provider-aws/lib/lb';
 import { LbTargetGroup } from '@cdktf/provider-aws/lib/lb-target-group';
 import { SecurityGroup } from '@cdktf/provider-aws/lib/security-group';
 import { FargateTaskDefinition } from './fargate-task-definition';
+import { ctx } from './environment-context';
 
 export interface MirrorServiceProps {
-  readonly namePrefix: string;
   readonly clusterName: string;
   readonly clusterArn: string;
   readonly task: FargateTaskDefinition;
@@ -38,11 +38,12 @@ export class MirrorService extends Construct {
 
   constructor(scope: Construct, id: string, props: MirrorServiceProps) {
     super(scope, id);
+    const context = ctx(this);
     if (props.minTasks < 2) {
       throw new Error(`MirrorService needs at least 2 tasks to survive an AZ failure, got ${props.minTasks}`);
     }
     this.service = new EcsService(this, 'service', {
-      name: `${props.namePrefix}-mirror`,
+      name: `${context.namePrefix}-mirror`,
       cluster: props.clusterArn,
       taskDefinition: props.task.taskDefinition.arn,
       desiredCount: props.minTasks,
@@ -76,7 +77,7 @@ export class MirrorService extends Construct {
     });
     const trackTarget = (id: string, targetValue: number, predefinedMetricSpecification: { predefinedMetricType: string; resourceLabel?: string }) =>
       new AppautoscalingPolicy(this, id, {
-        name: `${props.namePrefix}-mirror-${id}`,
+        name: `${context.namePrefix}-mirror-${id}`,
         policyType: 'TargetTrackingScaling',
         serviceNamespace: target.serviceNamespace,
         scalableDimension: target.scalableDimension,

@@ -12,20 +12,15 @@ import { RouteTableAssociation } from '@cdktf/provider-aws/lib/route-table-assoc
 import { Subnet } from '@cdktf/provider-aws/lib/subnet';
 import { Vpc } from '@cdktf/provider-aws/lib/vpc';
 import { VpcEndpoint } from '@cdktf/provider-aws/lib/vpc-endpoint';
-import { ServiceRole } from './policy';
+import { ServiceRole } from './service-role';
+import { ctx } from './environment-context';
 
 export interface NetworkProps {
-  readonly namePrefix: string;
-  readonly region: string;
-  readonly accountId: string;
   readonly cidrBlock: string;
   /** Exactly three AZs: every tier spans all of them. */
   readonly availabilityZones: readonly string[];
   /** `one-per-az` (default) keeps egress alive through an AZ failure. */
   readonly natGateways?: 'one-per-az' | 'single';
-  /** KMS key for the flow-log group. */
-  readonly logsKeyArn: string;
-  readonly logRetentionDays: number;
 }
 
 /**
@@ -42,10 +37,11 @@ export class Network extends Construct {
 
   constructor(scope: Construct, id: string, props: NetworkProps) {
     super(scope, id);
+    const context = ctx(this);
     if (props.availabilityZones.length !== 3) {
       throw new Error(`Network needs exactly 3 availability zones, got ${props.availabilityZones.length}`);
     }
-    const name = (suffix: string) => ({ Name: `${props.namePrefix}-${suffix}` });
+    const name = (suffix: string) => ({ Name: `${context.namePrefix}-${suffix}` });
 
     this.vpc = new Vpc(this, 'vpc', {
       cidrBlock: props.cidrBlock,
@@ -113,7 +109,7 @@ export class Network extends Construct {
     for (const service of ['s3', 'dynamodb']) {
       new VpcEndpoint(this, `${service}-endpoint`, {
         vpcId: this.vpc.id,
-        serviceName: `com.amazonaws.${props.region}.${service}`,
+        serviceName: `com.amazonaws.${context.region}.${service}`,
         vpcEndpointType: 'Gateway',
         routeTableIds: privateRouteTables.map((t) => t.id),
         tags: name(`${service}-gateway`),
@@ -121,15 +117,15 @@ export class Network extends Construct {
     }
 
     const flowLogGroup = new CloudwatchLogGroup(this, 'flow-logs', {
-      name: `/${props.namePrefix}/vpc/flow-logs`,
-      retentionInDays: props.logRetentionDays,
-      kmsKeyId: props.logsKeyArn,
+      name: `/${context.namePrefix}/vpc/flow-logs`,
+      retentionInDays: context.logRetentionDays,
+      kmsKeyId: context.logsKeyArn,
     });
     const flowLogRole = new ServiceRole(this, 'flow-log-role', {
-      name: `${props.namePrefix}-vpc-flow-logs`,
+      name: `${context.namePrefix}-vpc-flow-logs`,
       description: 'Lets VPC Flow Logs write to its log group',
       servicePrincipal: 'vpc-flow-logs.amazonaws.com',
-      accountId: props.accountId,
+      accountId: context.accountId,
       statements: [
         {
           sid: 'WriteFlowLogs',

@@ -1,32 +1,34 @@
 import { Construct } from 'constructs';
 import { DynamodbTable } from '@cdktf/provider-aws/lib/dynamodb-table';
+import { STATE_TTL_ATTRIBUTE } from '../engine/runtime-config';
+import { CustomerManagedKey } from './customer-managed-key';
+import { ctx } from './environment-context';
+import { Grantable } from './service-role';
 
 export interface StateTableProps {
-  readonly namePrefix: string;
   /** CMK in the stack's region. */
-  readonly kmsKeyArn: string;
+  readonly key: CustomerManagedKey;
   /** Region of the global-table replica. */
   readonly replicaRegion: string;
   /** CMK in the replica region (a KMS key never leaves its region). */
-  readonly replicaKmsKeyArn: string;
+  readonly replicaKey: CustomerManagedKey;
 }
 
-/** Attribute the sync engine sets (epoch seconds) on leases and other expiring items. */
-export const STATE_TTL_ATTRIBUTE = 'expiresAt';
-
 /**
- * The DynamoDB table for sync state: run records, the run lock, the
- * published-generation pointer and the per-blob inventory. On-demand
- * billing, PITR and deletion protection everywhere, plus a global-table
- * replica with its own key and PITR in the DR region.
+ * The DynamoDB table for sync state: the run lease, the published-generation
+ * pointer, run records and the finalize countdowns. On-demand billing, PITR
+ * and deletion protection everywhere, plus a global-table replica with its own
+ * key and PITR in the DR region.
  */
 export class StateTable extends Construct {
   public readonly table: DynamodbTable;
+  private readonly key: CustomerManagedKey;
 
   constructor(scope: Construct, id: string, props: StateTableProps) {
     super(scope, id);
+    this.key = props.key;
     this.table = new DynamodbTable(this, 'table', {
-      name: `${props.namePrefix}-state`,
+      name: ctx(this).name('state'),
       billingMode: 'PAY_PER_REQUEST',
       hashKey: 'pk',
       rangeKey: 'sk',
@@ -36,7 +38,7 @@ export class StateTable extends Construct {
       ],
       pointInTimeRecovery: { enabled: true },
       deletionProtectionEnabled: true,
-      serverSideEncryption: { enabled: true, kmsKeyArn: props.kmsKeyArn },
+      serverSideEncryption: { enabled: true, kmsKeyArn: props.key.arn },
       // Global tables replicate through the stream.
       streamEnabled: true,
       streamViewType: 'NEW_AND_OLD_IMAGES',
@@ -44,11 +46,28 @@ export class StateTable extends Construct {
       replica: [
         {
           regionName: props.replicaRegion,
-          kmsKeyArn: props.replicaKmsKeyArn,
+          kmsKeyArn: props.replicaKey.arn,
           pointInTimeRecovery: true,
           propagateTags: true,
         },
       ],
     });
+  }
+
+  /** Exactly what `DynamoDbStateStore` sends for leases, the pointer flip, run records and countdowns. */
+  grantStateStore(grantee: Grantable): void {
+    grantee.addToPolicy({
+      sid: 'StateStore',
+      actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+      resources: [this.table.arn],
+    });
+    // DynamoDB encrypts and decrypts with the table key on the caller's behalf.
+    this.key.grant(grantee, 'kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey');
+  }
+
+  /** The mirror reads the published pointer and run records (`GetItem` only). */
+  grantReadState(grantee: Grantable): void {
+    grantee.addToPolicy({ sid: 'ReadState', actions: ['dynamodb:GetItem'], resources: [this.table.arn] });
+    this.key.grant(grantee, 'kms:Decrypt', 'kms:DescribeKey');
   }
 }

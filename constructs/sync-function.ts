@@ -1,14 +1,15 @@
 import { Construct } from 'constructs';
 import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
-import { DataAwsIamPolicyDocumentStatement } from '@cdktf/provider-aws/lib/data-aws-iam-policy-document';
 import { LambdaFunction } from '@cdktf/provider-aws/lib/lambda-function';
 import { SqsQueue } from '@cdktf/provider-aws/lib/sqs-queue';
 import { bundleHandler } from './lambda-bundle';
-import { ServiceRole } from './policy';
+import { CustomerManagedKey } from './customer-managed-key';
+import { ctx } from './environment-context';
+import { Grantable, ServiceRole } from './service-role';
 
 export interface SyncFunctionProps {
-  /** Full function name; callers prefix it with the environment. */
-  readonly functionName: string;
+  /** Name suffix: the function is `<env>-brew-<name>`. */
+  readonly name: string;
   /** Folder under `lambdas/` holding `index.ts` with an exported `handler`. */
   readonly handlerDir: string;
   readonly description: string;
@@ -20,19 +21,15 @@ export interface SyncFunctionProps {
   readonly subnetIds: string[];
   readonly securityGroupIds: string[];
   /** CMK for environment variables and the dead-letter queue. */
-  readonly kmsKeyArn: string;
-  readonly logsKeyArn: string;
-  /** Default: 30 days. */
-  readonly logRetentionDays?: number;
-  /** Workload permissions beyond logging, tracing, VPC access and its own DLQ. */
-  readonly statements: DataAwsIamPolicyDocumentStatement[];
+  readonly key: CustomerManagedKey;
 }
 
 /**
  * One Lambda function with the production baseline: Node.js 22 on arm64,
  * inside the VPC, X-Ray active tracing, JSON logs in its own KMS-encrypted log
  * group, KMS-encrypted environment, a KMS-encrypted SQS dead-letter queue,
- * reserved concurrency and a role of its own.
+ * reserved concurrency and a role of its own. Resources grant the role what
+ * the workload needs (`bottleStore.grantSync(fn.role)`).
  */
 export class SyncFunction extends Construct {
   public readonly function: LambdaFunction;
@@ -40,23 +37,28 @@ export class SyncFunction extends Construct {
   public readonly logGroup: CloudwatchLogGroup;
   public readonly role: ServiceRole;
 
+  public readonly functionName: string;
+
   constructor(scope: Construct, id: string, props: SyncFunctionProps) {
     super(scope, id);
+    const context = ctx(this);
+    const functionName = context.name(props.name);
+    this.functionName = functionName;
     this.logGroup = new CloudwatchLogGroup(this, 'logs', {
-      name: `/aws/lambda/${props.functionName}`,
-      retentionInDays: props.logRetentionDays ?? 30,
-      kmsKeyId: props.logsKeyArn,
+      name: `/aws/lambda/${functionName}`,
+      retentionInDays: context.logRetentionDays,
+      kmsKeyId: context.logsKeyArn,
     });
     this.deadLetterQueue = new SqsQueue(this, 'dlq', {
-      name: `${props.functionName}-dlq`,
-      kmsMasterKeyId: props.kmsKeyArn,
+      name: `${functionName}-dlq`,
+      kmsMasterKeyId: props.key.arn,
       kmsDataKeyReusePeriodSeconds: 300,
       messageRetentionSeconds: 14 * 24 * 60 * 60,
     });
 
     this.role = new ServiceRole(this, 'role', {
-      name: props.functionName,
-      description: `Execution role of ${props.functionName}`,
+      name: functionName,
+      description: `Execution role of ${functionName}`,
       servicePrincipal: 'lambda.amazonaws.com',
       statements: [
         {
@@ -68,11 +70,6 @@ export class SyncFunction extends Construct {
           sid: 'DeadLetter',
           actions: ['sqs:SendMessage'],
           resources: [this.deadLetterQueue.arn],
-        },
-        {
-          sid: 'EncryptedEnvironmentAndQueue',
-          actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
-          resources: [props.kmsKeyArn],
         },
         {
           sid: 'Tracing',
@@ -90,13 +87,14 @@ export class SyncFunction extends Construct {
           ],
           resources: ['*'],
         },
-        ...props.statements,
       ],
     });
+    // The encrypted environment is decrypted at start; dead letters are encrypted on send.
+    props.key.grantEncryptDecrypt(this.role);
 
     const code = bundleHandler(this, 'code', props.handlerDir);
     this.function = new LambdaFunction(this, 'function', {
-      functionName: props.functionName,
+      functionName,
       description: props.description,
       role: this.role.role.arn,
       runtime: 'nodejs22.x',
@@ -107,7 +105,7 @@ export class SyncFunction extends Construct {
       memorySize: props.memoryMiB,
       timeout: props.timeoutSeconds,
       reservedConcurrentExecutions: props.reservedConcurrency,
-      kmsKeyArn: props.kmsKeyArn,
+      kmsKeyArn: props.key.arn,
       environment: { variables: props.environment },
       vpcConfig: { subnetIds: props.subnetIds, securityGroupIds: props.securityGroupIds },
       tracingConfig: { mode: 'Active' },
@@ -117,4 +115,20 @@ export class SyncFunction extends Construct {
       dependsOn: [this.logGroup, ...(this.role.policy ? [this.role.policy] : [])],
     });
   }
+
+  /** Lets `grantee` invoke this function (the orchestrator dispatching batches). */
+  grantInvoke(grantee: Grantable): void {
+    grantee.addToPolicy({ sid: `Invoke${pascal(this.node.id)}`, actions: ['lambda:InvokeFunction'], resources: [this.function.arn] });
+  }
+
+  /**
+   * Lets the function invoke itself (a worker short on time hands unstarted
+   * bottles to a new invocation). The ARN is spelled out: referencing the
+   * function from its own role's policy would be a dependency cycle.
+   */
+  allowInvokeSelf(): void {
+    this.role.addToPolicy({ sid: 'HandBackToSelf', actions: ['lambda:InvokeFunction'], resources: [ctx(this).arn('lambda', `function:${this.functionName}`)] });
+  }
 }
+
+const pascal = (id: string): string => id.replace(/(^|-)([a-z])/g, (_, __, c: string) => c.toUpperCase());

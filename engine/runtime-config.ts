@@ -74,6 +74,17 @@ export const METRICS = {
   syncDuration: 'SyncDurationMs',
 } as const;
 
+/** The shallow health route the ALB's target group checks (the server answers it from memory). */
+export const HEALTH_PATH = '/health';
+
+/**
+ * The ALB's idle connection timeout, long for large bottles through proxy
+ * mode on slow links. The mirror keeps idle connections a little longer
+ * (`KEEP_ALIVE_TIMEOUT_MS`), so the ALB never reuses one the task has just
+ * closed (a 502).
+ */
+export const ALB_IDLE_TIMEOUT_SECONDS = 120;
+
 /** Event the hourly freshness schedule sends the orchestrator (see constructs/weekly-schedule.ts). */
 export const FRESHNESS_REPORT_EVENT = { action: 'report-freshness' } as const;
 
@@ -119,6 +130,9 @@ export function readEnvironment<T extends Record<string, string>>(
  */
 export const ORPHAN_TAG = { key: 'homebrew-mirror:orphaned', value: 'true' } as const;
 export const ORPHAN_EXPIRY_DAYS = 90;
+
+/** State-table attribute (epoch seconds) DynamoDB's TTL expires items on: leases and run records. */
+export const STATE_TTL_ATTRIBUTE = 'expiresAt';
 
 /**
  * Cache key prefixes, one per workload. Each cache user's access string

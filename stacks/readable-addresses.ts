@@ -1,5 +1,8 @@
 import { Node } from 'constructs';
 import { TerraformElement, TerraformStack } from 'cdktf';
+import { AddressGroup } from '../constructs/address-group';
+
+export { AddressGroup };
 
 /**
  * A stack whose Terraform addresses are the construct path in snake case
@@ -8,7 +11,8 @@ import { TerraformElement, TerraformStack } from 'cdktf';
  * Readable, stable addresses make plans reviewable, let `terraform test`
  * assertions name resources directly, and keep state addresses unchanged
  * when unrelated constructs move. A collision is an error, never a silent
- * rename.
+ * rename. Constructs that only group others (`AddressGroup`: tiers, alarm
+ * groups) are left out of the address.
  */
 export class ReadableAddressStack extends TerraformStack {
   private readonly allocated = new Map<string, string>();
@@ -16,7 +20,10 @@ export class ReadableAddressStack extends TerraformStack {
   protected allocateLogicalId(element: TerraformElement | Node): string {
     const node = TerraformElement.isTerraformElement(element) ? element.node : element;
     const stackIndex = node.scopes.indexOf(this);
-    const components = node.scopes.slice(stackIndex + 1).map((scope) => scope.node.id);
+    const components = node.scopes
+      .slice(stackIndex + 1)
+      .filter((scope) => scope === node.scopes[node.scopes.length - 1] || !AddressGroup.isAddressGroup(scope))
+      .map((scope) => scope.node.id);
     if (components.length === 0) return '';
     const id = components
       .join('_')

@@ -6,6 +6,7 @@ import { pipeline } from 'stream/promises';
 import { promisify } from 'util';
 import { gzip } from 'zlib';
 import { Logger } from '../logger';
+import { ALB_IDLE_TIMEOUT_SECONDS, HEALTH_PATH } from '../runtime-config';
 import { OCI_INDEX_MEDIA_TYPE, apiKey, isSha256, manifestKey } from '../store-layout';
 import { AccessLog } from './access-log';
 import { ServerMetrics } from './metrics';
@@ -157,11 +158,11 @@ function withSecurityHeaders(headers: HeaderList): string[] {
 }
 
 /**
- * Idle keep-alive connections are closed after this long: above the ALB's
- * idle timeout (120 s, constructs/load-balancer.ts), so the ALB closes first
- * and never sends a request down a connection the server is closing.
+ * Idle keep-alive connections are closed after this long: 5 s above the ALB's
+ * idle timeout, so the ALB closes first and never sends a request down a
+ * connection the server is closing.
  */
-export const KEEP_ALIVE_TIMEOUT_MS = 125_000;
+export const KEEP_ALIVE_TIMEOUT_MS = (ALB_IDLE_TIMEOUT_SECONDS + 5) * 1000;
 
 const JSON_NO_STORE: HeaderList = ['content-type', 'application/json', 'cache-control', 'no-store'];
 const REGISTRY_BASE: HeaderList = ['content-type', 'application/json', 'docker-distribution-api-version', 'registry/2.0'];
@@ -375,8 +376,8 @@ export class MirrorServer {
     const at = (name: string) => {
       x.route = name;
     };
-    if (raw === '/health') return at('health'), this.health;
-    if (raw === '/health/detailed') return at('health_detailed'), this.healthDetailed;
+    if (raw === HEALTH_PATH) return at('health'), this.health;
+    if (raw === `${HEALTH_PATH}/detailed`) return at('health_detailed'), this.healthDetailed;
     if (raw === '/metrics') return at('metrics'), this.prometheus;
     if (raw === '/status') return at('status'), this.status;
     if (raw === '/v2/' || raw === '/v2') return at('registry_base'), this.registryBase;

@@ -3,7 +3,7 @@
  * checkov control of the same ID for the resource types this stack uses;
  * deliberate deviations are listed in `EXCEPTIONS` with their reason.
  */
-import { UNSCOPABLE_ACTIONS } from '../../constructs/policy';
+import { UNSCOPABLE_ACTIONS } from '../../constructs/policy-document';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Json = any;

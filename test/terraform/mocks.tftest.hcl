@@ -7,6 +7,13 @@
 # Terraform's random strings.
 
 mock_provider "aws" {
+  # ARNs are built with the partition; the provider validates it as ^aws(-[a-z]+)*$.
+  mock_data "aws_partition" {
+    defaults = {
+      partition  = "aws"
+      dns_suffix = "amazonaws.com"
+    }
+  }
   mock_data "aws_caller_identity" {
     defaults = {
       account_id = "123456789012"

@@ -16,6 +16,7 @@ import { BackupPlan } from '@cdktf/provider-aws/lib/backup-plan';
 import { EnvironmentName, loadEnvironmentConfig } from '../../config/environments';
 import { MirrorStack } from '../../stacks/mirror-stack';
 import { KEEP_ALIVE_TIMEOUT_MS } from '../../engine/serve/server';
+import { CACHE_KEY_PREFIXES } from '../../engine/runtime-config';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 const synth = (name: EnvironmentName): string => Testing.synth(new MirrorStack(Testing.app(), loadEnvironmentConfig(name, {})));
@@ -131,6 +132,17 @@ describe('cache', () => {
     expect(users.every((u) => u.authentication_mode.type === 'iam' && u.user_name === u.user_id)).toBe(true);
     expect(stacks.prod).not.toMatch(/"passwords"/);
   });
+
+  test('each workload’s cache user reaches only its own keys: the sync its breaker, the mirror its rate limits', () => {
+    const users = resources('prod', 'aws_elasticache_user');
+    expect(users.cache_user_sync.access_string).toBe(`on ~${CACHE_KEY_PREFIXES.breaker}* +@all -@dangerous`);
+    expect(users.cache_user_mirror.access_string).toBe(`on ~${CACHE_KEY_PREFIXES.rateLimit}* +@all -@dangerous`);
+    // Each role may connect as its own user only.
+    const connect = (doc: string) =>
+      parsed('prod').data.aws_iam_policy_document[doc].statement.find((s: any) => s.actions.includes('elasticache:Connect')).resources;
+    expect(connect('sync_worker_role_permissions')).toEqual(['${aws_elasticache_replication_group.cache_group.arn}', '${aws_elasticache_user.cache_user_sync.arn}']);
+    expect(connect('mirror_task_task_role_permissions')).toEqual(['${aws_elasticache_replication_group.cache_group.arn}', '${aws_elasticache_user.cache_user_mirror.arn}']);
+  });
 });
 
 describe('sync compute', () => {
@@ -193,7 +205,10 @@ describe('sync compute', () => {
   test('the orchestrator and the sync task (handing off to a successor) may start only the sync task on its cluster', () => {
     const family = resources('prod', 'aws_ecs_task_definition').sync_task_task.family;
     expect(family).toBe('prod-brew-sync-task');
-    const taskDefinitionArn = `arn:aws:ecs:us-east-1:\${data.aws_caller_identity.account.account_id}:task-definition/${family}`;
+    // ARNs are spelled with the partition (GovCloud regions are accepted), never a literal `arn:aws:`.
+    const partition = '${data.aws_partition.partition.partition}';
+    const account = '${data.aws_caller_identity.account.account_id}';
+    const taskDefinitionArn = `arn:${partition}:ecs:us-east-1:${account}:task-definition/${family}`;
     const taskEnv = Object.fromEntries(
       JSON.parse(resources('prod', 'aws_ecs_task_definition').sync_task_task.container_definitions)[0].environment.map((e: any) => [e.name, e.value]),
     );
@@ -202,19 +217,18 @@ describe('sync compute', () => {
     expect(resources('prod', 'aws_lambda_function').orchestrator_function.environment.variables.HBS_SYNC_TASK_FAMILY).toBe(family);
     for (const role of ['orchestrator_role_permissions', 'sync_task_task_role_permissions']) {
       const statements = parsed('prod').data.aws_iam_policy_document[role].statement;
-      const runTask = statements.find((s: any) => s.sid === 'DispatchToFargate');
+      const runTask = statements.find((s: any) => s.sid === 'RunSyncTask');
       expect(runTask).toMatchObject({ actions: ['ecs:RunTask'], resources: [`${taskDefinitionArn}:*`] });
       expect(runTask.condition[0]).toMatchObject({ test: 'ArnEquals', variable: 'ecs:cluster', values: ['${aws_ecs_cluster.cluster_cluster.arn}'] });
       const passRole = statements.find((s: any) => s.sid === 'PassSyncTaskRoles');
-      expect(passRole.resources).toEqual([
-        'arn:aws:iam::${data.aws_caller_identity.account.account_id}:role/prod-brew-sync-task-task',
-        'arn:aws:iam::${data.aws_caller_identity.account.account_id}:role/prod-brew-sync-task-execution',
-      ]);
+      expect(passRole.resources).toEqual([`arn:${partition}:iam::${account}:role/prod-brew-sync-task-task`, `arn:${partition}:iam::${account}:role/prod-brew-sync-task-execution`]);
+      // Nothing sends DescribeTasks: the grant was dropped with the drift.
+      expect(statements.flatMap((s: any) => s.actions)).not.toContain('ecs:DescribeTasks');
     }
     expect(resources('prod', 'aws_iam_role').sync_task_task_role_role.name).toBe('prod-brew-sync-task-task');
     expect(resources('prod', 'aws_iam_role').sync_task_execution_role_role.name).toBe('prod-brew-sync-task-execution');
     const doc = parsed('prod').data.aws_iam_policy_document.orchestrator_role_permissions;
-    const invoke = doc.statement.find((s: any) => s.sid === 'DispatchToWorkers');
+    const invoke = doc.statement.find((s: any) => s.sid === 'InvokeSyncWorker');
     expect(invoke.resources).toEqual(['${aws_lambda_function.sync_worker_function.arn}']);
   });
 
@@ -223,7 +237,7 @@ describe('sync compute', () => {
     const self = doc.statement.find((s: any) => s.sid === 'HandBackToSelf');
     expect(self).toMatchObject({
       actions: ['lambda:InvokeFunction'],
-      resources: ['arn:aws:lambda:us-east-1:${data.aws_caller_identity.account.account_id}:function:prod-brew-sync-worker'],
+      resources: ['arn:${data.aws_partition.partition.partition}:lambda:us-east-1:${data.aws_caller_identity.account.account_id}:function:prod-brew-sync-worker'],
     });
     expect(resources('prod', 'aws_lambda_function').sync_worker_function.function_name).toBe('prod-brew-sync-worker');
   });
@@ -370,6 +384,15 @@ describe('stack-wide', () => {
       dynamodb_table: 'acme-tflock',
       encrypt: true,
     });
+  });
+
+  test('ARNs are spelled with the partition, never a literal arn:aws: (GovCloud regions are accepted)', () => {
+    for (const env of ['dev', 'staging', 'prod'] as const) {
+      const certificate = loadEnvironmentConfig(env, {}).certificateArn; // configuration, not code
+      const literals = stacks[env].match(/arn:aws:[^"]*/g) ?? [];
+      expect(literals.filter((arn) => arn !== certificate)).toEqual([]);
+      expect(parsed(env).data.aws_partition).toBeDefined();
+    }
   });
 
   test('no IAM statement anywhere allows a bare "*" action', () => {

@@ -8,9 +8,9 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { PublishedGeneration, RunRecord, StateStore } from '../../ports';
+import { STATE_TTL_ATTRIBUTE } from '../../runtime-config';
 
 /** TTL attribute of the state table (epoch seconds); see constructs/state-table.ts. */
-export const TTL_ATTRIBUTE = 'expiresAt';
 /** Run records are kept for a year, then DynamoDB's TTL removes them. */
 const RUN_RETENTION_SECONDS = 365 * 24 * 60 * 60;
 
@@ -55,7 +55,7 @@ export class DynamoDbStateStore implements StateStore {
             ...this.leaseKey(name),
             owner: s(owner),
             leaseUntilMs: n(now + ttlMs),
-            [TTL_ATTRIBUTE]: n(Math.ceil((now + ttlMs) / 1000) + 3600),
+            [STATE_TTL_ATTRIBUTE]: n(Math.ceil((now + ttlMs) / 1000) + 3600),
           },
           ConditionExpression: 'attribute_not_exists(pk) OR leaseUntilMs < :now OR #owner = :owner',
           ExpressionAttributeNames: { '#owner': 'owner' },
@@ -78,7 +78,7 @@ export class DynamoDbStateStore implements StateStore {
           Key: this.leaseKey(name),
           UpdateExpression: 'SET leaseUntilMs = :until, #ttl = :ttl',
           ConditionExpression: '#owner = :owner',
-          ExpressionAttributeNames: { '#owner': 'owner', '#ttl': TTL_ATTRIBUTE },
+          ExpressionAttributeNames: { '#owner': 'owner', '#ttl': STATE_TTL_ATTRIBUTE },
           ExpressionAttributeValues: { ':until': n(until), ':ttl': n(Math.ceil(until / 1000) + 3600), ':owner': s(owner) },
         }),
       );
@@ -147,7 +147,7 @@ export class DynamoDbStateStore implements StateStore {
           sk: s('run'),
           status: s(run.status),
           body: s(JSON.stringify(run)),
-          [TTL_ATTRIBUTE]: n(Math.ceil(this.now() / 1000) + RUN_RETENTION_SECONDS),
+          [STATE_TTL_ATTRIBUTE]: n(Math.ceil(this.now() / 1000) + RUN_RETENTION_SECONDS),
         },
       }),
     );
@@ -161,7 +161,7 @@ export class DynamoDbStateStore implements StateStore {
           pk: s(`run#${runId}`),
           sk: s('countdown'),
           outstanding: n(outstanding),
-          [TTL_ATTRIBUTE]: n(Math.ceil(this.now() / 1000) + RUN_RETENTION_SECONDS),
+          [STATE_TTL_ATTRIBUTE]: n(Math.ceil(this.now() / 1000) + RUN_RETENTION_SECONDS),
         },
       }),
     );

@@ -3,18 +3,21 @@ import { TerraformProvider } from 'cdktf';
 import { DataAwsIamPolicyDocumentStatement } from '@cdktf/provider-aws/lib/data-aws-iam-policy-document';
 import { KmsAlias } from '@cdktf/provider-aws/lib/kms-alias';
 import { KmsKey } from '@cdktf/provider-aws/lib/kms-key';
-import { policyDocument } from './policy';
+import { ctx } from './environment-context';
+import { policyDocument } from './policy-document';
+import { Grantable } from './service-role';
 
 /** An AWS service that encrypts with this key on the account's behalf. */
 export type KeyService = 'logs' | 'cloudtrail' | 'cloudwatch' | 'events' | 'sns' | 's3' | 'backup' | 'ecr';
 
 export interface CustomerManagedKeyProps {
-  /** Alias without the `alias/` prefix; callers prefix it with the environment. */
+  /** Alias suffix: the key is `alias/<env>-brew-<alias>`. */
   readonly alias: string;
+  /** Short name used in grant statement ids (`Use<keyName>Key`), e.g. `Data`. */
+  readonly keyName: string;
   readonly description: string;
-  readonly accountId: string;
-  /** Region the key lives in (used to name regional service principals). */
-  readonly region: string;
+  /** Region the key lives in (names regional service principals). Default: the stack's region. */
+  readonly region?: string;
   /** Services that need to use the key directly. Default: none. */
   readonly services?: KeyService[];
   /** Provider for keys outside the stack's main region. */
@@ -59,20 +62,24 @@ const USE_ACTIONS = ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncrypt*', 'kms:Genera
 export class CustomerManagedKey extends Construct {
   public readonly key: KmsKey;
   public readonly arn: string;
+  private readonly keyName: string;
 
   constructor(scope: Construct, id: string, props: CustomerManagedKeyProps) {
     super(scope, id);
-    const account = props.accountId;
+    const context = ctx(this);
+    const account = context.accountId;
+    const region = props.region ?? context.region;
+    this.keyName = props.keyName;
     const statements: DataAwsIamPolicyDocumentStatement[] = [
       {
         sid: 'AccountAdministersKey',
         actions: KEY_ADMIN_ACTIONS,
         resources: ['*'], // In a key policy, "*" means "this key".
-        principals: [{ type: 'AWS', identifiers: [`arn:aws:iam::${account}:root`] }],
+        principals: [{ type: 'AWS', identifiers: [context.arn('iam', 'root', { region: '' })] }],
       },
     ];
     for (const service of props.services ?? []) {
-      statements.push(serviceStatement(service, account, props.region));
+      statements.push(serviceStatement(service, account, region, context.partition));
     }
     const policy = policyDocument(this, 'policy', statements);
 
@@ -83,12 +90,27 @@ export class CustomerManagedKey extends Construct {
       policy: policy.json,
       provider: props.provider,
     });
-    new KmsAlias(this, 'alias', { name: `alias/${props.alias}`, targetKeyId: this.key.keyId, provider: props.provider });
+    new KmsAlias(this, 'alias', { name: `alias/${context.name(props.alias)}`, targetKeyId: this.key.keyId, provider: props.provider });
     this.arn = this.key.arn;
+  }
+
+  /** Lets `grantee` use the key for `actions` (merged with its other grants on this key). */
+  grant(grantee: Grantable, ...actions: string[]): void {
+    grantee.addKeyActions(this.arn, this.keyName, actions);
+  }
+
+  /** Reading SSE-KMS objects, encrypted environments and queues. */
+  grantDecrypt(grantee: Grantable): void {
+    this.grant(grantee, 'kms:Decrypt');
+  }
+
+  /** Writing SSE-KMS objects (multipart uploads also decrypt the data key) and queue messages. */
+  grantEncryptDecrypt(grantee: Grantable): void {
+    this.grant(grantee, 'kms:Decrypt', 'kms:GenerateDataKey');
   }
 }
 
-function serviceStatement(service: KeyService, account: string, region: string): DataAwsIamPolicyDocumentStatement {
+function serviceStatement(service: KeyService, account: string, region: string, partition: string): DataAwsIamPolicyDocumentStatement {
   const sourceAccount = { test: 'StringEquals', variable: 'aws:SourceAccount', values: [account] };
   switch (service) {
     case 'logs':
@@ -101,7 +123,7 @@ function serviceStatement(service: KeyService, account: string, region: string):
           {
             test: 'ArnLike',
             variable: 'kms:EncryptionContext:aws:logs:arn',
-            values: [`arn:aws:logs:${region}:${account}:log-group:*`],
+            values: [`arn:${partition}:logs:${region}:${account}:log-group:*`],
           },
         ],
       };
@@ -115,7 +137,7 @@ function serviceStatement(service: KeyService, account: string, region: string):
           {
             test: 'StringLike',
             variable: 'kms:EncryptionContext:aws:cloudtrail:arn',
-            values: [`arn:aws:cloudtrail:*:${account}:trail/*`],
+            values: [`arn:${partition}:cloudtrail:*:${account}:trail/*`],
           },
         ],
       };

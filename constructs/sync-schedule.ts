@@ -6,15 +6,15 @@ import { SqsQueue } from '@cdktf/provider-aws/lib/sqs-queue';
 import { SqsQueuePolicy } from '@cdktf/provider-aws/lib/sqs-queue-policy';
 import { LambdaFunction } from '@cdktf/provider-aws/lib/lambda-function';
 import { FRESHNESS_REPORT_EVENT } from '../engine/runtime-config';
-import { policyDocument } from './policy';
+import { policyDocument } from './policy-document';
+import { ctx } from './environment-context';
 
 /** Sunday 03:00 UTC: Homebrew's weekday bottle churn has settled, and it is the quietest hour for clients. */
 export const WEEKLY_SYNC_SCHEDULE = 'cron(0 3 ? * SUN *)';
 /** Hourly freshness report, so the freshness alarm has data between weekly runs. */
 export const FRESHNESS_REPORT_SCHEDULE = 'rate(1 hour)';
 
-export interface WeeklyScheduleProps {
-  readonly namePrefix: string;
+export interface SyncScheduleProps {
   readonly target: LambdaFunction;
   /** CMK for the schedule's dead-letter queue; its policy must let EventBridge use it. */
   readonly kmsKeyArn: string;
@@ -28,25 +28,26 @@ export interface WeeklyScheduleProps {
  * freshness alarm reads). Failed deliveries are retried for an hour, then
  * land in a KMS-encrypted dead-letter queue whose depth is alarmed.
  */
-export class WeeklySchedule extends Construct {
+export class SyncSchedule extends Construct {
   public readonly rule: CloudwatchEventRule;
   public readonly freshnessRule: CloudwatchEventRule;
   public readonly deadLetterQueue: SqsQueue;
 
-  constructor(scope: Construct, id: string, props: WeeklyScheduleProps) {
+  constructor(scope: Construct, id: string, props: SyncScheduleProps) {
     super(scope, id);
+    const context = ctx(this);
     this.rule = new CloudwatchEventRule(this, 'rule', {
-      name: `${props.namePrefix}-weekly-sync`,
+      name: `${context.namePrefix}-weekly-sync`,
       description: 'Starts the weekly Homebrew bottle sync',
       scheduleExpression: props.scheduleExpression ?? WEEKLY_SYNC_SCHEDULE,
     });
     this.deadLetterQueue = new SqsQueue(this, 'dlq', {
-      name: `${props.namePrefix}-weekly-sync-dlq`,
+      name: `${context.namePrefix}-weekly-sync-dlq`,
       kmsMasterKeyId: props.kmsKeyArn,
       messageRetentionSeconds: 14 * 24 * 60 * 60,
     });
     this.freshnessRule = new CloudwatchEventRule(this, 'freshness-rule', {
-      name: `${props.namePrefix}-freshness-report`,
+      name: `${context.namePrefix}-freshness-report`,
       description: 'Reports the published generation age for the freshness alarm',
       scheduleExpression: FRESHNESS_REPORT_SCHEDULE,
     });

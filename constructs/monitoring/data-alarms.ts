@@ -1,0 +1,93 @@
+import { Construct } from 'constructs';
+import { CloudwatchMetricAlarmMetricQuery } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm';
+import { SnsTopic } from '@cdktf/provider-aws/lib/sns-topic';
+import { AlarmThresholds } from '../../config/environments';
+import { ctx } from '../environment-context';
+import { AlarmSet } from './alarm-set';
+
+export interface DataAlarmsProps {
+  readonly thresholds: AlarmThresholds;
+  readonly cacheNodeIds: string[];
+  readonly tableName: string;
+  readonly replicaRegion: string;
+}
+
+/** The cache (worst node decides) and the state table with its replication to the DR region. */
+export class DataAlarms extends AlarmSet {
+  constructor(scope: Construct, id: string, topic: SnsTopic, props: DataAlarmsProps) {
+    super(scope, id, topic);
+    const p = ctx(this).namePrefix;
+    const t = props.thresholds;
+
+    const worstNode = (metricName: string, stat: string): CloudwatchMetricAlarmMetricQuery[] => [
+      ...props.cacheNodeIds.map(
+        (node, i): CloudwatchMetricAlarmMetricQuery => ({
+          id: `node${i}`,
+          metric: { namespace: 'AWS/ElastiCache', metricName, dimensions: { CacheClusterId: node }, period: 300, stat },
+        }),
+      ),
+      { id: 'worst', label: `${metricName} (worst node)`, expression: `MAX([${props.cacheNodeIds.map((_, i) => `node${i}`).join(',')}])`, returnData: true },
+    ];
+    const cacheAlarm = (suffix: string, metricName: string, stat: string, threshold: number, what: string) =>
+      this.alarm({
+        name: `${p}-cache-${suffix}`,
+        description: `${what}. Runbook: README#cache-alarms`,
+        evaluationPeriods: 3,
+        comparisonOperator: 'GreaterThanThreshold',
+        threshold,
+        treatMissingData: 'notBreaching',
+        metricQuery: worstNode(metricName, stat),
+      });
+    cacheAlarm('cpu', 'EngineCPUUtilization', 'Average', t.redisCpuPercent, `Cache engine CPU above ${t.redisCpuPercent}%`);
+    cacheAlarm('memory', 'DatabaseMemoryUsagePercentage', 'Maximum', t.redisMemoryPercent, `Cache memory above ${t.redisMemoryPercent}%`);
+    cacheAlarm('evictions', 'Evictions', 'Sum', 0, 'The cache is evicting keys (circuit-breaker state or rate limits may be lost early)');
+    cacheAlarm('replication-lag', 'ReplicationLag', 'Maximum', t.redisReplicationLagSeconds, `Cache replicas lag the primary by more than ${t.redisReplicationLagSeconds}s`);
+
+    const table = { TableName: props.tableName };
+    this.alarm({
+      name: `${p}-table-throttles`,
+      description: 'The state table throttles requests. Runbook: README#table-alarms',
+      evaluationPeriods: 1,
+      comparisonOperator: 'GreaterThanThreshold',
+      threshold: 0,
+      treatMissingData: 'notBreaching',
+      metricQuery: [
+        { id: 'reads', metric: { namespace: 'AWS/DynamoDB', metricName: 'ReadThrottleEvents', dimensions: table, period: 300, stat: 'Sum' } },
+        { id: 'writes', metric: { namespace: 'AWS/DynamoDB', metricName: 'WriteThrottleEvents', dimensions: table, period: 300, stat: 'Sum' } },
+        { id: 'throttles', label: 'Throttle events', expression: 'FILL(reads, 0) + FILL(writes, 0)', returnData: true },
+      ],
+    });
+    // The operations the state store sends (constructs/state-table.ts grants exactly these).
+    const operations = ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'];
+    this.alarm({
+      name: `${p}-table-system-errors`,
+      description: 'DynamoDB returns internal errors for the state table. Runbook: README#table-alarms',
+      evaluationPeriods: 1,
+      comparisonOperator: 'GreaterThanThreshold',
+      threshold: 0,
+      treatMissingData: 'notBreaching',
+      metricQuery: [
+        ...operations.map(
+          (operation, i): CloudwatchMetricAlarmMetricQuery => ({
+            id: `op${i}`,
+            metric: { namespace: 'AWS/DynamoDB', metricName: 'SystemErrors', dimensions: { ...table, Operation: operation }, period: 300, stat: 'Sum' },
+          }),
+        ),
+        { id: 'errors', label: 'System errors', expression: `SUM([${operations.map((_, i) => `FILL(op${i}, 0)`).join(',')}])`, returnData: true },
+      ],
+    });
+    this.alarm({
+      name: `${p}-table-replication-latency`,
+      description: `Replication to ${props.replicaRegion} is slower than ${t.dynamodbReplicationLatencyMs} ms. Runbook: README#table-alarms`,
+      namespace: 'AWS/DynamoDB',
+      metricName: 'ReplicationLatency',
+      dimensions: { ...table, ReceivingRegion: props.replicaRegion },
+      statistic: 'Average',
+      period: 300,
+      evaluationPeriods: 3,
+      comparisonOperator: 'GreaterThanThreshold',
+      threshold: t.dynamodbReplicationLatencyMs,
+      treatMissingData: 'notBreaching',
+    });
+  }
+}

@@ -1,0 +1,76 @@
+import { Construct } from 'constructs';
+import { TerraformProvider } from 'cdktf';
+import { CloudwatchDashboard } from '@cdktf/provider-aws/lib/cloudwatch-dashboard';
+import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm';
+import { SnsTopic } from '@cdktf/provider-aws/lib/sns-topic';
+import { AlarmThresholds } from '../../config/environments';
+import { ctx } from '../environment-context';
+import { AlertTopic } from './alert-topic';
+import { BILLING_REGION, CostAlarm } from './cost-alarm';
+import { MirrorDashboard } from './dashboard';
+import { DataAlarms, DataAlarmsProps } from './data-alarms';
+import { ServingAlarms, ServingAlarmsProps } from './serving-alarms';
+import { SyncAlarms, SyncAlarmsProps } from './sync-alarms';
+import { TaskFailureAlarm } from './task-failure-alarm';
+
+export interface MonitoringProps {
+  readonly alarmEmail: string;
+  readonly thresholds: AlarmThresholds;
+  /** CMK for the alarm topic; its policy must let CloudWatch use it. */
+  readonly kmsKeyArn: string;
+  /** Billing metrics exist only in us-east-1, and an alarm can only notify a topic in its own region. */
+  readonly billing: { readonly provider: TerraformProvider; readonly kmsKeyArn: string };
+  readonly sync: Omit<SyncAlarmsProps, 'thresholds'>;
+  readonly serving: Omit<ServingAlarmsProps, 'thresholds'>;
+  readonly data: Omit<DataAlarmsProps, 'thresholds'>;
+  readonly clusterArn: string;
+}
+
+/**
+ * Alerting for the whole mirror: the on-call topic, one alarm group per part
+ * of the system (every alarm notifies on ALARM and on OK and names its
+ * runbook), the cost alarm in us-east-1, and the dashboard.
+ */
+export class Monitoring extends Construct {
+  public readonly topic: SnsTopic;
+  public readonly billingTopic: SnsTopic;
+  public readonly dashboard: CloudwatchDashboard;
+  public readonly alarms: CloudwatchMetricAlarm[];
+  /** Alarms on-call looks at first; exported as stack outputs. */
+  public readonly errorAlarm: CloudwatchMetricAlarm;
+  public readonly durationAlarm: CloudwatchMetricAlarm;
+  public readonly availabilityAlarm: CloudwatchMetricAlarm;
+  public readonly freshnessAlarm: CloudwatchMetricAlarm;
+  public readonly costAlarm: CloudwatchMetricAlarm;
+
+  constructor(scope: Construct, id: string, props: MonitoringProps) {
+    super(scope, id);
+    const p = ctx(this).namePrefix;
+    const t = props.thresholds;
+    this.topic = new AlertTopic(this, 'topic', { name: `${p}-alarms`, email: props.alarmEmail, kmsKeyArn: props.kmsKeyArn }).topic;
+    this.billingTopic = new AlertTopic(this, 'billing-topic', {
+      name: `${p}-billing-alarms`,
+      email: props.alarmEmail,
+      kmsKeyArn: props.billing.kmsKeyArn,
+      provider: props.billing.provider,
+    }).topic;
+
+    const sync = new SyncAlarms(this, 'sync-alarms', this.topic, { ...props.sync, thresholds: t });
+    const serving = new ServingAlarms(this, 'serving-alarms', this.topic, { ...props.serving, thresholds: t });
+    const data = new DataAlarms(this, 'data-alarms', this.topic, { ...props.data, thresholds: t });
+    const tasks = new TaskFailureAlarm(this, 'task-failures', this.topic, { clusterArn: props.clusterArn });
+    const cost = new CostAlarm(this, 'cost', this.billingTopic, { monthlyBudgetUsd: t.monthlyCostUsd, provider: props.billing.provider });
+
+    this.errorAlarm = sync.errorAlarm;
+    this.durationAlarm = sync.durationAlarm;
+    this.freshnessAlarm = sync.freshnessAlarm;
+    this.availabilityAlarm = serving.availabilityAlarm;
+    this.costAlarm = cost.costAlarm;
+    const regional = [...sync.alarms, ...serving.alarms, ...data.alarms, ...tasks.alarms];
+    this.alarms = [...regional, this.costAlarm];
+    this.dashboard = new MirrorDashboard(this, 'dashboard', {
+      alarms: regional,
+      remoteAlarms: [{ alarm: this.costAlarm, region: BILLING_REGION }],
+    }).dashboard;
+  }
+}

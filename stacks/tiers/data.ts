@@ -1,0 +1,66 @@
+import { Construct } from 'constructs';
+import { TerraformProvider } from 'cdktf';
+import { EnvironmentConfig } from '../../config/environments';
+import { AddressGroup } from '../../constructs/address-group';
+import { Backup } from '../../constructs/backup';
+import { BottleStore } from '../../constructs/bottle-store';
+import { CACHE_PORT, Cache } from '../../constructs/cache';
+import { ctx } from '../../constructs/environment-context';
+import { LOG_PREFIXES } from '../../constructs/log-archive';
+import { StateTable } from '../../constructs/state-table';
+import { CACHE_KEY_PREFIXES, SYNC_ENV } from '../../engine/runtime-config';
+import { Foundation } from './foundation';
+
+/** Cache users, one per workload, each confined to its key prefix. */
+export const CACHE_USERS = {
+  sync: { keyPrefix: CACHE_KEY_PREFIXES.breaker },
+  mirror: { keyPrefix: CACHE_KEY_PREFIXES.rateLimit },
+} as const;
+export type CacheWorkload = keyof typeof CACHE_USERS;
+
+/** The data the mirror keeps: the bottle store, the state table, the cache, and their backups. */
+export class DataTier extends AddressGroup {
+  public readonly store: BottleStore;
+  public readonly state: StateTable;
+  public readonly cache: Cache;
+  public readonly backup: Backup;
+
+  constructor(scope: Construct, id: string, props: { readonly config: EnvironmentConfig; readonly foundation: Foundation; readonly dr: TerraformProvider }) {
+    super(scope, id);
+    const { config, foundation } = props;
+    this.store = new BottleStore(this, 'bottle-store', {
+      key: foundation.dataKey,
+      accessLogBucket: foundation.logArchive.bucket.bucket.id,
+      accessLogPrefix: LOG_PREFIXES.bottleStoreAccess,
+    });
+    this.state = new StateTable(this, 'state-table', { key: foundation.dataKey, replicaRegion: config.drRegion, replicaKey: foundation.drDataKey });
+    this.cache = new Cache(this, 'cache', {
+      vpcId: foundation.network.vpc.id,
+      subnetIds: foundation.network.privateSubnetIds,
+      nodeType: config.cache.nodeType,
+      nodeCount: config.cache.nodeCount,
+      snapshotRetentionDays: config.cache.snapshotRetentionDays,
+      kmsKeyArn: foundation.dataKey.arn,
+      users: CACHE_USERS,
+    });
+    this.backup = new Backup(this, 'backup', {
+      kmsKeyArn: foundation.backupKey.arn,
+      resourceArns: [this.state.table.arn, this.store.bucket.bucket.arn],
+      crossRegionCopy: foundation.drBackupKey ? { provider: props.dr, kmsKeyArn: foundation.drBackupKey.arn } : undefined,
+    });
+  }
+
+  /** The variables every workload reads to reach the store, the table and its cache user (`runtime-config.ts`). */
+  runtimeEnvironment(workload: CacheWorkload): Record<string, string> {
+    const group = this.cache.replicationGroup;
+    return {
+      [SYNC_ENV.environment]: ctx(this).environment,
+      [SYNC_ENV.bottleBucket]: this.store.bucket.bucket.id,
+      [SYNC_ENV.stateTable]: this.state.table.name,
+      [SYNC_ENV.cacheEndpoint]: group.primaryEndpointAddress,
+      [SYNC_ENV.cachePort]: String(CACHE_PORT),
+      [SYNC_ENV.cacheReplicationGroup]: group.replicationGroupId,
+      [SYNC_ENV.cacheUser]: this.cache.users[workload].userId,
+    };
+  }
+}

@@ -1,0 +1,113 @@
+import { Construct } from 'constructs';
+import { TerraformProvider } from 'cdktf';
+import { EnvironmentConfig } from '../../config/environments';
+import { AddressGroup } from '../../constructs/address-group';
+import { AuditTrail } from '../../constructs/audit-trail';
+import { ContainerCluster } from '../../constructs/container-cluster';
+import { ContainerRepository } from '../../constructs/container-repository';
+import { CustomerManagedKey } from '../../constructs/customer-managed-key';
+import { ctx } from '../../constructs/environment-context';
+import { LOG_PREFIXES, LogArchive } from '../../constructs/log-archive';
+import { BILLING_REGION } from '../../constructs/monitoring/cost-alarm';
+import { Network } from '../../constructs/network';
+
+export interface FoundationProps {
+  readonly config: EnvironmentConfig;
+  /** Provider for the DR region (replica and backup-copy keys). */
+  readonly dr: TerraformProvider;
+  /** Provider for us-east-1, where billing alarms live. */
+  readonly billing: TerraformProvider;
+}
+
+/**
+ * What every other tier stands on: the keys (one per concern, so a key
+ * policy names only the services that need it), the network, the log
+ * archive and the audit trail, the container cluster and image repositories.
+ */
+export class Foundation extends AddressGroup {
+  public readonly dataKey: CustomerManagedKey;
+  public readonly logsKey: CustomerManagedKey;
+  public readonly alertsKey: CustomerManagedKey;
+  public readonly backupKey: CustomerManagedKey;
+  public readonly drDataKey: CustomerManagedKey;
+  public readonly drBackupKey?: CustomerManagedKey;
+  public readonly billingKey: CustomerManagedKey;
+  public readonly network: Network;
+  public readonly logArchive: LogArchive;
+  public readonly trail: AuditTrail;
+  public readonly cluster: ContainerCluster;
+  public readonly syncRepository: ContainerRepository;
+  public readonly mirrorRepository: ContainerRepository;
+
+  constructor(scope: Construct, id: string, props: FoundationProps) {
+    super(scope, id);
+    const { config } = props;
+    const env = config.name;
+    this.dataKey = new CustomerManagedKey(this, 'data-key', {
+      alias: 'data',
+      keyName: 'Data',
+      description: `${env}: bottles, state table, cache, Lambda environment, container images`,
+      services: ['ecr'],
+    });
+    this.logsKey = new CustomerManagedKey(this, 'logs-key', {
+      alias: 'logs',
+      keyName: 'Logs',
+      description: `${env}: CloudWatch log groups and the CloudTrail trail`,
+      services: ['logs', 'cloudtrail'],
+    });
+    ctx(this).useLogsKey(this.logsKey.arn);
+    this.alertsKey = new CustomerManagedKey(this, 'alerts-key', {
+      alias: 'alerts',
+      keyName: 'Alerts',
+      description: `${env}: alarm topic and dead-letter queues`,
+      services: ['cloudwatch', 'events'],
+    });
+    this.backupKey = new CustomerManagedKey(this, 'backup-key', {
+      alias: 'backup',
+      keyName: 'Backup',
+      description: `${env}: AWS Backup vault`,
+      services: ['backup'],
+    });
+    this.drDataKey = new CustomerManagedKey(this, 'dr-data-key', {
+      region: config.drRegion,
+      provider: props.dr,
+      alias: 'dr-data',
+      keyName: 'DrData',
+      description: `${env}: state-table replica in ${config.drRegion}`,
+    });
+    this.billingKey = new CustomerManagedKey(this, 'billing-key', {
+      region: BILLING_REGION,
+      provider: props.billing,
+      alias: 'billing-alerts',
+      keyName: 'BillingAlerts',
+      description: `${env}: billing alarm topic in ${BILLING_REGION}`,
+      services: ['cloudwatch'],
+    });
+    if (config.backupCrossRegionCopy) {
+      this.drBackupKey = new CustomerManagedKey(this, 'dr-backup-key', {
+        region: config.drRegion,
+        provider: props.dr,
+        alias: 'dr-backup',
+        keyName: 'DrBackup',
+        description: `${env}: AWS Backup copy vault in ${config.drRegion}`,
+        services: ['backup'],
+      });
+    }
+
+    this.network = new Network(this, 'network', {
+      cidrBlock: config.vpcCidr,
+      availabilityZones: config.availabilityZones,
+      natGateways: config.natGateways,
+    });
+    this.logArchive = new LogArchive(this, 'log-archive', {});
+    this.trail = new AuditTrail(this, 'audit-trail', {
+      kmsKeyArn: this.logsKey.arn,
+      accessLogBucket: this.logArchive.bucket.bucket.id,
+      accessLogPrefix: LOG_PREFIXES.trailBucketAccess,
+    });
+
+    this.cluster = new ContainerCluster(this, 'cluster', { fargateSpot: config.fargateSpot });
+    this.syncRepository = new ContainerRepository(this, 'sync-repo', { name: `${ctx(this).namePrefix}/sync-task`, kmsKeyArn: this.dataKey.arn });
+    this.mirrorRepository = new ContainerRepository(this, 'mirror-repo', { name: `${ctx(this).namePrefix}/mirror-service`, kmsKeyArn: this.dataKey.arn });
+  }
+}

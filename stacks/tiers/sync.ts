@@ -1,0 +1,111 @@
+import { Construct } from 'constructs';
+import { SecurityGroup } from '@cdktf/provider-aws/lib/security-group';
+import { EnvironmentConfig } from '../../config/environments';
+import { AddressGroup } from '../../constructs/address-group';
+import { CACHE_PORT } from '../../constructs/cache';
+import { ctx } from '../../constructs/environment-context';
+import { FargateTaskDefinition } from '../../constructs/fargate-task-definition';
+import { allow, securityGroup } from '../../constructs/firewall';
+import { Grantable } from '../../constructs/service-role';
+import { SyncFunction } from '../../constructs/sync-function';
+import { SyncSchedule } from '../../constructs/sync-schedule';
+import { METRICS_NAMESPACE, ORCHESTRATOR_ENV, SYNC_ENV, TASK_DISPATCH_ENV } from '../../engine/runtime-config';
+import { DataTier } from './data';
+import { Foundation } from './foundation';
+
+/**
+ * The weekly sync: the orchestrator Lambda on its schedule, the worker
+ * Lambdas it invokes for runs up to the threshold, and the Fargate task for
+ * larger ones. Each gets its permissions from the resources' grant methods.
+ */
+export class SyncTier extends AddressGroup {
+  public readonly securityGroup: SecurityGroup;
+  public readonly orchestrator: SyncFunction;
+  public readonly worker: SyncFunction;
+  public readonly task: FargateTaskDefinition;
+  public readonly schedule: SyncSchedule;
+
+  constructor(scope: Construct, id: string, props: { readonly config: EnvironmentConfig; readonly foundation: Foundation; readonly data: DataTier }) {
+    super(scope, id);
+    const { config, foundation, data } = props;
+    const { network, cluster } = foundation;
+    const p = ctx(this).namePrefix;
+
+    // Flows: the cache, and HTTPS to the upstream registry and AWS APIs.
+    this.securityGroup = securityGroup(this, 'sync-sg', `${p}-sync-sg`, 'Sync Lambdas and Fargate task: egress only', network.vpc.id);
+    allow(this, 'sync-to-cache', { from: this.securityGroup, to: data.cache.securityGroup, port: CACHE_PORT, description: 'Sync to Valkey (TLS)' });
+    allow(this, 'sync-to-https', { from: this.securityGroup, to: { cidr: '0.0.0.0/0' }, port: 443, description: 'Upstream registry and AWS APIs over HTTPS' });
+
+    const syncEnv = { ...data.runtimeEnvironment('sync'), [SYNC_ENV.metricsNamespace]: METRICS_NAMESPACE };
+    // The orchestrator starts the sync task, and a task interrupted by SIGTERM starts its successor:
+    // both get the dispatch settings, which name the task itself (family = container name).
+    const taskFamily = FargateTaskDefinition.familyOf(this, 'sync-task');
+    const taskDispatchEnv = {
+      [TASK_DISPATCH_ENV.syncCluster]: cluster.cluster.arn,
+      [TASK_DISPATCH_ENV.syncTaskFamily]: taskFamily,
+      [TASK_DISPATCH_ENV.syncContainerName]: taskFamily,
+      [TASK_DISPATCH_ENV.syncSubnets]: network.privateSubnetIds.join(','),
+      [TASK_DISPATCH_ENV.syncSecurityGroup]: this.securityGroup.id,
+      [TASK_DISPATCH_ENV.syncCapacityProvider]: cluster.capacityProvider,
+    };
+    this.task = new FargateTaskDefinition(this, 'sync-task', {
+      name: 'sync-task',
+      cpu: config.sync.taskCpu,
+      memoryMiB: config.sync.taskMemoryMiB,
+      repository: foundation.syncRepository.repository,
+      imageTag: config.imageTag,
+      environment: { ...syncEnv, ...taskDispatchEnv },
+    });
+
+    const functionBase = {
+      subnetIds: network.privateSubnetIds,
+      securityGroupIds: [this.securityGroup.id],
+      key: foundation.dataKey,
+      timeoutSeconds: 900,
+    };
+    this.worker = new SyncFunction(this, 'sync-worker', {
+      ...functionBase,
+      name: 'sync-worker',
+      handlerDir: 'sync-worker',
+      description: 'Streams one batch of bottles from upstream into the bottle store',
+      memoryMiB: 3008,
+      reservedConcurrency: config.sync.workerReservedConcurrency,
+      environment: syncEnv,
+    });
+    this.orchestrator = new SyncFunction(this, 'orchestrator', {
+      ...functionBase,
+      name: 'orchestrator',
+      handlerDir: 'orchestrator',
+      description: 'Verifies the Homebrew API, plans the sync and dispatches it to workers or the Fargate task',
+      memoryMiB: 512,
+      reservedConcurrency: config.sync.orchestratorReservedConcurrency,
+      environment: {
+        ...syncEnv,
+        ...taskDispatchEnv,
+        [ORCHESTRATOR_ENV.workerFunctionName]: this.worker.function.functionName,
+        [ORCHESTRATOR_ENV.lambdaThresholdBytes]: String(config.sync.lambdaThresholdBytes),
+      },
+    });
+
+    // Every sync workload reads and writes the store and the state, and shares the breaker through the cache.
+    const grantSyncData = (grantee: Grantable) => {
+      data.store.grantSync(grantee);
+      data.state.grantStateStore(grantee);
+      data.cache.grantConnect(grantee, 'sync');
+    };
+    grantSyncData(this.worker.role);
+    this.worker.allowInvokeSelf(); // hands unstarted bottles to a continuation when time runs short
+    grantSyncData(this.orchestrator.role);
+    this.worker.grantInvoke(this.orchestrator.role);
+    this.task.grantRun(this.orchestrator.role, cluster.cluster.arn);
+    grantSyncData(this.task.taskRole);
+    this.task.grantRun(this.task.taskRole, cluster.cluster.arn); // a task stopped by SIGTERM starts its successor
+
+    this.schedule = new SyncSchedule(this, 'schedule', { target: this.orchestrator.function, kmsKeyArn: foundation.alertsKey.arn });
+  }
+
+  /** Every dead-letter queue of the sync, for the alarms. */
+  get deadLetterQueueNames(): string[] {
+    return [this.orchestrator.deadLetterQueue, this.worker.deadLetterQueue, this.schedule.deadLetterQueue].map((q) => q.nameInput!);
+  }
+}
