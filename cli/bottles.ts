@@ -9,6 +9,7 @@ import { BatchedAccessLog } from '../engine/serve/access-log';
 import { MirrorServer } from '../engine/serve/server';
 import { DEFAULT_RATE_LIMIT } from '../engine/ports';
 import { localServerDeps, localSyncDeps } from '../engine/wiring/local';
+import { UsageError, errorKind } from '../engine/errors';
 
 /**
  * `bottles`: the mirror on one machine, with a directory as its store.
@@ -28,7 +29,6 @@ export interface Io {
   readonly isTty: boolean;
 }
 
-class UsageError extends Error {}
 
 const realIo: Io = {
   stdout: (text) => process.stdout.write(text),
@@ -176,7 +176,8 @@ export async function main(argv: string[], io: Io = realIo): Promise<number> {
     }
     throw new UsageError(command ? `unknown command ${JSON.stringify(command)}` : 'no command given');
   } catch (error) {
-    const usage = error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    // Classified by kind (engine/errors.ts): the caller's mistakes exit 2 with the usage.
+    const usage = errorKind(error) === 'usage' || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
     if (!usage) throw error;
     io.stderr(`bottles: ${(error as Error).message}\n${USAGE}\n`);
     return 2;

@@ -71,41 +71,14 @@ export class Cache extends Construct {
       subnetIds: props.subnetIds,
     });
 
-    const defaultUser = new ElasticacheUser(this, 'default-user', {
-      userId: `${groupId}-default`,
-      userName: 'default', // every user group must contain a user named "default"
-      engine: CACHE_ENGINE,
-      accessString: 'off -@all', // disabled: nothing can authenticate as it
-      authenticationMode: { type: 'no-password-required' },
-    });
-    const iamUsers = Object.entries(props.users).map(([workload, user]) => {
-      if (!/^[a-z0-9:_-]+$/.test(user.keyPrefix)) throw new Error(`cache user ${workload}: unsafe key prefix ${JSON.stringify(user.keyPrefix)}`);
-      const userId = `${groupId}-${workload}`;
-      const created = new ElasticacheUser(this, `user-${workload}`, {
-        userId,
-        userName: userId, // IAM authentication requires user name == user id
-        engine: CACHE_ENGINE,
-        accessString: cacheAccessString(user.keyPrefix),
-        authenticationMode: { type: 'iam' },
+    const userGroup = this.userGroup(groupId, props.users);
+    const logs = (['slow-log', 'engine-log'] as const).map((logType) => {
+      const group = new CloudwatchLogGroup(this, logType, {
+        name: `/${context.namePrefix}/elasticache/${logType}`,
+        retentionInDays: context.logRetentionDays,
+        kmsKeyId: context.logsKeyArn,
       });
-      this.users[workload] = created;
-      return created;
-    });
-    const userGroup = new ElasticacheUserGroup(this, 'user-group', {
-      userGroupId: `${groupId}-users`,
-      engine: CACHE_ENGINE,
-      userIds: [defaultUser.userId, ...iamUsers.map((u) => u.userId)],
-    });
-
-    const slowLog = new CloudwatchLogGroup(this, 'slow-log', {
-      name: `/${context.namePrefix}/elasticache/slow-log`,
-      retentionInDays: context.logRetentionDays,
-      kmsKeyId: context.logsKeyArn,
-    });
-    const engineLog = new CloudwatchLogGroup(this, 'engine-log', {
-      name: `/${context.namePrefix}/elasticache/engine-log`,
-      retentionInDays: context.logRetentionDays,
-      kmsKeyId: context.logsKeyArn,
+      return { destination: group.name, destinationType: 'cloudwatch-logs', logFormat: 'json', logType };
     });
 
     this.replicationGroup = new ElasticacheReplicationGroup(this, 'group', {
@@ -130,10 +103,36 @@ export class Cache extends Construct {
       maintenanceWindow: 'sun:06:00-sun:07:00',
       autoMinorVersionUpgrade: 'true',
       applyImmediately: false,
-      logDeliveryConfiguration: [
-        { destination: slowLog.name, destinationType: 'cloudwatch-logs', logFormat: 'json', logType: 'slow-log' },
-        { destination: engineLog.name, destinationType: 'cloudwatch-logs', logFormat: 'json', logType: 'engine-log' },
-      ],
+      logDeliveryConfiguration: logs,
+    });
+  }
+
+  /** The disabled `default` user every group must contain, and one IAM user per workload confined to its key prefix. */
+  private userGroup(groupId: string, users: Record<string, CacheUserProps>): ElasticacheUserGroup {
+    const defaultUser = new ElasticacheUser(this, 'default-user', {
+      userId: `${groupId}-default`,
+      userName: 'default', // every user group must contain a user named "default"
+      engine: CACHE_ENGINE,
+      accessString: 'off -@all', // disabled: nothing can authenticate as it
+      authenticationMode: { type: 'no-password-required' },
+    });
+    const iamUsers = Object.entries(users).map(([workload, user]) => {
+      if (!/^[a-z0-9:_-]+$/.test(user.keyPrefix)) throw new Error(`cache user ${workload}: unsafe key prefix ${JSON.stringify(user.keyPrefix)}`);
+      const userId = `${groupId}-${workload}`;
+      const created = new ElasticacheUser(this, `user-${workload}`, {
+        userId,
+        userName: userId, // IAM authentication requires user name == user id
+        engine: CACHE_ENGINE,
+        accessString: cacheAccessString(user.keyPrefix),
+        authenticationMode: { type: 'iam' },
+      });
+      this.users[workload] = created;
+      return created;
+    });
+    return new ElasticacheUserGroup(this, 'user-group', {
+      userGroupId: `${groupId}-users`,
+      engine: CACHE_ENGINE,
+      userIds: [defaultUser.userId, ...iamUsers.map((u) => u.userId)],
     });
   }
 

@@ -100,6 +100,12 @@ export class LoadBalancer extends Construct {
       defaultAction: [{ type: 'redirect', redirect: { protocol: 'HTTPS', port: '443', statusCode: 'HTTP_301' } }],
     });
 
+    this.webAcl = this.webFirewall(name, props.rateLimitPer5Min);
+  }
+
+  /** WAF in front of the ALB: a per-IP rate limit and AWS's managed rule groups, logged to its own group. */
+  private webFirewall(name: string, rateLimitPer5Min: number): Wafv2WebAcl {
+    const context = ctx(this);
     const visibility = (metricName: string) => ({
       cloudwatchMetricsEnabled: true,
       metricName,
@@ -112,7 +118,7 @@ export class LoadBalancer extends Construct {
       statement: { managed_rule_group_statement: { vendor_name: 'AWS', name: ruleName } },
       visibilityConfig: visibility(`${name}-${ruleName}`),
     });
-    this.webAcl = new Wafv2WebAcl(this, 'waf', {
+    const webAcl = new Wafv2WebAcl(this, 'waf', {
       name: `${name}-waf`,
       description: 'Per-IP rate limit and AWS managed protections for the mirror ALB',
       scope: 'REGIONAL',
@@ -122,7 +128,7 @@ export class LoadBalancer extends Construct {
           name: 'per-ip-rate-limit',
           priority: 0,
           action: { block: { customResponse: { responseCode: 429 } } },
-          statement: { rate_based_statement: { limit: props.rateLimitPer5Min, aggregate_key_type: 'IP' } },
+          statement: { rate_based_statement: { limit: rateLimitPer5Min, aggregate_key_type: 'IP' } },
           visibilityConfig: visibility(`${name}-rate-limit`),
         },
         managedRule('AWSManagedRulesCommonRuleSet', 1),
@@ -130,7 +136,7 @@ export class LoadBalancer extends Construct {
       ],
       visibilityConfig: visibility(`${name}-waf`),
     });
-    new Wafv2WebAclAssociation(this, 'waf-association', { resourceArn: this.alb.arn, webAclArn: this.webAcl.arn });
+    new Wafv2WebAclAssociation(this, 'waf-association', { resourceArn: this.alb.arn, webAclArn: webAcl.arn });
 
     // WAF only delivers to log groups whose name starts with aws-waf-logs-.
     const wafLogs = new CloudwatchLogGroup(this, 'waf-logs', {
@@ -139,8 +145,9 @@ export class LoadBalancer extends Construct {
       kmsKeyId: context.logsKeyArn,
     });
     new Wafv2WebAclLoggingConfiguration(this, 'waf-logging', {
-      resourceArn: this.webAcl.arn,
+      resourceArn: webAcl.arn,
       logDestinationConfigs: [wafLogs.arn],
     });
+    return webAcl;
   }
 }

@@ -37,92 +37,104 @@ export class Network extends Construct {
 
   constructor(scope: Construct, id: string, props: NetworkProps) {
     super(scope, id);
-    const context = ctx(this);
     if (props.availabilityZones.length !== 3) {
       throw new Error(`Network needs exactly 3 availability zones, got ${props.availabilityZones.length}`);
     }
-    const name = (suffix: string) => ({ Name: `${context.namePrefix}-${suffix}` });
-
     this.vpc = new Vpc(this, 'vpc', {
       cidrBlock: props.cidrBlock,
       enableDnsHostnames: true,
       enableDnsSupport: true,
-      tags: name('vpc'),
+      tags: this.nameTag('vpc'),
     });
-
     // Adopt the default security group and strip every rule from it.
-    new DefaultSecurityGroup(this, 'default-sg', { vpcId: this.vpc.id, ingress: [], egress: [], tags: name('default-deny') });
+    new DefaultSecurityGroup(this, 'default-sg', { vpcId: this.vpc.id, ingress: [], egress: [], tags: this.nameTag('default-deny') });
 
-    const igw = new InternetGateway(this, 'igw', { vpcId: this.vpc.id, tags: name('igw') });
-    const publicRoutes = new RouteTable(this, 'public-rt', { vpcId: this.vpc.id, tags: name('public') });
-    new Route(this, 'public-default', {
-      routeTableId: publicRoutes.id,
-      destinationCidrBlock: '0.0.0.0/0',
-      gatewayId: igw.id,
+    const { subnets: publicSubnets, internetGateway } = this.publicSubnets(props);
+    this.natGatewayCount = props.natGateways === 'single' ? 1 : props.availabilityZones.length;
+    const natGateways = Array.from({ length: this.natGatewayCount }, (_, i) => {
+      const eip = new Eip(this, `nat-eip-${i}`, { domain: 'vpc', tags: this.nameTag(`nat-${i}`) });
+      return new NatGateway(this, `nat-${i}`, {
+        allocationId: eip.id,
+        subnetId: publicSubnets[i].id,
+        tags: this.nameTag(`nat-${props.availabilityZones[i]}`),
+        dependsOn: [internetGateway],
+      });
     });
+    const { subnets: privateSubnets, routeTables } = this.privateSubnets(props, natGateways);
+    this.gatewayEndpoints(routeTables);
+    this.flowLogs();
+    this.publicSubnetIds = publicSubnets.map((s) => s.id);
+    this.privateSubnetIds = privateSubnets.map((s) => s.id);
+  }
 
-    // /20 per subnet: 3 public (index 0-2) and 3 private (index 8-10) leave room to grow.
-    const publicSubnets = props.availabilityZones.map(
+  private nameTag(suffix: string): { Name: string } {
+    return { Name: ctx(this).name(suffix) };
+  }
+
+  /** /20 per subnet: 3 public (index 0-2) and 3 private (index 8-10) leave room to grow. */
+  private publicSubnets(props: NetworkProps): { subnets: Subnet[]; internetGateway: InternetGateway } {
+    const internetGateway = new InternetGateway(this, 'igw', { vpcId: this.vpc.id, tags: this.nameTag('igw') });
+    const routes = new RouteTable(this, 'public-rt', { vpcId: this.vpc.id, tags: this.nameTag('public') });
+    new Route(this, 'public-default', { routeTableId: routes.id, destinationCidrBlock: '0.0.0.0/0', gatewayId: internetGateway.id });
+    const subnets = props.availabilityZones.map(
       (az, i) =>
         new Subnet(this, `public-${i}`, {
           vpcId: this.vpc.id,
           availabilityZone: az,
           cidrBlock: Fn.cidrsubnet(props.cidrBlock, 4, i),
           mapPublicIpOnLaunch: false, // nothing here gets a public IP unless it asks (CKV_AWS_130)
-          tags: { ...name(`public-${az}`), Tier: 'public' },
+          tags: { ...this.nameTag(`public-${az}`), Tier: 'public' },
         }),
     );
-    publicSubnets.forEach(
-      (subnet, i) => new RouteTableAssociation(this, `public-assoc-${i}`, { subnetId: subnet.id, routeTableId: publicRoutes.id }),
-    );
+    subnets.forEach((subnet, i) => new RouteTableAssociation(this, `public-assoc-${i}`, { subnetId: subnet.id, routeTableId: routes.id }));
+    return { subnets, internetGateway };
+  }
 
-    this.natGatewayCount = props.natGateways === 'single' ? 1 : props.availabilityZones.length;
-    const natGateways = Array.from({ length: this.natGatewayCount }, (_, i) => {
-      const eip = new Eip(this, `nat-eip-${i}`, { domain: 'vpc', tags: name(`nat-${i}`) });
-      return new NatGateway(this, `nat-${i}`, {
-        allocationId: eip.id,
-        subnetId: publicSubnets[i].id,
-        tags: name(`nat-${props.availabilityZones[i]}`),
-        dependsOn: [igw],
-      });
-    });
-
-    const privateRouteTables: RouteTable[] = [];
-    const privateSubnets = props.availabilityZones.map((az, i) => {
+  /** One route table per AZ, each to its own NAT gateway (or the single one). */
+  private privateSubnets(props: NetworkProps, natGateways: NatGateway[]): { subnets: Subnet[]; routeTables: RouteTable[] } {
+    const routeTables: RouteTable[] = [];
+    const subnets = props.availabilityZones.map((az, i) => {
       const subnet = new Subnet(this, `private-${i}`, {
         vpcId: this.vpc.id,
         availabilityZone: az,
         cidrBlock: Fn.cidrsubnet(props.cidrBlock, 4, 8 + i),
-        tags: { ...name(`private-${az}`), Tier: 'private' },
+        tags: { ...this.nameTag(`private-${az}`), Tier: 'private' },
       });
-      const table = new RouteTable(this, `private-rt-${i}`, { vpcId: this.vpc.id, tags: name(`private-${az}`) });
+      const table = new RouteTable(this, `private-rt-${i}`, { vpcId: this.vpc.id, tags: this.nameTag(`private-${az}`) });
       new Route(this, `private-default-${i}`, {
         routeTableId: table.id,
         destinationCidrBlock: '0.0.0.0/0',
         natGatewayId: natGateways[Math.min(i, natGateways.length - 1)].id,
       });
       new RouteTableAssociation(this, `private-assoc-${i}`, { subnetId: subnet.id, routeTableId: table.id });
-      privateRouteTables.push(table);
+      routeTables.push(table);
       return subnet;
     });
+    return { subnets, routeTables };
+  }
 
+  /** S3 and DynamoDB traffic (the bulk of bottle bytes) bypasses NAT. */
+  private gatewayEndpoints(routeTables: RouteTable[]): void {
     for (const service of ['s3', 'dynamodb']) {
       new VpcEndpoint(this, `${service}-endpoint`, {
         vpcId: this.vpc.id,
-        serviceName: `com.amazonaws.${context.region}.${service}`,
+        serviceName: `com.amazonaws.${ctx(this).region}.${service}`,
         vpcEndpointType: 'Gateway',
-        routeTableIds: privateRouteTables.map((t) => t.id),
-        tags: name(`${service}-gateway`),
+        routeTableIds: routeTables.map((t) => t.id),
+        tags: this.nameTag(`${service}-gateway`),
       });
     }
+  }
 
+  private flowLogs(): void {
+    const context = ctx(this);
     const flowLogGroup = new CloudwatchLogGroup(this, 'flow-logs', {
       name: `/${context.namePrefix}/vpc/flow-logs`,
       retentionInDays: context.logRetentionDays,
       kmsKeyId: context.logsKeyArn,
     });
     const flowLogRole = new ServiceRole(this, 'flow-log-role', {
-      name: `${context.namePrefix}-vpc-flow-logs`,
+      name: context.name('vpc-flow-logs'),
       description: 'Lets VPC Flow Logs write to its log group',
       servicePrincipal: 'vpc-flow-logs.amazonaws.com',
       accountId: context.accountId,
@@ -141,10 +153,7 @@ export class Network extends Construct {
       logDestination: flowLogGroup.arn,
       iamRoleArn: flowLogRole.role.arn,
       maxAggregationInterval: 60,
-      tags: name('flow-log'),
+      tags: this.nameTag('flow-log'),
     });
-
-    this.publicSubnetIds = publicSubnets.map((s) => s.id);
-    this.privateSubnetIds = privateSubnets.map((s) => s.id);
   }
 }

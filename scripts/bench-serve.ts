@@ -98,6 +98,7 @@ async function stopServer(proc: ReturnType<typeof spawn>): Promise<void> {
   await exited;
 }
 
+// long: the benchmark's procedure (fill a store, start both servers, alternate rounds, print) reads best top to bottom.
 async function main(): Promise<void> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'hbs-bench-serve-'));
   const store = path.join(work, 'store');

@@ -9,6 +9,7 @@ import { Logger } from '../logger';
 import { ALB_IDLE_TIMEOUT_SECONDS, HEALTH_PATH } from '../runtime-config';
 import { OCI_INDEX_MEDIA_TYPE, apiKey, isSha256, manifestKey } from '../store-layout';
 import { AccessLog } from './access-log';
+import { HttpError, httpErrors } from './http-errors';
 import { ServerMetrics } from './metrics';
 import { BlobStore, ObjectStore, RateLimiter, RateVerdict, StateStore } from '../ports';
 import { GenerationSnapshot, loadSnapshot } from './snapshot';
@@ -71,16 +72,6 @@ interface Exchange {
 /** Handlers answer synchronously when everything is in memory, and return a promise only when they must wait. */
 type Handler = (x: Exchange) => void | Promise<void>;
 
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly headers: HeaderList = [],
-  ) {
-    super(message);
-  }
-}
 
 export const SECURITY_HEADERS: HeaderList = [
   'x-content-type-options', 'nosniff',
@@ -103,11 +94,11 @@ function decodeSegment(raw: string): string {
   try {
     if (raw.includes('%')) decoded = decodeURIComponent(raw);
   } catch {
-    throw new HttpError(400, 'bad_request', 'malformed percent-encoding');
+    throw httpErrors.badRequest('malformed percent-encoding');
   }
   // eslint-disable-next-line no-control-regex
   if (decoded === '' || decoded === '.' || decoded === '..' || /[\/\\\u0000-\u001f\u007f]/.test(decoded)) {
-    throw new HttpError(400, 'bad_request', 'malformed path');
+    throw httpErrors.badRequest('malformed path');
   }
   return decoded;
 }
@@ -116,7 +107,7 @@ function decodeSegment(raw: string): string {
 export function parseRange(header: string | undefined, size: number): { start: number; end: number } | undefined {
   if (!header) return undefined;
   const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  const unsatisfiable = new HttpError(416, 'range_not_satisfiable', 'range not satisfiable', ['content-range', `bytes */${size}`]);
+  const unsatisfiable = httpErrors.rangeNotSatisfiable(size);
   if (!match || (match[1] === '' && match[2] === '')) throw unsatisfiable;
   let start: number;
   let end: number;
@@ -163,6 +154,9 @@ function withSecurityHeaders(headers: HeaderList): string[] {
  * connection the server is closing.
  */
 export const KEEP_ALIVE_TIMEOUT_MS = (ALB_IDLE_TIMEOUT_SECONDS + 5) * 1000;
+
+/** How long `stop()` lets downloads in flight finish: under the task's 120 s stop timeout, with room to flush logs. */
+export const DRAIN_TIMEOUT_MS = 110_000;
 
 const JSON_NO_STORE: HeaderList = ['content-type', 'application/json', 'cache-control', 'no-store'];
 const REGISTRY_BASE: HeaderList = ['content-type', 'application/json', 'docker-distribution-api-version', 'registry/2.0'];
@@ -228,7 +222,7 @@ export class MirrorServer {
   }
 
   async listen(port: number, host: string): Promise<number> {
-    await this.refresh().catch((error) => this.deps.log.error('no generation loaded yet', { error: (error as Error).message }));
+    await this.refresh().catch((error) => this.deps.log.warn('no generation loaded yet', { error: (error as Error).message }));
     this.poller = setInterval(
       () => void this.refresh().catch((error) => this.deps.log.error('generation refresh failed', { error: (error as Error).message })),
       this.deps.pollMs ?? 5000,
@@ -239,11 +233,26 @@ export class MirrorServer {
   }
 
   /** Stops accepting connections and resolves once in-flight responses (downloads included) have finished. */
-  async stop(): Promise<void> {
+  /**
+   * Stops accepting connections and lets requests in flight finish. A
+   * keep-alive connection busy when the stop began becomes idle later, so idle
+   * connections are closed every 100 ms until none is left (otherwise one
+   * would linger for the keep-alive timeout); whatever is still open after
+   * `drainMs` is cut, so the process exits before ECS's stop timeout (120 s)
+   * turns SIGTERM into SIGKILL.
+   */
+  async stop(drainMs = DRAIN_TIMEOUT_MS): Promise<void> {
     if (this.poller) clearInterval(this.poller);
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
-    await closed;
+    const sweep = setInterval(() => this.server.closeIdleConnections(), 100);
+    const deadline = setTimeout(() => this.server.closeAllConnections(), drainMs);
+    try {
+      await closed;
+    } finally {
+      clearInterval(sweep);
+      clearTimeout(deadline);
+    }
   }
 
   private clientIp(x: Exchange): string {
@@ -271,7 +280,7 @@ export class MirrorServer {
       ip: undefined,
     };
     try {
-      if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, 'method_not_allowed', 'only GET and HEAD');
+      if (req.method !== 'GET' && req.method !== 'HEAD') throw httpErrors.methodNotAllowed();
       const handler = this.route(x);
       if (x.route === 'health') return this.run(x, handler);
       const verdict = this.deps.limiter.take(this.clientIp(x));
@@ -284,7 +293,7 @@ export class MirrorServer {
 
   private admit(x: Exchange, verdict: RateVerdict, handler: Handler): void {
     if (verdict.allowed) this.run(x, handler);
-    else this.fail(x, new HttpError(429, 'rate_limited', 'too many requests', ['retry-after', String(verdict.retryAfterSeconds)]));
+    else this.fail(x, httpErrors.rateLimited(verdict.retryAfterSeconds));
   }
 
   private run(x: Exchange, handler: Handler): void {
@@ -297,7 +306,7 @@ export class MirrorServer {
   }
 
   private fail(x: Exchange, error: unknown): void {
-    const e = error instanceof HttpError ? error : new HttpError(500, 'internal_error', 'internal error');
+    const e = error instanceof HttpError ? error : httpErrors.internal();
     if (!(error instanceof HttpError)) this.deps.log.error('request failed', { requestId: x.requestId, error: (error as Error).message });
     if (x.res.headersSent) {
       x.res.destroy(); // mid-stream: the client must see a broken body, not a short one
@@ -371,7 +380,7 @@ export class MirrorServer {
     }
     const parts = raw.split('/');
     // An encoded slash in the route-selecting segments could make one route look like another.
-    if (raw.includes('//') || encodesSlash(parts[1]) || encodesSlash(parts[2])) throw new HttpError(400, 'bad_request', 'malformed path');
+    if (raw.includes('//') || encodesSlash(parts[1]) || encodesSlash(parts[2])) throw httpErrors.badRequest('malformed path');
     const segments = parts.slice(1);
     const at = (name: string) => {
       x.route = name;
@@ -403,23 +412,23 @@ export class MirrorServer {
       if (kind === 'blobs') {
         at('registry_blob');
         const digest = decodeSegment(last);
-        if (!digest.startsWith('sha256:') || !isSha256(digest.slice(7))) throw new HttpError(400, 'bad_request', 'malformed digest');
-        if (!IMAGE.test(image.map(decodeSegment).join('/'))) throw new HttpError(400, 'bad_request', 'malformed image name');
+        if (!digest.startsWith('sha256:') || !isSha256(digest.slice(7))) throw httpErrors.badRequest('malformed digest');
+        if (!IMAGE.test(image.map(decodeSegment).join('/'))) throw httpErrors.badRequest('malformed image name');
         return (e) => this.blob(e, digest.slice(7));
       }
     }
-    throw new HttpError(404, 'not_found', 'no such route');
+    throw httpErrors.notFound('no such route');
   }
 
   private manifestRoute(imageSegments: string[], rawRef: string): Handler {
     const image = imageSegments.map(decodeSegment).join('/');
     const ref = decodeSegment(rawRef);
-    if (!IMAGE.test(image) || !REF.test(ref)) throw new HttpError(400, 'bad_request', 'malformed image or reference');
+    if (!IMAGE.test(image) || !REF.test(ref)) throw httpErrors.badRequest('malformed image or reference');
     return (e) => this.manifest(e, image, ref);
   }
 
   private requireSnapshot(x: Exchange): GenerationSnapshot {
-    if (!x.snapshot) throw new HttpError(503, 'no_generation', 'nothing has been published yet', ['retry-after', '60']);
+    if (!x.snapshot) throw httpErrors.noGeneration();
     return x.snapshot;
   }
 
@@ -438,7 +447,7 @@ export class MirrorServer {
     const snapshot = this.requireSnapshot(x);
     const entry = snapshot.api.get(file);
     this.metrics.lookup(entry !== undefined);
-    if (!entry) throw new HttpError(404, 'not_found', 'no such API file in the published generation');
+    if (!entry) throw httpErrors.notFound('no such API file in the published generation');
     const headers = [
       'content-type', 'application/json',
       'etag', entry.etag,
@@ -471,7 +480,7 @@ export class MirrorServer {
     const sha256 = this.requireSnapshot(x).bottles.get(name);
     if (!sha256) {
       this.metrics.lookup(false);
-      throw new HttpError(404, 'not_found', 'no such bottle in the published generation');
+      throw httpErrors.notFound('no such bottle in the published generation');
     }
     return this.bottle(x, sha256);
   }
@@ -485,7 +494,7 @@ export class MirrorServer {
   private blob(x: Exchange, sha256: string): void | Promise<void> {
     const known = this.requireSnapshot(x).blobs.has(sha256);
     this.metrics.lookup(known);
-    if (!known) throw new HttpError(404, 'not_found', 'no such blob in the published generation');
+    if (!known) throw httpErrors.notFound('no such blob in the published generation');
     return this.sendBlob(x, sha256);
   }
 
@@ -505,7 +514,7 @@ export class MirrorServer {
     const size = this.blobSizes.get(sha256);
     if (size !== undefined) return this.streamBlob(x, sha256, size);
     return this.deps.blobs.size(sha256).then((found) => {
-      if (found === undefined) throw new HttpError(404, 'not_found', 'bottle not in the store');
+      if (found === undefined) throw httpErrors.notFound('bottle not in the store');
       this.blobSizes.set(sha256, found);
       return this.streamBlob(x, sha256, found);
     });
@@ -561,7 +570,7 @@ export class MirrorServer {
 
   private sendManifest(x: Exchange, manifest: CachedManifest | undefined): void {
     this.metrics.lookup(manifest !== undefined);
-    if (!manifest) throw new HttpError(404, 'not_found', 'no such manifest in the published generation');
+    if (!manifest) throw httpErrors.notFound('no such manifest in the published generation');
     if (this.notModified(x.req, manifest.etag)) return this.send(x, 304, manifest.headers);
     this.respond(x, 200, manifest.ok, manifest.body);
   }

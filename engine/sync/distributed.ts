@@ -42,7 +42,7 @@ export async function orchestrate(
   const runId = newRunId(started);
   const log = deps.log.child({ runId });
   if (!(await deps.state.acquireLease(SYNC_LEASE, runId, RUN_LEASE_TTL_MS))) {
-    log.error('another sync holds the run lease');
+    log.warn('another sync holds the run lease');
     return { runId, outcome: 'refused', reason: 'another sync is running (run lease held)' };
   }
   await deps.state.putRun({ runId, status: 'running', startedAt: started.toISOString() });

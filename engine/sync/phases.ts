@@ -289,11 +289,26 @@ export function emptySummary(runId: string, error: string): SyncSummary {
  */
 export async function finalizeRun(deps: PhaseDeps, runId: string): Promise<SyncSummary> {
   const now = deps.now ?? (() => new Date());
-  const log = deps.log.child({ runId });
   const body = await deps.objects.getObject(runKeys.summary(runId));
   if (!body) throw new SyncAbortedError(`run ${runId} has no staged manifest`);
   const manifest = JSON.parse(body.toString('utf8')) as RunManifest;
+  const gathered = await gatherResults(deps, runId, manifest);
+  const summary = await publishIfComplete(deps, runId, manifest, gathered, now);
+  await recordRun(deps, manifest, gathered, summary, now());
+  await deps.state.releaseLease(SYNC_LEASE, runId);
+  return summary;
+}
 
+interface GatheredResults {
+  readonly transferred: number;
+  readonly bytes: number;
+  readonly failures: RunFailure[];
+  /** Distinct bottles (name, tag) that failed. */
+  readonly failedCount: number;
+}
+
+/** Every batch result of the run, following continuations; a batch without a result is a transient failure. */
+async function gatherResults(deps: PhaseDeps, runId: string, manifest: RunManifest): Promise<GatheredResults> {
   let transferred = 0;
   let bytes = 0;
   const failures: RunFailure[] = [...manifest.failures];
@@ -315,66 +330,67 @@ export async function finalizeRun(deps: PhaseDeps, runId: string): Promise<SyncS
       }
     }
   }
+  return { transferred, bytes, failures, failedCount: new Set(failures.map((f) => `${f.name}\n${f.tag}`)).size };
+}
 
-  const failedCount = new Set(failures.map((f) => `${f.name}\n${f.tag}`)).size;
+/** Flips the pointer (compare-and-swap) when nothing failed transiently and the missing share is within the limit. */
+async function publishIfComplete(deps: PhaseDeps, runId: string, manifest: RunManifest, gathered: GatheredResults, now: () => Date): Promise<SyncSummary> {
+  const { failures, failedCount } = gathered;
   const summaryBase = {
     runId,
-    bottles: { planned: manifest.planned, transferred, skipped: manifest.skipped, failed: failedCount },
-    bytes: { transferred: bytes },
+    bottles: { planned: manifest.planned, transferred: gathered.transferred, skipped: manifest.skipped, failed: failedCount },
+    bytes: { transferred: gathered.bytes },
     failures: failures.map(({ name, tag, reason }) => ({ name, tag, reason })),
   };
   const transient = failures.filter((f) => !f.permanent);
-  const missingPercent = manifest.wantedBottles === 0 ? 0 : (failedCount / manifest.wantedBottles) * 100;
-
-  let summary: SyncSummary;
   if (transient.length > 0) {
-    summary = { ...summaryBase, published: false, error: `${transient.length} bottle(s) failed transiently; rerun to finish` };
-  } else if (missingPercent > manifest.maxMissingPercent) {
-    summary = {
+    return { ...summaryBase, published: false, error: `${transient.length} bottle(s) failed transiently; rerun to finish` };
+  }
+  const missingPercent = manifest.wantedBottles === 0 ? 0 : (failedCount / manifest.wantedBottles) * 100;
+  if (missingPercent > manifest.maxMissingPercent) {
+    return {
       ...summaryBase,
       published: false,
       error: `${failedCount} of ${manifest.wantedBottles} bottles (${missingPercent.toFixed(2)}%) are permanently missing, above the ${manifest.maxMissingPercent}% limit`,
     };
-  } else {
-    const previous = await deps.state.getPublished();
-    const generation: PublishedGeneration = { generation: runId, runId, publishedAt: now().toISOString(), files: manifest.files };
-    if (await deps.state.setPublished(generation, previous?.generation)) {
-      const at = now();
-      for (const sha of manifest.orphans) await deps.blobs.markOrphaned(sha, at);
-      for (const sha of manifest.storedWanted) await deps.blobs.clearOrphaned(sha);
-      summary = { ...summaryBase, published: true, generation: runId };
-      log.info('published', { generation: runId, orphans: manifest.orphans.length, failures: failures.length });
-    } else {
-      summary = { ...summaryBase, published: false, error: 'the published generation changed during the run; not overwriting it' };
-    }
   }
+  const previous = await deps.state.getPublished();
+  const generation: PublishedGeneration = { generation: runId, runId, publishedAt: now().toISOString(), files: manifest.files };
+  if (!(await deps.state.setPublished(generation, previous?.generation))) {
+    return { ...summaryBase, published: false, error: 'the published generation changed during the run; not overwriting it' };
+  }
+  const at = now();
+  for (const sha of manifest.orphans) await deps.blobs.markOrphaned(sha, at);
+  for (const sha of manifest.storedWanted) await deps.blobs.clearOrphaned(sha);
+  deps.log.child({ runId }).info('published', { generation: runId, orphans: manifest.orphans.length, failures: failures.length });
+  return { ...summaryBase, published: true, generation: runId };
+}
 
-  const finished = now();
+/** Emits the run's metrics and writes its record. */
+async function recordRun(deps: PhaseDeps, manifest: RunManifest, gathered: GatheredResults, summary: SyncSummary, finished: Date): Promise<void> {
   const durationMs = finished.getTime() - Date.parse(manifest.startedAt);
   const current = await deps.state.getPublished();
   deps.metrics?.emit(
     {
       [summary.published ? METRICS.syncSucceeded : METRICS.syncFailed]: { value: 1, unit: 'Count' },
-      [METRICS.bottlesTransferred]: { value: transferred, unit: 'Count' },
-      [METRICS.bottlesFailed]: { value: failedCount, unit: 'Count' },
-      [METRICS.bytesTransferred]: { value: bytes, unit: 'Bytes' },
+      [METRICS.bottlesTransferred]: { value: gathered.transferred, unit: 'Count' },
+      [METRICS.bottlesFailed]: { value: gathered.failedCount, unit: 'Count' },
+      [METRICS.bytesTransferred]: { value: gathered.bytes, unit: 'Bytes' },
       [METRICS.syncDuration]: { value: durationMs, unit: 'Milliseconds' },
       ...(current ? { [METRICS.generationAge]: { value: generationAgeSeconds(current, finished), unit: 'Seconds' as const } } : {}),
     },
-    { runId, published: summary.published },
+    { runId: manifest.runId, published: summary.published },
   );
   await deps.state.putRun({
-    runId,
+    runId: manifest.runId,
     status: summary.published ? 'published' : 'failed',
     startedAt: manifest.startedAt,
     finishedAt: finished.toISOString(),
     generation: summary.generation,
     bottles: summary.bottles,
-    bytesTransferred: bytes,
+    bytesTransferred: gathered.bytes,
     durationMs,
-    failures,
+    failures: gathered.failures,
     error: summary.error,
   });
-  await deps.state.releaseLease(SYNC_LEASE, runId);
-  return summary;
 }

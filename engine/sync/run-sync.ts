@@ -55,7 +55,7 @@ export async function runSync(deps: SyncDeps, options: LocalSyncOptions): Promis
   const ttl = options.leaseTtlMs ?? 15 * 60 * 1000;
 
   if (!(await deps.state.acquireLease(SYNC_LEASE, runId, ttl))) {
-    log.error('another sync holds the run lease');
+    log.warn('another sync holds the run lease');
     return emptySummary(runId, 'another sync is running (run lease held); nothing was changed');
   }
   const renew = setInterval(() => void deps.state.renewLease(SYNC_LEASE, runId, ttl).catch(() => undefined), Math.max(1000, ttl / 3));

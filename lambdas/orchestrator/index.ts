@@ -1,9 +1,11 @@
-import { awsSyncDeps, homebrewKey, routingFromEnv } from '../../engine/wiring/aws';
-import { jsonLogger } from '../../engine/logger';
-import { emfSink } from '../../engine/metrics';
+import type { Context } from 'aws-lambda';
+import { PowertoolsLogger, powertoolsLogger } from '../../engine/adapters/aws/powertools-logger';
 import { FRESHNESS_REPORT_EVENT, ORCHESTRATOR_ENV, readEnvironment } from '../../engine/runtime-config';
 import { OrchestrateResult, orchestrate } from '../../engine/sync/distributed';
 import { reportFreshness } from '../../engine/sync/phases';
+import { awsSyncDeps, homebrewKey, routingFromEnv } from '../../engine/wiring/aws';
+
+const logger = new PowertoolsLogger({ serviceName: 'orchestrator' });
 
 /**
  * Two EventBridge schedules invoke this function:
@@ -14,14 +16,15 @@ import { reportFreshness } from '../../engine/sync/phases';
  * - hourly `{"action":"report-freshness"}`: emit the published generation's
  *   age, the metric the freshness alarm watches.
  */
-export const handler = async (event: unknown): Promise<OrchestrateResult | { ageSeconds: number | null }> => {
+export const handler = async (event: unknown, context?: Context): Promise<OrchestrateResult | { ageSeconds: number | null }> => {
+  if (context) logger.addContext(context);
   const config = readEnvironment(ORCHESTRATOR_ENV);
-  const log = jsonLogger({ service: 'orchestrator', environment: config.environment });
-  const deps = await awsSyncDeps(log);
+  logger.appendKeys({ environment: config.environment });
+  const deps = await awsSyncDeps(powertoolsLogger(logger));
   if ((event as { action?: string } | null)?.action === FRESHNESS_REPORT_EVENT.action) {
-    return { ageSeconds: (await reportFreshness(deps.state, deps.metrics ?? emfSink(config.environment))) ?? null };
+    return { ageSeconds: (await reportFreshness(deps.state, deps.metrics!)) ?? null };
   }
-  log.info('sync requested', { source: (event as { source?: string } | null)?.source });
+  logger.info('sync requested', { source: (event as { source?: string } | null)?.source });
   const result = await orchestrate(deps, { publicKey: homebrewKey(), limits: routingFromEnv() });
   if (result.outcome === 'aborted') throw new Error(`sync aborted: ${result.reason}`);
   if (result.outcome === 'finalized' && !result.summary.published) throw new Error(`sync failed: ${result.summary.error}`);

@@ -1,22 +1,24 @@
-import { awsSyncDeps } from '../../engine/wiring/aws';
-import { jsonLogger } from '../../engine/logger';
+import type { Context } from 'aws-lambda';
+import { PowertoolsLogger, powertoolsLogger } from '../../engine/adapters/aws/powertools-logger';
 import { WORKER_ENV, readEnvironment } from '../../engine/runtime-config';
 import { runWorkerBatch } from '../../engine/sync/distributed';
+import { awsSyncDeps } from '../../engine/wiring/aws';
 
-interface LambdaContext {
-  getRemainingTimeInMillis(): number;
-}
+const logger = new PowertoolsLogger({ serviceName: 'sync-worker' });
 
 /**
  * Transfers one batch of a run (`{ runId, batchId }`, the batch itself is in
  * the store). Stops starting bottles when time runs short and hands the rest
  * to a continuation; the last batch to finish finalizes the run.
  */
-export const handler = async (event: { runId?: string; batchId?: string }, context: LambdaContext): Promise<{ finalized: boolean; published?: boolean }> => {
+export const handler = async (event: { runId?: string; batchId?: string }, context: Context): Promise<{ finalized: boolean; published?: boolean }> => {
   const config = readEnvironment(WORKER_ENV);
+  logger.addContext(context);
   if (!event?.runId || !event?.batchId) throw new Error('worker event needs runId and batchId');
-  const log = jsonLogger({ service: 'sync-worker', environment: config.environment, runId: event.runId, batchId: event.batchId });
-  const summary = await runWorkerBatch(await awsSyncDeps(log), event.runId, event.batchId, { remainingMs: () => context.getRemainingTimeInMillis() });
-  if (summary && !summary.published) log.error('run finalized without publishing', { error: summary.error });
+  logger.appendKeys({ environment: config.environment, runId: event.runId, batchId: event.batchId });
+  const summary = await runWorkerBatch(await awsSyncDeps(powertoolsLogger(logger)), event.runId, event.batchId, {
+    remainingMs: () => context.getRemainingTimeInMillis(),
+  });
+  if (summary && !summary.published) logger.error('run finalized without publishing', { error: summary.error });
   return { finalized: summary !== undefined, published: summary?.published };
 };

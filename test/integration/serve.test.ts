@@ -24,12 +24,15 @@ const bottles = {
   libsigc: randomBytes(20_000),
   ca: randomBytes(3_000),
   wget: randomBytes(10_000),
+  // Larger than the loopback socket buffers, so a response to a client that stops reading stays in flight.
+  big: randomBytes(16 * 1024 * 1024),
 };
 const formulae = (wgetVersion = '1.25.0'): FixtureFormula[] => [
   { name: 'openssl@3', version: '3.2.0', revision: 1, bottles: [{ tag: 'arm64_sonoma', bytes: bottles.openssl }] },
   { name: 'libsigc++@2', version: '2.12.1', rebuild: 1, bottles: [{ tag: 'x86_64_linux', bytes: bottles.libsigc }] },
   { name: 'ca-certificates', version: '2023-12-12', bottles: [{ tag: 'all', bytes: bottles.ca }] },
   { name: 'wget', version: wgetVersion, bottles: [{ tag: 'arm64_sonoma', bytes: bottles.wget }] },
+  { name: 'big', version: '1.0', bottles: [{ tag: 'arm64_sonoma', bytes: bottles.big }] },
 ];
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -192,6 +195,13 @@ describe('bad paths', () => {
     expect(Object.keys(body).sort()).toEqual(['error', 'message', 'requestId']);
     expect(res.body.toString()).not.toMatch(new RegExp(root.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
   });
+
+  test.each(['POST', 'PUT', 'DELETE', 'OPTIONS'])('%s → 405 with Allow: GET, HEAD', async (method) => {
+    const res = await get('/api/formula.jws.json', {}, method);
+    expect(res.status).toBe(405);
+    expect(res.headers.allow).toBe('GET, HEAD');
+    expect(JSON.parse(res.body.toString())).toMatchObject({ error: 'method_not_allowed' });
+  });
 });
 
 describe('operations', () => {
@@ -223,7 +233,7 @@ describe('operations', () => {
     expect(metrics).toMatch(/mirror_generation_age_seconds [\d.]+/);
     const status = JSON.parse((await get('/status')).body.toString());
     expect(status.generation.id).toBe((await localStores(root).state.getPublished())!.generation);
-    expect(status.lastRun).toMatchObject({ status: 'published', bottles: { transferred: 4 } });
+    expect(status.lastRun).toMatchObject({ status: 'published', bottles: { transferred: formulae().length } });
   });
 
   test('bytes served count exactly what downloads and ranges delivered, and each download is in the access log', async () => {
@@ -306,6 +316,50 @@ describe('operations', () => {
       });
     });
     expect(body.equals(bottles.openssl)).toBe(true);
+  });
+
+  test('graceful stop: a keep-alive connection busy at the stop is closed once its response is done, not at the keep-alive timeout', async () => {
+    const draining = startServer();
+    const port = await draining.listen(0, '127.0.0.1');
+    const agent = new http.Agent({ keepAlive: true });
+    let stopped: Promise<void> | undefined;
+    const body = await new Promise<Buffer>((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port, path: '/bottles/big-1.0.arm64_sonoma.bottle.tar.gz', agent }, (res) => {
+        const chunks: Buffer[] = [];
+        res.pause(); // the response is still being written when the stop begins
+        stopped = draining.stop();
+        setTimeout(() => {
+          res.on('data', (d) => chunks.push(d));
+          res.resume();
+        }, 300);
+        res.on('end', () => resolve(Buffer.concat(chunks)));
+        res.on('error', reject);
+      });
+    });
+    expect(body.equals(bottles.big)).toBe(true);
+    const finished = Date.now();
+    await stopped;
+    expect(Date.now() - finished).toBeLessThan(5_000); // the keep-alive timeout is 125 s
+    agent.destroy();
+  });
+
+  test('graceful stop: a download still running at the drain deadline is cut, so the process can exit', async () => {
+    const draining = startServer();
+    const port = await draining.listen(0, '127.0.0.1');
+    let received = 0;
+    const outcome = await new Promise<string>((resolve) => {
+      const req = http.get({ host: '127.0.0.1', port, path: '/bottles/big-1.0.arm64_sonoma.bottle.tar.gz', agent: false }, (res) => {
+        res.once('data', (d) => {
+          received += d.length;
+          res.pause(); // a client that stops reading
+          void draining.stop(200).then(() => resolve('stopped'));
+        });
+        res.on('error', () => undefined);
+      });
+      req.on('error', () => undefined);
+    });
+    expect(outcome).toBe('stopped');
+    expect(received).toBeLessThan(bottles.big.length);
   });
 });
 

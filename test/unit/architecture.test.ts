@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync, statSync } from 'fs';
 import * as path from 'path';
+import * as ts from 'typescript';
 
 // The engine's dependency rules (README, "Layout"): serving and the adapters
 // know the store layout and the ports, never the sync's internals; the
@@ -54,5 +55,31 @@ describe('engine dependency rules', () => {
       .filter((file) => /['`](blobs\/sha256\/|api\/generations\/|runs\/|manifests\/)/.test(code(file)))
       .map((f) => path.relative(ENGINE, f));
     expect(prefixLiterals).toEqual([]);
+  });
+});
+
+describe('function size', () => {
+  // Long functions hide more than one concern. A function over the limit says why on the line above it (`// long: …`).
+  const LIMIT = 80;
+  const ROOT = path.resolve(__dirname, '../..');
+
+  test(`no function outside the tests is longer than ${LIMIT} lines without a stated reason`, () => {
+    const folders = ['engine', 'constructs', 'stacks', 'cli', 'lambdas', 'containers', 'config', 'scripts'];
+    const offenders: string[] = [];
+    for (const file of folders.flatMap((f) => sourceFiles(path.join(ROOT, f)))) {
+      const text = readFileSync(file, 'utf8');
+      const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true);
+      const visit = (node: ts.Node): void => {
+        if (ts.isFunctionLike(node) && (node as ts.FunctionLikeDeclaration).body) {
+          const first = source.getLineAndCharacterOfPosition(node.getStart()).line;
+          const lines = source.getLineAndCharacterOfPosition(node.end).line - first + 1;
+          const lineAbove = text.split('\n')[first - 1] ?? '';
+          if (lines > LIMIT && !/\/\/ long: \S/.test(lineAbove)) offenders.push(`${path.relative(ROOT, file)}:${first + 1} (${lines} lines)`);
+        }
+        ts.forEachChild(node, visit);
+      };
+      visit(source);
+    }
+    expect(offenders).toEqual([]);
   });
 });

@@ -94,7 +94,7 @@ export async function connectCache(options: {
   });
   let warned = false;
   redis.on('error', (error: Error) => {
-    if (!warned) options.log.error('cache unavailable; continuing without the shared breaker', { error: error.message });
+    if (!warned) options.log.warn('cache unavailable; continuing fail-open (no shared breaker or rate limits)', { error: error.message });
     warned = true;
   });
   redis.on('ready', () => (warned = false));
