@@ -56,16 +56,25 @@ function clients(config: { cacheEndpoint: string; cachePort: string; cacheReplic
   return shared;
 }
 
+export interface AwsStores {
+  readonly blobs: S3BlobStore;
+  readonly objects: S3ObjectStore;
+  readonly state: DynamoDbStateStore;
+}
+
+/** The three stores over one bucket and one table (layout: `engine/store-layout.ts`). */
+export function awsStores(s3: S3Client, bucket: string, dynamo: DynamoDBClient, table: string): AwsStores {
+  return { blobs: new S3BlobStore(s3, bucket), objects: new S3ObjectStore(s3, bucket), state: new DynamoDbStateStore(dynamo, table) };
+}
+
 export async function awsSyncDeps(log: Logger, env: Env = process.env): Promise<DistributedDeps> {
   const sync = readEnvironment(SYNC_ENV, env);
   const { s3, dynamo, cache } = await clients(sync, log, env);
   // The orchestrator and the sync task can start tasks; workers only re-invoke their own function.
   const task = env[TASK_DISPATCH_ENV.syncCluster] ? readEnvironment(TASK_DISPATCH_ENV, env) : undefined;
   return {
+    ...awsStores(s3, sync.bottleBucket, dynamo, sync.stateTable),
     upstream: new Upstream(),
-    blobs: new S3BlobStore(s3, sync.bottleBucket),
-    objects: new S3ObjectStore(s3, sync.bottleBucket),
-    state: new DynamoDbStateStore(dynamo, sync.stateTable),
     log,
     metrics: emfSink(sync.environment, { namespace: sync.metricsNamespace }),
     transfer: { breaker: new RedisCircuitBreaker(cache, undefined, CACHE_KEY_PREFIXES.breaker) },
@@ -95,17 +104,15 @@ export async function awsMirrorService(log: Logger, accessLog: AccessLog, env: E
   const mode = oneOf(config.mode, MIRROR_SERVICE_ENV.mode, ['redirect', 'proxy'] as const);
   const port = positiveInteger(config.port, MIRROR_SERVICE_ENV.port);
   const { s3, dynamo, cache } = await clients(config, log, env);
-  const blobs = new S3BlobStore(s3, config.bottleBucket);
+  const stores = awsStores(s3, config.bottleBucket, dynamo, config.stateTable);
   return {
     deps: {
-      objects: new S3ObjectStore(s3, config.bottleBucket),
-      blobs,
-      state: new DynamoDbStateStore(dynamo, config.stateTable),
+      ...stores,
       log,
       accessLog,
       limiter: new RedisRateLimiter(cache, undefined, CACHE_KEY_PREFIXES.rateLimit),
       mode,
-      presign: (sha256, expiresIn) => blobs.presign(sha256, expiresIn),
+      presign: (sha256, expiresIn) => stores.blobs.presign(sha256, expiresIn),
       trustProxy: true,
     },
     port,

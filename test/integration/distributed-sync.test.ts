@@ -2,8 +2,7 @@ import { randomBytes } from 'crypto';
 import { RunTaskCommand } from '@aws-sdk/client-ecs';
 import { InvokeCommand } from '@aws-sdk/client-lambda';
 import { AwsDispatcher } from '../../engine/adapters/aws/dispatcher';
-import { DynamoDbStateStore } from '../../engine/adapters/aws/dynamodb-state-store';
-import { S3BlobStore, S3ObjectStore } from '../../engine/adapters/aws/s3-store';
+import { awsStores } from '../../engine/wiring/aws';
 import { jsonLogger } from '../../engine/logger';
 import { DistributedDeps, orchestrate, runLargeSync, runWorkerBatch } from '../../engine/sync/distributed';
 import { DEFAULT_ROUTING } from '../../engine/sync/route';
@@ -44,9 +43,7 @@ async function environment() {
   const ecs = { send: async (c: RunTaskCommand) => (runTasks.push(c), { tasks: [{ taskArn: 'arn:aws:ecs:us-east-1:123456789012:task/prod-brew-cluster/t1' }] }) };
   const deps: DistributedDeps = {
     upstream: new Upstream(),
-    blobs: new S3BlobStore(s3.client, s3.bucket),
-    objects: new S3ObjectStore(s3.client, s3.bucket),
-    state: new DynamoDbStateStore(dynamo.client, table),
+    ...awsStores(s3.client, s3.bucket, dynamo.client, table),
     log: jsonLogger({}, () => undefined),
     dispatcher: new AwsDispatcher(config, lambda, ecs),
     transfer: { retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 1 }, sleep: async () => undefined },

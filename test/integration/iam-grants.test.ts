@@ -5,8 +5,7 @@ import { RunTaskCommand } from '@aws-sdk/client-ecs';
 import { InvokeCommand } from '@aws-sdk/client-lambda';
 import { DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { AwsDispatcher } from '../../engine/adapters/aws/dispatcher';
-import { DynamoDbStateStore } from '../../engine/adapters/aws/dynamodb-state-store';
-import { S3BlobStore, S3ObjectStore } from '../../engine/adapters/aws/s3-store';
+import { awsStores } from '../../engine/wiring/aws';
 import { MemoryRateLimiter } from '../../engine/adapters/local/memory-rate-limiter';
 import { jsonLogger } from '../../engine/logger';
 import { MirrorServer } from '../../engine/serve/server';
@@ -167,9 +166,7 @@ function syncDeps(table: string, dispatch = sync.controlPlane()): DistributedDep
   const dynamoClient = sync.attach(dynamo.newClient());
   return {
     upstream: new Upstream(),
-    blobs: new S3BlobStore(s3Client, s3.bucket),
-    objects: new S3ObjectStore(s3Client, s3.bucket),
-    state: new DynamoDbStateStore(dynamoClient, table),
+    ...awsStores(s3Client, s3.bucket, dynamoClient, table),
     log: quiet,
     dispatcher: new AwsDispatcher(PROD_DISPATCH, dispatch.lambda, dispatch.ecs),
     transfer: { retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 1 }, sleep: async () => undefined },
@@ -244,18 +241,16 @@ beforeAll(async () => {
   const s3Client = mirror.attach(s3.newClient());
   const dynamoClient = mirror.attach(dynamo.newClient());
   for (const mode of ['redirect', 'proxy'] as const) {
-    const blobs = new S3BlobStore(s3Client, s3.bucket);
+    const stores = awsStores(s3Client, s3.bucket, dynamoClient, 'prod-brew-state');
     const server = new MirrorServer({
-      objects: new S3ObjectStore(s3Client, s3.bucket),
-      blobs,
-      state: new DynamoDbStateStore(dynamoClient, 'prod-brew-state'),
+      ...stores,
       log: quiet,
       limiter: new MemoryRateLimiter(),
       mode,
       presign: (sha256, expiresIn) => {
         // A presigned GET carries the mirror's identity: S3 checks s3:GetObject when the client follows it.
         mirror.needs.add(`s3:GetObject BUCKET/blobs/sha256/${sha256}`);
-        return blobs.presign(sha256, expiresIn);
+        return stores.blobs.presign(sha256, expiresIn);
       },
       pollMs: 60_000,
     });

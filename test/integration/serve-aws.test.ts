@@ -1,7 +1,6 @@
 import { createHash, randomBytes } from 'crypto';
 import * as http from 'http';
-import { DynamoDbStateStore } from '../../engine/adapters/aws/dynamodb-state-store';
-import { S3BlobStore, S3ObjectStore } from '../../engine/adapters/aws/s3-store';
+import { awsStores } from '../../engine/wiring/aws';
 import { jsonLogger } from '../../engine/logger';
 import { MemoryRateLimiter } from '../../engine/adapters/local/memory-rate-limiter';
 import { RateLimiter } from '../../engine/ports';
@@ -31,9 +30,7 @@ beforeAll(async () => {
   const summary = await runSync(
     {
       upstream: new Upstream(),
-      blobs: new S3BlobStore(s3.client, s3.bucket),
-      objects: new S3ObjectStore(s3.client, s3.bucket),
-      state: new DynamoDbStateStore(dynamo.client, 'prod-brew-state'),
+      ...awsStores(s3.client, s3.bucket, dynamo.client, 'prod-brew-state'),
       log: jsonLogger({}, () => undefined),
     },
     { apiUrl: upstream.apiRoot, publicKey: key.publicKey },
@@ -49,11 +46,10 @@ afterAll(async () => {
 const presignCalls: { sha256: string; expiresIn: number }[] = [];
 
 async function mirror(mode: 'proxy' | 'redirect', limiter: RateLimiter = new MemoryRateLimiter(), presignExpirySeconds = 60) {
-  const blobs = new S3BlobStore(s3.client, s3.bucket);
+  const { blobs, ...stores } = awsStores(s3.client, s3.bucket, dynamo.client, 'prod-brew-state');
   const server = new MirrorServer({
-    objects: new S3ObjectStore(s3.client, s3.bucket),
+    ...stores,
     blobs,
-    state: new DynamoDbStateStore(dynamo.client, 'prod-brew-state'),
     log: jsonLogger({}, () => undefined),
     limiter,
     mode,
