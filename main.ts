@@ -1,4 +1,5 @@
 import { App } from 'cdktf';
+import { errorKind } from './engine/errors';
 import { ENVIRONMENT_NAMES, loadEnvironmentConfig } from './config/environments';
 import { MirrorStack } from './stacks/mirror-stack';
 
@@ -12,5 +13,12 @@ export function buildApp(outdir?: string, env: NodeJS.ProcessEnv = process.env):
 }
 
 if (require.main === module) {
-  buildApp().synth();
+  try {
+    buildApp().synth();
+  } catch (error) {
+    // A configuration mistake is one line naming the variable, not a stack trace.
+    if (errorKind(error) !== 'usage') throw error;
+    process.stderr.write(`synth: ${(error as Error).message}\n`);
+    process.exitCode = 2;
+  }
 }

@@ -1,3 +1,4 @@
+import { ConfigurationError } from '../engine/errors';
 /**
  * Typed configuration for the three deployment environments.
  *
@@ -252,12 +253,8 @@ export const BASE_ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
   },
 };
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
+/** An invalid `HBS_<ENV>_*` value: synthesis stops with one line naming the variable. */
+export class ConfigError extends ConfigurationError {}
 
 type Env = Readonly<Record<string, string | undefined>>;
 

@@ -1,5 +1,6 @@
 import { BottleCoordinates, DEFAULT_GHCR_ROOT, flatFileName, imageName, manifestTag, platformRefName, pkgVersion, shortName } from './bottle-names';
 import { isSha256 } from '../store-layout';
+import { ALL_TAG } from './platform-tags';
 import { MirrorError } from '../errors';
 
 /** One bottle the mirror must hold, derived from the verified formula API. */
@@ -35,9 +36,11 @@ interface FormulaEntry {
 /**
  * Every bottle of `formulae` (the parsed `formula.jws.json` payload) for the
  * wanted platform tags. `tags` undefined means every tag upstream has,
- * including `all`.
+ * including `all`. With `allFallback` (the default), a formula that has no
+ * bottle for a wanted platform contributes its `all` bottle, as brew falls
+ * back to it on that platform.
  */
-export function wantedBottles(formulae: unknown, tags?: ReadonlySet<string>): WantedBottle[] {
+export function wantedBottles(formulae: unknown, tags?: ReadonlySet<string>, allFallback = true): WantedBottle[] {
   if (!Array.isArray(formulae)) throw new ApiShapeError('formula payload must be a JSON array of formulae');
   const out: WantedBottle[] = [];
   for (const [index, raw] of formulae.entries()) {
@@ -55,8 +58,9 @@ export function wantedBottles(formulae: unknown, tags?: ReadonlySet<string>): Wa
     }
     const name = shortName(entry.name);
     const rootUrl = typeof entry.bottle?.stable?.root_url === 'string' ? entry.bottle.stable.root_url : DEFAULT_GHCR_ROOT;
+    const usesAll = tags !== undefined && allFallback && [...tags].some((t) => t !== ALL_TAG && !(t in files));
     for (const [tag, file] of Object.entries(files)) {
-      if (tags && !tags.has(tag)) continue;
+      if (tags && !tags.has(tag) && !(tag === ALL_TAG && usesAll)) continue;
       if (typeof file?.sha256 !== 'string' || !isSha256(file.sha256)) {
         throw new ApiShapeError(`${where} bottle ${tag} has no valid sha256`);
       }

@@ -221,18 +221,24 @@ export class MirrorServer {
     this.deps.log.info('serving generation', { generation: published.generation, bottles: next.bottles.size });
   }
 
+  /** Loads the published generation and listens; rejects with the socket error (EADDRINUSE, EADDRNOTAVAIL, EACCES). */
   async listen(port: number, host: string): Promise<number> {
     await this.refresh().catch((error) => this.deps.log.warn('no generation loaded yet', { error: (error as Error).message }));
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
     this.poller = setInterval(
       () => void this.refresh().catch((error) => this.deps.log.error('generation refresh failed', { error: (error as Error).message })),
       this.deps.pollMs ?? 5000,
     );
     this.poller.unref();
-    await new Promise<void>((resolve) => this.server.listen(port, host, resolve));
     return (this.server.address() as { port: number }).port;
   }
 
-  /** Stops accepting connections and resolves once in-flight responses (downloads included) have finished. */
   /**
    * Stops accepting connections and lets requests in flight finish. A
    * keep-alive connection busy when the stop began becomes idle later, so idle
@@ -597,8 +603,11 @@ export class MirrorServer {
       timed(() => this.deps.state.getPublished()),
       timed(() => this.deps.limiter.ping()),
     ]);
-    const status = !store.ok || !state.ok ? 'unhealthy' : !cache.ok ? 'degraded' : 'ok';
-    const body = JSON.stringify({ status, generation: generation?.generation ?? null, checks: { store, state, cache: { ...cache, backend: this.deps.limiter.backend } } });
+    // A store never synced serves (503 on the API) and says so here.
+    const published = generation ? { ok: true } : { ok: false, error: 'nothing has been published yet' };
+    const status = !store.ok || !state.ok ? 'unhealthy' : !cache.ok || !published.ok ? 'degraded' : 'ok';
+    const checks = { store, state, cache: { ...cache, backend: this.deps.limiter.backend }, generation: published };
+    const body = JSON.stringify({ status, generation: generation?.generation ?? null, checks });
     this.send(x, status === 'unhealthy' ? 503 : 200, JSON_NO_STORE, body);
   };
 

@@ -10,7 +10,8 @@ import { SyncPlan, TransferItem, planSync } from './plan';
 import { TransferDeps, transferBlob } from './transfer';
 import { Upstream, UpstreamError, readAll } from './upstream';
 import { apiKey, runKeys } from '../store-layout';
-import { MirrorError } from '../errors';
+import { ErrorKind, MirrorError } from '../errors';
+import { ALL_TAG, KNOWN_PLATFORM_TAGS } from '../homebrew/platform-tags';
 
 /**
  * The phases of a sync run, shared by every runtime:
@@ -39,6 +40,8 @@ export interface SyncOptions {
   readonly apiUrl?: string;
   /** Platform tags to mirror; undefined = every tag upstream has, `all` included. */
   readonly tags?: readonly string[];
+  /** With `tags`: also mirror the `all` bottles those platforms fall back to. Default true. */
+  readonly allFallback?: boolean;
   readonly publicKey: KeyObject;
   /** Parallel downloads (manifests, and blobs within one process). Default 4. */
   readonly concurrency?: number;
@@ -127,7 +130,7 @@ export async function prepareRun(
   }
 
   const tagFilter = options.tags ? new Set(options.tags) : undefined;
-  const wanted = wantedBottles(formulae, tagFilter);
+  const wanted = wantedBottles(formulae, tagFilter, options.allFallback ?? true);
   const tags = options.tags ?? [...new Set(wanted.map((b) => b.tag))].sort();
   for (const tag of tags.filter((t) => t !== 'all')) {
     const file = packagesFile(tag);
@@ -139,6 +142,7 @@ export async function prepareRun(
         log.info('no packages file upstream for tag; skipped', { tag });
         continue;
       }
+      if (error instanceof UpstreamError && error.status === 404) throw new UnknownTagError(tag);
       if (error instanceof UpstreamError) throw new SyncAbortedError(`cannot fetch ${file}: ${error.message}`);
       throw error;
     }
@@ -257,6 +261,17 @@ export interface SyncSummary {
   readonly failures: { name: string; tag: string; reason: string }[];
   /** Why nothing new was published (absent when published). */
   readonly error?: string;
+  /** The kind of error that stopped the run (`engine/errors.ts`), when one did. */
+  readonly errorKind?: ErrorKind;
+}
+
+/** A configured tag upstream has no packages file for. */
+export class UnknownTagError extends MirrorError {
+  readonly kind = 'usage';
+
+  constructor(readonly tag: string) {
+    super(`upstream has no packages file for platform tag ${JSON.stringify(tag)}; known tags: ${[...KNOWN_PLATFORM_TAGS, ALL_TAG].join(', ')}`);
+  }
 }
 
 /** Seconds since `generation` was published. */
@@ -277,8 +292,8 @@ export async function reportFreshness(state: StateStore, metrics: MetricSink, no
   return age;
 }
 
-export function emptySummary(runId: string, error: string): SyncSummary {
-  return { runId, published: false, bottles: { planned: 0, transferred: 0, skipped: 0, failed: 0 }, bytes: { transferred: 0 }, failures: [], error };
+export function emptySummary(runId: string, error: string, errorKind?: ErrorKind): SyncSummary {
+  return { runId, published: false, bottles: { planned: 0, transferred: 0, skipped: 0, failed: 0 }, bytes: { transferred: 0 }, failures: [], error, errorKind };
 }
 
 /**

@@ -10,7 +10,7 @@ import {
   prepareRun,
   transferBatch,
 } from './phases';
-import { isRejectedInput } from '../errors';
+import { errorKind, isRejectedInput } from '../errors';
 
 export { DEFAULT_API_URL, SYNC_LEASE, SyncAbortedError, packagesFile } from './phases';
 export { apiKey } from '../store-layout';
@@ -39,7 +39,7 @@ export function newRunId(now: Date): string {
 
 /** Turns the errors that mean "bad input, nothing changed" into a message; rethrows anything else. */
 export function abortMessage(error: unknown): string {
-  if (isRejectedInput(error)) return (error as Error).message;
+  if (isRejectedInput(error) || errorKind(error) === 'usage') return (error as Error).message;
   return `unexpected error: ${(error as Error).message}`;
 }
 
@@ -84,7 +84,7 @@ export async function runSync(deps: SyncDeps, options: LocalSyncOptions): Promis
     log.error('sync aborted; the published mirror is unchanged', { error: message });
     await deps.state.putRun({ runId, status: 'failed', startedAt: started.toISOString(), finishedAt: new Date().toISOString(), error: message });
     await deps.state.releaseLease(SYNC_LEASE, runId);
-    return emptySummary(runId, message);
+    return emptySummary(runId, message, errorKind(error));
   } finally {
     clearInterval(renew);
   }

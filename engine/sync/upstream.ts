@@ -42,6 +42,20 @@ export interface UpstreamOptions {
   readonly userAgent?: string;
 }
 
+/**
+ * A URL fit for messages and logs: no query string or fragment (CDN redirects
+ * carry signed, short-lived tokens there) and no credentials.
+ */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    const redacted = `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
+    return parsed.search || parsed.hash ? `${redacted}?…` : redacted;
+  } catch {
+    return '(invalid URL)';
+  }
+}
+
 /** Parses Retry-After (delta-seconds or HTTP date) into milliseconds from `now`. */
 export function parseRetryAfter(value: string | null, now: number = Date.now()): number | undefined {
   if (!value) return undefined;
@@ -85,12 +99,12 @@ export class Upstream {
       try {
         response = await this.fetchImpl(current, { headers, redirect: 'manual' });
       } catch (error) {
-        throw new UpstreamError(`GET ${current}: ${(error as Error).message}`, false);
+        throw new UpstreamError(`GET ${redactUrl(current)}: ${(error as Error).message}`, false);
       }
       if ([301, 302, 303, 307, 308].includes(response.status)) {
         await response.body?.cancel();
         const location = response.headers.get('location');
-        if (!location) throw new UpstreamError(`GET ${current}: redirect without Location`, true, response.status);
+        if (!location) throw new UpstreamError(`GET ${redactUrl(current)}: redirect without Location`, true, response.status);
         current = new URL(location, current).toString();
         continue;
       }
@@ -106,12 +120,12 @@ export class Upstream {
       await response.body?.cancel();
       const retryable = response.status === 429 || response.status >= 500;
       throw new UpstreamError(
-        `GET ${current}: HTTP ${response.status}`,
+        `GET ${redactUrl(current)}: HTTP ${response.status}`,
         !retryable,
         response.status,
         parseRetryAfter(response.headers.get('retry-after')),
       );
     }
-    throw new UpstreamError(`GET ${url}: more than ${this.maxRedirects} redirects`, true);
+    throw new UpstreamError(`GET ${redactUrl(url)}: more than ${this.maxRedirects} redirects`, true);
   }
 }

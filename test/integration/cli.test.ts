@@ -72,7 +72,34 @@ describe('bottles sync', () => {
       published: false,
       generation: null,
       failures: [{ name: 'wget', tag: 'arm64_sequoia', reason: expect.stringMatching(/HTTP 404/) }],
+      error: expect.stringMatching(/permanently missing, above the 0% limit/),
     });
+    // Without --json the failure goes to stderr, not stdout.
+    const human = await bottles(...syncArgs('--max-missing', '0'));
+    expect(human.code).toBe(1);
+    expect(human.stdout).toBe('');
+    expect(human.stderr).toMatch(/^bottles: nothing new published: 1 of 1 bottles .* permanently missing[\s\S]*failed wget arm64_sequoia: GET http:\/\/127\.0\.0\.1:\d+\/v2\/homebrew\/core\/wget\/blobs\/sha256:[0-9a-f]{64}: HTTP 404/);
+  });
+
+  test('--tags for a platform includes the `all` bottles it falls back to, unless --without-all', async () => {
+    publishApi(upstream, [
+      { name: 'wget', version: '1.25.0', bottles: [{ tag: 'arm64_sequoia', bytes: randomBytes(100) }] },
+      { name: 'ca-certificates', version: '2023-12-12', bottles: [{ tag: 'all', bytes: randomBytes(50) }] },
+      { name: 'htop', version: '3.3.0', bottles: [{ tag: 'x86_64_linux', bytes: randomBytes(70) }] },
+    ], key.privateKey);
+    const withAll = JSON.parse((await bottles(...syncArgs('--json', '--tags', 'arm64_sequoia'))).stdout);
+    expect(withAll).toMatchObject({ published: true, bottles: { transferred: 2 }, bytes: { transferred: 150 } });
+    fs.rmSync(store, { recursive: true, force: true });
+    const without = JSON.parse((await bottles(...syncArgs('--json', '--tags', 'arm64_sequoia', '--without-all'))).stdout);
+    expect(without).toMatchObject({ published: true, bottles: { transferred: 1 }, bytes: { transferred: 100 } });
+  });
+
+  test('an unknown tag is a usage error listing the known tags', async () => {
+    publishApi(upstream, [{ name: 'wget', version: '1.25.0', bottles: [{ tag: 'arm64_sequoia', bytes: randomBytes(100) }] }], key.privateKey);
+    const run = await bottles(...syncArgs('--tags', 'arm64_sequioa'));
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^bottles: upstream has no packages file for platform tag "arm64_sequioa"; known tags: golden_gate, .*arm64_sequoia, .*x86_64_linux, arm64_linux, all\n/);
+    expect(run.stderr).not.toMatch(/\n\s+at /);
   });
 
   test('exit 1 and a clear message for a bad signature; human output without --json', async () => {
@@ -80,7 +107,11 @@ describe('bottles sync', () => {
     upstream.setApiFile('formula.jws.json', signApiFile('[]', testSigningKey().privateKey));
     const run = await bottles(...syncArgs());
     expect(run.code).toBe(1);
-    expect(run.stdout).toBe('nothing new published: formula.jws.json: signature does not verify with key "homebrew-1"\n');
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toBe('bottles: nothing new published: formula.jws.json: signature does not verify with key "homebrew-1"\n');
+    // With the bundled key, the message says how to mirror files signed with another.
+    const bundled = await bottles('sync', '--store', store, '--api-url', upstream.apiRoot);
+    expect(bundled.stderr).toMatch(/signature does not verify with key "homebrew-1" \(.*needs --public-key PEM\)\n$/);
   });
 
   test('the bundled homebrew-1 key is the default and rejects test-signed files', async () => {
@@ -91,24 +122,53 @@ describe('bottles sync', () => {
   });
 
   test.each([
-    [[], /no command given/],
-    [['mirror'], /unknown command "mirror"/],
     [['serve'], /--store DIR is required/],
-    [['serve', '--store', '/tmp/x', '--mode', 'redirect'], /--mode redirect needs an S3 store/],
-    [['serve', '--store', '/tmp/x', '--port', '70000'], /--port must be 0-65535/],
-    [['serve', '--store', '/tmp/x', '--port=-1'], /--port must be 0-65535/],
-    [['serve', '--store', '/tmp/x', '--rate-limit', '0'], /--rate-limit must be above 0/],
+    [['serve', '--store', '/tmp/x', '--mode', 'redirect'], /--mode redirect: a directory store serves in proxy mode only/],
+    [['serve', '--store', '/tmp/x', '--port', '70000'], /--port must be an integer from 0 to 65535, not "70000"/],
+    [['serve', '--store', '/tmp/x', '--port=-1'], /--port must be an integer from 0 to 65535, not "-1"/],
+    [['serve', '--store', '/tmp/x', '--rate-limit', '0'], /--rate-limit must be a positive number, not "0"/],
+    [['serve', '--store', '/nonexistent-store'], /store \/nonexistent-store does not exist; create it with `bottles sync --store/],
     [['sync'], /--store DIR is required/],
     [['sync', '--store', '/tmp/x', '--bogus'], /Unknown option '--bogus'/],
-    [['sync', '--store', '/tmp/x', '--concurrency', 'many'], /--concurrency must be a positive integer/],
-    [['sync', '--store', '/tmp/x', '--max-missing=-1'], /--max-missing must be a non-negative number/],
+    [['sync', '--store', '/tmp/x', '--concurrency', 'many'], /--concurrency must be an integer from 1 to 64, not "many"/],
+    [['sync', '--store', '/tmp/x', '--concurrency', '100000'], /--concurrency must be an integer from 1 to 64, not "100000"/],
+    [['sync', '--store', '/tmp/x', '--concurrency', '-1'], /--concurrency must be an integer from 1 to 64, not "-1"/],
+    [['sync', '--store', '/tmp/x', '--max-missing=-1'], /--max-missing must be a number from 0 to 100, not "-1"/],
+    [['sync', '--store', '/tmp/x', '--max-missing', '150'], /--max-missing must be a number from 0 to 100, not "150"/],
+    [['sync', '--store', '/tmp/x', '--without-all'], /--without-all needs --tags/],
     [['sync', '--store', '/tmp/x', '--api-url', 'ftp://x'], /--api-url must be an http\(s\) URL/],
     [['sync', '--store', '/tmp/x', '--public-key', '/nonexistent.pem'], /--public-key: cannot load/],
-  ])('usage and configuration errors exit 2: %p', async (args, message) => {
+  ])('usage and configuration errors exit 2 with one line and the usage: %p', async (args, message) => {
     const run = await bottles(...(args as string[]));
     expect(run.code).toBe(2);
-    expect(run.stderr).toMatch(message);
+    const [first, ...usage] = run.stderr.trimEnd().split('\n');
+    expect(first).toMatch(/^bottles: /);
+    expect(first).toMatch(message);
+    expect(usage.join('\n')).toMatch(new RegExp(`^usage: bottles ${(args as string[])[0] ?? 'sync'} --store DIR`));
+    expect(run.stderr).not.toMatch(/\n\s+at |ERR_PARSE_ARGS|ambiguous/);
+  });
+
+  test.each([[[]], [['mirror']]])('no or an unknown command exits 2 with the whole usage: %p', async (args) => {
+    const run = await bottles(...(args as string[]));
+    expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/usage: bottles sync --store DIR[\s\S]*bottles serve --store DIR/);
+  });
+
+  test('--help for the command and each subcommand, with defaults; --version', async () => {
+    const top = await bottles('--help');
+    expect([top.code, top.stdout]).toEqual([0, expect.stringMatching(/^bottles \d+\.\d+\.\d+: [\s\S]*bottles sync --help/)]);
+    const sync = await bottles('sync', '--help');
+    expect(sync.code).toBe(0);
+    expect(sync.stdout).toMatch(/--concurrency N\s+parallel downloads, 1-64 \(default: 4\)/);
+    expect(sync.stdout).toMatch(/--max-missing PCT[\s\S]*0-100 \(default: 1\)/);
+    expect(sync.stdout).toMatch(/Known: golden_gate, [\s\S]*arm64_linux, all/);
+    const serve = await bottles('serve', '--help');
+    expect(serve.code).toBe(0);
+    expect(serve.stdout).toMatch(/--rate-limit PER_SECOND requests per second per client address \(default: 50\)/);
+    expect(serve.stdout).toMatch(/--burst N .* \(default: 200\)/);
+    expect(serve.stdout).not.toMatch(/redirect/);
+    const version = await bottles('--version');
+    expect(version).toEqual({ code: 0, stdout: `${JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../package.json'), 'utf8')).version}\n`, stderr: '' });
   });
 });
 
@@ -137,6 +197,90 @@ describe('bottles serve', () => {
     expect(await exited).toBe(0);
     const line = stderr.split('\n').find((l) => l.includes('cli-serve-1'));
     expect(JSON.parse(line!)).toMatchObject({ service: 'bottles-serve', message: 'request', route: 'bottle', status: 200, bytes: 500 });
+  });
+});
+
+/** Starts `bottles serve` and resolves with its first stdout line once it is listening. */
+function startServe(...args: string[]): Promise<{ proc: ReturnType<typeof spawn>; first: string; stderr: () => string }> {
+  const proc = spawn(process.execPath, [binary, 'serve', ...args]);
+  let stdout = '';
+  let stderr = '';
+  proc.stderr!.on('data', (d) => (stderr += d));
+  return new Promise((resolve, reject) => {
+    proc.stdout!.on('data', (d) => {
+      stdout += d;
+      if (stdout.includes('\n')) resolve({ proc, first: stdout.split('\n')[0], stderr: () => stderr });
+    });
+    proc.once('exit', (code) => reject(new Error(`exited ${code}: ${stderr}`)));
+  });
+}
+
+async function stopServe(proc: ReturnType<typeof spawn>): Promise<number | null> {
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', resolve));
+  proc.kill('SIGTERM');
+  return exited;
+}
+
+describe('bottles serve, first contact', () => {
+  test('a store that is a file is refused with exit 2', async () => {
+    const file = path.join(work, 'not-a-dir');
+    fs.writeFileSync(file, 'x');
+    const run = await bottles('serve', '--store', file, '--port', '0');
+    expect(run.code).toBe(2);
+    expect(run.stderr.split('\n')[0]).toBe(`bottles: store ${file} is not a directory`);
+  });
+
+  test('a store never synced serves, but says so at start and in /health/detailed', async () => {
+    const { proc, first, stderr } = await startServe('--store', store, '--port', '0');
+    try {
+      const base = /on (http:\/\/127\.0\.0\.1:\d+) /.exec(first)![1];
+      const detailed = await (await fetch(`${base}/health/detailed`)).json();
+      expect(detailed).toMatchObject({ status: 'degraded', generation: null, checks: { generation: { ok: false, error: 'nothing has been published yet' } } });
+      expect((await fetch(`${base}/api/formula.jws.json`)).status).toBe(503);
+      expect(stderr()).toMatch(/nothing is published in .* yet: brew gets 503 until `bottles sync --store /);
+    } finally {
+      expect(await stopServe(proc)).toBe(0);
+    }
+  });
+
+  test('a port in use is one line and exit 2', async () => {
+    const { proc, first } = await startServe('--store', store, '--port', '0');
+    try {
+      const port = /:(\d+) /.exec(first)![1];
+      const second = await bottles('serve', '--store', store, '--port', port);
+      expect(second.code).toBe(2);
+      expect(second.stderr).toBe(`bottles: cannot listen on 127.0.0.1:${port}: the port is in use (pick another with --port, or --port 0)\n`);
+    } finally {
+      await stopServe(proc);
+    }
+  });
+
+  test('an address the machine does not have is one line and exit 2', async () => {
+    const run = await bottles('serve', '--store', store, '--port', '0', '--host', '192.0.2.1');
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe('bottles: cannot listen on 192.0.2.1:0: this machine has no such address\n');
+  });
+
+  test('--host 0.0.0.0 prints settings brew can use (not 0.0.0.0), HOMEBREW_ARTIFACT_DOMAIN included', async () => {
+    const { proc, first } = await startServe('--store', store, '--port', '0', '--host', '0.0.0.0');
+    try {
+      const port = /0\.0\.0\.0:(\d+) /.exec(first)![1];
+      expect(first).toContain(`HOMEBREW_API_DOMAIN=http://127.0.0.1:${port}/api`);
+      expect(first).toContain(`HOMEBREW_BOTTLE_DOMAIN=http://127.0.0.1:${port}/bottles`);
+      expect(first).toContain(`HOMEBREW_ARTIFACT_DOMAIN=http://127.0.0.1:${port}`);
+      expect(first).not.toMatch(/DOMAIN=http:\/\/0\.0\.0\.0/);
+      expect(first).toMatch(/from other machines use this host's address/);
+    } finally {
+      await stopServe(proc);
+    }
+  });
+});
+
+describe('the installed command', () => {
+  test('npm ci builds dist/bottles.js as an executable with a node shebang', () => {
+    const built = path.resolve(__dirname, '../../dist/bottles.js');
+    expect(fs.statSync(built).mode & 0o111).not.toBe(0);
+    expect(fs.readFileSync(built, 'utf8').split('\n')[0]).toBe('#!/usr/bin/env node');
   });
 });
 

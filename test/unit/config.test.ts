@@ -61,3 +61,18 @@ describe('environment configuration', () => {
     expect(() => loadEnvironmentConfig('dev', env)).toThrow(message);
   });
 });
+
+describe('synthesis with a bad HBS_* value', () => {
+  test('stops with one line naming the variable and exit 2, no stack trace', () => {
+    const { spawnSync } = require('child_process') as typeof import('child_process');
+    const path = require('path') as typeof import('path');
+    const root = path.resolve(__dirname, '../..');
+    const run = spawnSync(process.execPath, [require.resolve('ts-node/dist/bin.js'), '--transpile-only', 'main.ts'], {
+      cwd: root,
+      env: { ...process.env, HBS_PROD_REGION: 'mars-1', CDKTF_OUTDIR: require('os').tmpdir() },
+      encoding: 'utf8',
+    });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toBe('synth: HBS_PROD_REGION="mars-1" is not a valid AWS region\n');
+  });
+});

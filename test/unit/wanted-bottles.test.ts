@@ -59,6 +59,19 @@ describe('wanted bottle set', () => {
     expect(wanted.map((b) => `${b.name}:${b.tag}`)).toEqual(['a:all', 'b:x86_64_linux']);
   });
 
+  test('a platform falls back to a formula’s `all` bottle only where it has none of its own', () => {
+    const payload = [
+      formula('ca-certificates', '2023-12-12', 0, 0, { all: sha('c') }),
+      formula('wget', '1.25.0', 0, 0, { arm64_sequoia: sha('d'), x86_64_linux: sha('e') }),
+      // Both an own bottle and an `all` one: the platform uses its own.
+      formula('both', '1.0', 0, 0, { arm64_sequoia: sha('f'), all: sha('1') }),
+    ];
+    const names = (tags: string[], fallback?: boolean) => wantedBottles(payload, new Set(tags), fallback).map((b) => `${b.name}:${b.tag}`);
+    expect(names(['arm64_sequoia'])).toEqual(['ca-certificates:all', 'wget:arm64_sequoia', 'both:arm64_sequoia']);
+    expect(names(['arm64_sequoia'], false)).toEqual(['wget:arm64_sequoia', 'both:arm64_sequoia']);
+    expect(names(['all'])).toEqual(['ca-certificates:all', 'both:all']);
+  });
+
   test.each([
     [{}, /must be a JSON array/],
     [[{ name: 'x', bottle: { stable: { files: { all: { sha256: sha('a'), url: 'https://x' } } } } }], /"x" has bottles but no stable version/],

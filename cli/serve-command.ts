@@ -1,0 +1,122 @@
+import { statSync } from 'fs';
+import * as path from 'path';
+import { parseArgs } from 'util';
+import { LocalEnvironmentError, UsageError } from '../engine/errors';
+import { jsonLogger } from '../engine/logger';
+import { DEFAULT_RATE_LIMIT } from '../engine/ports';
+import { BatchedAccessLog } from '../engine/serve/access-log';
+import { MirrorServer } from '../engine/serve/server';
+import { localServerDeps, localStores } from '../engine/wiring/local';
+import type { Io } from './io';
+import { LIMITS, glueNegativeValues, integerOption, positiveOption } from './options';
+
+export const SERVE_USAGE = `usage: bottles serve --store DIR [--host 127.0.0.1] [--port 8080|0] [--rate-limit PER_SECOND] [--burst N]`;
+
+export const SERVE_HELP = `${SERVE_USAGE}
+
+Serves a mirror made by \`bottles sync\` to brew clients (proxy mode: the
+bottles stream from DIR).
+
+  --store DIR             the mirror directory; it must exist
+  --host ADDRESS          address to listen on (default: 127.0.0.1; 0.0.0.0 for every interface)
+  --port N                ${LIMITS.port.min}-${LIMITS.port.max}, 0 picks a free port (default: ${LIMITS.port.default})
+  --rate-limit PER_SECOND requests per second per client address (default: ${DEFAULT_RATE_LIMIT.ratePerSecond})
+  --burst N               requests a client may make at once before the rate applies (default: ${DEFAULT_RATE_LIMIT.burst})
+
+The first line on stdout names the URL and the HOMEBREW_* settings for brew.
+The JSON access log goes to stderr. SIGTERM or Ctrl-C stops after downloads
+in flight finish. Exit codes: 0 stopped; 2 usage or local error (no such
+store, port in use, address not available).`;
+
+const VALUE_OPTIONS = ['store', 'host', 'port', 'mode', 'rate-limit', 'burst'];
+
+export async function serveCommand(args: string[], io: Io): Promise<number> {
+  const { values } = parseArgs({
+    args: glueNegativeValues(args, VALUE_OPTIONS),
+    strict: true,
+    options: {
+      store: { type: 'string' },
+      host: { type: 'string' },
+      port: { type: 'string' },
+      mode: { type: 'string' },
+      'rate-limit': { type: 'string' },
+      burst: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    io.stdout(`${SERVE_HELP}\n`);
+    return 0;
+  }
+  if (!values.store) throw new UsageError('--store DIR is required');
+  // Kept for scripts that pass it: a directory store can only proxy (redirect mode needs S3 presigned URLs).
+  if (values.mode !== undefined && values.mode !== 'proxy') {
+    throw new UsageError(`--mode ${values.mode}: a directory store serves in proxy mode only (redirect mode is the AWS deployment's)`);
+  }
+  const port = integerOption(values.port, '--port', LIMITS.port);
+  const ratePerSecond = positiveOption(values['rate-limit'], '--rate-limit', DEFAULT_RATE_LIMIT.ratePerSecond, false);
+  const burst = positiveOption(values.burst, '--burst', DEFAULT_RATE_LIMIT.burst, true);
+  const root = path.resolve(values.store);
+  requireStoreDirectory(root);
+
+  const accessLog = new BatchedAccessLog({ service: 'bottles-serve' }, (chunk) => io.stderr(chunk.toString()));
+  const server = new MirrorServer(
+    localServerDeps(root, {
+      log: jsonLogger({ service: 'bottles-serve' }, (line) => io.stderr(`${line}\n`)),
+      accessLog: accessLog.log,
+      rateLimit: { ratePerSecond, burst },
+    }),
+  );
+  const host = values.host ?? '127.0.0.1';
+  let bound: number;
+  try {
+    bound = await server.listen(port, host);
+  } catch (error) {
+    throw listenError(error as NodeJS.ErrnoException, host, port);
+  }
+  io.stdout(`${announce(root, host, bound)}\n`);
+  if (!(await localStores(root).state.getPublished())) {
+    io.stderr(`bottles: nothing is published in ${root} yet: brew gets 503 until \`bottles sync --store ${values.store}\` publishes\n`);
+  }
+  await new Promise<void>((resolve) => {
+    const stop = () =>
+      void server.stop().then(() => {
+        accessLog.flush();
+        resolve();
+      });
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+  return 0;
+}
+
+/** A mistyped store must not start a server that answers 503 forever. */
+function requireStoreDirectory(root: string): void {
+  let isDirectory: boolean;
+  try {
+    isDirectory = statSync(root).isDirectory();
+  } catch {
+    throw new UsageError(`store ${root} does not exist; create it with \`bottles sync --store ${root}\``);
+  }
+  if (!isDirectory) throw new UsageError(`store ${root} is not a directory`);
+}
+
+function listenError(error: NodeJS.ErrnoException, host: string, port: number): Error {
+  const where = `${host}:${port}`;
+  if (error.code === 'EADDRINUSE') return new LocalEnvironmentError(`cannot listen on ${where}: the port is in use (pick another with --port, or --port 0)`);
+  if (error.code === 'EADDRNOTAVAIL') return new LocalEnvironmentError(`cannot listen on ${where}: this machine has no such address`);
+  if (error.code === 'EACCES') return new LocalEnvironmentError(`cannot listen on ${where}: permission denied (ports below 1024 need privileges)`);
+  if (error.code === 'ENOTFOUND' || error.code === 'EAI_AGAIN') return new UsageError(`--host ${host} does not resolve`);
+  return error;
+}
+
+/** The first line: where it listens, and the settings brew needs (reachable ones, never 0.0.0.0). */
+export function announce(root: string, host: string, port: number): string {
+  const wildcard = host === '0.0.0.0' || host === '::';
+  const shown = host.includes(':') ? `[${host}]` : host;
+  const reach = wildcard ? '127.0.0.1' : shown;
+  const base = `http://${reach}:${port}`;
+  const settings = `HOMEBREW_API_DOMAIN=${base}/api HOMEBREW_BOTTLE_DOMAIN=${base}/bottles HOMEBREW_ARTIFACT_DOMAIN=${base}`;
+  const note = wildcard ? `; every interface: from other machines use this host's address instead of 127.0.0.1` : '';
+  return `serving ${root} on http://${shown}:${port} (${settings}${note})`;
+}
