@@ -1,19 +1,21 @@
 import { readFileSync } from 'fs';
 import * as path from 'path';
 import { parseArgs } from 'util';
-import { UsageError } from '../engine/errors';
+import { UsageError, errorKind } from '../engine/errors';
 import { HOMEBREW_1_PEM } from '../engine/homebrew/homebrew-1-key';
 import { ALL_TAG, KNOWN_PLATFORM_TAGS } from '../engine/homebrew/platform-tags';
 import { loadPublicKey } from '../engine/homebrew/signed-api';
-import { jsonLogger } from '../engine/logger';
-import { DEFAULT_API_URL, SyncSummary, runSync } from '../engine/sync/run-sync';
+import { Logger, jsonLogger } from '../engine/logger';
+import { DEFAULT_API_URL, SyncOptions, SyncSummary, runSync } from '../engine/sync/run-sync';
+import { DryRunReport, planRun } from '../engine/sync/phases';
+import { DEFAULT_ROUTING } from '../engine/sync/route';
 import { localSyncDeps } from '../engine/wiring/local';
 import type { Io } from './io';
 import { LIMITS, glueNegativeValues, integerOption, numberOption } from './options';
 import { formatBytes, progressLine } from './progress';
 
-export const SYNC_USAGE = `usage: bottles sync --store DIR [--tags TAG,...] [--without-all] [--api-url URL] [--public-key PEM]
-                   [--concurrency N] [--max-missing PCT] [--json] [--verbose]`;
+export const SYNC_USAGE = `usage: bottles sync --store DIR [--tags TAG,...] [--without-all] [--dry-run] [--api-url URL]
+                   [--public-key PEM] [--concurrency N] [--max-missing PCT] [--json] [--verbose]`;
 
 export const SYNC_HELP = `${SYNC_USAGE}
 
@@ -25,6 +27,8 @@ is served only once every bottle it names is stored (all or nothing).
                       Known: ${KNOWN_PLATFORM_TAGS.join(', ')}, ${ALL_TAG}
   --without-all       with --tags: leave out the \`all\` bottles those platforms
                       fall back to (default: included, brew needs them)
+  --dry-run           verify the API and print what a run would transfer (bottles
+                      and bytes per tag) and where it would run in AWS; change nothing
   --api-url URL       where the signed API comes from (default: ${DEFAULT_API_URL})
   --public-key PEM    key the API must be signed with (default: Homebrew's homebrew-1)
   --concurrency N     parallel downloads, ${LIMITS.concurrency.min}-${LIMITS.concurrency.max} (default: ${LIMITS.concurrency.default})
@@ -47,6 +51,7 @@ export async function syncCommand(args: string[], io: Io): Promise<number> {
       'api-url': { type: 'string' },
       tags: { type: 'string' },
       'without-all': { type: 'boolean' },
+      'dry-run': { type: 'boolean' },
       'public-key': { type: 'string' },
       concurrency: { type: 'string' },
       'max-missing': { type: 'string' },
@@ -77,14 +82,14 @@ export async function syncCommand(args: string[], io: Io): Promise<number> {
   }
 
   const root = path.resolve(values.store);
+  const log = jsonLogger({ service: 'bottles-sync' }, values.verbose ? (line) => io.stderr(`${line}\n`) : () => undefined);
+  const options = { apiUrl, tags, allFallback: !values['without-all'], publicKey, concurrency, maxMissingPercent };
+  if (values['dry-run']) return dryRun(root, options, log, io, Boolean(values.json));
   const started = Date.now();
   const showProgress = io.isTty && !values.json;
   const summary: SyncSummary = await runSync(
-    localSyncDeps(root, {
-      log: jsonLogger({ service: 'bottles-sync' }, values.verbose ? (line) => io.stderr(`${line}\n`) : () => undefined),
-      onProgress: showProgress ? (p) => io.stderr(`\r${progressLine(p, Date.now() - started)}\u001b[K`) : undefined,
-    }),
-    { apiUrl, tags, allFallback: !values['without-all'], publicKey, concurrency, maxMissingPercent },
+    localSyncDeps(root, { log, onProgress: showProgress ? (p) => io.stderr(`\r${progressLine(p, Date.now() - started)}\u001b[K`) : undefined }),
+    options,
   );
   if (showProgress) io.stderr('\n');
   if (summary.errorKind === 'usage') throw new UsageError(summary.error ?? 'invalid request');
@@ -110,4 +115,38 @@ function report(summary: SyncSummary, io: Io, options: { json: boolean; customKe
     io.stderr(`bottles: nothing new published: ${summary.error}${hint}\n`);
   }
   for (const f of summary.failures) io.stderr(`  failed ${f.name} ${f.tag}: ${f.reason}\n`);
+}
+
+/** `--dry-run`: the plan, per tag and in total, and the AWS route; exit 0, or 1 when the API cannot be verified. */
+async function dryRun(root: string, options: SyncOptions, log: Logger, io: Io, json: boolean): Promise<number> {
+  let report: DryRunReport;
+  try {
+    report = await planRun(localSyncDeps(root, { log }), options, DEFAULT_ROUTING);
+  } catch (error) {
+    if (errorKind(error) === 'usage') throw error;
+    io.stderr(`bottles: dry run failed: ${(error as Error).message}\n`);
+    return 1;
+  }
+  if (json) {
+    io.stdout(`${JSON.stringify({ dryRun: true, ...report })}\n`);
+    return 0;
+  }
+  const t = report.total;
+  const unknown = (n: number) => (n > 0 ? ` (+${n} of unknown size)` : '');
+  const lines = [
+    `dry run against ${root}: nothing was changed`,
+    `${'tag'.padEnd(20)}${'bottles'.padStart(9)}${'to copy'.padStart(9)}${'bytes'.padStart(12)}`,
+    ...report.tags.map((r) => `${r.tag.padEnd(20)}${String(r.bottles).padStart(9)}${String(r.toTransfer).padStart(9)}${formatBytes(r.bytes).padStart(12)}${unknown(r.unknownSizes)}`),
+    `total: ${t.bottles} bottles in ${t.blobs} distinct blobs; ${t.alreadyStored} already stored; ${t.toTransfer} to copy, ${formatBytes(t.bytes)}${unknown(t.unknownSizes)}; ${t.orphans} stored blobs no longer wanted`,
+    `in AWS (Lambda threshold ${formatBytes(DEFAULT_ROUTING.lambdaThresholdBytes)}): ${routeText(report.route)}`,
+    ...report.failures.map((f) => `  cannot plan ${f.name} ${f.tag}: ${f.reason}`),
+  ];
+  io.stdout(`${lines.join('\n')}\n`);
+  return 0;
+}
+
+function routeText(route: DryRunReport['route']): string {
+  if (route.kind === 'nothing') return 'nothing to copy; the orchestrator would publish at once';
+  if (route.kind === 'lambda') return `worker Lambdas, ${route.batches} batch(es)`;
+  return `the Fargate sync task (${route.reason})`;
 }

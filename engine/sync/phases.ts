@@ -1,12 +1,13 @@
 import { KeyObject } from 'crypto';
 import { verifySignedApiFile } from '../homebrew/signed-api';
-import { wantedBottles } from '../homebrew/wanted-bottles';
+import { WantedBottle, wantedBottles } from '../homebrew/wanted-bottles';
 import { Logger } from '../logger';
 import { MetricSink } from '../metrics';
 import { METRICS } from '../runtime-config';
 import { BlobStore, ObjectStore, OrphanMarker, PublishedGeneration, RunFailure, StateStore } from '../ports';
 import { mirrorManifests } from './manifests';
 import { SyncPlan, TransferItem, planSync } from './plan';
+import { DEFAULT_ROUTING, Route, RoutingLimits, routePlan } from './route';
 import { TransferDeps, transferBlob } from './transfer';
 import { Upstream, UpstreamError, readAll } from './upstream';
 import { apiKey, runKeys } from '../store-layout';
@@ -103,19 +104,15 @@ async function fetchApiFile(deps: PhaseDeps, apiUrl: string, file: string, key: 
   return { bytes, document: verifySignedApiFile(file, bytes, key).document };
 }
 
-/**
- * Verifies every API file before trusting any of it, stages them as the
- * run's (unpublished) generation, mirrors manifests and plans. Throws
- * `SyncAbortedError`, `ApiVerificationError` or `ApiShapeError` on bad input.
- */
-export async function prepareRun(
-  deps: PhaseDeps,
-  options: SyncOptions,
-  runId: string,
-  splitIntoBatches: (plan: SyncPlan) => TransferItem[][],
-): Promise<PreparedRun> {
+interface VerifiedApi {
+  /** API file path → verified bytes, core files and one packages file per tag. */
+  readonly apiFiles: Map<string, Buffer>;
+  readonly wanted: WantedBottle[];
+}
+
+/** Fetches and verifies every API file before trusting any of it, and derives the wanted bottles. */
+async function verifyApi(deps: PhaseDeps, options: SyncOptions, log: Logger): Promise<VerifiedApi> {
   const apiUrl = (options.apiUrl ?? DEFAULT_API_URL).replace(/\/+$/, '');
-  const log = deps.log.child({ runId });
   const apiFiles = new Map<string, Buffer>();
   let formulae: unknown;
   for (const file of CORE_API_FILES) {
@@ -128,11 +125,10 @@ export async function prepareRun(
       throw error;
     }
   }
-
   const tagFilter = options.tags ? new Set(options.tags) : undefined;
   const wanted = wantedBottles(formulae, tagFilter, options.allFallback ?? true);
   const tags = options.tags ?? [...new Set(wanted.map((b) => b.tag))].sort();
-  for (const tag of tags.filter((t) => t !== 'all')) {
+  for (const tag of tags.filter((t) => t !== ALL_TAG)) {
     const file = packagesFile(tag);
     try {
       apiFiles.set(file, (await fetchApiFile(deps, apiUrl, file, options.publicKey)).bytes);
@@ -148,24 +144,50 @@ export async function prepareRun(
     }
   }
   log.info('API verified', { files: apiFiles.size, bottles: wanted.length, tags: tags.length });
-  // Staged as the run's own generation; nothing serves it until finalize flips the pointer.
-  for (const [file, body] of apiFiles) await deps.objects.putObject(apiKey(runId, file), body);
+  return { apiFiles, wanted };
+}
 
-  const manifests = await mirrorManifests(wanted, { upstream: deps.upstream, objects: deps.objects, concurrency: options.concurrency });
+interface Planned {
+  readonly plan: SyncPlan;
+  readonly stored: ReadonlySet<string>;
+  readonly sizes: ReadonlyMap<string, number>;
+  readonly failures: RunFailure[];
+}
+
+/** Mirrors (or, for a dry run, only reads) the image indexes for sizes, lists the store and compares. */
+async function planAgainstStore(deps: PhaseDeps, wanted: WantedBottle[], objects: ObjectStore, concurrency?: number): Promise<Planned> {
+  const manifests = await mirrorManifests(wanted, { upstream: deps.upstream, objects, concurrency });
   const failures: RunFailure[] = [];
   for (const failure of manifests.failures) {
     for (const b of wanted.filter((b) => b.image === failure.image && b.manifestRef === failure.ref)) {
       failures.push({ name: b.name, tag: b.tag, reason: `manifest: ${failure.reason}`, permanent: failure.permanent });
     }
   }
-
   const stored = new Set<string>();
   for await (const sha of deps.blobs.list()) stored.add(sha);
-  const plan = planSync(wanted, manifests.sizes, stored);
+  return { plan: planSync(wanted, manifests.sizes, stored), stored, sizes: manifests.sizes, failures };
+}
+
+/**
+ * Verifies every API file before trusting any of it, stages them as the
+ * run's (unpublished) generation, mirrors manifests and plans. Throws
+ * `SyncAbortedError`, `ApiVerificationError` or `ApiShapeError` on bad input.
+ */
+export async function prepareRun(
+  deps: PhaseDeps,
+  options: SyncOptions,
+  runId: string,
+  splitIntoBatches: (plan: SyncPlan) => TransferItem[][],
+): Promise<PreparedRun> {
+  const log = deps.log.child({ runId });
+  const { apiFiles, wanted } = await verifyApi(deps, options, log);
+  // Staged as the run's own generation; nothing serves it until finalize flips the pointer.
+  for (const [file, body] of apiFiles) await deps.objects.putObject(apiKey(runId, file), body);
+  const { plan, stored, failures } = await planAgainstStore(deps, wanted, deps.objects, options.concurrency);
+
   const transferShas = new Set(plan.transfers.map((t) => t.sha256));
   const bottlesByBlob: Record<string, [string, string][]> = {};
   for (const b of wanted) if (transferShas.has(b.sha256)) (bottlesByBlob[b.sha256] ??= []).push([b.name, b.tag]);
-
   const batches = splitIntoBatches(plan);
   const batchIds = batches.map((_, i) => `b${String(i).padStart(4, '0')}`);
   await Promise.all(batches.map((items, i) => deps.objects.putObject(runKeys.batch(runId, batchIds[i]), Buffer.from(JSON.stringify(items)))));
@@ -187,6 +209,64 @@ export async function prepareRun(
   await deps.objects.putObject(runKeys.summary(runId), Buffer.from(JSON.stringify(manifest)));
   log.info('planned', { transfers: plan.transfers.length, skipped: plan.skipped, bytes: plan.bytesToTransfer, orphans: plan.orphans.length, batches: batchIds.length });
   return { manifest, plan };
+}
+
+/** What a run would do, per platform tag and in total. */
+export interface DryRunReport {
+  readonly apiFiles: string[];
+  readonly tags: { tag: string; bottles: number; toTransfer: number; bytes: number; unknownSizes: number }[];
+  readonly total: { bottles: number; blobs: number; alreadyStored: number; toTransfer: number; bytes: number; unknownSizes: number; orphans: number };
+  /** Where the AWS deployment would run it, at the given routing limits. */
+  readonly route: { kind: Route['kind']; batches?: number; reason?: string };
+  readonly failures: { name: string; tag: string; reason: string }[];
+}
+
+/**
+ * A dry run: verifies the API and plans exactly as a run would, changing
+ * nothing (no lease, no staged files; image indexes are read, never stored).
+ */
+export async function planRun(deps: PhaseDeps, options: SyncOptions, limits: RoutingLimits = DEFAULT_ROUTING): Promise<DryRunReport> {
+  const log = deps.log.child({ dryRun: true });
+  const { apiFiles, wanted } = await verifyApi(deps, options, log);
+  const { plan, stored, sizes, failures } = await planAgainstStore(deps, wanted, readOnlyOverlay(deps.objects), options.concurrency);
+  const byTag = new Map<string, { tag: string; bottles: number; toTransfer: number; bytes: number; unknownSizes: number }>();
+  for (const b of wanted) {
+    const row = byTag.get(b.tag) ?? { tag: b.tag, bottles: 0, toTransfer: 0, bytes: 0, unknownSizes: 0 };
+    row.bottles++;
+    if (!stored.has(b.sha256)) {
+      row.toTransfer++;
+      const size = sizes.get(b.sha256);
+      if (size === undefined) row.unknownSizes++;
+      else row.bytes += size;
+    }
+    byTag.set(b.tag, row);
+  }
+  const route = routePlan(plan, limits);
+  return {
+    apiFiles: [...apiFiles.keys()].sort(),
+    tags: [...byTag.values()].sort((a, b) => (a.tag < b.tag ? -1 : 1)),
+    total: {
+      bottles: wanted.length,
+      blobs: plan.wantedBlobs,
+      alreadyStored: plan.skipped,
+      toTransfer: plan.transfers.length,
+      bytes: plan.bytesToTransfer,
+      unknownSizes: plan.unknownSizes,
+      orphans: plan.orphans.length,
+    },
+    route: route.kind === 'lambda' ? { kind: 'lambda', batches: route.batches.length } : route.kind === 'fargate' ? { kind: 'fargate', reason: route.reason } : { kind: 'nothing' },
+    failures: failures.map(({ name, tag, reason }) => ({ name, tag, reason })),
+  };
+}
+
+/** Reads from `objects`, keeps writes in memory: what a dry run fetches is never stored. */
+function readOnlyOverlay(objects: ObjectStore): ObjectStore {
+  const written = new Map<string, Buffer>();
+  return {
+    getObject: async (key) => written.get(key) ?? objects.getObject(key),
+    hasObject: async (key) => written.has(key) || objects.hasObject(key),
+    putObject: async (key, body) => void written.set(key, body),
+  };
 }
 
 export async function loadBatch(objects: ObjectStore, runId: string, batchId: string): Promise<TransferItem[]> {

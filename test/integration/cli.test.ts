@@ -94,6 +94,38 @@ describe('bottles sync', () => {
     expect(without).toMatchObject({ published: true, bottles: { transferred: 1 }, bytes: { transferred: 100 } });
   });
 
+  test('--dry-run prints bottles and bytes per tag and the AWS route, and changes nothing', async () => {
+    publishApi(upstream, [
+      { name: 'wget', version: '1.25.0', bottles: [{ tag: 'arm64_sequoia', bytes: randomBytes(4000) }, { tag: 'x86_64_linux', bytes: randomBytes(3000) }] },
+      { name: 'ca-certificates', version: '2023-12-12', bottles: [{ tag: 'all', bytes: randomBytes(500) }] },
+    ], key.privateKey);
+    const fresh = path.join(store, 'not-yet');
+    const human = await bottles('sync', '--store', fresh, '--api-url', upstream.apiRoot, '--public-key', pemFile, '--dry-run');
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/^dry run against .*: nothing was changed\n/);
+    expect(human.stdout).toMatch(/\narm64_sequoia\s+1\s+1\s+3\.9 KiB\n/);
+    expect(human.stdout).toMatch(/\ntotal: 3 bottles in 3 distinct blobs; 0 already stored; 3 to copy, 7\.3 KiB; 0 stored blobs no longer wanted\n/);
+    expect(human.stdout).toMatch(/in AWS \(Lambda threshold 20\.0 GiB\): worker Lambdas, 1 batch\(es\)/);
+    expect(fs.existsSync(fresh)).toBe(false); // nothing written, not even the directory
+
+    expect((await bottles(...syncArgs('--tags', 'arm64_sequoia'))).code).toBe(0);
+    const after = JSON.parse((await bottles(...syncArgs('--dry-run', '--json'))).stdout);
+    expect(after).toMatchObject({
+      dryRun: true,
+      total: { bottles: 3, alreadyStored: 2, toTransfer: 1, bytes: 3000 },
+      tags: [
+        { tag: 'all', bottles: 1, toTransfer: 0 },
+        { tag: 'arm64_sequoia', bottles: 1, toTransfer: 0 },
+        { tag: 'x86_64_linux', bottles: 1, toTransfer: 1, bytes: 3000 },
+      ],
+      route: { kind: 'lambda', batches: 1 },
+    });
+    const files = (dir: string): string[] => fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(path.join(dir, e.name)) : [path.join(dir, e.name)]));
+    const before = files(store).sort();
+    await bottles(...syncArgs('--dry-run'));
+    expect(files(store).sort()).toEqual(before);
+  });
+
   test('an unknown tag is a usage error listing the known tags', async () => {
     publishApi(upstream, [{ name: 'wget', version: '1.25.0', bottles: [{ tag: 'arm64_sequoia', bytes: randomBytes(100) }] }], key.privateKey);
     const run = await bottles(...syncArgs('--tags', 'arm64_sequioa'));
