@@ -16,10 +16,9 @@ import { ConfigurationError } from '../engine/errors';
 export const ENVIRONMENT_NAMES = ['dev', 'staging', 'prod'] as const;
 export type EnvironmentName = (typeof ENVIRONMENT_NAMES)[number];
 
-/** Remote state: an S3 bucket plus a DynamoDB table used as the state lock. */
+/** Remote state: an S3 bucket, locked with S3-native lock files (`use_lockfile`). */
 export interface RemoteStateConfig {
   readonly bucket: string;
-  readonly lockTable: string;
   readonly region: string;
   /** Object key of this environment's state file. */
   readonly key: string;
@@ -96,6 +95,12 @@ export interface EnvironmentConfig {
   /** Container image tag deployed for the sync task and mirror service (tags are immutable). */
   readonly imageTag: string;
   readonly backupCrossRegionCopy: boolean;
+  /**
+   * Manage the account's AWS Backup Region settings (DynamoDB advanced features, opt-in) in the
+   * stack's and the DR region. Account-wide per Region, so one environment per account owns them:
+   * prod by default. `HBS_<ENV>_MANAGE_BACKUP_SETTINGS=true|false` overrides.
+   */
+  readonly manageBackupRegionSettings: boolean;
   readonly logRetentionDays: number;
   readonly cache: CacheConfig;
   readonly mirrorService: MirrorServiceConfig;
@@ -145,6 +150,7 @@ export const BASE_ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
     alarmEmail: `oncall@${PLACEHOLDER_DOMAIN_SUFFIX}`,
     imageTag: '0.1.0',
     backupCrossRegionCopy: true,
+    manageBackupRegionSettings: true,
     logRetentionDays: 30,
     cache: { nodeType: 'cache.r7g.large', nodeCount: 3, snapshotRetentionDays: 7 },
     mirrorService: {
@@ -178,6 +184,7 @@ export const BASE_ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
     alarmEmail: `oncall@${PLACEHOLDER_DOMAIN_SUFFIX}`,
     imageTag: '0.1.0',
     backupCrossRegionCopy: false,
+    manageBackupRegionSettings: false,
     logRetentionDays: 30,
     cache: { nodeType: 'cache.t4g.medium', nodeCount: 2, snapshotRetentionDays: 7 },
     mirrorService: {
@@ -221,6 +228,7 @@ export const BASE_ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
     alarmEmail: `oncall@${PLACEHOLDER_DOMAIN_SUFFIX}`,
     imageTag: '0.1.0',
     backupCrossRegionCopy: false,
+    manageBackupRegionSettings: false,
     logRetentionDays: 30,
     cache: { nodeType: 'cache.t4g.small', nodeCount: 2, snapshotRetentionDays: 7 },
     mirrorService: {
@@ -305,15 +313,15 @@ export function loadEnvironmentConfig(name: EnvironmentName, env: Env = process.
   const alarmEmail = check(read('ALARM_EMAIL') ?? base.alarmEmail, EMAIL, `${prefix}ALARM_EMAIL`, 'e-mail address');
 
   const stateBucket = read('STATE_BUCKET');
-  const stateLockTable = read('STATE_LOCK_TABLE');
-  if ((stateBucket === undefined) !== (stateLockTable === undefined)) {
-    throw new ConfigError(`${prefix}STATE_BUCKET and ${prefix}STATE_LOCK_TABLE must be set together`);
+  if (read('STATE_LOCK_TABLE') !== undefined) {
+    throw new ConfigError(
+      `${prefix}STATE_LOCK_TABLE is no longer used: the state is locked with S3-native lock files (use_lockfile); unset it (the DynamoDB lock table can be deleted)`,
+    );
   }
   const remoteState: RemoteStateConfig | undefined =
-    stateBucket && stateLockTable
+    stateBucket
       ? {
           bucket: stateBucket,
-          lockTable: stateLockTable,
           region: check(read('STATE_REGION') ?? region, REGION, `${prefix}STATE_REGION`, 'AWS region'),
           key: `homebrew-bottles-sync/${name}/terraform.tfstate`,
         }
@@ -335,7 +343,14 @@ export function loadEnvironmentConfig(name: EnvironmentName, env: Env = process.
     imageTag: check(read('IMAGE_TAG') ?? base.imageTag, IMAGE_TAG, `${prefix}IMAGE_TAG`, 'container image tag'),
     mirrorService: { ...base.mirrorService, albScheme },
     remoteState,
+    manageBackupRegionSettings: flag(read('MANAGE_BACKUP_SETTINGS'), `${prefix}MANAGE_BACKUP_SETTINGS`, base.manageBackupRegionSettings),
   };
+}
+
+function flag(value: string | undefined, variable: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (value !== 'true' && value !== 'false') throw new ConfigError(`${variable}=${JSON.stringify(value)} must be true or false`);
+  return value === 'true';
 }
 
 /** Human-readable reasons why `config` cannot be deployed yet (empty when it can). */
@@ -353,7 +368,7 @@ export function placeholderProblems(config: EnvironmentConfig): string[] {
   }
   if (!config.remoteState) {
     problems.push(
-      `${prefix}STATE_BUCKET and ${prefix}STATE_LOCK_TABLE are not set; a shared environment needs remote state with locking`,
+      `${prefix}STATE_BUCKET is not set; a shared environment needs remote state (S3, with S3-native locking)`,
     );
   }
   return problems;

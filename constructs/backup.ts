@@ -1,6 +1,7 @@
 import { Construct } from 'constructs';
 import { TerraformProvider } from 'cdktf';
 import { BackupPlan } from '@cdktf/provider-aws/lib/backup-plan';
+import { BackupRegionSettings } from '@cdktf/provider-aws/lib/backup-region-settings';
 import { BackupSelection } from '@cdktf/provider-aws/lib/backup-selection';
 import { BackupVault } from '@cdktf/provider-aws/lib/backup-vault';
 import { ServiceRole } from './service-role';
@@ -18,7 +19,19 @@ export interface BackupProps {
   readonly resourceArns: string[];
   /** Copy every recovery point to a vault in the DR region. Default: off. */
   readonly crossRegionCopy?: { readonly provider: TerraformProvider; readonly kmsKeyArn: string };
+  /**
+   * Manage the account's AWS Backup Region settings in the stack's region and in these others (the DR
+   * region): DynamoDB and S3 opted in, and full AWS Backup management of DynamoDB (the "advanced
+   * features" that cold storage and cross-region copies of table backups need). They are account-wide
+   * per Region, so exactly one stack per account and Region may manage them. Default: not managed.
+   */
+  readonly regionSettings?: { readonly otherRegions: TerraformProvider[] };
 }
+
+/** Resource types the plan backs up, opted in wherever the stack manages Region settings. */
+export const BACKUP_OPT_IN = { DynamoDB: true, S3: true };
+/** Full AWS Backup management of DynamoDB: cold storage and cross-region copy of table recovery points. */
+export const BACKUP_MANAGEMENT = { DynamoDB: true };
 
 /**
  * AWS Backup for the mirror's durable state: a CMK-encrypted vault, a daily
@@ -58,6 +71,17 @@ export class Backup extends Construct {
         },
       ],
     });
+
+    if (props.regionSettings) {
+      new BackupRegionSettings(this, 'region-settings', { resourceTypeOptInPreference: BACKUP_OPT_IN, resourceTypeManagementPreference: BACKUP_MANAGEMENT });
+      props.regionSettings.otherRegions.forEach((provider, i) => {
+        new BackupRegionSettings(this, `region-settings-${i + 1}`, {
+          resourceTypeOptInPreference: BACKUP_OPT_IN,
+          resourceTypeManagementPreference: BACKUP_MANAGEMENT,
+          provider,
+        });
+      });
+    }
 
     const role = new ServiceRole(this, 'role', {
       name: `${context.namePrefix}-backup`,

@@ -13,6 +13,8 @@ export class ContainerCluster extends Construct {
   public readonly cluster: EcsCluster;
   /** Capacity provider new tasks should use. */
   public readonly capacityProvider: 'FARGATE' | 'FARGATE_SPOT';
+  /** The cluster's capacity-provider association; services using a strategy depend on it. */
+  public readonly capacityProviders: EcsClusterCapacityProviders;
 
   constructor(scope: Construct, id: string, props: ContainerClusterProps) {
     super(scope, id);
@@ -22,7 +24,7 @@ export class ContainerCluster extends Construct {
       name: `${context.namePrefix}-cluster`,
       setting: [{ name: 'containerInsights', value: 'enhanced' }],
     });
-    new EcsClusterCapacityProviders(this, 'capacity', {
+    this.capacityProviders = new EcsClusterCapacityProviders(this, 'capacity', {
       clusterName: this.cluster.name,
       capacityProviders: props.fargateSpot ? ['FARGATE', 'FARGATE_SPOT'] : ['FARGATE'],
       defaultCapacityProviderStrategy: [{ capacityProvider: this.capacityProvider, weight: 1, base: 0 }],

@@ -48,6 +48,8 @@ const KEY_ADMIN_ACTIONS = [
   'kms:ReEncrypt*',
   'kms:GenerateDataKey*',
   'kms:CreateGrant',
+  // Services that hold grants on the key (ECR repositories, Backup vaults) retire them when they are replaced or deleted.
+  'kms:RetireGrant',
 ];
 
 const USE_ACTIONS = ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:DescribeKey'];
@@ -79,7 +81,7 @@ export class CustomerManagedKey extends Construct {
       },
     ];
     for (const service of props.services ?? []) {
-      statements.push(serviceStatement(service, account, region, context.partition));
+      statements.push(...serviceStatements(service, account, region, context.partition));
     }
     const policy = policyDocument(this, 'policy', statements);
 
@@ -110,11 +112,11 @@ export class CustomerManagedKey extends Construct {
   }
 }
 
-function serviceStatement(service: KeyService, account: string, region: string, partition: string): DataAwsIamPolicyDocumentStatement {
+function serviceStatements(service: KeyService, account: string, region: string, partition: string): DataAwsIamPolicyDocumentStatement[] {
   const sourceAccount = { test: 'StringEquals', variable: 'aws:SourceAccount', values: [account] };
   switch (service) {
     case 'logs':
-      return {
+      return [{
         sid: 'CloudWatchLogsEncryptsLogGroups',
         actions: USE_ACTIONS,
         resources: ['*'],
@@ -126,38 +128,55 @@ function serviceStatement(service: KeyService, account: string, region: string, 
             values: [`arn:${partition}:logs:${region}:${account}:log-group:*`],
           },
         ],
-      };
-    case 'cloudtrail':
-      return {
-        sid: 'CloudTrailEncryptsLogs',
-        actions: ['kms:GenerateDataKey*', 'kms:DescribeKey', 'kms:Decrypt'],
+      }];
+    case 'cloudtrail': {
+      // Three statements, as AWS documents them: DescribeKey and the S3 Bucket Key's Decrypt carry no
+      // CloudTrail encryption context, so a context condition on them fails CreateTrail
+      // (InsufficientEncryptionPolicyException). Each is scoped to this account's trails by aws:SourceArn.
+      const principals = [{ type: 'Service', identifiers: ['cloudtrail.amazonaws.com'] }];
+      const fromTrails = { test: 'ArnLike', variable: 'aws:SourceArn', values: [`arn:${partition}:cloudtrail:${region}:${account}:trail/*`] };
+      return [
+        {
+          sid: 'CloudTrailEncryptsLogs',
+          actions: ['kms:GenerateDataKey*'],
+          resources: ['*'],
+          principals,
+          condition: [
+            { test: 'StringLike', variable: 'kms:EncryptionContext:aws:cloudtrail:arn', values: [`arn:${partition}:cloudtrail:*:${account}:trail/*`] },
+            fromTrails,
+          ],
+        },
+        { sid: 'CloudTrailDescribesKey', actions: ['kms:DescribeKey'], resources: ['*'], principals, condition: [fromTrails] },
+        { sid: 'CloudTrailBucketKeyDecrypt', actions: ['kms:Decrypt'], resources: ['*'], principals, condition: [fromTrails] },
+      ];
+    }
+    case 'cloudwatch':
+      // CloudWatch alarms publishing to an encrypted SNS topic, as AWS documents it; scoped to this account's alarms.
+      return [{
+        sid: 'CloudwatchUsesKey',
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
         resources: ['*'],
-        principals: [{ type: 'Service', identifiers: ['cloudtrail.amazonaws.com'] }],
-        condition: [
-          {
-            test: 'StringLike',
-            variable: 'kms:EncryptionContext:aws:cloudtrail:arn',
-            values: [`arn:${partition}:cloudtrail:*:${account}:trail/*`],
-          },
-        ],
-      };
+        principals: [{ type: 'Service', identifiers: ['cloudwatch.amazonaws.com'] }],
+        condition: [{ test: 'ArnLike', variable: 'aws:SourceArn', values: [`arn:${partition}:cloudwatch:${region}:${account}:alarm:*`] }],
+      }];
     default: {
       // Services that publish into encrypted topics, queues, buckets and vaults for us.
-      const principal: Record<Exclude<KeyService, 'logs' | 'cloudtrail'>, string> = {
-        cloudwatch: 'cloudwatch.amazonaws.com',
+      const principal: Record<Exclude<KeyService, 'logs' | 'cloudtrail' | 'cloudwatch'>, string> = {
         events: 'events.amazonaws.com',
         sns: 'sns.amazonaws.com',
         s3: 's3.amazonaws.com',
         backup: 'backup.amazonaws.com',
         ecr: 'ecr.amazonaws.com',
       };
-      return {
-        sid: `${service[0].toUpperCase()}${service.slice(1)}UsesKey`,
-        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
-        resources: ['*'],
-        principals: [{ type: 'Service', identifiers: [principal[service]] }],
-        condition: [sourceAccount],
-      };
+      return [
+        {
+          sid: `${service[0].toUpperCase()}${service.slice(1)}UsesKey`,
+          actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+          resources: ['*'],
+          principals: [{ type: 'Service', identifiers: [principal[service]] }],
+          condition: [sourceAccount],
+        },
+      ];
     }
   }
 }

@@ -41,6 +41,8 @@ export class LoadBalancer extends Construct {
   public readonly targetGroup: LbTargetGroup;
   public readonly securityGroup: SecurityGroup;
   public readonly webAcl: Wafv2WebAcl;
+  /** The listener that forwards to the target group; a service may register targets only once it exists. */
+  public readonly httpsListener: LbListener;
 
   constructor(scope: Construct, id: string, props: LoadBalancerProps) {
     super(scope, id);
@@ -85,7 +87,7 @@ export class LoadBalancer extends Construct {
       },
     });
 
-    new LbListener(this, 'https', {
+    this.httpsListener = new LbListener(this, 'https', {
       loadBalancerArn: this.alb.arn,
       port: 443,
       protocol: 'HTTPS',

@@ -1,4 +1,5 @@
 import { Construct } from 'constructs';
+import { ITerraformDependable } from 'cdktf';
 import { AppautoscalingPolicy } from '@cdktf/provider-aws/lib/appautoscaling-policy';
 import { AppautoscalingTarget } from '@cdktf/provider-aws/lib/appautoscaling-target';
 import { EcsService } from '@cdktf/provider-aws/lib/ecs-service';
@@ -22,6 +23,12 @@ export interface MirrorServiceProps {
   readonly minTasks: number;
   readonly maxTasks: number;
   readonly capacityProvider: 'FARGATE' | 'FARGATE_SPOT';
+  /**
+   * What must exist before the service is created, which Terraform cannot infer from references: the listener
+   * that attaches the target group to the ALB ("target group does not have an associated load balancer"
+   * otherwise) and the cluster's capacity-provider association.
+   */
+  readonly dependsOn: ITerraformDependable[];
   /** Target average CPU. Default: 60 %. */
   readonly targetCpuPercent?: number;
   /** Target requests per task per minute. Default: 1000. */
@@ -65,6 +72,8 @@ export class MirrorService extends Construct {
       enableEcsManagedTags: true,
       // Autoscaling owns the count after creation.
       lifecycle: { ignoreChanges: ['desired_count'] },
+      // Tasks must not start before their role has its permissions, as the Lambdas wait for theirs.
+      dependsOn: [...props.dependsOn, ...(props.task.taskRole.policy ? [props.task.taskRole.policy] : [])],
     });
 
     const resourceId = `service/${props.clusterName}/${this.service.name}`;

@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 
 command -v terraform >/dev/null || { echo "terraform-check: terraform CLI not found" >&2; exit 1; }
 . scripts/terraform-env.sh
+trap 'rm -f "$TF_CLI_CONFIG_FILE"' EXIT
 
 stacks=("$@")
 [[ ${#stacks[@]} -gt 0 ]] || stacks=(dev staging prod)

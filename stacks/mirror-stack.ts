@@ -63,13 +63,14 @@ export class MirrorStack extends ReadableAddressStack {
 
   private backend(config: EnvironmentConfig): void {
     if (config.remoteState) {
-      new S3Backend(this, {
+      const backend = new S3Backend(this, {
         bucket: config.remoteState.bucket,
         key: config.remoteState.key,
         region: config.remoteState.region,
-        dynamodbTable: config.remoteState.lockTable,
         encrypt: true,
       });
+      // S3-native locking (Terraform ≥ 1.10); `dynamodb_table` is deprecated in 1.11. cdktf 0.21 has no typed option for it.
+      backend.addOverride('use_lockfile', true);
     } else {
       new LocalBackend(this, { path: `terraform.${config.name}.tfstate` });
     }

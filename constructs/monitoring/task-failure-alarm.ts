@@ -41,12 +41,16 @@ export class TaskFailureAlarm extends AlarmSet {
         },
       }),
     });
+    // As the provider's own example: aws:SourceArn works only on PutLogEvents, so CreateLogStream is a statement of its own
+    // (conditioned on it, EventBridge could never create its stream and the alarm would be blind).
+    const principals = [{ type: 'Service', identifiers: ['events.amazonaws.com', 'delivery.logs.amazonaws.com'] }];
     const delivery = policyDocument(this, 'task-failure-delivery', [
+      { sid: 'EventBridgeCreatesStreams', actions: ['logs:CreateLogStream'], resources: [`${logGroup.arn}:*`], principals },
       {
         sid: 'EventBridgeWritesTaskFailures',
-        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        actions: ['logs:PutLogEvents'],
         resources: [`${logGroup.arn}:*`],
-        principals: [{ type: 'Service', identifiers: ['events.amazonaws.com', 'delivery.logs.amazonaws.com'] }],
+        principals,
         condition: [{ test: 'ArnEquals', variable: 'aws:SourceArn', values: [rule.arn] }],
       },
     ]);

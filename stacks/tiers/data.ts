@@ -47,6 +47,7 @@ export class DataTier extends AddressGroup {
       kmsKeyArn: foundation.backupKey.arn,
       resourceArns: [this.state.table.arn, this.store.bucket.bucket.arn],
       crossRegionCopy: foundation.drBackupKey ? { provider: props.dr, kmsKeyArn: foundation.drBackupKey.arn } : undefined,
+      regionSettings: config.manageBackupRegionSettings ? { otherRegions: [props.dr] } : undefined,
     });
   }
 

@@ -77,6 +77,7 @@ export class MirrorTier extends AddressGroup {
       minTasks: service.minTasks,
       maxTasks: service.maxTasks,
       capacityProvider: cluster.capacityProvider,
+      dependsOn: [this.loadBalancer.httpsListener, cluster.capacityProviders],
     });
   }
 }

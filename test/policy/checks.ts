@@ -281,14 +281,17 @@ export const CHECKS: readonly Check[] = [
   ),
   {
     id: 'BOTTLES_NO_SECRETS',
-    title: 'No password, token or secret value appears in the synthesized JSON',
+    title: 'No password, token or secret value appears in the synthesized JSON (a reference to a generated one is not a value)',
     run: (tf) => {
       const found: Violation[] = [];
+      // `${data.aws_secretsmanager_random_password.x.random_password}`: generated at apply time, never in the JSON.
+      const onlyReferences = (v: Json): boolean =>
+        typeof v === 'string' ? /^\$\{[^}]+\}$/.test(v) : Array.isArray(v) ? v.length > 0 && v.every(onlyReferences) : false;
       const walk = (value: Json, path: string) => {
         if (Array.isArray(value)) value.forEach((v, i) => walk(v, `${path}[${i}]`));
         else if (value && typeof value === 'object') {
           for (const [k, v] of Object.entries(value)) {
-            if (/^(passwords?|auth_token|secret(_key)?|access_key|secret_string)$/i.test(k) && v !== null && v !== '') {
+            if (/^(passwords?|auth_token|secret(_key)?|access_key|secret_string)$/i.test(k) && v !== null && v !== '' && !onlyReferences(v)) {
               found.push({ check: 'BOTTLES_NO_SECRETS', address: path, message: `"${k}" carries a value` });
             }
             walk(v, `${path}.${k}`);

@@ -79,12 +79,14 @@ describe('the policy suite catches breaches', () => {
   test('a cache password, an unencrypted topic and an alarm without OK action', () => {
     const found = mutate((j) => {
       j.resource!.aws_elasticache_replication_group.cache_group.auth_token = 'hunter2hunter2hunter2';
+      j.resource!.aws_elasticache_user.cache_default_user.authentication_mode.passwords = ['${data.x.y.z}', 'literal-among-references'];
       delete j.resource!.aws_sns_topic.monitoring_topic.kms_master_key_id;
       delete j.resource!.aws_cloudwatch_metric_alarm.monitoring_alarm_sync_freshness.ok_actions;
     });
     expect(found).toEqual(
       expect.arrayContaining([
         'BOTTLES_NO_SECRETS resource.aws_elasticache_replication_group.cache_group',
+        'BOTTLES_NO_SECRETS resource.aws_elasticache_user.cache_default_user.authentication_mode',
         'CKV_AWS_26 aws_sns_topic.monitoring_topic',
         'BOTTLES_ALARM_ACTIONS aws_cloudwatch_metric_alarm.monitoring_alarm_sync_freshness',
       ]),

@@ -26,14 +26,12 @@ describe('environment configuration', () => {
       HBS_PROD_CERTIFICATE_ARN: 'arn:aws:acm:us-east-1:111122223333:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b',
       HBS_PROD_ALARM_EMAIL: 'oncall@acme.dev',
       HBS_PROD_STATE_BUCKET: 'acme-tfstate',
-      HBS_PROD_STATE_LOCK_TABLE: 'acme-tflock',
       HBS_PROD_ALB_SCHEME: 'internal',
     });
     expect(config.domainName).toBe('bottles.acme.dev');
     expect(config.mirrorService.albScheme).toBe('internal');
     expect(config.remoteState).toEqual({
       bucket: 'acme-tfstate',
-      lockTable: 'acme-tflock',
       region: 'us-east-1',
       key: 'homebrew-bottles-sync/prod/terraform.tfstate',
     });
@@ -53,7 +51,7 @@ describe('environment configuration', () => {
     [{ HBS_DEV_CERTIFICATE_ARN: 'arn:aws:iam::1:role/x' }, /not a valid ACM certificate ARN/],
     [{ HBS_DEV_DOMAIN_NAME: 'https://bottles.acme.dev' }, /not a valid host name/],
     [{ HBS_DEV_ALB_SCHEME: 'public' }, /HBS_DEV_ALB_SCHEME must be "internet-facing" or "internal"/],
-    [{ HBS_DEV_STATE_BUCKET: 'only-bucket' }, /must be set together/],
+    [{ HBS_DEV_STATE_LOCK_TABLE: 'old-lock-table' }, /HBS_DEV_STATE_LOCK_TABLE is no longer used/],
     [{ HBS_DEV_AVAILABILITY_ZONES: 'us-east-1a,us-east-1b' }, /exactly three zones/],
     [{ HBS_DEV_IMAGE_TAG: 'has spaces' }, /not a valid container image tag/],
   ])('rejects %p with a clear message', (env, message) => {

@@ -7,7 +7,6 @@ const real = {
   HBS_PROD_CERTIFICATE_ARN: 'arn:aws:acm:us-east-1:111122223333:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b',
   HBS_PROD_ALARM_EMAIL: 'oncall@acme.dev',
   HBS_PROD_STATE_BUCKET: 'acme-tfstate',
-  HBS_PROD_STATE_LOCK_TABLE: 'acme-tflock',
 };
 
 describe('predeploy', () => {
@@ -17,7 +16,7 @@ describe('predeploy', () => {
     expect(problems.join('\n')).toMatch(/HBS_PROD_DOMAIN_NAME.*placeholder/);
     expect(problems.join('\n')).toMatch(/HBS_PROD_CERTIFICATE_ARN/);
     expect(problems.join('\n')).toMatch(/HBS_PROD_ALARM_EMAIL/);
-    expect(problems.join('\n')).toMatch(/HBS_PROD_STATE_BUCKET and HBS_PROD_STATE_LOCK_TABLE/);
+    expect(problems.join('\n')).toMatch(/HBS_PROD_STATE_BUCKET is not set; a shared environment needs remote state/);
   });
 
   test('accepts a fully configured environment', () => {

@@ -130,7 +130,8 @@ describe('cache', () => {
     const users = Object.values(resources('prod', 'aws_elasticache_user')).filter((u) => u.user_name !== 'default');
     expect(users).toHaveLength(2);
     expect(users.every((u) => u.authentication_mode.type === 'iam' && u.user_name === u.user_id)).toBe(true);
-    expect(stacks.prod).not.toMatch(/"passwords"/);
+    // The only password is the disabled default user's, generated at apply time (see first-deploy.test.ts).
+    expect(stacks.prod.match(/"passwords"/g)).toHaveLength(1);
   });
 
   test('each workload’s cache user reaches only its own keys: the sync its breaker, the mirror its rate limits', () => {
@@ -373,17 +374,20 @@ describe('stack-wide', () => {
     expect(parsed('prod').output.mirror_url.value).toBe('https://bottles.example.com');
   });
 
-  test('a local backend without remote-state settings, S3 + DynamoDB lock with them', () => {
+  test('a local backend without remote-state settings; S3 with S3-native locking (no deprecated dynamodb_table) with them', () => {
     expect(parsed('prod').terraform.backend.local.path).toBe('terraform.prod.tfstate');
-    const config = loadEnvironmentConfig('prod', { HBS_PROD_STATE_BUCKET: 'acme-tfstate', HBS_PROD_STATE_LOCK_TABLE: 'acme-tflock' });
+    const config = loadEnvironmentConfig('prod', { HBS_PROD_STATE_BUCKET: 'acme-tfstate' });
     const json = JSON.parse(Testing.synth(new MirrorStack(Testing.app(), config)));
     expect(json.terraform.backend.s3).toEqual({
       bucket: 'acme-tfstate',
       key: 'homebrew-bottles-sync/prod/terraform.tfstate',
       region: 'us-east-1',
-      dynamodb_table: 'acme-tflock',
       encrypt: true,
+      use_lockfile: true,
     });
+    expect(() => loadEnvironmentConfig('prod', { HBS_PROD_STATE_BUCKET: 'acme-tfstate', HBS_PROD_STATE_LOCK_TABLE: 'acme-tflock' })).toThrow(
+      /HBS_PROD_STATE_LOCK_TABLE is no longer used: the state is locked with S3-native lock files/,
+    );
   });
 
   test('ARNs are spelled with the partition, never a literal arn:aws: (GovCloud regions are accepted)', () => {

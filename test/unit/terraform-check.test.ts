@@ -25,3 +25,25 @@ describe('terraform-check refuses to skip', () => {
     expect(run.stderr).toMatch(/no hashicorp\/aws provider mirror found/);
   });
 });
+
+describe('terraform-env.sh, sourced', () => {
+  const env = path.resolve(__dirname, '../../scripts/terraform-env.sh');
+
+  test("leaves the caller's shell options alone and writes a config file of its own each time", () => {
+    const run = spawnSync(
+      'bash',
+      ['-c', `before=$(set +o); . "${env}"; first="$TF_CLI_CONFIG_FILE"; . "${env}"; second="$TF_CLI_CONFIG_FILE"; after=$(set +o); ` +
+        `[[ "$before" == "$after" ]] && echo same-options; [[ "$first" != "$second" ]] && echo distinct-files; false; echo still-running; ` +
+        `grep -q filesystem_mirror "$second" && echo mirror-configured; rm -f "$first" "$second"`],
+      { encoding: 'utf8' },
+    );
+    expect(run.stdout.split('\n').filter(Boolean)).toEqual(['same-options', 'distinct-files', 'still-running', 'mirror-configured']);
+  });
+
+  test('a missing mirror returns an error to the caller instead of exiting its shell', () => {
+    const notAMirror = fs.mkdtempSync(path.join(os.tmpdir(), 'not-a-mirror-'));
+    const run = spawnSync('bash', ['-c', `TF_PROVIDER_MIRROR="${notAMirror}"; . "${env}"; echo "status=$?"`], { encoding: 'utf8' });
+    expect(run.stdout.trim()).toBe('status=1');
+    expect(run.stderr).toMatch(/no hashicorp\/aws provider mirror found/);
+  });
+});
