@@ -89,8 +89,17 @@ export interface EnvironmentConfig {
   readonly fargateSpot: boolean;
   /** Public host name of the mirror, e.g. `bottles.example.org`. */
   readonly domainName: string;
-  /** ACM certificate for `domainName`, in `region`. */
-  readonly certificateArn: string;
+  /**
+   * ACM certificate for `domainName`, in `region`. Undefined when `hostedZoneId` is set and no
+   * certificate is given: the stack then requests one with DNS validation in that zone.
+   */
+  readonly certificateArn?: string;
+  /**
+   * Route 53 public hosted zone of `domainName` (`HBS_<ENV>_HOSTED_ZONE_ID`). When set, the stack
+   * creates the alias records to the ALB (and the certificate, if none is given). Default: none;
+   * point the domain at the `alb_dns_name` output yourself.
+   */
+  readonly hostedZoneId?: string;
   readonly alarmEmail: string;
   /** Container image tag deployed for the sync task and mirror service (tags are immutable). */
   readonly imageTag: string;
@@ -310,6 +319,8 @@ export function loadEnvironmentConfig(name: EnvironmentName, env: Env = process.
   if (albScheme !== 'internet-facing' && albScheme !== 'internal') {
     throw new ConfigError(`${prefix}ALB_SCHEME must be "internet-facing" or "internal", not ${JSON.stringify(albScheme)}`);
   }
+  const zone = read('HOSTED_ZONE_ID');
+  const hostedZoneId = zone === undefined ? undefined : check(zone, /^Z[A-Z0-9]{1,31}$/, `${prefix}HOSTED_ZONE_ID`, 'Route 53 hosted zone id');
   const alarmEmail = check(read('ALARM_EMAIL') ?? base.alarmEmail, EMAIL, `${prefix}ALARM_EMAIL`, 'e-mail address');
 
   const stateBucket = read('STATE_BUCKET');
@@ -333,12 +344,16 @@ export function loadEnvironmentConfig(name: EnvironmentName, env: Env = process.
     drRegion,
     availabilityZones,
     domainName: check(read('DOMAIN_NAME') ?? base.domainName, HOSTNAME, `${prefix}DOMAIN_NAME`, 'host name'),
-    certificateArn: check(
-      read('CERTIFICATE_ARN') ?? (region === base.region ? base.certificateArn : placeholderCertificate(region)),
-      ACM_ARN,
-      `${prefix}CERTIFICATE_ARN`,
-      'ACM certificate ARN',
-    ),
+    hostedZoneId,
+    certificateArn:
+      read('CERTIFICATE_ARN') === undefined && hostedZoneId
+        ? undefined
+        : check(
+            read('CERTIFICATE_ARN') ?? (region === base.region ? base.certificateArn! : placeholderCertificate(region)),
+            ACM_ARN,
+            `${prefix}CERTIFICATE_ARN`,
+            'ACM certificate ARN',
+          ),
     alarmEmail,
     imageTag: check(read('IMAGE_TAG') ?? base.imageTag, IMAGE_TAG, `${prefix}IMAGE_TAG`, 'container image tag'),
     mirrorService: { ...base.mirrorService, albScheme },
@@ -360,7 +375,7 @@ export function placeholderProblems(config: EnvironmentConfig): string[] {
   if (config.domainName === PLACEHOLDER_DOMAIN_SUFFIX || config.domainName.endsWith(`.${PLACEHOLDER_DOMAIN_SUFFIX}`)) {
     problems.push(`${prefix}DOMAIN_NAME is the placeholder ${config.domainName}; set the mirror's real host name`);
   }
-  if (config.certificateArn.includes(`:${PLACEHOLDER_ACCOUNT_ID}:`)) {
+  if (config.certificateArn?.includes(`:${PLACEHOLDER_ACCOUNT_ID}:`)) {
     problems.push(`${prefix}CERTIFICATE_ARN is the placeholder certificate; set the ACM certificate ARN for ${config.domainName}`);
   }
   if (config.alarmEmail.endsWith(`@${PLACEHOLDER_DOMAIN_SUFFIX}`)) {

@@ -94,6 +94,13 @@ export class MirrorStack extends ReadableAddressStack {
     output('backup_plan_name', data.backup.plan.name, 'AWS Backup plan');
     output('mirror_url', `https://${config.domainName}`, 'Base URL for HOMEBREW_API_DOMAIN (/api), HOMEBREW_BOTTLE_DOMAIN (/bottles) and HOMEBREW_ARTIFACT_DOMAIN');
     output(
+      'alb_dns_name',
+      mirror.loadBalancer.alb.dnsName,
+      config.hostedZoneId
+        ? `The ALB; ${config.domainName} is an alias record to it in zone ${config.hostedZoneId}`
+        : `The ALB: point ${config.domainName} at it (CNAME, or an alias record in Route 53)`,
+    );
+    output(
       'environment_config',
       {
         environment: config.name,

@@ -7,6 +7,7 @@ import { FargateTaskDefinition } from '../../constructs/fargate-task-definition'
 import { allow, securityGroup } from '../../constructs/firewall';
 import { LoadBalancer } from '../../constructs/load-balancer';
 import { LOG_PREFIXES } from '../../constructs/log-archive';
+import { DnsAlias, ManagedCertificate } from '../../constructs/mirror-domain';
 import { MirrorService } from '../../constructs/mirror-service';
 import { MIRROR_SERVICE_ENV, MIRROR_SERVICE_NODE_FLAGS } from '../../engine/runtime-config';
 import { DataTier } from './data';
@@ -32,12 +33,15 @@ export class MirrorTier extends AddressGroup {
     allow(this, 'mirror-to-https', { from: mirrorSg, to: { cidr: '0.0.0.0/0' }, port: 443, description: 'AWS APIs over HTTPS' });
 
     const service = config.mirrorService;
+    // No certificate given but a hosted zone: ACM issues one, validated through DNS in that zone.
+    const certificateArn =
+      config.certificateArn ?? new ManagedCertificate(this, 'certificate', { domainName: config.domainName, hostedZoneId: config.hostedZoneId! }).certificateArn;
     this.loadBalancer = new LoadBalancer(this, 'load-balancer', {
       vpcId: network.vpc.id,
       subnetIds: service.albScheme === 'internet-facing' ? network.publicSubnetIds : network.privateSubnetIds,
       scheme: service.albScheme,
       allowedCidrs: service.allowedCidrs,
-      certificateArn: config.certificateArn,
+      certificateArn,
       targetPort: MIRROR_PORT,
       accessLogBucket: foundation.logArchive.bucket.bucket.id,
       accessLogPrefix: LOG_PREFIXES.alb,
@@ -64,6 +68,10 @@ export class MirrorTier extends AddressGroup {
     data.store.grantServe(this.task.taskRole);
     data.state.grantReadState(this.task.taskRole);
     data.cache.grantConnect(this.task.taskRole, 'mirror');
+
+    if (config.hostedZoneId) {
+      new DnsAlias(this, 'dns', { domainName: config.domainName, hostedZoneId: config.hostedZoneId, alb: this.loadBalancer.alb });
+    }
 
     this.service = new MirrorService(this, 'mirror-service', {
       clusterName: cluster.cluster.name,

@@ -1,3 +1,6 @@
+import { Testing } from 'cdktf';
+import { loadEnvironmentConfig } from '../../config/environments';
+import { MirrorStack } from '../../stacks/mirror-stack';
 import { synthAll } from '../synth';
 
 /*
@@ -88,5 +91,42 @@ describe('hardening', () => {
     // Account-wide per Region: dev and staging share the account by default and leave them to prod.
     expect((stacks.dev as any).resource.aws_backup_region_settings).toBeUndefined();
     expect((stacks.staging as any).resource.aws_backup_region_settings).toBeUndefined();
+  });
+});
+
+describe('DNS and TLS', () => {
+  const synth = (env: Record<string, string>) => JSON.parse(Testing.synth(new MirrorStack(Testing.app(), loadEnvironmentConfig('prod', env)))) as any;
+
+  test('without a hosted zone: no DNS resources, and the ALB DNS name is an output to point the domain at', () => {
+    expect(prod.resource.aws_route53_record).toBeUndefined();
+    expect(prod.resource.aws_acm_certificate).toBeUndefined();
+    expect(prod.output.alb_dns_name.value).toBe('${aws_lb.load_balancer_alb.dns_name}');
+    expect(prod.output.alb_dns_name.description).toMatch(/point bottles\.example\.com at it/);
+  });
+
+  test('a hosted zone and no certificate: ACM issues one validated through DNS, the listener waits for it, and the domain is an alias to the ALB', () => {
+    const json = synth({ HBS_PROD_DOMAIN_NAME: 'bottles.acme.dev', HBS_PROD_HOSTED_ZONE_ID: 'Z0123456789ABCDEFGHIJ' });
+    expect(json.resource.aws_acm_certificate.certificate_certificate).toMatchObject({ domain_name: 'bottles.acme.dev', validation_method: 'DNS' });
+    expect(json.resource.aws_route53_record.certificate_validation).toMatchObject({ zone_id: 'Z0123456789ABCDEFGHIJ' });
+    expect(json.resource.aws_acm_certificate_validation.certificate_validated.validation_record_fqdns).toEqual(['${aws_route53_record.certificate_validation.fqdn}']);
+    expect(json.resource.aws_lb_listener.load_balancer_https.certificate_arn).toBe('${aws_acm_certificate_validation.certificate_validated.certificate_arn}');
+    expect(json.resource.aws_route53_record.dns_a).toMatchObject({
+      name: 'bottles.acme.dev',
+      type: 'A',
+      zone_id: 'Z0123456789ABCDEFGHIJ',
+      alias: { name: '${aws_lb.load_balancer_alb.dns_name}', zone_id: '${aws_lb.load_balancer_alb.zone_id}', evaluate_target_health: true },
+    });
+  });
+
+  test('a hosted zone and a certificate: the given certificate, and the alias record', () => {
+    const certificate = 'arn:aws:acm:us-east-1:111122223333:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b';
+    const json = synth({ HBS_PROD_DOMAIN_NAME: 'bottles.acme.dev', HBS_PROD_HOSTED_ZONE_ID: 'Z0123456789ABCDEFGHIJ', HBS_PROD_CERTIFICATE_ARN: certificate });
+    expect(json.resource.aws_acm_certificate).toBeUndefined();
+    expect(json.resource.aws_lb_listener.load_balancer_https.certificate_arn).toBe(certificate);
+    expect(json.resource.aws_route53_record.dns_a.alias.name).toBe('${aws_lb.load_balancer_alb.dns_name}');
+  });
+
+  test('a malformed hosted zone id is a configuration error naming the variable', () => {
+    expect(() => loadEnvironmentConfig('prod', { HBS_PROD_HOSTED_ZONE_ID: 'zone-1' })).toThrow(/HBS_PROD_HOSTED_ZONE_ID="zone-1" is not a valid Route 53 hosted zone id/);
   });
 });

@@ -367,7 +367,7 @@ describe('stack-wide', () => {
   test('every required output is present', () => {
     expect(Object.keys(parsed('prod').output).sort()).toEqual(
       [
-        'availability_alarm_name', 'backup_plan_name', 'backup_vault_name', 'dashboard_url', 'duration_alarm_name',
+        'alb_dns_name', 'availability_alarm_name', 'backup_plan_name', 'backup_vault_name', 'dashboard_url', 'duration_alarm_name',
         'environment_config', 'error_alarm_name', 'mirror_url', 'security_config',
       ].sort(),
     );
