@@ -2,6 +2,7 @@ import { Construct } from 'constructs';
 import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
 import { EcsTaskDefinition } from '@cdktf/provider-aws/lib/ecs-task-definition';
 import { EcrRepository } from '@cdktf/provider-aws/lib/ecr-repository';
+import { DataAwsEcrImage } from '@cdktf/provider-aws/lib/data-aws-ecr-image';
 import { ctx } from './environment-context';
 import { Grantable, ServiceRole } from './service-role';
 
@@ -75,9 +76,12 @@ export class FargateTaskDefinition extends Construct {
       accountId: context.accountId,
     });
 
+    const image = new DataAwsEcrImage(this, 'image', { repositoryName: props.repository.name, imageTag: props.imageTag });
     const container = {
       name: this.containerName,
-      image: `${props.repository.repositoryUrl}:${props.imageTag}`,
+      // By digest, looked up from the tag: a tag that was never pushed fails the plan ("image not found")
+      // instead of registering a task definition ECS cannot pull, and the task runs exactly what was pushed.
+      image: `${props.repository.repositoryUrl}@${image.imageDigest}`,
       essential: true,
       user: CONTAINER_USER,
       readonlyRootFilesystem: true,

@@ -1,4 +1,5 @@
 import { localStores, localSyncDeps } from '../../engine/wiring/local';
+import { smoke } from '../../scripts/deploy/smoke';
 import { createHash, randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as http from 'http';
@@ -360,6 +361,29 @@ describe('operations', () => {
     });
     expect(outcome).toBe('stopped');
     expect(received).toBeLessThan(bottles.big.length);
+  });
+});
+
+describe('npm run smoke, against this server', () => {
+  test('/health, /status with a published generation and one bottle through the registry layout', async () => {
+    const result = await smoke(base);
+    expect(result.problems).toEqual([]);
+    expect(result.generation).toBe((await localStores(root).state.getPublished())!.generation);
+    expect(result.ok.at(-1)).toMatch(/^HEAD http:\/\/127\.0\.0\.1:\d+\/v2\/homebrew\/core\/\S+\/blobs\/sha256:[0-9a-f]{64}: 200$/);
+  });
+
+  test('a mirror with nothing published fails the smoke check, unless it is the first deploy', async () => {
+    const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'hbs-smoke-empty-'));
+    const fresh = new MirrorServer({ ...localStores(empty), log: jsonLogger({}, () => undefined), limiter: new MemoryRateLimiter(), mode: 'proxy', pollMs: 60_000 });
+    const port = await fresh.listen(0, '127.0.0.1');
+    try {
+      const url = `http://127.0.0.1:${port}`;
+      expect((await smoke(url)).problems).toEqual([`${url}/status: no generation published yet`]);
+      expect(await smoke(url, undefined, { requireGeneration: false })).toMatchObject({ problems: [], ok: [`${url}/health: 200`, `${url}/status: no generation published yet (the first sync is running)`] });
+    } finally {
+      await fresh.stop();
+      fs.rmSync(empty, { recursive: true, force: true });
+    }
   });
 });
 

@@ -8,6 +8,12 @@
 
 mock_provider "aws" {
   # ARNs are built with the partition; the provider validates it as ^aws(-[a-z]+)*$.
+  # The task definitions run images by digest, looked up from the tag.
+  mock_data "aws_ecr_image" {
+    defaults = {
+      image_digest = "sha256:0000000000000000000000000000000000000000000000000000000000000000"
+    }
+  }
   mock_data "aws_partition" {
     defaults = {
       partition  = "aws"

@@ -1,42 +1,37 @@
-import { execFileSync } from 'child_process';
+import { spawnSync } from 'child_process';
 import * as path from 'path';
-import { predeployProblems } from '../../scripts/predeploy';
 
-const real = {
-  HBS_PROD_DOMAIN_NAME: 'bottles.acme.dev',
-  HBS_PROD_CERTIFICATE_ARN: 'arn:aws:acm:us-east-1:111122223333:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b',
-  HBS_PROD_ALARM_EMAIL: 'oncall@acme.dev',
-  HBS_PROD_STATE_BUCKET: 'acme-tfstate',
-};
-
-describe('predeploy', () => {
-  test('refuses example values, naming each variable to set', () => {
-    const problems = predeployProblems(['prod'], {});
-    expect(problems).toHaveLength(4);
-    expect(problems.join('\n')).toMatch(/HBS_PROD_DOMAIN_NAME.*placeholder/);
-    expect(problems.join('\n')).toMatch(/HBS_PROD_CERTIFICATE_ARN/);
-    expect(problems.join('\n')).toMatch(/HBS_PROD_ALARM_EMAIL/);
-    expect(problems.join('\n')).toMatch(/HBS_PROD_STATE_BUCKET is not set; a shared environment needs remote state/);
+// `npm run predeploy -- <env>` checks that one environment; npm also runs it, without arguments,
+// before `npm run deploy -- <env>`, which runs the same preflight itself.
+const main = path.resolve(__dirname, '../../scripts/deploy/main.ts');
+const run = (...args: string[]) =>
+  spawnSync(process.execPath, [require.resolve('ts-node/dist/bin.js'), '--transpile-only', main, ...args], {
+    encoding: 'utf8',
+    // No AWS credentials and no metadata endpoint: a configuration with example values must stop before any AWS call.
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, AWS_EC2_METADATA_DISABLED: 'true' },
   });
 
-  test('accepts a fully configured environment', () => {
-    expect(predeployProblems(['prod'], real)).toEqual([]);
+describe('npm run predeploy', () => {
+  test('checks only the environment named, and stops at example values naming each variable (exit 1)', () => {
+    const result = run('preflight', 'dev');
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/HBS_DEV_DOMAIN_NAME is the placeholder/);
+    expect(result.stderr).toMatch(/HBS_DEV_CERTIFICATE_ARN/);
+    expect(result.stderr).toMatch(/HBS_DEV_ALARM_EMAIL/);
+    expect(result.stderr).toMatch(/HBS_DEV_STATE_BUCKET is not set/);
+    expect(result.stderr).not.toMatch(/HBS_(PROD|STAGING)_/);
+    expect(result.stdout).toMatch(/preflight: 4 problem\(s\) to fix before deploying dev/);
   });
 
-  test('reports invalid values and unknown environments instead of crashing', () => {
-    expect(predeployProblems(['prod', 'qa'], { ...real, HBS_PROD_ALARM_EMAIL: 'nope' })).toEqual([
-      'prod: HBS_PROD_ALARM_EMAIL="nope" is not a valid e-mail address',
-      'unknown environment "qa" (expected one of dev, staging, prod)',
-    ]);
+  test('as npm’s pre-hook of deploy (no arguments) it defers to the deploy’s own preflight', () => {
+    const result = run('preflight');
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/npm run deploy -- <env> runs the preflight itself/);
   });
 
-  test('the command exits 1 with the reasons on stderr', () => {
-    const run = () =>
-      execFileSync('npx', ['ts-node', '--transpile-only', path.resolve(__dirname, '../../scripts/predeploy.ts'), 'dev'], {
-        encoding: 'utf8',
-        env: { PATH: process.env.PATH, HOME: process.env.HOME },
-        stdio: 'pipe',
-      });
-    expect(run).toThrow(/refusing to deploy dev:[\s\S]*HBS_DEV_DOMAIN_NAME/);
+  test('an unknown environment is a usage error (exit 2)', () => {
+    const result = run('preflight', 'qa');
+    expect(result.status).toBe(2);
+    expect(result.stderr).toBe('preflight: name the environment: one of dev, staging, prod\n');
   });
 });
