@@ -141,7 +141,7 @@ const prodAlarms: AlarmThresholds = {
   dynamodbReplicationLatencyMs: 60_000,
   // Weekly runs keep the generation at most ~7 days old; 8 days means a run was missed.
   freshnessMaxAgeSeconds: 8 * DAY_SECONDS,
-  monthlyCostUsd: 100,
+  monthlyCostUsd: 1000,
 };
 
 /** Example defaults. Synthesis works with them; deployment needs real values. */
@@ -221,7 +221,7 @@ export const BASE_ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
       albP99LatencySeconds: 1,
       redisCpuPercent: 90,
       redisMemoryPercent: 90,
-      monthlyCostUsd: 50,
+      monthlyCostUsd: 250,
     },
   },
   dev: {
@@ -265,7 +265,7 @@ export const BASE_ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
       albP99LatencySeconds: 2,
       redisCpuPercent: 90,
       redisMemoryPercent: 90,
-      monthlyCostUsd: 25,
+      monthlyCostUsd: 150,
     },
   },
 };

@@ -16,8 +16,8 @@ run "prod_plan" {
     error_message = "prod alarms on p99 latency over 500 ms"
   }
   assert {
-    condition     = aws_cloudwatch_metric_alarm.monitoring_alarm_monthly_cost.threshold == 100 && aws_cloudwatch_metric_alarm.monitoring_alarm_monthly_cost.metric_name == "EstimatedCharges"
-    error_message = "prod alarms on $100 of estimated charges"
+    condition     = aws_cloudwatch_metric_alarm.monitoring_alarm_monthly_cost.threshold == 1000 && aws_cloudwatch_metric_alarm.monitoring_alarm_monthly_cost.metric_name == "EstimatedCharges"
+    error_message = "prod alarms on $1000 of estimated charges"
   }
   assert {
     condition     = aws_ecs_cluster_capacity_providers.cluster_capacity.capacity_providers == toset(["FARGATE"])

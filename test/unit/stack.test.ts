@@ -311,9 +311,9 @@ describe('monitoring', () => {
     expect(freshness).toMatchObject({ namespace: 'HomebrewMirror', metric_name: 'PublishedGenerationAgeSeconds', statistic: 'Maximum' });
   });
 
-  test('cost alarm reads EstimatedCharges in us-east-1 at $100', () => {
+  test('cost alarm reads EstimatedCharges in us-east-1 at $1000', () => {
     const cost = alarm('prod', 'monthly_cost');
-    expect(cost).toMatchObject({ namespace: 'AWS/Billing', metric_name: 'EstimatedCharges', threshold: 100, provider: 'aws.billing' });
+    expect(cost).toMatchObject({ namespace: 'AWS/Billing', metric_name: 'EstimatedCharges', threshold: 1000, provider: 'aws.billing' });
     expect(cost.alarm_actions).toEqual(['${aws_sns_topic.monitoring_billing_topic.arn}']);
     expect(parsed('prod').provider.aws.find((p: any) => p.alias === 'billing').region).toBe('us-east-1');
   });
