@@ -110,6 +110,16 @@ export interface EnvironmentConfig {
    * prod by default. `HBS_<ENV>_MANAGE_BACKUP_SETTINGS=true|false` overrides.
    */
   readonly manageBackupRegionSettings: boolean;
+  /**
+   * Auto-shutdown outside a working window: the mirror service scales to zero
+   * at `endHour` and back to its minimum at `startHour` on `days`
+   * (`HBS_<ENV>_WORKING_HOURS="MON-FRI 07-19 UTC"`, or `off`). The weekly sync
+   * is unaffected. Prod never shuts down: setting it there is refused.
+   * Default: dev on weekdays 07-19 UTC; staging and prod off.
+   */
+  readonly workingHours?: WorkingHours;
+  /** Where the runbooks are, linked from the dashboard and the alarms (`HBS_<ENV>_RUNBOOK_URL`). Default: the README's section in the project repository. */
+  readonly runbookUrl: string;
   readonly logRetentionDays: number;
   readonly cache: CacheConfig;
   readonly mirrorService: MirrorServiceConfig;
@@ -120,6 +130,30 @@ export interface EnvironmentConfig {
 }
 
 /** Values that mark a setting as "not configured yet". `predeploy` refuses them. */
+export interface WorkingHours {
+  /** Cron day-of-week field, e.g. `MON-FRI`. */
+  readonly days: string;
+  /** Hour (0-23) the service starts, in `timezone`. */
+  readonly startHour: number;
+  /** Hour (0-23) it stops. */
+  readonly endHour: number;
+  /** IANA time zone of the hours, e.g. `UTC`, `Europe/Berlin`. */
+  readonly timezone: string;
+}
+
+/** `MON-FRI 07-19 UTC` → WorkingHours; `off` → undefined. */
+export function parseWorkingHours(value: string, variable: string): WorkingHours | undefined {
+  if (value === 'off') return undefined;
+  const match = /^([A-Z]{3}(?:-[A-Z]{3})?(?:,[A-Z]{3})*) (\d{1,2})-(\d{1,2}) ([A-Za-z_]+(?:\/[A-Za-z_+-]+)*)$/.exec(value);
+  const [startHour, endHour] = match ? [Number(match[2]), Number(match[3])] : [NaN, NaN];
+  if (!match || startHour > 23 || endHour > 23 || startHour >= endHour) {
+    throw new ConfigError(`${variable}=${JSON.stringify(value)} must be "off" or "DAYS START-END TIMEZONE", e.g. "MON-FRI 07-19 UTC"`);
+  }
+  return { days: match[1], startHour, endHour, timezone: match[4] };
+}
+
+/** The README's runbooks, relative to the repository; set HBS_<ENV>_RUNBOOK_URL to where your team reads it. */
+export const DEFAULT_RUNBOOK_URL = 'README.md#runbooks';
 export const PLACEHOLDER_ACCOUNT_ID = '000000000000';
 export const PLACEHOLDER_DOMAIN_SUFFIX = 'example.com';
 
@@ -160,6 +194,7 @@ export const BASE_ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
     imageTag: '0.1.0',
     backupCrossRegionCopy: true,
     manageBackupRegionSettings: true,
+    runbookUrl: DEFAULT_RUNBOOK_URL,
     logRetentionDays: 30,
     cache: { nodeType: 'cache.r7g.large', nodeCount: 3, snapshotRetentionDays: 7 },
     mirrorService: {
@@ -194,6 +229,7 @@ export const BASE_ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
     imageTag: '0.1.0',
     backupCrossRegionCopy: false,
     manageBackupRegionSettings: false,
+    runbookUrl: DEFAULT_RUNBOOK_URL,
     logRetentionDays: 30,
     cache: { nodeType: 'cache.t4g.medium', nodeCount: 2, snapshotRetentionDays: 7 },
     mirrorService: {
@@ -238,6 +274,8 @@ export const BASE_ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
     imageTag: '0.1.0',
     backupCrossRegionCopy: false,
     manageBackupRegionSettings: false,
+    runbookUrl: DEFAULT_RUNBOOK_URL,
+    workingHours: { days: 'MON-FRI', startHour: 7, endHour: 19, timezone: 'UTC' },
     logRetentionDays: 30,
     cache: { nodeType: 'cache.t4g.small', nodeCount: 2, snapshotRetentionDays: 7 },
     mirrorService: {
@@ -359,7 +397,15 @@ export function loadEnvironmentConfig(name: EnvironmentName, env: Env = process.
     mirrorService: { ...base.mirrorService, albScheme },
     remoteState,
     manageBackupRegionSettings: flag(read('MANAGE_BACKUP_SETTINGS'), `${prefix}MANAGE_BACKUP_SETTINGS`, base.manageBackupRegionSettings),
+    workingHours: workingHours(name, read('WORKING_HOURS'), `${prefix}WORKING_HOURS`, base.workingHours),
+    runbookUrl: check(read('RUNBOOK_URL') ?? base.runbookUrl, /^[^\s()<>\[\]]+$/, `${prefix}RUNBOOK_URL`, 'URL'),
   };
+}
+
+function workingHours(name: EnvironmentName, value: string | undefined, variable: string, fallback?: WorkingHours): WorkingHours | undefined {
+  const hours = value === undefined ? fallback : parseWorkingHours(value, variable);
+  if (hours && name === 'prod') throw new ConfigError(`${variable}: prod never shuts down outside working hours (reliability); unset it`);
+  return hours;
 }
 
 function flag(value: string | undefined, variable: string, fallback: boolean): boolean {

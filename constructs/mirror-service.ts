@@ -6,6 +6,8 @@ import { EcsService } from '@cdktf/provider-aws/lib/ecs-service';
 import { Lb } from '@cdktf/provider-aws/lib/lb';
 import { LbTargetGroup } from '@cdktf/provider-aws/lib/lb-target-group';
 import { SecurityGroup } from '@cdktf/provider-aws/lib/security-group';
+import { AppautoscalingScheduledAction } from '@cdktf/provider-aws/lib/appautoscaling-scheduled-action';
+import { WorkingHours } from '../config/environments';
 import { FargateTaskDefinition } from './fargate-task-definition';
 import { ctx } from './environment-context';
 
@@ -29,6 +31,11 @@ export interface MirrorServiceProps {
    * otherwise) and the cluster's capacity-provider association.
    */
   readonly dependsOn: ITerraformDependable[];
+  /**
+   * Scale to zero outside this window and back to `minTasks` inside it (scheduled scaling).
+   * Default: always on.
+   */
+  readonly workingHours?: WorkingHours;
   /** Target average CPU. Default: 60 %. */
   readonly targetCpuPercent?: number;
   /** Target requests per task per minute. Default: 1000. */
@@ -94,10 +101,28 @@ export class MirrorService extends Construct {
         // Scale out fast, scale in slowly: a download in flight outlives a short lull.
         targetTrackingScalingPolicyConfiguration: { targetValue, predefinedMetricSpecification, scaleInCooldown: 300, scaleOutCooldown: 60 },
       });
+    if (props.workingHours) this.scheduleWorkingHours(target, props.workingHours, props.minTasks, props.maxTasks);
     trackTarget('scale-on-cpu', props.targetCpuPercent ?? 60, { predefinedMetricType: 'ECSServiceAverageCPUUtilization' });
     trackTarget('scale-on-requests', props.targetRequestsPerTask ?? 1000, {
       predefinedMetricType: 'ALBRequestCountPerTarget',
       resourceLabel: `${props.alb.arnSuffix}/${props.targetGroup.arnSuffix}`,
     });
+  }
+
+  /** Auto-shutdown: zero tasks at the end of the working day, the minimum back at its start (the weekly sync is separate). */
+  private scheduleWorkingHours(target: AppautoscalingTarget, hours: WorkingHours, minTasks: number, maxTasks: number): void {
+    const p = ctx(this).namePrefix;
+    const action = (id: string, hour: number, min: number, max: number) =>
+      new AppautoscalingScheduledAction(this, id, {
+        name: `${p}-mirror-${id}`,
+        serviceNamespace: target.serviceNamespace,
+        scalableDimension: target.scalableDimension,
+        resourceId: target.resourceId,
+        schedule: `cron(0 ${hour} ? * ${hours.days} *)`,
+        timezone: hours.timezone,
+        scalableTargetAction: { minCapacity: String(min), maxCapacity: String(max) },
+      });
+    action('start-of-day', hours.startHour, minTasks, maxTasks);
+    action('end-of-day', hours.endHour, 0, 0);
   }
 }

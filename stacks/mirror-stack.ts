@@ -57,6 +57,25 @@ export class MirrorStack extends ReadableAddressStack {
       serving: { albArnSuffix: mirror.loadBalancer.alb.arnSuffix, targetGroupArnSuffix: mirror.loadBalancer.targetGroup.arnSuffix },
       data: { cacheNodeIds: data.cache.memberClusterIds, tableName: data.state.table.name, replicaRegion: config.drRegion },
       clusterArn: foundation.cluster.cluster.arn,
+      dashboard: {
+        subjects: {
+          orchestratorFunctionName: sync.orchestrator.function.functionName,
+          workerFunctionName: sync.worker.function.functionName,
+          deadLetterQueueNames: sync.deadLetterQueueNames,
+          clusterName: foundation.cluster.cluster.name,
+          mirrorServiceName: mirror.service.service.name,
+          syncTaskFamily: sync.task.family,
+          albArnSuffix: mirror.loadBalancer.alb.arnSuffix,
+          targetGroupArnSuffix: mirror.loadBalancer.targetGroup.arnSuffix,
+          webAclName: mirror.loadBalancer.webAcl.name,
+          bucketName: data.store.bucket.bucket.bucket,
+          tableName: data.state.table.name,
+          replicaRegion: config.drRegion,
+          cacheNodeIds: data.cache.memberClusterIds,
+        },
+        runbookUrl: config.runbookUrl,
+        settings: environmentSettings(config),
+      },
     });
     this.outputs(config, { foundation, data, mirror, monitoring });
   }
@@ -141,4 +160,14 @@ export class MirrorStack extends ReadableAddressStack {
       'Security posture: keys, TLS policy, WAF and audit trail',
     );
   }
+}
+
+/** The settings on-call needs next to the graphs (the dashboard's text widget). */
+function environmentSettings(config: EnvironmentConfig): string[] {
+  const m = config.mirrorService;
+  return [
+    `environment ${config.name}: ${config.region}, DR ${config.drRegion}; mirror https://${config.domainName}`,
+    `mirror tasks ${m.minTasks}-${m.maxTasks} (${m.cpu / 1024} vCPU / ${m.memoryMiB} MiB${config.fargateSpot ? ', Fargate Spot' : ''}); cache ${config.cache.nodeCount} × ${config.cache.nodeType}`,
+    `weekly sync Sundays 03:00 UTC; Lambda workers up to ${Math.round(config.sync.lambdaThresholdBytes / 1024 ** 3)} GiB per run, Fargate above; freshness alarm after ${config.alarms.freshnessMaxAgeSeconds / 86400} days`,
+  ];
 }

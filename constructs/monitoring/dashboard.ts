@@ -1,38 +1,171 @@
 import { Construct } from 'constructs';
 import { CloudwatchDashboard } from '@cdktf/provider-aws/lib/cloudwatch-dashboard';
 import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm';
+import { METRICS, METRICS_NAMESPACE } from '../../engine/runtime-config';
 import { AddressGroup } from '../address-group';
 import { ctx } from '../environment-context';
+
+/** What the dashboard graphs, by name (the stack passes its resources' names and ids). */
+export interface DashboardSubjects {
+  readonly orchestratorFunctionName: string;
+  readonly workerFunctionName: string;
+  readonly deadLetterQueueNames: string[];
+  readonly clusterName: string;
+  readonly mirrorServiceName: string;
+  readonly syncTaskFamily: string;
+  readonly albArnSuffix: string;
+  readonly targetGroupArnSuffix: string;
+  readonly webAclName: string;
+  readonly bucketName: string;
+  readonly tableName: string;
+  readonly replicaRegion: string;
+  readonly cacheNodeIds: string[];
+}
 
 export interface MirrorDashboardProps {
   /** Alarms in the stack's region. */
   readonly alarms: CloudwatchMetricAlarm[];
   /** Alarms in other regions, with their region (the cost alarm lives in us-east-1). */
   readonly remoteAlarms?: { readonly alarm: CloudwatchMetricAlarm; readonly region: string }[];
+  readonly subjects: DashboardSubjects;
+  /** The freshness alarm's threshold, drawn on the generation-age graph (seconds). */
+  readonly freshnessMaxAgeSeconds: number;
+  /** Where the runbooks are (the README's "Runbooks" section). */
+  readonly runbookUrl: string;
+  /** Lines describing this environment's settings, for the text widget. */
+  readonly settings: string[];
 }
 
-/** The on-call dashboard: the status of every alarm, then one graph per alarm. */
+type Metric = (string | Record<string, unknown>)[];
+type Widget = Record<string, unknown>;
+
+/** Time ranges that fit what each group watches. */
+export const DASHBOARD_RANGES = { health: '-P14D', sync: '-P14D', serving: '-PT3H', data: '-P30D' } as const;
+
+/**
+ * The on-call dashboard, grouped the way on-call reads it: health at a glance,
+ * the weekly sync, serving, and data. Each group has the time range that fits
+ * it; each alarm's threshold is drawn on its metric's graph.
+ */
 export class MirrorDashboard extends AddressGroup {
   public readonly dashboard: CloudwatchDashboard;
+  /** Every metric graphed, as `namespace/metric`, for tests and the README. */
+  public readonly metrics: string[] = [];
+  private readonly region: string;
+  private y = 0;
+  private readonly widgets: Widget[] = [];
 
   constructor(scope: Construct, id: string, props: MirrorDashboardProps) {
     super(scope, id);
-    const region = ctx(this).region;
-    const graphs = [...props.alarms.map((alarm) => ({ alarm, region })), ...(props.remoteAlarms ?? [])];
-    const widgets: Record<string, unknown>[] = [
-      { type: 'alarm', x: 0, y: 0, width: 24, height: 6, properties: { title: 'All alarms', alarms: props.alarms.map((a) => a.arn) } },
-      ...graphs.map(({ alarm, region: alarmRegion }, i) => ({
-        type: 'metric',
-        x: (i % 3) * 8,
-        y: 6 + Math.floor(i / 3) * 6,
-        width: 8,
-        height: 6,
-        properties: { title: alarm.alarmNameInput, region: alarmRegion, annotations: { alarms: [alarm.arn] }, view: 'timeSeries', stacked: false },
-      })),
-    ];
+    const context = ctx(this);
+    this.region = context.region;
+    const s = props.subjects;
+    const env = { Environment: context.environment };
+    const lambda = (name: string, metric: string, stat = 'Sum'): Metric => ['AWS/Lambda', metric, 'FunctionName', name, { stat }];
+    const threshold = (alarm: CloudwatchMetricAlarm | undefined) => (alarm ? [{ value: alarm.thresholdInput, label: `${alarm.alarmNameInput} threshold` }] : []);
+    const alarmNamed = (suffix: string) => props.alarms.find((a) => a.alarmNameInput === `${context.namePrefix}-${suffix}`);
+
+    // Health at a glance
+    this.text(
+      [
+        `# ${context.namePrefix}: Homebrew bottle mirror`,
+        `Runbooks: [README, Runbooks](${props.runbookUrl}); every alarm's description names its section.`,
+        ...props.settings.map((line) => `- ${line}`),
+      ].join('\n'),
+    );
+    this.row([
+      { type: 'alarm', width: 12, height: 6, properties: { title: 'Alarm status', alarms: props.alarms.map((a) => a.arn) } },
+      this.graph('Published generation age (days)', [[METRICS_NAMESPACE, METRICS.generationAge, 'Environment', env.Environment, { stat: 'Maximum', id: 'age', visible: false }], [{ expression: 'age / 86400', label: 'age (days)', id: 'days' }]], DASHBOARD_RANGES.health, {
+        width: 12,
+        horizontal: [{ value: props.freshnessMaxAgeSeconds / 86400, label: `${context.namePrefix}-sync-freshness threshold` }],
+      }),
+    ]);
+
+    // The weekly sync
+    const emf = (metric: string, stat = 'Sum'): Metric => [METRICS_NAMESPACE, metric, 'Environment', env.Environment, { stat }];
+    this.row([
+      this.graph('Sync: bottles per run', [emf(METRICS.bottlesTransferred), emf(METRICS.bottlesFailed)], DASHBOARD_RANGES.sync, { period: 86400 }),
+      this.graph('Sync: bytes per run', [emf(METRICS.bytesTransferred)], DASHBOARD_RANGES.sync, { period: 86400 }),
+      this.graph('Sync: runs and duration', [emf(METRICS.syncSucceeded), emf(METRICS.syncFailed), [...emf(METRICS.syncDuration, 'Maximum').slice(0, 4), { stat: 'Maximum', yAxis: 'right' }]], DASHBOARD_RANGES.sync, { period: 86400 }),
+    ]);
+    this.row([
+      this.graph('Orchestrator', [lambda(s.orchestratorFunctionName, 'Invocations'), lambda(s.orchestratorFunctionName, 'Errors'), lambda(s.orchestratorFunctionName, 'Throttles')], DASHBOARD_RANGES.sync, { horizontal: threshold(alarmNamed('orchestrator-errors')) }),
+      this.graph('Orchestrator duration (ms)', [lambda(s.orchestratorFunctionName, 'Duration', 'Maximum')], DASHBOARD_RANGES.sync, { horizontal: threshold(alarmNamed('orchestrator-duration')) }),
+      this.graph('Workers', [lambda(s.workerFunctionName, 'Invocations'), lambda(s.workerFunctionName, 'Errors'), lambda(s.workerFunctionName, 'Throttles'), lambda(s.workerFunctionName, 'ConcurrentExecutions', 'Maximum')], DASHBOARD_RANGES.sync, { horizontal: threshold(alarmNamed('worker-errors')) }),
+    ]);
+    this.row([
+      this.graph('Worker duration (ms)', [lambda(s.workerFunctionName, 'Duration', 'Average'), lambda(s.workerFunctionName, 'Duration', 'Maximum')], DASHBOARD_RANGES.sync),
+      this.graph('Fargate sync tasks running', [['ECS/ContainerInsights', 'RunningTaskCount', 'ClusterName', s.clusterName, 'TaskDefinitionFamily', s.syncTaskFamily, { stat: 'Maximum' }]], DASHBOARD_RANGES.sync),
+      this.graph('Dead-letter queues', s.deadLetterQueueNames.map((q) => ['AWS/SQS', 'ApproximateNumberOfMessagesVisible', 'QueueName', q, { stat: 'Maximum' }]), DASHBOARD_RANGES.sync, { horizontal: [{ value: 0, label: 'any message is dropped work' }] }),
+    ]);
+
+    // Serving
+    const alb = (metric: string, stat = 'Sum'): Metric => ['AWS/ApplicationELB', metric, 'LoadBalancer', s.albArnSuffix, { stat }];
+    const service = (namespace: string, metric: string, stat = 'Average'): Metric => [namespace, metric, 'ClusterName', s.clusterName, 'ServiceName', s.mirrorServiceName, { stat }];
+    this.row([
+      this.graph('Requests, 4xx and 5xx', [alb('RequestCount'), alb('HTTPCode_Target_4XX_Count'), alb('HTTPCode_Target_5XX_Count'), alb('HTTPCode_ELB_5XX_Count')], DASHBOARD_RANGES.serving, { period: 60 }),
+      this.graph('Latency (s)', [alb('TargetResponseTime', 'p50'), alb('TargetResponseTime', 'p99')], DASHBOARD_RANGES.serving, { period: 60, horizontal: threshold(alarmNamed('alb-p99-latency')) }),
+      this.graph('Healthy and unhealthy tasks', [['AWS/ApplicationELB', 'HealthyHostCount', 'TargetGroup', s.targetGroupArnSuffix, 'LoadBalancer', s.albArnSuffix, { stat: 'Minimum' }], ['AWS/ApplicationELB', 'UnHealthyHostCount', 'TargetGroup', s.targetGroupArnSuffix, 'LoadBalancer', s.albArnSuffix, { stat: 'Maximum' }]], DASHBOARD_RANGES.serving, { period: 60 }),
+    ]);
+    this.row([
+      this.graph('Mirror tasks: CPU and memory (%)', [service('AWS/ECS', 'CPUUtilization'), service('AWS/ECS', 'MemoryUtilization')], DASHBOARD_RANGES.serving, { period: 60 }),
+      this.graph('Mirror tasks running', [service('ECS/ContainerInsights', 'RunningTaskCount', 'Maximum')], DASHBOARD_RANGES.serving, { period: 60 }),
+      this.graph('WAF blocked requests', [['AWS/WAFV2', 'BlockedRequests', 'WebACL', s.webAclName, 'Region', this.region, 'Rule', 'ALL', { stat: 'Sum' }]], DASHBOARD_RANGES.serving, { period: 60 }),
+    ]);
+
+    // Data
+    const node = (metric: string, stat: string): Metric[] => s.cacheNodeIds.map((id) => ['AWS/ElastiCache', metric, 'CacheClusterId', id, { stat }]);
+    const table = (metric: string, stat = 'Sum', extra: string[] = []): Metric => ['AWS/DynamoDB', metric, 'TableName', s.tableName, ...extra, { stat }];
+    this.row([
+      this.graph('Bottle store size (bytes)', [['AWS/S3', 'BucketSizeBytes', 'BucketName', s.bucketName, 'StorageType', 'StandardStorage', { stat: 'Average' }]], DASHBOARD_RANGES.data, { period: 86400 }),
+      this.graph('Bottle store objects', [['AWS/S3', 'NumberOfObjects', 'BucketName', s.bucketName, 'StorageType', 'AllStorageTypes', { stat: 'Average' }]], DASHBOARD_RANGES.data, { period: 86400 }),
+      this.graph(`State table: throttles and replication to ${s.replicaRegion} (ms)`, [table('ReadThrottleEvents'), table('WriteThrottleEvents'), [...table('ReplicationLatency', 'Average', ['ReceivingRegion', s.replicaRegion]).slice(0, -1), { stat: 'Average', yAxis: 'right' }]], DASHBOARD_RANGES.data, { period: 3600 }),
+    ]);
+    this.row([
+      this.graph('Cache: engine CPU (%)', node('EngineCPUUtilization', 'Average'), DASHBOARD_RANGES.data, { period: 3600, horizontal: threshold(alarmNamed('cache-cpu')) }),
+      this.graph('Cache: memory (%)', node('DatabaseMemoryUsagePercentage', 'Maximum'), DASHBOARD_RANGES.data, { period: 3600, horizontal: threshold(alarmNamed('cache-memory')) }),
+      this.graph('Cache: evictions and replication lag (s)', [...node('Evictions', 'Sum'), ...node('ReplicationLag', 'Maximum').map((m) => [...m.slice(0, -1), { stat: 'Maximum', yAxis: 'right' }])], DASHBOARD_RANGES.data, { period: 3600 }),
+    ]);
+    if (props.remoteAlarms?.length) {
+      this.row(props.remoteAlarms.map(({ alarm, region }) => ({ type: 'metric', width: 8, height: 6, properties: { title: alarm.alarmNameInput, region, annotations: { alarms: [alarm.arn] }, view: 'timeSeries', stacked: false } })));
+    }
+
     this.dashboard = new CloudwatchDashboard(this, 'dashboard', {
-      dashboardName: `${ctx(this).namePrefix}-homebrew-mirror`,
-      dashboardBody: JSON.stringify({ widgets }),
+      dashboardName: `${context.namePrefix}-homebrew-mirror`,
+      dashboardBody: JSON.stringify({ widgets: this.widgets }),
     });
+  }
+
+  private graph(title: string, metrics: Metric[], start: string, options: { width?: number; period?: number; horizontal?: { value: unknown; label: string }[] } = {}): Widget {
+    for (const m of metrics) if (typeof m[0] === 'string') this.metrics.push(`${m[0]}/${m[1]}`);
+    return {
+      type: 'metric',
+      width: options.width ?? 8,
+      height: 6,
+      properties: {
+        title,
+        region: this.region,
+        view: 'timeSeries',
+        stacked: false,
+        metrics,
+        start,
+        period: options.period ?? 300,
+        ...(options.horizontal?.length ? { annotations: { horizontal: options.horizontal } } : {}),
+      },
+    };
+  }
+
+  private text(markdown: string): void {
+    this.row([{ type: 'text', width: 24, height: 4, properties: { markdown } }]);
+  }
+
+  /** Lays widgets out left to right in one row. */
+  private row(widgets: Widget[]): void {
+    let x = 0;
+    for (const widget of widgets) {
+      this.widgets.push({ ...widget, x, y: this.y });
+      x += widget.width as number;
+    }
+    this.y += Math.max(...widgets.map((w) => w.height as number));
   }
 }

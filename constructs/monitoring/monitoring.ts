@@ -7,7 +7,7 @@ import { AlarmThresholds } from '../../config/environments';
 import { ctx } from '../environment-context';
 import { AlertTopic } from './alert-topic';
 import { BILLING_REGION, CostAlarm } from './cost-alarm';
-import { MirrorDashboard } from './dashboard';
+import { MirrorDashboard, MirrorDashboardProps } from './dashboard';
 import { DataAlarms, DataAlarmsProps } from './data-alarms';
 import { ServingAlarms, ServingAlarmsProps } from './serving-alarms';
 import { SyncAlarms, SyncAlarmsProps } from './sync-alarms';
@@ -24,6 +24,8 @@ export interface MonitoringProps {
   readonly serving: Omit<ServingAlarmsProps, 'thresholds'>;
   readonly data: Omit<DataAlarmsProps, 'thresholds'>;
   readonly clusterArn: string;
+  /** What the dashboard graphs, where the runbooks are, and the environment's settings for its text widget. */
+  readonly dashboard: Pick<MirrorDashboardProps, 'subjects' | 'runbookUrl' | 'settings'>;
 }
 
 /**
@@ -69,8 +71,10 @@ export class Monitoring extends Construct {
     const regional = [...sync.alarms, ...serving.alarms, ...data.alarms, ...tasks.alarms];
     this.alarms = [...regional, this.costAlarm];
     this.dashboard = new MirrorDashboard(this, 'dashboard', {
+      ...props.dashboard,
       alarms: regional,
       remoteAlarms: [{ alarm: this.costAlarm, region: BILLING_REGION }],
+      freshnessMaxAgeSeconds: t.freshnessMaxAgeSeconds,
     }).dashboard;
   }
 }

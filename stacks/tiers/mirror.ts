@@ -85,6 +85,7 @@ export class MirrorTier extends AddressGroup {
       minTasks: service.minTasks,
       maxTasks: service.maxTasks,
       capacityProvider: cluster.capacityProvider,
+      workingHours: config.workingHours,
       dependsOn: [this.loadBalancer.httpsListener, cluster.capacityProviders],
     });
   }

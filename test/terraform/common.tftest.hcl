@@ -110,6 +110,15 @@ run "apply" {
   command = apply
 
   assert {
+    condition = alltrue([for metric in ["BucketSizeBytes", "NumberOfObjects", "ConcurrentExecutions", "CPUUtilization", "MemoryUtilization", "RunningTaskCount", "BlockedRequests", "TargetResponseTime", "ReplicationLatency", "BytesTransferred"] : strcontains(aws_cloudwatch_dashboard.monitoring_dashboard.dashboard_body, "\"${metric}\"")])
+    error_message = "The dashboard graphs sync, serving and data metrics"
+  }
+  assert {
+    condition     = strcontains(aws_cloudwatch_dashboard.monitoring_dashboard.dashboard_body, "\"start\":\"-PT3H\"") && strcontains(aws_cloudwatch_dashboard.monitoring_dashboard.dashboard_body, "\"start\":\"-P30D\"")
+    error_message = "Dashboard widgets carry time ranges that fit them"
+  }
+
+  assert {
     condition     = length(aws_backup_selection.backup_selection.resources) == 2
     error_message = "The backup selection must cover the state table and the bottle bucket"
   }

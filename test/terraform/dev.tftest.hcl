@@ -15,6 +15,14 @@ run "dev_plan" {
     condition     = [for s in aws_ecs_service.mirror_service_service.capacity_provider_strategy : s.capacity_provider] == ["FARGATE_SPOT"]
     error_message = "dev mirror service runs on Spot"
   }
+  assert {
+    condition     = aws_appautoscaling_scheduled_action.mirror_service_end_of_day.scalable_target_action[0].max_capacity == "0" && aws_appautoscaling_scheduled_action.mirror_service_end_of_day.schedule == "cron(0 19 ? * MON-FRI *)"
+    error_message = "dev scales the mirror to zero at the end of the working day"
+  }
+  assert {
+    condition     = aws_appautoscaling_scheduled_action.mirror_service_start_of_day.scalable_target_action[0].min_capacity == "2"
+    error_message = "dev scales the mirror back to its minimum in the morning"
+  }
 }
 
 run "dev_apply" {
