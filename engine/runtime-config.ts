@@ -38,7 +38,7 @@ export const ORCHESTRATOR_ENV = {
 
 export const WORKER_ENV = SYNC_ENV;
 export const SYNC_TASK_ENV = { ...SYNC_ENV, ...TASK_DISPATCH_ENV } as const;
-/** The mirror service reads the store, the table and its cache user; it emits no EMF metrics. */
+/** The mirror service reads the store, the table and its cache user, and reports its own figures as EMF. */
 export const MIRROR_SERVICE_ENV = {
   environment: SYNC_ENV.environment,
   bottleBucket: SYNC_ENV.bottleBucket,
@@ -47,6 +47,8 @@ export const MIRROR_SERVICE_ENV = {
   cachePort: SYNC_ENV.cachePort,
   cacheUser: SYNC_ENV.cacheUser,
   cacheReplicationGroup: SYNC_ENV.cacheReplicationGroup,
+  /** The mirror reports its requests, bytes and lookup hits as EMF every minute. */
+  metricsNamespace: SYNC_ENV.metricsNamespace,
   port: 'HBS_PORT',
   /** `redirect` or `proxy`; anything else stops the task at start. */
   mode: 'HBS_SERVE_MODE',
@@ -72,6 +74,12 @@ export const METRICS = {
   bottlesFailed: 'BottlesFailed',
   bytesTransferred: 'BytesTransferred',
   syncDuration: 'SyncDurationMs',
+  /** The mirror service's own figures, reported every minute per task (engine/serve/metrics-report.ts). */
+  mirrorRequests: 'MirrorRequests',
+  mirrorServerErrors: 'MirrorServerErrors',
+  mirrorBytesServed: 'MirrorBytesServed',
+  mirrorLookupHits: 'MirrorLookupHits',
+  mirrorLookupMisses: 'MirrorLookupMisses',
 } as const;
 
 /** The shallow health route the ALB's target group checks (the server answers it from memory). */

@@ -59,13 +59,29 @@ export class MirrorDashboard extends AddressGroup {
     super(scope, id);
     const context = ctx(this);
     this.region = context.region;
-    const s = props.subjects;
-    const env = { Environment: context.environment };
-    const lambda = (name: string, metric: string, stat = 'Sum'): Metric => ['AWS/Lambda', metric, 'FunctionName', name, { stat }];
-    const threshold = (alarm: CloudwatchMetricAlarm | undefined) => (alarm ? [{ value: alarm.thresholdInput, label: `${alarm.alarmNameInput} threshold` }] : []);
-    const alarmNamed = (suffix: string) => props.alarms.find((a) => a.alarmNameInput === `${context.namePrefix}-${suffix}`);
+    this.healthRows(props);
+    this.syncRows(props);
+    this.servingRows(props);
+    this.dataRows(props);
+    if (props.remoteAlarms?.length) {
+      this.row(props.remoteAlarms.map(({ alarm, region }) => ({ type: 'metric', width: 8, height: 6, properties: { title: alarm.alarmNameInput, region, annotations: { alarms: [alarm.arn] }, view: 'timeSeries', stacked: false } })));
+    }
+    this.dashboard = new CloudwatchDashboard(this, 'dashboard', {
+      dashboardName: `${context.namePrefix}-homebrew-mirror`,
+      dashboardBody: JSON.stringify({ widgets: this.widgets }),
+    });
+  }
 
-    // Health at a glance
+  /** The alarm's threshold as a line on its graph. */
+  private threshold(props: MirrorDashboardProps, suffix: string): { value: unknown; label: string }[] {
+    const alarm = props.alarms.find((a) => a.alarmNameInput === `${ctx(this).namePrefix}-${suffix}`);
+    return alarm ? [{ value: alarm.thresholdInput, label: `${alarm.alarmNameInput} threshold` }] : [];
+  }
+
+  /** Health at a glance: settings and runbooks, alarm status, freshness. */
+  private healthRows(props: MirrorDashboardProps): void {
+    const context = ctx(this);
+    const env = { Environment: context.environment };
     this.text(
       [
         `# ${context.namePrefix}: Homebrew bottle mirror`,
@@ -81,17 +97,24 @@ export class MirrorDashboard extends AddressGroup {
       }),
     ]);
 
-    // The weekly sync
-    const emf = (metric: string, stat = 'Sum'): Metric => [METRICS_NAMESPACE, metric, 'Environment', env.Environment, { stat }];
+  }
+
+  /** The weekly sync over 14 days: per run, the Lambdas, the Fargate task, dead letters. */
+  private syncRows(props: MirrorDashboardProps): void {
+    const s = props.subjects;
+    const environment = ctx(this).environment;
+    const threshold = (suffix: string) => this.threshold(props, suffix);
+    const lambda = (name: string, metric: string, stat = 'Sum'): Metric => ['AWS/Lambda', metric, 'FunctionName', name, { stat }];
+    const emf = (metric: string, stat = 'Sum'): Metric => [METRICS_NAMESPACE, metric, 'Environment', environment, { stat }];
     this.row([
       this.graph('Sync: bottles per run', [emf(METRICS.bottlesTransferred), emf(METRICS.bottlesFailed)], DASHBOARD_RANGES.sync, { period: 86400 }),
       this.graph('Sync: bytes per run', [emf(METRICS.bytesTransferred)], DASHBOARD_RANGES.sync, { period: 86400 }),
       this.graph('Sync: runs and duration', [emf(METRICS.syncSucceeded), emf(METRICS.syncFailed), [...emf(METRICS.syncDuration, 'Maximum').slice(0, 4), { stat: 'Maximum', yAxis: 'right' }]], DASHBOARD_RANGES.sync, { period: 86400 }),
     ]);
     this.row([
-      this.graph('Orchestrator', [lambda(s.orchestratorFunctionName, 'Invocations'), lambda(s.orchestratorFunctionName, 'Errors'), lambda(s.orchestratorFunctionName, 'Throttles')], DASHBOARD_RANGES.sync, { horizontal: threshold(alarmNamed('orchestrator-errors')) }),
-      this.graph('Orchestrator duration (ms)', [lambda(s.orchestratorFunctionName, 'Duration', 'Maximum')], DASHBOARD_RANGES.sync, { horizontal: threshold(alarmNamed('orchestrator-duration')) }),
-      this.graph('Workers', [lambda(s.workerFunctionName, 'Invocations'), lambda(s.workerFunctionName, 'Errors'), lambda(s.workerFunctionName, 'Throttles'), lambda(s.workerFunctionName, 'ConcurrentExecutions', 'Maximum')], DASHBOARD_RANGES.sync, { horizontal: threshold(alarmNamed('worker-errors')) }),
+      this.graph('Orchestrator', [lambda(s.orchestratorFunctionName, 'Invocations'), lambda(s.orchestratorFunctionName, 'Errors'), lambda(s.orchestratorFunctionName, 'Throttles')], DASHBOARD_RANGES.sync, { horizontal: threshold('orchestrator-errors') }),
+      this.graph('Orchestrator duration (ms)', [lambda(s.orchestratorFunctionName, 'Duration', 'Maximum')], DASHBOARD_RANGES.sync, { horizontal: threshold('orchestrator-duration') }),
+      this.graph('Workers', [lambda(s.workerFunctionName, 'Invocations'), lambda(s.workerFunctionName, 'Errors'), lambda(s.workerFunctionName, 'Throttles'), lambda(s.workerFunctionName, 'ConcurrentExecutions', 'Maximum')], DASHBOARD_RANGES.sync, { horizontal: threshold('worker-errors') }),
     ]);
     this.row([
       this.graph('Worker duration (ms)', [lambda(s.workerFunctionName, 'Duration', 'Average'), lambda(s.workerFunctionName, 'Duration', 'Maximum')], DASHBOARD_RANGES.sync),
@@ -99,12 +122,17 @@ export class MirrorDashboard extends AddressGroup {
       this.graph('Dead-letter queues', s.deadLetterQueueNames.map((q) => ['AWS/SQS', 'ApproximateNumberOfMessagesVisible', 'QueueName', q, { stat: 'Maximum' }]), DASHBOARD_RANGES.sync, { horizontal: [{ value: 0, label: 'any message is dropped work' }] }),
     ]);
 
-    // Serving
+  }
+
+  /** Serving over 3 hours: the ALB, the mirror tasks, WAF, and the mirror's own figures. */
+  private servingRows(props: MirrorDashboardProps): void {
+    const s = props.subjects;
+    const environment = ctx(this).environment;
     const alb = (metric: string, stat = 'Sum'): Metric => ['AWS/ApplicationELB', metric, 'LoadBalancer', s.albArnSuffix, { stat }];
     const service = (namespace: string, metric: string, stat = 'Average'): Metric => [namespace, metric, 'ClusterName', s.clusterName, 'ServiceName', s.mirrorServiceName, { stat }];
     this.row([
       this.graph('Requests, 4xx and 5xx', [alb('RequestCount'), alb('HTTPCode_Target_4XX_Count'), alb('HTTPCode_Target_5XX_Count'), alb('HTTPCode_ELB_5XX_Count')], DASHBOARD_RANGES.serving, { period: 60 }),
-      this.graph('Latency (s)', [alb('TargetResponseTime', 'p50'), alb('TargetResponseTime', 'p99')], DASHBOARD_RANGES.serving, { period: 60, horizontal: threshold(alarmNamed('alb-p99-latency')) }),
+      this.graph('Latency (s)', [alb('TargetResponseTime', 'p50'), alb('TargetResponseTime', 'p99')], DASHBOARD_RANGES.serving, { period: 60, horizontal: this.threshold(props, 'alb-p99-latency') }),
       this.graph('Healthy and unhealthy tasks', [['AWS/ApplicationELB', 'HealthyHostCount', 'TargetGroup', s.targetGroupArnSuffix, 'LoadBalancer', s.albArnSuffix, { stat: 'Minimum' }], ['AWS/ApplicationELB', 'UnHealthyHostCount', 'TargetGroup', s.targetGroupArnSuffix, 'LoadBalancer', s.albArnSuffix, { stat: 'Maximum' }]], DASHBOARD_RANGES.serving, { period: 60 }),
     ]);
     this.row([
@@ -113,7 +141,27 @@ export class MirrorDashboard extends AddressGroup {
       this.graph('WAF blocked requests', [['AWS/WAFV2', 'BlockedRequests', 'WebACL', s.webAclName, 'Region', this.region, 'Rule', 'ALL', { stat: 'Sum' }]], DASHBOARD_RANGES.serving, { period: 60 }),
     ]);
 
-    // Data
+    const mirror = (metric: string): Metric => [METRICS_NAMESPACE, metric, 'Environment', environment, { stat: 'Sum', id: metric.replace('Mirror', '').toLowerCase() }];
+    this.row([
+      this.graph('Mirror service: requests and 5xx (all tasks)', [mirror(METRICS.mirrorRequests), mirror(METRICS.mirrorServerErrors)], DASHBOARD_RANGES.serving, { period: 60 }),
+      this.graph('Mirror service: bytes served', [mirror(METRICS.mirrorBytesServed)], DASHBOARD_RANGES.serving, { period: 60 }),
+      this.graph(
+        'Mirror service: lookup hit ratio (%)',
+        [
+          [...mirror(METRICS.mirrorLookupHits).slice(0, 4), { stat: 'Sum', id: 'hits', visible: false }],
+          [...mirror(METRICS.mirrorLookupMisses).slice(0, 4), { stat: 'Sum', id: 'misses', visible: false }],
+          [{ expression: 'IF(hits + misses > 0, 100 * hits / (hits + misses), 100)', label: 'hit ratio (%)', id: 'ratio' }],
+        ],
+        DASHBOARD_RANGES.serving,
+        { period: 300 },
+      ),
+    ]);
+
+  }
+
+  /** Data over 30 days: the bottle store, the state table, the cache. */
+  private dataRows(props: MirrorDashboardProps): void {
+    const s = props.subjects;
     const node = (metric: string, stat: string): Metric[] => s.cacheNodeIds.map((id) => ['AWS/ElastiCache', metric, 'CacheClusterId', id, { stat }]);
     const table = (metric: string, stat = 'Sum', extra: string[] = []): Metric => ['AWS/DynamoDB', metric, 'TableName', s.tableName, ...extra, { stat }];
     this.row([
@@ -122,18 +170,10 @@ export class MirrorDashboard extends AddressGroup {
       this.graph(`State table: throttles and replication to ${s.replicaRegion} (ms)`, [table('ReadThrottleEvents'), table('WriteThrottleEvents'), [...table('ReplicationLatency', 'Average', ['ReceivingRegion', s.replicaRegion]).slice(0, -1), { stat: 'Average', yAxis: 'right' }]], DASHBOARD_RANGES.data, { period: 3600 }),
     ]);
     this.row([
-      this.graph('Cache: engine CPU (%)', node('EngineCPUUtilization', 'Average'), DASHBOARD_RANGES.data, { period: 3600, horizontal: threshold(alarmNamed('cache-cpu')) }),
-      this.graph('Cache: memory (%)', node('DatabaseMemoryUsagePercentage', 'Maximum'), DASHBOARD_RANGES.data, { period: 3600, horizontal: threshold(alarmNamed('cache-memory')) }),
+      this.graph('Cache: engine CPU (%)', node('EngineCPUUtilization', 'Average'), DASHBOARD_RANGES.data, { period: 3600, horizontal: this.threshold(props, 'cache-cpu') }),
+      this.graph('Cache: memory (%)', node('DatabaseMemoryUsagePercentage', 'Maximum'), DASHBOARD_RANGES.data, { period: 3600, horizontal: this.threshold(props, 'cache-memory') }),
       this.graph('Cache: evictions and replication lag (s)', [...node('Evictions', 'Sum'), ...node('ReplicationLag', 'Maximum').map((m) => [...m.slice(0, -1), { stat: 'Maximum', yAxis: 'right' }])], DASHBOARD_RANGES.data, { period: 3600 }),
     ]);
-    if (props.remoteAlarms?.length) {
-      this.row(props.remoteAlarms.map(({ alarm, region }) => ({ type: 'metric', width: 8, height: 6, properties: { title: alarm.alarmNameInput, region, annotations: { alarms: [alarm.arn] }, view: 'timeSeries', stacked: false } })));
-    }
-
-    this.dashboard = new CloudwatchDashboard(this, 'dashboard', {
-      dashboardName: `${context.namePrefix}-homebrew-mirror`,
-      dashboardBody: JSON.stringify({ widgets: this.widgets }),
-    });
   }
 
   private graph(title: string, metrics: Metric[], start: string, options: { width?: number; period?: number; horizontal?: { value: unknown; label: string }[] } = {}): Widget {

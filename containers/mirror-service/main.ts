@@ -1,5 +1,6 @@
 import { jsonLogger } from '../../engine/logger';
 import { BatchedAccessLog } from '../../engine/serve/access-log';
+import { MirrorMetricsReporter } from '../../engine/serve/metrics-report';
 import { MirrorServer } from '../../engine/serve/server';
 import { awsMirrorService } from '../../engine/wiring/aws';
 
@@ -16,11 +17,13 @@ async function main(): Promise<void> {
   const accessLog = new BatchedAccessLog({ service: 'mirror-service', environment }, (chunk) => process.stdout.write(chunk));
   const service = await awsMirrorService(log, accessLog.log);
   const server = new MirrorServer(service.deps);
+  const stopReporting = new MirrorMetricsReporter(server.metrics, service.metrics).start();
   const port = await server.listen(service.port, '0.0.0.0');
   log.info('listening', { port, mode: service.mode });
   process.once('SIGTERM', () => {
     log.info('SIGTERM: draining');
     void server.stop().then(() => {
+      stopReporting();
       accessLog.flush();
       service.close();
       process.exit(0);

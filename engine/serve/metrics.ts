@@ -10,6 +10,14 @@ interface RouteStats {
   sum: number;
 }
 
+export interface MirrorTotals {
+  readonly requests: number;
+  readonly serverErrors: number;
+  readonly bytesServed: number;
+  readonly lookupHits: number;
+  readonly lookupMisses: number;
+}
+
 /** Counters updated on every request, so observe() does no string building and no allocation once a route is known. */
 export class ServerMetrics {
   private readonly routes = new Map<string, RouteStats>();
@@ -36,6 +44,19 @@ export class ServerMetrics {
   lookup(hit: boolean): void {
     if (hit) this.hits++;
     else this.misses++;
+  }
+
+  /** Running totals since start, for the periodic CloudWatch report. */
+  totals(): MirrorTotals {
+    let requests = 0;
+    let serverErrors = 0;
+    for (const stats of this.routes.values()) {
+      for (const [status, n] of stats.byStatus) {
+        requests += n;
+        if (status >= 500) serverErrors += n;
+      }
+    }
+    return { requests, serverErrors, bytesServed: this.bytesServed, lookupHits: this.hits, lookupMisses: this.misses };
   }
 
   render(generationAgeSeconds: number | undefined): string {

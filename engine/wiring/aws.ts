@@ -10,7 +10,7 @@ import { S3BlobStore, S3ObjectStore } from '../adapters/aws/s3-store';
 import { HOMEBREW_1_PEM } from '../homebrew/homebrew-1-key';
 import { loadPublicKey } from '../homebrew/signed-api';
 import { Logger } from '../logger';
-import { emfSink } from '../metrics';
+import { MetricSink, emfSink } from '../metrics';
 import {
   CACHE_KEY_PREFIXES,
   MIRROR_SERVICE_ENV,
@@ -92,6 +92,8 @@ export async function awsSyncDeps(log: Logger, env: Env = process.env): Promise<
 
 export interface AwsMirrorService {
   readonly deps: MirrorServerDeps;
+  /** EMF sink for the task's periodic figures (`MirrorMetricsReporter`). */
+  readonly metrics: MetricSink;
   readonly port: number;
   readonly mode: ServeMode;
   /** Closes the cache connection after the server has stopped. */
@@ -115,6 +117,7 @@ export async function awsMirrorService(log: Logger, accessLog: AccessLog, env: E
       presign: (sha256, expiresIn) => stores.blobs.presign(sha256, expiresIn),
       trustProxy: true,
     },
+    metrics: emfSink(config.environment, { namespace: config.metricsNamespace }),
     port,
     mode,
     close: () => cache.disconnect(),

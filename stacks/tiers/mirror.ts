@@ -9,7 +9,7 @@ import { LoadBalancer } from '../../constructs/load-balancer';
 import { LOG_PREFIXES } from '../../constructs/log-archive';
 import { DnsAlias, ManagedCertificate } from '../../constructs/mirror-domain';
 import { MirrorService } from '../../constructs/mirror-service';
-import { MIRROR_SERVICE_ENV, MIRROR_SERVICE_NODE_FLAGS } from '../../engine/runtime-config';
+import { METRICS_NAMESPACE, MIRROR_SERVICE_ENV, MIRROR_SERVICE_NODE_FLAGS } from '../../engine/runtime-config';
 import { DataTier } from './data';
 import { Foundation } from './foundation';
 
@@ -61,6 +61,7 @@ export class MirrorTier extends AddressGroup {
       command: ['node', ...MIRROR_SERVICE_NODE_FLAGS, 'main.js'],
       environment: {
         ...data.runtimeEnvironment('mirror'),
+        [MIRROR_SERVICE_ENV.metricsNamespace]: METRICS_NAMESPACE,
         [MIRROR_SERVICE_ENV.port]: String(MIRROR_PORT),
         [MIRROR_SERVICE_ENV.mode]: 'redirect',
       },

@@ -14,6 +14,7 @@ const mirrorEnv: Record<string, string> = {
   [MIRROR_SERVICE_ENV.cachePort]: '1',
   [MIRROR_SERVICE_ENV.cacheUser]: 'prod-brew-cache-mirror',
   [MIRROR_SERVICE_ENV.cacheReplicationGroup]: 'prod-brew-cache',
+  [MIRROR_SERVICE_ENV.metricsNamespace]: 'HomebrewMirror',
   [MIRROR_SERVICE_ENV.port]: '8080',
   [MIRROR_SERVICE_ENV.mode]: 'redirect',
 };

@@ -25,6 +25,8 @@ describe('the on-call dashboard', () => {
       'AWS/ApplicationELB/RequestCount', 'AWS/ApplicationELB/HTTPCode_Target_4XX_Count', 'AWS/ApplicationELB/HTTPCode_Target_5XX_Count',
       'AWS/ApplicationELB/HTTPCode_ELB_5XX_Count', 'AWS/ApplicationELB/TargetResponseTime', 'AWS/ApplicationELB/HealthyHostCount',
       'AWS/ECS/CPUUtilization', 'AWS/ECS/MemoryUtilization', 'AWS/WAFV2/BlockedRequests',
+      // the mirror service's own figures (EMF, every minute per task)
+      'HomebrewMirror/MirrorRequests', 'HomebrewMirror/MirrorServerErrors', 'HomebrewMirror/MirrorBytesServed', 'HomebrewMirror/MirrorLookupHits', 'HomebrewMirror/MirrorLookupMisses',
       // data: S3 storage, table, cache
       'AWS/S3/BucketSizeBytes', 'AWS/S3/NumberOfObjects', 'AWS/DynamoDB/ReadThrottleEvents', 'AWS/DynamoDB/WriteThrottleEvents',
       'AWS/DynamoDB/ReplicationLatency', 'AWS/ElastiCache/EngineCPUUtilization', 'AWS/ElastiCache/DatabaseMemoryUsagePercentage',
@@ -42,6 +44,11 @@ describe('the on-call dashboard', () => {
     expect(graph('prod', 'Workers').properties.start).toBe('-P14D');
     expect(graph('prod', 'Requests, 4xx and 5xx').properties).toMatchObject({ start: '-PT3H', period: 60 });
     expect(graph('prod', 'Bottle store size (bytes)').properties).toMatchObject({ start: '-P30D', period: 86400 });
+  });
+
+  test('the lookup hit ratio is computed across tasks from hits and misses', () => {
+    const ratio = graph('prod', 'Mirror service: lookup hit ratio (%)').properties.metrics.at(-1)[0];
+    expect(ratio).toEqual({ expression: 'IF(hits + misses > 0, 100 * hits / (hits + misses), 100)', label: 'hit ratio (%)', id: 'ratio' });
   });
 
   test('each alarm’s threshold is drawn on its graph', () => {

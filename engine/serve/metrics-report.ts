@@ -1,0 +1,43 @@
+import { MetricSink } from '../metrics';
+import { METRICS } from '../runtime-config';
+import { MirrorTotals, ServerMetrics } from './metrics';
+
+/** How often each mirror task reports its figures to CloudWatch (EMF on stdout). */
+export const MIRROR_REPORT_INTERVAL_MS = 60_000;
+
+/**
+ * Reports what a mirror task served since its last report: requests, 5xx,
+ * bytes and snapshot lookups (hit ratio = hits / (hits + misses), which the
+ * dashboard computes across tasks). Deltas, so CloudWatch sums tasks.
+ */
+export class MirrorMetricsReporter {
+  private last: MirrorTotals = { requests: 0, serverErrors: 0, bytesServed: 0, lookupHits: 0, lookupMisses: 0 };
+
+  constructor(
+    private readonly metrics: ServerMetrics,
+    private readonly sink: MetricSink,
+  ) {}
+
+  report(): void {
+    const now = this.metrics.totals();
+    const delta = (key: keyof MirrorTotals) => now[key] - this.last[key];
+    this.sink.emit({
+      [METRICS.mirrorRequests]: { value: delta('requests'), unit: 'Count' },
+      [METRICS.mirrorServerErrors]: { value: delta('serverErrors'), unit: 'Count' },
+      [METRICS.mirrorBytesServed]: { value: delta('bytesServed'), unit: 'Bytes' },
+      [METRICS.mirrorLookupHits]: { value: delta('lookupHits'), unit: 'Count' },
+      [METRICS.mirrorLookupMisses]: { value: delta('lookupMisses'), unit: 'Count' },
+    });
+    this.last = now;
+  }
+
+  /** Reports every `intervalMs` until the returned function is called (which reports once more). */
+  start(intervalMs = MIRROR_REPORT_INTERVAL_MS): () => void {
+    const timer = setInterval(() => this.report(), intervalMs);
+    timer.unref();
+    return () => {
+      clearInterval(timer);
+      this.report();
+    };
+  }
+}
