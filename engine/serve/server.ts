@@ -69,6 +69,17 @@ interface Exchange {
   ip?: string;
 }
 
+/**
+ * A run's failure reason fit for a public page: URLs keep only their origin
+ * (paths and query strings can carry tokens), local file paths are hidden.
+ */
+export function publicReason(reason: string): string {
+  return reason
+    .replace(/\b(https?:\/\/[^\s/?#'"]+)([^\s'"]*?)([:;,.]?)(?=[\s'"]|$)/g, (_, origin: string, rest: string, end: string) => `${origin}${rest ? '/…' : ''}${end}`)
+    .replace(/(^|[\s'"(=])(\/[^\s'"):]+)/g, '$1(local path)')
+    .slice(0, 300);
+}
+
 /** Handlers answer synchronously when everything is in memory, and return a promise only when they must wait. */
 type Handler = (x: Exchange) => void | Promise<void>;
 
@@ -286,20 +297,31 @@ export class MirrorServer {
       ip: undefined,
     };
     try {
-      if (req.method !== 'GET' && req.method !== 'HEAD') throw httpErrors.methodNotAllowed();
-      const handler = this.route(x);
-      if (x.route === 'health') return this.run(x, handler);
+      // The ALB's health check is never limited; everything else is, before routing, so
+      // floods of 404, 400 and 405 requests cost a client its budget like any other.
+      if (req.url === HEALTH_PATH && req.method === 'GET') return this.dispatch(x);
       const verdict = this.deps.limiter.take(this.clientIp(x));
-      if (isPromise(verdict)) verdict.then((v) => this.admit(x, v, handler), (error) => this.fail(x, error));
-      else this.admit(x, verdict, handler);
+      if (isPromise(verdict)) verdict.then((v) => this.admit(x, v), (error) => this.fail(x, error));
+      else this.admit(x, verdict);
     } catch (error) {
       this.fail(x, error);
     }
   }
 
-  private admit(x: Exchange, verdict: RateVerdict, handler: Handler): void {
-    if (verdict.allowed) this.run(x, handler);
-    else this.fail(x, httpErrors.rateLimited(verdict.retryAfterSeconds));
+  private admit(x: Exchange, verdict: RateVerdict): void {
+    if (verdict.allowed) return this.dispatch(x);
+    x.route = 'rate_limited'; // refused before routing
+    this.fail(x, httpErrors.rateLimited(verdict.retryAfterSeconds));
+  }
+
+  /** Method check, routing, and the route's handler. */
+  private dispatch(x: Exchange): void {
+    try {
+      if (x.req.method !== 'GET' && x.req.method !== 'HEAD') throw httpErrors.methodNotAllowed();
+      this.run(x, this.route(x));
+    } catch (error) {
+      this.fail(x, error);
+    }
   }
 
   private run(x: Exchange, handler: Handler): void {
@@ -632,7 +654,7 @@ export class MirrorServer {
             bottles: lastRun.bottles,
             bytesTransferred: lastRun.bytesTransferred,
             failures: lastRun.failures?.length ?? 0,
-            error: lastRun.error,
+            error: lastRun.error === undefined ? undefined : publicReason(lastRun.error),
           }
         : null,
     });

@@ -275,6 +275,24 @@ describe('operations', () => {
     }
   });
 
+  test('the limit applies before routing: floods of 404, 400 and 405 requests are limited too', async () => {
+    const limited = startServer(new MemoryRateLimiter({ ratePerSecond: 0.5, burst: 3 }));
+    const port = await limited.listen(0, '127.0.0.1');
+    const saved = base;
+    base = `http://127.0.0.1:${port}`;
+    try {
+      const statuses = [(await get('/nope')).status, (await get('/bottles/%ZZ')).status, (await get('/api/formula.jws.json', {}, 'DELETE')).status];
+      expect(statuses).toEqual([404, 400, 405]);
+      const refused = await get('/nope');
+      expect(refused.status).toBe(429);
+      expect(JSON.parse(refused.body.toString())).toMatchObject({ error: 'rate_limited' });
+      expect((await get('/health')).status).toBe(200); // the ALB's check still passes
+    } finally {
+      base = saved;
+      await limited.stop();
+    }
+  });
+
   test('a new generation is switched to without restart, and no response mixes generations', async () => {
     const before = await get('/api/formula.jws.json');
     publishApi(upstream, formulae('1.25.1'), key.privateKey);

@@ -45,4 +45,53 @@ describe('MemoryRateLimiter', () => {
     expect(limiter.trackedClients).toBe(1);
     expect(limiter.take('a').allowed).toBe(true); // a dropped bucket starts full again
   });
+
+  test('memory is bounded: past the cap the oldest bucket goes, and each new client touches O(1) buckets', () => {
+    let now = 0;
+    const limiter = new MemoryRateLimiter({ ratePerSecond: 1, burst: 2 }, () => now, 1_000);
+    limiter.take('hammering');
+    limiter.take('hammering');
+    // 200 times the cap of distinct addresses, all active (nothing has refilled).
+    for (let i = 0; i < 200_000; i++) limiter.take(`addr-${i}`);
+    expect(limiter.trackedClients).toBe(1_000);
+    // Eviction works from the front in arrival order: the newest clients are kept.
+    now += 100;
+    // Its bucket was kept: one token left of its burst of two, then refused (a fresh bucket would allow both).
+    expect([limiter.take('addr-199999').allowed, limiter.take('addr-199999').allowed]).toEqual([true, false]);
+  });
+
+  test('a new client looks at O(1) buckets, not all of them', () => {
+    let reads = 0;
+    const clock = () => (reads++, 0);
+    const limiter = new MemoryRateLimiter({ ratePerSecond: 1, burst: 2 }, clock, 50_000);
+    for (let i = 0; i < 20_000; i++) limiter.take(`addr-${i}`);
+    // Iterations of the eviction loop are observable through Map iteration; count them with a spy on the Map.
+    const buckets = (limiter as unknown as { buckets: Map<string, unknown> }).buckets;
+    let visited = 0;
+    const original = buckets[Symbol.iterator].bind(buckets);
+    buckets[Symbol.iterator] = function* () {
+      for (const entry of original()) {
+        visited++;
+        yield entry;
+      }
+    } as typeof buckets[typeof Symbol.iterator];
+    for (let i = 0; i < 1_000; i++) limiter.take(`new-${i}`);
+    expect(visited).toBeLessThanOrEqual(1_000); // one look at the front per new client, not 20,000
+    expect(reads).toBeGreaterThan(0);
+  });
+});
+
+
+describe('/status failure reasons', () => {
+  test('keep the reason, drop the internals: URL paths and queries, local file paths', () => {
+    const { publicReason } = require('../../engine/serve/server') as typeof import('../../engine/serve/server');
+    expect(publicReason('cannot fetch formula.jws.json: GET https://formulae.brew.sh/api/formula.jws.json: HTTP 503')).toBe(
+      'cannot fetch formula.jws.json: GET https://formulae.brew.sh/…: HTTP 503',
+    );
+    expect(publicReason("unexpected error: ENOSPC: no space left on device, open '/var/lib/mirror/blobs/sha256/.partial-1'")).toBe(
+      "unexpected error: ENOSPC: no space left on device, open '(local path)'",
+    );
+    expect(publicReason('GET https://cdn.example/blob?sig=SECRET: HTTP 403')).not.toContain('SECRET');
+    expect(publicReason('x'.repeat(1000))).toHaveLength(300);
+  });
 });

@@ -3,25 +3,37 @@ import { DEFAULT_RATE_LIMIT, RateLimit, RateLimiter, RateVerdict } from '../../p
 
 const ALLOWED: RateVerdict = Object.freeze({ allowed: true, retryAfterSeconds: 0 });
 
+/** Most clients the in-memory limiter tracks; past it the oldest bucket is dropped. */
+export const DEFAULT_MAX_TRACKED_CLIENTS = 100_000;
+
 /**
  * Token bucket per IP, in process memory. Time comes from the monotonic
  * clock: a wall-clock step backwards (NTP) must not drain every bucket.
+ *
+ * Memory is bounded and every call is constant time: buckets sit in a Map in
+ * the order clients first appeared; a new client first drops buckets at the
+ * front that have refilled (indistinguishable from new ones), and past
+ * `maxClients` the oldest bucket goes even if in use (that client starts
+ * over with a full burst: the cost of a bound under a many-address flood).
  */
 export class MemoryRateLimiter implements RateLimiter {
   readonly backend = 'memory';
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
-  private static readonly SWEEP_AT = 10_000;
+  private readonly refillMs: number;
 
   constructor(
     private readonly limit: RateLimit = DEFAULT_RATE_LIMIT,
     private readonly now: () => number = () => performance.now(),
-  ) {}
+    private readonly maxClients: number = DEFAULT_MAX_TRACKED_CLIENTS,
+  ) {
+    this.refillMs = (limit.burst / limit.ratePerSecond) * 1000;
+  }
 
   take(clientIp: string): RateVerdict {
     const now = this.now();
     let bucket = this.buckets.get(clientIp);
     if (!bucket) {
-      if (this.buckets.size >= MemoryRateLimiter.SWEEP_AT) this.sweep(now);
+      this.evict(now);
       bucket = { tokens: this.limit.burst, at: now };
       this.buckets.set(clientIp, bucket);
     }
@@ -39,10 +51,12 @@ export class MemoryRateLimiter implements RateLimiter {
     return this.buckets.size;
   }
 
-  /** Buckets idle long enough to have refilled are indistinguishable from new ones; dropping them bounds memory. */
-  private sweep(now: number): void {
-    const refillMs = (this.limit.burst / this.limit.ratePerSecond) * 1000;
-    for (const [ip, bucket] of this.buckets) if (now - bucket.at >= refillMs) this.buckets.delete(ip);
+  /** Amortized O(1): each bucket is dropped at most once, from the front. */
+  private evict(now: number): void {
+    for (const [ip, bucket] of this.buckets) {
+      if (this.buckets.size < this.maxClients && now - bucket.at < this.refillMs) return;
+      this.buckets.delete(ip);
+    }
   }
 
   async ping(): Promise<void> {}
