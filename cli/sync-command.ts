@@ -1,7 +1,7 @@
 import { readFileSync } from 'fs';
 import * as path from 'path';
 import { parseArgs } from 'util';
-import { UsageError, errorKind } from '../engine/errors';
+import { LocalEnvironmentError, UsageError, errorKind } from '../engine/errors';
 import { HOMEBREW_1_PEM } from '../engine/homebrew/homebrew-1-key';
 import { ALL_TAG, KNOWN_PLATFORM_TAGS } from '../engine/homebrew/platform-tags';
 import { loadPublicKey } from '../engine/homebrew/signed-api';
@@ -93,6 +93,7 @@ export async function syncCommand(args: string[], io: Io): Promise<number> {
   );
   if (showProgress) io.stderr('\n');
   if (summary.errorKind === 'usage') throw new UsageError(summary.error ?? 'invalid request');
+  if (summary.errorKind === 'local-environment') throw new LocalEnvironmentError(summary.error ?? 'the store refused a write');
   report(summary, io, { json: Boolean(values.json), customKey: values['public-key'] !== undefined });
   return summary.published ? 0 : 1;
 }

@@ -11,7 +11,7 @@ import { DEFAULT_ROUTING, Route, RoutingLimits, routePlan } from './route';
 import { TransferDeps, transferBlob } from './transfer';
 import { Upstream, UpstreamError, readAll } from './upstream';
 import { apiKey, runKeys } from '../store-layout';
-import { ErrorKind, MirrorError } from '../errors';
+import { ErrorKind, MirrorError, errorKind } from '../errors';
 import { ALL_TAG, KNOWN_PLATFORM_TAGS } from '../homebrew/platform-tags';
 
 /**
@@ -292,14 +292,31 @@ export async function transferBatch(deps: PhaseDeps, runId: string, batchId: str
   const failures: BatchResult['failures'] = [];
   const unstarted: TransferItem[] = [];
   let next = 0;
+  /** Set when upstream's circuit is open or the store refused a write: no new bottle starts. */
+  let stopReason: string | undefined;
+  let localError: Error | undefined;
   const worker = async () => {
     while (next < items.length) {
       const item = items[next++];
+      if (stopReason !== undefined) {
+        failures.push({ sha256: item.sha256, reason: stopReason, permanent: false });
+        continue;
+      }
       if (options.keepGoing && !options.keepGoing()) {
         unstarted.push(item);
         continue;
       }
-      const outcome = await transferBlob(item, { upstream: deps.upstream, store: deps.blobs, ...deps.transfer });
+      let outcome;
+      try {
+        outcome = await transferBlob(item, { upstream: deps.upstream, store: deps.blobs, ...deps.transfer });
+      } catch (error) {
+        if (errorKind(error) !== 'local-environment') throw error;
+        localError ??= error as Error;
+        stopReason = `not started: ${(error as Error).message}`;
+        failures.push({ sha256: item.sha256, reason: (error as Error).message, permanent: false });
+        continue;
+      }
+      if (outcome.status === 'failed' && outcome.circuitOpen) stopReason ??= `not started: ${outcome.reason}`;
       if (outcome.status === 'transferred') {
         transferred++;
         bytes += outcome.bytes;
@@ -311,6 +328,8 @@ export async function transferBatch(deps: PhaseDeps, runId: string, batchId: str
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 4) }, worker));
+  // A local fault ends the run with its own message (the caller records it and releases the lease).
+  if (localError) throw localError;
 
   let continuations: string[] = [];
   if (unstarted.length > 0) {
@@ -439,7 +458,7 @@ async function publishIfComplete(deps: PhaseDeps, runId: string, manifest: RunMa
   };
   const transient = failures.filter((f) => !f.permanent);
   if (transient.length > 0) {
-    return { ...summaryBase, published: false, error: `${transient.length} bottle(s) failed transiently; rerun to finish` };
+    return { ...summaryBase, published: false, error: `${transient.length} bottle(s) failed transiently (${transient[0].reason}); rerun to finish` };
   }
   const missingPercent = manifest.wantedBottles === 0 ? 0 : (failedCount / manifest.wantedBottles) * 100;
   if (missingPercent > manifest.maxMissingPercent) {

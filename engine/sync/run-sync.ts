@@ -39,7 +39,8 @@ export function newRunId(now: Date): string {
 
 /** Turns the errors that mean "bad input, nothing changed" into a message; rethrows anything else. */
 export function abortMessage(error: unknown): string {
-  if (isRejectedInput(error) || errorKind(error) === 'usage') return (error as Error).message;
+  const kind = errorKind(error);
+  if (isRejectedInput(error) || kind === 'usage' || kind === 'local-environment') return (error as Error).message;
   return `unexpected error: ${(error as Error).message}`;
 }
 

@@ -1,3 +1,4 @@
+import { LocalEnvironmentError } from '../errors';
 import { BlobIntegrityError, BlobStore, CircuitBreaker } from '../ports';
 import { TransferItem } from './plan';
 import { Upstream, UpstreamError } from './upstream';
@@ -15,7 +16,22 @@ export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 5, baseDelayMs: 500, ma
 export type TransferOutcome =
   | { readonly status: 'transferred'; readonly bytes: number; readonly attempts: number }
   | { readonly status: 'present' }
-  | { readonly status: 'failed'; readonly permanent: boolean; readonly reason: string; readonly attempts: number };
+  | { readonly status: 'failed'; readonly permanent: boolean; readonly reason: string; readonly attempts: number; readonly circuitOpen?: boolean };
+
+/** Errors of this machine, not of upstream: they stop the run with their own message and never open the breaker. */
+export const LOCAL_ERROR_CODES: readonly string[] = ['ENOSPC', 'EDQUOT', 'EACCES', 'EPERM', 'EROFS', 'EMFILE', 'ENFILE'];
+
+/** A local fault while storing a bottle (disk full, read-only or forbidden store). */
+export class LocalStoreError extends LocalEnvironmentError {
+  constructor(readonly code: string, cause: Error) {
+    super(`the store refused a write (${code}): ${cause.message.replace(/, open '[^']*'$/, '')}; fix the store and rerun (nothing was published)`);
+  }
+}
+
+const localErrorCode = (error: unknown): string | undefined => {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code && LOCAL_ERROR_CODES.includes(code) ? code : undefined;
+};
 
 export interface TransferDeps {
   readonly upstream: Upstream;
@@ -53,10 +69,8 @@ export async function transferBlob(item: TransferItem, deps: TransferDeps): Prom
   for (let attempt = 1; attempt <= policy.maxAttempts; attempt++) {
     let retryAfterMs: number | undefined;
     if (deps.breaker && !(await deps.breaker.allowRequest(host))) {
-      lastReason = `circuit open for ${host}: upstream is failing, not sending requests`;
-      lastWasDigest = false;
-      if (attempt < policy.maxAttempts) await sleep(backoffDelay(attempt, policy, random));
-      continue;
+      // No waiting it out bottle by bottle: the batch stops starting bottles and the run fails with this reason.
+      return { status: 'failed', permanent: false, reason: `circuit open for ${host}: upstream is failing, not sending requests`, attempts: attempt, circuitOpen: true };
     }
     try {
       const response = await deps.upstream.get(item.upstreamUrl);
@@ -64,6 +78,8 @@ export async function transferBlob(item: TransferItem, deps: TransferDeps): Prom
       await deps.breaker?.recordSuccess(host);
       return { status: 'transferred', bytes, attempts: attempt };
     } catch (error) {
+      const local = localErrorCode(error);
+      if (local) throw new LocalStoreError(local, error as Error);
       if (error instanceof UpstreamError) {
         if (error.permanent) return { status: 'failed', permanent: true, reason: error.message, attempts: attempt };
         retryAfterMs = error.retryAfterMs;

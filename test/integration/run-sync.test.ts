@@ -203,3 +203,52 @@ describe('a local sync against the fixture upstream', () => {
     });
   });
 });
+
+describe('local faults and a failing upstream end the run fast, with their own reason', () => {
+  test('a full disk stops the run with ENOSPC as the reason, never blames or trips the upstream breaker, and keeps the lease free', async () => {
+    publishApi(upstream, baseFormulae(), key.privateKey);
+    const local = stores();
+    const full = Object.assign(Object.create(Object.getPrototypeOf(local.blobs)), local.blobs);
+    full.put = async () => {
+      throw Object.assign(new Error("ENOSPC: no space left on device, open '/data/blobs/sha256/.partial-1'"), { code: 'ENOSPC' });
+    };
+    const breakerCalls: string[] = [];
+    const breaker = {
+      allowRequest: async () => true,
+      recordSuccess: async () => void breakerCalls.push('success'),
+      recordFailure: async () => void breakerCalls.push('failure'),
+    };
+    const sleeps: number[] = [];
+    const summary = await runSync(
+      {
+        upstream: new Upstream(),
+        ...local,
+        blobs: full,
+        log: jsonLogger({}, () => undefined),
+        transfer: { breaker, sleep: async (ms) => void sleeps.push(ms) },
+      },
+      { apiUrl: upstream.apiRoot, publicKey: key.publicKey, concurrency: 1 },
+    );
+    expect(summary).toMatchObject({ published: false, errorKind: 'local-environment' });
+    expect(summary.error).toBe('the store refused a write (ENOSPC): ENOSPC: no space left on device; fix the store and rerun (nothing was published)');
+    expect(breakerCalls).toEqual([]); // a local fault is not the upstream's
+    expect(sleeps).toEqual([]); // and is not retried
+    expect(upstream.requests.filter((r) => r.origin === 'cdn')).toHaveLength(1); // no other bottle was started
+    expect(await local.state.acquireLease(SYNC_LEASE, 'next', 1000)).toBe(true);
+  });
+
+  test('an open circuit fails the run at once with that reason: no waiting, no requests, for any number of bottles', async () => {
+    const many = Array.from({ length: 40 }, (_, i) => ({ name: `f${i}`, version: '1.0', bottles: [bottle('arm64_sequoia', 100)] }));
+    publishApi(upstream, many, key.privateKey);
+    const sleeps: number[] = [];
+    const closed = { allowRequest: async () => false, recordSuccess: async () => undefined, recordFailure: async () => undefined };
+    const summary = await runSync(
+      { upstream: new Upstream(), ...stores(), log: jsonLogger({}, () => undefined), transfer: { breaker: closed, sleep: async (ms) => void sleeps.push(ms) } },
+      { apiUrl: upstream.apiRoot, publicKey: key.publicKey },
+    );
+    expect(summary.published).toBe(false);
+    expect(summary.error).toMatch(/^40 bottle\(s\) failed transiently \((not started: )?circuit open for 127\.0\.0\.1:\d+: upstream is failing, not sending requests\); rerun to finish$/);
+    expect(sleeps).toEqual([]);
+    expect(upstream.requests.filter((r) => r.origin === 'registry' && r.path.includes('/blobs/'))).toEqual([]);
+  });
+});
