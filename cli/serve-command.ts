@@ -74,11 +74,8 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
   } catch (error) {
     throw listenError(error as NodeJS.ErrnoException, host, port);
   }
-  io.stdout(`${announce(root, host, bound)}\n`);
-  if (!(await localStores(root).state.getPublished())) {
-    io.stderr(`bottles: nothing is published in ${root} yet: brew gets 503 until \`bottles sync --store ${values.store}\` publishes\n`);
-  }
-  await new Promise<void>((resolve) => {
+  // Signal handlers before the first line: whoever reads it may stop the server at once.
+  const stopped = new Promise<void>((resolve) => {
     const stop = () =>
       void server.stop().then(() => {
         accessLog.flush();
@@ -87,6 +84,11 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
   });
+  if (!(await localStores(root).state.getPublished())) {
+    io.stderr(`bottles: nothing is published in ${root} yet: brew gets 503 until \`bottles sync --store ${values.store}\` publishes\n`);
+  }
+  io.stdout(`${announce(root, host, bound)}\n`);
+  await stopped;
   return 0;
 }
 
