@@ -4,6 +4,7 @@ import { UsageError } from '../engine/errors';
 export const LIMITS = {
   concurrency: { default: 4, min: 1, max: 64 },
   maxMissingPercent: { default: 1, min: 0, max: 100 },
+  maxDropPercent: { default: 10, min: 0, max: 100 },
   port: { default: 8080, min: 0, max: 65535 },
 } as const;
 

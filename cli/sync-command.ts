@@ -15,7 +15,8 @@ import { LIMITS, glueNegativeValues, integerOption, numberOption } from './optio
 import { formatBytes, progressLine } from './progress';
 
 export const SYNC_USAGE = `usage: bottles sync --store DIR [--tags TAG,...] [--without-all] [--dry-run] [--api-url URL]
-                   [--public-key PEM] [--concurrency N] [--max-missing PCT] [--json] [--verbose]`;
+                   [--public-key PEM] [--concurrency N] [--max-missing PCT] [--max-drop PCT] [--force]
+                   [--json] [--verbose]`;
 
 export const SYNC_HELP = `${SYNC_USAGE}
 
@@ -34,13 +35,17 @@ is served only once every bottle it names is stored (all or nothing).
   --concurrency N     parallel downloads, ${LIMITS.concurrency.min}-${LIMITS.concurrency.max} (default: ${LIMITS.concurrency.default})
   --max-missing PCT   share of bottles that may be permanently missing (upstream
                       404, digest mismatch) and still publish, 0-100 (default: ${LIMITS.maxMissingPercent.default})
+  --max-drop PCT      largest share of the published generation's bottles a new API may
+                      drop and still publish, 0-100 (default: ${LIMITS.maxDropPercent.default}); a wrong or empty
+                      signed file is refused instead of wiping the mirror
+  --force             publish whatever the drop (same as --max-drop 100)
   --json              print one JSON summary line on stdout
   --verbose           JSON logs on stderr
 
 Exit codes: 0 published; 1 the run failed, nothing new was published and the
 previous generation stays served; 2 usage or configuration error.`;
 
-const VALUE_OPTIONS = ['store', 'api-url', 'tags', 'public-key', 'concurrency', 'max-missing'];
+const VALUE_OPTIONS = ['store', 'api-url', 'tags', 'public-key', 'concurrency', 'max-missing', 'max-drop'];
 
 export async function syncCommand(args: string[], io: Io): Promise<number> {
   const { values } = parseArgs({
@@ -55,6 +60,8 @@ export async function syncCommand(args: string[], io: Io): Promise<number> {
       'public-key': { type: 'string' },
       concurrency: { type: 'string' },
       'max-missing': { type: 'string' },
+      'max-drop': { type: 'string' },
+      force: { type: 'boolean' },
       json: { type: 'boolean' },
       verbose: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -74,6 +81,8 @@ export async function syncCommand(args: string[], io: Io): Promise<number> {
   if (values['without-all'] && !tags) throw new UsageError('--without-all needs --tags');
   const concurrency = integerOption(values.concurrency, '--concurrency', LIMITS.concurrency);
   const maxMissingPercent = numberOption(values['max-missing'], '--max-missing', LIMITS.maxMissingPercent);
+  if (values.force && values['max-drop'] !== undefined) throw new UsageError('--force and --max-drop exclude each other');
+  const maxDropPercent = values.force ? 100 : numberOption(values['max-drop'], '--max-drop', LIMITS.maxDropPercent);
   let publicKey;
   try {
     publicKey = loadPublicKey(values['public-key'] ? readFileSync(values['public-key']) : HOMEBREW_1_PEM);
@@ -83,7 +92,7 @@ export async function syncCommand(args: string[], io: Io): Promise<number> {
 
   const root = path.resolve(values.store);
   const log = jsonLogger({ service: 'bottles-sync' }, values.verbose ? (line) => io.stderr(`${line}\n`) : () => undefined);
-  const options = { apiUrl, tags, allFallback: !values['without-all'], publicKey, concurrency, maxMissingPercent };
+  const options = { apiUrl, tags, allFallback: !values['without-all'], publicKey, concurrency, maxMissingPercent, maxDropPercent };
   if (values['dry-run']) return dryRun(root, options, log, io, Boolean(values.json));
   const started = Date.now();
   const showProgress = io.isTty && !values.json;

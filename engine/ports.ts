@@ -72,6 +72,8 @@ export interface PublishedGeneration {
   readonly publishedAt: string;
   /** API file paths relative to the generation, e.g. `internal/packages.arm64_sonoma.jws.json`. */
   readonly files: readonly string[];
+  /** Bottles the generation names (for the drop guard of the next run); absent in generations published before it existed. */
+  readonly bottles?: number;
 }
 
 export interface RunFailure {

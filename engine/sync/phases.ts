@@ -1,6 +1,6 @@
 import { KeyObject } from 'crypto';
 import { verifySignedApiFile } from '../homebrew/signed-api';
-import { WantedBottle, wantedBottles } from '../homebrew/wanted-bottles';
+import { ApiShapeError, WantedBottle, wantedBottles } from '../homebrew/wanted-bottles';
 import { Logger } from '../logger';
 import { MetricSink } from '../metrics';
 import { METRICS } from '../runtime-config';
@@ -48,7 +48,14 @@ export interface SyncOptions {
   readonly concurrency?: number;
   /** Percentage of wanted bottles that may be permanently missing at publish. Default 1. */
   readonly maxMissingPercent?: number;
+  /**
+   * Largest share of the published generation's bottles a new API may drop and still be published.
+   * A correctly signed but wrong or empty file would otherwise wipe the mirror. Default 10; 100 forces.
+   */
+  readonly maxDropPercent?: number;
 }
+
+export const DEFAULT_MAX_DROP_PERCENT = 10;
 
 export interface PhaseDeps {
   readonly upstream: Upstream;
@@ -110,6 +117,45 @@ interface VerifiedApi {
   readonly wanted: WantedBottle[];
 }
 
+/** A new API that names far fewer bottles than the published one is refused unless the caller allows the drop. */
+async function refuseLargeDrop(deps: PhaseDeps, wanted: number, maxDropPercent: number): Promise<void> {
+  const published = (await deps.state.getPublished())?.bottles;
+  if (!published || maxDropPercent >= 100) return;
+  const dropPercent = ((published - wanted) / published) * 100;
+  if (dropPercent > maxDropPercent) {
+    throw new SyncAbortedError(
+      `the new API names ${wanted} bottles, ${dropPercent.toFixed(1)}% fewer than the ${published} published (limit ${maxDropPercent}%); ` +
+        'not publishing it (if the drop is intended, raise --max-drop or pass --force)',
+    );
+  }
+}
+
+/**
+ * Each signed file must hold what its name says: the signature covers the
+ * payload, not the file name, so a correctly signed cask list served as
+ * `formula.jws.json` would otherwise verify.
+ */
+export function checkPayloadShape(file: string, document: unknown): void {
+  const fail = (what: string) => {
+    throw new ApiShapeError(`${file}: ${what}`);
+  };
+  const entries = (key: 'name' | 'token') => {
+    if (!Array.isArray(document)) fail('is not a JSON array');
+    const wrong = (document as unknown[]).findIndex((e) => typeof (e as Record<string, unknown>)?.[key] !== 'string');
+    if (wrong >= 0) fail(`entry #${wrong} has no "${key}" (is this the right file?)`);
+  };
+  if (file === 'formula.jws.json') entries('name');
+  else if (file === 'cask.jws.json') entries('token');
+  else if (file.endsWith('_tap_migrations.jws.json')) {
+    if (typeof document !== 'object' || document === null || Array.isArray(document)) fail('is not a JSON object');
+  } else {
+    const tag = /^internal\/packages\.(.+)\.jws\.json$/.exec(file)?.[1];
+    const payload = document as { metadata?: { bottle_tag?: unknown }; formulae?: unknown };
+    if (typeof payload?.formulae !== 'object' || payload.formulae === null || Array.isArray(payload.formulae)) fail('has no "formulae" object');
+    if (tag && payload.metadata?.bottle_tag !== tag) fail(`is for bottle tag ${JSON.stringify(payload.metadata?.bottle_tag)}, not ${JSON.stringify(tag)}`);
+  }
+}
+
 /** Fetches and verifies every API file before trusting any of it, and derives the wanted bottles. */
 async function verifyApi(deps: PhaseDeps, options: SyncOptions, log: Logger): Promise<VerifiedApi> {
   const apiUrl = (options.apiUrl ?? DEFAULT_API_URL).replace(/\/+$/, '');
@@ -118,6 +164,7 @@ async function verifyApi(deps: PhaseDeps, options: SyncOptions, log: Logger): Pr
   for (const file of CORE_API_FILES) {
     try {
       const { bytes, document } = await fetchApiFile(deps, apiUrl, file, options.publicKey);
+      checkPayloadShape(file, document);
       apiFiles.set(file, bytes);
       if (file === 'formula.jws.json') formulae = document;
     } catch (error) {
@@ -131,7 +178,9 @@ async function verifyApi(deps: PhaseDeps, options: SyncOptions, log: Logger): Pr
   for (const tag of tags.filter((t) => t !== ALL_TAG)) {
     const file = packagesFile(tag);
     try {
-      apiFiles.set(file, (await fetchApiFile(deps, apiUrl, file, options.publicKey)).bytes);
+      const { bytes, document } = await fetchApiFile(deps, apiUrl, file, options.publicKey);
+      checkPayloadShape(file, document);
+      apiFiles.set(file, bytes);
     } catch (error) {
       // Tags taken from old bottles may have no packages file; configured tags must have one.
       if (error instanceof UpstreamError && error.status === 404 && !options.tags) {
@@ -181,6 +230,7 @@ export async function prepareRun(
 ): Promise<PreparedRun> {
   const log = deps.log.child({ runId });
   const { apiFiles, wanted } = await verifyApi(deps, options, log);
+  await refuseLargeDrop(deps, wanted.length, options.maxDropPercent ?? DEFAULT_MAX_DROP_PERCENT);
   // Staged as the run's own generation; nothing serves it until finalize flips the pointer.
   for (const [file, body] of apiFiles) await deps.objects.putObject(apiKey(runId, file), body);
   const { plan, stored, failures } = await planAgainstStore(deps, wanted, deps.objects, options.concurrency);
@@ -469,7 +519,7 @@ async function publishIfComplete(deps: PhaseDeps, runId: string, manifest: RunMa
     };
   }
   const previous = await deps.state.getPublished();
-  const generation: PublishedGeneration = { generation: runId, runId, publishedAt: now().toISOString(), files: manifest.files };
+  const generation: PublishedGeneration = { generation: runId, runId, publishedAt: now().toISOString(), files: manifest.files, bottles: manifest.wantedBottles };
   if (!(await deps.state.setPublished(generation, previous?.generation))) {
     return { ...summaryBase, published: false, error: 'the published generation changed during the run; not overwriting it' };
   }

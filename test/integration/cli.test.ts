@@ -168,6 +168,8 @@ describe('bottles sync', () => {
     [['sync', '--store', '/tmp/x', '--max-missing=-1'], /--max-missing must be a number from 0 to 100, not "-1"/],
     [['sync', '--store', '/tmp/x', '--max-missing', '150'], /--max-missing must be a number from 0 to 100, not "150"/],
     [['sync', '--store', '/tmp/x', '--without-all'], /--without-all needs --tags/],
+    [['sync', '--store', '/tmp/x', '--max-drop', '101'], /--max-drop must be a number from 0 to 100, not "101"/],
+    [['sync', '--store', '/tmp/x', '--force', '--max-drop', '5'], /--force and --max-drop exclude each other/],
     [['sync', '--store', '/tmp/x', '--api-url', 'ftp://x'], /--api-url must be an http\(s\) URL/],
     [['sync', '--store', '/tmp/x', '--public-key', '/nonexistent.pem'], /--public-key: cannot load/],
   ])('usage and configuration errors exit 2 with one line and the usage: %p', async (args, message) => {

@@ -138,7 +138,7 @@ describe('a local sync against the fixture upstream', () => {
     expect((await sync()).error).toMatch(/cask\.jws\.json: not valid JSON/);
     upstream.setApiFile('formula.jws.json', signApiFile('{"not": "an array"}', key.privateKey));
     upstream.setApiFile('cask.jws.json', signApiFile('[]', key.privateKey));
-    expect((await sync()).error).toMatch(/formula payload must be a JSON array/);
+    expect((await sync()).error).toMatch(/formula.jws.json: is not a JSON array/);
     expect((await stores().state.getPublished())!.generation).toBe(good.generation);
   });
 
@@ -250,5 +250,41 @@ describe('local faults and a failing upstream end the run fast, with their own r
     expect(summary.error).toMatch(/^40 bottle\(s\) failed transiently \((not started: )?circuit open for 127\.0\.0\.1:\d+: upstream is failing, not sending requests\); rerun to finish$/);
     expect(sleeps).toEqual([]);
     expect(upstream.requests.filter((r) => r.origin === 'registry' && r.path.includes('/blobs/'))).toEqual([]);
+  });
+});
+
+describe('a correctly signed but wrong file cannot wipe the mirror', () => {
+  const published = async () => (await stores().state.getPublished())!;
+
+  test('the signed cask list served as formula.jws.json is refused; the published generation stays', async () => {
+    publishApi(upstream, baseFormulae(), key.privateKey);
+    const first = await sync();
+    expect(first.published).toBe(true);
+    upstream.setApiFile('formula.jws.json', signApiFile(JSON.stringify([{ token: 'firefox', name: ['Firefox'] }]), key.privateKey));
+    const swapped = await sync();
+    expect(swapped).toMatchObject({ published: false, errorKind: 'upstream-input', error: 'formula.jws.json: entry #0 has no "name" (is this the right file?)' });
+    expect((await published()).generation).toBe(first.generation);
+  });
+
+  test('a packages file for another tag is refused', async () => {
+    publishApi(upstream, baseFormulae(), key.privateKey);
+    upstream.setApiFile('internal/packages.arm64_sequoia.jws.json', signApiFile(JSON.stringify({ metadata: { bottle_tag: 'x86_64_linux' }, formulae: {} }), key.privateKey));
+    expect((await sync()).error).toBe('internal/packages.arm64_sequoia.jws.json: is for bottle tag "x86_64_linux", not "arm64_sequoia"');
+  });
+
+  test('a signed empty list drops every bottle: refused unless forced, and the published generation stays', async () => {
+    publishApi(upstream, baseFormulae(), key.privateKey);
+    const first = await sync();
+    expect((await published()).bottles).toBe(5);
+    upstream.setApiFile('formula.jws.json', signApiFile('[]', key.privateKey));
+    const emptied = await sync();
+    expect(emptied.published).toBe(false);
+    expect(emptied.error).toBe('the new API names 0 bottles, 100.0% fewer than the 5 published (limit 10%); not publishing it (if the drop is intended, raise --max-drop or pass --force)');
+    expect((await published()).generation).toBe(first.generation);
+    // Nothing was marked orphaned either: the bottles stay for the generation still served.
+    expect(fs.existsSync(path.join(root, 'orphaned')) ? fs.readdirSync(path.join(root, 'orphaned')) : []).toEqual([]);
+    const forced = await sync({ maxDropPercent: 100 });
+    expect(forced.published).toBe(true);
+    expect((await published()).bottles).toBe(0);
   });
 });
