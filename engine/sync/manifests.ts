@@ -43,16 +43,38 @@ export interface ManifestResult {
   readonly failures: { image: string; ref: string; reason: string; permanent: boolean }[];
 }
 
+/** Digests (`sh.brew.bottle.digest`) the index names. */
+function digestsOf(index: Buffer): Set<string> {
+  const parsed = JSON.parse(index.toString('utf8')) as { manifests?: IndexEntry[] };
+  return new Set((parsed.manifests ?? []).map((e) => e.annotations?.['sh.brew.bottle.digest']).filter((d): d is string => typeof d === 'string'));
+}
+
+/** The index must name every wanted bottle of its (image, ref): a hostile or wrong index is never stored. */
+function requireWantedDigests(index: Buffer, wanted: readonly string[], image: string, ref: string): void {
+  sizesFromIndex(index); // refuses what is not an index at all
+  const named = digestsOf(index);
+  const missing = wanted.filter((sha) => !named.has(sha));
+  if (missing.length > 0) throw new ManifestError(`image index ${image}:${ref} names no entry for bottle ${missing[0]}${missing.length > 1 ? ` (and ${missing.length - 1} more)` : ''}`);
+}
+
 /**
  * Mirrors the OCI image index of every (image, manifest ref) in `wanted`,
- * byte for byte. Indexes are immutable, so one already stored is never
- * fetched again.
+ * byte for byte. Indexes are immutable, so one already stored is not
+ * fetched again, unless it fails the same check as a new one: an index is
+ * stored only if it names every wanted bottle's digest.
  */
 export async function mirrorManifests(
   wanted: readonly WantedBottle[],
   deps: { upstream: Upstream; objects: ObjectStore; concurrency?: number },
 ): Promise<ManifestResult> {
   const pairs = [...new Map(wanted.map((b) => [`${b.image}\n${b.manifestRef}`, b])).values()];
+  const digestsByPair = new Map<string, string[]>();
+  for (const b of wanted) {
+    const key = `${b.image}\n${b.manifestRef}`;
+    const list = digestsByPair.get(key) ?? [];
+    if (!list.includes(b.sha256)) list.push(b.sha256);
+    digestsByPair.set(key, list);
+  }
   const sizes = new Map<string, number>();
   const failures: ManifestResult['failures'] = [];
   let fetched = 0;
@@ -61,12 +83,14 @@ export async function mirrorManifests(
     while (next < pairs.length) {
       const { image, manifestRef, rootUrl } = pairs[next++];
       const key = manifestKey(image, manifestRef);
+      const wantedDigests = digestsByPair.get(`${image}\n${manifestRef}`)!;
       let body = await deps.objects.getObject(key);
+      if (body && !passes(body, wantedDigests, image, manifestRef)) body = undefined; // stored before this check: fetch again
       if (!body) {
         try {
           const response = await deps.upstream.get(`${rootUrl}/${image}/manifests/${manifestRef}`, OCI_INDEX_MEDIA_TYPE);
           body = await readAll(response.body);
-          sizesFromIndex(body); // refuse to store something that is not an index
+          requireWantedDigests(body, wantedDigests, image, manifestRef);
           await deps.objects.putObject(key, body);
           fetched++;
         } catch (error) {
@@ -80,4 +104,13 @@ export async function mirrorManifests(
   };
   await Promise.all(Array.from({ length: Math.max(1, deps.concurrency ?? 8) }, worker));
   return { sizes, fetched, failures };
+}
+
+function passes(index: Buffer, wanted: readonly string[], image: string, ref: string): boolean {
+  try {
+    requireWantedDigests(index, wanted, image, ref);
+    return true;
+  } catch {
+    return false;
+  }
 }

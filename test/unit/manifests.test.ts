@@ -11,6 +11,9 @@ import { reference } from '../reference';
 
 const modern = reference('manifest-sample-modern.RECONSTRUCTED.json');
 const cowsay = reference('manifest-sample.json');
+// Bottle digests the real cowsay index names (sh.brew.bottle.digest of its x86_64_linux and monterey entries).
+const COWSAY_LINUX = '8d35c9dfb46eea22b2b53c9c0deb00d7d95b6fe3fcfeb8d9404fd269d5739790';
+const COWSAY_MONTEREY = '23f11aa0196e2129ac8f293ac486dbc631de8a2f7786c1bb7c9d8642144f2856';
 
 let upstream: FixtureUpstream;
 let root: string;
@@ -42,7 +45,7 @@ describe('manifest mirroring', () => {
   });
 
   test('indexes are stored byte-exact under manifests/<image>/<ref>, with the OCI Accept header and the token', async () => {
-    const wanted = wantedBottles([formula('cowsay', '3.04', 1, 0, { x86_64_linux: '8'.repeat(64), arm64_sonoma: '9'.repeat(64) })]);
+    const wanted = wantedBottles([formula('cowsay', '3.04', 1, 0, { x86_64_linux: COWSAY_LINUX, monterey: COWSAY_MONTEREY })]);
     const objects = new DirectoryObjectStore(root);
     const result = await mirrorManifests(wanted, { upstream: new Upstream(), objects });
     expect(result).toMatchObject({ fetched: 1, failures: [] });
@@ -51,13 +54,31 @@ describe('manifest mirroring', () => {
   });
 
   test('a stored index is never fetched again', async () => {
-    const wanted = wantedBottles([formula('cowsay', '3.04', 1, 0, { all: '8'.repeat(64) })]);
+    const wanted = wantedBottles([formula('cowsay', '3.04', 1, 0, { all: COWSAY_LINUX })]);
     const objects = new DirectoryObjectStore(root);
     await mirrorManifests(wanted, { upstream: new Upstream(), objects });
     upstream.requests.length = 0;
     const again = await mirrorManifests(wanted, { upstream: new Upstream(), objects });
     expect(again.fetched).toBe(0);
     expect(upstream.requests).toEqual([]);
+  });
+
+  test('an index that does not name the wanted bottle is never stored, and one stored before this check is fetched again', async () => {
+    const wanted = wantedBottles([formula('cowsay', '3.04', 1, 0, { x86_64_linux: 'e'.repeat(64) })]);
+    const objects = new DirectoryObjectStore(root);
+    const result = await mirrorManifests(wanted, { upstream: new Upstream(), objects });
+    expect(result.failures).toEqual([
+      { image: 'cowsay', ref: '3.04_1', reason: `image index cowsay:3.04_1 names no entry for bottle ${'e'.repeat(64)}`, permanent: true },
+    ]);
+    expect(await objects.hasObject(manifestKey('cowsay', '3.04_1'))).toBe(false);
+
+    // A hostile index already in the store (from before the check) is replaced by upstream's.
+    await objects.putObject(manifestKey('cowsay', '3.04_1'), Buffer.from(JSON.stringify({ schemaVersion: 2, manifests: [] })));
+    upstream.requests.length = 0;
+    const repaired = await mirrorManifests(wantedBottles([formula('cowsay', '3.04', 1, 0, { x86_64_linux: COWSAY_LINUX })]), { upstream: new Upstream(), objects });
+    expect(repaired).toMatchObject({ fetched: 1, failures: [] });
+    expect(upstream.requests).toHaveLength(1);
+    expect((await objects.getObject(manifestKey('cowsay', '3.04_1')))!.equals(cowsay)).toBe(true);
   });
 
   test('names with @ and a rebuild use image openssl/3 and tag 1.2.3_1-1; sizes are collected', async () => {
