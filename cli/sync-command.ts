@@ -9,13 +9,14 @@ import { Logger, jsonLogger } from '../engine/logger';
 import { DEFAULT_API_URL, SyncOptions, SyncSummary, runSync } from '../engine/sync/run-sync';
 import { DryRunReport, planRun } from '../engine/sync/phases';
 import { DEFAULT_ROUTING } from '../engine/sync/route';
+import { Upstream } from '../engine/sync/upstream';
 import { localSyncDeps } from '../engine/wiring/local';
 import type { Io } from './io';
 import { LIMITS, glueNegativeValues, integerOption, numberOption } from './options';
 import { formatBytes, progressLine } from './progress';
 
 export const SYNC_USAGE = `usage: bottles sync --store DIR [--tags TAG,...] [--without-all] [--dry-run] [--api-url URL]
-                   [--public-key PEM] [--concurrency N] [--max-missing PCT] [--max-drop PCT] [--force]
+                   [--public-key PEM] [--allow-http] [--concurrency N] [--max-missing PCT] [--max-drop PCT] [--force]
                    [--json] [--verbose]`;
 
 export const SYNC_HELP = `${SYNC_USAGE}
@@ -32,6 +33,8 @@ is served only once every bottle it names is stored (all or nothing).
                       and bytes per tag) and where it would run in AWS; change nothing
   --api-url URL       where the signed API comes from (default: ${DEFAULT_API_URL})
   --public-key PEM    key the API must be signed with (default: Homebrew's homebrew-1)
+  --allow-http        allow plain http to hosts other than loopback (default: https
+                      only, redirects included; link-local and metadata addresses never)
   --concurrency N     parallel downloads, ${LIMITS.concurrency.min}-${LIMITS.concurrency.max} (default: ${LIMITS.concurrency.default})
   --max-missing PCT   share of bottles that may be permanently missing (upstream
                       404, digest mismatch) and still publish, 0-100 (default: ${LIMITS.maxMissingPercent.default})
@@ -58,6 +61,7 @@ export async function syncCommand(args: string[], io: Io): Promise<number> {
       'without-all': { type: 'boolean' },
       'dry-run': { type: 'boolean' },
       'public-key': { type: 'string' },
+      'allow-http': { type: 'boolean' },
       concurrency: { type: 'string' },
       'max-missing': { type: 'string' },
       'max-drop': { type: 'string' },
@@ -93,11 +97,12 @@ export async function syncCommand(args: string[], io: Io): Promise<number> {
   const root = path.resolve(values.store);
   const log = jsonLogger({ service: 'bottles-sync' }, values.verbose ? (line) => io.stderr(`${line}\n`) : () => undefined);
   const options = { apiUrl, tags, allFallback: !values['without-all'], publicKey, concurrency, maxMissingPercent, maxDropPercent };
-  if (values['dry-run']) return dryRun(root, options, log, io, Boolean(values.json));
+  const upstream = new Upstream({ plainHttp: values['allow-http'] ? 'any' : 'loopback' });
+  if (values['dry-run']) return dryRun(root, options, log, io, Boolean(values.json), upstream);
   const started = Date.now();
   const showProgress = io.isTty && !values.json;
   const summary: SyncSummary = await runSync(
-    localSyncDeps(root, { log, onProgress: showProgress ? (p) => io.stderr(`\r${progressLine(p, Date.now() - started)}\u001b[K`) : undefined }),
+    localSyncDeps(root, { log, upstream, onProgress: showProgress ? (p) => io.stderr(`\r${progressLine(p, Date.now() - started)}\u001b[K`) : undefined }),
     options,
   );
   if (showProgress) io.stderr('\n');
@@ -128,10 +133,10 @@ function report(summary: SyncSummary, io: Io, options: { json: boolean; customKe
 }
 
 /** `--dry-run`: the plan, per tag and in total, and the AWS route; exit 0, or 1 when the API cannot be verified. */
-async function dryRun(root: string, options: SyncOptions, log: Logger, io: Io, json: boolean): Promise<number> {
+async function dryRun(root: string, options: SyncOptions, log: Logger, io: Io, json: boolean, upstream: Upstream): Promise<number> {
   let report: DryRunReport;
   try {
-    report = await planRun(localSyncDeps(root, { log }), options, DEFAULT_ROUTING);
+    report = await planRun(localSyncDeps(root, { log, upstream }), options, DEFAULT_ROUTING);
   } catch (error) {
     if (errorKind(error) === 'usage') throw error;
     io.stderr(`bottles: dry run failed: ${(error as Error).message}\n`);

@@ -37,6 +37,11 @@ export interface UpstreamResponse {
 export interface UpstreamOptions {
   /** Bearer token for the registry origin. Default: the anonymous `QQ==`. */
   readonly token?: string;
+  /**
+   * Where plain http is allowed: `loopback` (the default: a local fixture or
+   * proxy) or `any`. Everything else must be https, redirects included.
+   */
+  readonly plainHttp?: 'loopback' | 'any';
   readonly maxRedirects?: number;
   readonly fetch?: typeof fetch;
   readonly userAgent?: string;
@@ -54,6 +59,24 @@ export function redactUrl(url: string): string {
   } catch {
     return '(invalid URL)';
   }
+}
+
+/** Literal hosts no upstream request may reach: link-local (the instance metadata range) and metadata names. */
+const FORBIDDEN_HOST = /^(169\.254\.\d{1,3}\.\d{1,3}|\[?fe[89ab][0-9a-f]:[^\]]*\]?|\[?fd00:ec2::254\]?|metadata\.google\.internal|metadata)$/i;
+const LOOPBACK_HOST = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\]|localhost)$/i;
+
+/** Why `url` must not be requested (scheme, address), or undefined when it may. */
+export function refuseTarget(url: string, plainHttp: 'loopback' | 'any' = 'loopback'): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return 'not a URL';
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') return `refusing ${parsed.protocol} URLs (http and https only)`;
+  if (FORBIDDEN_HOST.test(parsed.hostname)) return `refusing link-local or metadata address ${parsed.hostname}`;
+  if (parsed.protocol === 'http:' && plainHttp === 'loopback' && !LOOPBACK_HOST.test(parsed.hostname)) return 'refusing plain http outside loopback (https required)';
+  return undefined;
 }
 
 /** Parses Retry-After (delta-seconds or HTTP date) into milliseconds from `now`. */
@@ -76,8 +99,10 @@ export class Upstream {
   private readonly maxRedirects: number;
   private readonly fetchImpl: typeof fetch;
   private readonly userAgent: string;
+  private readonly plainHttp: 'loopback' | 'any';
 
   constructor(options: UpstreamOptions = {}) {
+    this.plainHttp = options.plainHttp ?? 'loopback';
     this.token = options.token ?? ANONYMOUS_GHCR_TOKEN;
     this.maxRedirects = options.maxRedirects ?? 5;
     this.fetchImpl = options.fetch ?? fetch;
@@ -92,6 +117,8 @@ export class Upstream {
     const origin = new URL(url).origin;
     let current = url;
     for (let hop = 0; hop <= this.maxRedirects; hop++) {
+      const refused = refuseTarget(current, this.plainHttp);
+      if (refused) throw new UpstreamError(`GET ${redactUrl(current)}: ${refused}`, true);
       const headers: Record<string, string> = { 'user-agent': this.userAgent };
       if (accept) headers.accept = accept;
       if (registryAuth && new URL(current).origin === origin) headers.authorization = `Bearer ${this.token}`;
