@@ -23,22 +23,28 @@ export interface EnvironmentContextProps {
 
 const CONTEXTS = new WeakMap<TerraformStack, EnvironmentContext>();
 
-export class EnvironmentContext implements EnvironmentContextProps {
-  readonly environment: string;
-  readonly namePrefix: string;
-  readonly accountId: string;
-  readonly region: string;
-  readonly partition: string;
-  readonly logRetentionDays: number;
+export class EnvironmentContext {
   private logsKey?: string;
 
-  private constructor(props: EnvironmentContextProps) {
-    this.environment = props.environment;
-    this.namePrefix = props.namePrefix;
-    this.accountId = props.accountId;
-    this.region = props.region;
-    this.partition = props.partition;
-    this.logRetentionDays = props.logRetentionDays;
+  private constructor(private readonly props: EnvironmentContextProps) {}
+
+  get environment(): string {
+    return this.props.environment;
+  }
+  get namePrefix(): string {
+    return this.props.namePrefix;
+  }
+  get accountId(): string {
+    return this.props.accountId;
+  }
+  get region(): string {
+    return this.props.region;
+  }
+  get partition(): string {
+    return this.props.partition;
+  }
+  get logRetentionDays(): number {
+    return this.props.logRetentionDays;
   }
 
   /** Makes `props` the context of every construct in `stack`. */
