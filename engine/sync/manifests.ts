@@ -89,7 +89,7 @@ export async function mirrorManifests(
       if (!body) {
         try {
           const response = await deps.upstream.get(`${rootUrl}/${image}/manifests/${manifestRef}`, OCI_INDEX_MEDIA_TYPE);
-          body = await readAll(response.body);
+          body = await readAll(response, deps.upstream.limits.maxIndexBytes);
           requireWantedDigests(body, wantedDigests, image, manifestRef);
           await deps.objects.putObject(key, body);
           fetched++;

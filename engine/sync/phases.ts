@@ -107,7 +107,7 @@ export interface PreparedRun {
 
 async function fetchApiFile(deps: PhaseDeps, apiUrl: string, file: string, key: KeyObject): Promise<{ bytes: Buffer; document: unknown }> {
   const response = await deps.upstream.get(`${apiUrl}/${file}`, undefined, false);
-  const bytes = await readAll(response.body);
+  const bytes = await readAll(response, deps.upstream.limits.maxApiFileBytes);
   return { bytes, document: verifySignedApiFile(file, bytes, key).document };
 }
 

@@ -1,7 +1,7 @@
 import { LocalEnvironmentError } from '../errors';
 import { BlobIntegrityError, BlobStore, CircuitBreaker } from '../ports';
 import { TransferItem } from './plan';
-import { Upstream, UpstreamError } from './upstream';
+import { Upstream, UpstreamError, cutAt } from './upstream';
 
 export interface RetryPolicy {
   /** Attempts in all, the first included. */
@@ -73,8 +73,10 @@ export async function transferBlob(item: TransferItem, deps: TransferDeps): Prom
       return { status: 'failed', permanent: false, reason: `circuit open for ${host}: upstream is failing, not sending requests`, attempts: attempt, circuitOpen: true };
     }
     try {
-      const response = await deps.upstream.get(item.upstreamUrl);
-      const { bytes } = await deps.store.put(response.body, { sha256: item.sha256, length: response.length });
+      const response = await deps.upstream.get(item.upstreamUrl, undefined, true, true);
+      // The image index's size is what the bytes must come to; a longer body is cut off, not stored.
+      const expected = item.size ?? response.length;
+      const { bytes } = await deps.store.put(cutAt(response.body, expected, response.url), { sha256: item.sha256, length: expected });
       await deps.breaker?.recordSuccess(host);
       return { status: 'transferred', bytes, attempts: attempt };
     } catch (error) {
