@@ -28,10 +28,14 @@ const MANIFEST_TAG = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
 const PLATFORM_TAG = /^[a-z0-9_]+$/;
 
 /** The short name brew uses in file names; refuses names that could escape a directory. */
+/** A formula's short name: Homebrew's characters, at most 128 of them. */
+const FORMULA_NAME = /^[A-Za-z0-9@+._-]{1,128}$/;
+
 export function shortName(name: string): string {
   const short = name.split('/').pop() ?? '';
-  // eslint-disable-next-line no-control-regex
-  if (short === '' || short === '.' || short === '..' || /[\u0000-\u001f\u007f]/.test(short)) {
+  // Homebrew's names are letters, digits and `@+._-`; anything else (spaces, quotes, control
+  // characters, 200-character names) cannot be a real formula and must not reach a key or a path.
+  if (short === '.' || short === '..' || !FORMULA_NAME.test(short)) {
     throw new BottleNameError(`unsafe formula name ${JSON.stringify(name)}`);
   }
   return short;

@@ -33,53 +33,78 @@ interface FormulaEntry {
 }
 
 
+/** A formula left out of the wanted set because its entry is unusable (unsafe name, bad digest or URL). */
+export interface SkippedFormula {
+  readonly name: string;
+  readonly reason: string;
+  /** Wanted tags the entry lists bottles for (`(unknown)` when it lists none readably): what it counts against `--max-missing`. */
+  readonly tags: string[];
+}
+
 /**
  * Every bottle of `formulae` (the parsed `formula.jws.json` payload) for the
  * wanted platform tags. `tags` undefined means every tag upstream has,
  * including `all`. With `allFallback` (the default), a formula that has no
  * bottle for a wanted platform contributes its `all` bottle, as brew falls
  * back to it on that platform.
+ *
+ * With `skipped`, one unusable formula is reported there and left out, so it
+ * cannot abort a run over thousands of good ones; without it, it throws.
  */
-export function wantedBottles(formulae: unknown, tags?: ReadonlySet<string>, allFallback = true): WantedBottle[] {
+export function wantedBottles(formulae: unknown, tags?: ReadonlySet<string>, allFallback = true, skipped?: SkippedFormula[]): WantedBottle[] {
   if (!Array.isArray(formulae)) throw new ApiShapeError('formula payload must be a JSON array of formulae');
   const out: WantedBottle[] = [];
   for (const [index, raw] of formulae.entries()) {
-    const entry = raw as FormulaEntry;
-    const where = typeof entry?.name === 'string' ? `formula ${JSON.stringify(entry.name)}` : `formula #${index}`;
-    const files = entry?.bottle?.stable?.files;
-    if (files === undefined || files === null) continue; // no bottles (e.g. bottle :unneeded or disabled)
-    if (typeof entry.name !== 'string') throw new ApiShapeError(`${where} has no name`);
-    const version = entry.versions?.stable;
-    if (typeof version !== 'string') throw new ApiShapeError(`${where} has bottles but no stable version`);
-    const revision = entry.revision === undefined || entry.revision === null ? 0 : Number(entry.revision);
-    const rebuild = entry.bottle?.stable?.rebuild === undefined ? 0 : Number(entry.bottle.stable.rebuild);
-    if (!Number.isInteger(revision) || revision < 0 || !Number.isInteger(rebuild) || rebuild < 0) {
-      throw new ApiShapeError(`${where} has an invalid revision or rebuild`);
+    try {
+      out.push(...formulaBottles(raw as FormulaEntry, index, tags, allFallback));
+    } catch (error) {
+      if (!skipped || !(error instanceof MirrorError)) throw error;
+      const entry = raw as FormulaEntry;
+      const files = entry?.bottle?.stable?.files;
+      const listed = files && typeof files === 'object' ? Object.keys(files).filter((t) => !tags || tags.has(t)) : [];
+      skipped.push({ name: typeof entry?.name === 'string' ? entry.name.slice(0, 200) : `#${index}`, reason: error.message, tags: listed.length > 0 ? listed : ['(unknown)'] });
     }
-    const name = shortName(entry.name);
-    const rootUrl = typeof entry.bottle?.stable?.root_url === 'string' ? entry.bottle.stable.root_url : DEFAULT_GHCR_ROOT;
-    const usesAll = tags !== undefined && allFallback && [...tags].some((t) => t !== ALL_TAG && !(t in files));
-    for (const [tag, file] of Object.entries(files)) {
-      if (tags && !tags.has(tag) && !(tag === ALL_TAG && usesAll)) continue;
-      if (typeof file?.sha256 !== 'string' || !isSha256(file.sha256)) {
-        throw new ApiShapeError(`${where} bottle ${tag} has no valid sha256`);
-      }
-      if (typeof file.url !== 'string' || !/^https?:\/\//.test(file.url)) {
-        throw new ApiShapeError(`${where} bottle ${tag} has no http(s) URL`);
-      }
-      const coordinates = { name, version, revision, rebuild, tag };
-      out.push({
-        ...coordinates,
-        pkgVersion: pkgVersion(version, revision),
-        sha256: file.sha256,
-        upstreamUrl: file.url,
-        image: imageName(name),
-        manifestRef: manifestTag(coordinates),
-        platformRef: platformRefName(coordinates),
-        flatFile: flatFileName(coordinates),
-        rootUrl,
-      });
+  }
+  return out;
+}
+
+/** One formula's bottles for the wanted tags; throws on an unusable entry. */
+function formulaBottles(entry: FormulaEntry, index: number, tags: ReadonlySet<string> | undefined, allFallback: boolean): WantedBottle[] {
+  const out: WantedBottle[] = [];
+  const where = typeof entry?.name === 'string' ? `formula ${JSON.stringify(entry.name)}` : `formula #${index}`;
+  const files = entry?.bottle?.stable?.files;
+  if (files === undefined || files === null) return out; // no bottles (e.g. bottle :unneeded or disabled)
+  if (typeof entry.name !== 'string') throw new ApiShapeError(`${where} has no name`);
+  const version = entry.versions?.stable;
+  if (typeof version !== 'string') throw new ApiShapeError(`${where} has bottles but no stable version`);
+  const revision = entry.revision === undefined || entry.revision === null ? 0 : Number(entry.revision);
+  const rebuild = entry.bottle?.stable?.rebuild === undefined ? 0 : Number(entry.bottle.stable.rebuild);
+  if (!Number.isInteger(revision) || revision < 0 || !Number.isInteger(rebuild) || rebuild < 0) {
+    throw new ApiShapeError(`${where} has an invalid revision or rebuild`);
+  }
+  const name = shortName(entry.name);
+  const rootUrl = typeof entry.bottle?.stable?.root_url === 'string' ? entry.bottle.stable.root_url : DEFAULT_GHCR_ROOT;
+  const usesAll = tags !== undefined && allFallback && [...tags].some((t) => t !== ALL_TAG && !(t in files));
+  for (const [tag, file] of Object.entries(files)) {
+    if (tags && !tags.has(tag) && !(tag === ALL_TAG && usesAll)) continue;
+    if (typeof file?.sha256 !== 'string' || !isSha256(file.sha256)) {
+      throw new ApiShapeError(`${where} bottle ${tag} has no valid sha256`);
     }
+    if (typeof file.url !== 'string' || !/^https?:\/\//.test(file.url)) {
+      throw new ApiShapeError(`${where} bottle ${tag} has no http(s) URL`);
+    }
+    const coordinates = { name, version, revision, rebuild, tag };
+    out.push({
+      ...coordinates,
+      pkgVersion: pkgVersion(version, revision),
+      sha256: file.sha256,
+      upstreamUrl: file.url,
+      image: imageName(name),
+      manifestRef: manifestTag(coordinates),
+      platformRef: platformRefName(coordinates),
+      flatFile: flatFileName(coordinates),
+      rootUrl,
+    });
   }
   return out;
 }

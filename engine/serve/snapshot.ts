@@ -57,7 +57,8 @@ export async function loadSnapshot(objects: ObjectStore, generation: PublishedGe
   const bottlesByEncodedName = new Map<string, string>();
   const manifests = new Set<string>();
   const blobs = new Set<string>();
-  for (const b of wantedBottles(payload)) {
+  // A formula the sync skipped as unusable is skipped here too (its bottles are clean 404s).
+  for (const b of wantedBottles(payload, undefined, true, [])) {
     bottles.set(b.flatFile, b.sha256);
     bottlesByEncodedName.set(urlEncode(b.flatFile), b.sha256);
     manifests.add(`${b.image}:${b.manifestRef}`);

@@ -1,6 +1,6 @@
 import { KeyObject } from 'crypto';
 import { verifySignedApiFile } from '../homebrew/signed-api';
-import { ApiShapeError, WantedBottle, wantedBottles } from '../homebrew/wanted-bottles';
+import { ApiShapeError, SkippedFormula, WantedBottle, wantedBottles } from '../homebrew/wanted-bottles';
 import { Logger } from '../logger';
 import { MetricSink } from '../metrics';
 import { METRICS } from '../runtime-config';
@@ -115,6 +115,8 @@ interface VerifiedApi {
   /** API file path → verified bytes, core files and one packages file per tag. */
   readonly apiFiles: Map<string, Buffer>;
   readonly wanted: WantedBottle[];
+  /** Formulae left out as unusable; reported, and counted against `maxMissingPercent`. */
+  readonly skipped: SkippedFormula[];
 }
 
 /** A new API that names far fewer bottles than the published one is refused unless the caller allows the drop. */
@@ -173,7 +175,9 @@ async function verifyApi(deps: PhaseDeps, options: SyncOptions, log: Logger): Pr
     }
   }
   const tagFilter = options.tags ? new Set(options.tags) : undefined;
-  const wanted = wantedBottles(formulae, tagFilter, options.allFallback ?? true);
+  const skipped: SkippedFormula[] = [];
+  const wanted = wantedBottles(formulae, tagFilter, options.allFallback ?? true, skipped);
+  for (const s of skipped) log.warn('formula skipped', { name: s.name, reason: s.reason });
   const tags = options.tags ?? [...new Set(wanted.map((b) => b.tag))].sort();
   for (const tag of tags.filter((t) => t !== ALL_TAG)) {
     const file = packagesFile(tag);
@@ -192,8 +196,8 @@ async function verifyApi(deps: PhaseDeps, options: SyncOptions, log: Logger): Pr
       throw error;
     }
   }
-  log.info('API verified', { files: apiFiles.size, bottles: wanted.length, tags: tags.length });
-  return { apiFiles, wanted };
+  log.info('API verified', { files: apiFiles.size, bottles: wanted.length, tags: tags.length, skipped: skipped.length });
+  return { apiFiles, wanted, skipped };
 }
 
 interface Planned {
@@ -229,11 +233,12 @@ export async function prepareRun(
   splitIntoBatches: (plan: SyncPlan) => TransferItem[][],
 ): Promise<PreparedRun> {
   const log = deps.log.child({ runId });
-  const { apiFiles, wanted } = await verifyApi(deps, options, log);
+  const { apiFiles, wanted, skipped } = await verifyApi(deps, options, log);
   await refuseLargeDrop(deps, wanted.length, options.maxDropPercent ?? DEFAULT_MAX_DROP_PERCENT);
   // Staged as the run's own generation; nothing serves it until finalize flips the pointer.
   for (const [file, body] of apiFiles) await deps.objects.putObject(apiKey(runId, file), body);
   const { plan, stored, failures } = await planAgainstStore(deps, wanted, deps.objects, options.concurrency);
+  failures.push(...skippedFailures(skipped));
 
   const transferShas = new Set(plan.transfers.map((t) => t.sha256));
   const bottlesByBlob: Record<string, [string, string][]> = {};
@@ -247,7 +252,8 @@ export async function prepareRun(
     startedAt: (deps.now ?? (() => new Date()))().toISOString(),
     files: [...apiFiles.keys()].sort(),
     maxMissingPercent: options.maxMissingPercent ?? 1,
-    wantedBottles: wanted.length,
+    // A skipped formula's bottles are wanted and missing: they count in both terms of the missing share.
+    wantedBottles: wanted.length + skipped.reduce((n, s) => n + s.tags.length, 0),
     skipped: plan.skipped,
     planned: plan.transfers.length,
     orphans: plan.orphans,
@@ -259,6 +265,11 @@ export async function prepareRun(
   await deps.objects.putObject(runKeys.summary(runId), Buffer.from(JSON.stringify(manifest)));
   log.info('planned', { transfers: plan.transfers.length, skipped: plan.skipped, bytes: plan.bytesToTransfer, orphans: plan.orphans.length, batches: batchIds.length });
   return { manifest, plan };
+}
+
+/** One permanent failure per bottle a skipped formula lists, so each counts against `maxMissingPercent`. */
+function skippedFailures(skipped: readonly SkippedFormula[]): RunFailure[] {
+  return skipped.flatMap((s) => s.tags.map((tag) => ({ name: s.name, tag, reason: `skipped: ${s.reason}`, permanent: true })));
 }
 
 /** What a run would do, per platform tag and in total. */
@@ -277,8 +288,9 @@ export interface DryRunReport {
  */
 export async function planRun(deps: PhaseDeps, options: SyncOptions, limits: RoutingLimits = DEFAULT_ROUTING): Promise<DryRunReport> {
   const log = deps.log.child({ dryRun: true });
-  const { apiFiles, wanted } = await verifyApi(deps, options, log);
+  const { apiFiles, wanted, skipped } = await verifyApi(deps, options, log);
   const { plan, stored, sizes, failures } = await planAgainstStore(deps, wanted, readOnlyOverlay(deps.objects), options.concurrency);
+  failures.push(...skippedFailures(skipped));
   const byTag = new Map<string, { tag: string; bottles: number; toTransfer: number; bytes: number; unknownSizes: number }>();
   for (const b of wanted) {
     const row = byTag.get(b.tag) ?? { tag: b.tag, bottles: 0, toTransfer: 0, bytes: 0, unknownSizes: 0 };

@@ -288,3 +288,34 @@ describe('a correctly signed but wrong file cannot wipe the mirror', () => {
     expect((await published()).bottles).toBe(0);
   });
 });
+
+describe('one odd formula does not abort the run', () => {
+  const odd = (name: string) => ({
+    name,
+    versions: { stable: '1.0' },
+    revision: 0,
+    bottle: { stable: { rebuild: 0, root_url: upstream.registryRoot, files: { arm64_sequoia: { cellar: ':any', sha256: 'a'.repeat(64), url: `${upstream.registryRoot}/x/blobs/sha256:${'a'.repeat(64)}` } } } },
+  });
+  /** Re-signs the fixture's formula.jws.json with `extra` entries appended. */
+  function appendFormulae(extra: unknown[]) {
+    const formulae = JSON.parse(JSON.parse(upstream.apiFile('formula.jws.json')!.toString('utf8')).payload) as unknown[];
+    upstream.setApiFile('formula.jws.json', signApiFile(JSON.stringify([...formulae, ...extra]), key.privateKey));
+  }
+
+  test('an unsafe or over-long name is skipped, reported, and counted against the missing limit', async () => {
+    publishApi(upstream, baseFormulae(), key.privateKey);
+    appendFormulae([odd('has space'), odd('n'.repeat(300))]);
+    // 5 good bottles and 2 skipped: 2 of 7 missing is 28.6 %.
+    const refused = await sync({ maxMissingPercent: 20 });
+    expect(refused.published).toBe(false);
+    expect(refused.error).toMatch(/2 of 7 bottles \(28.57%\) are permanently missing/);
+    expect(refused.failures.map((f) => f.name.slice(0, 12))).toEqual(['has space', 'n'.repeat(12)]);
+    expect(refused.failures[0]).toMatchObject({ tag: 'arm64_sequoia', reason: expect.stringMatching(/^skipped: unsafe formula name/) });
+    expect(blobCount()).toBe(5); // the good bottles were still copied
+
+    const accepted = await sync({ maxMissingPercent: 30 });
+    expect(accepted).toMatchObject({ published: true, bottles: { failed: 2 } });
+    // The published generation serves the good formulae; the skipped ones were never requested upstream.
+    expect(upstream.requests.some((r) => r.path.includes('/x/'))).toBe(false);
+  });
+});

@@ -1,4 +1,4 @@
-import { ApiShapeError, wantedBottles } from '../../engine/homebrew/wanted-bottles';
+import { ApiShapeError, SkippedFormula, wantedBottles } from '../../engine/homebrew/wanted-bottles';
 import { reference } from '../reference';
 
 const wget = JSON.parse(reference('formula-sample.json').toString('utf8'));
@@ -80,5 +80,32 @@ describe('wanted bottle set', () => {
   ])('malformed API data is rejected with a clear reason (%#)', (payload, message) => {
     expect(() => wantedBottles(payload)).toThrow(ApiShapeError);
     expect(() => wantedBottles(payload)).toThrow(message);
+  });
+
+  test('an odd formula is skipped and reported when the caller collects skips; the others stay wanted', () => {
+    const payload = [
+      formula('wget', '1.25.0', 0, 0, { arm64_sequoia: sha('a') }),
+      formula('has space', '1.0', 0, 0, { arm64_sequoia: sha('b'), x86_64_linux: sha('c') }),
+      formula('x'.repeat(200), '1.0', 0, 0, { arm64_sequoia: sha('d') }),
+      formula('quote"s', '1.0', 0, 0, { arm64_sequoia: sha('e') }),
+      formula('bad-sha', '1.0', 0, 0, { arm64_sequoia: 'nope' }),
+      formula('curl', '8.0', 0, 0, { arm64_sequoia: sha('f') }),
+    ];
+    expect(() => wantedBottles(payload)).toThrow(/unsafe formula name "has space"/);
+    const skipped: SkippedFormula[] = [];
+    const wanted = wantedBottles(payload, undefined, true, skipped);
+    expect(wanted.map((b) => b.name)).toEqual(['wget', 'curl']);
+    expect(skipped.map((s) => [s.name.slice(0, 10), s.tags])).toEqual([
+      ['has space', ['arm64_sequoia', 'x86_64_linux']],
+      ['x'.repeat(10), ['arm64_sequoia']],
+      ['quote"s', ['arm64_sequoia']],
+      ['bad-sha', ['arm64_sequoia']],
+    ]);
+    expect(skipped[1].reason).toMatch(/unsafe formula name/);
+    expect(skipped[3].reason).toMatch(/no valid sha256/);
+    // Only the wanted tags count.
+    const armOnly: SkippedFormula[] = [];
+    wantedBottles(payload, new Set(['arm64_sequoia']), false, armOnly);
+    expect(armOnly[0].tags).toEqual(['arm64_sequoia']);
   });
 });
