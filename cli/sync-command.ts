@@ -9,7 +9,7 @@ import { Logger, jsonLogger } from '../engine/logger';
 import { DEFAULT_API_URL, SyncOptions, SyncSummary, runSync } from '../engine/sync/run-sync';
 import { DryRunReport, planRun } from '../engine/sync/phases';
 import { DEFAULT_ROUTING } from '../engine/sync/route';
-import { Upstream } from '../engine/sync/upstream';
+import { DEFAULT_UPSTREAM_LIMITS, UPSTREAM_LIMIT_ENV, Upstream } from '../engine/sync/upstream';
 import { localSyncDeps } from '../engine/wiring/local';
 import type { Io } from './io';
 import { LIMITS, glueNegativeValues, integerOption, numberOption } from './options';
@@ -45,8 +45,17 @@ is served only once every bottle it names is stored (all or nothing).
   --json              print one JSON summary line on stdout
   --verbose           JSON logs on stderr
 
+Ctrl-C (or SIGTERM) stops cleanly: no new bottle starts, downloads in flight
+are ended, staged files are removed and the run is recorded as interrupted.
+A sync that finds the lease of one that died (same host, process gone, or no
+progress for 60 s) takes it over and records the dead run as abandoned.
+
+Upstream limits, set in the environment (default):
+${Object.entries(UPSTREAM_LIMIT_ENV).map(([field, variable]) => `  ${variable} (${DEFAULT_UPSTREAM_LIMITS[field as keyof typeof UPSTREAM_LIMIT_ENV]})`).join('\n')}
+
 Exit codes: 0 published; 1 the run failed, nothing new was published and the
-previous generation stays served; 2 usage or configuration error.`;
+previous generation stays served; 2 usage, configuration or local error;
+130 interrupted by Ctrl-C (143 by SIGTERM).`;
 
 const VALUE_OPTIONS = ['store', 'api-url', 'tags', 'public-key', 'concurrency', 'max-missing', 'max-drop'];
 
@@ -101,11 +110,26 @@ export async function syncCommand(args: string[], io: Io): Promise<number> {
   if (values['dry-run']) return dryRun(root, options, log, io, Boolean(values.json), upstream);
   const started = Date.now();
   const showProgress = io.isTty && !values.json;
-  const summary: SyncSummary = await runSync(
-    localSyncDeps(root, { log, upstream, onProgress: showProgress ? (p) => io.stderr(`\r${progressLine(p, Date.now() - started)}\u001b[K`) : undefined }),
-    options,
-  );
+  // Ctrl-C or SIGTERM stops the run cleanly: transfers end, staged files go, the lease is released.
+  const interrupt = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => interrupt.abort(signal);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let summary: SyncSummary;
+  try {
+    summary = await runSync(
+      localSyncDeps(root, { log, upstream, onProgress: showProgress ? (p) => io.stderr(`\r${progressLine(p, Date.now() - started)}\u001b[K`) : undefined }),
+      { ...options, signal: interrupt.signal },
+    );
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
   if (showProgress) io.stderr('\n');
+  if (summary.interrupted) {
+    report(summary, io, { json: Boolean(values.json), customKey: false });
+    return interrupt.signal.reason === 'SIGTERM' ? 143 : 130; // 128 + the signal's number, as shells report it
+  }
   if (summary.errorKind === 'usage') throw new UsageError(summary.error ?? 'invalid request');
   if (summary.errorKind === 'local-environment') throw new LocalEnvironmentError(summary.error ?? 'the store refused a write');
   report(summary, io, { json: Boolean(values.json), customKey: values['public-key'] !== undefined });

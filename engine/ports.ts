@@ -85,7 +85,11 @@ export interface RunFailure {
 
 export interface RunRecord {
   readonly runId: string;
-  readonly status: 'running' | 'published' | 'failed';
+  /**
+   * `interrupted`: stopped by a signal (Ctrl-C, SIGTERM) and cleaned up;
+   * `abandoned`: its process died, and the next run that took the lease over said so.
+   */
+  readonly status: 'running' | 'published' | 'failed' | 'interrupted' | 'abandoned';
   readonly startedAt: string;
   readonly finishedAt?: string;
   readonly generation?: string;
@@ -97,10 +101,33 @@ export interface RunRecord {
   readonly error?: string;
 }
 
+/** Who holds a lease: enough to tell, on the same host, whether its process is still alive. */
+export interface LeaseHolder {
+  readonly host: string;
+  readonly pid: number;
+  readonly startedAt: string;
+}
+
+export interface LeaseState {
+  /** Null once released. */
+  readonly owner: string | null;
+  readonly expiresAtMs: number;
+  readonly holder?: LeaseHolder;
+}
+
+export interface AcquireOptions {
+  /** Recorded with the lease, so the next run can check on this one. */
+  readonly holder?: LeaseHolder;
+  /** Take the lease even though this owner's is unexpired: its holder is known to be dead. */
+  readonly takeOverFrom?: string;
+}
+
 /** Sync state: the run lease, the published pointer and run records. */
 export interface StateStore {
-  /** Takes the named lease unless another owner holds an unexpired one. */
-  acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean>;
+  /** Takes the named lease unless another owner holds an unexpired one (other than `takeOverFrom`). */
+  acquireLease(name: string, owner: string, ttlMs: number, options?: AcquireOptions): Promise<boolean>;
+  /** The named lease as stored, expired or not; undefined if it never existed (or was deleted). */
+  readLease(name: string): Promise<LeaseState | undefined>;
   /** Extends a lease this owner holds; false if it was lost. */
   renewLease(name: string, owner: string, ttlMs: number): Promise<boolean>;
   releaseLease(name: string, owner: string): Promise<void>;
@@ -118,6 +145,18 @@ export interface StateStore {
    * hands work to new batches) and returns the new count; whoever sees 0 finalizes.
    */
   addToCountdown(runId: string, delta: number): Promise<number>;
+}
+
+/**
+ * What failed, interrupted and abandoned runs leave behind in a store. The
+ * directory store implements it; in S3, lifecycle rules abort incomplete
+ * uploads and expire `runs/`. Only the run-lease holder calls it.
+ */
+export interface RunLeftovers {
+  /** Removes temporary files of writes that never finished; returns how many. */
+  removePartials(): Promise<number>;
+  /** Removes a run's staged objects (its unpublished generation, plan and results). Never call it for a published run. */
+  discardRun(runId: string): Promise<void>;
 }
 
 /** Orphan bookkeeping on the blob store (S3: an object tag the bucket expires after 90 days). */

@@ -13,6 +13,7 @@ import {
 import { TransferItem } from './plan';
 import { DEFAULT_ROUTING, Route, RoutingLimits, routePlan } from './route';
 import { abortMessage, newRunId } from './run-sync';
+import { RunLeasePolicy, acquireRunLease, currentHolder, heldMessage, recordAbandoned, startHeartbeat } from './lease';
 import { runKeys } from '../store-layout';
 
 /**
@@ -25,8 +26,15 @@ export interface DistributedDeps extends PhaseDeps {
   readonly dispatcher: Dispatcher;
 }
 
-/** Runs outlive the orchestrator; the lease covers the whole run and finalize releases it. */
-export const RUN_LEASE_TTL_MS = 6 * 60 * 60 * 1000;
+/**
+ * Runs outlive the orchestrator: the lease covers the whole run, finalize
+ * releases it, and every worker or task renews it while its transfers make
+ * progress. A run whose workers all died (or stalled) lets it lapse within
+ * 30 minutes, and the next scheduled or manual run takes over, recording the
+ * dead one as abandoned. 30 minutes covers the gap between the orchestrator
+ * dispatching and the first worker or Fargate task starting.
+ */
+export const AWS_RUN_LEASE: RunLeasePolicy = { ttlMs: 30 * 60 * 1000, heartbeatMs: 5 * 60 * 1000 };
 
 export type OrchestrateResult =
   | { readonly runId: string; readonly outcome: 'refused'; readonly reason: string }
@@ -41,9 +49,13 @@ export async function orchestrate(
   const started = (deps.now ?? (() => new Date()))();
   const runId = newRunId(started);
   const log = deps.log.child({ runId });
-  if (!(await deps.state.acquireLease(SYNC_LEASE, runId, RUN_LEASE_TTL_MS))) {
-    log.warn('another sync holds the run lease');
-    return { runId, outcome: 'refused', reason: 'another sync is running (run lease held)' };
+  const lease = await acquireRunLease(deps.state, runId, { policy: AWS_RUN_LEASE, holder: currentHolder(started) });
+  if (!lease.acquired) {
+    log.warn('another sync holds the run lease', { holder: lease.holder });
+    return { runId, outcome: 'refused', reason: heldMessage(lease) };
+  }
+  if (lease.abandoned && (await recordAbandoned(deps.state, lease.abandoned, runId, started))) {
+    log.warn('took the run lease over from a run that stopped without finishing', { abandoned: lease.abandoned });
   }
   await deps.state.putRun({ runId, status: 'running', startedAt: started.toISOString() });
 
@@ -93,6 +105,7 @@ export interface WorkerBudget {
 export async function runWorkerBatch(deps: DistributedDeps, runId: string, batchId: string, budget: WorkerBudget): Promise<SyncSummary | undefined> {
   const items = await loadBatch(deps.objects, runId, batchId);
   const reserve = budget.reserveMs ?? 3 * 60 * 1000;
+  const stopHeartbeat = startHeartbeat(deps.state, runId, AWS_RUN_LEASE, () => deps.upstream.lastActivityMs, deps.log.child({ runId, batchId }));
   await transferBatch(deps, runId, batchId, items, {
     concurrency: budget.concurrency ?? 4,
     keepGoing: () => budget.remainingMs() > reserve,
@@ -102,7 +115,7 @@ export async function runWorkerBatch(deps: DistributedDeps, runId: string, batch
       await deps.dispatcher.dispatchBatches(runId, [continuation]);
       return [continuation];
     },
-  });
+  }).finally(stopHeartbeat);
   return (await deps.state.addToCountdown(runId, -1)) === 0 ? finalizeRun(deps, runId) : undefined;
 }
 
@@ -119,21 +132,30 @@ export async function runLargeSync(
   options: { readonly stopping: () => boolean; readonly concurrency?: number },
 ): Promise<SyncSummary | undefined> {
   let finishedBatches = 0;
-  for (const batchId of await pendingBatches(deps, runId)) {
-    const result = await transferBatch(deps, runId, batchId, await loadBatch(deps.objects, runId, batchId), {
-      concurrency: options.concurrency ?? 16,
-      keepGoing: () => !options.stopping(),
-      handBack: async (unfinished: TransferItem[]) => {
-        const continuation = await stageContinuation(deps.objects, runId, batchId, unfinished);
-        await deps.state.addToCountdown(runId, 1);
-        await deps.dispatcher.startLargeSync(runId);
-        return [continuation];
-      },
-    });
-    finishedBatches++;
-    if (result.continuations.length > 0) break; // the successor takes it from here
+  const stopHeartbeat = startHeartbeat(deps.state, runId, AWS_RUN_LEASE, () => deps.upstream.lastActivityMs, deps.log.child({ runId }));
+  try {
+    await transferPending();
+  } finally {
+    stopHeartbeat();
   }
   return (await deps.state.addToCountdown(runId, -finishedBatches)) === 0 ? finalizeRun(deps, runId) : undefined;
+
+  async function transferPending(): Promise<void> {
+    for (const batchId of await pendingBatches(deps, runId)) {
+      const result = await transferBatch(deps, runId, batchId, await loadBatch(deps.objects, runId, batchId), {
+        concurrency: options.concurrency ?? 16,
+        keepGoing: () => !options.stopping(),
+        handBack: async (unfinished: TransferItem[]) => {
+          const continuation = await stageContinuation(deps.objects, runId, batchId, unfinished);
+          await deps.state.addToCountdown(runId, 1);
+          await deps.dispatcher.startLargeSync(runId);
+          return [continuation];
+        },
+      });
+      finishedBatches++;
+      if (result.continuations.length > 0) break; // the successor takes it from here
+    }
+  }
 }
 
 /** Batches of the run (following continuations) that no process has reported a result for. */

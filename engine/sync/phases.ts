@@ -13,6 +13,9 @@ import { Upstream, UpstreamError, readAll } from './upstream';
 import { apiKey, runKeys } from '../store-layout';
 import { ErrorKind, MirrorError, errorKind } from '../errors';
 import { ALL_TAG, KNOWN_PLATFORM_TAGS } from '../homebrew/platform-tags';
+import { SYNC_LEASE } from './lease';
+
+export { SYNC_LEASE } from './lease';
 
 /**
  * The phases of a sync run, shared by every runtime:
@@ -28,7 +31,6 @@ import { ALL_TAG, KNOWN_PLATFORM_TAGS } from '../homebrew/platform-tags';
  */
 
 export const DEFAULT_API_URL = 'https://formulae.brew.sh/api';
-export const SYNC_LEASE = 'sync';
 export const CORE_API_FILES = ['formula.jws.json', 'cask.jws.json', 'formula_tap_migrations.jws.json', 'cask_tap_migrations.jws.json'];
 export const packagesFile = (tag: string): string => `internal/packages.${tag}.jws.json`;
 
@@ -424,6 +426,8 @@ export interface SyncSummary {
   readonly error?: string;
   /** The kind of error that stopped the run (`engine/errors.ts`), when one did. */
   readonly errorKind?: ErrorKind;
+  /** Stopped by a signal (Ctrl-C, SIGTERM). */
+  readonly interrupted?: boolean;
 }
 
 /** A configured tag upstream has no packages file for. */

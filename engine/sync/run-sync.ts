@@ -1,7 +1,6 @@
 import { randomBytes } from 'crypto';
 import {
   PhaseDeps,
-  SYNC_LEASE,
   SyncOptions,
   SyncSummary,
   emptySummary,
@@ -11,8 +10,12 @@ import {
   transferBatch,
 } from './phases';
 import { errorKind, isRejectedInput } from '../errors';
+import { Logger } from '../logger';
+import { RunLeftovers } from '../ports';
+import { LOCAL_RUN_LEASE, RunLeasePolicy, SYNC_LEASE, acquireRunLease, currentHolder, heldMessage, recordAbandoned, startHeartbeat } from './lease';
 
-export { DEFAULT_API_URL, SYNC_LEASE, SyncAbortedError, packagesFile } from './phases';
+export { DEFAULT_API_URL, SyncAbortedError, packagesFile } from './phases';
+export { SYNC_LEASE } from './lease';
 export { apiKey } from '../store-layout';
 export type { SyncOptions, SyncSummary } from './phases';
 
@@ -25,11 +28,19 @@ export interface SyncProgress {
 
 export interface SyncDeps extends PhaseDeps {
   readonly onProgress?: (progress: SyncProgress) => void;
+  /** Cleans up after failed and dead runs (the directory store); optional. */
+  readonly leftovers?: RunLeftovers;
 }
 
 export interface LocalSyncOptions extends SyncOptions {
-  /** Run lease lifetime; renewed while the run is alive. Default 15 minutes. */
-  readonly leaseTtlMs?: number;
+  /** Run lease lifetime and heartbeat. Default `LOCAL_RUN_LEASE` (60 s, renewed every 15 s while the run progresses). */
+  readonly lease?: RunLeasePolicy;
+  /**
+   * Aborted on Ctrl-C or SIGTERM: no new bottle starts, requests in flight are
+   * ended, staged files are removed, the lease is released and the run is
+   * recorded as interrupted. The published mirror is unchanged.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** Sortable, unique run id, e.g. `20261122T030000Z-a1b2c3`. */
@@ -53,14 +64,22 @@ export async function runSync(deps: SyncDeps, options: LocalSyncOptions): Promis
   const started = (deps.now ?? (() => new Date()))();
   const runId = newRunId(started);
   const log = deps.log.child({ runId });
-  const ttl = options.leaseTtlMs ?? 15 * 60 * 1000;
+  const policy = options.lease ?? LOCAL_RUN_LEASE;
 
-  if (!(await deps.state.acquireLease(SYNC_LEASE, runId, ttl))) {
-    log.warn('another sync holds the run lease');
-    return emptySummary(runId, 'another sync is running (run lease held); nothing was changed');
+  const lease = await acquireRunLease(deps.state, runId, { policy, holder: currentHolder(started) });
+  if (!lease.acquired) {
+    log.warn('another sync holds the run lease', { holder: lease.holder });
+    return emptySummary(runId, heldMessage(lease));
   }
-  const renew = setInterval(() => void deps.state.renewLease(SYNC_LEASE, runId, ttl).catch(() => undefined), Math.max(1000, ttl / 3));
-  renew.unref();
+  if (lease.abandoned) await cleanUpAbandoned(deps, lease.abandoned, runId, log);
+  const removed = (await deps.leftovers?.removePartials()) ?? 0;
+  if (removed > 0) log.info('removed partial files of unfinished writes', { removed });
+
+  // Progress is upstream traffic, or a bottle finished (a slow local store still counts).
+  let lastProgressMs = Date.now();
+  const stopHeartbeat = startHeartbeat(deps.state, runId, policy, () => Math.max(lastProgressMs, deps.upstream.lastActivityMs), log);
+  const interrupt = () => deps.upstream.abortAll('interrupted');
+  options.signal?.addEventListener('abort', interrupt, { once: true });
   await deps.state.putRun({ runId, status: 'running', startedAt: started.toISOString() });
   try {
     const { manifest, plan } = await prepareRun(deps, options, runId, (p) => (p.transfers.length > 0 ? [p.transfers] : []));
@@ -70,23 +89,44 @@ export async function runSync(deps: SyncDeps, options: LocalSyncOptions): Promis
       deps.onProgress?.({ bottlesDone: done, bottlesTotal: plan.transfers.length, bytesDone: bytes, bytesTotal: plan.bytesToTransfer });
     progress();
     for (const batchId of manifest.batchIds) {
+      if (options.signal?.aborted) break;
       await transferBatch(deps, runId, batchId, await loadBatch(deps.objects, runId, batchId), {
         concurrency: options.concurrency,
+        keepGoing: () => !options.signal?.aborted,
         onItemDone: (_item, itemBytes) => {
           done++;
           bytes += itemBytes;
+          lastProgressMs = Date.now();
           progress();
         },
       });
     }
+    if (options.signal?.aborted) throw new SyncInterruptedError();
     return await finalizeRun(deps, runId);
   } catch (error) {
-    const message = abortMessage(error);
-    log.error('sync aborted; the published mirror is unchanged', { error: message });
-    await deps.state.putRun({ runId, status: 'failed', startedAt: started.toISOString(), finishedAt: new Date().toISOString(), error: message });
+    const interrupted = options.signal?.aborted === true;
+    const message = interrupted ? new SyncInterruptedError().message : abortMessage(error);
+    log.error(interrupted ? 'sync interrupted; the published mirror is unchanged' : 'sync aborted; the published mirror is unchanged', { error: message });
+    await deps.state.putRun({ runId, status: interrupted ? 'interrupted' : 'failed', startedAt: started.toISOString(), finishedAt: new Date().toISOString(), error: message });
+    await deps.leftovers?.discardRun(runId);
     await deps.state.releaseLease(SYNC_LEASE, runId);
-    return emptySummary(runId, message, errorKind(error));
+    return { ...emptySummary(runId, message, interrupted ? undefined : errorKind(error)), ...(interrupted ? { interrupted: true } : {}) };
   } finally {
-    clearInterval(renew);
+    stopHeartbeat();
+    options.signal?.removeEventListener('abort', interrupt);
   }
+}
+
+/** Stopped by a signal; nothing was published. */
+export class SyncInterruptedError extends Error {
+  constructor() {
+    super('interrupted: no new bottle was started, transfers in flight were stopped and staged files removed; the published mirror is unchanged');
+  }
+}
+
+/** Records a dead run as abandoned and removes what it staged (never a published generation). */
+async function cleanUpAbandoned(deps: SyncDeps, abandoned: string, by: string, log: Logger): Promise<void> {
+  const marked = await recordAbandoned(deps.state, abandoned, by, new Date());
+  log.warn('took the run lease over from a run that stopped without finishing', { abandoned, recordedAsAbandoned: marked });
+  if ((await deps.state.getPublished())?.generation !== abandoned) await deps.leftovers?.discardRun(abandoned);
 }

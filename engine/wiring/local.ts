@@ -1,6 +1,7 @@
 import { DirectoryBlobStore } from '../adapters/local/directory-blob-store';
 import { DirectoryObjectStore } from '../adapters/local/directory-object-store';
 import { FileStateStore } from '../adapters/local/file-state-store';
+import { DirectoryRunLeftovers } from '../adapters/local/run-leftovers';
 import { MemoryCircuitBreaker } from '../adapters/local/memory-circuit-breaker';
 import { MemoryRateLimiter } from '../adapters/local/memory-rate-limiter';
 import { Logger } from '../logger';
@@ -45,6 +46,7 @@ export function localSyncDeps(root: string, options: LocalSyncWiring): SyncDeps 
     metrics: options.metrics,
     now: options.now,
     onProgress: options.onProgress,
+    leftovers: new DirectoryRunLeftovers(root),
     transfer: { breaker: new MemoryCircuitBreaker(), ...options.transfer },
   };
 }

@@ -147,7 +147,7 @@ describe('a local sync against the fixture upstream', () => {
     const results = await Promise.all([sync(), sync()]);
     expect(results.filter((r) => r.published)).toHaveLength(1);
     expect(results.filter((r) => !r.published)).toEqual([
-      expect.objectContaining({ error: 'another sync is running (run lease held); nothing was changed', bottles: { planned: 0, transferred: 0, skipped: 0, failed: 0 } }),
+      expect.objectContaining({ error: expect.stringMatching(/^another sync is running \(pid \d+ on .+, started .+\); nothing was changed/), bottles: { planned: 0, transferred: 0, skipped: 0, failed: 0 } }),
     ]);
     expect(blobCount()).toBe(5);
   });

@@ -51,6 +51,23 @@ describe.each(adapters)('%s state store', (_name, factory) => {
     expect(await store().renewLease('sync', 'crashed', 60_000)).toBe(false);
   });
 
+  test('a lease records its holder; a dead holder is taken over only by naming it, and a renewal keeps the holder', async () => {
+    const s = (await factory())();
+    const holder = { host: 'builder-1', pid: 4242, startedAt: '2026-11-27T03:00:00.000Z' };
+    expect(await s.readLease('sync')).toBeUndefined();
+    expect(await s.acquireLease('sync', 'dead-run', 60_000, { holder })).toBe(true);
+    expect(await s.readLease('sync')).toEqual({ owner: 'dead-run', expiresAtMs: clock + 60_000, holder });
+    clock += 1000;
+    expect(await s.renewLease('sync', 'dead-run', 60_000)).toBe(true);
+    expect(await s.readLease('sync')).toEqual({ owner: 'dead-run', expiresAtMs: clock + 60_000, holder });
+    // Unexpired: refused, unless the caller names the owner it knows to be dead.
+    expect(await s.acquireLease('sync', 'next', 60_000, { takeOverFrom: 'someone-else' })).toBe(false);
+    expect(await s.acquireLease('sync', 'next', 60_000, { takeOverFrom: 'dead-run' })).toBe(true);
+    expect((await s.readLease('sync'))!.owner).toBe('next');
+    // A second taker naming the same dead owner loses: the lease has moved on.
+    expect(await s.acquireLease('sync', 'third', 60_000, { takeOverFrom: 'dead-run' })).toBe(false);
+  });
+
   test('renew extends only the owner’s lease; release frees it only for the owner', async () => {
     const s = (await factory())();
     await s.acquireLease('sync', 'a', 1000);

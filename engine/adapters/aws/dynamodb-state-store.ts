@@ -7,7 +7,7 @@ import {
   PutItemCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import { PublishedGeneration, RunRecord, StateStore } from '../../ports';
+import { AcquireOptions, LeaseState, PublishedGeneration, RunRecord, StateStore } from '../../ports';
 import { STATE_TTL_ATTRIBUTE } from '../../runtime-config';
 
 /** TTL attribute of the state table (epoch seconds); see constructs/state-table.ts. */
@@ -25,7 +25,7 @@ const n = (value: number): AttributeValue => ({ N: String(value) });
  *
  * | pk              | sk        | holds                                   |
  * | --------------- | --------- | --------------------------------------- |
- * | `lease#<name>`  | `lease`   | owner, leaseUntilMs, expiresAt (TTL)    |
+ * | `lease#<name>`  | `lease`   | owner, leaseUntilMs, holder, expiresAt (TTL) |
  * | `published`     | `pointer` | the served generation (JSON)            |
  * | `run#<runId>`   | `run`     | the run record (JSON), expiresAt (TTL)  |
  * | `run#latest`    | `run`     | a copy of the most recent run record    |
@@ -45,8 +45,9 @@ export class DynamoDbStateStore implements StateStore {
     return { pk: s(`lease#${name}`), sk: s('lease') };
   }
 
-  async acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean> {
+  async acquireLease(name: string, owner: string, ttlMs: number, options: AcquireOptions = {}): Promise<boolean> {
     const now = this.now();
+    const takeOver = options.takeOverFrom !== undefined;
     try {
       await this.db.send(
         new PutItemCommand({
@@ -55,11 +56,12 @@ export class DynamoDbStateStore implements StateStore {
             ...this.leaseKey(name),
             owner: s(owner),
             leaseUntilMs: n(now + ttlMs),
+            ...(options.holder ? { holder: s(JSON.stringify(options.holder)) } : {}),
             [STATE_TTL_ATTRIBUTE]: n(Math.ceil((now + ttlMs) / 1000) + 3600),
           },
-          ConditionExpression: 'attribute_not_exists(pk) OR leaseUntilMs < :now OR #owner = :owner',
+          ConditionExpression: `attribute_not_exists(pk) OR leaseUntilMs < :now OR #owner = :owner${takeOver ? ' OR #owner = :previous' : ''}`,
           ExpressionAttributeNames: { '#owner': 'owner' },
-          ExpressionAttributeValues: { ':now': n(now), ':owner': s(owner) },
+          ExpressionAttributeValues: { ':now': n(now), ':owner': s(owner), ...(takeOver ? { ':previous': s(options.takeOverFrom!) } : {}) },
         }),
       );
       return true;
@@ -67,6 +69,12 @@ export class DynamoDbStateStore implements StateStore {
       if (isConditionFailure(error)) return false;
       throw error;
     }
+  }
+
+  async readLease(name: string): Promise<LeaseState | undefined> {
+    const { Item } = await this.db.send(new GetItemCommand({ TableName: this.table, Key: this.leaseKey(name), ConsistentRead: true }));
+    if (!Item) return undefined;
+    return { owner: Item.owner?.S ?? null, expiresAtMs: Number(Item.leaseUntilMs?.N ?? 0), holder: Item.holder?.S ? JSON.parse(Item.holder.S) : undefined };
   }
 
   async renewLease(name: string, owner: string, ttlMs: number): Promise<boolean> {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'crypto';
 import { promises as fs } from 'fs';
 import * as path from 'path';
-import { PublishedGeneration, RunRecord, StateStore } from '../../ports';
+import { AcquireOptions, LeaseHolder, LeaseState, PublishedGeneration, RunRecord, StateStore } from '../../ports';
 
 const NAME = /^[A-Za-z0-9_.-]+$/;
 const VERSION = /^(\d{12})\.json$/;
@@ -11,6 +11,7 @@ const KEEP_VERSIONS = 16;
 interface Lease {
   owner: string | null;
   expiresAt: number;
+  holder?: LeaseHolder;
 }
 
 /**
@@ -94,17 +95,22 @@ export class FileStateStore implements StateStore {
     await fs.rename(partial, file);
   }
 
-  async acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean> {
+  async acquireLease(name: string, owner: string, ttlMs: number, options: AcquireOptions = {}): Promise<boolean> {
     return this.update<Lease, boolean>(this.path('leases', name), (current) => {
       const held = current && current.owner !== null && current.expiresAt > this.now();
-      if (held && current.owner !== owner) return { result: false };
-      return { next: { owner, expiresAt: this.now() + ttlMs }, result: true };
+      if (held && current.owner !== owner && current.owner !== options.takeOverFrom) return { result: false };
+      return { next: { owner, expiresAt: this.now() + ttlMs, holder: options.holder }, result: true };
     });
+  }
+
+  async readLease(name: string): Promise<LeaseState | undefined> {
+    const lease = (await this.latest<Lease>(this.path('leases', name)))?.value;
+    return lease && { owner: lease.owner, expiresAtMs: lease.expiresAt, holder: lease.holder };
   }
 
   async renewLease(name: string, owner: string, ttlMs: number): Promise<boolean> {
     return this.update<Lease, boolean>(this.path('leases', name), (current) =>
-      current?.owner === owner ? { next: { owner, expiresAt: this.now() + ttlMs }, result: true } : { result: false },
+      current?.owner === owner ? { next: { ...current, expiresAt: this.now() + ttlMs }, result: true } : { result: false },
     );
   }
 
