@@ -1,4 +1,4 @@
-import { readFileSync } from 'fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import * as path from 'path';
 import { parseArgs } from 'util';
 import { LocalEnvironmentError, UsageError, errorKind } from '../engine/errors';
@@ -104,6 +104,7 @@ export async function syncCommand(args: string[], io: Io): Promise<number> {
   }
 
   const root = path.resolve(values.store);
+  if (!values['dry-run']) requireWritableStore(root);
   const log = jsonLogger({ service: 'bottles-sync' }, values.verbose ? (line) => io.stderr(`${line}\n`) : () => undefined);
   const options = { apiUrl, tags, allFallback: !values['without-all'], publicKey, concurrency, maxMissingPercent, maxDropPercent };
   const upstream = new Upstream({ plainHttp: values['allow-http'] ? 'any' : 'loopback' });
@@ -188,4 +189,28 @@ function routeText(route: DryRunReport['route']): string {
   if (route.kind === 'nothing') return 'nothing to copy; the orchestrator would publish at once';
   if (route.kind === 'lambda') return `worker Lambdas, ${route.batches} batch(es)`;
   return `the Fargate sync task (${route.reason})`;
+}
+
+/**
+ * The store must be a directory this process can write (created if missing):
+ * checked before the run starts, so a mistyped path or a read-only mount is
+ * one clear line with exit 2, not an error from deep inside a run.
+ */
+export function requireWritableStore(root: string): void {
+  const probe = path.join(root, `.write-probe-${process.pid}`);
+  try {
+    mkdirSync(root, { recursive: true });
+    writeFileSync(probe, '');
+    rmSync(probe, { force: true });
+  } catch (error) {
+    throw storeError(root, error as NodeJS.ErrnoException);
+  }
+}
+
+export function storeError(root: string, error: NodeJS.ErrnoException): Error {
+  if (error.code === 'EEXIST' || error.code === 'ENOTDIR') return new UsageError(`store ${root} is not a directory`);
+  if (error.code === 'EROFS') return new LocalEnvironmentError(`store ${root} is on a read-only file system`);
+  if (error.code === 'EACCES' || error.code === 'EPERM') return new LocalEnvironmentError(`store ${root} is not writable by this user (${error.code})`);
+  if (error.code === 'ENOSPC' || error.code === 'EDQUOT') return new LocalEnvironmentError(`store ${root} has no space left (${error.code})`);
+  return error;
 }

@@ -5,6 +5,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { progressLine } from '../../cli/bottles';
+import { storeError } from '../../cli/sync-command';
+import { errorKind } from '../../engine/errors';
 import { publishApi, signApiFile, testSigningKey } from '../fixtures/homebrew-api';
 import { FixtureUpstream, startFixtureUpstream } from '../fixtures/upstream-server';
 
@@ -124,6 +126,27 @@ describe('bottles sync', () => {
     const before = files(store).sort();
     await bottles(...syncArgs('--dry-run'));
     expect(files(store).sort()).toEqual(before);
+  });
+
+  test('a store that is a file is one line and exit 2, before any request upstream', async () => {
+    const file = path.join(work, 'sync-not-a-dir');
+    fs.writeFileSync(file, 'x');
+    const run = await bottles('sync', '--store', file, '--api-url', upstream.apiRoot, '--public-key', pemFile, '--json');
+    expect(run.code).toBe(2);
+    expect(run.stderr.split('\n')[0]).toBe(`bottles: store ${file} is not a directory`);
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+    expect(run.stdout).toBe('');
+    expect(upstream.requests).toEqual([]);
+  });
+
+  test.each([
+    ['EROFS', /is on a read-only file system$/],
+    ['EACCES', /is not writable by this user \(EACCES\)$/],
+    ['ENOSPC', /has no space left \(ENOSPC\)$/],
+  ])('a store the machine refuses (%s) is a local-environment error (exit 2)', (code, message) => {
+    const error = storeError('/srv/mirror', Object.assign(new Error(code), { code }));
+    expect(errorKind(error)).toBe('local-environment');
+    expect(error.message).toMatch(message);
   });
 
   test('an unknown tag is a usage error listing the known tags', async () => {
