@@ -5,7 +5,7 @@ import { LocalEnvironmentError, UsageError } from '../engine/errors';
 import { jsonLogger } from '../engine/logger';
 import { DEFAULT_RATE_LIMIT } from '../engine/ports';
 import { BatchedAccessLog } from '../engine/serve/access-log';
-import { MirrorServer } from '../engine/serve/server';
+import { DEFAULT_SERVER_LIMITS, MirrorServer, SERVER_LIMIT_ENV, defaultMaxConnections, serverLimitsFromEnv } from '../engine/serve/server';
 import { localServerDeps, localStores } from '../engine/wiring/local';
 import type { Io } from './io';
 import { LIMITS, glueNegativeValues, integerOption, positiveOption } from './options';
@@ -22,6 +22,12 @@ bottles stream from DIR).
   --port N                ${LIMITS.port.min}-${LIMITS.port.max}, 0 picks a free port (default: ${LIMITS.port.default})
   --rate-limit PER_SECOND requests per second per client address (default: ${DEFAULT_RATE_LIMIT.ratePerSecond})
   --burst N               requests a client may make at once before the rate applies (default: ${DEFAULT_RATE_LIMIT.burst})
+
+Limits, set in the environment (default):
+  ${SERVER_LIMIT_ENV.maxConnections} (${defaultMaxConnections()} here: 10000, less the file-descriptor headroom)
+  ${SERVER_LIMIT_ENV.maxConnectionsPerClient} (${DEFAULT_SERVER_LIMITS.maxConnectionsPerClient})
+  ${SERVER_LIMIT_ENV.writeStallMs} (${DEFAULT_SERVER_LIMITS.writeStallMs}: a download the client stops reading is cut)
+A connection over a cap gets 503 with Retry-After and is closed.
 
 The first line on stdout names the URL and the HOMEBREW_* settings for brew.
 The JSON access log goes to stderr. SIGTERM or Ctrl-C stops after downloads
@@ -59,12 +65,16 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
   const root = path.resolve(values.store);
   requireStoreDirectory(root);
 
-  const accessLog = new BatchedAccessLog({ service: 'bottles-serve' }, (chunk) => io.stderr(chunk.toString()));
+  const limits = serverLimitsFromEnv();
+  // An undrained stderr drops access-log lines (counted in /metrics) instead of growing without bound.
+  const accessLog = new BatchedAccessLog({ service: 'bottles-serve' }, (chunk) => io.stderr(chunk.toString()), { backlog: io.stderrBacklog });
   const server = new MirrorServer(
     localServerDeps(root, {
       log: jsonLogger({ service: 'bottles-serve' }, (line) => io.stderr(`${line}\n`)),
       accessLog: accessLog.log,
+      accessLogDropped: () => accessLog.droppedLines,
       rateLimit: { ratePerSecond, burst },
+      limits,
     }),
   );
   const host = values.host ?? '127.0.0.1';

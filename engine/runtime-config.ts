@@ -80,6 +80,12 @@ export const METRICS = {
   mirrorBytesServed: 'MirrorBytesServed',
   mirrorLookupHits: 'MirrorLookupHits',
   mirrorLookupMisses: 'MirrorLookupMisses',
+  /** Connections refused (503) over the total or per-client cap. */
+  mirrorConnectionsRefused: 'MirrorConnectionsRefused',
+  /** Downloads cut because the client stopped reading. */
+  mirrorDownloadsStalled: 'MirrorDownloadsStalled',
+  /** Access-log lines dropped because stdout was not drained. */
+  mirrorAccessLogDropped: 'MirrorAccessLogDroppedLines',
 } as const;
 
 /** The shallow health route the ALB's target group checks (the server answers it from memory). */

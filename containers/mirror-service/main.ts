@@ -14,9 +14,12 @@ import { awsMirrorService } from '../../engine/wiring/aws';
 async function main(): Promise<void> {
   const environment = process.env.HBS_ENVIRONMENT ?? 'unknown';
   const log = jsonLogger({ service: 'mirror-service', environment });
-  const accessLog = new BatchedAccessLog({ service: 'mirror-service', environment }, (chunk) => process.stdout.write(chunk));
+  // stdout is the log's way out; if the log driver falls behind, lines are dropped and counted, never held without bound.
+  const accessLog = new BatchedAccessLog({ service: 'mirror-service', environment }, (chunk) => process.stdout.write(chunk), {
+    backlog: () => process.stdout.writableLength,
+  });
   const service = await awsMirrorService(log, accessLog.log);
-  const server = new MirrorServer(service.deps);
+  const server = new MirrorServer({ ...service.deps, accessLogDropped: () => accessLog.droppedLines });
   const stopReporting = new MirrorMetricsReporter(server.metrics, service.metrics).start();
   const port = await server.listen(service.port, '0.0.0.0');
   log.info('listening', { port, mode: service.mode });

@@ -34,6 +34,14 @@ export interface BatchedAccessLogOptions {
   readonly flushMs?: number;
   /** Wall clock in ms (tests pin it). Default Date.now. */
   readonly now?: () => number;
+  /**
+   * Bytes written but not yet taken by the log's reader (`stream.writableLength`).
+   * With it, a batch that would take the backlog past `maxBacklogBytes` is
+   * dropped and its lines counted, so an undrained stdout costs bounded memory.
+   */
+  readonly backlog?: () => number;
+  /** Default 8 MiB. */
+  readonly maxBacklogBytes?: number;
 }
 
 const ascii = (text: string) => Buffer.from(text, 'latin1');
@@ -84,6 +92,12 @@ export class BatchedAccessLog {
   private readonly now: () => number;
   private buffer: Buffer;
   private used = 0;
+  /** Lines in `buffer`. */
+  private lines = 0;
+  private readonly backlog?: () => number;
+  private readonly maxBacklogBytes: number;
+  /** Lines dropped because the reader fell behind (a metric). */
+  droppedLines = 0;
   private timer?: NodeJS.Timeout;
   /**
    * `{"timestamp":"…","level":"INFO","message":"request",<bound>,"requestId":`,
@@ -110,6 +124,8 @@ export class BatchedAccessLog {
     this.maxBytes = options.maxBytes ?? 64 * 1024;
     this.flushMs = options.flushMs ?? 250;
     this.now = options.now ?? Date.now;
+    this.backlog = options.backlog;
+    this.maxBacklogBytes = options.maxBacklogBytes ?? 8 * 1024 * 1024;
     this.buffer = Buffer.allocUnsafe(this.maxBytes);
     const boundJson = JSON.stringify(bound);
     const boundMembers = boundJson.length > 2 ? `,${boundJson.slice(1, -1)}` : '';
@@ -154,10 +170,11 @@ export class BatchedAccessLog {
     buffer.set(generation, at);
     at += generation.length;
     if (alone) {
-      this.out(buffer.subarray(0, at));
+      this.emit(buffer.subarray(0, at), 1);
       return;
     }
     this.used = at;
+    this.lines++;
     if (!this.timer) {
       this.timer = setTimeout(this.flush, this.flushMs);
       this.timer.unref();
@@ -170,10 +187,21 @@ export class BatchedAccessLog {
     this.timer = undefined;
     if (this.used === 0) return;
     const chunk = this.buffer.subarray(0, this.used);
-    this.buffer = Buffer.allocUnsafe(this.maxBytes); // the writer may still hold `chunk`
+    const lines = this.lines;
     this.used = 0;
-    this.out(chunk);
+    this.lines = 0;
+    if (this.emit(chunk, lines)) this.buffer = Buffer.allocUnsafe(this.maxBytes); // the writer may still hold `chunk`
   };
+
+  /** Hands `chunk` to the writer unless the backlog is full; false when it was dropped (its buffer may be reused). */
+  private emit(chunk: Buffer, lines: number): boolean {
+    if (this.backlog && this.backlog() + chunk.length > this.maxBacklogBytes) {
+      this.droppedLines += lines;
+      return false;
+    }
+    this.out(chunk);
+    return true;
+  }
 
   private methodPiece(method: string | undefined): Buffer {
     let piece = this.methodPieces.get(method);

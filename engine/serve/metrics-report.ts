@@ -11,7 +11,7 @@ export const MIRROR_REPORT_INTERVAL_MS = 60_000;
  * dashboard computes across tasks). Deltas, so CloudWatch sums tasks.
  */
 export class MirrorMetricsReporter {
-  private last: MirrorTotals = { requests: 0, serverErrors: 0, bytesServed: 0, lookupHits: 0, lookupMisses: 0 };
+  private last: MirrorTotals = { requests: 0, serverErrors: 0, bytesServed: 0, lookupHits: 0, lookupMisses: 0, connectionsRefused: 0, downloadsStalled: 0, accessLogDropped: 0 };
 
   constructor(
     private readonly metrics: ServerMetrics,
@@ -27,6 +27,9 @@ export class MirrorMetricsReporter {
       [METRICS.mirrorBytesServed]: { value: delta('bytesServed'), unit: 'Bytes' },
       [METRICS.mirrorLookupHits]: { value: delta('lookupHits'), unit: 'Count' },
       [METRICS.mirrorLookupMisses]: { value: delta('lookupMisses'), unit: 'Count' },
+      [METRICS.mirrorConnectionsRefused]: { value: delta('connectionsRefused'), unit: 'Count' },
+      [METRICS.mirrorDownloadsStalled]: { value: delta('downloadsStalled'), unit: 'Count' },
+      [METRICS.mirrorAccessLogDropped]: { value: delta('accessLogDropped'), unit: 'Count' },
     });
     this.last = now;
   }

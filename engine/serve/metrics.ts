@@ -16,6 +16,12 @@ export interface MirrorTotals {
   readonly bytesServed: number;
   readonly lookupHits: number;
   readonly lookupMisses: number;
+  /** Connections answered 503 and closed: over the total or per-client cap. */
+  readonly connectionsRefused: number;
+  /** Downloads cut because the client stopped reading. */
+  readonly downloadsStalled: number;
+  /** Access-log lines dropped because the log's reader fell behind. */
+  readonly accessLogDropped: number;
 }
 
 /** Counters updated on every request, so observe() does no string building and no allocation once a route is known. */
@@ -24,6 +30,12 @@ export class ServerMetrics {
   private bytesServed = 0;
   private hits = 0;
   private misses = 0;
+  connectionsRefused = 0;
+  downloadsStalled = 0;
+  /** Open client connections (a gauge the server keeps). */
+  openConnections = 0;
+  /** Reads the access log's dropped-line count (set by the server when it has a batched log). */
+  accessLogDropped: () => number = () => 0;
 
   observe(route: string, status: number, seconds: number, bytes: number): void {
     let stats = this.routes.get(route);
@@ -56,7 +68,16 @@ export class ServerMetrics {
         if (status >= 500) serverErrors += n;
       }
     }
-    return { requests, serverErrors, bytesServed: this.bytesServed, lookupHits: this.hits, lookupMisses: this.misses };
+    return {
+      requests,
+      serverErrors,
+      bytesServed: this.bytesServed,
+      lookupHits: this.hits,
+      lookupMisses: this.misses,
+      connectionsRefused: this.connectionsRefused,
+      downloadsStalled: this.downloadsStalled,
+      accessLogDropped: this.accessLogDropped(),
+    };
   }
 
   render(generationAgeSeconds: number | undefined): string {
@@ -84,6 +105,18 @@ export class ServerMetrics {
       '# HELP mirror_lookup_hit_ratio Share of lookups the published generation could answer.',
       '# TYPE mirror_lookup_hit_ratio gauge',
       `mirror_lookup_hit_ratio ${total === 0 ? 1 : this.hits / total}`,
+      '# HELP mirror_open_connections Client connections open now.',
+      '# TYPE mirror_open_connections gauge',
+      `mirror_open_connections ${this.openConnections}`,
+      '# HELP mirror_connections_refused_total Connections refused with 503 over the total or per-client cap.',
+      '# TYPE mirror_connections_refused_total counter',
+      `mirror_connections_refused_total ${this.connectionsRefused}`,
+      '# HELP mirror_downloads_stalled_total Downloads cut because the client stopped reading.',
+      '# TYPE mirror_downloads_stalled_total counter',
+      `mirror_downloads_stalled_total ${this.downloadsStalled}`,
+      '# HELP mirror_access_log_dropped_lines_total Access-log lines dropped because the log reader fell behind.',
+      '# TYPE mirror_access_log_dropped_lines_total counter',
+      `mirror_access_log_dropped_lines_total ${this.accessLogDropped()}`,
       '# HELP mirror_generation_age_seconds Age of the published generation being served.',
       '# TYPE mirror_generation_age_seconds gauge',
     );

@@ -1,12 +1,14 @@
 import { randomUUID, createHash } from 'crypto';
 import * as http from 'http';
 import { performance } from 'perf_hooks';
+import { readFileSync } from 'fs';
+import { Socket } from 'net';
 import { Readable } from 'stream';
 import { pipeline } from 'stream/promises';
 import { promisify } from 'util';
 import { gzip } from 'zlib';
 import { Logger } from '../logger';
-import { ALB_IDLE_TIMEOUT_SECONDS, HEALTH_PATH } from '../runtime-config';
+import { ALB_IDLE_TIMEOUT_SECONDS, HEALTH_PATH, positiveInteger } from '../runtime-config';
 import { OCI_INDEX_MEDIA_TYPE, apiKey, isSha256, manifestKey } from '../store-layout';
 import { AccessLog } from './access-log';
 import { HttpError, httpErrors } from './http-errors';
@@ -45,7 +47,75 @@ export interface MirrorServerDeps {
   readonly trustProxy?: boolean;
   /** How often to look for a newly published generation. Default 5 s. */
   readonly pollMs?: number;
+  /** Connection caps and the stalled-download timeout; unset fields keep their defaults. */
+  readonly limits?: Partial<ServerLimits>;
+  /** Lines the access log dropped (a BatchedAccessLog's `droppedLines`), for /metrics and the EMF report. */
+  readonly accessLogDropped?: () => number;
 }
+
+/**
+ * What a hostile or careless client may cost the server. Every cap refuses
+ * politely: a connection over a cap gets a 503 with Retry-After and is closed.
+ */
+export interface ServerLimits {
+  /** Open client connections in all. Default: `defaultMaxConnections()`, under the file-descriptor limit. */
+  readonly maxConnections: number;
+  /**
+   * Open connections per client address. Default 64. Not applied behind a
+   * load balancer (`trustProxy`), where every connection comes from it.
+   */
+  readonly maxConnectionsPerClient: number;
+  /** A download the client accepts no bytes of for this long is cut. Default 30 s. */
+  readonly writeStallMs: number;
+}
+
+/** File descriptors kept free for the store, the state files, logs and the generation refresh. */
+export const FD_HEADROOM = 1024;
+
+/**
+ * The default connection cap: 10,000, or fewer when the process may not open
+ * that many files (`nofile` from /proc/self/limits) and still keep
+ * `FD_HEADROOM` for everything else. At least 64.
+ */
+export function defaultMaxConnections(fileLimit: number | undefined = readFileLimit()): number {
+  const cap = 10_000;
+  if (fileLimit === undefined) return cap;
+  return Math.max(64, Math.min(cap, fileLimit - FD_HEADROOM));
+}
+
+function readFileLimit(): number | undefined {
+  try {
+    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+    const soft = line?.split(/\s{2,}/)[1];
+    return soft && /^\d+$/.test(soft) ? Number(soft) : undefined;
+  } catch {
+    return undefined; // not Linux: the fixed cap applies
+  }
+}
+
+export const DEFAULT_SERVER_LIMITS: Omit<ServerLimits, 'maxConnections'> = { maxConnectionsPerClient: 64, writeStallMs: 30_000 };
+
+/** Environment variables that override the server's limits (`bottles serve` and the mirror task read them). */
+export const SERVER_LIMIT_ENV = {
+  maxConnections: 'HBS_MAX_CONNECTIONS',
+  maxConnectionsPerClient: 'HBS_MAX_CONNECTIONS_PER_CLIENT',
+  writeStallMs: 'HBS_WRITE_STALL_MS',
+} as const satisfies Record<keyof ServerLimits, string>;
+
+/** The limits set in `env`; a malformed value fails fast, naming its variable. */
+export function serverLimitsFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): Partial<ServerLimits> {
+  const limits: Partial<Record<keyof ServerLimits, number>> = {};
+  for (const [field, variable] of Object.entries(SERVER_LIMIT_ENV) as [keyof ServerLimits, string][]) {
+    const value = env[variable];
+    if (value !== undefined && value !== '') limits[field] = positiveInteger(value, variable);
+  }
+  return limits;
+}
+
+/** A connection over a cap may take this long to send its request and read the 503. */
+const REFUSAL_GRACE_MS = 2000;
+/** Past the cap by this many, connections are closed at once, without a 503: the descriptors matter more. */
+const HARD_OVERFLOW = 256;
 
 /**
  * Header lists are flat `[name, value, name, value, …]` arrays handed straight
@@ -78,6 +148,14 @@ export function publicReason(reason: string): string {
     .replace(/\b(https?:\/\/[^\s/?#'"]+)([^\s'"]*?)([:;,.]?)(?=[\s'"]|$)/g, (_, origin: string, rest: string, end: string) => `${origin}${rest ? '/…' : ''}${end}`)
     .replace(/(^|[\s'"(=])(\/[^\s'"):]+)/g, '$1(local path)')
     .slice(0, 300);
+}
+
+/** Longest request path written to the access log; a longer one is cut and marked. */
+export const MAX_LOGGED_PATH = 1024;
+
+/** The request path as logged: at most `MAX_LOGGED_PATH` characters (a flood of huge paths must not flood the log). */
+export function loggedPath(url: string | undefined): string | undefined {
+  return url === undefined || url.length <= MAX_LOGGED_PATH ? url : `${url.slice(0, MAX_LOGGED_PATH)}…(${url.length} chars)`;
 }
 
 /** Handlers answer synchronously when everything is in memory, and return a promise only when they must wait. */
@@ -216,11 +294,80 @@ export class MirrorServer {
   private readonly blobSizes = new BoundedMap<string, number>(65536);
   /** Recently presigned URLs with their complete 302 header lists, reusable until `until` (performance.now() ms). */
   private readonly presigned = new BoundedMap<string, { until: number; headers: HeaderList }>(65536);
+  readonly limits: ServerLimits;
+  /** Open connections per client address (only counted when the address is the client's). */
+  private readonly perClient = new Map<string, number>();
+  /** Connections over a cap: their first request is answered 503 and the connection closed. */
+  private readonly refused = new WeakSet<Socket>();
+  /** Downloads in flight, checked for stalls by one sweep. */
+  private readonly downloads = new Map<Exchange, { bytes: number; since: number }>();
+  private stallSweep?: NodeJS.Timeout;
 
   constructor(private readonly deps: MirrorServerDeps) {
     if (deps.mode === 'redirect' && !deps.presign) throw new Error('redirect mode needs a store that can presign URLs (S3)');
+    this.limits = { maxConnections: deps.limits?.maxConnections ?? defaultMaxConnections(), ...DEFAULT_SERVER_LIMITS, ...deps.limits };
     this.server = http.createServer((req, res) => this.handle(req, res));
     this.server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+    this.server.on('connection', (socket: Socket) => this.admitConnection(socket));
+    if (deps.accessLogDropped) this.metrics.accessLogDropped = deps.accessLogDropped;
+  }
+
+  /**
+   * Counts the connection against the total and per-client caps. Over a cap
+   * it is marked refused (its request gets a 503) and closed after a short
+   * grace; far over, it is closed at once, so descriptors stay for the store.
+   */
+  private admitConnection(socket: Socket): void {
+    const address = this.deps.trustProxy ? undefined : socket.remoteAddress ?? 'unknown';
+    const open = ++this.metrics.openConnections;
+    const fromClient = address === undefined ? 0 : (this.perClient.get(address) ?? 0) + 1;
+    if (address !== undefined) this.perClient.set(address, fromClient);
+    socket.once('close', () => {
+      this.metrics.openConnections--;
+      if (address === undefined) return;
+      const left = (this.perClient.get(address) ?? 1) - 1;
+      if (left === 0) this.perClient.delete(address);
+      else this.perClient.set(address, left);
+    });
+    const overTotal = open > this.limits.maxConnections;
+    const overClient = fromClient > this.limits.maxConnectionsPerClient;
+    if (!overTotal && !overClient) return;
+    this.metrics.connectionsRefused++;
+    if (open > this.limits.maxConnections + HARD_OVERFLOW) {
+      socket.destroy();
+      return;
+    }
+    this.refused.add(socket);
+    socket.setTimeout(REFUSAL_GRACE_MS, () => socket.destroy());
+  }
+
+  /** Cuts downloads whose client accepted no bytes for `writeStallMs`; runs while any download is in flight. */
+  private sweepStalled = (): void => {
+    const now = performance.now();
+    for (const [x, seen] of this.downloads) {
+      if (x.bytes !== seen.bytes) {
+        seen.bytes = x.bytes;
+        seen.since = now;
+      } else if (now - seen.since >= this.limits.writeStallMs) {
+        this.downloads.delete(x);
+        this.metrics.downloadsStalled++;
+        this.deps.log.info('download cut: the client stopped reading', { requestId: x.requestId, route: x.route, bytes: x.bytes, stalledMs: Math.round(now - seen.since) });
+        x.res.destroy();
+      }
+    }
+    if (this.downloads.size === 0 && this.stallSweep) {
+      clearInterval(this.stallSweep);
+      this.stallSweep = undefined;
+    }
+  };
+
+  private watchDownload(x: Exchange): void {
+    this.downloads.set(x, { bytes: x.bytes, since: performance.now() });
+    x.res.once('close', () => this.downloads.delete(x));
+    if (!this.stallSweep) {
+      this.stallSweep = setInterval(this.sweepStalled, Math.max(10, Math.floor(this.limits.writeStallMs / 4)));
+      this.stallSweep.unref();
+    }
   }
 
   /** Loads the published generation if it changed; requests in flight keep the snapshot they started with. */
@@ -285,6 +432,7 @@ export class MirrorServer {
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    if (this.refused.has(req.socket)) return this.refuseConnection(req, res);
     const incoming = rawHeader(req, 'x-request-id');
     const x: Exchange = {
       req,
@@ -306,6 +454,14 @@ export class MirrorServer {
     } catch (error) {
       this.fail(x, error);
     }
+  }
+
+  /** The polite answer past a connection cap: 503, Retry-After, and the connection closed. */
+  private refuseConnection(_req: http.IncomingMessage, res: http.ServerResponse): void {
+    const body = JSON.stringify({ error: 'too_many_connections', message: 'too many open connections; retry shortly' });
+    res.shouldKeepAlive = false;
+    res.writeHead(503, withSecurityHeaders(['content-type', 'application/json', 'retry-after', '1', 'connection', 'close', 'content-length', String(Buffer.byteLength(body))]));
+    res.end(body);
   }
 
   private admit(x: Exchange, verdict: RateVerdict): void {
@@ -379,7 +535,7 @@ export class MirrorServer {
     const record = {
       requestId: x.requestId,
       method: x.req.method,
-      path: x.req.url,
+      path: loggedPath(x.req.url),
       route: x.route,
       status: x.res.statusCode,
       bytes: x.bytes,
@@ -559,6 +715,7 @@ export class MirrorServer {
     if (!source) return this.send(x, range ? 206 : 200, headers.concat('content-length', String(length)));
     // A download is recorded when it ends, completed or cut off by the client.
     x.res.once('close', () => this.record(x));
+    this.watchDownload(x);
     const complete = withSecurityHeaders(headers);
     complete.push('x-request-id', x.requestId, 'content-length', String(length));
     x.res.writeHead(range ? 206 : 200, complete);

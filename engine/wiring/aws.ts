@@ -22,7 +22,7 @@ import {
   readEnvironment,
 } from '../runtime-config';
 import { AccessLog } from '../serve/access-log';
-import { MirrorServerDeps, ServeMode } from '../serve/server';
+import { MirrorServerDeps, ServeMode, serverLimitsFromEnv } from '../serve/server';
 import { DistributedDeps } from '../sync/distributed';
 import { DEFAULT_ROUTING, RoutingLimits } from '../sync/route';
 import { Upstream } from '../sync/upstream';
@@ -116,6 +116,7 @@ export async function awsMirrorService(log: Logger, accessLog: AccessLog, env: E
       mode,
       presign: (sha256, expiresIn) => stores.blobs.presign(sha256, expiresIn),
       trustProxy: true,
+      limits: serverLimitsFromEnv(env),
     },
     metrics: emfSink(config.environment, { namespace: config.metricsNamespace }),
     port,

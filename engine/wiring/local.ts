@@ -57,6 +57,8 @@ export interface LocalServeOptions {
   readonly rateLimit?: RateLimit;
   /** How often to look for a new generation. Default: the server's (5 s). */
   readonly pollMs?: number;
+  readonly limits?: MirrorServerDeps['limits'];
+  readonly accessLogDropped?: () => number;
 }
 
 /** A directory store serves in proxy mode: there is no presigner. */
@@ -68,5 +70,7 @@ export function localServerDeps(root: string, options: LocalServeOptions): Mirro
     limiter: new MemoryRateLimiter(options.rateLimit),
     mode: 'proxy',
     pollMs: options.pollMs,
+    limits: options.limits,
+    accessLogDropped: options.accessLogDropped,
   };
 }
