@@ -49,7 +49,9 @@ export async function orchestrate(
   const started = (deps.now ?? (() => new Date()))();
   const runId = newRunId(started);
   const log = deps.log.child({ runId });
-  const lease = await acquireRunLease(deps.state, runId, { policy: AWS_RUN_LEASE, holder: currentHolder(started) });
+  // Lambda sandboxes and tasks are separate machines that may share a host name and pid
+  // numbering: a pid cannot be checked across them, so only the TTL frees a lease here.
+  const lease = await acquireRunLease(deps.state, runId, { policy: AWS_RUN_LEASE, holder: currentHolder(started), isAlive: () => true });
   if (!lease.acquired) {
     log.warn('another sync holds the run lease', { holder: lease.holder });
     return { runId, outcome: 'refused', reason: heldMessage(lease) };

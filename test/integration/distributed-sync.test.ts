@@ -140,7 +140,23 @@ describe('distributed sync: orchestrator → workers → finalize', () => {
   test('a second orchestrator while a run is in flight is refused', async () => {
     publishApi(upstream, formulae(), key.privateKey);
     const { deps } = await environment();
-    await orchestrate(deps, options());
-    await expect(orchestrate(deps, options())).resolves.toMatchObject({ outcome: 'refused' });
+    const first = await orchestrate(deps, options());
+    await expect(orchestrate(deps, options())).resolves.toMatchObject({ outcome: 'refused', reason: expect.stringMatching(/^another sync is running \(pid \d+ on .+, started /) });
+    expect((await deps.state.readLease('sync'))!.owner).toBe(first.runId);
+  });
+
+  test('a run whose workers all died lets its lease lapse; the next orchestrator takes over and records it abandoned', async () => {
+    publishApi(upstream, formulae(), key.privateKey);
+    const { deps } = await environment();
+    const dead = await orchestrate(deps, options());
+    expect(dead.outcome).toBe('dispatched');
+    // No worker ever runs, so nobody renews: stand in for 30 silent minutes by shortening the lease.
+    expect(await deps.state.renewLease('sync', dead.runId, 1)).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const next = await orchestrate(deps, options());
+    expect(next.outcome).toBe('dispatched');
+    expect(await deps.state.getRun(dead.runId)).toMatchObject({ status: 'abandoned', error: expect.stringContaining(next.runId) });
+    // A late worker of the dead run can no longer renew the lease it lost.
+    expect(await deps.state.renewLease('sync', dead.runId, 60_000)).toBe(false);
   });
 });
