@@ -31,8 +31,8 @@ export interface MirrorServerDeps {
   readonly limiter: RateLimiter;
   /** How bottles are delivered. `proxy` streams them; `redirect` needs a presigner. */
   readonly mode: ServeMode;
-  /** A short-lived URL for a blob (S3 presigned GET); required in redirect mode. */
-  readonly presign?: (sha256: string, expiresInSeconds: number) => Promise<string>;
+  /** A short-lived URL for a blob (S3 presigned GET, with the response's Content-Disposition when given); required in redirect mode. */
+  readonly presign?: (sha256: string, expiresInSeconds: number, contentDisposition?: string) => Promise<string>;
   /**
    * Lifetime of presigned URLs. Default 300 s. One URL is handed out for the
    * first fifth of its life, so every client gets at least four fifths of it,
@@ -257,7 +257,20 @@ interface CachedManifest {
   /** The 200 response's complete header list (security headers and Content-Length included). */
   readonly ok: HeaderList;
   readonly etag: string;
+  /** `sha256:<hex>` of the body. */
+  readonly digest: string;
 }
+
+/** How a blob response is keyed in the presign cache and named for download. */
+interface BlobNaming {
+  /** Presign-cache key: the encoded flat name, or `sha256:<hex>` for the registry route. */
+  readonly key: string;
+  /** The flat file name for `Content-Disposition` (bottle routes only). */
+  readonly fileName?: () => string;
+}
+
+/** `attachment; filename="…"`: flat names are letters, digits and `@+._-`, so no quoting is needed inside. */
+export const attachment = (fileName: string): string => `attachment; filename="${fileName.replace(/["\\\r\n]/g, '_')}"`;
 
 /** A small insertion-ordered map that drops its oldest entry when full. */
 class BoundedMap<K, V> extends Map<K, V> {
@@ -558,7 +571,7 @@ export class MirrorServer {
       const encoded = raw.slice(9);
       // brew's own encoding of a known name needs no decoding; anything else is decoded (and checked) first.
       const known = x.snapshot?.bottlesByEncodedName.get(encoded);
-      if (known !== undefined) return (e) => this.bottle(e, known);
+      if (known !== undefined) return (e) => this.bottle(e, known, encoded);
       const name = decodeSegment(encoded); // rejects an encoded slash, like every segment
       return (e) => this.bottleByName(e, name);
     }
@@ -593,6 +606,12 @@ export class MirrorServer {
         at('registry_manifest');
         return this.manifestRoute(image, last);
       }
+      if (kind === 'tags' && last === 'list') {
+        at('registry_tags');
+        const name = image.map(decodeSegment).join('/');
+        if (!IMAGE.test(name)) throw httpErrors.badRequest('malformed image name');
+        return (e) => this.tagsList(e, name);
+      }
       if (kind === 'blobs') {
         at('registry_blob');
         const digest = decodeSegment(last);
@@ -607,8 +626,59 @@ export class MirrorServer {
   private manifestRoute(imageSegments: string[], rawRef: string): Handler {
     const image = imageSegments.map(decodeSegment).join('/');
     const ref = decodeSegment(rawRef);
-    if (!IMAGE.test(image) || !REF.test(ref)) throw httpErrors.badRequest('malformed image or reference');
+    if (!IMAGE.test(image)) throw httpErrors.badRequest('malformed image or reference');
+    // A reference is a tag or, as OCI clients send it, a digest (`sha256:<hex>`).
+    if (ref.startsWith('sha256:') && isSha256(ref.slice(7))) return (e) => this.manifestByDigest(e, image, ref);
+    if (!REF.test(ref)) throw httpErrors.badRequest('malformed image or reference');
     return (e) => this.manifest(e, image, ref);
+  }
+
+  /** Tags (manifest refs) of `image` in the request's generation. */
+  private refsOf(snapshot: GenerationSnapshot, image: string): string[] {
+    const prefix = `${image}:`;
+    const refs: string[] = [];
+    for (const id of snapshot.manifests) if (id.startsWith(prefix) && !id.includes('/', prefix.length)) refs.push(id.slice(prefix.length));
+    return refs.sort();
+  }
+
+  /** `GET /v2/homebrew/core/<image>/tags/list`, as the OCI distribution spec answers it. */
+  private tagsList(x: Exchange, image: string): void {
+    const tags = this.refsOf(this.requireSnapshot(x), image);
+    this.metrics.lookup(tags.length > 0);
+    if (tags.length === 0) throw httpErrors.notFound('no such image in the published generation');
+    this.send(x, 200, REGISTRY_BASE, JSON.stringify({ name: `homebrew/core/${image}`, tags }));
+  }
+
+  /**
+   * A manifest requested by digest: the image index of this generation whose
+   * bytes hash to it. Platform manifests (the index's children) are not
+   * mirrored, so their digests are a clean 404.
+   */
+  private async manifestByDigest(x: Exchange, image: string, digest: string): Promise<void> {
+    const snapshot = this.requireSnapshot(x);
+    for (const ref of this.refsOf(snapshot, image)) {
+      const manifest = await this.loadManifest(image, ref);
+      if (manifest?.digest === digest) return this.sendManifest(x, manifest);
+    }
+    this.sendManifest(x, undefined);
+  }
+
+  /** An image index from the cache or the store (immutable, so cached once read). */
+  private loadManifest(image: string, ref: string): CachedManifest | undefined | Promise<CachedManifest | undefined> {
+    const id = `${image}:${ref}`;
+    const cached = this.manifests.get(id);
+    if (cached) return cached;
+    return this.deps.objects.getObject(manifestKey(image, ref)).then((stored) => {
+      if (!stored) return undefined;
+      const digest = `sha256:${createHash('sha256').update(stored).digest('hex')}`;
+      const etag = `"${digest}"`;
+      const headers = ['content-type', OCI_INDEX_MEDIA_TYPE, 'docker-content-digest', digest, 'etag', etag, 'cache-control', 'public, max-age=31536000, immutable'];
+      const ok = withSecurityHeaders(headers);
+      ok.push('content-length', String(stored.length));
+      const loaded = { body: stored, headers, ok, etag, digest };
+      this.manifests.set(id, loaded);
+      return loaded;
+    });
   }
 
   private requireSnapshot(x: Exchange): GenerationSnapshot {
@@ -666,47 +736,59 @@ export class MirrorServer {
       this.metrics.lookup(false);
       throw httpErrors.notFound('no such bottle in the published generation');
     }
-    return this.bottle(x, sha256);
+    return this.bottle(x, sha256, encodeURIComponent(name), name);
   }
 
-  /** A bottle the request's snapshot names. */
-  private bottle(x: Exchange, sha256: string): void | Promise<void> {
+  /**
+   * A bottle the request's snapshot names, sent with `Content-Disposition`
+   * naming its flat file (brew then skips its `--head --request GET` probe).
+   * `encoded` keys the presigned-URL cache; the plain name is decoded only
+   * when a response needs it.
+   */
+  private bottle(x: Exchange, sha256: string, encoded: string, flatName?: string): void | Promise<void> {
     this.metrics.lookup(true);
-    return this.sendBlob(x, sha256);
+    return this.sendBlob(x, sha256, { key: encoded, fileName: () => flatName ?? decodeURIComponent(encoded) });
   }
 
   private blob(x: Exchange, sha256: string): void | Promise<void> {
     const known = this.requireSnapshot(x).blobs.has(sha256);
     this.metrics.lookup(known);
     if (!known) throw httpErrors.notFound('no such blob in the published generation');
-    return this.sendBlob(x, sha256);
+    return this.sendBlob(x, sha256, { key: `sha256:${sha256}` });
   }
 
-  private sendBlob(x: Exchange, sha256: string): void | Promise<void> {
-    if (this.deps.mode === 'redirect') {
+  /**
+   * A GET in redirect mode gets a presigned store URL (carrying the
+   * disposition, which S3 then sends); HEAD is answered here, because a
+   * presigned GET URL refuses HEAD. Proxy mode streams.
+   */
+  private sendBlob(x: Exchange, sha256: string, naming: BlobNaming): void | Promise<void> {
+    if (this.deps.mode === 'redirect' && x.req.method !== 'HEAD') {
       // Reuse windows are measured on the monotonic clock the request was stamped with.
-      const reuse = this.presigned.get(sha256);
+      const reuse = this.presigned.get(naming.key);
       if (reuse && reuse.until > x.started) return this.respond(x, 302, reuse.headers);
       const expiresIn = this.deps.presignExpirySeconds ?? 300;
       const signedAt = performance.now();
-      return this.deps.presign!(sha256, expiresIn).then((url) => {
+      const disposition = naming.fileName ? attachment(naming.fileName()) : undefined;
+      return this.deps.presign!(sha256, expiresIn, disposition).then((url) => {
         const headers = withSecurityHeaders(['location', url, 'cache-control', 'no-store', 'content-length', '0']);
-        this.presigned.set(sha256, { until: signedAt + (expiresIn * 1000) / 5, headers });
+        this.presigned.set(naming.key, { until: signedAt + (expiresIn * 1000) / 5, headers });
         this.respond(x, 302, headers);
       });
     }
     const size = this.blobSizes.get(sha256);
-    if (size !== undefined) return this.streamBlob(x, sha256, size);
+    if (size !== undefined) return this.streamBlob(x, sha256, size, naming);
     return this.deps.blobs.size(sha256).then((found) => {
       if (found === undefined) throw httpErrors.notFound('bottle not in the store');
       this.blobSizes.set(sha256, found);
-      return this.streamBlob(x, sha256, found);
+      return this.streamBlob(x, sha256, found, naming);
     });
   }
 
-  private async streamBlob(x: Exchange, sha256: string, size: number): Promise<void> {
+  private async streamBlob(x: Exchange, sha256: string, size: number, naming: BlobNaming): Promise<void> {
     const etag = `"${sha256}"`;
     const base = ['content-type', 'application/gzip', 'etag', etag, 'accept-ranges', 'bytes', 'cache-control', 'public, max-age=31536000, immutable'];
+    if (naming.fileName) base.push('content-disposition', attachment(naming.fileName()));
     if (this.notModified(x.req, etag)) return this.send(x, 304, base);
     const range = parseRange(x.req.headers.range, size);
     const length = range ? range.end - range.start + 1 : size;
@@ -719,38 +801,31 @@ export class MirrorServer {
     const complete = withSecurityHeaders(headers);
     complete.push('x-request-id', x.requestId, 'content-length', String(length));
     x.res.writeHead(range ? 206 : 200, complete);
-    if (source instanceof Readable) {
-      source.on('data', (chunk: Uint8Array) => (x.bytes += chunk.length)); // observes; pipe() still paces the stream
-      await pipeline(source, x.res);
-      return;
-    }
-    const counted = async function* (this: void, chunks: AsyncIterable<Uint8Array>, exchange: Exchange) {
-      for await (const chunk of chunks) {
-        exchange.bytes += chunk.length;
-        yield chunk;
+    try {
+      if (source instanceof Readable) {
+        source.on('data', (chunk: Uint8Array) => (x.bytes += chunk.length)); // observes; pipe() still paces the stream
+        await pipeline(source, x.res);
+        return;
       }
-    };
-    await pipeline(counted(source, x), x.res);
+      const counted = async function* (this: void, chunks: AsyncIterable<Uint8Array>, exchange: Exchange) {
+        for await (const chunk of chunks) {
+          exchange.bytes += chunk.length;
+          yield chunk;
+        }
+      };
+      await pipeline(counted(source, x), x.res);
+    } catch (error) {
+      // A client that hangs up mid-body (brew's header probe, a cancelled download) is ordinary: info, with where it stopped.
+      if (!x.res.destroyed || x.res.writableFinished) throw error;
+      this.deps.log.info('client closed the download early', { requestId: x.requestId, route: x.route, bytes: x.bytes, of: length });
+    }
   }
 
   private manifest(x: Exchange, image: string, ref: string): void | Promise<void> {
-    const id = `${image}:${ref}`;
-    const named = this.requireSnapshot(x).manifests.has(id);
-    const cached = named ? this.manifests.get(id) : undefined;
-    if (cached || !named) return this.sendManifest(x, cached);
-    return this.deps.objects.getObject(manifestKey(image, ref)).then((stored) => {
-      let loaded: CachedManifest | undefined;
-      if (stored) {
-        const digest = `sha256:${createHash('sha256').update(stored).digest('hex')}`;
-        const etag = `"${digest}"`;
-        const headers = ['content-type', OCI_INDEX_MEDIA_TYPE, 'docker-content-digest', digest, 'etag', etag, 'cache-control', 'public, max-age=31536000, immutable'];
-        const ok = withSecurityHeaders(headers);
-        ok.push('content-length', String(stored.length));
-        loaded = { body: stored, headers, ok, etag };
-        this.manifests.set(id, loaded);
-      }
-      this.sendManifest(x, loaded);
-    });
+    if (!this.requireSnapshot(x).manifests.has(`${image}:${ref}`)) return this.sendManifest(x, undefined);
+    const loaded = this.loadManifest(image, ref);
+    if (!isPromise(loaded)) return this.sendManifest(x, loaded);
+    return loaded.then((manifest) => this.sendManifest(x, manifest));
   }
 
   private sendManifest(x: Exchange, manifest: CachedManifest | undefined): void {

@@ -114,7 +114,7 @@ export async function awsMirrorService(log: Logger, accessLog: AccessLog, env: E
       accessLog,
       limiter: new RedisRateLimiter(cache, undefined, CACHE_KEY_PREFIXES.rateLimit),
       mode,
-      presign: (sha256, expiresIn) => stores.blobs.presign(sha256, expiresIn),
+      presign: (sha256, expiresIn, disposition) => stores.blobs.presign(sha256, expiresIn, disposition),
       trustProxy: true,
       limits: serverLimitsFromEnv(env),
     },

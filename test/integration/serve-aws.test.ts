@@ -43,7 +43,7 @@ afterAll(async () => {
   await dynamo.close();
 });
 
-const presignCalls: { sha256: string; expiresIn: number }[] = [];
+const presignCalls: { sha256: string; expiresIn: number; disposition?: string }[] = [];
 
 async function mirror(mode: 'proxy' | 'redirect', limiter: RateLimiter = new MemoryRateLimiter(), presignExpirySeconds = 60) {
   const { blobs, ...stores } = awsStores(s3.client, s3.bucket, dynamo.client, 'prod-brew-state');
@@ -53,9 +53,9 @@ async function mirror(mode: 'proxy' | 'redirect', limiter: RateLimiter = new Mem
     log: jsonLogger({}, () => undefined),
     limiter,
     mode,
-    presign: (sha256, expiresIn) => {
-      presignCalls.push({ sha256, expiresIn });
-      return blobs.presign(sha256, expiresIn);
+    presign: (sha256, expiresIn, disposition) => {
+      presignCalls.push({ sha256, expiresIn, ...(disposition ? { disposition } : {}) });
+      return blobs.presign(sha256, expiresIn, disposition);
     },
     presignExpirySeconds,
     trustProxy: true,
@@ -107,12 +107,33 @@ describe('mirror service on S3 and DynamoDB', () => {
       const first = await fetchRaw(url(BOTTLE_PATH));
       const again = await fetchRaw(url(BOTTLE_PATH));
       expect(again.headers.location).toBe(first.headers.location);
-      expect(presignCalls).toEqual([{ sha256: sha(bottle), expiresIn: 1 }]);
+      expect(presignCalls).toEqual([{ sha256: sha(bottle), expiresIn: 1, disposition: 'attachment; filename="python@3.12-3.12.3.arm64_sonoma.bottle.tar.gz"' }]);
       await new Promise((resolve) => setTimeout(resolve, 250)); // past 1 s / 5
       const later = await fetchRaw(url(BOTTLE_PATH));
       expect(later.status).toBe(302);
       expect(presignCalls).toHaveLength(2);
       expect(new URL(later.headers.location!).searchParams.get('X-Amz-Expires')).toBe('1');
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('redirect mode: HEAD is answered by the mirror (a presigned GET refuses HEAD); the URL carries the disposition', async () => {
+    const { server, url } = await mirror('redirect');
+    try {
+      const head = await new Promise<http.IncomingMessage>((resolve, reject) => {
+        http.request(url(BOTTLE_PATH), { method: 'HEAD', agent: false }, resolve).on('error', reject).end();
+      });
+      expect(head.statusCode).toBe(200);
+      expect(head.headers['content-length']).toBe(String(bottle.length));
+      expect(head.headers.etag).toBe(`"${sha(bottle)}"`);
+      expect(head.headers['content-disposition']).toBe('attachment; filename="python@3.12-3.12.3.arm64_sonoma.bottle.tar.gz"');
+      const res = await fetchRaw(url(BOTTLE_PATH));
+      const location = new URL(res.headers.location!);
+      expect(location.searchParams.get('response-content-disposition')).toBe('attachment; filename="python@3.12-3.12.3.arm64_sonoma.bottle.tar.gz"');
+      // The registry route names no file.
+      const blob = await fetchRaw(url(`/v2/homebrew/core/python/3.12/blobs/sha256:${sha(bottle)}`));
+      expect(new URL(blob.headers.location!).searchParams.has('response-content-disposition')).toBe(false);
     } finally {
       await server.stop();
     }

@@ -164,6 +164,69 @@ describe('bottles (HOMEBREW_BOTTLE_DOMAIN=<mirror>/bottles), in brew’s exact e
   });
 });
 
+describe('brew’s download sequence, without waste (issue #13 item 7)', () => {
+  test('bottle responses name their flat file in Content-Disposition, on HEAD, GET and Range alike', async () => {
+    const url = '/bottles/libsigc%2B%2B%402-2.12.1.x86_64_linux.bottle.1.tar.gz';
+    const expected = 'attachment; filename="libsigc++@2-2.12.1.x86_64_linux.bottle.1.tar.gz"';
+    expect((await get(url, {}, 'HEAD')).headers['content-disposition']).toBe(expected);
+    expect((await get(url)).headers['content-disposition']).toBe(expected);
+    expect((await get(url, { range: 'bytes=0-9' })).headers['content-disposition']).toBe(expected);
+    // Any spelling of the name gets the same one.
+    expect((await get('/bottles/libsigc++@2-2.12.1.x86_64_linux.bottle.1.tar.gz', {}, 'HEAD')).headers['content-disposition']).toBe(expected);
+    // Registry blobs have no file name of their own.
+    expect((await get(`/v2/homebrew/core/libsigcxx/2/blobs/sha256:${sha(bottles.libsigc)}`, {}, 'HEAD')).headers['content-disposition']).toBeUndefined();
+  });
+
+  test('a client that aborts after the headers (brew’s probe) is logged at info with route and bytes, not as an error', async () => {
+    accessLog.length = 0;
+    const url = new URL(base);
+    await new Promise<void>((resolve, reject) => {
+      const req = http.request({ host: url.hostname, port: url.port, path: '/bottles/big-1.0.arm64_sonoma.bottle.tar.gz', agent: false }, (res) => {
+        expect(res.statusCode).toBe(200);
+        res.destroy(); // what `curl --head --request GET` does once it has the headers
+        resolve();
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    const lines = () => accessLog.map((l) => JSON.parse(l));
+    await waitUntil(() => lines().some((l) => l.message === 'client closed the download early'));
+    const early = lines().find((l) => l.message === 'client closed the download early');
+    expect(early).toMatchObject({ level: 'INFO', route: 'bottle', of: bottles.big.length });
+    expect(early.bytes).toBeLessThan(bottles.big.length);
+    expect(lines().filter((l) => l.level === 'ERROR')).toEqual([]);
+  });
+
+  test('manifests by digest: the stored index if this generation has it, else 404 (never 400); tags/list', async () => {
+    const index = await get('/v2/homebrew/core/openssl/3/manifests/3.2.0_1');
+    const digest = `sha256:${sha(index.body)}`;
+    const byDigest = await get(`/v2/homebrew/core/openssl/3/manifests/${digest}`);
+    expect(byDigest.status).toBe(200);
+    expect(byDigest.body.equals(index.body)).toBe(true);
+    expect(byDigest.headers['docker-content-digest']).toBe(digest);
+    expect((await get(`/bottles/openssl/3/manifests/${encodeURIComponent(digest)}`)).status).toBe(200);
+    // A platform manifest (the index's child) is not mirrored: 404, and so is any other digest.
+    const child = JSON.parse(index.body.toString()).manifests[0].digest;
+    expect((await get(`/v2/homebrew/core/openssl/3/manifests/${child}`)).status).toBe(404);
+    expect((await get(`/v2/homebrew/core/openssl/3/manifests/sha256:${'f'.repeat(64)}`)).status).toBe(404);
+    expect((await get(`/v2/homebrew/core/openssl/3/manifests/sha256:abc`)).status).toBe(400);
+
+    const tags = await get('/v2/homebrew/core/openssl/3/tags/list');
+    expect(tags.status).toBe(200);
+    expect(JSON.parse(tags.body.toString())).toEqual({ name: 'homebrew/core/openssl/3', tags: ['3.2.0_1'] });
+    expect((await get('/v2/homebrew/core/ca-certificates/tags/list')).status).toBe(200);
+    expect((await get('/v2/homebrew/core/nonexistent/tags/list')).status).toBe(404);
+  });
+});
+
+async function waitUntil(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 describe('registry layout (HOMEBREW_ARTIFACT_DOMAIN=<mirror>)', () => {
   test('/v2/, manifests and blobs as brew rewrites ghcr.io URLs', async () => {
     const v2 = await get('/v2/');

@@ -117,8 +117,10 @@ export class S3BlobStore implements BlobStore, OrphanMarker {
   }
 
   /** A short-lived GET URL for the mirror's redirect mode (the caller's role must be able to read the blob). */
-  async presign(sha256: string, expiresInSeconds = 300): Promise<string> {
-    return getSignedUrl(this.s3, new GetObjectCommand({ Bucket: this.bucket, Key: this.key(sha256) }), { expiresIn: expiresInSeconds });
+  /** A presigned GET; `contentDisposition` becomes `response-content-disposition`, which S3 sends back as the header. */
+  async presign(sha256: string, expiresInSeconds = 300, contentDisposition?: string): Promise<string> {
+    const command = new GetObjectCommand({ Bucket: this.bucket, Key: this.key(sha256), ...(contentDisposition ? { ResponseContentDisposition: contentDisposition } : {}) });
+    return getSignedUrl(this.s3, command, { expiresIn: expiresInSeconds });
   }
 
   async *list(): AsyncIterable<string> {
