@@ -53,7 +53,7 @@ progress for 60 s) takes it over and records the dead run as abandoned.
 Upstream limits, set in the environment (default):
 ${Object.entries(UPSTREAM_LIMIT_ENV).map(([field, variable]) => `  ${variable} (${DEFAULT_UPSTREAM_LIMITS[field as keyof typeof UPSTREAM_LIMIT_ENV]})`).join('\n')}
 
-Exit codes: 0 published; 1 the run failed, nothing new was published and the
+Exit codes: 0 published, or upstream unchanged (nothing to publish); 1 the run failed, nothing new was published and the
 previous generation stays served; 2 usage, configuration or local error;
 130 interrupted by Ctrl-C (143 by SIGTERM).`;
 
@@ -134,7 +134,7 @@ export async function syncCommand(args: string[], io: Io): Promise<number> {
   if (summary.errorKind === 'usage') throw new UsageError(summary.error ?? 'invalid request');
   if (summary.errorKind === 'local-environment') throw new LocalEnvironmentError(summary.error ?? 'the store refused a write');
   report(summary, io, { json: Boolean(values.json), customKey: values['public-key'] !== undefined });
-  return summary.published ? 0 : 1;
+  return summary.published || summary.unchanged ? 0 : 1;
 }
 
 /** The summary: JSON on stdout, or a line on stdout when published and on stderr when not. */
@@ -144,12 +144,15 @@ function report(summary: SyncSummary, io: Io, options: { json: boolean; customKe
       ? ' (the API must be signed by Homebrew\'s homebrew-1 key; a mirror of files signed with another key needs --public-key PEM)'
       : '';
   if (options.json) {
-    const { runId, published, generation, bottles, bytes, failures, error } = summary;
-    io.stdout(`${JSON.stringify({ runId, published, generation: generation ?? null, bottles, bytes, failures, ...(published ? {} : { error: `${error}${hint}` }) })}\n`);
+    const { runId, published, generation, bottles, bytes, failures, error, unchanged } = summary;
+    const outcome = published ? {} : unchanged ? { unchanged: true } : { error: `${error}${hint}` };
+    io.stdout(`${JSON.stringify({ runId, published, generation: generation ?? null, bottles, bytes, failures, ...outcome })}\n`);
     return;
   }
   const b = summary.bottles;
-  if (summary.published) {
+  if (summary.unchanged) {
+    io.stdout(`upstream unchanged since generation ${summary.generation}: all ${b.skipped} bottles present, nothing published\n`);
+  } else if (summary.published) {
     io.stdout(`published generation ${summary.generation}: ${b.transferred} transferred (${formatBytes(summary.bytes.transferred)}), ${b.skipped} already present, ${b.failed} failed\n`);
   } else {
     io.stderr(`bottles: nothing new published: ${summary.error}${hint}\n`);

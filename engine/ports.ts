@@ -74,6 +74,10 @@ export interface PublishedGeneration {
   readonly files: readonly string[];
   /** Bottles the generation names (for the drop guard of the next run); absent in generations published before it existed. */
   readonly bottles?: number;
+  /** sha256 of each API file: a run whose verified files hash the same has nothing to publish. */
+  readonly fileDigests?: Readonly<Record<string, string>>;
+  /** When a run last found upstream unchanged from this generation (the mirror is that fresh). */
+  readonly verifiedAt?: string;
 }
 
 export interface RunFailure {
@@ -87,9 +91,10 @@ export interface RunRecord {
   readonly runId: string;
   /**
    * `interrupted`: stopped by a signal (Ctrl-C, SIGTERM) and cleaned up;
-   * `abandoned`: its process died, and the next run that took the lease over said so.
+   * `abandoned`: its process died, and the next run that took the lease over said so;
+   * `unchanged`: upstream's API was the published generation's, byte for byte, and every bottle was stored.
    */
-  readonly status: 'running' | 'published' | 'failed' | 'interrupted' | 'abandoned';
+  readonly status: 'running' | 'published' | 'failed' | 'interrupted' | 'abandoned' | 'unchanged';
   readonly startedAt: string;
   readonly finishedAt?: string;
   readonly generation?: string;

@@ -875,7 +875,7 @@ export class MirrorServer {
     const generation = x.snapshot?.generation;
     const lastRun = await this.deps.state.latestRun();
     const body = JSON.stringify({
-      generation: generation ? { id: generation.generation, publishedAt: generation.publishedAt, files: generation.files } : null,
+      generation: generation ? { id: generation.generation, publishedAt: generation.publishedAt, verifiedAt: generation.verifiedAt, files: generation.files } : null,
       ageSeconds: generation ? Math.round((Date.now() - Date.parse(generation.publishedAt)) / 1000) : null,
       lastRun: lastRun
         ? {

@@ -7,6 +7,7 @@ import {
   finalizeRun,
   loadBatch,
   prepareRun,
+  recordUnchanged,
   stageContinuation,
   transferBatch,
 } from './phases';
@@ -63,11 +64,13 @@ export async function orchestrate(
 
   let route: Route = { kind: 'nothing' };
   try {
-    const { manifest, plan } = await prepareRun(deps, options, runId, (p) => {
+    const prepared = await prepareRun(deps, options, runId, (p) => {
       route = routePlan(p, options.limits ?? DEFAULT_ROUTING);
       // The Fargate task takes the whole plan as one batch.
       return route.kind === 'lambda' ? route.batches : route.kind === 'fargate' ? [p.transfers] : [];
     });
+    if (prepared.unchanged) return { runId, outcome: 'finalized', summary: await recordUnchanged(deps, runId, started, prepared.unchanged, prepared.plan) };
+    const { manifest, plan } = prepared;
     const chosen = route as Route;
     if (chosen.kind === 'nothing') {
       // Nothing to copy, but the API may still have changed: publish it now.

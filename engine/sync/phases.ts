@@ -1,4 +1,4 @@
-import { KeyObject } from 'crypto';
+import { KeyObject, createHash } from 'crypto';
 import { verifySignedApiFile } from '../homebrew/signed-api';
 import { ApiShapeError, SkippedFormula, WantedBottle, wantedBottles } from '../homebrew/wanted-bottles';
 import { Logger } from '../logger';
@@ -77,6 +77,8 @@ export interface RunManifest {
   readonly runId: string;
   readonly startedAt: string;
   readonly files: string[];
+  /** sha256 of each staged API file, recorded with the generation on publish. */
+  readonly fileDigests: Record<string, string>;
   readonly maxMissingPercent: number;
   /** Bottles the new API names for the mirrored tags: the unit of `maxMissingPercent`. */
   readonly wantedBottles: number;
@@ -102,9 +104,19 @@ export interface BatchResult {
   readonly continuations: string[];
 }
 
-export interface PreparedRun {
-  readonly manifest: RunManifest;
-  readonly plan: SyncPlan;
+export type PreparedRun =
+  | { readonly manifest: RunManifest; readonly plan: SyncPlan; readonly unchanged?: undefined }
+  /** Upstream is the published generation, byte for byte, and every bottle is stored: nothing was staged. */
+  | { readonly unchanged: PublishedGeneration; readonly plan: SyncPlan; readonly manifest?: undefined };
+
+const sha256Hex = (body: Buffer): string => createHash('sha256').update(body).digest('hex');
+
+/** True when `apiFiles` are exactly the published generation's files. */
+function sameAsPublished(published: PublishedGeneration | undefined, apiFiles: ReadonlyMap<string, Buffer>): boolean {
+  const digests = published?.fileDigests;
+  if (!digests || Object.keys(digests).length !== apiFiles.size) return false;
+  for (const [file, body] of apiFiles) if (digests[file] !== sha256Hex(body)) return false;
+  return true;
 }
 
 async function fetchApiFile(deps: PhaseDeps, apiUrl: string, file: string, key: KeyObject): Promise<{ bytes: Buffer; document: unknown }> {
@@ -237,10 +249,16 @@ export async function prepareRun(
   const log = deps.log.child({ runId });
   const { apiFiles, wanted, skipped } = await verifyApi(deps, options, log);
   await refuseLargeDrop(deps, wanted.length, options.maxDropPercent ?? DEFAULT_MAX_DROP_PERCENT);
-  // Staged as the run's own generation; nothing serves it until finalize flips the pointer.
-  for (const [file, body] of apiFiles) await deps.objects.putObject(apiKey(runId, file), body);
+  const published = await deps.state.getPublished();
+  const unchanged = sameAsPublished(published, apiFiles);
   const { plan, stored, failures } = await planAgainstStore(deps, wanted, deps.objects, options.concurrency);
   failures.push(...skippedFailures(skipped));
+  if (unchanged && plan.transfers.length === 0 && failures.length === 0) {
+    log.info('upstream unchanged since the published generation; nothing to publish', { generation: published!.generation });
+    return { unchanged: published!, plan };
+  }
+  // Staged as the run's own generation; nothing serves it until finalize flips the pointer.
+  for (const [file, body] of apiFiles) await deps.objects.putObject(apiKey(runId, file), body);
 
   const transferShas = new Set(plan.transfers.map((t) => t.sha256));
   const bottlesByBlob: Record<string, [string, string][]> = {};
@@ -253,6 +271,7 @@ export async function prepareRun(
     runId,
     startedAt: (deps.now ?? (() => new Date()))().toISOString(),
     files: [...apiFiles.keys()].sort(),
+    fileDigests: Object.fromEntries([...apiFiles].map(([file, body]) => [file, sha256Hex(body)])),
     maxMissingPercent: options.maxMissingPercent ?? 1,
     // A skipped formula's bottles are wanted and missing: they count in both terms of the missing share.
     wantedBottles: wanted.length + skipped.reduce((n, s) => n + s.tags.length, 0),
@@ -428,6 +447,8 @@ export interface SyncSummary {
   readonly errorKind?: ErrorKind;
   /** Stopped by a signal (Ctrl-C, SIGTERM). */
   readonly interrupted?: boolean;
+  /** Upstream was unchanged and every bottle stored: `generation` is the one still served, and nothing was published. */
+  readonly unchanged?: boolean;
 }
 
 /** A configured tag upstream has no packages file for. */
@@ -439,9 +460,25 @@ export class UnknownTagError extends MirrorError {
   }
 }
 
-/** Seconds since `generation` was published. */
+/** Seconds since the mirror last matched upstream: the publish, or a later run that found upstream unchanged. */
 export function generationAgeSeconds(generation: PublishedGeneration, now: Date): number {
-  return Math.max(0, Math.round((now.getTime() - Date.parse(generation.publishedAt)) / 1000));
+  return Math.max(0, Math.round((now.getTime() - Date.parse(generation.verifiedAt ?? generation.publishedAt)) / 1000));
+}
+
+/**
+ * Records a run that found upstream unchanged: the pointer keeps its
+ * generation and gains `verifiedAt` (so freshness counts from now), the run
+ * is recorded as `unchanged`, and the lease is released.
+ */
+export async function recordUnchanged(deps: PhaseDeps, runId: string, startedAt: Date, published: PublishedGeneration, plan: SyncPlan): Promise<SyncSummary> {
+  const now = (deps.now ?? (() => new Date()))();
+  // A lost compare-and-swap means someone published meanwhile: their pointer stands.
+  await deps.state.setPublished({ ...published, verifiedAt: now.toISOString() }, published.generation);
+  const bottles = { planned: 0, transferred: 0, skipped: plan.skipped, failed: 0 };
+  await deps.state.putRun({ runId, status: 'unchanged', startedAt: startedAt.toISOString(), finishedAt: now.toISOString(), generation: published.generation, bottles, bytesTransferred: 0, durationMs: now.getTime() - startedAt.getTime() });
+  deps.metrics?.emit({ [METRICS.syncSucceeded]: { value: 1, unit: 'Count' }, [METRICS.generationAge]: { value: 0, unit: 'Seconds' } }, { runId, published: false });
+  await deps.state.releaseLease(SYNC_LEASE, runId);
+  return { runId, published: false, unchanged: true, generation: published.generation, bottles, bytes: { transferred: 0 }, failures: [] };
 }
 
 /**
@@ -535,7 +572,14 @@ async function publishIfComplete(deps: PhaseDeps, runId: string, manifest: RunMa
     };
   }
   const previous = await deps.state.getPublished();
-  const generation: PublishedGeneration = { generation: runId, runId, publishedAt: now().toISOString(), files: manifest.files, bottles: manifest.wantedBottles };
+  const generation: PublishedGeneration = {
+    generation: runId,
+    runId,
+    publishedAt: now().toISOString(),
+    files: manifest.files,
+    bottles: manifest.wantedBottles,
+    fileDigests: manifest.fileDigests,
+  };
   if (!(await deps.state.setPublished(generation, previous?.generation))) {
     return { ...summaryBase, published: false, error: 'the published generation changed during the run; not overwriting it' };
   }

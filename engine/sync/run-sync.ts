@@ -7,6 +7,7 @@ import {
   finalizeRun,
   loadBatch,
   prepareRun,
+  recordUnchanged,
   transferBatch,
 } from './phases';
 import { errorKind, isRejectedInput } from '../errors';
@@ -82,7 +83,9 @@ export async function runSync(deps: SyncDeps, options: LocalSyncOptions): Promis
   options.signal?.addEventListener('abort', interrupt, { once: true });
   await deps.state.putRun({ runId, status: 'running', startedAt: started.toISOString() });
   try {
-    const { manifest, plan } = await prepareRun(deps, options, runId, (p) => (p.transfers.length > 0 ? [p.transfers] : []));
+    const prepared = await prepareRun(deps, options, runId, (p) => (p.transfers.length > 0 ? [p.transfers] : []));
+    if (prepared.unchanged) return await recordUnchanged(deps, runId, started, prepared.unchanged, prepared.plan);
+    const { manifest, plan } = prepared;
     let done = 0;
     let bytes = 0;
     const progress = () =>

@@ -61,8 +61,13 @@ describe('bottles sync', () => {
     });
     expect(fs.readdirSync(path.join(store, 'blobs', 'sha256')).filter((f) => !f.startsWith('.'))).toHaveLength(3);
 
-    const second = JSON.parse((await bottles(...syncArgs('--json'))).stdout);
-    expect(second).toMatchObject({ published: true, bottles: { planned: 0, transferred: 0, skipped: 3 }, bytes: { transferred: 0 } });
+    const rerun = await bottles(...syncArgs('--json'));
+    expect(rerun.code).toBe(0);
+    const second = JSON.parse(rerun.stdout);
+    expect(second).toEqual(expect.objectContaining({ published: false, unchanged: true, generation: summary.generation, bottles: { planned: 0, transferred: 0, skipped: 3, failed: 0 } }));
+    expect(second.error).toBeUndefined();
+    const human = await bottles(...syncArgs());
+    expect([human.code, human.stdout]).toEqual([0, `upstream unchanged since generation ${summary.generation}: all 3 bottles present, nothing published\n`]);
   });
 
   test('exit 1 with failures listed when the run cannot publish', async () => {

@@ -9,7 +9,7 @@ import { DEFAULT_ROUTING } from '../../engine/sync/route';
 import { Upstream } from '../../engine/sync/upstream';
 import { PROD_DISPATCH } from '../fixtures/dispatch';
 import { LocalDynamoDb, startLocalDynamoDb } from '../fixtures/dynamodb';
-import { publishApi, testSigningKey } from '../fixtures/homebrew-api';
+import { publishApi, signApiFile, testSigningKey } from '../fixtures/homebrew-api';
 import { LocalS3, startLocalS3 } from '../fixtures/s3';
 import { FixtureUpstream, startFixtureUpstream } from '../fixtures/upstream-server';
 
@@ -126,11 +126,19 @@ describe('distributed sync: orchestrator → workers → finalize', () => {
     expect(upstream.requests.filter((r) => r.origin === 'cdn')).toHaveLength(3); // only what the first task never started
   });
 
-  test('nothing new to copy: the orchestrator publishes the new API right away', async () => {
+  test('nothing changed: nothing published; a changed API with nothing new to copy is published right away', async () => {
     publishApi(upstream, formulae(), key.privateKey);
-    const { deps, payloads } = await environment();
+    const { deps, payloads, invokes } = await environment();
     const first = await orchestrate(deps, options());
     for (const p of payloads()) await runWorkerBatch(deps, p.runId, p.batchId, { remainingMs: () => 900_000 });
+    const invoked = invokes.length;
+    const same = await orchestrate(deps, options());
+    expect(same).toMatchObject({ outcome: 'finalized', summary: { published: false, unchanged: true, generation: first.runId } });
+    expect(invokes).toHaveLength(invoked);
+    expect((await deps.state.getPublished())!).toMatchObject({ generation: first.runId, verifiedAt: expect.any(String) });
+    expect(await deps.state.getRun(same.runId)).toMatchObject({ status: 'unchanged' });
+
+    upstream.setApiFile('cask.jws.json', signApiFile('[{"token":"firefox"}]', key.privateKey));
     const second = await orchestrate(deps, options());
     expect(second).toMatchObject({ outcome: 'finalized', summary: { published: true, bottles: { planned: 0, skipped: 4 } } });
     expect((await deps.state.getPublished())!.generation).toBe(second.runId);

@@ -79,8 +79,23 @@ describe('a local sync against the fixture upstream', () => {
 
     upstream.requests.length = 0;
     const second = await sync();
-    expect(second).toMatchObject({ published: true, bottles: { planned: 0, transferred: 0, skipped: 5 }, bytes: { transferred: 0 } });
+    // Nothing changed upstream: nothing is published or copied; the pointer only records that it was checked.
+    expect(second).toMatchObject({ published: false, unchanged: true, generation: first.generation, bottles: { planned: 0, transferred: 0, skipped: 5 }, bytes: { transferred: 0 } });
+    expect(second.error).toBeUndefined();
     expect(upstream.requests.filter((r) => r.origin !== 'api')).toEqual([]); // no blob, no manifest fetched again
+    const after = await stores().state.getPublished();
+    expect(after).toMatchObject({ generation: first.generation, publishedAt: published!.publishedAt, verifiedAt: expect.any(String) });
+    expect(fs.readdirSync(path.join(root, 'api', 'generations'))).toEqual([first.generation]); // no API copy
+    expect(fs.existsSync(path.join(root, 'runs', second.runId))).toBe(false); // nothing staged
+    expect(await stores().state.getRun(second.runId)).toMatchObject({ status: 'unchanged', generation: first.generation });
+    expect(await stores().state.acquireLease(SYNC_LEASE, 'next', 1000)).toBe(true); // lease released
+
+    // One changed API file (re-signed: new bytes) is a new generation, even with no bottle to copy.
+    upstream.setApiFile('cask.jws.json', signApiFile('[{"token":"firefox"}]', key.privateKey));
+    await stores().state.releaseLease(SYNC_LEASE, 'next');
+    const third = await sync();
+    expect(third).toMatchObject({ published: true, bottles: { planned: 0, transferred: 0, skipped: 5 } });
+    expect(third.unchanged).toBeUndefined();
   });
 
   test('one changed bottle: only it transfers; the replaced blob is marked orphaned, not deleted', async () => {
