@@ -98,7 +98,7 @@ describe('a whole sync into S3', () => {
       expect(await deps.objects.hasObject(`api/generations/${first.generation}/formula.jws.json`)).toBe(true);
       expect(await deps.objects.hasObject('manifests/gtkx3/3.24.43-2')).toBe(true);
       const second = await runSync(deps, options);
-      expect(second).toMatchObject({ published: true, bottles: { planned: 0, transferred: 0, skipped: 3 } });
+      expect(second).toMatchObject({ published: false, unchanged: true, generation: first.generation, bottles: { planned: 0, transferred: 0, skipped: 3 } });
     } finally {
       await upstream.close();
       fs.rmSync(stateDir, { recursive: true, force: true });
