@@ -1,4 +1,5 @@
 import { ErrorKind, UsageError, errorKind } from '../engine/errors';
+import { limitHeapGrowth } from '../engine/heap';
 import { version } from '../package.json';
 import { Io, realIo } from './io';
 import { SERVE_HELP, SERVE_USAGE, serveCommand } from './serve-command';
@@ -70,6 +71,7 @@ function reportError(error: unknown, command: string | undefined, io: Io): numbe
 }
 
 if (require.main === module) {
+  limitHeapGrowth();
   void main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });

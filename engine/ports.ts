@@ -61,6 +61,8 @@ export class BlobIntegrityError extends MirrorError {
  */
 export interface ObjectStore {
   getObject(key: string): Promise<Buffer | undefined>;
+  /** Streams an object (the mirror serves large API files this way instead of holding them). */
+  readObject(key: string): Promise<AsyncIterable<Uint8Array> | undefined>;
   putObject(key: string, body: Buffer): Promise<void>;
   hasObject(key: string): Promise<boolean>;
 }

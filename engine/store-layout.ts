@@ -8,6 +8,7 @@ import { MirrorError } from './errors';
  * blobs/sha256/<hex>                 bottles, content-addressed
  * manifests/<image>/<ref>            OCI image indexes, byte-exact
  * api/generations/<gen>/<file>       signed API files of one generation
+ * api/generations/<gen>/_mirror/bottles.tsv   its bottle index, for the mirror's lookups
  * runs/<runId>/run.json              a run's staged plan summary
  * runs/<runId>/batches/<id>.json     one batch of transfers
  * runs/<runId>/results/<id>.json     what that batch did
@@ -71,6 +72,9 @@ export const manifestKey = (image: string, ref: string): string => `${STORE_PREF
 
 /** A published API file; served only once the published pointer names the generation. */
 export const apiKey = (generation: string, file: string): string => `${STORE_PREFIXES.api}${generation}/${file}`;
+
+/** A generation's bottle index (`engine/bottle-index.ts`): beside its API files, never served as one. */
+export const bottleIndexKey = (generation: string): string => `${STORE_PREFIXES.api}${generation}/_mirror/bottles.tsv`;
 
 /** A run's staged objects, so only ids travel between processes. */
 export const runKeys = {

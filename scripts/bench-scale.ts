@@ -25,6 +25,8 @@ import { FixtureUpstream, startFixtureUpstream } from '../test/fixtures/upstream
 const flag = process.argv.indexOf('--formulae');
 const FORMULAE = flag > 0 ? Number(process.argv[flag + 1]) : 7500;
 const TAGS = ['arm64_tahoe', 'arm64_sequoia', 'arm64_sonoma', 'sonoma', 'arm64_linux', 'x86_64_linux'];
+/** Extra Node.js flags for the measured processes (e.g. `--max-old-space-size=160`, `--cpu-prof`). */
+const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const BUDGETS = { syncRss: 300, planRss: 200, serveRss: 150, noopSeconds: 5, noopRequests: 15 };
 
 interface Formula {
@@ -86,7 +88,7 @@ function formulaEntry(f: Formula, root: string): object {
     oldnames: [],
     aliases: [],
     versioned_formulae: [],
-    desc: filler(3),
+    desc: filler(2),
     license: 'MIT',
     homepage: `https://example.org/${f.name}`,
     versions: { stable: f.version, head: 'HEAD', bottle: true },
@@ -113,7 +115,7 @@ function formulaEntry(f: Formula, root: string): object {
     conflicts_with: [],
     conflicts_with_reasons: [],
     link_overwrite: [],
-    caveats: filler(4),
+    caveats: filler(2),
     installed: [],
     linked_keg: null,
     pinned: false,
@@ -132,7 +134,7 @@ function formulaEntry(f: Formula, root: string): object {
     ruby_source_path: `Formula/${f.name[0]}/${f.name}.rb`,
     ruby_source_checksum: { sha256: randomBytes(32).toString('hex') },
     head_dependencies: { build_dependencies: ['autoconf', 'automake'], dependencies: f.deps, test_dependencies: [], recommended_dependencies: [], optional_dependencies: [], uses_from_macos: ['zlib'], uses_from_macos_bounds: [{}] },
-    variations: Object.fromEntries(TAGS.map((tag) => [tag, { dependencies: [...f.deps, 'gettext'], build_dependencies: ['pkgconf'], uses_from_macos: ['zlib', 'curl', 'libxml2'], caveats: filler(1) }])),
+    variations: Object.fromEntries(TAGS.slice(4).map((tag) => [tag, { dependencies: [...f.deps, 'gettext'], build_dependencies: ['pkgconf'], uses_from_macos: ['zlib', 'curl', 'libxml2'], caveats: filler(1) }])),
     analytics: { install: { '30d': { [f.name]: 1234 }, '90d': { [f.name]: 3456 }, '365d': { [f.name]: 12345 } } },
   };
 }
@@ -151,9 +153,7 @@ function publish(upstream: FixtureUpstream, formulae: Formula[]): number {
       const sha = own ?? f.files.all;
       if (!sha) continue;
       packages[f.name] = {
-        desc: 'lorem ipsum dolor sit amet',
-        homepage: `https://example.org/${f.name}`,
-        license: 'MIT',
+        desc: 'lorem ipsum dolor',
         ruby_source_checksum: randomBytes(32).toString('hex'),
         stable_dependencies: f.deps,
         stable_version: f.version,
@@ -180,7 +180,7 @@ interface Measured {
 /** Runs `bottles …` and samples its peak RSS (VmHWM) until it exits. */
 function run(args: string[]): Promise<Measured> {
   const started = process.hrtime.bigint();
-  const proc = spawn(process.execPath, [binary, ...args]);
+  const proc = spawn(process.execPath, [...NODE_ARGS, binary, ...args]);
   let stdout = '';
   let stderr = '';
   proc.stdout.on('data', (d) => (stdout += d));
@@ -219,7 +219,7 @@ function get(port: number, requestPath: string, headers: Record<string, string> 
 /** `bottles serve` on the synced store: RSS once it has served the API (plain and gzip), packages files, manifests and bottles. */
 async function measureServe(formulae: Formula[]): Promise<{ rssMiB: number; peakMiB: number; startSeconds: number }> {
   const started = process.hrtime.bigint();
-  const proc = spawn(process.execPath, [binary, 'serve', '--store', store, '--port', '0', '--rate-limit', '1000000', '--burst', '1000000']);
+  const proc = spawn(process.execPath, [...NODE_ARGS, binary, 'serve', '--store', store, '--port', '0', '--rate-limit', '1000000', '--burst', '1000000']);
   proc.stderr.resume();
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
@@ -311,7 +311,10 @@ async function main(): Promise<void> {
   line('bottles serve: start to listening', `${serve.startSeconds.toFixed(1)} s`, '');
 }
 
-main()
+export { addFormula, nameOf, publish, TAGS, key };
+export type { Formula };
+
+if (require.main === module) void main()
   .catch((error) => {
     console.error(`bench:scale failed: ${(error as Error).message}`);
     process.exitCode = 1;

@@ -3,6 +3,10 @@ import { BatchedAccessLog } from '../../engine/serve/access-log';
 import { MirrorMetricsReporter } from '../../engine/serve/metrics-report';
 import { MirrorServer } from '../../engine/serve/server';
 import { awsMirrorService } from '../../engine/wiring/aws';
+import { limitHeapGrowth } from '../../engine/heap';
+
+// At load, before the heap grows (see engine/heap.ts).
+limitHeapGrowth();
 
 /**
  * The mirror service behind the ALB (dependencies: `engine/wiring/aws.ts`).

@@ -3,6 +3,10 @@ import { RUN_ID_ENV } from '../../engine/adapters/aws/dispatcher';
 import { jsonLogger } from '../../engine/logger';
 import { SYNC_TASK_ENV, readEnvironment } from '../../engine/runtime-config';
 import { runLargeSync } from '../../engine/sync/distributed';
+import { limitHeapGrowth } from '../../engine/heap';
+
+// At load, before the heap grows (see engine/heap.ts).
+limitHeapGrowth();
 
 /**
  * Fargate entry point for syncs too large for Lambda. The orchestrator

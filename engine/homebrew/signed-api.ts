@@ -1,4 +1,4 @@
-import { constants, createPublicKey, KeyObject, verify } from 'crypto';
+import { constants, createPublicKey, createVerify, KeyObject } from 'crypto';
 import { MirrorError } from '../errors';
 
 /**
@@ -14,6 +14,9 @@ import { MirrorError } from '../errors';
  */
 
 export const HOMEBREW_KEY_ID = 'homebrew-1';
+
+/** UTF-16 units of payload hashed per step. */
+const PAYLOAD_SLICE = 1024 * 1024;
 
 export class ApiVerificationError extends MirrorError {
   readonly kind = 'verification';
@@ -67,6 +70,20 @@ export function verifySignedApiFile<T = unknown>(
   key: KeyObject,
   keyId: string = HOMEBREW_KEY_ID,
 ): VerifiedApiFile<T> {
+  const payload = verifySignedPayload(file, bytes, key, keyId);
+  try {
+    return { payload, document: JSON.parse(payload) as T };
+  } catch (error) {
+    throw new ApiVerificationError(file, `signed payload is not valid JSON (${(error as Error).message})`);
+  }
+}
+
+/**
+ * Verifies one signed API file and returns its payload text, unparsed (a
+ * caller with a large file parses it piece by piece). Same rule and errors
+ * as `verifySignedApiFile`, except that the payload's JSON is not checked.
+ */
+export function verifySignedPayload(file: string, bytes: Buffer | string, key: KeyObject, keyId: string = HOMEBREW_KEY_ID): string {
   let envelope: Envelope;
   try {
     envelope = JSON.parse(typeof bytes === 'string' ? bytes : bytes.toString('utf8'));
@@ -92,18 +109,20 @@ export function verifySignedApiFile<T = unknown>(
   if (header.alg !== 'PS512') throw new ApiVerificationError(file, `unsupported algorithm ${JSON.stringify(header.alg)} (expected PS512)`);
   if (header.b64 !== false) throw new ApiVerificationError(file, 'payload must be unencoded (b64: false)');
 
-  const signingInput = Buffer.concat([Buffer.from(signature.protected, 'utf8'), Buffer.from('.'), Buffer.from(envelope.payload, 'utf8')]);
-  const ok = verify(
-    'sha512',
-    signingInput,
-    { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 64 },
-    base64UrlDecode(signature.signature, 'signature', file),
-  );
-  if (!ok) throw new ApiVerificationError(file, `signature does not verify with key "${keyId}"`);
-
-  try {
-    return { payload: envelope.payload, document: JSON.parse(envelope.payload) as T };
-  } catch (error) {
-    throw new ApiVerificationError(file, `signed payload is not valid JSON (${(error as Error).message})`);
+  // The signing input is hashed as it is fed: no concatenated copy of a 33 MB payload.
+  const verifier = createVerify('sha512');
+  verifier.update(signature.protected, 'utf8');
+  verifier.update('.', 'utf8');
+  // In 1 MiB slices: `update(payload)` would encode the whole payload into one more buffer of its size.
+  const payload = envelope.payload;
+  for (let at = 0; at < payload.length; ) {
+    let end = Math.min(payload.length, at + PAYLOAD_SLICE);
+    const last = payload.charCodeAt(end - 1);
+    if (last >= 0xd800 && last <= 0xdbff && end < payload.length) end++; // never split a surrogate pair
+    verifier.update(payload.slice(at, end), 'utf8');
+    at = end;
   }
+  const ok = verifier.verify({ key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 64 }, base64UrlDecode(signature.signature, 'signature', file));
+  if (!ok) throw new ApiVerificationError(file, `signature does not verify with key "${keyId}"`);
+  return envelope.payload;
 }

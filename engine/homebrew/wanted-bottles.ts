@@ -2,6 +2,7 @@ import { BottleCoordinates, DEFAULT_GHCR_ROOT, flatFileName, imageName, manifest
 import { isSha256 } from '../store-layout';
 import { ALL_TAG } from './platform-tags';
 import { MirrorError } from '../errors';
+import { JsonShapeError, jsonArrayElements } from './json-elements';
 
 /** One bottle the mirror must hold, derived from the verified formula API. */
 export interface WantedBottle extends BottleCoordinates {
@@ -52,9 +53,13 @@ export interface SkippedFormula {
  * cannot abort a run over thousands of good ones; without it, it throws.
  */
 export function wantedBottles(formulae: unknown, tags?: ReadonlySet<string>, allFallback = true, skipped?: SkippedFormula[]): WantedBottle[] {
-  if (!Array.isArray(formulae)) throw new ApiShapeError('formula payload must be a JSON array of formulae');
+  // An array, or formulae parsed one at a time (`formulaEntries`).
+  const iterable = Array.isArray(formulae) || (typeof formulae === 'object' && formulae !== null && Symbol.iterator in formulae);
+  if (!iterable) throw new ApiShapeError('formula payload must be a JSON array of formulae');
   const out: WantedBottle[] = [];
-  for (const [index, raw] of formulae.entries()) {
+  let index = -1;
+  for (const raw of formulae as Iterable<unknown>) {
+    index++;
     try {
       out.push(...formulaBottles(raw as FormulaEntry, index, tags, allFallback));
     } catch (error) {
@@ -107,4 +112,23 @@ function formulaBottles(entry: FormulaEntry, index: number, tags: ReadonlySet<st
     });
   }
   return out;
+}
+
+/**
+ * formula.jws.json's entries, parsed one at a time (the whole graph would be
+ * a few hundred MB), each checked to be a formula: a correctly signed cask
+ * list served under this name fails here.
+ */
+export function* formulaEntries(payload: string): Generator<unknown, void, undefined> {
+  let index = 0;
+  try {
+    for (const entry of jsonArrayElements(payload)) {
+      if (typeof (entry as { name?: unknown } | null)?.name !== 'string') throw new ApiShapeError(`formula.jws.json: entry #${index} has no "name" (is this the right file?)`);
+      index++;
+      yield entry;
+    }
+  } catch (error) {
+    if (error instanceof JsonShapeError) throw new ApiShapeError(`formula.jws.json: ${error.message}`);
+    throw error;
+  }
 }

@@ -6,7 +6,7 @@ import { Socket } from 'net';
 import { Readable } from 'stream';
 import { pipeline } from 'stream/promises';
 import { promisify } from 'util';
-import { gzip } from 'zlib';
+import { createGzip, gzip } from 'zlib';
 import { Logger } from '../logger';
 import { ALB_IDLE_TIMEOUT_SECONDS, HEALTH_PATH, positiveInteger } from '../runtime-config';
 import { OCI_INDEX_MEDIA_TYPE, apiKey, isSha256, manifestKey } from '../store-layout';
@@ -14,7 +14,7 @@ import { AccessLog } from './access-log';
 import { HttpError, httpErrors } from './http-errors';
 import { ServerMetrics } from './metrics';
 import { BlobStore, ObjectStore, RateLimiter, RateVerdict, StateStore } from '../ports';
-import { GenerationSnapshot, loadSnapshot } from './snapshot';
+import { ApiFile, GenerationSnapshot, loadSnapshot } from './snapshot';
 
 const gzipAsync = promisify(gzip);
 
@@ -299,9 +299,9 @@ export class MirrorServer {
   readonly metrics = new ServerMetrics();
   private snapshot?: GenerationSnapshot;
   private poller?: NodeJS.Timeout;
-  /** gzip of an API file body, computed once per body (bodies belong to one snapshot and go with it). */
-  private readonly gzipped = new WeakMap<Buffer, Buffer>();
-  private readonly gzipping = new WeakMap<Buffer, Promise<Buffer>>();
+  /** gzip of API files by ETag (content-addressed, so valid across generations), made once each. */
+  private readonly gzipped = new BoundedMap<string, Buffer>(64);
+  private readonly gzipping = new Map<string, Promise<Buffer>>();
   /** Image indexes and blob sizes are immutable (content-addressed), so they are kept once read. */
   private readonly manifests = new BoundedMap<string, CachedManifest>(4096);
   private readonly blobSizes = new BoundedMap<string, number>(65536);
@@ -711,23 +711,58 @@ export class MirrorServer {
     ];
     if (this.notModified(x.req, entry.etag, snapshot.lastModified)) return this.send(x, 304, headers);
     const acceptEncoding = x.req.headers['accept-encoding'];
-    if (!acceptEncoding || !/\bgzip\b/.test(acceptEncoding)) return this.send(x, 200, headers, entry.body);
+    if (!acceptEncoding || !/\bgzip\b/.test(acceptEncoding)) {
+      if (entry.body) return this.send(x, 200, headers, entry.body);
+      return this.streamApiFile(x, apiKey(snapshot.generation.generation, file), entry.size, headers);
+    }
     headers.push('content-encoding', 'gzip');
-    const compressed = this.gzipped.get(entry.body);
+    const compressed = this.gzipped.get(entry.etag);
     if (compressed) return this.send(x, 200, headers, compressed);
-    return this.gzip(entry.body).then((body) => this.send(x, 200, headers, body));
+    return this.gzip(apiKey(snapshot.generation.generation, file), entry).then((body) => this.send(x, 200, headers, body));
   }
 
-  private gzip(body: Buffer): Promise<Buffer> {
-    let pending = this.gzipping.get(body);
+  /** A large API file, streamed from the store (HEAD: its length only). */
+  private async streamApiFile(x: Exchange, key: string, size: number, headers: string[]): Promise<void> {
+    if (x.req.method === 'HEAD') return this.send(x, 200, headers.concat('content-length', String(size)));
+    const source = await this.deps.objects.readObject(key);
+    if (!source) throw httpErrors.internal();
+    x.res.once('close', () => this.record(x));
+    this.watchDownload(x);
+    const complete = withSecurityHeaders(headers);
+    complete.push('x-request-id', x.requestId, 'content-length', String(size));
+    x.res.writeHead(200, complete);
+    await this.pipeCounted(x, source, size);
+  }
+
+  /** gzip of an API file, made once per content (keyed by its ETag) from memory or from the store. */
+  private gzip(key: string, entry: ApiFile): Promise<Buffer> {
+    let pending = this.gzipping.get(entry.etag);
     if (!pending) {
-      pending = gzipAsync(body).then((compressed) => {
-        this.gzipped.set(body, compressed);
-        return compressed;
-      });
-      this.gzipping.set(body, pending);
+      const made = entry.body ? gzipAsync(entry.body) : this.gzipFromStore(key);
+      pending = made.then(
+        (compressed) => {
+          this.gzipped.set(entry.etag, compressed);
+          this.gzipping.delete(entry.etag);
+          return compressed;
+        },
+        (error) => {
+          this.gzipping.delete(entry.etag);
+          throw error;
+        },
+      );
+      this.gzipping.set(entry.etag, pending);
     }
     return pending;
+  }
+
+  private async gzipFromStore(key: string): Promise<Buffer> {
+    const source = await this.deps.objects.readObject(key);
+    if (!source) throw httpErrors.internal();
+    const chunks: Buffer[] = [];
+    await pipeline(source, createGzip(), async (zipped: AsyncIterable<Buffer>) => {
+      for await (const chunk of zipped) chunks.push(chunk);
+    });
+    return Buffer.concat(chunks);
   }
 
   private bottleByName(x: Exchange, name: string): void | Promise<void> {
@@ -801,6 +836,11 @@ export class MirrorServer {
     const complete = withSecurityHeaders(headers);
     complete.push('x-request-id', x.requestId, 'content-length', String(length));
     x.res.writeHead(range ? 206 : 200, complete);
+    await this.pipeCounted(x, source, length);
+  }
+
+  /** Pipes a body to the client, counting bytes; a client hanging up mid-body is ordinary (info, with where it stopped). */
+  private async pipeCounted(x: Exchange, source: AsyncIterable<Uint8Array>, length: number): Promise<void> {
     try {
       if (source instanceof Readable) {
         source.on('data', (chunk: Uint8Array) => (x.bytes += chunk.length)); // observes; pipe() still paces the stream

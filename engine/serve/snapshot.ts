@@ -1,15 +1,26 @@
 import { createHash } from 'crypto';
 import { urlEncode } from '../homebrew/bottle-names';
-import { wantedBottles } from '../homebrew/wanted-bottles';
+import { formulaEntries, wantedBottles } from '../homebrew/wanted-bottles';
 import { ObjectStore, PublishedGeneration } from '../ports';
-import { apiKey } from '../store-layout';
+import { apiKey, bottleIndexKey } from '../store-layout';
+import { IndexedBottle, decodeBottleIndex } from '../bottle-index';
 import { MirrorError } from '../errors';
 
 export interface ApiFile {
-  readonly body: Buffer;
+  /** The bytes, for files up to `API_FILE_IN_MEMORY_BYTES`; larger ones are streamed from the store per request. */
+  readonly body?: Buffer;
+  readonly size: number;
   /** Strong validator: the sha256 of Homebrew's signed bytes. */
   readonly etag: string;
 }
+
+/**
+ * API files up to this size are held in memory; larger ones (formula.jws.json
+ * is about 33 MB, cask.jws.json several) are streamed from the store, so a
+ * mirror serving a Homebrew-size generation stays small. Their gzip encoding,
+ * which brew asks for, is kept in memory once made.
+ */
+export const API_FILE_IN_MEMORY_BYTES = 1024 * 1024;
 
 /**
  * Everything needed to answer requests for one published generation, built
@@ -44,25 +55,48 @@ export class SnapshotError extends MirrorError {
 /** Loads a published generation's API files and derives its lookup tables. */
 export async function loadSnapshot(objects: ObjectStore, generation: PublishedGeneration): Promise<GenerationSnapshot> {
   const api = new Map<string, ApiFile>();
-  for (const file of generation.files) {
-    const body = await objects.getObject(apiKey(generation.generation, file));
-    if (!body) throw new SnapshotError(`generation ${generation.generation} lacks ${file}`);
-    api.set(file, { body, etag: `"${createHash('sha256').update(body).digest('hex')}"` });
-  }
-  const formula = api.get('formula.jws.json');
-  if (!formula) throw new SnapshotError(`generation ${generation.generation} has no formula.jws.json`);
-  // The sync verified the signature before publishing; here the payload is only parsed.
-  const payload = JSON.parse(JSON.parse(formula.body.toString('utf8')).payload);
+  for (const file of generation.files) api.set(file, await loadApiFile(objects, generation.generation, file));
+  if (!api.has('formula.jws.json')) throw new SnapshotError(`generation ${generation.generation} has no formula.jws.json`);
   const bottles = new Map<string, string>();
   const bottlesByEncodedName = new Map<string, string>();
   const manifests = new Set<string>();
   const blobs = new Set<string>();
-  // A formula the sync skipped as unusable is skipped here too (its bottles are clean 404s).
-  for (const b of wantedBottles(payload, undefined, true, [])) {
+  for (const b of await indexedBottles(objects, generation)) {
     bottles.set(b.flatFile, b.sha256);
     bottlesByEncodedName.set(urlEncode(b.flatFile), b.sha256);
     manifests.add(`${b.image}:${b.manifestRef}`);
     blobs.add(b.sha256);
   }
   return { generation, lastModified: new Date(generation.publishedAt).toUTCString(), api, bottles, bottlesByEncodedName, manifests, blobs };
+}
+
+/**
+ * The generation's bottles: from the bottle index the sync wrote, or, for a
+ * generation published before indexes existed, from formula.jws.json (parsed
+ * one formula at a time; one the sync skipped as unusable is skipped here too).
+ */
+async function indexedBottles(objects: ObjectStore, generation: PublishedGeneration): Promise<Iterable<IndexedBottle>> {
+  const index = await objects.getObject(bottleIndexKey(generation.generation));
+  if (index) return decodeBottleIndex(index);
+  const formulaFile = await objects.getObject(apiKey(generation.generation, 'formula.jws.json'));
+  if (!formulaFile) throw new SnapshotError(`generation ${generation.generation} lacks formula.jws.json`);
+  // The sync verified the signature before publishing; here the payload is only parsed.
+  return wantedBottles(formulaEntries((JSON.parse(formulaFile.toString('utf8')) as { payload: string }).payload), undefined, true, []);
+}
+
+/** An API file's size and ETag, hashed as it streams; its bytes only when small. */
+async function loadApiFile(objects: ObjectStore, generation: string, file: string): Promise<ApiFile> {
+  const stream = await objects.readObject(apiKey(generation, file));
+  if (!stream) throw new SnapshotError(`generation ${generation} lacks ${file}`);
+  const hash = createHash('sha256');
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    hash.update(chunk);
+    size += chunk.length;
+    if (size <= API_FILE_IN_MEMORY_BYTES) chunks.push(Buffer.from(chunk));
+    else chunks.length = 0;
+  }
+  const etag = `"${hash.digest('hex')}"`;
+  return size <= API_FILE_IN_MEMORY_BYTES ? { body: Buffer.concat(chunks), size, etag } : { size, etag };
 }

@@ -1,6 +1,6 @@
 import { KeyObject, createHash } from 'crypto';
-import { verifySignedApiFile } from '../homebrew/signed-api';
-import { ApiShapeError, SkippedFormula, WantedBottle, wantedBottles } from '../homebrew/wanted-bottles';
+import { ApiVerificationError, verifySignedPayload } from '../homebrew/signed-api';
+import { ApiShapeError, SkippedFormula, WantedBottle, formulaEntries, wantedBottles } from '../homebrew/wanted-bottles';
 import { Logger } from '../logger';
 import { MetricSink } from '../metrics';
 import { METRICS } from '../runtime-config';
@@ -10,7 +10,8 @@ import { SyncPlan, TransferItem, planSync } from './plan';
 import { DEFAULT_ROUTING, Route, RoutingLimits, routePlan } from './route';
 import { TransferDeps, transferBlob } from './transfer';
 import { Upstream, UpstreamError, readAll } from './upstream';
-import { apiKey, runKeys } from '../store-layout';
+import { apiKey, bottleIndexKey, runKeys } from '../store-layout';
+import { encodeBottleIndex } from '../bottle-index';
 import { ErrorKind, MirrorError, errorKind } from '../errors';
 import { ALL_TAG, KNOWN_PLATFORM_TAGS } from '../homebrew/platform-tags';
 import { SYNC_LEASE } from './lease';
@@ -119,14 +120,31 @@ function sameAsPublished(published: PublishedGeneration | undefined, apiFiles: R
   return true;
 }
 
-async function fetchApiFile(deps: PhaseDeps, apiUrl: string, file: string, key: KeyObject): Promise<{ bytes: Buffer; document: unknown }> {
+async function fetchApiFile(deps: PhaseDeps, apiUrl: string, file: string, key: KeyObject, retainBytes = true): Promise<{ bytes: Buffer; payload: string }> {
   const response = await deps.upstream.get(`${apiUrl}/${file}`, undefined, false);
-  const bytes = await readAll(response, deps.upstream.limits.maxApiFileBytes);
-  return { bytes, document: verifySignedApiFile(file, bytes, key).document };
+  const max = deps.upstream.limits.maxApiFileBytes;
+  if (retainBytes) {
+    const bytes = await readAll(response, max);
+    return { bytes, payload: verifySignedPayload(file, bytes, key) };
+  }
+  // Not kept: decoded in a frame of its own, so the buffer can be collected before the envelope is parsed.
+  const text = await readAll(response, max).then((bytes) => bytes.toString('utf8'));
+  return { bytes: NOT_RETAINED, payload: verifySignedPayload(file, text, key) };
 }
 
+function parsePayload(file: string, payload: string): unknown {
+  try {
+    return JSON.parse(payload);
+  } catch (error) {
+    throw new ApiVerificationError(file, `signed payload is not valid JSON (${(error as Error).message})`);
+  }
+}
+
+/** Stands in for the bytes of a verified file a dry run does not keep. */
+const NOT_RETAINED = Buffer.alloc(0);
+
 interface VerifiedApi {
-  /** API file path → verified bytes, core files and one packages file per tag. */
+  /** API file path → verified bytes (empty when not retained), core files and one packages file per tag. */
   readonly apiFiles: Map<string, Buffer>;
   readonly wanted: WantedBottle[];
   /** Formulae left out as unusable; reported, and counted against `maxMissingPercent`. */
@@ -173,16 +191,16 @@ export function checkPayloadShape(file: string, document: unknown): void {
 }
 
 /** Fetches and verifies every API file before trusting any of it, and derives the wanted bottles. */
-async function verifyApi(deps: PhaseDeps, options: SyncOptions, log: Logger): Promise<VerifiedApi> {
+async function verifyApi(deps: PhaseDeps, options: SyncOptions, log: Logger, retainBytes = true): Promise<VerifiedApi> {
   const apiUrl = (options.apiUrl ?? DEFAULT_API_URL).replace(/\/+$/, '');
   const apiFiles = new Map<string, Buffer>();
-  let formulae: unknown;
+  let formulaPayload = '';
   for (const file of CORE_API_FILES) {
     try {
-      const { bytes, document } = await fetchApiFile(deps, apiUrl, file, options.publicKey);
-      checkPayloadShape(file, document);
+      const { bytes, payload } = await fetchApiFile(deps, apiUrl, file, options.publicKey, retainBytes);
+      if (file === 'formula.jws.json') formulaPayload = payload; // checked entry by entry below
+      else checkPayloadShape(file, parsePayload(file, payload));
       apiFiles.set(file, bytes);
-      if (file === 'formula.jws.json') formulae = document;
     } catch (error) {
       if (error instanceof UpstreamError) throw new SyncAbortedError(`cannot fetch ${file}: ${error.message}`);
       throw error;
@@ -190,14 +208,15 @@ async function verifyApi(deps: PhaseDeps, options: SyncOptions, log: Logger): Pr
   }
   const tagFilter = options.tags ? new Set(options.tags) : undefined;
   const skipped: SkippedFormula[] = [];
-  const wanted = wantedBottles(formulae, tagFilter, options.allFallback ?? true, skipped);
+  const wanted = wantedBottles(formulaEntries(formulaPayload), tagFilter, options.allFallback ?? true, skipped);
+  formulaPayload = ''; // 33 MB of text, no longer needed
   for (const s of skipped) log.warn('formula skipped', { name: s.name, reason: s.reason });
   const tags = options.tags ?? [...new Set(wanted.map((b) => b.tag))].sort();
   for (const tag of tags.filter((t) => t !== ALL_TAG)) {
     const file = packagesFile(tag);
     try {
-      const { bytes, document } = await fetchApiFile(deps, apiUrl, file, options.publicKey);
-      checkPayloadShape(file, document);
+      const { bytes, payload } = await fetchApiFile(deps, apiUrl, file, options.publicKey, retainBytes);
+      checkPayloadShape(file, parsePayload(file, payload));
       apiFiles.set(file, bytes);
     } catch (error) {
       // Tags taken from old bottles may have no packages file; configured tags must have one.
@@ -259,6 +278,7 @@ export async function prepareRun(
   }
   // Staged as the run's own generation; nothing serves it until finalize flips the pointer.
   for (const [file, body] of apiFiles) await deps.objects.putObject(apiKey(runId, file), body);
+  await deps.objects.putObject(bottleIndexKey(runId), encodeBottleIndex(wanted));
 
   const transferShas = new Set(plan.transfers.map((t) => t.sha256));
   const bottlesByBlob: Record<string, [string, string][]> = {};
@@ -309,7 +329,9 @@ export interface DryRunReport {
  */
 export async function planRun(deps: PhaseDeps, options: SyncOptions, limits: RoutingLimits = DEFAULT_ROUTING): Promise<DryRunReport> {
   const log = deps.log.child({ dryRun: true });
-  const { apiFiles, wanted, skipped } = await verifyApi(deps, options, log);
+  // A dry run stages nothing, so the verified bytes are not kept.
+  const { apiFiles, wanted, skipped } = await verifyApi(deps, options, log, false);
+  const apiFileNames = [...apiFiles.keys()].sort();
   const { plan, stored, sizes, failures } = await planAgainstStore(deps, wanted, readOnlyOverlay(deps.objects), options.concurrency);
   failures.push(...skippedFailures(skipped));
   const byTag = new Map<string, { tag: string; bottles: number; toTransfer: number; bytes: number; unknownSizes: number }>();
@@ -326,7 +348,7 @@ export async function planRun(deps: PhaseDeps, options: SyncOptions, limits: Rou
   }
   const route = routePlan(plan, limits);
   return {
-    apiFiles: [...apiFiles.keys()].sort(),
+    apiFiles: apiFileNames,
     tags: [...byTag.values()].sort((a, b) => (a.tag < b.tag ? -1 : 1)),
     total: {
       bottles: wanted.length,
@@ -342,13 +364,13 @@ export async function planRun(deps: PhaseDeps, options: SyncOptions, limits: Rou
   };
 }
 
-/** Reads from `objects`, keeps writes in memory: what a dry run fetches is never stored. */
+/** Reads from `objects` and drops writes: what a dry run fetches is never stored (nor kept: only sizes are needed). */
 function readOnlyOverlay(objects: ObjectStore): ObjectStore {
-  const written = new Map<string, Buffer>();
   return {
-    getObject: async (key) => written.get(key) ?? objects.getObject(key),
-    hasObject: async (key) => written.has(key) || objects.hasObject(key),
-    putObject: async (key, body) => void written.set(key, body),
+    getObject: (key) => objects.getObject(key),
+    readObject: (key) => objects.readObject(key),
+    hasObject: (key) => objects.hasObject(key),
+    putObject: async () => undefined,
   };
 }
 

@@ -149,6 +149,18 @@ export async function readAll(response: Pick<UpstreamResponse, 'body' | 'length'
     response.cancel();
     throw tooBig();
   }
+  if (response.length !== undefined) {
+    // Announced: one buffer of that size, filled as chunks arrive (no chunk list and no concatenated copy).
+    const body = Buffer.allocUnsafe(response.length);
+    let filled = 0;
+    for await (const chunk of response.body) {
+      if (filled + chunk.length > body.length) throw new UpstreamError(`GET ${redactUrl(response.url)}: body longer than its Content-Length`, false);
+      body.set(chunk, filled);
+      filled += chunk.length;
+    }
+    if (filled !== body.length) throw new UpstreamError(`GET ${redactUrl(response.url)}: body shorter than its Content-Length`, false);
+    return body;
+  }
   const chunks: Buffer[] = [];
   let total = 0;
   for await (const chunk of response.body) {
@@ -242,7 +254,9 @@ export class Upstream {
         continue;
       }
       if (response.status === 200 && response.body) {
-        const length = response.headers.get('content-length');
+        // Content-Length counts encoded bytes; fetch hands over the decoded body, whose length is unknown.
+        const encoding = response.headers.get('content-encoding');
+        const length = encoding && encoding !== 'identity' ? null : response.headers.get('content-length');
         return {
           body: this.guarded(response.body as unknown as AsyncIterable<Uint8Array>, controller, current),
           length: length === null ? undefined : Number(length),

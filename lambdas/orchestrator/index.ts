@@ -4,6 +4,10 @@ import { FRESHNESS_REPORT_EVENT, ORCHESTRATOR_ENV, readEnvironment } from '../..
 import { OrchestrateResult, orchestrate } from '../../engine/sync/distributed';
 import { reportFreshness } from '../../engine/sync/phases';
 import { awsSyncDeps, homebrewKey, routingFromEnv } from '../../engine/wiring/aws';
+import { limitHeapGrowth } from '../../engine/heap';
+
+// At load, before the heap grows (see engine/heap.ts).
+limitHeapGrowth();
 
 const logger = new PowertoolsLogger({ serviceName: 'orchestrator' });
 

@@ -3,6 +3,10 @@ import { PowertoolsLogger, powertoolsLogger } from '../../engine/adapters/aws/po
 import { WORKER_ENV, readEnvironment } from '../../engine/runtime-config';
 import { runWorkerBatch } from '../../engine/sync/distributed';
 import { awsSyncDeps } from '../../engine/wiring/aws';
+import { limitHeapGrowth } from '../../engine/heap';
+
+// At load, before the heap grows (see engine/heap.ts).
+limitHeapGrowth();
 
 const logger = new PowertoolsLogger({ serviceName: 'sync-worker' });
 

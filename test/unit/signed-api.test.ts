@@ -67,4 +67,13 @@ describe('signed API verification', () => {
     const { publicKey, file } = signWithTestKey('{"broken": ');
     expect(() => verifySignedApiFile('cask.jws.json', file, publicKey)).toThrow(/cask\.jws\.json: signed payload is not valid JSON/);
   });
+
+  test('a payload over a MiB is hashed in slices, and a slice never splits a surrogate pair', () => {
+    // `["` then padding, so the beer emoji (a surrogate pair in UTF-16) straddles the first 1 MiB slice boundary.
+    const before = 'a'.repeat(1024 * 1024 - 1 - 2);
+    const real = JSON.stringify([`${before}🍺`, 'tail 🍺']);
+    expect(real.charCodeAt(1024 * 1024 - 1)).toBe(0xd83c); // the boundary falls inside the pair
+    const { publicKey, file } = signWithTestKey(real);
+    expect(verifySignedApiFile<string[]>('formula.jws.json', file, publicKey).document[1]).toBe('tail 🍺');
+  });
 });

@@ -185,6 +185,16 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
+  async readObject(key: string): Promise<AsyncIterable<Uint8Array> | undefined> {
+    try {
+      const response = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.check(key) }));
+      return response.Body as unknown as AsyncIterable<Uint8Array>;
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
   async hasObject(key: string): Promise<boolean> {
     try {
       await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.check(key) }));

@@ -19,6 +19,14 @@ export class DirectoryObjectStore implements ObjectStore {
     });
   }
 
+  async readObject(key: string): Promise<AsyncIterable<Uint8Array> | undefined> {
+    const handle = await fs.open(this.pathOf(key), 'r').catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return undefined;
+      throw error;
+    });
+    return handle?.createReadStream();
+  }
+
   async hasObject(key: string): Promise<boolean> {
     return fs
       .stat(this.pathOf(key))
