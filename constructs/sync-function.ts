@@ -5,6 +5,7 @@ import { SqsQueue } from '@cdktf/provider-aws/lib/sqs-queue';
 import { bundleHandler } from './lambda-bundle';
 import { CustomerManagedKey } from './customer-managed-key';
 import { ctx } from './environment-context';
+import { NODE_OPTIONS_ENV } from '../engine/heap';
 import { Grantable, ServiceRole } from './service-role';
 
 export interface SyncFunctionProps {
@@ -106,7 +107,7 @@ export class SyncFunction extends Construct {
       timeout: props.timeoutSeconds,
       reservedConcurrentExecutions: props.reservedConcurrency,
       kmsKeyArn: props.key.arn,
-      environment: { variables: props.environment },
+      environment: { variables: { ...NODE_OPTIONS_ENV, ...props.environment } },
       vpcConfig: { subnetIds: props.subnetIds, securityGroupIds: props.securityGroupIds },
       tracingConfig: { mode: 'Active' },
       loggingConfig: { logFormat: 'JSON', logGroup: this.logGroup.name, applicationLogLevel: 'INFO', systemLogLevel: 'WARN' },

@@ -3,6 +3,9 @@
  *
  *   npm run bench:scale [-- --formulae 7500]
  *
+ * Environment: BENCH_NODE_ARGS=<flags> runs the bundle under `node <flags>`
+ * instead of its shebang; BENCH_DRY_ONLY=1 stops after the planning figure.
+ *
  * A fixture upstream (test/fixtures/upstream-server.ts: a registry that
  * redirects blobs to a CDN origin, and the API origin) serves 7,500 formulae
  * with names using `@` and `+`, six platform tags plus `all` (one formula in
@@ -11,7 +14,7 @@
  * as upstream's are. The mirror runs as it ships (`dist/bottles.js`, built
  * first), each command in its own process, so its peak RSS (VmHWM) is its own.
  */
-import { ChildProcess, spawn } from 'child_process';
+import { ChildProcess, ChildProcessWithoutNullStreams, spawn } from 'child_process';
 import { randomBytes } from 'crypto';
 import { buildSync } from 'esbuild';
 import * as fs from 'fs';
@@ -169,6 +172,15 @@ function publish(upstream: FixtureUpstream, formulae: Formula[]): number {
   return formulaFile.length;
 }
 
+/**
+ * `bottles …` as a user runs it: the executable bundle through its shebang
+ * (`#!/usr/bin/env -S node --max-semi-space-size=4`, the node on PATH, which
+ * npm puts first: Node.js 22). With BENCH_NODE_ARGS, `node <flags> bundle` instead.
+ */
+function launch(args: string[]): ChildProcessWithoutNullStreams {
+  return NODE_ARGS.length > 0 ? spawn(process.execPath, [...NODE_ARGS, binary, ...args]) : spawn(binary, args);
+}
+
 interface Measured {
   code: number | null;
   seconds: number;
@@ -180,7 +192,7 @@ interface Measured {
 /** Runs `bottles …` and samples its peak RSS (VmHWM) until it exits. */
 function run(args: string[]): Promise<Measured> {
   const started = process.hrtime.bigint();
-  const proc = spawn(process.execPath, [...NODE_ARGS, binary, ...args]);
+  const proc = launch(args);
   let stdout = '';
   let stderr = '';
   proc.stdout.on('data', (d) => (stdout += d));
@@ -219,7 +231,7 @@ function get(port: number, requestPath: string, headers: Record<string, string> 
 /** `bottles serve` on the synced store: RSS once it has served the API (plain and gzip), packages files, manifests and bottles. */
 async function measureServe(formulae: Formula[]): Promise<{ rssMiB: number; peakMiB: number; startSeconds: number }> {
   const started = process.hrtime.bigint();
-  const proc = spawn(process.execPath, [...NODE_ARGS, binary, 'serve', '--store', store, '--port', '0', '--rate-limit', '1000000', '--burst', '1000000']);
+  const proc = launch(['serve', '--store', store, '--port', '0', '--rate-limit', '1000000', '--burst', '1000000']);
   proc.stderr.resume();
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
@@ -260,7 +272,10 @@ function line(figure: string, value: string, budget: string, ok?: boolean): void
 }
 
 async function main(): Promise<void> {
-  buildSync({ entryPoints: [path.resolve(__dirname, '../cli/bottles.ts')], bundle: true, platform: 'node', target: 'node22', outfile: binary, logLevel: 'silent' });
+  // The bundle `npm run build` makes, shebang included.
+  const banner = /--banner:js='([^']+)'/.exec(JSON.parse(fs.readFileSync(path.resolve(__dirname, '../package.json'), 'utf8')).scripts.build)![1];
+  buildSync({ entryPoints: [path.resolve(__dirname, '../cli/bottles.ts')], bundle: true, platform: 'node', target: 'node22', outfile: binary, logLevel: 'silent', banner: { js: banner } });
+  fs.chmodSync(binary, 0o755);
   fs.writeFileSync(pemFile, key.publicKey.export({ type: 'spki', format: 'pem' }));
   upstream = await startFixtureUpstream();
   const formulae: Formula[] = [];
@@ -279,6 +294,7 @@ async function main(): Promise<void> {
   if (dry.code !== 0) throw new Error(`dry run failed: ${dry.stderr}`);
   line('planning alone (sync --dry-run) peak RSS', `${dry.peakMiB.toFixed(0)} MiB`, `≤ ${BUDGETS.planRss} MB`, dry.peakMiB * 1.048576 <= BUDGETS.planRss);
 
+  if (process.env.BENCH_DRY_ONLY) return;
   const initial = await run(syncArgs());
   if (initial.code !== 0) throw new Error(`initial sync failed: ${initial.stderr}${initial.stdout}`);
   line('initial sync: time', `${initial.seconds.toFixed(1)} s`, '');

@@ -126,3 +126,155 @@ export function verifySignedPayload(file: string, bytes: Buffer | string, key: K
   if (!ok) throw new ApiVerificationError(file, `signature does not verify with key "${keyId}"`);
   return envelope.payload;
 }
+
+/** Bytes of escaped payload decoded per piece: small enough that each piece, even as two-byte text, is a young-generation object (V8 puts strings over ~128 KiB in large-object space, which only a full collection frees). */
+const LITERAL_PIECE_BYTES = 32 * 1024;
+
+/**
+ * Verifies a large signed API file without holding its payload whole: the
+ * payload's JSON string literal is decoded from `bytes` in small pieces, once
+ * to hash them and, after the signature verified, again for the caller. A
+ * 33 MB formula.jws.json so costs its bytes and a piece at a time, instead of
+ * the file as text plus the payload as text (about 65 MB of heap at once).
+ * Same rule and errors as `verifySignedPayload`.
+ */
+export function verifySignedPayloadPieces(file: string, bytes: Buffer, key: KeyObject, keyId: string = HOMEBREW_KEY_ID): () => Generator<string, void, undefined> {
+  const literal = payloadLiteral(file, bytes);
+  let envelope: Envelope;
+  try {
+    // The envelope without its payload: small, parsed whole.
+    envelope = JSON.parse(`${bytes.toString('utf8', 0, literal.start)}""${bytes.toString('utf8', literal.end)}`);
+  } catch (error) {
+    throw new ApiVerificationError(file, `not valid JSON (${(error as Error).message})`);
+  }
+  const signature = checkedSignature(file, envelope, keyId);
+  const pieces = () => decodeLiteral(file, bytes, literal.start + 1, literal.end - 1);
+  const verifier = createVerify('sha512');
+  verifier.update(signature.protected, 'utf8');
+  verifier.update('.', 'utf8');
+  for (const piece of pieces()) verifier.update(piece, 'utf8');
+  const ok = verifier.verify({ key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 64 }, base64UrlDecode(signature.signature, 'signature', file));
+  if (!ok) throw new ApiVerificationError(file, `signature does not verify with key "${keyId}"`);
+  return pieces;
+}
+
+/** The signature entry brew would use, with its protected header checked (PS512, unencoded payload). */
+function checkedSignature(file: string, envelope: Envelope, keyId: string): { protected: string; signature: string } {
+  if (!envelope || typeof envelope !== 'object' || typeof envelope.payload !== 'string' || !Array.isArray(envelope.signatures)) {
+    throw new ApiVerificationError(file, 'not a JWS envelope (needs a string "payload" and a "signatures" array)');
+  }
+  const signature = (envelope.signatures as Signature[]).find((s) => s && s.header?.kid === keyId);
+  if (!signature) throw new ApiVerificationError(file, `no signature with kid "${keyId}"`);
+  if (typeof signature.protected !== 'string' || typeof signature.signature !== 'string') {
+    throw new ApiVerificationError(file, 'signature entry lacks "protected" or "signature"');
+  }
+  let header: { alg?: unknown; b64?: unknown };
+  try {
+    header = JSON.parse(base64UrlDecode(signature.protected, 'protected header', file).toString('utf8'));
+  } catch (error) {
+    if (error instanceof ApiVerificationError) throw error;
+    throw new ApiVerificationError(file, 'protected header is not JSON');
+  }
+  if (header.alg !== 'PS512') throw new ApiVerificationError(file, `unsupported algorithm ${JSON.stringify(header.alg)} (expected PS512)`);
+  if (header.b64 !== false) throw new ApiVerificationError(file, 'payload must be unencoded (b64: false)');
+  return { protected: signature.protected, signature: signature.signature };
+}
+
+const isSpace = (b: number) => b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
+
+/** Byte range of the top-level `"payload"` member's string literal, quotes included. */
+function payloadLiteral(file: string, bytes: Buffer): { start: number; end: number } {
+  const malformed = () => new ApiVerificationError(file, 'not a JWS envelope (needs a string "payload" and a "signatures" array)');
+  let at = 0;
+  const space = () => {
+    while (at < bytes.length && isSpace(bytes[at])) at++;
+  };
+  space();
+  if (bytes[at] !== 0x7b /* { */) throw malformed();
+  at++;
+  let found: { start: number; end: number } | undefined;
+  for (;;) {
+    space();
+    if (bytes[at] !== 0x22) throw malformed();
+    const keyStart = at;
+    at = stringEnd(bytes, at);
+    const name = bytes.toString('utf8', keyStart, at);
+    space();
+    if (bytes[at] !== 0x3a /* : */) throw malformed();
+    at++;
+    space();
+    const valueStart = at;
+    at = valueEnd(bytes, at);
+    if (at < 0) throw malformed();
+    if (name === '"payload"') {
+      // A second payload member would be the one JSON.parse (and so brew) reads: refuse the ambiguity.
+      if (found || bytes[valueStart] !== 0x22) throw malformed();
+      found = { start: valueStart, end: at };
+    }
+    space();
+    if (bytes[at] === 0x2c /* , */) at++;
+    else if (bytes[at] === 0x7d /* } */ && found) return found;
+    else throw malformed();
+  }
+}
+
+/** Index just past the string literal starting at `at` (a `"`); -1 if it never closes. */
+function stringEnd(bytes: Buffer, at: number): number {
+  for (let i = at + 1; i < bytes.length; i++) {
+    if (bytes[i] === 0x5c) i++;
+    else if (bytes[i] === 0x22) return i + 1;
+  }
+  return -1;
+}
+
+/** Index just past the JSON value starting at `at`; -1 if the bytes end first. */
+function valueEnd(bytes: Buffer, at: number): number {
+  if (bytes[at] === 0x22) return stringEnd(bytes, at);
+  let depth = 0;
+  for (let i = at; i < bytes.length; i++) {
+    const b = bytes[i];
+    if (b === 0x22) {
+      i = stringEnd(bytes, i) - 1;
+      if (i < 0) return -1;
+    } else if (b === 0x7b || b === 0x5b) depth++;
+    else if (b === 0x7d || b === 0x5d) {
+      if (depth === 0) return i;
+      if (--depth === 0) return i + 1;
+    } else if (depth === 0 && (b === 0x2c || isSpace(b))) return i;
+  }
+  return -1;
+}
+
+/**
+ * Decodes the string literal's content `bytes[from, to)` in pieces of about
+ * `LITERAL_PIECE_BYTES`, each cut where no escape sequence, UTF-8 sequence or
+ * surrogate pair (`\uD83C\uDF7A`) would be split, so every piece is whole text.
+ */
+function* decodeLiteral(file: string, bytes: Buffer, from: number, to: number): Generator<string, void, undefined> {
+  let start = from;
+  let i = from;
+  let highSurrogateEscape = false;
+  while (i < to) {
+    if (i - start >= LITERAL_PIECE_BYTES && !highSurrogateEscape && (bytes[i] & 0xc0) !== 0x80) {
+      yield decodePiece(file, bytes, start, i);
+      start = i;
+    }
+    if (bytes[i] === 0x5c /* \ */) {
+      const u = bytes[i + 1] === 0x75; // \uXXXX
+      highSurrogateEscape = u && /^[dD][89abAB]/.test(bytes.toString('latin1', i + 2, i + 4));
+      i += u ? 6 : 2;
+    } else {
+      highSurrogateEscape = false;
+      i++;
+    }
+  }
+  if (start < to) yield decodePiece(file, bytes, start, to);
+}
+
+function decodePiece(file: string, bytes: Buffer, from: number, to: number): string {
+  try {
+    return JSON.parse(`"${bytes.toString('utf8', from, to)}"`) as string;
+  } catch (error) {
+    throw new ApiVerificationError(file, `payload is not a valid JSON string (${(error as Error).message})`);
+  }
+}

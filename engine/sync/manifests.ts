@@ -18,20 +18,7 @@ interface IndexEntry {
  * way). Bottles without the annotation (old indexes) are left out.
  */
 export function sizesFromIndex(index: Buffer): Map<string, number> {
-  let parsed: { manifests?: IndexEntry[] };
-  try {
-    parsed = JSON.parse(index.toString('utf8'));
-  } catch {
-    throw new ManifestError('image index is not JSON');
-  }
-  if (!Array.isArray(parsed.manifests)) throw new ManifestError('image index has no "manifests" array');
-  const sizes = new Map<string, number>();
-  for (const entry of parsed.manifests) {
-    const digest = entry.annotations?.['sh.brew.bottle.digest'];
-    const size = Number(entry.annotations?.['sh.brew.bottle.size']);
-    if (digest && Number.isSafeInteger(size) && size >= 0) sizes.set(digest, size);
-  }
-  return sizes;
+  return readIndex(index).sizes;
 }
 
 export interface ManifestResult {
@@ -43,18 +30,33 @@ export interface ManifestResult {
   readonly failures: { image: string; ref: string; reason: string; permanent: boolean }[];
 }
 
-/** Digests (`sh.brew.bottle.digest`) the index names. */
-function digestsOf(index: Buffer): Set<string> {
-  const parsed = JSON.parse(index.toString('utf8')) as { manifests?: IndexEntry[] };
-  return new Set((parsed.manifests ?? []).map((e) => e.annotations?.['sh.brew.bottle.digest']).filter((d): d is string => typeof d === 'string'));
+/** The index's bottle digests (`sh.brew.bottle.digest`) and the sizes of those that give one, from one parse. */
+function readIndex(index: Buffer): { digests: Set<string>; sizes: Map<string, number> } {
+  let parsed: { manifests?: IndexEntry[] };
+  try {
+    parsed = JSON.parse(index.toString('utf8'));
+  } catch {
+    throw new ManifestError('image index is not JSON');
+  }
+  if (!Array.isArray(parsed.manifests)) throw new ManifestError('image index has no "manifests" array');
+  const digests = new Set<string>();
+  const sizes = new Map<string, number>();
+  for (const entry of parsed.manifests) {
+    const digest = entry.annotations?.['sh.brew.bottle.digest'];
+    if (typeof digest !== 'string') continue;
+    digests.add(digest);
+    const size = Number(entry.annotations?.['sh.brew.bottle.size']);
+    if (Number.isSafeInteger(size) && size >= 0) sizes.set(digest, size);
+  }
+  return { digests, sizes };
 }
 
-/** The index must name every wanted bottle of its (image, ref): a hostile or wrong index is never stored. */
-function requireWantedDigests(index: Buffer, wanted: readonly string[], image: string, ref: string): void {
-  sizesFromIndex(index); // refuses what is not an index at all
-  const named = digestsOf(index);
-  const missing = wanted.filter((sha) => !named.has(sha));
+/** The index must name every wanted bottle of its (image, ref): a hostile or wrong index is never stored. Returns its sizes. */
+function requireWantedDigests(index: Buffer, wanted: readonly string[], image: string, ref: string): Map<string, number> {
+  const { digests, sizes } = readIndex(index);
+  const missing = wanted.filter((sha) => !digests.has(sha));
   if (missing.length > 0) throw new ManifestError(`image index ${image}:${ref} names no entry for bottle ${missing[0]}${missing.length > 1 ? ` (and ${missing.length - 1} more)` : ''}`);
+  return sizes;
 }
 
 /**
@@ -84,13 +86,14 @@ export async function mirrorManifests(
       const { image, manifestRef, rootUrl } = pairs[next++];
       const key = manifestKey(image, manifestRef);
       const wantedDigests = digestsByPair.get(`${image}\n${manifestRef}`)!;
-      let body = await deps.objects.getObject(key);
-      if (body && !passes(body, wantedDigests, image, manifestRef)) body = undefined; // stored before this check: fetch again
-      if (!body) {
+      const stored = await deps.objects.getObject(key);
+      // One stored before the digest check that fails it is fetched again.
+      let indexSizes = stored ? sizesIfComplete(stored, wantedDigests, image, manifestRef) : undefined;
+      if (!indexSizes) {
         try {
           const response = await deps.upstream.get(`${rootUrl}/${image}/manifests/${manifestRef}`, OCI_INDEX_MEDIA_TYPE);
-          body = await readAll(response, deps.upstream.limits.maxIndexBytes);
-          requireWantedDigests(body, wantedDigests, image, manifestRef);
+          const body = await readAll(response, deps.upstream.limits.maxIndexBytes);
+          indexSizes = requireWantedDigests(body, wantedDigests, image, manifestRef);
           await deps.objects.putObject(key, body);
           fetched++;
         } catch (error) {
@@ -99,18 +102,18 @@ export async function mirrorManifests(
           continue;
         }
       }
-      for (const [sha, size] of sizesFromIndex(body)) sizes.set(sha, size);
+      for (const [sha, size] of indexSizes) sizes.set(sha, size);
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, deps.concurrency ?? 8) }, worker));
   return { sizes, fetched, failures };
 }
 
-function passes(index: Buffer, wanted: readonly string[], image: string, ref: string): boolean {
+/** The index's sizes if it names every wanted digest, else undefined. */
+function sizesIfComplete(index: Buffer, wanted: readonly string[], image: string, ref: string): Map<string, number> | undefined {
   try {
-    requireWantedDigests(index, wanted, image, ref);
-    return true;
+    return requireWantedDigests(index, wanted, image, ref);
   } catch {
-    return false;
+    return undefined;
   }
 }

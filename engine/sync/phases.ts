@@ -1,5 +1,6 @@
 import { KeyObject, createHash } from 'crypto';
-import { ApiVerificationError, verifySignedPayload } from '../homebrew/signed-api';
+import { ApiVerificationError, verifySignedPayload, verifySignedPayloadPieces } from '../homebrew/signed-api';
+import { JsonShapeError, topLevelMembers } from '../homebrew/json-elements';
 import { ApiShapeError, SkippedFormula, WantedBottle, formulaEntries, wantedBottles } from '../homebrew/wanted-bottles';
 import { Logger } from '../logger';
 import { MetricSink } from '../metrics';
@@ -120,6 +121,16 @@ function sameAsPublished(published: PublishedGeneration | undefined, apiFiles: R
   return true;
 }
 
+/**
+ * formula.jws.json, verified without ever holding its payload whole: its
+ * entries come from the payload decoded in pieces (`verifySignedPayloadPieces`).
+ */
+async function fetchFormulaFile(deps: PhaseDeps, apiUrl: string, key: KeyObject): Promise<{ bytes: Buffer; pieces: () => Iterable<string> }> {
+  const response = await deps.upstream.get(`${apiUrl}/formula.jws.json`, undefined, false);
+  const bytes = await readAll(response, deps.upstream.limits.maxApiFileBytes);
+  return { bytes, pieces: verifySignedPayloadPieces('formula.jws.json', bytes, key) };
+}
+
 async function fetchApiFile(deps: PhaseDeps, apiUrl: string, file: string, key: KeyObject, retainBytes = true): Promise<{ bytes: Buffer; payload: string }> {
   const response = await deps.upstream.get(`${apiUrl}/${file}`, undefined, false);
   const max = deps.upstream.limits.maxApiFileBytes;
@@ -190,16 +201,42 @@ export function checkPayloadShape(file: string, document: unknown): void {
   }
 }
 
+/**
+ * A packages file must be a `formulae` object for the requested tag. Only
+ * `metadata` is parsed: the whole file is a few MB of JSON whose object graph
+ * planning does not need.
+ */
+export function checkPackagesShape(file: string, tag: string, payload: string): void {
+  let members;
+  try {
+    members = topLevelMembers(payload);
+  } catch (error) {
+    if (error instanceof JsonShapeError) throw new ApiShapeError(`${file}: ${error.message}`);
+    throw error;
+  }
+  const formulae = members.get('formulae');
+  if (!formulae || payload.charCodeAt(formulae.start) !== 0x7b /* { */) throw new ApiShapeError(`${file}: has no "formulae" object`);
+  const metadata = members.get('metadata');
+  const bottleTag = metadata ? (parsePayload(file, payload.slice(metadata.start, metadata.end)) as { bottle_tag?: unknown } | null)?.bottle_tag : undefined;
+  if (bottleTag !== tag) throw new ApiShapeError(`${file}: is for bottle tag ${JSON.stringify(bottleTag)}, not ${JSON.stringify(tag)}`);
+}
+
 /** Fetches and verifies every API file before trusting any of it, and derives the wanted bottles. */
 async function verifyApi(deps: PhaseDeps, options: SyncOptions, log: Logger, retainBytes = true): Promise<VerifiedApi> {
   const apiUrl = (options.apiUrl ?? DEFAULT_API_URL).replace(/\/+$/, '');
   const apiFiles = new Map<string, Buffer>();
-  let formulaPayload = '';
+  let formulaPieces: () => Iterable<string> = () => [];
   for (const file of CORE_API_FILES) {
     try {
+      if (file === 'formula.jws.json') {
+        // Checked entry by entry below; its bytes are needed for the pieces, and dropped after if not retained.
+        const { bytes, pieces } = await fetchFormulaFile(deps, apiUrl, options.publicKey);
+        formulaPieces = pieces;
+        apiFiles.set(file, bytes);
+        continue;
+      }
       const { bytes, payload } = await fetchApiFile(deps, apiUrl, file, options.publicKey, retainBytes);
-      if (file === 'formula.jws.json') formulaPayload = payload; // checked entry by entry below
-      else checkPayloadShape(file, parsePayload(file, payload));
+      checkPayloadShape(file, parsePayload(file, payload));
       apiFiles.set(file, bytes);
     } catch (error) {
       if (error instanceof UpstreamError) throw new SyncAbortedError(`cannot fetch ${file}: ${error.message}`);
@@ -208,15 +245,16 @@ async function verifyApi(deps: PhaseDeps, options: SyncOptions, log: Logger, ret
   }
   const tagFilter = options.tags ? new Set(options.tags) : undefined;
   const skipped: SkippedFormula[] = [];
-  const wanted = wantedBottles(formulaEntries(formulaPayload), tagFilter, options.allFallback ?? true, skipped);
-  formulaPayload = ''; // 33 MB of text, no longer needed
+  const wanted = wantedBottles(formulaEntries(formulaPieces()), tagFilter, options.allFallback ?? true, skipped);
+  formulaPieces = () => [];
+  if (!retainBytes) apiFiles.set('formula.jws.json', NOT_RETAINED);
   for (const s of skipped) log.warn('formula skipped', { name: s.name, reason: s.reason });
   const tags = options.tags ?? [...new Set(wanted.map((b) => b.tag))].sort();
   for (const tag of tags.filter((t) => t !== ALL_TAG)) {
     const file = packagesFile(tag);
     try {
       const { bytes, payload } = await fetchApiFile(deps, apiUrl, file, options.publicKey, retainBytes);
-      checkPayloadShape(file, parsePayload(file, payload));
+      checkPackagesShape(file, tag, payload);
       apiFiles.set(file, bytes);
     } catch (error) {
       // Tags taken from old bottles may have no packages file; configured tags must have one.

@@ -10,6 +10,7 @@ import { LOG_PREFIXES } from '../../constructs/log-archive';
 import { DnsAlias, ManagedCertificate } from '../../constructs/mirror-domain';
 import { MirrorService } from '../../constructs/mirror-service';
 import { METRICS_NAMESPACE, MIRROR_SERVICE_ENV, MIRROR_SERVICE_NODE_FLAGS } from '../../engine/runtime-config';
+import { NODE_MEMORY_FLAGS } from '../../engine/heap';
 import { DataTier } from './data';
 import { Foundation } from './foundation';
 
@@ -58,7 +59,7 @@ export class MirrorTier extends AddressGroup {
       repository: foundation.mirrorRepository.repository,
       imageTag: config.imageTag,
       containerPort: MIRROR_PORT,
-      command: ['node', ...MIRROR_SERVICE_NODE_FLAGS, 'main.js'],
+      command: ['node', ...NODE_MEMORY_FLAGS, ...MIRROR_SERVICE_NODE_FLAGS, 'main.js'],
       environment: {
         ...data.runtimeEnvironment('mirror'),
         [MIRROR_SERVICE_ENV.metricsNamespace]: METRICS_NAMESPACE,

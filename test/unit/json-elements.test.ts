@@ -1,4 +1,4 @@
-import { JsonShapeError, jsonArrayElements } from '../../engine/homebrew/json-elements';
+import { JsonShapeError, jsonArrayElements, topLevelMembers } from '../../engine/homebrew/json-elements';
 import { decodeBottleIndex, encodeBottleIndex } from '../../engine/bottle-index';
 import { formulaEntries } from '../../engine/homebrew/wanted-bottles';
 import { ApiShapeError } from '../../engine/homebrew/wanted-bottles';
@@ -30,6 +30,23 @@ describe('JSON array elements, one at a time', () => {
     expect(() => [...formulaEntries('[{"token":"firefox"}]')]).toThrow(ApiShapeError);
     expect(() => [...formulaEntries('[{"token":"firefox"}]')]).toThrow('formula.jws.json: entry #0 has no "name" (is this the right file?)');
     expect(() => [...formulaEntries('{"name":"x"}')]).toThrow('formula.jws.json: is not a JSON array');
+  });
+});
+
+describe('top-level members of a large object, unparsed', () => {
+  test('gives each member\'s text range; only the slice asked for is parsed', () => {
+    const text = ' {"metadata": {"bottle_tag":"arm64_sequoia","n":[1,2]}, "formulae" : {"a":{"x":"}{"}}, "s":"v", "n":-1.5} ';
+    const members = topLevelMembers(text);
+    expect([...members.keys()]).toEqual(['metadata', 'formulae', 's', 'n']);
+    const slice = (name: string) => JSON.parse(text.slice(members.get(name)!.start, members.get(name)!.end));
+    expect(slice('metadata')).toEqual({ bottle_tag: 'arm64_sequoia', n: [1, 2] });
+    expect(slice('formulae')).toEqual({ a: { x: '}{' } });
+    expect([slice('s'), slice('n')]).toEqual(['v', -1.5]);
+    expect(topLevelMembers('{}').size).toBe(0);
+  });
+
+  test.each(['[]', '{"a":1', '{"a" 1}', '{"a":1,}', '{"a":1} x', '{a:1}'])('refuses %p', (text) => {
+    expect(() => topLevelMembers(text)).toThrow(JsonShapeError);
   });
 });
 

@@ -1,5 +1,6 @@
 import { MIRROR_SERVICE_ENV, ORCHESTRATOR_ENV, SYNC_TASK_ENV, WORKER_ENV } from '../../engine/runtime-config';
 import { synthAll } from '../synth';
+import { NODE_OPTIONS_ENV } from '../../engine/heap';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 const prod = synthAll().prod as any;
@@ -20,8 +21,10 @@ describe('runtime contract: the stack sets every variable each workload reads', 
     const missing = Object.values(contract).filter((variable) => !env[variable]);
     expect(missing).toEqual([]);
     // …and nothing the workload does not read: a variable set but never read is a stale promise.
-    const unread = Object.keys(env).filter((variable) => !(Object.values(contract) as string[]).includes(variable));
+    // NODE_OPTIONS is read by Node.js itself: the Lambdas' memory flags (engine/heap.ts).
+    const unread = Object.keys(env).filter((variable) => !(Object.values(contract) as string[]).includes(variable) && variable !== 'NODE_OPTIONS');
     expect(unread).toEqual([]);
+    if (env.NODE_OPTIONS !== undefined) expect(env.NODE_OPTIONS).toBe(NODE_OPTIONS_ENV.NODE_OPTIONS);
   });
 
   test('values point at this environment’s resources', () => {

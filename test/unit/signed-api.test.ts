@@ -1,6 +1,6 @@
 import { createHash, generateKeyPairSync, sign, constants } from 'crypto';
 import { HOMEBREW_1_PEM } from '../../engine/homebrew/homebrew-1-key';
-import { ApiVerificationError, loadPublicKey, verifySignedApiFile } from '../../engine/homebrew/signed-api';
+import { ApiVerificationError, loadPublicKey, verifySignedApiFile, verifySignedPayloadPieces } from '../../engine/homebrew/signed-api';
 import { reference } from '../reference';
 
 const homebrewKey = loadPublicKey(HOMEBREW_1_PEM);
@@ -75,5 +75,33 @@ describe('signed API verification', () => {
     expect(real.charCodeAt(1024 * 1024 - 1)).toBe(0xd83c); // the boundary falls inside the pair
     const { publicKey, file } = signWithTestKey(real);
     expect(verifySignedApiFile<string[]>('formula.jws.json', file, publicKey).document[1]).toBe('tail 🍺');
+  });
+
+  describe('large files, verified from their bytes in pieces (32 KiB each)', () => {
+    const pieces = (file: string | Buffer, key = homebrewKey) => [...verifySignedPayloadPieces('formula.jws.json', Buffer.from(file), key)()].join('');
+
+    test('the real Homebrew-signed file gives the same payload as the whole-file path', () => {
+      expect(pieces(realFile)).toBe(verifySignedApiFile('formula_tap_migrations.jws.json', realFile, homebrewKey).payload);
+    });
+
+    test('escapes, raw and escaped surrogate pairs across many piece boundaries decode and verify', () => {
+      const unit = 'quote " backslash \\ newline \n snowman \u2603 beer 🍺 ';
+      const payload = JSON.stringify(Array.from({ length: 60_000 }, (_, i) => ({ name: `f${i}`, desc: unit })));
+      expect(payload.length).toBeGreaterThan(3 * 1024 * 1024); // about a hundred pieces
+      // JSON.stringify escapes only quotes, backslashes and control characters; escape the emoji too, as \uD83C\uDF7A, half the time.
+      const { publicKey, file } = signWithTestKey(payload);
+      const escaped = file.replace(/🍺/g, (m, offset: number) => (offset % 2 ? '\\ud83c\\udf7a' : m));
+      expect(pieces(file, publicKey)).toBe(payload);
+      expect(pieces(escaped, publicKey)).toBe(payload);
+    });
+
+    test('a tampered payload, a second payload member and a missing one are refused', () => {
+      const { publicKey, file } = signWithTestKey('[{"name":"wget"}]');
+      expect(() => pieces(file.replace('wget', 'wgex'), publicKey)).toThrow(/signature does not verify/);
+      const doubled = file.replace('{"payload":', '{"payload":"[]","payload":');
+      expect(() => pieces(doubled, publicKey)).toThrow(ApiVerificationError);
+      expect(() => pieces(file.replace('"payload"', '"pay"'), publicKey)).toThrow(/not a JWS envelope/);
+      expect(() => pieces('[1]', publicKey)).toThrow(/not a JWS envelope/);
+    });
   });
 });

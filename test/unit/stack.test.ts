@@ -193,7 +193,7 @@ describe('sync compute', () => {
 
   test('the mirror container runs node with the mirror’s V8 flags (single-threaded GC on its one vCPU)', () => {
     const [container] = JSON.parse(resources('prod', 'aws_ecs_task_definition').mirror_task_task.container_definitions);
-    expect(container.command).toEqual(['node', '--single-threaded-gc', 'main.js']);
+    expect(container.command).toEqual(['node', '--max-semi-space-size=4', '--single-threaded-gc', 'main.js']);
   });
 
   test('Container Insights everywhere; Spot only outside prod', () => {
