@@ -13,7 +13,7 @@ import { DEFAULT_UPSTREAM_LIMITS, UPSTREAM_LIMIT_ENV, Upstream } from '../engine
 import { localSyncDeps } from '../engine/wiring/local';
 import type { Io } from './io';
 import { LIMITS, glueNegativeValues, integerOption, numberOption } from './options';
-import { formatBytes, progressLine } from './progress';
+import { ProgressMeter, formatBytes } from './progress';
 
 export const SYNC_USAGE = `usage: bottles sync --store DIR [--tags TAG,...] [--without-all] [--dry-run] [--api-url URL]
                    [--public-key PEM] [--allow-http] [--concurrency N] [--max-missing PCT] [--max-drop PCT] [--force]
@@ -109,8 +109,8 @@ export async function syncCommand(args: string[], io: Io): Promise<number> {
   const options = { apiUrl, tags, allFallback: !values['without-all'], publicKey, concurrency, maxMissingPercent, maxDropPercent };
   const upstream = new Upstream({ plainHttp: values['allow-http'] ? 'any' : 'loopback' });
   if (values['dry-run']) return dryRun(root, options, log, io, Boolean(values.json), upstream);
-  const started = Date.now();
   const showProgress = io.isTty && !values.json;
+  const meter = new ProgressMeter((line) => io.stderr(`\r${line}\u001b[K`));
   // Ctrl-C or SIGTERM stops the run cleanly: transfers end, staged files go, the lease is released.
   const interrupt = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => interrupt.abort(signal);
@@ -119,7 +119,7 @@ export async function syncCommand(args: string[], io: Io): Promise<number> {
   let summary: SyncSummary;
   try {
     summary = await runSync(
-      localSyncDeps(root, { log, upstream, onProgress: showProgress ? (p) => io.stderr(`\r${progressLine(p, Date.now() - started)}\u001b[K`) : undefined }),
+      localSyncDeps(root, { log, upstream, onProgress: showProgress ? (p) => meter.update(p) : undefined }),
       { ...options, signal: interrupt.signal },
     );
   } finally {

@@ -67,7 +67,7 @@ function requireWantedDigests(index: Buffer, wanted: readonly string[], image: s
  */
 export async function mirrorManifests(
   wanted: readonly WantedBottle[],
-  deps: { upstream: Upstream; objects: ObjectStore; concurrency?: number },
+  deps: { upstream: Upstream; objects: ObjectStore; concurrency?: number; onProgress?: (done: number, total: number) => void },
 ): Promise<ManifestResult> {
   const pairs = [...new Map(wanted.map((b) => [`${b.image}\n${b.manifestRef}`, b])).values()];
   const digestsByPair = new Map<string, string[]>();
@@ -81,6 +81,7 @@ export async function mirrorManifests(
   const failures: ManifestResult['failures'] = [];
   let fetched = 0;
   let next = 0;
+  let checked = 0;
   const worker = async () => {
     while (next < pairs.length) {
       const { image, manifestRef, rootUrl } = pairs[next++];
@@ -103,6 +104,7 @@ export async function mirrorManifests(
         }
       }
       for (const [sha, size] of indexSizes) sizes.set(sha, size);
+      deps.onProgress?.(++checked, pairs.length);
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, deps.concurrency ?? 8) }, worker));

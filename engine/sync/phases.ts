@@ -71,7 +71,9 @@ export interface PhaseDeps {
   readonly metrics?: MetricSink;
   readonly now?: () => Date;
   /** Injected into transfers: the shared circuit breaker, and (in tests) shorter backoff. */
-  readonly transfer?: Partial<Pick<TransferDeps, 'retry' | 'sleep' | 'random' | 'breaker'>>;
+  readonly transfer?: Partial<Pick<TransferDeps, 'retry' | 'sleep' | 'random' | 'breaker' | 'onBytes'>>;
+  /** Image indexes checked so far while planning (for a progress display). */
+  readonly onManifest?: (done: number, total: number) => void;
 }
 
 /** What finalize needs to know about a run, staged by prepare. */
@@ -280,7 +282,7 @@ interface Planned {
 
 /** Mirrors (or, for a dry run, only reads) the image indexes for sizes, lists the store and compares. */
 async function planAgainstStore(deps: PhaseDeps, wanted: WantedBottle[], objects: ObjectStore, concurrency?: number): Promise<Planned> {
-  const manifests = await mirrorManifests(wanted, { upstream: deps.upstream, objects, concurrency });
+  const manifests = await mirrorManifests(wanted, { upstream: deps.upstream, objects, concurrency, onProgress: deps.onManifest });
   const failures: RunFailure[] = [];
   for (const failure of manifests.failures) {
     for (const b of wanted.filter((b) => b.image === failure.image && b.manifestRef === failure.ref)) {

@@ -20,12 +20,18 @@ export { SYNC_LEASE } from './lease';
 export { apiKey } from '../store-layout';
 export type { SyncOptions, SyncSummary } from './phases';
 
-export interface SyncProgress {
-  readonly bottlesDone: number;
-  readonly bottlesTotal: number;
-  readonly bytesDone: number;
-  readonly bytesTotal: number;
-}
+/** What a run is doing, for a progress display: verifying the API, mirroring image indexes, or transferring. */
+export type SyncProgress =
+  | { readonly phase: 'api' }
+  | { readonly phase: 'manifests'; readonly done: number; readonly total: number }
+  | {
+      readonly phase: 'transfer';
+      readonly bottlesDone: number;
+      readonly bottlesTotal: number;
+      /** Bytes received so far, bottles in flight included (an attempt that fails gives its bytes back). */
+      readonly bytesDone: number;
+      readonly bytesTotal: number;
+    };
 
 export interface SyncDeps extends PhaseDeps {
   readonly onProgress?: (progress: SyncProgress) => void;
@@ -83,22 +89,24 @@ export async function runSync(deps: SyncDeps, options: LocalSyncOptions): Promis
   options.signal?.addEventListener('abort', interrupt, { once: true });
   await deps.state.putRun({ runId, status: 'running', startedAt: started.toISOString() });
   try {
-    const prepared = await prepareRun(deps, options, runId, (p) => (p.transfers.length > 0 ? [p.transfers] : []));
+    deps.onProgress?.({ phase: 'api' });
+    const planning = { ...deps, onManifest: deps.onProgress && ((done: number, total: number) => deps.onProgress!({ phase: 'manifests', done, total })) };
+    const prepared = await prepareRun(planning, options, runId, (p) => (p.transfers.length > 0 ? [p.transfers] : []));
     if (prepared.unchanged) return await recordUnchanged(deps, runId, started, prepared.unchanged, prepared.plan);
     const { manifest, plan } = prepared;
     let done = 0;
     let bytes = 0;
     const progress = () =>
-      deps.onProgress?.({ bottlesDone: done, bottlesTotal: plan.transfers.length, bytesDone: bytes, bytesTotal: plan.bytesToTransfer });
+      deps.onProgress?.({ phase: 'transfer', bottlesDone: done, bottlesTotal: plan.transfers.length, bytesDone: bytes, bytesTotal: plan.bytesToTransfer });
     progress();
+    const transferDeps = { ...deps, transfer: { ...deps.transfer, onBytes: (n: number) => ((bytes += n), progress()) } };
     for (const batchId of manifest.batchIds) {
       if (options.signal?.aborted) break;
-      await transferBatch(deps, runId, batchId, await loadBatch(deps.objects, runId, batchId), {
+      await transferBatch(transferDeps, runId, batchId, await loadBatch(deps.objects, runId, batchId), {
         concurrency: options.concurrency,
         keepGoing: () => !options.signal?.aborted,
-        onItemDone: (_item, itemBytes) => {
+        onItemDone: () => {
           done++;
-          bytes += itemBytes;
           lastProgressMs = Date.now();
           progress();
         },

@@ -39,6 +39,8 @@ export interface TransferDeps {
   readonly retry?: RetryPolicy;
   /** Shared per-host breaker; while open for the bottle's host, attempts are skipped, not sent. */
   readonly breaker?: CircuitBreaker;
+  /** Bytes as they arrive (negative: an attempt that failed gives back what it had counted). */
+  readonly onBytes?: (bytes: number) => void;
   /** Injectable for tests. */
   readonly sleep?: (ms: number) => Promise<void>;
   readonly random?: () => number;
@@ -64,6 +66,11 @@ export async function transferBlob(item: TransferItem, deps: TransferDeps): Prom
   if (await deps.store.has(item.sha256)) return { status: 'present' };
 
   const host = new URL(item.upstreamUrl).host;
+  let attemptBytes = 0;
+  const onBytes = (n: number) => {
+    attemptBytes += n;
+    deps.onBytes?.(n);
+  };
   let lastReason = '';
   let lastWasDigest = false;
   for (let attempt = 1; attempt <= policy.maxAttempts; attempt++) {
@@ -72,11 +79,13 @@ export async function transferBlob(item: TransferItem, deps: TransferDeps): Prom
       // No waiting it out bottle by bottle: the batch stops starting bottles and the run fails with this reason.
       return { status: 'failed', permanent: false, reason: `circuit open for ${host}: upstream is failing, not sending requests`, attempts: attempt, circuitOpen: true };
     }
+    if (attemptBytes > 0) deps.onBytes?.(-attemptBytes); // the last attempt's bytes did not count
+    attemptBytes = 0;
     try {
       const response = await deps.upstream.get(item.upstreamUrl, undefined, true, true);
       // The image index's size is what the bytes must come to; a longer body is cut off, not stored.
       const expected = item.size ?? response.length;
-      const { bytes } = await deps.store.put(cutAt(response.body, expected, response.url), { sha256: item.sha256, length: expected });
+      const { bytes } = await deps.store.put(counted(cutAt(response.body, expected, response.url), onBytes), { sha256: item.sha256, length: expected });
       await deps.breaker?.recordSuccess(host);
       return { status: 'transferred', bytes, attempts: attempt };
     } catch (error) {
@@ -97,5 +106,14 @@ export async function transferBlob(item: TransferItem, deps: TransferDeps): Prom
     }
     if (attempt < policy.maxAttempts) await sleep(backoffDelay(attempt, policy, random, retryAfterMs));
   }
+  if (attemptBytes > 0) deps.onBytes?.(-attemptBytes);
   return { status: 'failed', permanent: lastWasDigest, reason: lastReason, attempts: policy.maxAttempts };
+}
+
+/** Passes a body through, reporting each chunk's size. */
+async function* counted(body: AsyncIterable<Uint8Array>, onBytes: (n: number) => void): AsyncIterable<Uint8Array> {
+  for await (const chunk of body) {
+    onBytes(chunk.length);
+    yield chunk;
+  }
 }

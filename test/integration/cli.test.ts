@@ -5,6 +5,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { progressLine } from '../../cli/bottles';
+import { ProgressMeter } from '../../cli/progress';
 import { storeError } from '../../cli/sync-command';
 import { errorKind } from '../../engine/errors';
 import { publishApi, signApiFile, testSigningKey } from '../fixtures/homebrew-api';
@@ -339,18 +340,43 @@ describe('bottles serve, first contact', () => {
 });
 
 describe('the installed command', () => {
-  test('npm ci builds dist/bottles.js as an executable with a node shebang', () => {
+  test('npm ci builds dist/bottles.js as an executable with a node shebang carrying the memory flags', () => {
     const built = path.resolve(__dirname, '../../dist/bottles.js');
     expect(fs.statSync(built).mode & 0o111).not.toBe(0);
-    expect(fs.readFileSync(built, 'utf8').split('\n')[0]).toBe('#!/usr/bin/env node');
+    expect(fs.readFileSync(built, 'utf8').split('\n')[0]).toBe('#!/usr/bin/env -S node --max-semi-space-size=4');
   });
 });
 
 describe('terminal progress', () => {
-  test('shows bottles, bytes, rate and ETA', () => {
-    expect(progressLine({ bottlesDone: 3, bottlesTotal: 10, bytesDone: 30 * 1024 ** 2, bytesTotal: 100 * 1024 ** 2 }, 10_000)).toBe(
-      'bottles 3/10  30.0 MiB/100.0 MiB  3.0 MiB/s  ETA 0m23s',
-    );
-    expect(progressLine({ bottlesDone: 0, bottlesTotal: 1, bytesDone: 0, bytesTotal: 5 }, 0)).toBe('bottles 0/1  0 B/5 B  0 B/s  ETA --');
+  const transfer = (bottlesDone: number, bytesDone: number) => ({ phase: 'transfer' as const, bottlesDone, bottlesTotal: 10, bytesDone, bytesTotal: 100 * 1024 ** 2 });
+
+  test('each phase has its line: the API, the image indexes, then bottles, bytes, rate and ETA', () => {
+    expect(progressLine({ phase: 'api' }, 0)).toBe('verifying the signed API…');
+    expect(progressLine({ phase: 'manifests', done: 1200, total: 7500 }, 0)).toBe('image indexes 1200/7500');
+    expect(progressLine(transfer(3, 30 * 1024 ** 2), 3 * 1024 ** 2)).toBe('bottles 3/10  30.0 MiB/100.0 MiB  3.0 MiB/s  ETA 0m23s');
+    expect(progressLine({ ...transfer(0, 0), bottlesTotal: 1, bytesTotal: 5 }, 0)).toBe('bottles 0/1  0 B/5 B  0 B/s  ETA --');
+  });
+
+  test('the rate and ETA come from the last 10 s, so a stall shows at once; bytes move within a bottle', () => {
+    let now = 0;
+    const lines: string[] = [];
+    const meter = new ProgressMeter((line) => lines.push(line), () => now);
+    meter.update({ phase: 'api' });
+    meter.update({ phase: 'manifests', done: 1, total: 2 });
+    // 60 s at 1 MiB/s, reported per 50 KiB chunk (every 50 ms) while bottle 0 is still in flight.
+    for (let t = 0; t <= 60_000; t += 50) {
+      now = t;
+      meter.update(transfer(0, (t / 1000) * 1024 ** 2));
+    }
+    expect(lines[0]).toBe('verifying the signed API…');
+    expect(lines[1]).toBe('image indexes 1/2');
+    expect(lines[lines.length - 1]).toBe('bottles 0/10  60.0 MiB/100.0 MiB  1.0 MiB/s  ETA 0m40s');
+    expect(lines.length).toBeLessThanOrEqual(2 + 60_000 / 200 + 1); // 1,201 updates, at most one redraw per 200 ms
+    // Then it stalls: 10 s later the rate is 0 and the ETA unknown, where an average since start would still say 0.9 MiB/s.
+    for (let t = 60_250; t <= 71_000; t += 250) {
+      now = t;
+      meter.update(transfer(0, 60 * 1024 ** 2));
+    }
+    expect(lines[lines.length - 1]).toBe('bottles 0/10  60.0 MiB/100.0 MiB  0 B/s  ETA --');
   });
 });

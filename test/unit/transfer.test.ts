@@ -71,6 +71,17 @@ describe('streamed, verified transfer', () => {
     expect(fs.readdirSync(blobDir())).toEqual([wanted.sha256]);
   });
 
+  test('bytes are reported as they arrive; an attempt that fails gives its bytes back', async () => {
+    const bytes = randomBytes(200_000);
+    const wanted = item('progress', bytes, ['truncate']);
+    const reports: number[] = [];
+    const outcome = await transferBlob(wanted, { ...deps(), onBytes: (n) => reports.push(n) });
+    expect(outcome).toMatchObject({ status: 'transferred', attempts: 2 });
+    expect(reports.filter((n) => n > 0).length).toBeGreaterThan(2); // chunk by chunk, not once per bottle
+    expect(reports.some((n) => n < 0)).toBe(true); // the truncated attempt's bytes, given back
+    expect(reports.reduce((a, b) => a + b, 0)).toBe(bytes.length);
+  });
+
   test('a digest mismatch that persists is a permanent failure and the blob is never visible', async () => {
     const corrupt: Fault[] = Array.from({ length: DEFAULT_RETRY.maxAttempts }, () => 'corrupt');
     const wanted = item('libsigcxx/2', randomBytes(4000), corrupt);
