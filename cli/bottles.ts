@@ -4,6 +4,7 @@ import { version } from '../package.json';
 import { Io, realIo } from './io';
 import { SERVE_HELP, SERVE_USAGE, serveCommand } from './serve-command';
 import { SYNC_HELP, SYNC_USAGE, syncCommand } from './sync-command';
+import { GC_HELP, GC_USAGE, gcCommand } from './gc-command';
 
 export { progressLine } from './progress';
 export type { Io } from './io';
@@ -16,7 +17,7 @@ export type { Io } from './io';
  */
 
 export const VERSION = version;
-export const USAGE = `${SYNC_USAGE}\n${SERVE_USAGE.replace('usage:', '      ')}`;
+export const USAGE = `${SYNC_USAGE}\n${SERVE_USAGE.replace('usage:', '      ')}\n${GC_USAGE.replace('usage:', '      ')}`;
 
 export const HELP = `bottles ${VERSION}: a Homebrew bottle mirror on one machine
 
@@ -26,18 +27,20 @@ Commands:
   sync    mirror Homebrew's signed API and its bottles into a directory
   serve   serve that directory to brew (HOMEBREW_API_DOMAIN, HOMEBREW_BOTTLE_DOMAIN,
           HOMEBREW_ARTIFACT_DOMAIN)
+  gc      housekeeping: keep the last generations, expire orphaned bottles and old runs
 
-Run \`bottles sync --help\` or \`bottles serve --help\` for every option and its default.
+Run \`bottles <command> --help\` for every option and its default.
 Options: --help, --version.`;
 
-const COMMAND_USAGE: Record<string, string> = { sync: SYNC_USAGE, serve: SERVE_USAGE };
-export const COMMAND_HELP: Record<string, string> = { sync: SYNC_HELP, serve: SERVE_HELP };
+const COMMAND_USAGE: Record<string, string> = { sync: SYNC_USAGE, serve: SERVE_USAGE, gc: GC_USAGE };
+export const COMMAND_HELP: Record<string, string> = { sync: SYNC_HELP, serve: SERVE_HELP, gc: GC_HELP };
 
 export async function main(argv: string[], io: Io = realIo): Promise<number> {
   const [command, ...rest] = argv;
   try {
     if (command === 'sync') return await syncCommand(rest, io);
     if (command === 'serve') return await serveCommand(rest, io);
+    if (command === 'gc') return await gcCommand(rest, io);
     if (command === '--help' || command === '-h' || command === 'help') {
       io.stdout(`${rest[0] && COMMAND_HELP[rest[0]] ? COMMAND_HELP[rest[0]] : HELP}\n`);
       return 0;

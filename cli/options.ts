@@ -6,6 +6,9 @@ export const LIMITS = {
   maxMissingPercent: { default: 1, min: 0, max: 100 },
   maxDropPercent: { default: 10, min: 0, max: 100 },
   port: { default: 8080, min: 0, max: 65535 },
+  keepGenerations: { default: 3, min: 1, max: 1000 },
+  orphanGraceDays: { default: 90, min: 0, max: 3650 },
+  runRecordDays: { default: 365, min: 0, max: 36500 },
 } as const;
 
 /**

@@ -166,6 +166,30 @@ export interface RunLeftovers {
   discardRun(runId: string): Promise<void>;
 }
 
+/** How much a store keeps (the local counterpart of the bucket's lifecycle rules). */
+export interface HousekeepingPolicy {
+  /** Generations kept: the published one and the newest before it. */
+  readonly keepGenerations: number;
+  /** Run records older than this are removed. */
+  readonly runRecordDays: number;
+  /** Orphaned blobs are deleted this long after they were marked (unless a kept generation names them). */
+  readonly orphanGraceDays: number;
+}
+
+export interface HousekeepingReport {
+  readonly generationsKept: string[];
+  readonly generationsRemoved: string[];
+  readonly stagedRunsRemoved: number;
+  readonly runRecordsRemoved: number;
+  readonly orphansRemoved: number;
+  readonly bytesFreed: number;
+}
+
+/** Store housekeeping; only the run-lease holder calls it. */
+export interface Housekeeping {
+  collect(policy: HousekeepingPolicy, now: Date): Promise<HousekeepingReport>;
+}
+
 /** Orphan bookkeeping on the blob store (S3: an object tag the bucket expires after 90 days). */
 export interface OrphanMarker {
   markOrphaned(sha256: string, at: Date): Promise<void>;

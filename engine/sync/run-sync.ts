@@ -12,7 +12,8 @@ import {
 } from './phases';
 import { errorKind, isRejectedInput } from '../errors';
 import { Logger } from '../logger';
-import { RunLeftovers } from '../ports';
+import { Housekeeping, RunLeftovers } from '../ports';
+import { runHousekeeping } from './housekeeping';
 import { LOCAL_RUN_LEASE, RunLeasePolicy, SYNC_LEASE, acquireRunLease, currentHolder, heldMessage, recordAbandoned, startHeartbeat } from './lease';
 
 export { DEFAULT_API_URL, SyncAbortedError, packagesFile } from './phases';
@@ -37,6 +38,8 @@ export interface SyncDeps extends PhaseDeps {
   readonly onProgress?: (progress: SyncProgress) => void;
   /** Cleans up after failed and dead runs (the directory store); optional. */
   readonly leftovers?: RunLeftovers;
+  /** Run after each publish (the directory store; S3 has lifecycle rules); optional. */
+  readonly housekeeping?: Housekeeping;
 }
 
 export interface LocalSyncOptions extends SyncOptions {
@@ -113,7 +116,9 @@ export async function runSync(deps: SyncDeps, options: LocalSyncOptions): Promis
       });
     }
     if (options.signal?.aborted) throw new SyncInterruptedError();
-    return await finalizeRun(deps, runId);
+    const summary = await finalizeRun(deps, runId);
+    if (summary.published && deps.housekeeping) await housekeepAfterPublish(deps, deps.housekeeping, log);
+    return summary;
   } catch (error) {
     const interrupted = options.signal?.aborted === true;
     const message = interrupted ? new SyncInterruptedError().message : abortMessage(error);
@@ -140,4 +145,9 @@ async function cleanUpAbandoned(deps: SyncDeps, abandoned: string, by: string, l
   const marked = await recordAbandoned(deps.state, abandoned, by, new Date());
   log.warn('took the run lease over from a run that stopped without finishing', { abandoned, recordedAsAbandoned: marked });
   if ((await deps.state.getPublished())?.generation !== abandoned) await deps.leftovers?.discardRun(abandoned);
+}
+
+/** Keeps a local store from only growing; a failure here never fails the run that published. */
+async function housekeepAfterPublish(deps: SyncDeps, housekeeping: Housekeeping, log: Logger): Promise<void> {
+  await runHousekeeping({ state: deps.state, housekeeping, log }).catch((error) => log.warn('housekeeping failed', { error: (error as Error).message }));
 }

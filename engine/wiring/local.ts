@@ -2,6 +2,7 @@ import { DirectoryBlobStore } from '../adapters/local/directory-blob-store';
 import { DirectoryObjectStore } from '../adapters/local/directory-object-store';
 import { FileStateStore } from '../adapters/local/file-state-store';
 import { DirectoryRunLeftovers } from '../adapters/local/run-leftovers';
+import { DirectoryHousekeeping } from '../adapters/local/directory-housekeeping';
 import { MemoryCircuitBreaker } from '../adapters/local/memory-circuit-breaker';
 import { MemoryRateLimiter } from '../adapters/local/memory-rate-limiter';
 import { Logger } from '../logger';
@@ -28,6 +29,11 @@ export function localStores(root: string): LocalStores {
   return { blobs: new DirectoryBlobStore(root), objects: new DirectoryObjectStore(root), state: new FileStateStore(root) };
 }
 
+/** Housekeeping of a directory store (`bottles gc`, and after each publish). */
+export function localHousekeeping(root: string): DirectoryHousekeeping {
+  return new DirectoryHousekeeping(root, new FileStateStore(root));
+}
+
 export interface LocalSyncWiring {
   readonly log: Logger;
   readonly upstream?: Upstream;
@@ -47,6 +53,7 @@ export function localSyncDeps(root: string, options: LocalSyncWiring): SyncDeps 
     now: options.now,
     onProgress: options.onProgress,
     leftovers: new DirectoryRunLeftovers(root),
+    housekeeping: localHousekeeping(root),
     transfer: { breaker: new MemoryCircuitBreaker(), ...options.transfer },
   };
 }
