@@ -15,7 +15,7 @@ import type { Io } from './io';
 import { LIMITS, glueNegativeValues, integerOption, numberOption } from './options';
 import { ProgressMeter, formatBytes } from './progress';
 
-export const SYNC_USAGE = `usage: bottles sync --store DIR [--tags TAG,...] [--without-all] [--dry-run] [--api-url URL]
+export const SYNC_USAGE = `usage: bottles sync --store DIR [--tags TAG,...] [--formulae NAME,...] [--without-all] [--dry-run] [--api-url URL]
                    [--public-key PEM] [--allow-http] [--concurrency N] [--max-missing PCT] [--max-drop PCT] [--force]
                    [--json] [--verbose]`;
 
@@ -29,6 +29,9 @@ is served only once every bottle it names is stored (all or nothing).
                       Known: ${KNOWN_PLATFORM_TAGS.join(', ')}, ${ALL_TAG}
   --without-all       with --tags: leave out the \`all\` bottles those platforms
                       fall back to (default: included, brew needs them)
+  --formulae NAME,... a partial mirror: only these formulae and their runtime
+                      dependencies, per tag (from the packages files); the API
+                      files are still mirrored whole, other bottles are 404
   --dry-run           verify the API and print what a run would transfer (bottles
                       and bytes per tag) and where it would run in AWS; change nothing
   --api-url URL       where the signed API comes from (default: ${DEFAULT_API_URL})
@@ -57,7 +60,7 @@ Exit codes: 0 published, or upstream unchanged (nothing to publish); 1 the run f
 previous generation stays served; 2 usage, configuration or local error;
 130 interrupted by Ctrl-C (143 by SIGTERM).`;
 
-const VALUE_OPTIONS = ['store', 'api-url', 'tags', 'public-key', 'concurrency', 'max-missing', 'max-drop'];
+const VALUE_OPTIONS = ['store', 'api-url', 'tags', 'formulae', 'public-key', 'concurrency', 'max-missing', 'max-drop'];
 
 export async function syncCommand(args: string[], io: Io): Promise<number> {
   const { values } = parseArgs({
@@ -67,6 +70,7 @@ export async function syncCommand(args: string[], io: Io): Promise<number> {
       store: { type: 'string' },
       'api-url': { type: 'string' },
       tags: { type: 'string' },
+      formulae: { type: 'string' },
       'without-all': { type: 'boolean' },
       'dry-run': { type: 'boolean' },
       'public-key': { type: 'string' },
@@ -92,6 +96,10 @@ export async function syncCommand(args: string[], io: Io): Promise<number> {
     throw new UsageError(`--tags must be a comma list of platform tags (known: ${[...KNOWN_PLATFORM_TAGS, ALL_TAG].join(', ')})`);
   }
   if (values['without-all'] && !tags) throw new UsageError('--without-all needs --tags');
+  const formulae = values.formulae?.split(',').map((f) => f.trim()).filter(Boolean);
+  if (formulae && (formulae.length === 0 || formulae.some((f) => !/^[A-Za-z0-9@+._-]{1,128}$/.test(f)))) {
+    throw new UsageError('--formulae must be a comma list of formula names (letters, digits and @+._-)');
+  }
   const concurrency = integerOption(values.concurrency, '--concurrency', LIMITS.concurrency);
   const maxMissingPercent = numberOption(values['max-missing'], '--max-missing', LIMITS.maxMissingPercent);
   if (values.force && values['max-drop'] !== undefined) throw new UsageError('--force and --max-drop exclude each other');
@@ -106,7 +114,7 @@ export async function syncCommand(args: string[], io: Io): Promise<number> {
   const root = path.resolve(values.store);
   if (!values['dry-run']) requireWritableStore(root);
   const log = jsonLogger({ service: 'bottles-sync' }, values.verbose ? (line) => io.stderr(`${line}\n`) : () => undefined);
-  const options = { apiUrl, tags, allFallback: !values['without-all'], publicKey, concurrency, maxMissingPercent, maxDropPercent };
+  const options = { apiUrl, tags, formulae, allFallback: !values['without-all'], publicKey, concurrency, maxMissingPercent, maxDropPercent };
   const upstream = new Upstream({ plainHttp: values['allow-http'] ? 'any' : 'loopback' });
   if (values['dry-run']) return dryRun(root, options, log, io, Boolean(values.json), upstream);
   const showProgress = io.isTty && !values.json;

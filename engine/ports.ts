@@ -78,6 +78,8 @@ export interface PublishedGeneration {
   readonly bottles?: number;
   /** sha256 of each API file: a run whose verified files hash the same has nothing to publish. */
   readonly fileDigests?: Readonly<Record<string, string>>;
+  /** What was mirrored besides the API (tags, `all` fallback, partial selection), as `scopeOf` writes it. */
+  readonly scope?: string;
   /** When a run last found upstream unchanged from this generation (the mirror is that fresh). */
   readonly verifiedAt?: string;
 }

@@ -16,6 +16,7 @@ import { encodeBottleIndex } from '../bottle-index';
 import { ErrorKind, MirrorError, errorKind } from '../errors';
 import { ALL_TAG, KNOWN_PLATFORM_TAGS } from '../homebrew/platform-tags';
 import { SYNC_LEASE } from './lease';
+import { applySelection, selectFormulae } from './selection';
 
 export { SYNC_LEASE } from './lease';
 
@@ -47,6 +48,11 @@ export interface SyncOptions {
   readonly tags?: readonly string[];
   /** With `tags`: also mirror the `all` bottles those platforms fall back to. Default true. */
   readonly allFallback?: boolean;
+  /**
+   * A partial mirror: only these formulae and their runtime dependencies, per
+   * tag, from the packages files. The API files are still mirrored whole.
+   */
+  readonly formulae?: readonly string[];
   readonly publicKey: KeyObject;
   /** Parallel downloads (manifests, and blobs within one process). Default 4. */
   readonly concurrency?: number;
@@ -83,6 +89,8 @@ export interface RunManifest {
   readonly files: string[];
   /** sha256 of each staged API file, recorded with the generation on publish. */
   readonly fileDigests: Record<string, string>;
+  /** `scopeOf` the run's options, recorded with the generation on publish. */
+  readonly scope: string;
   readonly maxMissingPercent: number;
   /** Bottles the new API names for the mirrored tags: the unit of `maxMissingPercent`. */
   readonly wantedBottles: number;
@@ -115,8 +123,14 @@ export type PreparedRun =
 
 const sha256Hex = (body: Buffer): string => createHash('sha256').update(body).digest('hex');
 
-/** True when `apiFiles` are exactly the published generation's files. */
-function sameAsPublished(published: PublishedGeneration | undefined, apiFiles: ReadonlyMap<string, Buffer>): boolean {
+/** What a run mirrors, besides the API: tags, `all` fallback, partial selection. A different scope is a different generation. */
+export function scopeOf(options: SyncOptions): string {
+  return JSON.stringify({ tags: options.tags ? [...options.tags].sort() : null, allFallback: options.allFallback ?? true, formulae: options.formulae ? [...options.formulae].sort() : null });
+}
+
+/** True when `apiFiles` are exactly the published generation's files, mirrored with the same scope. */
+function sameAsPublished(published: PublishedGeneration | undefined, apiFiles: ReadonlyMap<string, Buffer>, scope: string): boolean {
+  if (published?.scope !== scope) return false;
   const digests = published?.fileDigests;
   if (!digests || Object.keys(digests).length !== apiFiles.size) return false;
   for (const [file, body] of apiFiles) if (digests[file] !== sha256Hex(body)) return false;
@@ -252,11 +266,14 @@ async function verifyApi(deps: PhaseDeps, options: SyncOptions, log: Logger, ret
   if (!retainBytes) apiFiles.set('formula.jws.json', NOT_RETAINED);
   for (const s of skipped) log.warn('formula skipped', { name: s.name, reason: s.reason });
   const tags = options.tags ?? [...new Set(wanted.map((b) => b.tag))].sort();
+  // Only a partial mirror reads the packages files' contents (their dependencies).
+  const packagesByTag = new Map<string, Record<string, { stable_dependencies?: unknown; bottle_tag?: unknown }>>();
   for (const tag of tags.filter((t) => t !== ALL_TAG)) {
     const file = packagesFile(tag);
     try {
       const { bytes, payload } = await fetchApiFile(deps, apiUrl, file, options.publicKey, retainBytes);
       checkPackagesShape(file, tag, payload);
+      if (options.formulae) packagesByTag.set(tag, (parsePayload(file, payload) as { formulae: Record<string, { stable_dependencies?: unknown }> }).formulae);
       apiFiles.set(file, bytes);
     } catch (error) {
       // Tags taken from old bottles may have no packages file; configured tags must have one.
@@ -268,6 +285,13 @@ async function verifyApi(deps: PhaseDeps, options: SyncOptions, log: Logger, ret
       if (error instanceof UpstreamError) throw new SyncAbortedError(`cannot fetch ${file}: ${error.message}`);
       throw error;
     }
+  }
+  if (options.formulae) {
+    const selected = selectFormulae(options.formulae, packagesByTag);
+    const partial = applySelection(wanted, selected);
+    const kept = skipped.filter((f) => [...selected].some((key) => key.startsWith(`${f.name}\n`)));
+    log.info('partial mirror', { requested: options.formulae.length, bottles: partial.length, of: wanted.length });
+    return { apiFiles, wanted: partial, skipped: kept };
   }
   log.info('API verified', { files: apiFiles.size, bottles: wanted.length, tags: tags.length, skipped: skipped.length });
   return { apiFiles, wanted, skipped };
@@ -309,7 +333,7 @@ export async function prepareRun(
   const { apiFiles, wanted, skipped } = await verifyApi(deps, options, log);
   await refuseLargeDrop(deps, wanted.length, options.maxDropPercent ?? DEFAULT_MAX_DROP_PERCENT);
   const published = await deps.state.getPublished();
-  const unchanged = sameAsPublished(published, apiFiles);
+  const unchanged = sameAsPublished(published, apiFiles, scopeOf(options));
   const { plan, stored, failures } = await planAgainstStore(deps, wanted, deps.objects, options.concurrency);
   failures.push(...skippedFailures(skipped));
   if (unchanged && plan.transfers.length === 0 && failures.length === 0) {
@@ -332,6 +356,7 @@ export async function prepareRun(
     startedAt: (deps.now ?? (() => new Date()))().toISOString(),
     files: [...apiFiles.keys()].sort(),
     fileDigests: Object.fromEntries([...apiFiles].map(([file, body]) => [file, sha256Hex(body)])),
+    scope: scopeOf(options),
     maxMissingPercent: options.maxMissingPercent ?? 1,
     // A skipped formula's bottles are wanted and missing: they count in both terms of the missing share.
     wantedBottles: wanted.length + skipped.reduce((n, s) => n + s.tags.length, 0),
@@ -641,6 +666,7 @@ async function publishIfComplete(deps: PhaseDeps, runId: string, manifest: RunMa
     files: manifest.files,
     bottles: manifest.wantedBottles,
     fileDigests: manifest.fileDigests,
+    scope: manifest.scope,
   };
   if (!(await deps.state.setPublished(generation, previous?.generation))) {
     return { ...summaryBase, published: false, error: 'the published generation changed during the run; not overwriting it' };
