@@ -89,27 +89,7 @@ export async function syncCommand(args: string[], io: Io): Promise<number> {
     return 0;
   }
   if (!values.store) throw new UsageError('--store DIR is required');
-  const apiUrl = values['api-url'] ?? DEFAULT_API_URL;
-  if (!/^https?:\/\//.test(apiUrl)) throw new UsageError(`--api-url must be an http(s) URL, not ${JSON.stringify(apiUrl)}`);
-  const tags = values.tags?.split(',').map((t) => t.trim()).filter(Boolean);
-  if (tags && (tags.length === 0 || tags.some((t) => !/^[a-z0-9_]+$/.test(t)))) {
-    throw new UsageError(`--tags must be a comma list of platform tags (known: ${[...KNOWN_PLATFORM_TAGS, ALL_TAG].join(', ')})`);
-  }
-  if (values['without-all'] && !tags) throw new UsageError('--without-all needs --tags');
-  const formulae = values.formulae?.split(',').map((f) => f.trim()).filter(Boolean);
-  if (formulae && (formulae.length === 0 || formulae.some((f) => !/^[A-Za-z0-9@+._-]{1,128}$/.test(f)))) {
-    throw new UsageError('--formulae must be a comma list of formula names (letters, digits and @+._-)');
-  }
-  const concurrency = integerOption(values.concurrency, '--concurrency', LIMITS.concurrency);
-  const maxMissingPercent = numberOption(values['max-missing'], '--max-missing', LIMITS.maxMissingPercent);
-  if (values.force && values['max-drop'] !== undefined) throw new UsageError('--force and --max-drop exclude each other');
-  const maxDropPercent = values.force ? 100 : numberOption(values['max-drop'], '--max-drop', LIMITS.maxDropPercent);
-  let publicKey;
-  try {
-    publicKey = loadPublicKey(values['public-key'] ? readFileSync(values['public-key']) : HOMEBREW_1_PEM);
-  } catch (error) {
-    throw new UsageError(`--public-key: cannot load ${values['public-key']}: ${(error as Error).message}`);
-  }
+  const { apiUrl, tags, formulae, concurrency, maxMissingPercent, maxDropPercent, publicKey } = runOptions(values);
 
   const root = path.resolve(values.store);
   if (!values['dry-run']) requireWritableStore(root);
@@ -224,4 +204,32 @@ export function storeError(root: string, error: NodeJS.ErrnoException): Error {
   if (error.code === 'EACCES' || error.code === 'EPERM') return new LocalEnvironmentError(`store ${root} is not writable by this user (${error.code})`);
   if (error.code === 'ENOSPC' || error.code === 'EDQUOT') return new LocalEnvironmentError(`store ${root} has no space left (${error.code})`);
   return error;
+}
+
+/** The run's options from the parsed flags, each checked against its limits (a bad one is a usage error). */
+function runOptions(values: Record<string, string | boolean | undefined>) {
+  const flag = (name: string) => values[name] as string | undefined;
+  const apiUrl = flag('api-url') ?? DEFAULT_API_URL;
+  if (!/^https?:\/\//.test(apiUrl)) throw new UsageError(`--api-url must be an http(s) URL, not ${JSON.stringify(apiUrl)}`);
+  const tags = flag('tags')?.split(',').map((t) => t.trim()).filter(Boolean);
+  if (tags && (tags.length === 0 || tags.some((t) => !/^[a-z0-9_]+$/.test(t)))) {
+    throw new UsageError(`--tags must be a comma list of platform tags (known: ${[...KNOWN_PLATFORM_TAGS, ALL_TAG].join(', ')})`);
+  }
+  if (values['without-all'] && !tags) throw new UsageError('--without-all needs --tags');
+  const formulae = flag('formulae')?.split(',').map((f) => f.trim()).filter(Boolean);
+  if (formulae && (formulae.length === 0 || formulae.some((f) => !/^[A-Za-z0-9@+._-]{1,128}$/.test(f)))) {
+    throw new UsageError('--formulae must be a comma list of formula names (letters, digits and @+._-)');
+  }
+  const concurrency = integerOption(flag('concurrency'), '--concurrency', LIMITS.concurrency);
+  const maxMissingPercent = numberOption(flag('max-missing'), '--max-missing', LIMITS.maxMissingPercent);
+  if (values.force && flag('max-drop') !== undefined) throw new UsageError('--force and --max-drop exclude each other');
+  const maxDropPercent = values.force ? 100 : numberOption(flag('max-drop'), '--max-drop', LIMITS.maxDropPercent);
+  let publicKey;
+  const keyFile = flag('public-key');
+  try {
+    publicKey = loadPublicKey(keyFile ? readFileSync(keyFile) : HOMEBREW_1_PEM);
+  } catch (error) {
+    throw new UsageError(`--public-key: cannot load ${keyFile}: ${(error as Error).message}`);
+  }
+  return { apiUrl, tags, formulae, concurrency, maxMissingPercent, maxDropPercent, publicKey };
 }

@@ -120,7 +120,21 @@ export interface EnvironmentConfig {
   readonly workingHours?: WorkingHours;
   /** Where the runbooks are, linked from the dashboard and the alarms (`HBS_<ENV>_RUNBOOK_URL`). Default: the README's section in the project repository. */
   readonly runbookUrl: string;
+  /**
+   * What Lambda does with code the environment's signing profile did not sign.
+   * Every deploy signs both functions in every environment; prod refuses
+   * anything else (`Enforce`), dev and staging accept it with a warning
+   * (`Warn`) so an engineer can push a local build with
+   * `aws lambda update-function-code` while debugging.
+   */
+  readonly lambdaCodeSigning: 'Enforce' | 'Warn';
+  /** Retention of operational log groups (Lambda, tasks, cache): 30 days by default, a cost choice. */
   readonly logRetentionDays: number;
+  /**
+   * Retention of security logs (VPC flow logs, WAF logs, the CloudTrail log
+   * group): at least a year, for investigations (CKV_AWS_338). Default 365.
+   */
+  readonly securityLogRetentionDays?: number;
   readonly cache: CacheConfig;
   readonly mirrorService: MirrorServiceConfig;
   readonly sync: SyncConfig;
@@ -196,6 +210,7 @@ export const BASE_ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
     manageBackupRegionSettings: true,
     runbookUrl: DEFAULT_RUNBOOK_URL,
     logRetentionDays: 30,
+    lambdaCodeSigning: 'Enforce',
     cache: { nodeType: 'cache.r7g.large', nodeCount: 3, snapshotRetentionDays: 7 },
     mirrorService: {
       cpu: 1024,
@@ -231,6 +246,7 @@ export const BASE_ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
     manageBackupRegionSettings: false,
     runbookUrl: DEFAULT_RUNBOOK_URL,
     logRetentionDays: 30,
+    lambdaCodeSigning: 'Warn',
     cache: { nodeType: 'cache.t4g.medium', nodeCount: 2, snapshotRetentionDays: 7 },
     mirrorService: {
       cpu: 512,
@@ -277,6 +293,7 @@ export const BASE_ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
     runbookUrl: DEFAULT_RUNBOOK_URL,
     workingHours: { days: 'MON-FRI', startHour: 7, endHour: 19, timezone: 'UTC' },
     logRetentionDays: 30,
+    lambdaCodeSigning: 'Warn',
     cache: { nodeType: 'cache.t4g.small', nodeCount: 2, snapshotRetentionDays: 7 },
     mirrorService: {
       cpu: 256,

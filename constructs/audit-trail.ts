@@ -18,6 +18,8 @@ export interface AuditTrailProps {
  */
 export class AuditTrail extends Construct {
   public readonly trail: Cloudtrail;
+  /** Where the trail delivers its log files. */
+  public readonly bucket: SecureBucket;
 
   constructor(scope: Construct, id: string, props: AuditTrailProps) {
     super(scope, id);
@@ -26,7 +28,7 @@ export class AuditTrail extends Construct {
     const trailArn = context.arn('cloudtrail', `trail/${trailName}`);
     const fromThisTrail = [{ test: 'StringEquals', variable: 'aws:SourceArn', values: [trailArn] }];
 
-    const bucket = new SecureBucket(this, 'bucket', {
+    const bucket = (this.bucket = new SecureBucket(this, 'bucket', {
       namePrefix: `${context.namePrefix}-cloudtrail`,
       kmsKeyArn: props.kmsKeyArn,
       accessLogs: { bucket: props.accessLogBucket, prefix: props.accessLogPrefix },
@@ -55,11 +57,11 @@ export class AuditTrail extends Construct {
           condition: fromThisTrail,
         },
       ],
-    });
+    }));
 
     const logGroup = new CloudwatchLogGroup(this, 'logs', {
       name: `/${context.namePrefix}/cloudtrail`,
-      retentionInDays: Math.max(context.logRetentionDays, 365),
+      retentionInDays: context.securityLogRetentionDays,
       kmsKeyId: props.kmsKeyArn,
     });
     const role = new ServiceRole(this, 'role', {

@@ -19,7 +19,12 @@ export interface EnvironmentContextProps {
   readonly partition: string;
   /** Retention of operational log groups (security logs keep their own, longer, retention). */
   readonly logRetentionDays: number;
+  /** Retention of security logs (flow, WAF, CloudTrail). @default 365; less is refused. */
+  readonly securityLogRetentionDays?: number;
 }
+
+/** Security logs are kept at least a year. */
+export const MIN_SECURITY_LOG_RETENTION_DAYS = 365;
 
 const CONTEXTS = new WeakMap<TerraformStack, EnvironmentContext>();
 
@@ -45,6 +50,11 @@ export class EnvironmentContext {
   }
   get logRetentionDays(): number {
     return this.props.logRetentionDays;
+  }
+  get securityLogRetentionDays(): number {
+    const days = this.props.securityLogRetentionDays ?? MIN_SECURITY_LOG_RETENTION_DAYS;
+    if (days < MIN_SECURITY_LOG_RETENTION_DAYS) throw new Error(`securityLogRetentionDays must be at least ${MIN_SECURITY_LOG_RETENTION_DAYS}, not ${days}`);
+    return days;
   }
 
   /** Makes `props` the context of every construct in `stack`. */

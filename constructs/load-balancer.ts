@@ -143,7 +143,7 @@ export class LoadBalancer extends Construct {
     // WAF only delivers to log groups whose name starts with aws-waf-logs-.
     const wafLogs = new CloudwatchLogGroup(this, 'waf-logs', {
       name: `aws-waf-logs-${name}`,
-      retentionInDays: context.logRetentionDays,
+      retentionInDays: context.securityLogRetentionDays,
       kmsKeyId: context.logsKeyArn,
     });
     new Wafv2WebAclLoggingConfiguration(this, 'waf-logging', {

@@ -12,6 +12,7 @@ export interface LogArchiveProps {
 export const LOG_PREFIXES = {
   bottleStoreAccess: 's3-access/bottle-store/',
   trailBucketAccess: 's3-access/cloudtrail/',
+  lambdaArtifactsAccess: 's3-access/lambda-artifacts/',
   alb: 'alb',
 } as const;
 

@@ -130,7 +130,7 @@ export class Network extends Construct {
     const context = ctx(this);
     const flowLogGroup = new CloudwatchLogGroup(this, 'flow-logs', {
       name: `/${context.namePrefix}/vpc/flow-logs`,
-      retentionInDays: context.logRetentionDays,
+      retentionInDays: context.securityLogRetentionDays,
       kmsKeyId: context.logsKeyArn,
     });
     const flowLogRole = new ServiceRole(this, 'flow-log-role', {

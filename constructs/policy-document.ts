@@ -12,12 +12,8 @@ export const UNSCOPABLE_ACTIONS: readonly string[] = [
   // X-Ray trace upload has no resource-level permissions.
   'xray:PutTraceSegments',
   'xray:PutTelemetryRecords',
-  // Lambda's VPC ENI management happens before the function has an ENI to name.
-  'ec2:CreateNetworkInterface',
+  // Listing ENIs has no resource-level permissions (the other ENI actions are scoped, see SyncFunction).
   'ec2:DescribeNetworkInterfaces',
-  'ec2:DeleteNetworkInterface',
-  'ec2:AssignPrivateIpAddresses',
-  'ec2:UnassignPrivateIpAddresses',
   // The ECR login token is account-wide.
   'ecr:GetAuthorizationToken',
 ];

@@ -1,4 +1,5 @@
 import { Construct } from 'constructs';
+import { TerraformProvider } from 'cdktf';
 import { DataAwsIamPolicyDocumentStatement } from '@cdktf/provider-aws/lib/data-aws-iam-policy-document';
 import { S3Bucket } from '@cdktf/provider-aws/lib/s3-bucket';
 import {
@@ -31,6 +32,8 @@ export interface SecureBucketProps {
   readonly policyStatements?: (bucketArn: string) => DataAwsIamPolicyDocumentStatement[];
   /** Let `terraform destroy` delete a non-empty bucket. Default: false, so a destroy never drops bottles silently. */
   readonly forceDestroy?: boolean;
+  /** Provider of the bucket's region. @default the stack's default provider */
+  readonly provider?: TerraformProvider;
 }
 
 /**
@@ -42,14 +45,21 @@ export class SecureBucket extends Construct {
   public readonly bucket: S3Bucket;
   /** The bucket policy; resources that need it in place (log delivery) can depend on it. */
   public readonly policy: S3BucketPolicy;
+  /** Versioning, which replication needs in place first. */
+  public readonly versioning: S3BucketVersioning;
+  /** Name prefix, for companion buckets (a replica). */
+  public readonly namePrefix: string;
 
   constructor(scope: Construct, id: string, props: SecureBucketProps) {
     super(scope, id);
-    this.bucket = new S3Bucket(this, 'bucket', { bucketPrefix: `${props.namePrefix}-`, forceDestroy: props.forceDestroy ?? false });
+    const provider = props.provider;
+    this.namePrefix = props.namePrefix;
+    this.bucket = new S3Bucket(this, 'bucket', { bucketPrefix: `${props.namePrefix}-`, forceDestroy: props.forceDestroy ?? false, provider });
     const bucketId = this.bucket.id;
 
-    new S3BucketVersioning(this, 'versioning', { bucket: bucketId, versioningConfiguration: { status: 'Enabled' } });
+    this.versioning = new S3BucketVersioning(this, 'versioning', { bucket: bucketId, versioningConfiguration: { status: 'Enabled' }, provider });
     new S3BucketServerSideEncryptionConfiguration(this, 'encryption', {
+      provider,
       bucket: bucketId,
       rule: [
         {
@@ -61,16 +71,18 @@ export class SecureBucket extends Construct {
       ],
     });
     const publicAccessBlock = new S3BucketPublicAccessBlock(this, 'public-access-block', {
+      provider,
       bucket: bucketId,
       blockPublicAcls: true,
       blockPublicPolicy: true,
       ignorePublicAcls: true,
       restrictPublicBuckets: true,
     });
-    new S3BucketOwnershipControls(this, 'ownership', { bucket: bucketId, rule: { objectOwnership: 'BucketOwnerEnforced' } });
+    new S3BucketOwnershipControls(this, 'ownership', { bucket: bucketId, rule: { objectOwnership: 'BucketOwnerEnforced' }, provider });
 
     if (props.accessLogs) {
       new S3BucketLogging(this, 'logging', {
+        provider,
         bucket: bucketId,
         targetBucket: props.accessLogs.bucket,
         targetPrefix: props.accessLogs.prefix,
@@ -78,6 +90,7 @@ export class SecureBucket extends Construct {
     }
 
     new S3BucketLifecycleConfiguration(this, 'lifecycle', {
+      provider,
       bucket: bucketId,
       rule: [
         {
@@ -108,6 +121,7 @@ export class SecureBucket extends Construct {
       ...(props.policyStatements?.(this.bucket.arn) ?? []),
     ]);
     this.policy = new S3BucketPolicy(this, 'policy', {
+      provider,
       bucket: bucketId,
       policy: policy.json,
       // A policy write racing the public-access block fails; order them.

@@ -5,6 +5,7 @@ import { SqsQueue } from '@cdktf/provider-aws/lib/sqs-queue';
 import { bundleHandler } from './lambda-bundle';
 import { CustomerManagedKey } from './customer-managed-key';
 import { ctx } from './environment-context';
+import { CodeSigning } from './code-signing';
 import { NODE_OPTIONS_ENV } from '../engine/heap';
 import { Grantable, ServiceRole } from './service-role';
 
@@ -23,6 +24,8 @@ export interface SyncFunctionProps {
   readonly securityGroupIds: string[];
   /** CMK for environment variables and the dead-letter queue. */
   readonly key: CustomerManagedKey;
+  /** Signs the bundle and makes Lambda check the signature (CKV_AWS_272). */
+  readonly codeSigning: CodeSigning;
 }
 
 /**
@@ -57,43 +60,12 @@ export class SyncFunction extends Construct {
       messageRetentionSeconds: 14 * 24 * 60 * 60,
     });
 
-    this.role = new ServiceRole(this, 'role', {
-      name: functionName,
-      description: `Execution role of ${functionName}`,
-      servicePrincipal: 'lambda.amazonaws.com',
-      statements: [
-        {
-          sid: 'WriteOwnLogs',
-          actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-          resources: [`${this.logGroup.arn}:*`],
-        },
-        {
-          sid: 'DeadLetter',
-          actions: ['sqs:SendMessage'],
-          resources: [this.deadLetterQueue.arn],
-        },
-        {
-          sid: 'Tracing',
-          actions: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'],
-          resources: ['*'],
-        },
-        {
-          sid: 'VpcNetworkInterfaces',
-          actions: [
-            'ec2:CreateNetworkInterface',
-            'ec2:DescribeNetworkInterfaces',
-            'ec2:DeleteNetworkInterface',
-            'ec2:AssignPrivateIpAddresses',
-            'ec2:UnassignPrivateIpAddresses',
-          ],
-          resources: ['*'],
-        },
-      ],
-    });
+    this.role = this.executionRole(functionName, props);
     // The encrypted environment is decrypted at start; dead letters are encrypted on send.
     props.key.grantEncryptDecrypt(this.role);
 
     const code = bundleHandler(this, 'code', props.handlerDir);
+    const signed = props.codeSigning.sign(this, 'code', props.name, code);
     this.function = new LambdaFunction(this, 'function', {
       functionName,
       description: props.description,
@@ -101,8 +73,11 @@ export class SyncFunction extends Construct {
       runtime: 'nodejs22.x',
       architectures: ['arm64'],
       handler: 'index.handler',
-      filename: code.path,
+      // Deployed from the signed copy of the bundle; the hash of the bundle itself triggers updates.
+      s3Bucket: signed.s3Bucket,
+      s3Key: signed.s3Key,
       sourceCodeHash: code.assetHash,
+      codeSigningConfigArn: props.codeSigning.config.arn,
       memorySize: props.memoryMiB,
       timeout: props.timeoutSeconds,
       reservedConcurrentExecutions: props.reservedConcurrency,
@@ -129,6 +104,54 @@ export class SyncFunction extends Construct {
    */
   allowInvokeSelf(): void {
     this.role.addToPolicy({ sid: 'HandBackToSelf', actions: ['lambda:InvokeFunction'], resources: [ctx(this).arn('lambda', `function:${this.functionName}`)] });
+  }
+
+  /** The function's own role: its logs, its dead-letter queue, tracing, and the VPC ENIs Lambda manages for it. */
+  private executionRole(functionName: string, props: SyncFunctionProps): ServiceRole {
+    const context = ctx(this);
+    return new ServiceRole(this, 'role', {
+      name: functionName,
+      description: `Execution role of ${functionName}`,
+      servicePrincipal: 'lambda.amazonaws.com',
+      statements: [
+        {
+          sid: 'WriteOwnLogs',
+          actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          resources: [`${this.logGroup.arn}:*`],
+        },
+        {
+          sid: 'DeadLetter',
+          actions: ['sqs:SendMessage'],
+          resources: [this.deadLetterQueue.arn],
+        },
+        {
+          sid: 'Tracing',
+          actions: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'],
+          resources: ['*'],
+        },
+        // Lambda manages the function's VPC ENIs with these. Only the describe call is
+        // wildcard-only; the rest take subnet, security-group and network-interface ARNs.
+        {
+          sid: 'CreateNetworkInterfacesInOwnSubnets',
+          actions: ['ec2:CreateNetworkInterface'],
+          resources: [
+            ...props.subnetIds.map((id) => context.arn('ec2', `subnet/${id}`)),
+            ...props.securityGroupIds.map((id) => context.arn('ec2', `security-group/${id}`)),
+            context.arn('ec2', 'network-interface/*'),
+          ],
+        },
+        {
+          sid: 'ManageNetworkInterfaces',
+          actions: ['ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses'],
+          resources: [context.arn('ec2', 'network-interface/*')],
+        },
+        {
+          sid: 'DescribeNetworkInterfaces',
+          actions: ['ec2:DescribeNetworkInterfaces'],
+          resources: ['*'],
+        },
+      ],
+    });
   }
 }
 

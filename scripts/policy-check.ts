@@ -7,11 +7,12 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { CHECKS, evaluate } from '../test/policy/checks';
+import { CHECKS, EXCEPTIONS, Exception, evaluate } from '../test/policy/checks';
 
 const root = path.resolve(__dirname, '..');
 const stacks = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['dev', 'staging', 'prod'];
 let failed = false;
+const applied = new Set<Exception>();
 for (const stack of stacks) {
   const file = path.join(root, 'cdktf.out', 'stacks', stack, 'cdk.tf.json');
   if (!fs.existsSync(file)) {
@@ -22,8 +23,18 @@ for (const stack of stacks) {
   console.log(
     `policy: ${stack}: ${CHECKS.length} checks, ${report.violations.length} violations, ${report.appliedExceptions.length} named exceptions applied`,
   );
-  for (const e of report.appliedExceptions) console.log(`  exception ${e.check} ${e.address}: ${e.reason}`);
+  for (const e of report.appliedExceptions) {
+    applied.add(e);
+    console.log(`  exception ${e.check} ${e.address}${e.statement ? ` (${e.statement})` : ''}: ${e.reason}`);
+  }
   for (const v of report.violations) console.error(`  FAIL ${v.check} ${v.address}: ${v.message}`);
   failed ||= report.violations.length > 0;
+}
+// An exception no stack needs any more is stale: it would hide the next real finding.
+if (process.argv.slice(2).length === 0) {
+  for (const e of EXCEPTIONS.filter((x) => !applied.has(x))) {
+    console.error(`  STALE exception ${e.check} ${e.address}: it matches no finding in any stack; remove it`);
+    failed = true;
+  }
 }
 process.exit(failed ? 1 : 0);

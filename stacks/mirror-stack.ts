@@ -38,6 +38,7 @@ export class MirrorStack extends ReadableAddressStack {
       partition: new DataAwsPartition(this, 'partition', {}).partition,
       region: config.region,
       logRetentionDays: config.logRetentionDays,
+      securityLogRetentionDays: config.securityLogRetentionDays,
     });
 
     const foundation = new Foundation(this, 'foundation', { config, dr, billing });

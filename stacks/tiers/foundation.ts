@@ -3,6 +3,7 @@ import { TerraformProvider } from 'cdktf';
 import { EnvironmentConfig } from '../../config/environments';
 import { AddressGroup } from '../../constructs/address-group';
 import { AuditTrail } from '../../constructs/audit-trail';
+import { BucketReplica } from '../../constructs/bucket-replica';
 import { ContainerCluster } from '../../constructs/container-cluster';
 import { ContainerRepository } from '../../constructs/container-repository';
 import { CustomerManagedKey } from '../../constructs/customer-managed-key';
@@ -31,6 +32,7 @@ export class Foundation extends AddressGroup {
   public readonly backupKey: CustomerManagedKey;
   public readonly drDataKey: CustomerManagedKey;
   public readonly drBackupKey?: CustomerManagedKey;
+  public readonly drLogsKey: CustomerManagedKey;
   public readonly billingKey: CustomerManagedKey;
   public readonly network: Network;
   public readonly logArchive: LogArchive;
@@ -39,6 +41,7 @@ export class Foundation extends AddressGroup {
   public readonly syncRepository: ContainerRepository;
   public readonly mirrorRepository: ContainerRepository;
 
+  // long: a tier's composition root, one construct per step in dependency order; splitting it would only scatter the order
   constructor(scope: Construct, id: string, props: FoundationProps) {
     super(scope, id);
     const { config } = props;
@@ -75,6 +78,13 @@ export class Foundation extends AddressGroup {
       keyName: 'DrData',
       description: `${env}: state-table replica in ${config.drRegion}`,
     });
+    this.drLogsKey = new CustomerManagedKey(this, 'dr-logs-key', {
+      region: config.drRegion,
+      provider: props.dr,
+      alias: 'dr-logs',
+      keyName: 'DrLogs',
+      description: `${env}: replicas of the audit trail and the log archive in ${config.drRegion}`,
+    });
     this.billingKey = new CustomerManagedKey(this, 'billing-key', {
       region: BILLING_REGION,
       provider: props.billing,
@@ -105,6 +115,9 @@ export class Foundation extends AddressGroup {
       accessLogBucket: this.logArchive.bucket.bucket.id,
       accessLogPrefix: LOG_PREFIXES.trailBucketAccess,
     });
+    // Audit evidence outlives a region: the trail's files and the access logs are copied to the DR region.
+    new BucketReplica(this, 'trail-replica', { source: this.trail.bucket, sourceKey: this.logsKey, provider: props.dr, replicaKey: this.drLogsKey });
+    new BucketReplica(this, 'log-archive-replica', { source: this.logArchive.bucket, provider: props.dr, replicaKey: this.drLogsKey });
 
     this.cluster = new ContainerCluster(this, 'cluster', { fargateSpot: config.fargateSpot });
     this.syncRepository = new ContainerRepository(this, 'sync-repo', { name: `${ctx(this).namePrefix}/sync-task`, kmsKeyArn: this.dataKey.arn });

@@ -1,6 +1,8 @@
 import { Construct } from 'constructs';
 import { SecurityGroup } from '@cdktf/provider-aws/lib/security-group';
 import { EnvironmentConfig } from '../../config/environments';
+import { CodeSigning } from '../../constructs/code-signing';
+import { LOG_PREFIXES } from '../../constructs/log-archive';
 import { AddressGroup } from '../../constructs/address-group';
 import { CACHE_PORT } from '../../constructs/cache';
 import { ctx } from '../../constructs/environment-context';
@@ -25,6 +27,7 @@ export class SyncTier extends AddressGroup {
   public readonly task: FargateTaskDefinition;
   public readonly schedule: SyncSchedule;
 
+  // long: a tier's composition root, one construct per step in dependency order; splitting it would only scatter the order
   constructor(scope: Construct, id: string, props: { readonly config: EnvironmentConfig; readonly foundation: Foundation; readonly data: DataTier }) {
     super(scope, id);
     const { config, foundation, data } = props;
@@ -57,7 +60,13 @@ export class SyncTier extends AddressGroup {
       environment: { ...syncEnv, ...taskDispatchEnv },
     });
 
+    const codeSigning = new CodeSigning(this, 'code-signing', {
+      untrustedArtifacts: config.lambdaCodeSigning,
+      kmsKeyArn: foundation.dataKey.arn,
+      accessLogs: { bucket: foundation.logArchive.bucket.bucket.id, prefix: LOG_PREFIXES.lambdaArtifactsAccess },
+    });
     const functionBase = {
+      codeSigning,
       subnetIds: network.privateSubnetIds,
       securityGroupIds: [this.securityGroup.id],
       key: foundation.dataKey,

@@ -19,14 +19,24 @@ export interface Violation {
   readonly check: string;
   readonly address: string;
   readonly message: string;
+  /** The policy statement (sid) at fault, for policy-document checks. */
+  readonly statement?: string;
 }
 
 export interface Exception {
   readonly check: string;
-  /** Terraform address, e.g. `aws_s3_bucket.log_archive_logs_bucket`. */
-  readonly address: string;
+  /** Terraform address, e.g. `aws_s3_bucket.log_archive_logs_bucket`, or a pattern for a family of them. */
+  readonly address: string | RegExp;
+  /** For policy-document checks: the one statement (by sid) the exception covers. */
+  readonly statement?: string;
   readonly reason: string;
 }
+
+/** Addresses of the key policies (data sources) of the customer-managed keys. */
+const KEY_POLICY_DOCUMENT = /^data\.aws_iam_policy_document\..*key_policy$/;
+
+/** The DR-region replicas of audit evidence (constructs/bucket-replica.ts). */
+const REPLICA_BUCKET = /^aws_s3_bucket\.\w+_replica_bucket_bucket$/;
 
 /** Named, reasoned deviations. Each one must still match something, or the suite fails. */
 export const EXCEPTIONS: readonly Exception[] = [
@@ -45,6 +55,66 @@ export const EXCEPTIONS: readonly Exception[] = [
     address: 'aws_elasticache_replication_group.cache_group',
     reason:
       'Clients authenticate as IAM users in an RBAC user group (short-lived SigV4 tokens); an AUTH token would put a long-lived password in state.',
+  },
+  // Key policies: the account root administers each key. In a key policy "*" is the key itself, and without
+  // this statement IAM policies could not grant use of the key and the key could become unmanageable.
+  ...(['CKV_AWS_109', 'CKV_AWS_111'] as const).map((check) => ({
+    check,
+    address: KEY_POLICY_DOCUMENT,
+    statement: 'AccountAdministersKey',
+    reason: 'Key policy: the account root administers the key ("*" in a key policy is the key itself); AWS requires this statement for IAM policies to grant use of the key.',
+  })),
+  {
+    check: 'CKV_AWS_356',
+    address: KEY_POLICY_DOCUMENT,
+    reason: 'Key policy: "*" as a key policy\'s resource is the key itself, the only resource a key policy can name; every statement is scoped by construction.',
+  },
+  {
+    check: 'CKV_AWS_338',
+    address: /^aws_cloudwatch_log_group\.(orchestrator_logs|sync_worker_logs|sync_task_logs|mirror_task_logs|cache_engine_log|cache_slow_log|monitoring_task_failure_events)$/,
+    reason: 'Operational logs keep logRetentionDays (30 by default) as a stated cost choice; security logs (flow, WAF, CloudTrail) keep a year.',
+  },
+  {
+    check: 'CKV_AWS_144',
+    address: 'aws_s3_bucket.bottle_store_store_bucket',
+    reason: 'The bottle store is content-addressed and re-fetchable from upstream; its cross-region copy is decided by the disaster-recovery standby (issue #15).',
+  },
+  {
+    check: 'CKV_AWS_144',
+    address: REPLICA_BUCKET,
+    reason: 'The DR-region replica of the trail bucket or the log archive is itself the cross-region copy; replicating it back would loop.',
+  },
+  {
+    check: 'CKV_AWS_144',
+    address: 'aws_s3_bucket.code_signing_artifacts_bucket',
+    reason: 'Lambda bundles and their signatures are rebuilt from the repository and re-signed by every deploy; a DR deploy signs its own.',
+  },
+  {
+    check: 'CKV_AWS_18',
+    address: REPLICA_BUCKET,
+    reason:
+      'A replica is written only by S3 replication under its own role; logging its access would need a DR-region log bucket, itself unlogged. Its source bucket logs access.',
+  },
+  {
+    check: 'CKV2_AWS_62',
+    address: /^aws_s3_bucket\./,
+    reason: 'No consumer of S3 event notifications exists; the sync records every write it makes in the state table.',
+  },
+  {
+    check: 'CKV_AWS_252',
+    address: 'aws_cloudtrail.audit_trail_trail',
+    reason: 'The trail already streams to a KMS-encrypted CloudWatch log group, where metric filters and alarms read it; an SNS topic per log file would add nothing.',
+  },
+  {
+    check: 'CKV_AWS_260',
+    address: 'aws_vpc_security_group_ingress_rule.load_balancer_client_80_0_ingress',
+    reason: 'Port 80 on the ALB only answers with a redirect to HTTPS (CKV_AWS_2/CKV2_AWS_20 check the listener); brew clients typed with http:// would otherwise fail.',
+  },
+  {
+    check: 'CKV2_AWS_76',
+    address: 'aws_wafv2_web_acl.load_balancer_waf',
+    reason:
+      'The anonymous-IP managed list would block CI hosts and cloud runners that are legitimate mirror clients; the Log4j protection it pairs with (AWSManagedRulesKnownBadInputsRuleSet) is present.',
   },
 ];
 
@@ -112,6 +182,28 @@ function bucketHas(id: string, title: string, companionType: string, ok: (compan
 const LEGACY_TLS = /ELBSecurityPolicy-(2015|2016-08|TLS-1-0|TLS-1-1|FS-2018|FS-1-1)/;
 
 const statementsOf = (doc: Json): Json[] => asList(doc.statement);
+
+/** Read-level actions by name; everything else is treated as a write (as checkov's access levels would, closely enough here). */
+const isWrite = (action: string): boolean => action === '*' || action.endsWith(':*') || !/^[a-z0-9-]+:(Describe|List|Get|BatchGet|Head|Check|Lookup|Query|Scan|Search|Select|View)/.test(action);
+
+/** Actions that change who may do what. */
+const PERMISSIONS_MANAGEMENT =
+  /^(\*|[a-z0-9-]+:\*|iam:(Attach|Detach|Put|Delete|Create)\w*Policy\w*|iam:(PassRole|UpdateAssumeRolePolicy|AddUserToGroup)|kms:(PutKeyPolicy|CreateGrant|RevokeGrant|RetireGrant)|s3:(PutBucketPolicy|DeleteBucketPolicy|PutBucketAcl|PutObjectAcl)|(sns|sqs|lambda):(AddPermission|RemovePermission)|ecr:SetRepositoryPolicy|secretsmanager:PutResourcePolicy)$/;
+const isPermissionsManagement = (action: string): boolean => PERMISSIONS_MANAGEMENT.test(action);
+
+/** A check over every Allow statement of every policy document (identity, resource and key policies). */
+function policyStatements(id: string, title: string, breaches: (statement: Json) => boolean): Check {
+  return {
+    id,
+    title,
+    run: (tf) =>
+      tf.data('aws_iam_policy_document').flatMap(([address, doc]) =>
+        statementsOf(doc)
+          .filter((st) => isAllow(st) && breaches(st))
+          .map((st) => ({ check: id, address, statement: st.sid, message: `statement ${st.sid ?? '?'}: ${title.toLowerCase()}` })),
+      ),
+  };
+}
 const isAllow = (s: Json) => (s.effect ?? 'Allow') === 'Allow';
 
 export const CHECKS: readonly Check[] = [
@@ -273,6 +365,24 @@ export const CHECKS: readonly Check[] = [
           .map((s) => ({ check: 'BOTTLES_IAM_SERVICE_WILDCARD', address, message: `statement ${s.sid ?? '?'} grants a service wildcard` }));
       }),
   },
+  // Every policy document, key policies included
+  policyStatements('CKV_AWS_356', 'No policy uses "*" as the resource of an action that can be scoped', (st) =>
+    asList(st.resources).includes('*') && asList(st.actions).some((a: string) => !UNSCOPABLE_ACTIONS.includes(a))),
+  policyStatements('CKV_AWS_111', 'No policy allows write access on "*" without conditions', (st) =>
+    asList(st.resources).includes('*') && asList(st.condition).length === 0 && asList(st.actions).some((a: string) => isWrite(a) && !UNSCOPABLE_ACTIONS.includes(a))),
+  policyStatements('CKV_AWS_109', 'No policy allows permissions management on "*" without conditions', (st) =>
+    asList(st.resources).includes('*') && asList(st.condition).length === 0 && asList(st.actions).some(isPermissionsManagement)),
+  // Logs and notifications
+  each('CKV_AWS_338', 'Log group keeps logs at least a year', 'aws_cloudwatch_log_group', (b) => Number(b.retention_in_days) >= 365),
+  each('CKV_AWS_252', 'CloudTrail publishes to an SNS topic', 'aws_cloudtrail', (b) => !!b.sns_topic_name),
+  bucketHas('CKV_AWS_144', 'S3 bucket replicates to another region', 'aws_s3_bucket_replication_configuration'),
+  bucketHas('CKV2_AWS_62', 'S3 bucket has event notifications', 'aws_s3_bucket_notification'),
+  // Code and network
+  each('CKV_AWS_272', 'Lambda validates code signatures', 'aws_lambda_function', (b) => !!b.code_signing_config_arn),
+  each('CKV_AWS_260', 'No security group allows ingress from 0.0.0.0/0 to port 80', 'aws_vpc_security_group_ingress_rule', (b) =>
+    !((b.cidr_ipv4 === '0.0.0.0/0' || b.cidr_ipv6 === '::/0') && Number(b.from_port) <= 80 && Number(b.to_port) >= 80)),
+  each('CKV2_AWS_76', 'WAF uses the anonymous-IP managed rule group', 'aws_wafv2_web_acl', (b) =>
+    JSON.stringify(b.rule ?? []).includes('AWSManagedRulesAnonymousIpList')),
   // Backup
   each('CKV_AWS_166', 'Backup vault is encrypted with a CMK', 'aws_backup_vault', (b) => !!b.kms_key_arn),
   // Project rules
@@ -321,13 +431,18 @@ export interface Report {
   readonly appliedExceptions: Exception[];
 }
 
+/** Whether `exception` covers `violation`: same check, matching address, and the same statement when it names one. */
+export function covers(exception: Exception, violation: Violation): boolean {
+  const address = typeof exception.address === 'string' ? exception.address === violation.address : exception.address.test(violation.address);
+  return exception.check === violation.check && address && (exception.statement === undefined || exception.statement === violation.statement);
+}
+
 /** Runs every check; violations covered by a named exception are removed. */
 export function evaluate(json: TerraformJson, exceptions: readonly Exception[] = EXCEPTIONS): Report {
   const tf = new Stack(json);
   const all = CHECKS.flatMap((c) => c.run(tf));
-  const isExcepted = (v: Violation) => exceptions.some((e) => e.check === v.check && e.address === v.address);
   return {
-    violations: all.filter((v) => !isExcepted(v)),
-    appliedExceptions: exceptions.filter((e) => all.some((v) => v.check === e.check && v.address === e.address)),
+    violations: all.filter((v) => !exceptions.some((e) => covers(e, v))),
+    appliedExceptions: exceptions.filter((e) => all.some((v) => covers(e, v))),
   };
 }

@@ -145,6 +145,29 @@ mock_provider "aws" {
       arn = "arn:aws:cloudtrail:us-east-1:123456789012:trail/mock"
     }
   }
+  # Lambda code signing: the config validates the profile version ARN, the function the config ARN.
+  mock_resource "aws_signer_signing_profile" {
+    defaults = {
+      arn         = "arn:aws:signer:us-east-1:123456789012:/signing-profiles/mock"
+      version_arn = "arn:aws:signer:us-east-1:123456789012:/signing-profiles/mock/abcdefghij"
+      name        = "mock_lambda_profile"
+    }
+  }
+  mock_resource "aws_lambda_code_signing_config" {
+    defaults = {
+      arn = "arn:aws:lambda:us-east-1:123456789012:code-signing-config:csc-0123456789abcdef0"
+    }
+  }
+  mock_resource "aws_signer_signing_job" {
+    defaults = {
+      signed_object = [{ s3 = [{ bucket = "mock-bucket", key = "signed/mock.zip" }] }]
+    }
+  }
+  mock_resource "aws_s3_object" {
+    defaults = {
+      version_id = "mock-version"
+    }
+  }
 }
 
 mock_provider "aws" {

@@ -4,6 +4,22 @@ run "prod_plan" {
   command = plan
 
   assert {
+    condition     = aws_lambda_code_signing_config.code_signing_config.policies[0].untrusted_artifact_on_deployment == "Enforce" && aws_signer_signing_profile.code_signing_profile.platform_id == "AWSLambda-SHA384-ECDSA"
+    error_message = "prod Lambdas run only code its signing profile signed"
+  }
+  assert {
+    condition     = aws_lambda_function.orchestrator_function.code_signing_config_arn != null && aws_lambda_function.sync_worker_function.code_signing_config_arn != null
+    error_message = "both prod functions are under the code-signing config"
+  }
+  assert {
+    condition     = aws_s3_bucket_replication_configuration.trail_replica_replication.rule[0].status == "Enabled" && aws_s3_bucket_replication_configuration.log_archive_replica_replication.rule[0].status == "Enabled"
+    error_message = "the trail bucket and the log archive replicate to the DR region"
+  }
+  assert {
+    condition     = aws_cloudwatch_log_group.network_flow_logs.retention_in_days >= 365 && aws_cloudwatch_log_group.load_balancer_waf_logs.retention_in_days >= 365 && aws_cloudwatch_log_group.audit_trail_logs.retention_in_days >= 365
+    error_message = "security logs are kept at least a year"
+  }
+  assert {
     condition     = aws_cloudwatch_metric_alarm.monitoring_alarm_orchestrator_errors.threshold == 3 && aws_cloudwatch_metric_alarm.monitoring_alarm_orchestrator_errors.comparison_operator == "GreaterThanOrEqualToThreshold"
     error_message = "prod alarms on 3 or more orchestrator errors"
   }

@@ -27,7 +27,8 @@ describe('Lambda bundles', () => {
     const { buildApp } = require('../../main');
     buildApp(outdir, {}).synth();
     const json = JSON.parse(fs.readFileSync(path.join(outdir, 'stacks/prod/cdk.tf.json'), 'utf8'));
-    const zip = path.join(outdir, 'stacks/prod', json.resource.aws_lambda_function.orchestrator_function.filename);
+    // The bundle is uploaded for signing; the function deploys from the signed copy.
+    const zip = path.join(outdir, 'stacks/prod', json.resource.aws_s3_object.orchestrator_code_unsigned.source);
     expect(fs.statSync(zip).size).toBeGreaterThan(100);
     const listing = execFileSync('python3', ['-c', 'import sys,zipfile;print("\\n".join(zipfile.ZipFile(sys.argv[1]).namelist()))', zip], {
       encoding: 'utf8',

@@ -160,7 +160,10 @@ describe('sync compute', () => {
       expect(fn.vpc_config.subnet_ids).toHaveLength(3);
       expect(fn.dead_letter_config.target_arn).toMatch(/aws_sqs_queue\./);
       expect(fn.reserved_concurrent_executions).toBeGreaterThan(0);
-      expect(fn.filename).toMatch(/\.zip$/);
+      // Deployed from the signed copy of the bundle, under the environment's code-signing config.
+      expect(fn.filename).toBeUndefined();
+      expect(fn.s3_key).toBe(`\${aws_signer_signing_job.${name.replace('_function', '')}_code_signing.signed_object[0].s3[0].key}`);
+      expect(fn.code_signing_config_arn).toBe('${aws_lambda_code_signing_config.code_signing_config.arn}');
     }
     expect(resources('prod', 'aws_sqs_queue').orchestrator_dlq.kms_master_key_id).toBe('${aws_kms_key.data_key_key.arn}');
   });

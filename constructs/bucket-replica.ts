@@ -1,0 +1,77 @@
+import { Construct } from 'constructs';
+import { TerraformProvider } from 'cdktf';
+import { S3BucketReplicationConfigurationA as S3BucketReplicationConfiguration } from '@cdktf/provider-aws/lib/s3-bucket-replication-configuration';
+import { CustomerManagedKey } from './customer-managed-key';
+import { ctx } from './environment-context';
+import { SecureBucket } from './secure-bucket';
+import { ServiceRole } from './service-role';
+
+export interface BucketReplicaProps {
+  /** The bucket to copy. */
+  readonly source: SecureBucket;
+  /** The source's SSE-KMS key, when it has one (the replication role decrypts with it). */
+  readonly sourceKey?: CustomerManagedKey;
+  /** Provider of the replica's region. */
+  readonly provider: TerraformProvider;
+  /** The replica's own key, in the replica's region. */
+  readonly replicaKey: CustomerManagedKey;
+  /** Days the replica keeps noncurrent versions. @default 90, as the source */
+  readonly noncurrentVersionExpirationDays?: number;
+}
+
+/**
+ * A copy of a bucket in another region: a versioned replica bucket with its
+ * own key and every baseline control, a replication role that may read only
+ * the source and write only the replica, and a rule that replicates every
+ * object, delete marker and SSE-KMS object. For audit evidence (the trail's
+ * bucket, the log archive) that must outlive a region.
+ */
+export class BucketReplica extends Construct {
+  public readonly bucket: SecureBucket;
+  public readonly role: ServiceRole;
+
+  constructor(scope: Construct, id: string, props: BucketReplicaProps) {
+    super(scope, id);
+    const source = props.source.bucket;
+    this.bucket = new SecureBucket(this, 'bucket', {
+      namePrefix: `${props.source.namePrefix}-replica`,
+      kmsKeyArn: props.replicaKey.arn,
+      provider: props.provider,
+      noncurrentVersionExpirationDays: props.noncurrentVersionExpirationDays,
+    });
+    const replica = this.bucket.bucket;
+    this.role = new ServiceRole(this, 'role', {
+      name: `${ctx(this).name(id)}-replication`,
+      description: `Replicates ${props.source.namePrefix} to its replica in another region`,
+      servicePrincipal: 's3.amazonaws.com',
+      statements: [
+        { sid: 'ReadReplicationConfiguration', actions: ['s3:GetReplicationConfiguration', 's3:ListBucket'], resources: [source.arn] },
+        {
+          sid: 'ReadSourceVersions',
+          actions: ['s3:GetObjectVersionForReplication', 's3:GetObjectVersionAcl', 's3:GetObjectVersionTagging'],
+          resources: [`${source.arn}/*`],
+        },
+        { sid: 'WriteReplica', actions: ['s3:ReplicateObject', 's3:ReplicateDelete', 's3:ReplicateTags'], resources: [`${replica.arn}/*`] },
+      ],
+    });
+    props.sourceKey?.grantDecrypt(this.role);
+    props.replicaKey.grant(this.role, 'kms:Encrypt', 'kms:GenerateDataKey');
+
+    new S3BucketReplicationConfiguration(this, 'replication', {
+      bucket: source.id,
+      role: this.role.role.arn,
+      rule: [
+        {
+          id: 'to-replica-region',
+          status: 'Enabled',
+          filter: {},
+          deleteMarkerReplication: { status: 'Enabled' },
+          sourceSelectionCriteria: { sseKmsEncryptedObjects: { status: 'Enabled' } },
+          destination: { bucket: replica.arn, storageClass: 'STANDARD', encryptionConfiguration: { replicaKmsKeyId: props.replicaKey.arn } },
+        },
+      ],
+      // Replication needs versioning on both sides, and the role's policy, before it is configured.
+      dependsOn: [props.source.versioning, this.bucket.versioning, ...(this.role.policy ? [this.role.policy] : [])],
+    });
+  }
+}
