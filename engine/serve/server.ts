@@ -15,6 +15,7 @@ import { HttpError, httpErrors } from './http-errors';
 import { ServerMetrics } from './metrics';
 import { BlobStore, ObjectStore, RateLimiter, RateVerdict, StateStore } from '../ports';
 import { ApiFile, GenerationSnapshot, loadSnapshot } from './snapshot';
+import { missingObjects } from './completeness';
 
 const gzipAsync = promisify(gzip);
 
@@ -45,6 +46,13 @@ export interface MirrorServerDeps {
    * forged to dodge the rate limit. Default false.
    */
   readonly trustProxy?: boolean;
+  /**
+   * Switch to a new generation only once every object it names is in this
+   * store (`missingObjects`). For a mirror reading a replica (the DR
+   * standby), where the pointer arrives before the objects. Default false: a
+   * primary's sync publishes only after everything is stored.
+   */
+  readonly verifyCompleteness?: boolean;
   /** How often to look for a newly published generation. Default 5 s. */
   readonly pollMs?: number;
   /** Connection caps and the stalled-download timeout; unset fields keep their defaults. */
@@ -298,7 +306,16 @@ export class MirrorServer {
   readonly server: http.Server;
   readonly metrics = new ServerMetrics();
   private snapshot?: GenerationSnapshot;
+  /**
+   * The generation served before the current one. Its bottles stay reachable
+   * by name: a client that read the previous API a moment before the switch
+   * asks for that API's bottles next, and they are still stored (orphans
+   * expire after 90 days), so they must not turn into 404s at the switch.
+   */
+  private previous?: GenerationSnapshot;
   private poller?: NodeJS.Timeout;
+  /** The poller's refresh in flight, if any (stop() waits for it). */
+  private refreshing?: Promise<void>;
   /** gzip of API files by ETag (content-addressed, so valid across generations), made once each. */
   private readonly gzipped = new BoundedMap<string, Buffer>(64);
   private readonly gzipping = new Map<string, Promise<Buffer>>();
@@ -388,6 +405,20 @@ export class MirrorServer {
     const published = await this.deps.state.getPublished();
     if (!published || published.generation === this.snapshot?.generation.generation) return;
     const next = await loadSnapshot(this.deps.objects, published);
+    if (this.deps.verifyCompleteness) {
+      const missing = await missingObjects(this.deps, next, this.snapshot);
+      if (missing.count > 0) {
+        // Keep serving the complete generation; the next poll looks again.
+        this.deps.log.warn('new generation not complete in this store yet; still serving the previous one', {
+          generation: published.generation,
+          serving: this.snapshot?.generation.generation ?? null,
+          missing: missing.count,
+          examples: missing.examples,
+        });
+        return;
+      }
+    }
+    this.previous = this.snapshot;
     this.snapshot = next; // one reference swap: atomic for every later request
     this.deps.log.info('serving generation', { generation: published.generation, bottles: next.bottles.size });
   }
@@ -402,10 +433,12 @@ export class MirrorServer {
         resolve();
       });
     });
-    this.poller = setInterval(
-      () => void this.refresh().catch((error) => this.deps.log.error('generation refresh failed', { error: (error as Error).message })),
-      this.deps.pollMs ?? 5000,
-    );
+    this.poller = setInterval(() => {
+      if (this.refreshing) return; // one refresh at a time: a slow store must not pile them up
+      this.refreshing = this.refresh()
+        .catch((error) => this.deps.log.error('generation refresh failed', { error: (error as Error).message }))
+        .finally(() => (this.refreshing = undefined));
+    }, this.deps.pollMs ?? 5000);
     this.poller.unref();
     return (this.server.address() as { port: number }).port;
   }
@@ -420,6 +453,7 @@ export class MirrorServer {
    */
   async stop(drainMs = DRAIN_TIMEOUT_MS): Promise<void> {
     if (this.poller) clearInterval(this.poller);
+    await this.refreshing;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
     const sweep = setInterval(() => this.server.closeIdleConnections(), 100);
@@ -570,7 +604,7 @@ export class MirrorServer {
       x.route = 'bottle';
       const encoded = raw.slice(9);
       // brew's own encoding of a known name needs no decoding; anything else is decoded (and checked) first.
-      const known = x.snapshot?.bottlesByEncodedName.get(encoded);
+      const known = x.snapshot?.bottlesByEncodedName.get(encoded) ?? this.previous?.bottlesByEncodedName.get(encoded);
       if (known !== undefined) return (e) => this.bottle(e, known, encoded);
       const name = decodeSegment(encoded); // rejects an encoded slash, like every segment
       return (e) => this.bottleByName(e, name);
@@ -766,7 +800,7 @@ export class MirrorServer {
   }
 
   private bottleByName(x: Exchange, name: string): void | Promise<void> {
-    const sha256 = this.requireSnapshot(x).bottles.get(name);
+    const sha256 = this.requireSnapshot(x).bottles.get(name) ?? this.previous?.bottles.get(name);
     if (!sha256) {
       this.metrics.lookup(false);
       throw httpErrors.notFound('no such bottle in the published generation');
@@ -786,7 +820,7 @@ export class MirrorServer {
   }
 
   private blob(x: Exchange, sha256: string): void | Promise<void> {
-    const known = this.requireSnapshot(x).blobs.has(sha256);
+    const known = this.requireSnapshot(x).blobs.has(sha256) || this.previous?.blobs.has(sha256) === true;
     this.metrics.lookup(known);
     if (!known) throw httpErrors.notFound('no such blob in the published generation');
     return this.sendBlob(x, sha256, { key: `sha256:${sha256}` });

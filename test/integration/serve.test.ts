@@ -379,6 +379,13 @@ describe('operations', () => {
       expect(r.headers.etag).toBe(`"${sha(r.body)}"`); // headers and body from the same generation
     }
     expect((await get('/bottles/wget-1.25.1.arm64_sonoma.bottle.tar.gz')).status).toBe(200);
+    // A client that read the previous API just before the switch still gets that API's bottles…
+    expect((await get('/bottles/wget-1.25.0.arm64_sonoma.bottle.tar.gz')).status).toBe(200);
+    // …until the generation after: then a bottle no served generation names is a 404.
+    publishApi(upstream, formulae('1.25.2'), key.privateKey);
+    await sync();
+    await server.refresh();
+    expect((await get('/bottles/wget-1.25.2.arm64_sonoma.bottle.tar.gz')).status).toBe(200);
     expect((await get('/bottles/wget-1.25.0.arm64_sonoma.bottle.tar.gz')).status).toBe(404);
   });
 
