@@ -1,4 +1,5 @@
 import { Construct } from 'constructs';
+import { S3BucketLifecycleConfigurationRule } from '@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration';
 import { ORPHAN_EXPIRY_DAYS, ORPHAN_TAG } from '../engine/runtime-config';
 import { STORE_PREFIXES, StorePrefix } from '../engine/store-layout';
 import { CustomerManagedKey } from './customer-managed-key';
@@ -21,6 +22,15 @@ export interface BottleStoreProps {
  * workload uses, with exactly the actions its adapter sends.
  */
 export class BottleStore extends Construct {
+  /** Orphaned bottles expire after the grace period; the DR replica applies the same rule (tags replicate). */
+  static readonly LIFECYCLE: S3BucketLifecycleConfigurationRule[] = [
+    {
+      id: 'expire-orphaned-bottles',
+      status: 'Enabled',
+      filter: [{ tag: [{ key: ORPHAN_TAG.key, value: ORPHAN_TAG.value }] }],
+      expiration: [{ days: ORPHAN_EXPIRY_DAYS }],
+    },
+  ];
   public readonly bucket: SecureBucket;
   private readonly key: CustomerManagedKey;
 
@@ -32,14 +42,7 @@ export class BottleStore extends Construct {
       kmsKeyArn: props.key.arn,
       accessLogs: { bucket: props.accessLogBucket, prefix: props.accessLogPrefix },
       noncurrentVersionExpirationDays: 90,
-      lifecycleRules: [
-        {
-          id: 'expire-orphaned-bottles',
-          status: 'Enabled',
-          filter: [{ tag: [{ key: ORPHAN_TAG.key, value: ORPHAN_TAG.value }] }],
-          expiration: [{ days: ORPHAN_EXPIRY_DAYS }],
-        },
-      ],
+      lifecycleRules: BottleStore.LIFECYCLE,
     });
   }
 

@@ -37,7 +37,8 @@ export const PRICES = {
   wafMillionRequests: 0.6,
   s3StandardGbMonth: 0.023,
   s3EgressGb: 0.09,
-  backupS3GbMonth: 0.05,
+  dynamodbBackupGbMonth: 0.1,
+  replicationTimeControlGb: 0.015,
   crossRegionTransferGb: 0.02,
   dynamodbPitrGbMonth: 0.2,
   logsIngestGb: 0.5,
@@ -109,8 +110,13 @@ export function estimate(json: Synthesized, usage: Usage): Line[] {
   add('S3 bottle store (Standard)', `${usage.storedGb} GB`, usage.storedGb * p.s3StandardGbMonth);
   add('S3 downloads by clients (egress)', `${usage.egressGb} GB`, usage.egressGb * p.s3EgressGb);
   const backupCopies = all(json, 'aws_backup_plan').reduce((n, plan) => n + (plan.rule ?? []).reduce((m: number, r: any) => m + 1 + (r.copy_action?.length ?? 0), 0), 0);
-  add('AWS Backup of the bottle store', `${backupCopies} cop${backupCopies === 1 ? 'y' : 'ies'} × ${usage.storedGb} GB`, backupCopies * usage.storedGb * p.backupS3GbMonth);
-  if (backupCopies > 1) add('Backup copy to the DR region (transfer, first month)', `${usage.storedGb} GB`, usage.storedGb * p.crossRegionTransferGb);
+  add('AWS Backup of the state table (~1 GB)', `${backupCopies} cop${backupCopies === 1 ? 'y' : 'ies'} × 1 GB`, backupCopies * p.dynamodbBackupGbMonth);
+  const storeReplicated = Object.values(json.resource?.aws_s3_bucket_replication_configuration ?? {}).some((r: any) => String(r.bucket).includes('bottle_store'));
+  if (storeReplicated) {
+    // The DR copy: storage, plus each month's new bottles crossing regions with Replication Time Control.
+    add('Bottle store replica in the DR region (storage, transfer, RTC)', `${usage.storedGb} GB + ${usage.syncGb} GB/month`, usage.storedGb * p.s3StandardGbMonth + usage.syncGb * (p.crossRegionTransferGb + p.replicationTimeControlGb));
+    add('Initial replication of the store (transfer, first month)', `${usage.storedGb} GB`, usage.storedGb * p.crossRegionTransferGb);
+  }
 
   const rules = all(json, 'aws_wafv2_web_acl').reduce((n, acl) => n + (acl.rule?.length ?? 0), 0);
   add('WAF web ACL, rules and requests', `${count(json, 'aws_wafv2_web_acl')} ACL, ${rules} rules, ${usage.millionRequests} M requests`, count(json, 'aws_wafv2_web_acl') * p.wafWebAclMonth + rules * p.wafRuleMonth + usage.millionRequests * p.wafMillionRequests);

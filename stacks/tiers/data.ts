@@ -1,4 +1,5 @@
 import { Construct } from 'constructs';
+import { BucketReplica } from '../../constructs/bucket-replica';
 import { TerraformProvider } from 'cdktf';
 import { EnvironmentConfig } from '../../config/environments';
 import { AddressGroup } from '../../constructs/address-group';
@@ -24,6 +25,8 @@ export class DataTier extends AddressGroup {
   public readonly state: StateTable;
   public readonly cache: Cache;
   public readonly backup: Backup;
+  /** The bottle store's copy in the DR region. */
+  public readonly storeReplica: BucketReplica;
 
   constructor(scope: Construct, id: string, props: { readonly config: EnvironmentConfig; readonly foundation: Foundation; readonly dr: TerraformProvider }) {
     super(scope, id);
@@ -32,6 +35,15 @@ export class DataTier extends AddressGroup {
       key: foundation.dataKey,
       accessLogBucket: foundation.logArchive.bucket.bucket.id,
       accessLogPrefix: LOG_PREFIXES.bottleStoreAccess,
+    });
+    // The DR standby serves from this copy (issue #15): Replication Time Control bounds how far it lags.
+    this.storeReplica = new BucketReplica(this, 'bottle-store-replica', {
+      source: this.store.bucket,
+      sourceKey: foundation.dataKey,
+      provider: props.dr,
+      replicaKey: foundation.drDataKey,
+      lifecycleRules: BottleStore.LIFECYCLE,
+      replicationTimeControl: true,
     });
     this.state = new StateTable(this, 'state-table', { key: foundation.dataKey, replicaRegion: config.drRegion, replicaKey: foundation.drDataKey });
     this.cache = new Cache(this, 'cache', {
@@ -45,7 +57,10 @@ export class DataTier extends AddressGroup {
     });
     this.backup = new Backup(this, 'backup', {
       kmsKeyArn: foundation.backupKey.arn,
-      resourceArns: [this.state.table.arn, this.store.bucket.bucket.arn],
+      // The bottle store is not backed up: it is content-addressed, re-fetchable from upstream, versioned
+      // (90 days of noncurrent versions) and replicated to the DR region, which restores in minutes where a
+      // backup restore of terabytes takes hours. The state table is small and worth every recovery point.
+      resourceArns: [this.state.table.arn],
       crossRegionCopy: foundation.drBackupKey ? { provider: props.dr, kmsKeyArn: foundation.drBackupKey.arn } : undefined,
       regionSettings: config.manageBackupRegionSettings ? { otherRegions: [props.dr] } : undefined,
     });

@@ -2,6 +2,7 @@ import { Construct } from 'constructs';
 import { TerraformProvider } from 'cdktf';
 import { EnvironmentConfig } from '../../config/environments';
 import { AddressGroup } from '../../constructs/address-group';
+import { EcrReplicationConfiguration } from '@cdktf/provider-aws/lib/ecr-replication-configuration';
 import { AuditTrail } from '../../constructs/audit-trail';
 import { BucketReplica } from '../../constructs/bucket-replica';
 import { ContainerCluster } from '../../constructs/container-cluster';
@@ -76,7 +77,7 @@ export class Foundation extends AddressGroup {
       provider: props.dr,
       alias: 'dr-data',
       keyName: 'DrData',
-      description: `${env}: state-table replica in ${config.drRegion}`,
+      description: `${env}: state-table replica and bottle-store replica in ${config.drRegion}`,
     });
     this.drLogsKey = new CustomerManagedKey(this, 'dr-logs-key', {
       region: config.drRegion,
@@ -122,5 +123,18 @@ export class Foundation extends AddressGroup {
     this.cluster = new ContainerCluster(this, 'cluster', { fargateSpot: config.fargateSpot });
     this.syncRepository = new ContainerRepository(this, 'sync-repo', { name: `${ctx(this).namePrefix}/sync-task`, kmsKeyArn: this.dataKey.arn });
     this.mirrorRepository = new ContainerRepository(this, 'mirror-repo', { name: `${ctx(this).namePrefix}/mirror-service`, kmsKeyArn: this.dataKey.arn });
+    // Both images are copied to the DR region on push, so a standby there can start without this region.
+    // The registry has one replication configuration per account and region: it names only this
+    // environment's repositories, and an account shared with other replication rules must merge them here.
+    new EcrReplicationConfiguration(this, 'image-replication', {
+      replicationConfiguration: {
+        rule: [
+          {
+            destination: [{ region: config.drRegion, registryId: ctx(this).accountId }],
+            repositoryFilter: [{ filter: `${ctx(this).namePrefix}/`, filterType: 'PREFIX_MATCH' }],
+          },
+        ],
+      },
+    });
   }
 }

@@ -76,11 +76,6 @@ export const EXCEPTIONS: readonly Exception[] = [
   },
   {
     check: 'CKV_AWS_144',
-    address: 'aws_s3_bucket.bottle_store_store_bucket',
-    reason: 'The bottle store is content-addressed and re-fetchable from upstream; its cross-region copy is decided by the disaster-recovery standby (issue #15).',
-  },
-  {
-    check: 'CKV_AWS_144',
     address: REPLICA_BUCKET,
     reason: 'The DR-region replica of the trail bucket or the log archive is itself the cross-region copy; replicating it back would loop.',
   },

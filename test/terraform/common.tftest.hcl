@@ -119,8 +119,12 @@ run "apply" {
   }
 
   assert {
-    condition     = length(aws_backup_selection.backup_selection.resources) == 2
-    error_message = "The backup selection must cover the state table and the bottle bucket"
+    condition     = aws_s3_bucket_replication_configuration.bottle_store_replica_replication.rule[0].destination[0].replication_time[0].status == "Enabled"
+    error_message = "The bottle store replicates to the DR region with Replication Time Control"
+  }
+  assert {
+    condition     = length(aws_backup_selection.backup_selection.resources) == 1
+    error_message = "The backup selection covers the state table; the bottle store is replicated instead"
   }
   assert {
     condition     = jsondecode(aws_ecs_task_definition.sync_task_task.container_definitions)[0].readonlyRootFilesystem && jsondecode(aws_ecs_task_definition.sync_task_task.container_definitions)[0].user != "root"

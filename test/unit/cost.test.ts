@@ -16,8 +16,10 @@ describe('npm run cost', () => {
     expect(line('prod', 'Fargate mirror tasks')!.item).toBe('Fargate mirror tasks');
     expect(line('staging', 'Fargate mirror tasks')!.item).toBe('Fargate mirror tasks (Spot)');
     expect(line('prod', 'Valkey nodes')).toMatchObject({ item: 'Valkey nodes (cache.r7g.large)', quantity: '3 × 730 h' });
-    expect(line('prod', 'AWS Backup')!.quantity).toBe('2 copies × 1000 GB');
-    expect(line('dev', 'AWS Backup')!.quantity).toBe('1 copy × 50 GB');
+    expect(line('prod', 'AWS Backup')!.quantity).toBe('2 copies × 1 GB');
+    expect(line('dev', 'AWS Backup')!.quantity).toBe('1 copy × 1 GB');
+    expect(line('prod', 'Bottle store replica')!.quantity).toBe('1000 GB + 100 GB/month');
+    expect(line('prod', 'Bottle store replica')!.monthlyUsd).toBeCloseTo(1000 * 0.023 + 100 * (0.02 + 0.015), 2);
     expect(total('prod')).toBeGreaterThan(total('staging'));
     expect(total('staging')).toBeGreaterThan(total('dev'));
   });
