@@ -1,3 +1,4 @@
+import { execFile } from 'child_process';
 import { localStores, localSyncDeps } from '../../engine/wiring/local';
 import { smoke } from '../../scripts/deploy/smoke';
 import { createHash, randomBytes } from 'crypto';
@@ -226,6 +227,33 @@ async function waitUntil(condition: () => boolean, timeoutMs = 5000): Promise<vo
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+describe('a real OCI client (skopeo, Debian\'s package) against the /v2/ layout', () => {
+  const skopeo = (...args: string[]) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) =>
+      execFile('skopeo', args, { encoding: 'utf8', timeout: 30_000 }, (error, stdout, stderr) => {
+        if ((error as NodeJS.ErrnoException | null)?.code === 'ENOENT') reject(new Error('skopeo is required for these tests (apt-get install skopeo)'));
+        else resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      }),
+    );
+  const image = () => `docker://${new URL(base).host}/homebrew/core/openssl/3`;
+
+  test('reads the image index by tag and by digest, and lists the tags', async () => {
+    const byTag = await skopeo('inspect', '--raw', '--tls-verify=false', `${image()}:3.2.0_1`);
+    expect(byTag.code).toBe(0);
+    expect(JSON.parse(byTag.stdout).manifests.length).toBeGreaterThan(0);
+    const digest = `sha256:${sha(Buffer.from(byTag.stdout))}`;
+    const byDigest = await skopeo('inspect', '--raw', '--tls-verify=false', `${image()}@${digest}`);
+    expect([byDigest.code, byDigest.stdout]).toEqual([0, byTag.stdout]);
+    const tags = await skopeo('list-tags', '--tls-verify=false', image());
+    expect(tags.code).toBe(0);
+    expect(JSON.parse(tags.stdout)).toEqual({ Repository: `${new URL(base).host}/homebrew/core/openssl/3`, Tags: ['3.2.0_1'] });
+    // A digest the generation does not have is "manifest unknown", not a malformed request.
+    const unknown = await skopeo('inspect', '--raw', '--tls-verify=false', `${image()}@sha256:${'f'.repeat(64)}`);
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).not.toMatch(/400|Bad Request/i);
+  });
+});
 
 describe('registry layout (HOMEBREW_ARTIFACT_DOMAIN=<mirror>)', () => {
   test('/v2/, manifests and blobs as brew rewrites ghcr.io URLs', async () => {
