@@ -4,7 +4,7 @@ import { parseArgs } from 'util';
 import { LocalEnvironmentError, UsageError } from '../engine/errors';
 import { jsonLogger } from '../engine/logger';
 import { DEFAULT_RATE_LIMIT } from '../engine/ports';
-import { BatchedAccessLog } from '../engine/serve/access-log';
+import { ACCESS_LOG_BACKLOG_ENV, BatchedAccessLog, DEFAULT_ACCESS_LOG_BACKLOG_BYTES, accessLogBacklogFromEnv } from '../engine/serve/access-log';
 import { DEFAULT_SERVER_LIMITS, MirrorServer, SERVER_LIMIT_ENV, defaultMaxConnections, serverLimitsFromEnv } from '../engine/serve/server';
 import { localServerDeps, localStores } from '../engine/wiring/local';
 import type { Io } from './io';
@@ -27,6 +27,7 @@ Limits, set in the environment (default):
   ${SERVER_LIMIT_ENV.maxConnections} (${defaultMaxConnections()} here: 10000, less the file-descriptor headroom)
   ${SERVER_LIMIT_ENV.maxConnectionsPerClient} (${DEFAULT_SERVER_LIMITS.maxConnectionsPerClient})
   ${SERVER_LIMIT_ENV.writeStallMs} (${DEFAULT_SERVER_LIMITS.writeStallMs}: a download the client stops reading is cut)
+  ${ACCESS_LOG_BACKLOG_ENV} (${DEFAULT_ACCESS_LOG_BACKLOG_BYTES}: access-log bytes stderr may hold before lines are dropped and counted)
 A connection over a cap gets 503 with Retry-After and is closed.
 
 The first line on stdout names the URL and the HOMEBREW_* settings for brew.
@@ -67,7 +68,7 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
 
   const limits = serverLimitsFromEnv();
   // An undrained stderr drops access-log lines (counted in /metrics) instead of growing without bound.
-  const accessLog = new BatchedAccessLog({ service: 'bottles-serve' }, (chunk) => io.stderr(chunk.toString()), { backlog: io.stderrBacklog });
+  const accessLog = new BatchedAccessLog({ service: 'bottles-serve' }, (chunk) => io.stderr(chunk.toString()), { backlog: io.stderrBacklog, maxBacklogBytes: accessLogBacklogFromEnv() });
   const server = new MirrorServer(
     localServerDeps(root, {
       log: jsonLogger({ service: 'bottles-serve' }, (line) => io.stderr(`${line}\n`)),

@@ -1,5 +1,5 @@
 import { jsonLogger } from '../../engine/logger';
-import { BatchedAccessLog } from '../../engine/serve/access-log';
+import { BatchedAccessLog, accessLogBacklogFromEnv } from '../../engine/serve/access-log';
 import { MirrorMetricsReporter } from '../../engine/serve/metrics-report';
 import { MirrorServer } from '../../engine/serve/server';
 import { awsMirrorService } from '../../engine/wiring/aws';
@@ -21,6 +21,7 @@ async function main(): Promise<void> {
   // stdout is the log's way out; if the log driver falls behind, lines are dropped and counted, never held without bound.
   const accessLog = new BatchedAccessLog({ service: 'mirror-service', environment }, (chunk) => process.stdout.write(chunk), {
     backlog: () => process.stdout.writableLength,
+    maxBacklogBytes: accessLogBacklogFromEnv(),
   });
   const service = await awsMirrorService(log, accessLog.log);
   const server = new MirrorServer({ ...service.deps, accessLogDropped: () => accessLog.droppedLines });

@@ -12,6 +12,8 @@
  * At most `flushMs` of log is lost if the process is killed outright.
  */
 
+import { positiveInteger } from '../runtime-config';
+
 /** One line of the access log. */
 export interface AccessRecord {
   readonly requestId: string;
@@ -40,8 +42,17 @@ export interface BatchedAccessLogOptions {
    * dropped and its lines counted, so an undrained stdout costs bounded memory.
    */
   readonly backlog?: () => number;
-  /** Default 8 MiB. */
+  /** Default 8 MiB (`DEFAULT_ACCESS_LOG_BACKLOG_BYTES`, or `HBS_ACCESS_LOG_BACKLOG_BYTES`). */
   readonly maxBacklogBytes?: number;
+}
+
+export const DEFAULT_ACCESS_LOG_BACKLOG_BYTES = 8 * 1024 * 1024;
+export const ACCESS_LOG_BACKLOG_ENV = 'HBS_ACCESS_LOG_BACKLOG_BYTES';
+
+/** The backlog bound set in the environment, if any; a malformed value fails fast, naming the variable. */
+export function accessLogBacklogFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): number | undefined {
+  const value = env[ACCESS_LOG_BACKLOG_ENV];
+  return value === undefined || value === '' ? undefined : positiveInteger(value, ACCESS_LOG_BACKLOG_ENV);
 }
 
 const ascii = (text: string) => Buffer.from(text, 'latin1');
@@ -125,7 +136,7 @@ export class BatchedAccessLog {
     this.flushMs = options.flushMs ?? 250;
     this.now = options.now ?? Date.now;
     this.backlog = options.backlog;
-    this.maxBacklogBytes = options.maxBacklogBytes ?? 8 * 1024 * 1024;
+    this.maxBacklogBytes = options.maxBacklogBytes ?? DEFAULT_ACCESS_LOG_BACKLOG_BYTES;
     this.buffer = Buffer.allocUnsafe(this.maxBytes);
     const boundJson = JSON.stringify(bound);
     const boundMembers = boundJson.length > 2 ? `,${boundJson.slice(1, -1)}` : '';

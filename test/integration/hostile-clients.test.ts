@@ -6,7 +6,7 @@ import * as http from 'http';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
-import { BatchedAccessLog } from '../../engine/serve/access-log';
+import { BatchedAccessLog, accessLogBacklogFromEnv } from '../../engine/serve/access-log';
 import { FD_HEADROOM, defaultMaxConnections, loggedPath, serverLimitsFromEnv } from '../../engine/serve/server';
 import { jsonLogger } from '../../engine/logger';
 import { runSync } from '../../engine/sync/run-sync';
@@ -238,13 +238,15 @@ describe('connection caps', () => {
 
 describe('the access log', () => {
   test('with stderr not drained, a flood of long-path requests costs bounded memory; dropped lines are counted', async () => {
-    const server = await serve({}, { drainStderr: false });
+    // A 256 KiB bound (the default is 8 MiB), so the drop shows however fast this machine serves.
+    const server = await serve({ HBS_ACCESS_LOG_BACKLOG_BYTES: String(256 * 1024) }, { drainStderr: false });
     try {
       const before = rssBytes(server.proc.pid!);
       const longPath = `/api/${'a'.repeat(8000)}`;
       const started = Date.now();
       let sent = 0;
-      while (Date.now() - started < 4000) {
+      // 4 s of requests, and at least 1,000 (far over 256 KiB of lines) on a slow machine.
+      while (Date.now() - started < 4000 || sent < 1000) {
         await Promise.all(Array.from({ length: 50 }, () => fetch(`http://127.0.0.1:${server.port}${longPath}`).then((r) => r.arrayBuffer())));
         sent += 50;
       }
@@ -258,6 +260,9 @@ describe('the access log', () => {
   }, 30_000);
 
   test('paths are truncated in the log, and a full backlog drops whole batches', () => {
+    expect(accessLogBacklogFromEnv({})).toBeUndefined();
+    expect(accessLogBacklogFromEnv({ HBS_ACCESS_LOG_BACKLOG_BYTES: '1048576' })).toBe(1048576);
+    expect(() => accessLogBacklogFromEnv({ HBS_ACCESS_LOG_BACKLOG_BYTES: '1MB' })).toThrow(/HBS_ACCESS_LOG_BACKLOG_BYTES must be a positive integer/);
     expect(loggedPath('/x'.repeat(10))).toBe('/x'.repeat(10));
     expect(loggedPath(`/${'p'.repeat(5000)}`)).toBe(`/${'p'.repeat(1023)}…(5001 chars)`);
     const written: Buffer[] = [];
