@@ -88,7 +88,9 @@ describe('a sync killed with SIGKILL', () => {
     await done;
 
     const started = Date.now();
-    const next = await runSync(localSyncDeps(store, { log, upstream: new Upstream({ limits: { throughputWindowMs: 300 } }) }), { apiUrl: upstream.apiRoot, publicKey: key.publicKey });
+    // Short windows and retries: the trickling bottle fails fast, so the time measured is the lease's.
+    const fast = { upstream: new Upstream({ limits: { throughputWindowMs: 300 } }), transfer: { retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 1 } } };
+    const next = await runSync(localSyncDeps(store, { log, ...fast }), { apiUrl: upstream.apiRoot, publicKey: key.publicKey });
     expect(Date.now() - started).toBeLessThan(10_000); // not the old 15-minute wait
     expect(next.error ?? '').not.toMatch(/another sync is running/);
     const { state } = localStores(store);
@@ -124,7 +126,8 @@ describe('Ctrl-C', () => {
 });
 
 describe('the lease', () => {
-  const policy = { ttlMs: 300, heartbeatMs: 50 };
+  // A TTL long enough that a loaded machine's timer delays cannot lapse a lease that is being renewed.
+  const policy = { ttlMs: 1500, heartbeatMs: 100 };
 
   test('a live holder is refused, named; one on another host that went silent is taken over after one TTL', async () => {
     const { state } = localStores(store);

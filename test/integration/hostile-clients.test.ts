@@ -131,18 +131,18 @@ describe('clients that stop reading', () => {
   }, 60_000);
 
   test('a slow reader that keeps reading is not cut', async () => {
-    const server = await serve({ HBS_WRITE_STALL_MS: '1500' });
+    const server = await serve({ HBS_WRITE_STALL_MS: '2500' });
     try {
       const response = await fetch(`http://127.0.0.1:${server.port}${bottlePath}`);
       const reader = response.body!.getReader();
       let received = 0;
       const started = Date.now();
-      // Read a chunk every 100 ms for 4 s: well past the 1.5 s timeout in all, but never stopped for it.
-      while (Date.now() - started < 4000) {
+      // Read a chunk every 200 ms for 5 s: twice the 2.5 s timeout in all, but never that long without a read.
+      while (Date.now() - started < 5000) {
         const { value, done } = await reader.read();
         if (done) break;
         received += value.length;
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        await new Promise((resolve) => setTimeout(resolve, 200));
       }
       expect(received).toBeGreaterThan(0);
       expect(received).toBeLessThan(BOTTLE_BYTES); // still downloading when the test stopped reading

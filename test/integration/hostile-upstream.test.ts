@@ -48,7 +48,7 @@ describe('deadlines', () => {
     const error = await failureOf(upstream.get(`${hostile.url}/silent`));
     expect(error.message).toMatch(/no response within 0.3 s/);
     expect(error.permanent).toBe(false);
-    expect(Date.now() - started).toBeLessThan(3000);
+    expect(Date.now() - started).toBeLessThan(10_000); // the old code waited 300 s
   });
 
   test('a body that trickles below the throughput floor is given up within one window or two', async () => {
@@ -57,7 +57,7 @@ describe('deadlines', () => {
     const started = Date.now();
     const error = await failureOf(readAll(response, 1024 * 1024));
     expect(error.message).toMatch(/body slower than 1024 bytes\/s over 0.3 s; gave up/);
-    expect(Date.now() - started).toBeLessThan(3000);
+    expect(Date.now() - started).toBeLessThan(10_000); // the old code waited 300 s
     // The connection was closed, not left trickling.
     await waitFor(() => (hostile.sent.get('/trickle') ?? []).length === 1);
   });
@@ -81,7 +81,7 @@ describe('deadlines', () => {
 
       const started = Date.now();
       const hostileRun = await runSync(deps(), { apiUrl: `${hostile.url}/api`, publicKey: key.publicKey });
-      expect(Date.now() - started).toBeLessThan(5000);
+      expect(Date.now() - started).toBeLessThan(15_000);
       expect(hostileRun.published).toBe(false);
       expect(hostileRun.error).toMatch(/cannot fetch formula.jws.json: .*slower than 1024 bytes\/s/);
       expect((await localStores(root).state.getPublished())!.generation).toBe(first.generation);
