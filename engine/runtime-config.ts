@@ -125,6 +125,20 @@ export function positiveInteger(value: string, variable: string): number {
   return n;
 }
 
+/**
+ * Optional numeric overrides: for each field whose variable is set in `env`,
+ * its value as a positive integer (a malformed one fails fast, naming the
+ * variable). Limits that live next to their code (upstream, server) read theirs with it.
+ */
+export function positiveIntegersFromEnv<K extends string>(variables: Readonly<Record<K, string>>, env: Readonly<Record<string, string | undefined>> = process.env): Partial<Record<K, number>> {
+  const values: Partial<Record<K, number>> = {};
+  for (const [field, variable] of Object.entries(variables) as [K, string][]) {
+    const value = env[variable];
+    if (value !== undefined && value !== '') values[field] = positiveInteger(value, variable);
+  }
+  return values;
+}
+
 /** Reads every variable in `contract`, failing once with all missing names. */
 export function readEnvironment<T extends Record<string, string>>(
   contract: T,

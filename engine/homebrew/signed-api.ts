@@ -90,41 +90,37 @@ export function verifySignedPayload(file: string, bytes: Buffer | string, key: K
   } catch (error) {
     throw new ApiVerificationError(file, `not valid JSON (${(error as Error).message})`);
   }
-  if (!envelope || typeof envelope !== 'object' || typeof envelope.payload !== 'string' || !Array.isArray(envelope.signatures)) {
-    throw new ApiVerificationError(file, 'not a JWS envelope (needs a string "payload" and a "signatures" array)');
-  }
-  const signature = (envelope.signatures as Signature[]).find((s) => s && s.header?.kid === keyId);
-  if (!signature) throw new ApiVerificationError(file, `no signature with kid "${keyId}"`);
-  if (typeof signature.protected !== 'string' || typeof signature.signature !== 'string') {
-    throw new ApiVerificationError(file, 'signature entry lacks "protected" or "signature"');
-  }
+  const signature = checkedSignature(file, envelope, keyId);
+  const payload = envelope.payload as string;
+  verifySignature(file, signature, slices(payload), key, keyId);
+  return payload;
+}
 
-  let header: { alg?: unknown; b64?: unknown };
-  try {
-    header = JSON.parse(base64UrlDecode(signature.protected, 'protected header', file).toString('utf8'));
-  } catch (error) {
-    if (error instanceof ApiVerificationError) throw error;
-    throw new ApiVerificationError(file, 'protected header is not JSON');
-  }
-  if (header.alg !== 'PS512') throw new ApiVerificationError(file, `unsupported algorithm ${JSON.stringify(header.alg)} (expected PS512)`);
-  if (header.b64 !== false) throw new ApiVerificationError(file, 'payload must be unencoded (b64: false)');
-
-  // The signing input is hashed as it is fed: no concatenated copy of a 33 MB payload.
-  const verifier = createVerify('sha512');
-  verifier.update(signature.protected, 'utf8');
-  verifier.update('.', 'utf8');
-  // In 1 MiB slices: `update(payload)` would encode the whole payload into one more buffer of its size.
-  const payload = envelope.payload;
+/**
+ * The payload in 1 MiB slices, none splitting a surrogate pair: hashing
+ * `update(payload)` whole would encode it into one more buffer of its size.
+ */
+function* slices(payload: string): Generator<string, void, undefined> {
   for (let at = 0; at < payload.length; ) {
     let end = Math.min(payload.length, at + PAYLOAD_SLICE);
     const last = payload.charCodeAt(end - 1);
-    if (last >= 0xd800 && last <= 0xdbff && end < payload.length) end++; // never split a surrogate pair
-    verifier.update(payload.slice(at, end), 'utf8');
+    if (last >= 0xd800 && last <= 0xdbff && end < payload.length) end++;
+    yield payload.slice(at, end);
     at = end;
   }
+}
+
+/**
+ * Checks the signature over `<protected>.<payload>`, the payload fed in
+ * pieces as they come (never concatenated: it is 33 MB for formula.jws.json).
+ */
+function verifySignature(file: string, signature: { protected: string; signature: string }, payload: Iterable<string>, key: KeyObject, keyId: string): void {
+  const verifier = createVerify('sha512');
+  verifier.update(signature.protected, 'utf8');
+  verifier.update('.', 'utf8');
+  for (const piece of payload) verifier.update(piece, 'utf8');
   const ok = verifier.verify({ key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 64 }, base64UrlDecode(signature.signature, 'signature', file));
   if (!ok) throw new ApiVerificationError(file, `signature does not verify with key "${keyId}"`);
-  return envelope.payload;
 }
 
 /** Bytes of escaped payload decoded per piece: small enough that each piece, even as two-byte text, is a young-generation object (V8 puts strings over ~128 KiB in large-object space, which only a full collection frees). */
@@ -149,12 +145,7 @@ export function verifySignedPayloadPieces(file: string, bytes: Buffer, key: KeyO
   }
   const signature = checkedSignature(file, envelope, keyId);
   const pieces = () => decodeLiteral(file, bytes, literal.start + 1, literal.end - 1);
-  const verifier = createVerify('sha512');
-  verifier.update(signature.protected, 'utf8');
-  verifier.update('.', 'utf8');
-  for (const piece of pieces()) verifier.update(piece, 'utf8');
-  const ok = verifier.verify({ key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 64 }, base64UrlDecode(signature.signature, 'signature', file));
-  if (!ok) throw new ApiVerificationError(file, `signature does not verify with key "${keyId}"`);
+  verifySignature(file, signature, pieces(), key, keyId);
   return pieces;
 }
 

@@ -12,7 +12,7 @@
  * At most `flushMs` of log is lost if the process is killed outright.
  */
 
-import { positiveInteger } from '../runtime-config';
+import { positiveIntegersFromEnv } from '../runtime-config';
 
 /** One line of the access log. */
 export interface AccessRecord {
@@ -51,8 +51,7 @@ export const ACCESS_LOG_BACKLOG_ENV = 'HBS_ACCESS_LOG_BACKLOG_BYTES';
 
 /** The backlog bound set in the environment, if any; a malformed value fails fast, naming the variable. */
 export function accessLogBacklogFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): number | undefined {
-  const value = env[ACCESS_LOG_BACKLOG_ENV];
-  return value === undefined || value === '' ? undefined : positiveInteger(value, ACCESS_LOG_BACKLOG_ENV);
+  return positiveIntegersFromEnv({ maxBacklogBytes: ACCESS_LOG_BACKLOG_ENV }, env).maxBacklogBytes;
 }
 
 const ascii = (text: string) => Buffer.from(text, 'latin1');

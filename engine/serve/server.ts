@@ -8,7 +8,7 @@ import { pipeline } from 'stream/promises';
 import { promisify } from 'util';
 import { createGzip, gzip } from 'zlib';
 import { Logger } from '../logger';
-import { ALB_IDLE_TIMEOUT_SECONDS, HEALTH_PATH, positiveInteger } from '../runtime-config';
+import { ALB_IDLE_TIMEOUT_SECONDS, HEALTH_PATH, positiveIntegersFromEnv } from '../runtime-config';
 import { OCI_INDEX_MEDIA_TYPE, apiKey, isSha256, manifestKey } from '../store-layout';
 import { AccessLog } from './access-log';
 import { HttpError, httpErrors } from './http-errors';
@@ -112,12 +112,7 @@ export const SERVER_LIMIT_ENV = {
 
 /** The limits set in `env`; a malformed value fails fast, naming its variable. */
 export function serverLimitsFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): Partial<ServerLimits> {
-  const limits: Partial<Record<keyof ServerLimits, number>> = {};
-  for (const [field, variable] of Object.entries(SERVER_LIMIT_ENV) as [keyof ServerLimits, string][]) {
-    const value = env[variable];
-    if (value !== undefined && value !== '') limits[field] = positiveInteger(value, variable);
-  }
-  return limits;
+  return positiveIntegersFromEnv(SERVER_LIMIT_ENV, env);
 }
 
 /** A connection over a cap may take this long to send its request and read the 503. */

@@ -7,7 +7,7 @@
  */
 
 import { MirrorError } from '../errors';
-import { positiveInteger } from '../runtime-config';
+import { positiveIntegersFromEnv } from '../runtime-config';
 
 export const ANONYMOUS_GHCR_TOKEN = 'QQ==';
 
@@ -75,12 +75,7 @@ export const UPSTREAM_LIMIT_ENV = {
 
 /** The limits set in `env`; a malformed value fails fast, naming its variable. */
 export function upstreamLimitsFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): Partial<UpstreamLimits> {
-  const limits: Partial<Record<keyof UpstreamLimits, number>> = {};
-  for (const [field, variable] of Object.entries(UPSTREAM_LIMIT_ENV) as [keyof UpstreamLimits, string][]) {
-    const value = env[variable];
-    if (value !== undefined && value !== '') limits[field] = positiveInteger(value, variable);
-  }
-  return limits;
+  return positiveIntegersFromEnv(UPSTREAM_LIMIT_ENV, env);
 }
 
 export interface UpstreamOptions {
