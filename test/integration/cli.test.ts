@@ -1,6 +1,5 @@
 import { execFile, spawn } from 'child_process';
 import { randomBytes } from 'crypto';
-import { buildSync } from 'esbuild';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -10,11 +9,12 @@ import { storeError } from '../../cli/sync-command';
 import { errorKind } from '../../engine/errors';
 import { publishApi, signApiFile, testSigningKey } from '../fixtures/homebrew-api';
 import { FixtureUpstream, startFixtureUpstream } from '../fixtures/upstream-server';
+import { bundleCli } from '../fixtures/cli-bundle';
 
 // The real command: the same esbuild bundle `npm run build` makes, run as a child process.
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'hbs-cli-'));
 const binary = path.join(work, 'bottles.js');
-buildSync({ entryPoints: [path.resolve(__dirname, '../../cli/bottles.ts')], bundle: true, platform: 'node', target: 'node22', outfile: binary, logLevel: 'silent' });
+bundleCli(binary);
 
 const key = testSigningKey();
 const pemFile = path.join(work, 'test-key.pem');

@@ -1,6 +1,5 @@
 import { ChildProcess, spawn } from 'child_process';
 import { randomBytes } from 'crypto';
-import { buildSync } from 'esbuild';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -12,6 +11,7 @@ import { localStores, localSyncDeps } from '../../engine/wiring/local';
 import { publishApi, signApiFile, testSigningKey } from '../fixtures/homebrew-api';
 import { HostileUpstream, startHostileUpstream } from '../fixtures/hostile-upstream';
 import { FixtureUpstream, startFixtureUpstream } from '../fixtures/upstream-server';
+import { bundleCli } from '../fixtures/cli-bundle';
 
 /**
  * Issue #12 item 14: after kill -9, Ctrl-C or a stalled run, the next sync
@@ -22,7 +22,7 @@ import { FixtureUpstream, startFixtureUpstream } from '../fixtures/upstream-serv
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'hbs-crash-'));
 const binary = path.join(work, 'bottles.js');
-buildSync({ entryPoints: [path.resolve(__dirname, '../../cli/bottles.ts')], bundle: true, platform: 'node', target: 'node22', outfile: binary, logLevel: 'silent' });
+bundleCli(binary);
 const key = testSigningKey();
 const pemFile = path.join(work, 'key.pem');
 fs.writeFileSync(pemFile, key.publicKey.export({ type: 'spki', format: 'pem' }));

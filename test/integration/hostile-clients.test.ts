@@ -1,6 +1,5 @@
 import { ChildProcess, spawn } from 'child_process';
 import { randomBytes } from 'crypto';
-import { buildSync } from 'esbuild';
 import * as fs from 'fs';
 import * as http from 'http';
 import * as net from 'net';
@@ -13,6 +12,7 @@ import { runSync } from '../../engine/sync/run-sync';
 import { localSyncDeps } from '../../engine/wiring/local';
 import { publishApi, testSigningKey } from '../fixtures/homebrew-api';
 import { startFixtureUpstream } from '../fixtures/upstream-server';
+import { bundleCli } from '../fixtures/cli-bundle';
 
 /**
  * Issue #12 items 1-3: clients that stop reading, hold connections open or
@@ -22,7 +22,7 @@ import { startFixtureUpstream } from '../fixtures/upstream-server';
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'hbs-clients-'));
 const binary = path.join(work, 'bottles.js');
-buildSync({ entryPoints: [path.resolve(__dirname, '../../cli/bottles.ts')], bundle: true, platform: 'node', target: 'node22', outfile: binary, logLevel: 'silent' });
+bundleCli(binary);
 const store = path.join(work, 'store');
 const BOTTLE_BYTES = 8 * 1024 * 1024;
 const bottlePath = '/bottles/wget-1.0.arm64_sequoia.bottle.tar.gz';

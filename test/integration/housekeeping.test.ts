@@ -1,6 +1,5 @@
 import { execFile } from 'child_process';
 import { randomBytes } from 'crypto';
-import { buildSync } from 'esbuild';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -11,11 +10,12 @@ import { runSync } from '../../engine/sync/run-sync';
 import { localStores, localSyncDeps } from '../../engine/wiring/local';
 import { FixtureFormula, publishApi, testSigningKey } from '../fixtures/homebrew-api';
 import { FixtureUpstream, startFixtureUpstream } from '../fixtures/upstream-server';
+import { bundleCli } from '../fixtures/cli-bundle';
 
 /** Issue #13 item 5: the store no longer only grows. */
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'hbs-gc-'));
 const binary = path.join(work, 'bottles.js');
-buildSync({ entryPoints: [path.resolve(__dirname, '../../cli/bottles.ts')], bundle: true, platform: 'node', target: 'node22', outfile: binary, logLevel: 'silent' });
+bundleCli(binary);
 const key = testSigningKey();
 let upstream: FixtureUpstream;
 let root: string;
