@@ -55,6 +55,23 @@ export const MIRROR_SERVICE_ENV = {
 } as const;
 
 /**
+ * The standby mirror in the DR region (issue #15) reads the bottle-store
+ * replica and the state table's replica. `HBS_STANDBY=true` makes it switch
+ * to a generation only once that generation's objects have replicated
+ * (engine/serve/completeness.ts). There is no cache in the DR region: rate
+ * limits are per task, under WAF's per-IP rule.
+ */
+export const STANDBY_MIRROR_SERVICE_ENV = {
+  environment: MIRROR_SERVICE_ENV.environment,
+  bottleBucket: MIRROR_SERVICE_ENV.bottleBucket,
+  stateTable: MIRROR_SERVICE_ENV.stateTable,
+  metricsNamespace: MIRROR_SERVICE_ENV.metricsNamespace,
+  port: MIRROR_SERVICE_ENV.port,
+  mode: MIRROR_SERVICE_ENV.mode,
+  standby: 'HBS_STANDBY',
+} as const;
+
+/**
  * Node.js flags of the mirror container (the task definition's command;
  * NODE_OPTIONS does not accept them). A mirror task has one vCPU, where V8's
  * helper threads for parallel scavenges only compete with the event loop:

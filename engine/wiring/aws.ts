@@ -7,14 +7,18 @@ import { connectCache } from '../adapters/aws/elasticache';
 import { RedisCircuitBreaker } from '../adapters/aws/redis-circuit-breaker';
 import { RedisRateLimiter } from '../adapters/aws/redis-rate-limiter';
 import { S3BlobStore, S3ObjectStore } from '../adapters/aws/s3-store';
+import { MemoryRateLimiter } from '../adapters/local/memory-rate-limiter';
+import { ConfigurationError } from '../errors';
 import { HOMEBREW_1_PEM } from '../homebrew/homebrew-1-key';
 import { loadPublicKey } from '../homebrew/signed-api';
 import { Logger } from '../logger';
+import { RateLimiter } from '../ports';
 import { MetricSink, emfSink } from '../metrics';
 import {
   CACHE_KEY_PREFIXES,
   MIRROR_SERVICE_ENV,
   ORCHESTRATOR_ENV,
+  STANDBY_MIRROR_SERVICE_ENV,
   SYNC_ENV,
   TASK_DISPATCH_ENV,
   oneOf,
@@ -100,29 +104,51 @@ export interface AwsMirrorService {
   close(): void;
 }
 
-/** The mirror service: S3 for bottles and API generations, DynamoDB for the published pointer, Valkey for shared rate limits. */
+/**
+ * The mirror service: S3 for bottles and API generations, DynamoDB for the
+ * published pointer, Valkey for shared rate limits. A standby
+ * (`HBS_STANDBY=true`) reads the DR region's replicas instead, checks each
+ * generation's objects before switching to it, and limits rates per task.
+ */
 export async function awsMirrorService(log: Logger, accessLog: AccessLog, env: Env = process.env): Promise<AwsMirrorService> {
-  const config = readEnvironment(MIRROR_SERVICE_ENV, env);
+  const standby = env[STANDBY_MIRROR_SERVICE_ENV.standby];
+  if (standby !== undefined && standby !== 'true') {
+    throw new ConfigurationError(`${STANDBY_MIRROR_SERVICE_ENV.standby} must be "true" or unset, not ${JSON.stringify(standby)}`);
+  }
+  const config = standby ? readEnvironment(STANDBY_MIRROR_SERVICE_ENV, env) : readEnvironment(MIRROR_SERVICE_ENV, env);
   const mode = oneOf(config.mode, MIRROR_SERVICE_ENV.mode, ['redirect', 'proxy'] as const);
   const port = positiveInteger(config.port, MIRROR_SERVICE_ENV.port);
-  const { s3, dynamo, cache } = await clients(config, log, env);
+  const { s3, dynamo, limiter, close } = 'cacheEndpoint' in config ? await sharedLimits(config, log, env) : standbyClients(log);
   const stores = awsStores(s3, config.bottleBucket, dynamo, config.stateTable);
   return {
     deps: {
       ...stores,
       log,
       accessLog,
-      limiter: new RedisRateLimiter(cache, undefined, CACHE_KEY_PREFIXES.rateLimit),
+      limiter,
       mode,
       presign: (sha256, expiresIn, disposition) => stores.blobs.presign(sha256, expiresIn, disposition),
       trustProxy: true,
       limits: serverLimitsFromEnv(env),
+      verifyCompleteness: standby === 'true',
     },
     metrics: emfSink(config.environment, { namespace: config.metricsNamespace }),
     port,
     mode,
-    close: () => cache.disconnect(),
+    close,
   };
+}
+
+type MirrorClients = { s3: S3Client; dynamo: DynamoDBClient; limiter: RateLimiter; close: () => void };
+
+async function sharedLimits(config: Parameters<typeof clients>[0], log: Logger, env: Env): Promise<MirrorClients> {
+  const { s3, dynamo, cache } = await clients(config, log, env);
+  return { s3, dynamo, limiter: new RedisRateLimiter(cache, undefined, CACHE_KEY_PREFIXES.rateLimit), close: () => cache.disconnect() };
+}
+
+function standbyClients(log: Logger): MirrorClients {
+  log.info('standby: reading the DR replicas; rate limits are per task');
+  return { s3: new S3Client({}), dynamo: new DynamoDBClient({}), limiter: new MemoryRateLimiter(), close: () => undefined };
 }
 
 /** The routing limits for this deployment (threshold from the stack). */

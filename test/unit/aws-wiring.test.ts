@@ -1,5 +1,5 @@
 import { ConfigurationError, errorKind } from '../../engine/errors';
-import { MIRROR_SERVICE_ENV, ORCHESTRATOR_ENV } from '../../engine/runtime-config';
+import { MIRROR_SERVICE_ENV, ORCHESTRATOR_ENV, STANDBY_MIRROR_SERVICE_ENV } from '../../engine/runtime-config';
 import { awsMirrorService, routingFromEnv } from '../../engine/wiring/aws';
 import { jsonLogger } from '../../engine/logger';
 
@@ -42,5 +42,40 @@ describe('AWS wiring reads its configuration strictly', () => {
     expect(() => routingFromEnv({ [ORCHESTRATOR_ENV.lambdaThresholdBytes]: '20GB' })).toThrow(/HBS_LAMBDA_THRESHOLD_BYTES must be a positive integer/);
     expect(routingFromEnv({ [ORCHESTRATOR_ENV.lambdaThresholdBytes]: '1024' }).lambdaThresholdBytes).toBe(1024);
     expect(routingFromEnv({}).lambdaThresholdBytes).toBe(20 * 1024 ** 3);
+  });
+
+  describe('the standby mirror (HBS_STANDBY=true)', () => {
+    const standbyEnv: Record<string, string> = {
+      [STANDBY_MIRROR_SERVICE_ENV.environment]: 'prod',
+      [STANDBY_MIRROR_SERVICE_ENV.bottleBucket]: 'prod-brew-bottles-replica-1',
+      [STANDBY_MIRROR_SERVICE_ENV.stateTable]: 'prod-brew-state',
+      [STANDBY_MIRROR_SERVICE_ENV.metricsNamespace]: 'HomebrewMirror',
+      [STANDBY_MIRROR_SERVICE_ENV.port]: '8080',
+      [STANDBY_MIRROR_SERVICE_ENV.mode]: 'redirect',
+      [STANDBY_MIRROR_SERVICE_ENV.standby]: 'true',
+    };
+
+    test('needs no cache, gates each generation switch on its objects, and limits rates per task', async () => {
+      const service = await awsMirrorService(quiet, () => undefined, standbyEnv);
+      expect(service.deps.verifyCompleteness).toBe(true);
+      expect(service.deps.limiter.backend).toBe('memory');
+      expect([service.port, service.mode]).toEqual([8080, 'redirect']);
+      service.close();
+    });
+
+    test('the primary never gates, and never runs without its shared limiter', async () => {
+      const { [STANDBY_MIRROR_SERVICE_ENV.standby]: _standby, ...primaryWithoutCache } = standbyEnv;
+      await expect(awsMirrorService(quiet, () => undefined, primaryWithoutCache)).rejects.toThrow(
+        'missing required environment variable(s): HBS_CACHE_ENDPOINT, HBS_CACHE_PORT, HBS_CACHE_USER, HBS_CACHE_REPLICATION_GROUP',
+      );
+    });
+
+    test('a value other than "true" is refused, and a missing variable is named', async () => {
+      const typo = awsMirrorService(quiet, () => undefined, { ...standbyEnv, HBS_STANDBY: 'yes' });
+      await expect(typo).rejects.toThrow('HBS_STANDBY must be "true" or unset, not "yes"');
+      await expect(typo).rejects.toBeInstanceOf(ConfigurationError);
+      const { [STANDBY_MIRROR_SERVICE_ENV.bottleBucket]: _bucket, ...partial } = standbyEnv;
+      await expect(awsMirrorService(quiet, () => undefined, partial)).rejects.toThrow('missing required environment variable(s): HBS_BOTTLE_BUCKET');
+    });
   });
 });
