@@ -2,12 +2,15 @@ import { App } from 'cdktf';
 import { errorKind } from './engine/errors';
 import { ENVIRONMENT_NAMES, loadEnvironmentConfig } from './config/environments';
 import { MirrorStack } from './stacks/mirror-stack';
+import { StandbyStack } from './stacks/standby-stack';
 
-/** Builds the dev, staging and prod stacks from their typed configurations. */
+/** Builds the dev, staging and prod stacks from their typed configurations, and the standby of each environment that has one (prod by default). */
 export function buildApp(outdir?: string, env: NodeJS.ProcessEnv = process.env): App {
   const app = new App(outdir ? { outdir } : undefined);
   for (const name of ENVIRONMENT_NAMES) {
-    new MirrorStack(app, loadEnvironmentConfig(name, env));
+    const config = loadEnvironmentConfig(name, env);
+    new MirrorStack(app, config);
+    if (config.standby) new StandbyStack(app, config);
   }
   return app;
 }

@@ -69,10 +69,45 @@ export interface AlarmThresholds {
   readonly redisMemoryPercent: number;
   readonly redisReplicationLagSeconds: number;
   readonly dynamodbReplicationLatencyMs: number;
+  /** Worst S3 replication latency of the bottle store, in seconds: the RPO budget of its objects. */
+  readonly storeReplicationLatencySeconds: number;
   /** Age of the published generation, in seconds, before the freshness alarm fires. */
   readonly freshnessMaxAgeSeconds: number;
   /** Monthly estimated charges (USD) that raise the cost alarm. */
   readonly monthlyCostUsd: number;
+}
+
+/**
+ * The standby in the DR region (issue #15): a mirror service reading the
+ * bottle-store replica and the state table's replica, behind its own ALB,
+ * TLS and WAF, kept warm so a region loss costs minutes, not a restore.
+ * The sync runs only in the primary region (one writer).
+ */
+export interface StandbyConfig {
+  /** Exactly three AZs in `drRegion`. @default `<drRegion>a`, `b` and `c` */
+  readonly availabilityZones: readonly string[];
+  /** The standby VPC's range; distinct from the primary's so the two can be peered later. */
+  readonly vpcCidr: string;
+  /**
+   * Warm tasks (at least 2, one AZ can fail). Autoscaling takes the standby up to
+   * `mirrorService.maxTasks` once clients fail over to it.
+   */
+  readonly minTasks: number;
+  /**
+   * ACM certificate for `domainName` in `drRegion` (`HBS_<ENV>_DR_CERTIFICATE_ARN`). Undefined when
+   * `hostedZoneId` is set and none is given: the standby requests one with DNS validation.
+   */
+  readonly certificateArn?: string;
+  /**
+   * The standby's own Terraform state, in a bucket in the DR region (`HBS_<ENV>_DR_STATE_BUCKET`), so
+   * it can be changed while the primary region is down. Absent means a local backend.
+   */
+  readonly remoteState?: RemoteStateConfig;
+  /**
+   * Requests per 5 minutes on the standby's ALB above which the "standby serving" alarm says clients
+   * have failed over. Route 53 health checks alone make about 500. @default 2000
+   */
+  readonly failoverRequestsPer5Min: number;
 }
 
 export interface EnvironmentConfig {
@@ -141,6 +176,11 @@ export interface EnvironmentConfig {
   readonly alarms: AlarmThresholds;
   /** Absent means a local backend (state file next to the synthesized stack). */
   readonly remoteState?: RemoteStateConfig;
+  /**
+   * A warm standby in `drRegion` (its own stack, `<env>-standby`). Default: prod only;
+   * `HBS_<ENV>_STANDBY=true|false` overrides.
+   */
+  readonly standby?: StandbyConfig;
 }
 
 /** Values that mark a setting as "not configured yet". `predeploy` refuses them. */
@@ -187,9 +227,11 @@ const prodAlarms: AlarmThresholds = {
   redisMemoryPercent: 80,
   redisReplicationLagSeconds: 5,
   dynamodbReplicationLatencyMs: 60_000,
+  storeReplicationLatencySeconds: 300,
   // Weekly runs keep the generation at most ~7 days old; 8 days means a run was missed.
   freshnessMaxAgeSeconds: 8 * DAY_SECONDS,
-  monthlyCostUsd: 1000,
+  // prod and its standby (the account's bill): about $928 at the cost script's assumptions.
+  monthlyCostUsd: 1100,
 };
 
 /** Example defaults. Synthesis works with them; deployment needs real values. */
@@ -229,6 +271,13 @@ export const BASE_ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
       taskMemoryMiB: 8192,
     },
     alarms: prodAlarms,
+    standby: {
+      availabilityZones: ['us-west-2a', 'us-west-2b', 'us-west-2c'],
+      vpcCidr: '10.31.0.0/16',
+      minTasks: 2,
+      certificateArn: placeholderCertificate('us-west-2'),
+      failoverRequestsPer5Min: 2000,
+    },
   },
   staging: {
     name: 'staging',
@@ -416,6 +465,46 @@ export function loadEnvironmentConfig(name: EnvironmentName, env: Env = process.
     manageBackupRegionSettings: flag(read('MANAGE_BACKUP_SETTINGS'), `${prefix}MANAGE_BACKUP_SETTINGS`, base.manageBackupRegionSettings),
     workingHours: workingHours(name, read('WORKING_HOURS'), `${prefix}WORKING_HOURS`, base.workingHours),
     runbookUrl: check(read('RUNBOOK_URL') ?? base.runbookUrl, /^[^\s()<>\[\]]+$/, `${prefix}RUNBOOK_URL`, 'URL'),
+    standby: standby(base, { drRegion, hostedZoneId, albScheme }, read, prefix),
+  };
+}
+
+/** The standby's settings: on where the base has one (prod) unless `HBS_<ENV>_STANDBY=false`, and the reverse. */
+function standby(
+  base: EnvironmentConfig,
+  primary: { drRegion: string; hostedZoneId?: string; albScheme: string },
+  read: (key: string) => string | undefined,
+  prefix: string,
+): StandbyConfig | undefined {
+  if (!flag(read('STANDBY'), `${prefix}STANDBY`, base.standby !== undefined)) return undefined;
+  const { drRegion, hostedZoneId } = primary;
+  if (hostedZoneId && primary.albScheme === 'internal') {
+    throw new ConfigError(`${prefix}STANDBY with ${prefix}HOSTED_ZONE_ID needs an internet-facing ALB: Route 53 health checks cannot reach an internal one`);
+  }
+  const sameRegion = base.standby !== undefined && drRegion === base.drRegion;
+  const azOverride = read('DR_AVAILABILITY_ZONES');
+  const availabilityZones = azOverride
+    ? azOverride.split(',').map((az) => az.trim())
+    : sameRegion
+      ? base.standby!.availabilityZones
+      : ['a', 'b', 'c'].map((suffix) => `${drRegion}${suffix}`);
+  if (availabilityZones.length !== 3 || !availabilityZones.every((az) => az.startsWith(drRegion))) {
+    throw new ConfigError(`${prefix}DR_AVAILABILITY_ZONES must list exactly three zones of ${drRegion}`);
+  }
+  // The primary's /16 with the second octet one higher (10.30.0.0/16 → 10.31.0.0/16).
+  const vpcCidr = base.standby?.vpcCidr ?? base.vpcCidr.replace(/^(\d+)\.(\d+)\./, (_, a: string, b: string) => `${a}.${Number(b) + 1}.`);
+  const certificate = read('DR_CERTIFICATE_ARN');
+  const stateBucket = read('DR_STATE_BUCKET');
+  return {
+    availabilityZones,
+    vpcCidr,
+    minTasks: base.standby?.minTasks ?? 2,
+    failoverRequestsPer5Min: base.standby?.failoverRequestsPer5Min ?? 2000,
+    certificateArn:
+      certificate === undefined && hostedZoneId
+        ? undefined
+        : check(certificate ?? placeholderCertificate(drRegion), ACM_ARN, `${prefix}DR_CERTIFICATE_ARN`, 'ACM certificate ARN'),
+    remoteState: stateBucket ? { bucket: stateBucket, region: drRegion, key: `homebrew-bottles-sync/${base.name}/standby.tfstate` } : undefined,
   };
 }
 
@@ -448,6 +537,12 @@ export function placeholderProblems(config: EnvironmentConfig): string[] {
     problems.push(
       `${prefix}STATE_BUCKET is not set; a shared environment needs remote state (S3, with S3-native locking)`,
     );
+  }
+  if (config.standby?.certificateArn?.includes(`:${PLACEHOLDER_ACCOUNT_ID}:`)) {
+    problems.push(`${prefix}DR_CERTIFICATE_ARN is the placeholder certificate; set the ACM certificate ARN for ${config.domainName} in ${config.drRegion} (or ${prefix}HOSTED_ZONE_ID)`);
+  }
+  if (config.standby && !config.standby.remoteState) {
+    problems.push(`${prefix}DR_STATE_BUCKET is not set; the standby's state must live in a bucket in ${config.drRegion}, reachable while ${config.region} is down`);
   }
   return problems;
 }

@@ -4,6 +4,7 @@ import { ORPHAN_EXPIRY_DAYS, ORPHAN_TAG } from '../engine/runtime-config';
 import { STORE_PREFIXES, StorePrefix } from '../engine/store-layout';
 import { CustomerManagedKey } from './customer-managed-key';
 import { ctx } from './environment-context';
+import { Statement } from './policy-document';
 import { Grantable } from './service-role';
 import { SecureBucket } from './secure-bucket';
 
@@ -48,7 +49,24 @@ export class BottleStore extends Construct {
 
   /** ARN pattern of every object under the given layout prefixes. */
   objectArns(...prefixes: StorePrefix[]): string[] {
-    return prefixes.map((prefix) => `${this.bucket.bucket.arn}/${STORE_PREFIXES[prefix]}*`);
+    return BottleStore.objectArnsOf(this.bucket.bucket.arn, prefixes);
+  }
+
+  private static objectArnsOf(bucketArn: string, prefixes: StorePrefix[]): string[] {
+    return prefixes.map((prefix) => `${bucketArn}/${STORE_PREFIXES[prefix]}*`);
+  }
+
+  /**
+   * What serving needs from a store in this layout, this one or its DR
+   * replica: read blobs, manifests and API generations, nothing under
+   * `runs/`. ListBucket makes a blob the generation names but the store
+   * lacks a 404, not a 403.
+   */
+  static serveStatements(bucketArn: string): Statement[] {
+    return [
+      { sid: 'ListBottleStore', actions: ['s3:ListBucket'], resources: [bucketArn] },
+      { sid: 'ReadServedObjects', actions: ['s3:GetObject'], resources: BottleStore.objectArnsOf(bucketArn, ['blobs', 'manifests', 'api']) },
+    ];
   }
 
   /**
@@ -72,16 +90,9 @@ export class BottleStore extends Construct {
     this.key.grantEncryptDecrypt(grantee);
   }
 
-  /**
-   * The mirror service: read what it serves (blobs, manifests, API
-   * generations), nothing under `runs/`. ListBucket makes a blob the
-   * generation names but the store lacks a 404, not a 403.
-   */
+  /** The mirror service: read what it serves (`serveStatements`). */
   grantServe(grantee: Grantable): void {
-    grantee.addToPolicy(
-      { sid: 'ListBottleStore', actions: ['s3:ListBucket'], resources: [this.bucket.bucket.arn] },
-      { sid: 'ReadServedObjects', actions: ['s3:GetObject'], resources: this.objectArns('blobs', 'manifests', 'api') },
-    );
+    grantee.addToPolicy(...BottleStore.serveStatements(this.bucket.bucket.arn));
     this.key.grantDecrypt(grantee);
   }
 }

@@ -7,6 +7,9 @@ import { ctx } from './environment-context';
 import { SecureBucket } from './secure-bucket';
 import { ServiceRole } from './service-role';
 
+/** The one replication rule of every replicated bucket; S3's replication metrics are per rule. */
+export const REPLICATION_RULE_ID = 'to-replica-region';
+
 export interface BucketReplicaProps {
   /** The bucket to copy. */
   readonly source: SecureBucket;
@@ -72,7 +75,7 @@ export class BucketReplica extends Construct {
       role: this.role.role.arn,
       rule: [
         {
-          id: 'to-replica-region',
+          id: REPLICATION_RULE_ID,
           status: 'Enabled',
           filter: {},
           deleteMarkerReplication: { status: 'Enabled' },

@@ -1,7 +1,6 @@
 import { Construct } from 'constructs';
 import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
 import { EcsTaskDefinition } from '@cdktf/provider-aws/lib/ecs-task-definition';
-import { EcrRepository } from '@cdktf/provider-aws/lib/ecr-repository';
 import { DataAwsEcrImage } from '@cdktf/provider-aws/lib/data-aws-ecr-image';
 import { ctx } from './environment-context';
 import { Grantable, ServiceRole } from './service-role';
@@ -9,12 +8,19 @@ import { Grantable, ServiceRole } from './service-role';
 /** UID/GID the images create for the app; the task refuses to run as root. */
 export const CONTAINER_USER = '10001:10001';
 
+/** An ECR repository this stack manages (`EcrRepository`) or finds (`DataAwsEcrRepository`, a replicated one). */
+export interface ImageRepository {
+  readonly name: string;
+  readonly arn: string;
+  readonly repositoryUrl: string;
+}
+
 export interface FargateTaskDefinitionProps {
   /** Family suffix: family and container are `<env>-brew-<name>`. */
   readonly name: string;
   readonly cpu: number;
   readonly memoryMiB: number;
-  readonly repository: EcrRepository;
+  readonly repository: ImageRepository;
   readonly imageTag: string;
   readonly environment: Record<string, string>;
   /** Overrides the image's CMD (e.g. to pass runtime flags). Default: the image's own. */

@@ -2,7 +2,9 @@ import { Construct } from 'constructs';
 import { AcmCertificate } from '@cdktf/provider-aws/lib/acm-certificate';
 import { AcmCertificateValidation } from '@cdktf/provider-aws/lib/acm-certificate-validation';
 import { Lb } from '@cdktf/provider-aws/lib/lb';
+import { Route53HealthCheck } from '@cdktf/provider-aws/lib/route53-health-check';
 import { Route53Record } from '@cdktf/provider-aws/lib/route53-record';
+import { HEALTH_PATH } from '../engine/runtime-config';
 
 export interface ManagedCertificateProps {
   readonly domainName: string;
@@ -42,10 +44,43 @@ export class ManagedCertificate extends Construct {
   }
 }
 
+/** Route 53 health checks: every 10 s from every checker region, unhealthy after 3 failures in a row. */
+export const FAILOVER_HEALTH_CHECK = { requestInterval: 10, failureThreshold: 3 } as const;
+
+/**
+ * A Route 53 health check of one ALB's `/health` over HTTPS, by the ALB's own
+ * name: it follows this region's endpoint whatever the domain resolves to.
+ * Route 53 does not validate the certificate, so the ALB's certificate for
+ * the domain is fine. The ALB must be internet-facing.
+ */
+export class EndpointHealthCheck extends Construct {
+  public readonly healthCheck: Route53HealthCheck;
+
+  constructor(scope: Construct, id: string, props: { readonly alb: Lb; readonly label: string }) {
+    super(scope, id);
+    this.healthCheck = new Route53HealthCheck(this, 'check', {
+      type: 'HTTPS',
+      fqdn: props.alb.dnsName,
+      port: 443,
+      resourcePath: HEALTH_PATH,
+      enableSni: true,
+      ...FAILOVER_HEALTH_CHECK,
+      tags: { Name: props.label },
+    });
+  }
+}
+
 export interface DnsAliasProps {
   readonly domainName: string;
   readonly hostedZoneId: string;
   readonly alb: Lb;
+  /**
+   * This ALB's role when the name fails over between regions (issue #15),
+   * with the health check Route 53 follows: it answers with the secondary
+   * while the primary fails its check. Each stack writes its own record.
+   * @default a plain alias, no failover
+   */
+  readonly failover?: { readonly role: 'PRIMARY' | 'SECONDARY'; readonly healthCheck: Route53HealthCheck };
 }
 
 /** The mirror's domain as a Route 53 alias record to the ALB (which answers IPv4). */
@@ -55,6 +90,19 @@ export class DnsAlias extends Construct {
   constructor(scope: Construct, id: string, props: DnsAliasProps) {
     super(scope, id);
     const alias = { name: props.alb.dnsName, zoneId: props.alb.zoneId, evaluateTargetHealth: true };
-    this.fqdn = new Route53Record(this, 'a', { zoneId: props.hostedZoneId, name: props.domainName, type: 'A', alias }).fqdn;
+    const failover = props.failover;
+    this.fqdn = new Route53Record(this, 'a', {
+      zoneId: props.hostedZoneId,
+      name: props.domainName,
+      type: 'A',
+      alias,
+      ...(failover
+        ? {
+            setIdentifier: `${props.domainName}-${failover.role.toLowerCase()}`,
+            failoverRoutingPolicy: { type: failover.role },
+            healthCheckId: failover.healthCheck.id,
+          }
+        : {}),
+    }).fqdn;
   }
 }

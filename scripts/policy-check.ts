@@ -3,14 +3,15 @@
  * on any breach. `npm test` runs it right after `cdktf synth`, so the files
  * checked are exactly the files Terraform validates and deploys.
  *
- *   npm run policy [-- dev staging prod]
+ *   npm run policy [-- dev staging prod prod-standby]   (default: every synthesized stack)
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { CHECKS, EXCEPTIONS, Exception, evaluate } from '../test/policy/checks';
 
 const root = path.resolve(__dirname, '..');
-const stacks = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['dev', 'staging', 'prod'];
+const synthesized = path.join(root, 'cdktf.out', 'stacks');
+const stacks = process.argv.slice(2).length > 0 ? process.argv.slice(2) : fs.existsSync(synthesized) ? fs.readdirSync(synthesized).sort() : ['dev', 'staging', 'prod'];
 let failed = false;
 const applied = new Set<Exception>();
 for (const stack of stacks) {

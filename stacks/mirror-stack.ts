@@ -1,5 +1,5 @@
 import { Construct } from 'constructs';
-import { LocalBackend, S3Backend, TerraformOutput } from 'cdktf';
+import { TerraformOutput } from 'cdktf';
 import { DataAwsCallerIdentity } from '@cdktf/provider-aws/lib/data-aws-caller-identity';
 import { DataAwsPartition } from '@cdktf/provider-aws/lib/data-aws-partition';
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
@@ -8,7 +8,11 @@ import { EnvironmentContext } from '../constructs/environment-context';
 import { TLS_POLICY } from '../constructs/load-balancer';
 import { BILLING_REGION } from '../constructs/monitoring/cost-alarm';
 import { Monitoring } from '../constructs/monitoring/monitoring';
+import { REPLICATION_RULE_ID } from '../constructs/bucket-replica';
+import { StandbyHandoff } from '../constructs/standby-handoff';
 import { ReadableAddressStack } from './readable-addresses';
+import { STANDBY_ALARM_SUFFIXES, standbyNamePrefix } from './standby-names';
+import { useBackend } from './backend';
 import { DataTier } from './tiers/data';
 import { Foundation } from './tiers/foundation';
 import { MirrorTier } from './tiers/mirror';
@@ -26,7 +30,7 @@ export { MIRROR_PORT } from './tiers/mirror';
 export class MirrorStack extends ReadableAddressStack {
   constructor(scope: Construct, config: EnvironmentConfig) {
     super(scope, config.name);
-    this.backend(config);
+    useBackend(this, config.remoteState, `terraform.${config.name}.tfstate`);
     const defaultTags = [{ tags: { Project: PROJECT_TAG, Environment: config.name, ManagedBy: 'cdktf' } }];
     new AwsProvider(this, 'aws', { region: config.region, defaultTags });
     const dr = new AwsProvider(this, 'aws-dr', { alias: 'dr', region: config.drRegion, defaultTags });
@@ -44,7 +48,21 @@ export class MirrorStack extends ReadableAddressStack {
     const foundation = new Foundation(this, 'foundation', { config, dr, billing });
     const data = new DataTier(this, 'data', { config, foundation, dr });
     const sync = new SyncTier(this, 'sync', { config, foundation, data });
-    const mirror = new MirrorTier(this, 'mirror', { config, foundation, data });
+    const mirror = new MirrorTier(this, 'mirror', {
+      config,
+      platform: { ...foundation, mirrorImages: foundation.mirrorRepository.repository },
+      data,
+    });
+    if (config.standby) {
+      new StandbyHandoff(this, 'standby-handoff', {
+        provider: dr,
+        bucketName: data.storeReplica.bucket.bucket.bucket,
+        bucketArn: data.storeReplica.bucket.bucket.arn,
+        tableName: data.state.table.name,
+        replicaKeyArn: foundation.drDataKey.arn,
+        mirrorRepositoryName: foundation.mirrorRepository.repository.name,
+      });
+    }
     const monitoring = new Monitoring(this, 'monitoring', {
       alarmEmail: config.alarmEmail,
       thresholds: config.alarms,
@@ -56,8 +74,17 @@ export class MirrorStack extends ReadableAddressStack {
         deadLetterQueueNames: sync.deadLetterQueueNames,
       },
       serving: { albArnSuffix: mirror.loadBalancer.alb.arnSuffix, targetGroupArnSuffix: mirror.loadBalancer.targetGroup.arnSuffix },
-      data: { cacheNodeIds: data.cache.memberClusterIds, tableName: data.state.table.name, replicaRegion: config.drRegion },
+      data: {
+        cacheNodeIds: data.cache.memberClusterIds,
+        tableName: data.state.table.name,
+        replicaRegion: config.drRegion,
+        storeReplication: { sourceBucket: data.store.bucket.bucket.bucket, destinationBucket: data.storeReplica.bucket.bucket.bucket, ruleId: REPLICATION_RULE_ID },
+      },
       clusterArn: foundation.cluster.cluster.arn,
+      endpointHealthCheckId: mirror.healthCheck?.id,
+      standby: config.standby
+        ? { region: config.drRegion, alarmNames: STANDBY_ALARM_SUFFIXES.map((suffix) => `${standbyNamePrefix(config.name)}-${suffix}`) }
+        : undefined,
       dashboard: {
         subjects: {
           orchestratorFunctionName: sync.orchestrator.function.functionName,
@@ -79,21 +106,6 @@ export class MirrorStack extends ReadableAddressStack {
       },
     });
     this.outputs(config, { foundation, data, mirror, monitoring });
-  }
-
-  private backend(config: EnvironmentConfig): void {
-    if (config.remoteState) {
-      const backend = new S3Backend(this, {
-        bucket: config.remoteState.bucket,
-        key: config.remoteState.key,
-        region: config.remoteState.region,
-        encrypt: true,
-      });
-      // S3-native locking (Terraform ≥ 1.10); `dynamodb_table` is deprecated in 1.11. cdktf 0.21 has no typed option for it.
-      backend.addOverride('use_lockfile', true);
-    } else {
-      new LocalBackend(this, { path: `terraform.${config.name}.tfstate` });
-    }
   }
 
   private outputs(

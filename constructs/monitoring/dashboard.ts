@@ -25,8 +25,11 @@ export interface DashboardSubjects {
 export interface MirrorDashboardProps {
   /** Alarms in the stack's region. */
   readonly alarms: CloudwatchMetricAlarm[];
-  /** Alarms in other regions, with their region (the cost alarm lives in us-east-1). */
-  readonly remoteAlarms?: { readonly alarm: CloudwatchMetricAlarm; readonly region: string }[];
+  /**
+   * Alarms in other regions or other stacks, by name, ARN and region: the cost alarm in us-east-1, and
+   * the standby's alarms in the DR region (its own stack), so on-call sees a failover from here.
+   */
+  readonly remoteAlarms?: { readonly name: string; readonly arn: string; readonly region: string }[];
   readonly subjects: DashboardSubjects;
   /** The freshness alarm's threshold, drawn on the generation-age graph (seconds). */
   readonly freshnessMaxAgeSeconds: number;
@@ -64,7 +67,7 @@ export class MirrorDashboard extends AddressGroup {
     this.servingRows(props);
     this.dataRows(props);
     if (props.remoteAlarms?.length) {
-      this.row(props.remoteAlarms.map(({ alarm, region }) => ({ type: 'metric', width: 8, height: 6, properties: { title: alarm.alarmNameInput, region, annotations: { alarms: [alarm.arn] }, view: 'timeSeries', stacked: false } })));
+      this.row(props.remoteAlarms.map(({ name, arn, region }) => ({ type: 'metric', width: 8, height: 6, properties: { title: `${name} (${region})`, region, annotations: { alarms: [arn] }, view: 'timeSeries', stacked: false } })));
     }
     this.dashboard = new CloudwatchDashboard(this, 'dashboard', {
       dashboardName: `${context.namePrefix}-homebrew-mirror`,

@@ -10,9 +10,11 @@ export interface DataAlarmsProps {
   readonly cacheNodeIds: string[];
   readonly tableName: string;
   readonly replicaRegion: string;
+  /** The bottle store's replication rule to the DR region (S3 Replication Time Control metrics). */
+  readonly storeReplication: { readonly sourceBucket: string; readonly destinationBucket: string; readonly ruleId: string };
 }
 
-/** The cache (worst node decides) and the state table with its replication to the DR region. */
+/** The cache (worst node decides), the state table, and the replication of the table and the bottle store to the DR region. */
 export class DataAlarms extends AlarmSet {
   constructor(scope: Construct, id: string, topic: SnsTopic, props: DataAlarmsProps) {
     super(scope, id, topic);
@@ -87,6 +89,43 @@ export class DataAlarms extends AlarmSet {
       evaluationPeriods: 3,
       comparisonOperator: 'GreaterThanThreshold',
       threshold: t.dynamodbReplicationLatencyMs,
+      treatMissingData: 'notBreaching',
+    });
+    this.storeReplicationAlarms(props);
+  }
+
+  /**
+   * The RPO budget of the bottle store (README, "Disaster recovery"): the standby waits for a generation's objects,
+   * so slow replication delays it there, and failed replication never lets it switch.
+   */
+  private storeReplicationAlarms(props: DataAlarmsProps): void {
+    const p = ctx(this).namePrefix;
+    const t = props.thresholds;
+    const replication = { SourceBucket: props.storeReplication.sourceBucket, DestinationBucket: props.storeReplication.destinationBucket, RuleId: props.storeReplication.ruleId };
+    this.alarm({
+      name: `${p}-store-replication-latency`,
+      description: `Bottle-store objects take more than ${t.storeReplicationLatencySeconds} s to reach ${props.replicaRegion}. Runbook: README#store-replication-alarms`,
+      namespace: 'AWS/S3',
+      metricName: 'ReplicationLatency',
+      dimensions: replication,
+      statistic: 'Maximum',
+      period: 300,
+      evaluationPeriods: 2,
+      comparisonOperator: 'GreaterThanThreshold',
+      threshold: t.storeReplicationLatencySeconds,
+      treatMissingData: 'notBreaching',
+    });
+    this.alarm({
+      name: `${p}-store-replication-failed`,
+      description: `Bottle-store objects failed to replicate to ${props.replicaRegion}. Runbook: README#store-replication-alarms`,
+      namespace: 'AWS/S3',
+      metricName: 'OperationsFailedReplication',
+      dimensions: replication,
+      statistic: 'Sum',
+      period: 300,
+      evaluationPeriods: 1,
+      comparisonOperator: 'GreaterThanThreshold',
+      threshold: 0,
       treatMissingData: 'notBreaching',
     });
   }

@@ -9,6 +9,7 @@ import { AlertTopic } from './alert-topic';
 import { BILLING_REGION, CostAlarm } from './cost-alarm';
 import { MirrorDashboard, MirrorDashboardProps } from './dashboard';
 import { DataAlarms, DataAlarmsProps } from './data-alarms';
+import { EndpointAlarm, ROUTE53_METRICS_REGION } from './endpoint-alarm';
 import { ServingAlarms, ServingAlarmsProps } from './serving-alarms';
 import { SyncAlarms, SyncAlarmsProps } from './sync-alarms';
 import { TaskFailureAlarm } from './task-failure-alarm';
@@ -24,6 +25,10 @@ export interface MonitoringProps {
   readonly serving: Omit<ServingAlarmsProps, 'thresholds'>;
   readonly data: Omit<DataAlarmsProps, 'thresholds'>;
   readonly clusterArn: string;
+  /** Route 53's check of the primary ALB (environments with a standby): alarmed on in us-east-1. Default: none. */
+  readonly endpointHealthCheckId?: string;
+  /** The standby's region and alarm names (its own stack), shown on the dashboard. Default: no standby. */
+  readonly standby?: { readonly region: string; readonly alarmNames: readonly string[] };
   /** What the dashboard graphs, where the runbooks are, and the environment's settings for its text widget. */
   readonly dashboard: Pick<MirrorDashboardProps, 'subjects' | 'runbookUrl' | 'settings'>;
 }
@@ -62,6 +67,10 @@ export class Monitoring extends Construct {
     const data = new DataAlarms(this, 'data-alarms', this.topic, { ...props.data, thresholds: t });
     const tasks = new TaskFailureAlarm(this, 'task-failures', this.topic, { clusterArn: props.clusterArn });
     const cost = new CostAlarm(this, 'cost', this.billingTopic, { monthlyBudgetUsd: t.monthlyCostUsd, provider: props.billing.provider });
+    // us-east-1 holds Route 53's metrics as it holds billing's: the same topic carries both.
+    const endpoint = props.endpointHealthCheckId
+      ? new EndpointAlarm(this, 'endpoint', this.billingTopic, { healthCheckId: props.endpointHealthCheckId, provider: props.billing.provider })
+      : undefined;
 
     this.errorAlarm = sync.errorAlarm;
     this.durationAlarm = sync.durationAlarm;
@@ -69,11 +78,15 @@ export class Monitoring extends Construct {
     this.availabilityAlarm = serving.availabilityAlarm;
     this.costAlarm = cost.costAlarm;
     const regional = [...sync.alarms, ...serving.alarms, ...data.alarms, ...tasks.alarms];
-    this.alarms = [...regional, this.costAlarm];
+    this.alarms = [...regional, this.costAlarm, ...(endpoint?.alarms ?? [])];
     this.dashboard = new MirrorDashboard(this, 'dashboard', {
       ...props.dashboard,
       alarms: regional,
-      remoteAlarms: [{ alarm: this.costAlarm, region: BILLING_REGION }],
+      remoteAlarms: [
+        { name: this.costAlarm.alarmNameInput!, arn: this.costAlarm.arn, region: BILLING_REGION },
+        ...(endpoint?.alarms ?? []).map((alarm) => ({ name: alarm.alarmNameInput!, arn: alarm.arn, region: ROUTE53_METRICS_REGION })),
+        ...(props.standby?.alarmNames ?? []).map((name) => ({ name, arn: ctx(this).arn('cloudwatch', `alarm:${name}`, { region: props.standby!.region }), region: props.standby!.region })),
+      ],
       freshnessMaxAgeSeconds: t.freshnessMaxAgeSeconds,
     }).dashboard;
   }

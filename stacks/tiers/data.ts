@@ -11,6 +11,9 @@ import { LOG_PREFIXES } from '../../constructs/log-archive';
 import { StateTable } from '../../constructs/state-table';
 import { CACHE_KEY_PREFIXES, SYNC_ENV } from '../../engine/runtime-config';
 import { Foundation } from './foundation';
+import { SecurityGroup } from '@cdktf/provider-aws/lib/security-group';
+import { allow } from '../../constructs/firewall';
+import { Grantable } from '../../constructs/service-role';
 
 /** Cache users, one per workload, each confined to its key prefix. */
 export const CACHE_USERS = {
@@ -64,6 +67,19 @@ export class DataTier extends AddressGroup {
       crossRegionCopy: foundation.drBackupKey ? { provider: props.dr, kmsKeyArn: foundation.drBackupKey.arn } : undefined,
       regionSettings: config.manageBackupRegionSettings ? { otherRegions: [props.dr] } : undefined,
     });
+  }
+
+  /** What the mirror service reads (`MirrorData`): the store, the table and the mirror's cache user. */
+  get mirrorEnvironment(): Record<string, string> {
+    return this.runtimeEnvironment('mirror');
+  }
+
+  /** Serve from the store, read the pointer, and reach the cache as the mirror's user. */
+  grantMirror(scope: Construct, grantee: Grantable, securityGroup: SecurityGroup): void {
+    allow(scope, 'mirror-to-cache', { from: securityGroup, to: this.cache.securityGroup, port: CACHE_PORT, description: 'Mirror to Valkey (TLS)' });
+    this.store.grantServe(grantee);
+    this.state.grantReadState(grantee);
+    this.cache.grantConnect(grantee, 'mirror');
   }
 
   /** The variables every workload reads to reach the store, the table and its cache user (`runtime-config.ts`). */

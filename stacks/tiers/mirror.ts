@@ -1,42 +1,76 @@
 import { Construct } from 'constructs';
 import { EnvironmentConfig } from '../../config/environments';
+import { Route53HealthCheck } from '@cdktf/provider-aws/lib/route53-health-check';
+import { SecurityGroup } from '@cdktf/provider-aws/lib/security-group';
 import { AddressGroup } from '../../constructs/address-group';
-import { CACHE_PORT } from '../../constructs/cache';
+import { ContainerCluster } from '../../constructs/container-cluster';
 import { ctx } from '../../constructs/environment-context';
-import { FargateTaskDefinition } from '../../constructs/fargate-task-definition';
+import { FargateTaskDefinition, ImageRepository } from '../../constructs/fargate-task-definition';
 import { allow, securityGroup } from '../../constructs/firewall';
 import { LoadBalancer } from '../../constructs/load-balancer';
-import { LOG_PREFIXES } from '../../constructs/log-archive';
-import { DnsAlias, ManagedCertificate } from '../../constructs/mirror-domain';
+import { LOG_PREFIXES, LogArchive } from '../../constructs/log-archive';
+import { Network } from '../../constructs/network';
+import { Grantable } from '../../constructs/service-role';
+import { DnsAlias, EndpointHealthCheck, ManagedCertificate } from '../../constructs/mirror-domain';
 import { MirrorService } from '../../constructs/mirror-service';
 import { METRICS_NAMESPACE, MIRROR_SERVICE_ENV, MIRROR_SERVICE_NODE_FLAGS } from '../../engine/runtime-config';
 import { NODE_MEMORY_FLAGS } from '../../engine/heap';
-import { DataTier } from './data';
-import { Foundation } from './foundation';
 
 /** Port the mirror container listens on behind the ALB. */
 export const MIRROR_PORT = 8080;
+
+/** What the mirror tier runs on: the network, the container cluster, the bucket for ALB logs, the image. */
+export interface MirrorPlatform {
+  readonly network: Network;
+  readonly cluster: ContainerCluster;
+  readonly logArchive: LogArchive;
+  readonly mirrorImages: ImageRepository;
+}
+
+/** What the mirror serves from: the primary's data tier, or the replicas in the DR region (`ReplicaData`). */
+export interface MirrorData {
+  /** The variables naming the store and the table (the workload's `*_ENV` contract). */
+  readonly mirrorEnvironment: Record<string, string>;
+  /** Grants the task role what serving needs, and lets the tasks' security group reach the data. */
+  grantMirror(scope: Construct, role: Grantable, securityGroup: SecurityGroup): void;
+}
+
+export interface MirrorTierProps {
+  readonly config: EnvironmentConfig;
+  readonly platform: MirrorPlatform;
+  readonly data: MirrorData;
+  /**
+   * `standby`: the warm copy in the DR region (its certificate, its size, the
+   * secondary failover record). @default 'primary'
+   */
+  readonly role?: 'primary' | 'standby';
+}
 
 /** What `brew` clients reach: WAF and the ALB in front of the mirror service's Fargate tasks. */
 export class MirrorTier extends AddressGroup {
   public readonly loadBalancer: LoadBalancer;
   public readonly task: FargateTaskDefinition;
   public readonly service: MirrorService;
+  /** Route 53's check of this region's `/health`: the primary's whenever a standby exists, the standby's when the domain fails over. */
+  public readonly healthCheck?: Route53HealthCheck;
 
-  constructor(scope: Construct, id: string, props: { readonly config: EnvironmentConfig; readonly foundation: Foundation; readonly data: DataTier }) {
+  // long: a tier's composition root, one construct per step in dependency order
+  constructor(scope: Construct, id: string, props: MirrorTierProps) {
     super(scope, id);
-    const { config, foundation, data } = props;
-    const { network, cluster } = foundation;
+    const { config, platform, data } = props;
+    const { network, cluster } = platform;
+    const standby = props.role === 'standby' ? config.standby : undefined;
+    if (props.role === 'standby' && !standby) throw new Error(`${config.name} has no standby configured`);
     const p = ctx(this).namePrefix;
 
     const mirrorSg = securityGroup(this, 'mirror-sg', `${p}-mirror-sg`, 'Mirror tasks: traffic from the ALB only', network.vpc.id);
-    allow(this, 'mirror-to-cache', { from: mirrorSg, to: data.cache.securityGroup, port: CACHE_PORT, description: 'Mirror to Valkey (TLS)' });
     allow(this, 'mirror-to-https', { from: mirrorSg, to: { cidr: '0.0.0.0/0' }, port: 443, description: 'AWS APIs over HTTPS' });
 
     const service = config.mirrorService;
     // No certificate given but a hosted zone: ACM issues one, validated through DNS in that zone.
+    const givenCertificate = standby ? standby.certificateArn : config.certificateArn;
     const certificateArn =
-      config.certificateArn ?? new ManagedCertificate(this, 'certificate', { domainName: config.domainName, hostedZoneId: config.hostedZoneId! }).certificateArn;
+      givenCertificate ?? new ManagedCertificate(this, 'certificate', { domainName: config.domainName, hostedZoneId: config.hostedZoneId! }).certificateArn;
     this.loadBalancer = new LoadBalancer(this, 'load-balancer', {
       vpcId: network.vpc.id,
       subnetIds: service.albScheme === 'internet-facing' ? network.publicSubnetIds : network.privateSubnetIds,
@@ -44,35 +78,48 @@ export class MirrorTier extends AddressGroup {
       allowedCidrs: service.allowedCidrs,
       certificateArn,
       targetPort: MIRROR_PORT,
-      accessLogBucket: foundation.logArchive.bucket.bucket.id,
+      accessLogBucket: platform.logArchive.bucket.bucket.id,
       accessLogPrefix: LOG_PREFIXES.alb,
       rateLimitPer5Min: service.wafRateLimitPer5Min,
     });
     // The ALB checks at creation that it may write its access logs.
-    this.loadBalancer.alb.node.addDependency(foundation.logArchive.bucket.policy);
+    this.loadBalancer.alb.node.addDependency(platform.logArchive.bucket.policy);
     allow(this, 'alb-to-mirror', { from: this.loadBalancer.securityGroup, to: mirrorSg, port: MIRROR_PORT, description: 'ALB to mirror tasks' });
 
     this.task = new FargateTaskDefinition(this, 'mirror-task', {
       name: 'mirror',
       cpu: service.cpu,
       memoryMiB: service.memoryMiB,
-      repository: foundation.mirrorRepository.repository,
+      repository: platform.mirrorImages,
       imageTag: config.imageTag,
       containerPort: MIRROR_PORT,
       command: ['node', ...NODE_MEMORY_FLAGS, ...MIRROR_SERVICE_NODE_FLAGS, 'main.js'],
       environment: {
-        ...data.runtimeEnvironment('mirror'),
+        ...data.mirrorEnvironment,
         [MIRROR_SERVICE_ENV.metricsNamespace]: METRICS_NAMESPACE,
         [MIRROR_SERVICE_ENV.port]: String(MIRROR_PORT),
         [MIRROR_SERVICE_ENV.mode]: 'redirect',
       },
     });
-    data.store.grantServe(this.task.taskRole);
-    data.state.grantReadState(this.task.taskRole);
-    data.cache.grantConnect(this.task.taskRole, 'mirror');
+    data.grantMirror(this, this.task.taskRole, mirrorSg);
 
+    // With a standby, Route 53 checks this region's endpoint: the primary's check raises the endpoint
+    // alarm (constructs/monitoring/monitoring.ts) with or without a zone; with a zone both checks drive failover.
+    const checked = config.standby && service.albScheme === 'internet-facing' && (!standby || config.hostedZoneId);
+    if (checked) {
+      this.healthCheck = new EndpointHealthCheck(this, 'endpoint-health', {
+        alb: this.loadBalancer.alb,
+        label: `${config.domainName} ${standby ? 'standby' : 'primary'} (${ctx(this).region})`,
+      }).healthCheck;
+    }
     if (config.hostedZoneId) {
-      new DnsAlias(this, 'dns', { domainName: config.domainName, hostedZoneId: config.hostedZoneId, alb: this.loadBalancer.alb });
+      new DnsAlias(this, 'dns', {
+        domainName: config.domainName,
+        hostedZoneId: config.hostedZoneId,
+        alb: this.loadBalancer.alb,
+        // With a standby, the name fails over: the primary while its /health answers, else the standby.
+        failover: this.healthCheck ? { role: standby ? 'SECONDARY' : 'PRIMARY', healthCheck: this.healthCheck } : undefined,
+      });
     }
 
     this.service = new MirrorService(this, 'mirror-service', {
@@ -84,10 +131,10 @@ export class MirrorTier extends AddressGroup {
       securityGroup: mirrorSg,
       alb: this.loadBalancer.alb,
       targetGroup: this.loadBalancer.targetGroup,
-      minTasks: service.minTasks,
+      minTasks: standby ? standby.minTasks : service.minTasks,
       maxTasks: service.maxTasks,
       capacityProvider: cluster.capacityProvider,
-      workingHours: config.workingHours,
+      workingHours: standby ? undefined : config.workingHours,
       dependsOn: [this.loadBalancer.httpsListener, cluster.capacityProviders],
     });
   }

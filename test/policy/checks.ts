@@ -42,12 +42,12 @@ const REPLICA_BUCKET = /^aws_s3_bucket\.\w+_replica_bucket_bucket$/;
 export const EXCEPTIONS: readonly Exception[] = [
   {
     check: 'CKV_AWS_145',
-    address: 'aws_s3_bucket.log_archive_logs_bucket',
+    address: /^aws_s3_bucket\.(alb_)?log_archive_logs_bucket$/,
     reason: 'S3 server access logs and ALB access logs can only be delivered to SSE-S3 buckets, not SSE-KMS.',
   },
   {
     check: 'CKV_AWS_18',
-    address: 'aws_s3_bucket.log_archive_logs_bucket',
+    address: /^aws_s3_bucket\.(alb_)?log_archive_logs_bucket$/,
     reason: 'The access-log bucket cannot log its own access without an infinite delivery loop.',
   },
   {
@@ -71,13 +71,19 @@ export const EXCEPTIONS: readonly Exception[] = [
   },
   {
     check: 'CKV_AWS_338',
-    address: /^aws_cloudwatch_log_group\.(orchestrator_logs|sync_worker_logs|sync_task_logs|mirror_task_logs|cache_engine_log|cache_slow_log|monitoring_task_failure_events)$/,
+    address: /^aws_cloudwatch_log_group\.(orchestrator_logs|sync_worker_logs|sync_task_logs|mirror_task_logs|cache_engine_log|cache_slow_log|(monitoring_)?task_failure_events)$/,
     reason: 'Operational logs keep logRetentionDays (30 by default) as a stated cost choice; security logs (flow, WAF, CloudTrail) keep a year.',
   },
   {
     check: 'CKV_AWS_144',
     address: REPLICA_BUCKET,
     reason: 'The DR-region replica of the trail bucket or the log archive is itself the cross-region copy; replicating it back would loop.',
+  },
+  {
+    check: 'CKV_AWS_144',
+    address: 'aws_s3_bucket.alb_log_archive_logs_bucket',
+    reason:
+      "The standby's ALB log bucket is in the DR region: a copy in the primary region would live in the region the standby stands in for.",
   },
   {
     check: 'CKV_AWS_144',

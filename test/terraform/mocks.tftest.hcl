@@ -14,6 +14,18 @@ mock_provider "aws" {
       image_digest = "sha256:0000000000000000000000000000000000000000000000000000000000000000"
     }
   }
+  # The standby reads the primary's handoff parameter (constructs/standby-handoff.ts) and the replicated image repository.
+  mock_data "aws_ssm_parameter" {
+    defaults = {
+      insecure_value = "{\"bucket\":\"prod-brew-bottles-replica-mock\",\"bucket_arn\":\"arn:aws:s3:::prod-brew-bottles-replica-mock\",\"table\":\"prod-brew-state\",\"key_arn\":\"arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab\",\"mirror_repository\":\"prod-brew/mirror-service\"}"
+    }
+  }
+  mock_data "aws_ecr_repository" {
+    defaults = {
+      arn            = "arn:aws:ecr:us-west-2:123456789012:repository/prod-brew/mirror-service"
+      repository_url = "123456789012.dkr.ecr.us-west-2.amazonaws.com/prod-brew/mirror-service"
+    }
+  }
   mock_data "aws_partition" {
     defaults = {
       partition  = "aws"

@@ -32,8 +32,8 @@ run "prod_plan" {
     error_message = "prod alarms on p99 latency over 500 ms"
   }
   assert {
-    condition     = aws_cloudwatch_metric_alarm.monitoring_alarm_monthly_cost.threshold == 1000 && aws_cloudwatch_metric_alarm.monitoring_alarm_monthly_cost.metric_name == "EstimatedCharges"
-    error_message = "prod alarms on $1000 of estimated charges"
+    condition     = aws_cloudwatch_metric_alarm.monitoring_alarm_monthly_cost.threshold == 1100 && aws_cloudwatch_metric_alarm.monitoring_alarm_monthly_cost.metric_name == "EstimatedCharges"
+    error_message = "prod alarms on $1100 of estimated charges (prod and its standby)"
   }
   assert {
     condition     = aws_ecs_cluster_capacity_providers.cluster_capacity.capacity_providers == toset(["FARGATE"])
@@ -59,6 +59,23 @@ run "prod_plan" {
 
 run "prod_apply" {
   command = apply
+
+  assert {
+    condition     = aws_s3_bucket_replication_configuration.bottle_store_replica_replication.rule[0].destination[0].replication_time[0].status == "Enabled" && aws_s3_bucket_replication_configuration.bottle_store_replica_replication.rule[0].destination[0].metrics[0].status == "Enabled"
+    error_message = "the bottle store replicates to the DR region with Replication Time Control and its metrics (the replication alarms read them)"
+  }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.monitoring_alarm_store_replication_latency.threshold == 300 && aws_cloudwatch_metric_alarm.monitoring_alarm_store_replication_latency.dimensions.DestinationBucket == aws_s3_bucket.bottle_store_replica_bucket_bucket.bucket
+    error_message = "prod alarms when bottle-store replication takes longer than the 5-minute RPO budget"
+  }
+  assert {
+    condition     = aws_ssm_parameter.standby_handoff_parameter.name == "/prod-brew/standby/replicas" && jsondecode(aws_ssm_parameter.standby_handoff_parameter.insecure_value).table == aws_dynamodb_table.state_table_table.name
+    error_message = "prod hands its replicas over to the standby in the DR region"
+  }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.monitoring_alarm_endpoint_unhealthy.dimensions.HealthCheckId == aws_route53_health_check.endpoint_health_check.id && aws_route53_health_check.endpoint_health_check.fqdn == aws_lb.load_balancer_alb.dns_name
+    error_message = "prod alarms when Route 53 health checkers fail its ALB's /health"
+  }
 
   assert {
     condition     = output.environment_config.nat_gateways == 3 && !output.environment_config.fargate_spot

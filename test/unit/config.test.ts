@@ -8,7 +8,8 @@ describe('environment configuration', () => {
       expect(config.availabilityZones).toHaveLength(3);
       const problems = placeholderProblems(config);
       expect(problems.join('\n')).toMatch(new RegExp(`HBS_${name.toUpperCase()}_DOMAIN_NAME`));
-      expect(problems).toHaveLength(4);
+      // prod's standby adds its own certificate and state bucket.
+      expect(problems).toHaveLength(name === 'prod' ? 6 : 4);
     }
   });
 
@@ -27,6 +28,8 @@ describe('environment configuration', () => {
       HBS_PROD_ALARM_EMAIL: 'oncall@acme.dev',
       HBS_PROD_STATE_BUCKET: 'acme-tfstate',
       HBS_PROD_ALB_SCHEME: 'internal',
+      HBS_PROD_DR_CERTIFICATE_ARN: 'arn:aws:acm:us-west-2:111122223333:certificate/1f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b',
+      HBS_PROD_DR_STATE_BUCKET: 'acme-tfstate-dr',
     });
     expect(config.domainName).toBe('bottles.acme.dev');
     expect(config.mirrorService.albScheme).toBe('internal');
@@ -73,4 +76,42 @@ describe('synthesis with a bad HBS_* value', () => {
     expect(run.status).toBe(2);
     expect(run.stderr).toBe('synth: HBS_PROD_REGION="mars-1" is not a valid AWS region\n');
   });
+
+  describe('the DR standby', () => {
+    test('prod has one by default, in us-west-2 with its own VPC range; dev and staging do not', () => {
+      const prod = loadEnvironmentConfig('prod', {});
+      expect(prod.standby).toMatchObject({ availabilityZones: ['us-west-2a', 'us-west-2b', 'us-west-2c'], vpcCidr: '10.31.0.0/16', minTasks: 2, failoverRequestsPer5Min: 2000 });
+      expect(prod.standby!.remoteState).toBeUndefined();
+      expect(loadEnvironmentConfig('staging', {}).standby).toBeUndefined();
+      expect(loadEnvironmentConfig('dev', {}).standby).toBeUndefined();
+      expect(loadEnvironmentConfig('prod', { HBS_PROD_STANDBY: 'false' }).standby).toBeUndefined();
+    });
+
+    test('HBS_<ENV>_STANDBY=true gives staging one, derived from its DR region and VPC range', () => {
+      const staging = loadEnvironmentConfig('staging', { HBS_STAGING_STANDBY: 'true', HBS_STAGING_DR_REGION: 'us-east-2', HBS_STAGING_DR_STATE_BUCKET: 'acme-dr' });
+      expect(staging.standby).toMatchObject({
+        availabilityZones: ['us-east-2a', 'us-east-2b', 'us-east-2c'],
+        vpcCidr: '10.21.0.0/16',
+        certificateArn: 'arn:aws:acm:us-east-2:000000000000:certificate/00000000-0000-0000-0000-000000000000',
+        remoteState: { bucket: 'acme-dr', region: 'us-east-2', key: 'homebrew-bottles-sync/staging/standby.tfstate' },
+      });
+    });
+
+    test('with a hosted zone and no DR certificate, the standby requests its own', () => {
+      expect(loadEnvironmentConfig('prod', { HBS_PROD_HOSTED_ZONE_ID: 'Z0123456789ABCDEFGHIJ' }).standby!.certificateArn).toBeUndefined();
+    });
+
+    test('bad standby settings are one line naming the variable', () => {
+      expect(() => loadEnvironmentConfig('prod', { HBS_PROD_STANDBY: 'yes' })).toThrow(new ConfigError('HBS_PROD_STANDBY="yes" must be true or false'));
+      expect(() => loadEnvironmentConfig('prod', { HBS_PROD_DR_AVAILABILITY_ZONES: 'us-east-1a,us-east-1b,us-east-1c' })).toThrow(
+        /HBS_PROD_DR_AVAILABILITY_ZONES must list exactly three zones of us-west-2/,
+      );
+      expect(() => loadEnvironmentConfig('prod', { HBS_PROD_DR_CERTIFICATE_ARN: 'cert-1' })).toThrow(/HBS_PROD_DR_CERTIFICATE_ARN="cert-1" is not a valid ACM certificate ARN/);
+      // Route 53 health checks cannot reach an internal ALB, so a failover domain needs an internet-facing one.
+      expect(() => loadEnvironmentConfig('prod', { HBS_PROD_HOSTED_ZONE_ID: 'Z0123456789ABCDEFGHIJ', HBS_PROD_ALB_SCHEME: 'internal' })).toThrow(
+        /HBS_PROD_STANDBY with HBS_PROD_HOSTED_ZONE_ID needs an internet-facing ALB/,
+      );
+    });
+  });
 });
+

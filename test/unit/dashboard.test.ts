@@ -74,7 +74,10 @@ describe('the on-call dashboard', () => {
   test('every alarm names a runbook section that exists in the README', () => {
     const readme = fs.readFileSync(path.resolve(__dirname, '../../README.md'), 'utf8');
     const sections = new Set([...readme.matchAll(/^### ([a-z0-9-]+)$/gm)].map((m) => m[1]));
-    for (const alarm of Object.values(stacks.prod.resource.aws_cloudwatch_metric_alarm) as any[]) {
+    // Every stack's alarms: the environments' and the standby's.
+    const alarms = Object.values(stacks).flatMap((json: any) => Object.values(json.resource.aws_cloudwatch_metric_alarm)) as any[];
+    expect(alarms.map((a) => a.alarm_name)).toContain('prod-brew-standby-serving-clients');
+    for (const alarm of alarms) {
       const section = /Runbook: README#([a-z0-9-]+)$/.exec(alarm.alarm_description)?.[1];
       expect([alarm.alarm_name, section && sections.has(section)]).toEqual([alarm.alarm_name, true]);
     }

@@ -1,13 +1,14 @@
-import { MIRROR_SERVICE_ENV, ORCHESTRATOR_ENV, SYNC_TASK_ENV, WORKER_ENV } from '../../engine/runtime-config';
+import { MIRROR_SERVICE_ENV, ORCHESTRATOR_ENV, STANDBY_MIRROR_SERVICE_ENV, SYNC_TASK_ENV, WORKER_ENV } from '../../engine/runtime-config';
 import { synthAll } from '../synth';
 import { NODE_OPTIONS_ENV } from '../../engine/heap';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
-const prod = synthAll().prod as any;
+const stacks = synthAll() as Record<string, any>;
+const prod = stacks.prod;
 const lambdaEnv = (name: string): Record<string, string> => prod.resource.aws_lambda_function[name].environment.variables;
-const containerEnv = (name: string): Record<string, string> =>
+const containerEnv = (name: string, stack = prod): Record<string, string> =>
   Object.fromEntries(
-    JSON.parse(prod.resource.aws_ecs_task_definition[name].container_definitions)[0].environment.map((e: any) => [e.name, e.value]),
+    JSON.parse(stack.resource.aws_ecs_task_definition[name].container_definitions)[0].environment.map((e: any) => [e.name, e.value]),
   );
 
 describe('runtime contract: the stack sets every variable each workload reads', () => {
@@ -16,6 +17,7 @@ describe('runtime contract: the stack sets every variable each workload reads', 
     ['sync worker Lambda', () => lambdaEnv('sync_worker_function'), WORKER_ENV],
     ['Fargate sync task', () => containerEnv('sync_task_task'), SYNC_TASK_ENV],
     ['mirror service', () => containerEnv('mirror_task_task'), MIRROR_SERVICE_ENV],
+    ['standby mirror service (prod-standby)', () => containerEnv('mirror_task_task', stacks['prod-standby']), STANDBY_MIRROR_SERVICE_ENV],
   ])('%s', (_name, read, contract) => {
     const env = read();
     const missing = Object.values(contract).filter((variable) => !env[variable]);

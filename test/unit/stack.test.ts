@@ -312,9 +312,9 @@ describe('monitoring', () => {
     expect(freshness).toMatchObject({ namespace: 'HomebrewMirror', metric_name: 'PublishedGenerationAgeSeconds', statistic: 'Maximum' });
   });
 
-  test('cost alarm reads EstimatedCharges in us-east-1 at $1000', () => {
+  test('cost alarm reads EstimatedCharges in us-east-1 at $1100 (prod and its standby)', () => {
     const cost = alarm('prod', 'monthly_cost');
-    expect(cost).toMatchObject({ namespace: 'AWS/Billing', metric_name: 'EstimatedCharges', threshold: 1000, provider: 'aws.billing' });
+    expect(cost).toMatchObject({ namespace: 'AWS/Billing', metric_name: 'EstimatedCharges', threshold: 1100, provider: 'aws.billing' });
     expect(cost.alarm_actions).toEqual(['${aws_sns_topic.monitoring_billing_topic.arn}']);
     expect(parsed('prod').provider.aws.find((p: any) => p.alias === 'billing').region).toBe('us-east-1');
   });
@@ -325,7 +325,8 @@ describe('monitoring', () => {
       [
         'alb-5xx-rate', 'alb-p99-latency', 'alb-unhealthy-targets',
         'cache-cpu', 'cache-evictions', 'cache-memory', 'cache-replication-lag',
-        'ecs-task-failures', 'monthly-cost', 'orchestrator-dlq-depth', 'orchestrator-duration', 'orchestrator-errors',
+        'ecs-task-failures', 'endpoint-unhealthy', 'monthly-cost', 'orchestrator-dlq-depth', 'orchestrator-duration', 'orchestrator-errors',
+        'store-replication-failed', 'store-replication-latency',
         'sync-freshness', 'sync-worker-dlq-depth', 'table-replication-latency', 'table-system-errors', 'table-throttles',
         'weekly-sync-dlq-depth', 'worker-errors', 'worker-throttles',
       ].map((n) => `prod-brew-${n}`).sort(),

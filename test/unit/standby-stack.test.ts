@@ -1,0 +1,224 @@
+import { Testing } from 'cdktf';
+import { loadEnvironmentConfig } from '../../config/environments';
+import { STANDBY_MIRROR_SERVICE_ENV } from '../../engine/runtime-config';
+import { buildApp } from '../../main';
+import { MirrorStack } from '../../stacks/mirror-stack';
+import { StandbyStack } from '../../stacks/standby-stack';
+import { STANDBY_ALARM_SUFFIXES } from '../../stacks/standby-names';
+import { synthAll } from '../synth';
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+// The warm standby in the DR region (issue #15): its own stack, reading the replicas the primary hands over.
+const stacks = synthAll() as Record<string, any>;
+const standby = stacks['prod-standby'];
+const prod = stacks.prod;
+const resources = (json: any, type: string): Record<string, any> => json.resource[type] ?? {};
+const container = (json: any) => JSON.parse(json.resource.aws_ecs_task_definition.mirror_task_task.container_definitions)[0];
+const env = (json: any): Record<string, string> => Object.fromEntries(container(json).environment.map((e: any) => [e.name, e.value]));
+const HANDOFF = 'jsondecode(data.aws_ssm_parameter.replicas_handoff.insecure_value)';
+
+describe('which environments have a standby', () => {
+  test('prod by default: four stacks, the fourth prod-standby', () => {
+    expect(Object.keys(stacks)).toEqual(['dev', 'prod', 'prod-standby', 'staging']);
+  });
+
+  test('HBS_<ENV>_STANDBY switches it per environment', () => {
+    const app = buildApp(undefined, { HBS_PROD_STANDBY: 'false', HBS_STAGING_STANDBY: 'true' });
+    expect(app.node.children.map((c) => c.node.id).sort()).toEqual(['dev', 'prod', 'staging', 'staging-standby']);
+  });
+
+  test('a stack without a standby writes no handoff parameter; prod writes it in the DR region', () => {
+    expect(resources(stacks.staging, 'aws_ssm_parameter')).toEqual({});
+    const parameter = resources(prod, 'aws_ssm_parameter').standby_handoff_parameter;
+    expect(parameter).toMatchObject({ name: '/prod-brew/standby/replicas', type: 'String', provider: 'aws.dr' });
+    expect(parameter.insecure_value).toContain('aws_s3_bucket.bottle_store_replica_bucket_bucket.bucket');
+    expect(parameter.insecure_value).toContain('aws_kms_key.dr_data_key_key.arn');
+  });
+});
+
+describe('the standby stack', () => {
+  test('lives in the DR region, with its own state, and reads nothing from the primary region', () => {
+    expect(standby.provider.aws).toEqual([expect.objectContaining({ region: 'us-west-2' })]);
+    expect(standby.provider.aws).toHaveLength(1);
+    expect(standby.terraform.backend).toEqual({ local: { path: 'terraform.prod-standby.tfstate' } });
+    const remote = loadEnvironmentConfig('prod', { HBS_PROD_DR_STATE_BUCKET: 'acme-tfstate-dr' });
+    const json = JSON.parse(Testing.synth(new StandbyStack(Testing.app(), remote)));
+    expect(json.terraform.backend.s3).toMatchObject({ bucket: 'acme-tfstate-dr', region: 'us-west-2', key: 'homebrew-bottles-sync/prod/standby.tfstate', use_lockfile: true });
+  });
+
+  test('serves, never writes: no Lambda, no schedule, no cache, no sync task', () => {
+    for (const type of ['aws_lambda_function', 'aws_elasticache_replication_group', 'aws_dynamodb_table', 'aws_scheduler_schedule']) {
+      expect([type, resources(standby, type)]).toEqual([type, {}]);
+    }
+    // Its one EventBridge rule matches task failures; nothing runs on a schedule.
+    expect(Object.values(resources(standby, 'aws_cloudwatch_event_rule')).map((r: any) => r.schedule_expression)).toEqual([undefined]);
+    expect(Object.keys(resources(standby, 'aws_ecs_task_definition'))).toEqual(['mirror_task_task']);
+    expect(Object.keys(resources(standby, 'aws_ecs_service'))).toEqual(['mirror_service_service']);
+    const granted = JSON.stringify(standby.data.aws_iam_policy_document.mirror_task_task_role_permissions.statement);
+    for (const write of ['s3:PutObject', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'elasticache:Connect']) expect(granted).not.toContain(write);
+  });
+
+  test('the mirror reads the bucket replica and the table replica named in the handoff, and decrypts with the DR key', () => {
+    expect(env(standby)).toEqual({
+      [STANDBY_MIRROR_SERVICE_ENV.environment]: 'prod',
+      [STANDBY_MIRROR_SERVICE_ENV.bottleBucket]: `\${${HANDOFF}.bucket}`,
+      [STANDBY_MIRROR_SERVICE_ENV.stateTable]: `\${${HANDOFF}.table}`,
+      [STANDBY_MIRROR_SERVICE_ENV.standby]: 'true',
+      [STANDBY_MIRROR_SERVICE_ENV.metricsNamespace]: 'HomebrewMirror',
+      [STANDBY_MIRROR_SERVICE_ENV.port]: '8080',
+      [STANDBY_MIRROR_SERVICE_ENV.mode]: 'redirect',
+    });
+    const statements = standby.data.aws_iam_policy_document.mirror_task_task_role_permissions.statement;
+    expect(statements).toEqual([
+      { sid: 'ListBottleStore', actions: ['s3:ListBucket'], resources: [`\${${HANDOFF}.bucket_arn}`] },
+      {
+        sid: 'ReadServedObjects',
+        actions: ['s3:GetObject'],
+        resources: ['blobs/sha256/*', 'manifests/*', 'api/generations/*'].map((prefix) => `\${${HANDOFF}.bucket_arn}/${prefix}`),
+      },
+      {
+        sid: 'ReadState',
+        actions: ['dynamodb:GetItem'],
+        resources: [`arn:\${data.aws_partition.partition.partition}:dynamodb:us-west-2:\${data.aws_caller_identity.account.account_id}:table/\${${HANDOFF}.table}`],
+      },
+      { sid: 'UseDrDataKey', actions: ['kms:Decrypt', 'kms:DescribeKey'], resources: [`\${${HANDOFF}.key_arn}`] },
+    ]);
+  });
+
+  test('runs the replicated image of the primary repository, by digest, logging in the DR region', () => {
+    expect(standby.data.aws_ecr_repository.replicas_mirror_images.name).toBe(`\${${HANDOFF}.mirror_repository}`);
+    expect(container(standby).image).toBe('${data.aws_ecr_repository.replicas_mirror_images.repository_url}@${data.aws_ecr_image.mirror_task_image.image_digest}');
+    expect(container(standby).logConfiguration.options['awslogs-region']).toBe('us-west-2');
+    // The same command as the primary's: the memory flags and single-threaded GC.
+    expect(container(standby).command).toEqual(container(prod).command);
+  });
+
+  test('ALB with the primary TLS policy, WAF, access logs, and the primary task size', () => {
+    const listener = resources(standby, 'aws_lb_listener').load_balancer_https;
+    expect(listener.ssl_policy).toBe(resources(prod, 'aws_lb_listener').load_balancer_https.ssl_policy);
+    expect(listener.certificate_arn).toBe(loadEnvironmentConfig('prod', {}).standby!.certificateArn);
+    expect(resources(standby, 'aws_wafv2_web_acl_association').load_balancer_waf_association.web_acl_arn).toBe('${aws_wafv2_web_acl.load_balancer_waf.arn}');
+    expect(resources(standby, 'aws_lb').load_balancer_alb.access_logs).toMatchObject({ bucket: '${aws_s3_bucket.alb_log_archive_logs_bucket.id}', enabled: true });
+    const task = resources(standby, 'aws_ecs_task_definition').mirror_task_task;
+    const primaryTask = resources(prod, 'aws_ecs_task_definition').mirror_task_task;
+    expect([task.cpu, task.memory]).toEqual([primaryTask.cpu, primaryTask.memory]);
+  });
+
+  test('warm at two tasks, scaling to the primary maximum, and names distinct from the primary (IAM is global)', () => {
+    expect(resources(standby, 'aws_appautoscaling_target').mirror_service_scaling).toMatchObject({ min_capacity: 2, max_capacity: 12 });
+    const roles = Object.values(resources(standby, 'aws_iam_role')).map((r: any) => r.name);
+    const primaryRoles = new Set(Object.values(resources(prod, 'aws_iam_role')).map((r: any) => r.name));
+    expect(roles.length).toBeGreaterThan(0);
+    expect(roles.filter((name) => primaryRoles.has(name))).toEqual([]);
+    expect(roles.every((name) => name.startsWith('prod-brew-standby-'))).toBe(true);
+    // The primary owns alias/prod-brew-dr-* in this region; the standby's aliases must not collide.
+    expect(Object.values(resources(standby, 'aws_kms_alias')).map((a: any) => a.name).sort()).toEqual(['alias/prod-brew-standby-alerts', 'alias/prod-brew-standby-logs']);
+  });
+
+  test('alarms: failover traffic, the serving alarms and task failures, all on the standby topic', () => {
+    const alarms = resources(standby, 'aws_cloudwatch_metric_alarm');
+    expect(Object.keys(alarms).sort()).toEqual(['alarm_alb_5xx_rate', 'alarm_alb_p99_latency', 'alarm_alb_unhealthy_targets', 'alarm_ecs_task_failures', 'alarm_serving_clients']);
+    expect(alarms.alarm_serving_clients).toMatchObject({
+      alarm_name: 'prod-brew-standby-serving-clients',
+      metric_name: 'RequestCount',
+      threshold: 2000,
+      dimensions: { LoadBalancer: '${aws_lb.load_balancer_alb.arn_suffix}' },
+    });
+    expect(alarms.alarm_serving_clients.alarm_description).toMatch(/clients have failed over from us-east-1\. Runbook: README#standby-serving-clients$/);
+    expect(Object.values(alarms).every((a: any) => a.alarm_actions[0] === '${aws_sns_topic.topic.arn}')).toBe(true);
+  });
+});
+
+describe('what on-call sees of the standby from the primary', () => {
+  test("the primary dashboard shows each standby alarm, by the name the standby stack gives it, in the DR region", () => {
+    const standbyAlarmNames = Object.values(resources(standby, 'aws_cloudwatch_metric_alarm')).map((a: any) => a.alarm_name).sort();
+    expect(standbyAlarmNames).toEqual(STANDBY_ALARM_SUFFIXES.map((suffix) => `prod-brew-standby-${suffix}`).sort());
+    const widgets = JSON.parse(resources(prod, 'aws_cloudwatch_dashboard').monitoring_dashboard.dashboard_body).widgets;
+    const remote = widgets.filter((w: any) => w.properties.region === 'us-west-2').map((w: any) => w.properties.annotations.alarms[0]);
+    expect(remote.sort()).toEqual(
+      standbyAlarmNames.map((name: string) => `arn:\${data.aws_partition.partition.partition}:cloudwatch:us-west-2:\${data.aws_caller_identity.account.account_id}:alarm:${name}`),
+    );
+    // Without a standby, no such row.
+    const stagingWidgets = JSON.parse(resources(stacks.staging, 'aws_cloudwatch_dashboard').monitoring_dashboard.dashboard_body).widgets;
+    expect(stagingWidgets.filter((w: any) => w.properties.region === 'us-west-2')).toEqual([]);
+  });
+
+  test('the primary alarms when bottle-store objects replicate slower than the RPO budget, or fail to', () => {
+    const alarms = resources(prod, 'aws_cloudwatch_metric_alarm');
+    const dimensions = {
+      SourceBucket: '${aws_s3_bucket.bottle_store_store_bucket.bucket}',
+      DestinationBucket: '${aws_s3_bucket.bottle_store_replica_bucket_bucket.bucket}',
+      RuleId: 'to-replica-region',
+    };
+    expect(alarms.monitoring_alarm_store_replication_latency).toMatchObject({ namespace: 'AWS/S3', metric_name: 'ReplicationLatency', statistic: 'Maximum', threshold: 300, dimensions });
+    expect(alarms.monitoring_alarm_store_replication_failed).toMatchObject({ namespace: 'AWS/S3', metric_name: 'OperationsFailedReplication', threshold: 0, dimensions });
+    const rule = resources(prod, 'aws_s3_bucket_replication_configuration').bottle_store_replica_replication.rule[0];
+    expect(rule.id).toBe(dimensions.RuleId);
+    expect(rule.destination.metrics.status).toBe('Enabled'); // without replication metrics, both alarms would have no data
+  });
+});
+
+describe('failover records (with a Route 53 zone)', () => {
+  const zoned = { HBS_PROD_DOMAIN_NAME: 'bottles.acme.dev', HBS_PROD_HOSTED_ZONE_ID: 'Z0123456789ABCDEFGHIJ' };
+  const config = loadEnvironmentConfig('prod', zoned);
+  const primary = JSON.parse(Testing.synth(new MirrorStack(Testing.app(), config)));
+  const secondary = JSON.parse(Testing.synth(new StandbyStack(Testing.app(), config)));
+
+  test.each([
+    ['primary', 'PRIMARY'],
+    ['standby', 'SECONDARY'],
+  ])('the %s ALB is the %s record, behind a health check on its own /health', (name, role) => {
+    const json = name === 'primary' ? primary : secondary;
+    const record = resources(json, 'aws_route53_record').dns_a;
+    expect(record).toMatchObject({
+      name: 'bottles.acme.dev',
+      type: 'A',
+      zone_id: 'Z0123456789ABCDEFGHIJ',
+      set_identifier: `bottles.acme.dev-${role.toLowerCase()}`,
+      failover_routing_policy: { type: role },
+      health_check_id: '${aws_route53_health_check.endpoint_health_check.id}',
+      alias: { name: '${aws_lb.load_balancer_alb.dns_name}', zone_id: '${aws_lb.load_balancer_alb.zone_id}', evaluate_target_health: true },
+    });
+    expect(resources(json, 'aws_route53_health_check').endpoint_health_check).toMatchObject({
+      type: 'HTTPS',
+      fqdn: '${aws_lb.load_balancer_alb.dns_name}',
+      port: 443,
+      resource_path: '/health',
+      request_interval: 10,
+      failure_threshold: 3,
+    });
+  });
+
+  test('each region validates its own certificate in the zone (ACM certificates are regional)', () => {
+    expect(resources(secondary, 'aws_acm_certificate').certificate_certificate).toMatchObject({ domain_name: 'bottles.acme.dev', validation_method: 'DNS' });
+    expect(resources(secondary, 'aws_route53_record').certificate_validation).toMatchObject({ zone_id: 'Z0123456789ABCDEFGHIJ', allow_overwrite: true });
+  });
+
+  test('without a zone, the primary ALB is still checked (the endpoint alarm needs it); the standby is not (nothing routes on it)', () => {
+    expect(Object.keys(resources(prod, 'aws_route53_health_check'))).toEqual(['endpoint_health_check']);
+    expect(resources(standby, 'aws_route53_health_check')).toEqual({});
+    expect(resources(prod, 'aws_route53_record')).toEqual({});
+  });
+
+  test('the endpoint alarm watches the primary check from us-east-1, where Route 53 publishes, on the us-east-1 topic', () => {
+    const endpoint = resources(prod, 'aws_cloudwatch_metric_alarm').monitoring_alarm_endpoint_unhealthy;
+    expect(endpoint).toMatchObject({
+      alarm_name: 'prod-brew-endpoint-unhealthy',
+      namespace: 'AWS/Route53',
+      metric_name: 'HealthCheckStatus',
+      dimensions: { HealthCheckId: '${aws_route53_health_check.endpoint_health_check.id}' },
+      comparison_operator: 'LessThanThreshold',
+      threshold: 1,
+      provider: 'aws.billing',
+      alarm_actions: ['${aws_sns_topic.monitoring_billing_topic.arn}'],
+    });
+    expect(endpoint.alarm_description).toMatch(/Runbook: README#endpoint-unhealthy$/);
+    expect(resources(stacks.staging, 'aws_cloudwatch_metric_alarm').monitoring_alarm_endpoint_unhealthy).toBeUndefined();
+  });
+
+  test('without a standby, the domain stays a plain alias with no health check', () => {
+    const alone = JSON.parse(Testing.synth(new MirrorStack(Testing.app(), loadEnvironmentConfig('prod', { ...zoned, HBS_PROD_STANDBY: 'false' }))));
+    expect(resources(alone, 'aws_route53_record').dns_a.failover_routing_policy).toBeUndefined();
+    expect(resources(alone, 'aws_route53_health_check')).toEqual({});
+  });
+});
