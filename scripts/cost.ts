@@ -42,6 +42,9 @@ export const PRICES = {
   crossRegionTransferGb: 0.02,
   dynamodbPitrGbMonth: 0.2,
   logsIngestGb: 0.5,
+  /** A health check of an AWS endpoint, and each optional feature (HTTPS, 10 s interval). */
+  route53HealthCheckMonth: 0.5,
+  route53HealthCheckFeatureMonth: 1.0,
 } as const;
 
 export interface Usage {
@@ -62,6 +65,9 @@ export const USAGE_ASSUMPTIONS: Record<string, Usage> = {
   prod: { storedGb: 1000, egressGb: 500, syncGb: 100, millionRequests: 10, logsGb: 20 },
   staging: { storedGb: 100, egressGb: 20, syncGb: 20, millionRequests: 1, logsGb: 5 },
   dev: { storedGb: 50, egressGb: 5, syncGb: 10, millionRequests: 0.5, logsGb: 2 },
+  // The standby stores nothing of its own (the replica is prod's line) and serves only after a failover;
+  // Route 53 health checks from every checker region, every 10 s, make about 4 M requests a month.
+  'prod-standby': { storedGb: 0, egressGb: 0, syncGb: 0, millionRequests: 4, logsGb: 3 },
 };
 
 export interface Line {
@@ -124,7 +130,10 @@ export function estimate(json: Synthesized, usage: Usage): Line[] {
   add('CloudWatch alarms', `${count(json, 'aws_cloudwatch_metric_alarm')}`, count(json, 'aws_cloudwatch_metric_alarm') * p.alarmMonth);
   add('CloudWatch dashboard', `${count(json, 'aws_cloudwatch_dashboard')}`, count(json, 'aws_cloudwatch_dashboard') * p.dashboardMonth);
   add('CloudWatch Logs ingestion', `${usage.logsGb} GB`, usage.logsGb * p.logsIngestGb);
-  add('DynamoDB PITR (state table and replica, ~1 GB)', '2 × 1 GB', 2 * p.dynamodbPitrGbMonth);
+  add('DynamoDB PITR (state table and replica, ~1 GB)', '2 × 1 GB', count(json, 'aws_dynamodb_table') > 0 ? 2 * p.dynamodbPitrGbMonth : 0);
+  const checks = all(json, 'aws_route53_health_check');
+  const features = checks.reduce((n, c) => n + (c.type === 'HTTPS' ? 1 : 0) + (c.request_interval === 10 ? 1 : 0), 0);
+  add('Route 53 failover health checks', `${checks.length} (${features} features)`, checks.length * p.route53HealthCheckMonth + features * p.route53HealthCheckFeatureMonth);
   return lines.sort((a, b) => b.monthlyUsd - a.monthlyUsd);
 }
 

@@ -1,8 +1,9 @@
 import * as path from 'path';
 import { DescribeServicesCommand } from '@aws-sdk/client-ecs';
-import { GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
+import { DescribeImagesCommand, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { InvokeCommand } from '@aws-sdk/client-lambda';
 import { EnvironmentConfig, EnvironmentName } from '../../config/environments';
+import { standbyStackName } from '../../stacks/standby-names';
 import { PreflightClients, Sender, preflight } from './preflight';
 import { CommandRunner } from './runner';
 import { HttpGet, smoke } from './smoke';
@@ -20,7 +21,15 @@ export interface DeployClients extends PreflightClients {
   readonly ecr: Sender;
   readonly lambda: Sender;
   readonly ecs: Sender;
+  /** In the DR region, for an environment with a standby: the replicated images and the standby's service. */
+  readonly standbyRuntime?: { readonly ecr: Sender; readonly ecs: Sender };
 }
+
+/**
+ * Applied with the repositories, before the images are pushed: ECR replicates
+ * only pushes made after the rule exists, and the standby runs the replicas.
+ */
+export const IMAGE_REPLICATION_ADDRESS = 'aws_ecr_replication_configuration.image_replication';
 
 export interface DeployDeps {
   readonly config: EnvironmentConfig;
@@ -37,6 +46,8 @@ export interface DeployDeps {
   readonly autoApprove?: boolean;
   /** How long to wait for the mirror service to become healthy. Default: 20 minutes. */
   readonly healthTimeoutMs?: number;
+  /** How long to wait for the images to replicate to the DR region. Default: 30 minutes. */
+  readonly replicationTimeoutMs?: number;
 }
 
 export class DeployError extends Error {}
@@ -50,7 +61,8 @@ export class DeployError extends Error {}
  *    alone; 5. build and push both images (linux/amd64); 6. apply the rest (a
  *    missing image fails at plan time: the task definitions look it up);
  * 7. start the first sync; 8. wait until the mirror service is healthy;
- * 9. smoke check; 10. print the brew settings.
+ * 9. smoke check; 10. with a standby: wait for the images in the DR region,
+ * apply the standby stack, wait until it is healthy; 11. print the brew settings.
  */
 export async function deploy(deps: DeployDeps): Promise<{ imageTag: string; mirrorUrl: string }> {
   const { config, clients, run, log } = deps;
@@ -69,7 +81,7 @@ export async function deploy(deps: DeployDeps): Promise<{ imageTag: string; mirr
   await terraform('init', '-input=false');
 
   log('== apply the image repositories');
-  await terraform('apply', '-input=false', ...approve, ...IMAGES.map((i) => `-target=${i.repositoryAddress}`));
+  await terraform('apply', '-input=false', ...approve, ...IMAGES.map((i) => `-target=${i.repositoryAddress}`), `-target=${IMAGE_REPLICATION_ADDRESS}`);
 
   log('== build and push the images');
   const registry = `${checked.accountId}.dkr.ecr.${config.region}.amazonaws.com`;
@@ -96,7 +108,7 @@ export async function deploy(deps: DeployDeps): Promise<{ imageTag: string; mirr
   if (invoked.StatusCode !== 202) throw new DeployError(`the orchestrator did not accept the first sync (status ${invoked.StatusCode})`);
 
   log('== wait for the mirror service');
-  await waitHealthy(deps, summary.ecs_cluster, summary.mirror_service);
+  await waitHealthy(deps, deps.clients.ecs, summary.ecs_cluster, summary.mirror_service);
 
   log('== smoke check');
   const checkedUrl = await smoke(mirrorUrl, deps.get, { requireGeneration: false });
@@ -107,6 +119,7 @@ export async function deploy(deps: DeployDeps): Promise<{ imageTag: string; mirr
         `(is ${config.domainName} pointing at ${outputs.alb_dns_name?.value}?)`,
     );
   }
+  if (config.standby) await deployStandby(deps, stackDir, imageTag);
   log('');
   log(`${env} is deployed (images ${imageTag}). Point brew at it:`);
   log(`  export HOMEBREW_API_DOMAIN=${mirrorUrl}/api`);
@@ -132,10 +145,51 @@ async function dockerLogin(ecr: Sender, run: CommandRunner, registry: string): P
   await must(run, 'docker', ['login', '--username', user, '--password-stdin', registry], { input: password });
 }
 
-async function waitHealthy(deps: DeployDeps, cluster: string, service: string): Promise<void> {
+/**
+ * The standby in the DR region (its own stack, `<env>-standby`), once the
+ * primary has written the handoff parameter: wait until ECR has replicated
+ * the mirror image there, apply, and wait until the standby's tasks are healthy.
+ */
+async function deployStandby(deps: DeployDeps, stackDir: string, imageTag: string): Promise<void> {
+  const { config, run, log } = deps;
+  const runtime = deps.clients.standbyRuntime;
+  if (!runtime) throw new DeployError('an environment with a standby needs DR-region clients');
+  log(`== wait for the images in ${config.drRegion}`);
+  await waitReplicated(deps, runtime.ecr, `${config.name}-brew/mirror-service`, imageTag);
+  log(`== apply the standby (${standbyStackName(config.name)}, ${config.drRegion})`);
+  const dir = path.join(path.dirname(stackDir), standbyStackName(config.name));
+  await must(run, 'terraform', [`-chdir=${dir}`, 'init', '-input=false'], { stream: true });
+  await must(run, 'terraform', [`-chdir=${dir}`, 'apply', '-input=false', ...(deps.autoApprove ? ['-auto-approve'] : [])], { stream: true });
+  const outputs = JSON.parse((await must(run, 'terraform', [`-chdir=${dir}`, 'output', '-json'])).stdout) as Record<string, { value: unknown }>;
+  const summary = outputs.environment_config.value as { ecs_cluster: string; mirror_service: string };
+  log('== wait for the standby mirror service');
+  await waitHealthy(deps, runtime.ecs, summary.ecs_cluster, summary.mirror_service);
+  log(`  ok  standby ALB ${outputs.alb_dns_name?.value}`);
+}
+
+/** ECR replicates a push within minutes; until then DescribeImages answers ImageNotFound (or RepositoryNotFound, before the first). */
+async function waitReplicated(deps: DeployDeps, ecr: Sender, repositoryName: string, imageTag: string): Promise<void> {
+  const deadline = Date.now() + (deps.replicationTimeoutMs ?? 30 * 60_000);
+  for (;;) {
+    try {
+      await ecr.send(new DescribeImagesCommand({ repositoryName, imageIds: [{ imageTag }] }));
+      deps.log(`  ok  ${repositoryName}:${imageTag} is in ${deps.config.drRegion}`);
+      return;
+    } catch (error) {
+      const name = (error as Error).name;
+      if (name !== 'ImageNotFoundException' && name !== 'RepositoryNotFoundException') throw error;
+      if (Date.now() > deadline) {
+        throw new DeployError(`${repositoryName}:${imageTag} has not replicated to ${deps.config.drRegion}; check the registry's replication rule (${IMAGE_REPLICATION_ADDRESS}) and rerun the deploy`);
+      }
+    }
+    await deps.sleep(15_000);
+  }
+}
+
+async function waitHealthy(deps: DeployDeps, ecs: Sender, cluster: string, service: string): Promise<void> {
   const deadline = Date.now() + (deps.healthTimeoutMs ?? 20 * 60_000);
   for (;;) {
-    const described = (await deps.clients.ecs.send(new DescribeServicesCommand({ cluster, services: [service] }))) as {
+    const described = (await ecs.send(new DescribeServicesCommand({ cluster, services: [service] }))) as {
       services?: { runningCount?: number; desiredCount?: number; deployments?: { rolloutState?: string; rolloutStateReason?: string }[] }[];
     };
     const current = described.services?.[0];

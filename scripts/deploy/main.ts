@@ -52,7 +52,13 @@ async function main(argv: string[]): Promise<number> {
     const variable = `HBS_${env.toUpperCase()}_IMAGE_TAG`;
     await deploy({
       config,
-      clients: { ...awsPreflightClients(config), ecr: new ECRClient({ region: config.region }), lambda: new LambdaClient({ region: config.region }), ecs: new ECSClient({ region: config.region }) },
+      clients: {
+        ...awsPreflightClients(config),
+        ecr: new ECRClient({ region: config.region }),
+        lambda: new LambdaClient({ region: config.region }),
+        ecs: new ECSClient({ region: config.region }),
+        standbyRuntime: config.standby ? { ecr: new ECRClient({ region: config.drRegion }), ecs: new ECSClient({ region: config.drRegion }) } : undefined,
+      },
       run: spawnRunner,
       synth: async (imageTag) => {
         buildApp(path.join(ROOT, 'cdktf.out'), { ...process.env, [variable]: imageTag }).synth();

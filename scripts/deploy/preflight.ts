@@ -3,7 +3,7 @@ import { CloudWatchClient, ListMetricsCommand } from '@aws-sdk/client-cloudwatch
 import { GetAccountSettingsCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { EnvironmentConfig, placeholderProblems } from '../../config/environments';
+import { EnvironmentConfig, RemoteStateConfig, placeholderProblems } from '../../config/environments';
 import { BILLING_REGION } from '../../constructs/monitoring/cost-alarm';
 import { CommandRunner } from './runner';
 
@@ -23,6 +23,8 @@ export interface PreflightClients {
   readonly acm: Sender;
   /** In the remote state's region. */
   readonly stateS3: Sender;
+  /** In the DR region, for an environment with a standby: its certificate and its state bucket. */
+  readonly standby?: { readonly acm: Sender; readonly stateS3: Sender };
 }
 
 export function awsPreflightClients(config: EnvironmentConfig): PreflightClients {
@@ -32,6 +34,7 @@ export function awsPreflightClients(config: EnvironmentConfig): PreflightClients
     billingCloudWatch: new CloudWatchClient({ region: BILLING_REGION }),
     acm: new ACMClient({ region: config.region }),
     stateS3: new S3Client({ region: config.remoteState?.region ?? config.region }),
+    standby: config.standby ? { acm: new ACMClient({ region: config.drRegion }), stateS3: new S3Client({ region: config.drRegion }) } : undefined,
   };
 }
 
@@ -68,8 +71,15 @@ export async function preflight(config: EnvironmentConfig, clients: PreflightCli
   }
   await check(problems, ok, () => lambdaQuota(config, clients.lambda));
   await check(problems, ok, () => billingMetrics(clients.billingCloudWatch));
-  await check(problems, ok, () => certificate(config, clients.acm));
-  await check(problems, ok, () => remoteState(config, clients.stateS3));
+  const prefix = `HBS_${config.name.toUpperCase()}_`;
+  await check(problems, ok, () => certificate(config, { arn: config.certificateArn, region: config.region, what: 'certificate' }, clients.acm));
+  await check(problems, ok, () => remoteState(config.remoteState, { what: 'remote state', variable: `${prefix}STATE_BUCKET` }, clients.stateS3));
+  if (config.standby) {
+    const standby = clients.standby;
+    if (!standby) throw new Error('preflight: an environment with a standby needs DR-region clients');
+    await check(problems, ok, () => certificate(config, { arn: config.standby!.certificateArn, region: config.drRegion, what: 'standby certificate' }, standby.acm));
+    await check(problems, ok, () => remoteState(config.standby!.remoteState, { what: 'standby state', variable: `${prefix}DR_STATE_BUCKET` }, standby.stateS3));
+  }
   await check(problems, ok, () => docker(run));
   return { accountId, ok, problems };
 }
@@ -109,23 +119,26 @@ async function billingMetrics(cloudwatch: Sender): Promise<string> {
   return 'billing metrics: EstimatedCharges present in us-east-1';
 }
 
-async function certificate(config: EnvironmentConfig, acm: Sender): Promise<string> {
-  if (!config.certificateArn) return `certificate: the stack requests one for ${config.domainName} (DNS validation in zone ${config.hostedZoneId})`;
-  const arnRegion = config.certificateArn.split(':')[3];
-  if (arnRegion !== config.region) throw new Error(`certificate: ${config.certificateArn} is in ${arnRegion}; the ALB in ${config.region} needs one from ${config.region}`);
+/** The ALB's certificate (the primary's, or the standby's in the DR region): issued, in the ALB's region, for the domain. */
+async function certificate(config: EnvironmentConfig, given: { arn?: string; region: string; what: string }, acm: Sender): Promise<string> {
+  const { what, region } = given;
+  const arn = given.arn;
+  if (!arn) return `${what}: the stack requests one for ${config.domainName} in ${region} (DNS validation in zone ${config.hostedZoneId})`;
+  const arnRegion = arn.split(':')[3];
+  if (arnRegion !== region) throw new Error(`${what}: ${arn} is in ${arnRegion}; the ALB in ${region} needs one from ${region}`);
   let described: { Certificate?: { Status?: string; DomainName?: string; SubjectAlternativeNames?: string[] } };
   try {
-    described = (await acm.send(new DescribeCertificateCommand({ CertificateArn: config.certificateArn }))) as typeof described;
+    described = (await acm.send(new DescribeCertificateCommand({ CertificateArn: arn }))) as typeof described;
   } catch (error) {
-    throw new Error(`certificate: cannot read ${config.certificateArn} (${(error as Error).message})`);
+    throw new Error(`${what}: cannot read ${arn} (${(error as Error).message})`);
   }
   const status = described.Certificate?.Status;
-  if (status !== 'ISSUED') throw new Error(`certificate: ${config.certificateArn} is ${status ?? 'in an unknown state'}, not ISSUED; finish its validation first`);
+  if (status !== 'ISSUED') throw new Error(`${what}: ${arn} is ${status ?? 'in an unknown state'}, not ISSUED; finish its validation first`);
   const names = [described.Certificate?.DomainName, ...(described.Certificate?.SubjectAlternativeNames ?? [])].filter((n): n is string => Boolean(n));
   if (!names.some((name) => coversDomain(name, config.domainName))) {
-    throw new Error(`certificate: ${config.certificateArn} covers ${names.join(', ')}, not ${config.domainName}`);
+    throw new Error(`${what}: ${arn} covers ${names.join(', ')}, not ${config.domainName}`);
   }
-  return `certificate: issued, covers ${config.domainName}`;
+  return `${what}: issued, covers ${config.domainName}`;
 }
 
 /** `*.acme.dev` covers `bottles.acme.dev` (one label), an exact name covers itself. */
@@ -136,14 +149,14 @@ export function coversDomain(certificateName: string, domain: string): boolean {
   return name === host;
 }
 
-async function remoteState(config: EnvironmentConfig, s3: Sender): Promise<string> {
-  if (!config.remoteState) throw new Error('remote state: not configured (HBS_<ENV>_STATE_BUCKET)');
+async function remoteState(state: RemoteStateConfig | undefined, names: { what: string; variable: string }, s3: Sender): Promise<string> {
+  if (!state) throw new Error(`${names.what}: not configured (${names.variable})`);
   try {
-    await s3.send(new HeadBucketCommand({ Bucket: config.remoteState.bucket }));
+    await s3.send(new HeadBucketCommand({ Bucket: state.bucket }));
   } catch (error) {
-    throw new Error(`remote state: cannot reach bucket ${config.remoteState.bucket} in ${config.remoteState.region} (${(error as Error).name}); create it (versioned, encrypted) or fix HBS_<ENV>_STATE_BUCKET`);
+    throw new Error(`${names.what}: cannot reach bucket ${state.bucket} in ${state.region} (${(error as Error).name}); create it (versioned, encrypted) or fix ${names.variable}`);
   }
-  return `remote state: s3://${config.remoteState.bucket}/${config.remoteState.key}`;
+  return `${names.what}: s3://${state.bucket}/${state.key}`;
 }
 
 async function docker(run: CommandRunner): Promise<string> {

@@ -9,12 +9,17 @@ import { CommandResult, RunOptions } from '../../scripts/deploy/runner';
  * (docker, terraform, git), and HTTP is a stub.
  */
 const CERT = 'arn:aws:acm:us-east-1:111122223333:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b';
-const config = loadEnvironmentConfig('prod', {
+const DR_CERT = 'arn:aws:acm:us-west-2:111122223333:certificate/1f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b';
+const ready = {
   HBS_PROD_DOMAIN_NAME: 'bottles.acme.dev',
   HBS_PROD_CERTIFICATE_ARN: CERT,
   HBS_PROD_ALARM_EMAIL: 'oncall@acme.dev',
   HBS_PROD_STATE_BUCKET: 'acme-tfstate',
-});
+};
+/** prod without its standby: the primary's flow alone. */
+const config = loadEnvironmentConfig('prod', { ...ready, HBS_PROD_STANDBY: 'false' });
+/** prod as shipped, with its standby in us-west-2. */
+const standbyConfig = loadEnvironmentConfig('prod', { ...ready, HBS_PROD_DR_CERTIFICATE_ARN: DR_CERT, HBS_PROD_DR_STATE_BUCKET: 'acme-tfstate-dr' });
 
 type Responder = (input: Record<string, unknown>) => unknown;
 
@@ -53,7 +58,12 @@ function world(overrides: Partial<Record<string, Responder>> = {}): World {
     ...overrides,
   } as Record<string, Responder>;
   const c = client(sent, answers);
-  return { sent, commands: [], clients: { sts: c, lambda: c, billingCloudWatch: c, acm: c, stateS3: c, ecr: c, ecs: c }, results: new Map() };
+  return {
+    sent,
+    commands: [],
+    clients: { sts: c, lambda: c, billingCloudWatch: c, acm: c, stateS3: c, ecr: c, ecs: c, standby: { acm: c, stateS3: c }, standbyRuntime: { ecr: c, ecs: c } },
+    results: new Map(),
+  };
 }
 
 function runner(w: World) {
@@ -64,6 +74,16 @@ function runner(w: World) {
     if (command === 'docker' && args[0] === 'version') return { code: 0, stdout: '27.3.1\n', stderr: '' };
     if (command === 'git' && args[0] === 'status') return { code: 0, stdout: '', stderr: '' };
     if (command === 'git' && args[0] === 'rev-parse') return { code: 0, stdout: '0123456789ab\n', stderr: '' };
+    if (command === 'terraform' && args.includes('output') && args[0].endsWith('prod-standby')) {
+      return {
+        code: 0,
+        stdout: JSON.stringify({
+          alb_dns_name: { value: 'prod-brew-standby-mirror-alb-1.us-west-2.elb.amazonaws.com' },
+          environment_config: { value: { ecs_cluster: 'prod-brew-standby-cluster', mirror_service: 'prod-brew-standby-mirror' } },
+        }),
+        stderr: '',
+      };
+    }
     if (command === 'terraform' && args.includes('output')) {
       return {
         code: 0,
@@ -185,7 +205,7 @@ describe('npm run deploy -- prod', () => {
       ['git', 'status', '--porcelain'],
       ['git', 'rev-parse', '--short=12', 'HEAD'],
       ['terraform', '-chdir=/repo/cdktf.out/stacks/prod', 'init', '-input=false'],
-      ['terraform', '-chdir=/repo/cdktf.out/stacks/prod', 'apply', '-input=false', '-auto-approve', '-target=aws_ecr_repository.sync_repo_repo', '-target=aws_ecr_repository.mirror_repo_repo'],
+      ['terraform', '-chdir=/repo/cdktf.out/stacks/prod', 'apply', '-input=false', '-auto-approve', '-target=aws_ecr_repository.sync_repo_repo', '-target=aws_ecr_repository.mirror_repo_repo', '-target=aws_ecr_replication_configuration.image_replication'],
       ['docker', 'login', '--username', 'AWS', '--password-stdin', registry],
       ['docker', 'build', '--platform', 'linux/amd64', '-f', 'containers/Dockerfile', '--build-arg', 'SERVICE=sync-task', '-t', `${registry}/prod-brew/sync-task:git-0123456789ab`, '.'],
       ['docker', 'push', `${registry}/prod-brew/sync-task:git-0123456789ab`],
@@ -246,5 +266,72 @@ describe('npm run deploy -- prod', () => {
   test('a deployed stack the public URL does not reach says where the domain must point', async () => {
     const w = world();
     await expect(deploy(deps(w, {}))).rejects.toThrow(/bottles\.acme\.dev\/health: 404[\s\S]*is bottles\.acme\.dev pointing at prod-brew-mirror-alb-1\.us-east-1\.elb\.amazonaws\.com\?/);
+  });
+});
+
+describe('npm run deploy -- prod, with its standby in the DR region', () => {
+  test('preflight also checks the standby certificate (in us-west-2) and the standby state bucket, with exactly these requests', async () => {
+    const w = world();
+    const result = await preflight(standbyConfig, w.clients, runner(w));
+    expect(result.problems).toEqual([]);
+    expect(w.sent.slice(3)).toEqual([
+      ['DescribeCertificateCommand', { CertificateArn: CERT }],
+      ['HeadBucketCommand', { Bucket: 'acme-tfstate' }],
+      ['DescribeCertificateCommand', { CertificateArn: DR_CERT }],
+      ['HeadBucketCommand', { Bucket: 'acme-tfstate-dr' }],
+    ]);
+    expect(result.ok).toContain('standby state: s3://acme-tfstate-dr/homebrew-bottles-sync/prod/standby.tfstate');
+  });
+
+  test('a standby certificate from the primary region, or no standby state bucket, is named with what to do', async () => {
+    const misplaced = loadEnvironmentConfig('prod', { ...ready, HBS_PROD_DR_CERTIFICATE_ARN: CERT, HBS_PROD_DR_STATE_BUCKET: 'acme-tfstate-dr' });
+    expect((await preflight(misplaced, world().clients, runner(world()))).problems).toEqual([
+      `standby certificate: ${CERT} is in us-east-1; the ALB in us-west-2 needs one from us-west-2`,
+    ]);
+    const stateless = loadEnvironmentConfig('prod', { ...ready, HBS_PROD_DR_CERTIFICATE_ARN: DR_CERT });
+    expect((await preflight(stateless, world().clients, runner(world()))).problems).toEqual([
+      "HBS_PROD_DR_STATE_BUCKET is not set; the standby's state must live in a bucket in us-west-2, reachable while us-east-1 is down",
+    ]);
+  });
+
+  test('after the primary serves: wait for the image in us-west-2, apply the standby stack, wait until its tasks are healthy', async () => {
+    let notYet = 2;
+    const w = world({
+      DescribeImagesCommand: () => {
+        if (notYet-- > 0) throw Object.assign(new Error('not replicated yet'), { name: 'ImageNotFoundException' });
+        return { imageDetails: [{ imageTags: ['git-0123456789ab'] }] };
+      },
+    });
+    const d = { ...deps(w), config: standbyConfig };
+    await expect(deploy(d)).resolves.toEqual({ imageTag: 'git-0123456789ab', mirrorUrl: 'https://bottles.acme.dev' });
+    const terraform = w.commands.filter((c) => c.command === 'terraform').map((c) => c.args.join(' '));
+    expect(terraform.slice(-3)).toEqual([
+      '-chdir=/repo/cdktf.out/stacks/prod-standby init -input=false',
+      '-chdir=/repo/cdktf.out/stacks/prod-standby apply -input=false -auto-approve',
+      '-chdir=/repo/cdktf.out/stacks/prod-standby output -json',
+    ]);
+    const afterSmoke = w.sent.slice(w.sent.findIndex(([name]) => name === 'DescribeServicesCommand') + 1);
+    const describeImages = ['DescribeImagesCommand', { repositoryName: 'prod-brew/mirror-service', imageIds: [{ imageTag: 'git-0123456789ab' }] }];
+    expect(afterSmoke).toEqual([
+      describeImages,
+      describeImages,
+      describeImages,
+      ['DescribeServicesCommand', { cluster: 'prod-brew-standby-cluster', services: ['prod-brew-standby-mirror'] }],
+    ]);
+    expect(d.logged).toContain('  ok  standby ALB prod-brew-standby-mirror-alb-1.us-west-2.elb.amazonaws.com');
+    // The standby is applied only after the primary answered its smoke check.
+    expect(d.logged.indexOf('== smoke check')).toBeLessThan(d.logged.indexOf('== apply the standby (prod-standby, us-west-2)'));
+  });
+
+  test('an image that never replicates stops the deploy before the standby apply, naming the replication rule', async () => {
+    const w = world({
+      DescribeImagesCommand: () => {
+        throw Object.assign(new Error('no such repository'), { name: 'RepositoryNotFoundException' });
+      },
+    });
+    await expect(deploy({ ...deps(w), config: standbyConfig, replicationTimeoutMs: -1 })).rejects.toThrow(
+      /prod-brew\/mirror-service:git-0123456789ab has not replicated to us-west-2; check the registry's replication rule \(aws_ecr_replication_configuration\.image_replication\)/,
+    );
+    expect(w.commands.some((c) => c.args[0] === '-chdir=/repo/cdktf.out/stacks/prod-standby')).toBe(false);
   });
 });
