@@ -132,7 +132,25 @@ export interface AcquireOptions {
 }
 
 /** Sync state: the run lease, the published pointer and run records. */
+/**
+ * Which region may write to the mirror's data (issue #15). Absent: the
+ * primary region, where the stack deploys the sync. An operator pins the DR
+ * region when promoting it after a long outage, so that the primary, when
+ * its region returns, cannot publish over what the DR region published.
+ */
+export interface WriterPin {
+  /** The AWS region whose sync may run, e.g. `us-west-2`. */
+  readonly region: string;
+  /** When it was pinned (ISO 8601). */
+  readonly since: string;
+  readonly reason?: string;
+}
+
 export interface StateStore {
+  /** The writer pin, if an operator set one. */
+  readWriterPin(): Promise<WriterPin | undefined>;
+  /** Sets the writer pin, or clears it (`undefined`: the primary writes again). */
+  pinWriter(pin: WriterPin | undefined): Promise<void>;
   /** Takes the named lease unless another owner holds an unexpired one (other than `takeOverFrom`). */
   acquireLease(name: string, owner: string, ttlMs: number, options?: AcquireOptions): Promise<boolean>;
   /** The named lease as stored, expired or not; undefined if it never existed (or was deleted). */

@@ -16,6 +16,8 @@ export const SYNC_ENV = {
   cacheUser: 'HBS_CACHE_USER',
   cacheReplicationGroup: 'HBS_CACHE_REPLICATION_GROUP',
   metricsNamespace: 'HBS_METRICS_NAMESPACE',
+  /** `primary` (the stack's sync) or `promoted` (the DR region's, after a promotion): see engine/sync/writer.ts. */
+  writerRole: 'HBS_WRITER_ROLE',
 } as const;
 
 /** Where and how to start the Fargate sync task (the orchestrator, and the task handing work to its successor). */
@@ -37,6 +39,18 @@ export const ORCHESTRATOR_ENV = {
 } as const;
 
 export const WORKER_ENV = SYNC_ENV;
+/**
+ * The DR region's sync after a promotion (issue #15): one Fargate task runs a
+ * whole sync against the replicas. There is no cache in the DR region, so its
+ * circuit breaker lives in the task, which is the only transfer process.
+ */
+export const PROMOTED_SYNC_TASK_ENV = {
+  environment: SYNC_ENV.environment,
+  bottleBucket: SYNC_ENV.bottleBucket,
+  stateTable: SYNC_ENV.stateTable,
+  metricsNamespace: SYNC_ENV.metricsNamespace,
+  writerRole: SYNC_ENV.writerRole,
+} as const;
 export const SYNC_TASK_ENV = { ...SYNC_ENV, ...TASK_DISPATCH_ENV } as const;
 /** The mirror service reads the store, the table and its cache user, and reports its own figures as EMF. */
 export const MIRROR_SERVICE_ENV = {
@@ -56,10 +70,10 @@ export const MIRROR_SERVICE_ENV = {
 
 /**
  * The standby mirror in the DR region (issue #15) reads the bottle-store
- * replica and the state table's replica. `HBS_STANDBY=true` makes it switch
- * to a generation only once that generation's objects have replicated
- * (engine/serve/completeness.ts). There is no cache in the DR region: rate
- * limits are per task, under WAF's per-IP rule.
+ * replica and the state table's replica, and like every AWS mirror switches
+ * to a generation only once its objects are there (engine/serve/completeness.ts).
+ * `HBS_STANDBY=true` says there is no cache in this region: rate limits are
+ * per task, under WAF's per-IP rule.
  */
 export const STANDBY_MIRROR_SERVICE_ENV = {
   environment: MIRROR_SERVICE_ENV.environment,

@@ -1,21 +1,34 @@
-import { awsSyncDeps } from '../../engine/wiring/aws';
 import { RUN_ID_ENV } from '../../engine/adapters/aws/dispatcher';
 import { jsonLogger } from '../../engine/logger';
-import { SYNC_TASK_ENV, readEnvironment } from '../../engine/runtime-config';
-import { runLargeSync } from '../../engine/sync/distributed';
+import { PROMOTED_SYNC_TASK_ENV, SYNC_ENV, SYNC_TASK_ENV, readEnvironment } from '../../engine/runtime-config';
+import { AWS_RUN_LEASE, runLargeSync } from '../../engine/sync/distributed';
+import { runSync } from '../../engine/sync/run-sync';
+import { assertAwsWriter, awsPromotedSyncDeps, awsSyncDeps, homebrewKey } from '../../engine/wiring/aws';
 import { limitHeapGrowth } from '../../engine/heap';
 
 // At load, before the heap grows (see engine/heap.ts).
 limitHeapGrowth();
 
 /**
- * Fargate entry point for syncs too large for Lambda. The orchestrator
- * starts it with only `HBS_RUN_ID`; the plan is in the store. On SIGTERM
- * (Spot reclaim, deployment) it starts no new bottle, lets in-flight uploads
- * finish within the stop timeout, and hands the unstarted ones to a successor
- * task for the same run, as worker Lambdas do when their time runs short.
+ * Fargate entry point, in one of two roles (`HBS_WRITER_ROLE`):
+ *
+ * - `primary`: syncs too large for Lambda. The orchestrator starts it with
+ *   only `HBS_RUN_ID`; the plan is in the store. On SIGTERM (Spot reclaim,
+ *   deployment) it starts no new bottle, lets in-flight uploads finish within
+ *   the stop timeout, and hands the unstarted ones to a successor task for
+ *   the same run, as worker Lambdas do when their time runs short.
+ * - `promoted`: the DR region's sync after a promotion (issue #15), started
+ *   by its weekly schedule or by hand: one whole sync in this task against
+ *   the replicas. On SIGTERM it stops, records the run as interrupted and
+ *   leaves the published generation as it was.
+ *
+ * Either way it first checks the writer pin and stops if this region may not write.
  */
 async function main(): Promise<number> {
+  return process.env[SYNC_ENV.writerRole] === 'promoted' ? promotedSync() : largeRun();
+}
+
+async function largeRun(): Promise<number> {
   const config = readEnvironment(SYNC_TASK_ENV);
   const runId = process.env[RUN_ID_ENV];
   if (!runId) throw new Error(`${RUN_ID_ENV} is not set; the orchestrator starts this task with it`);
@@ -25,9 +38,23 @@ async function main(): Promise<number> {
     stopping = true;
     log.info('SIGTERM: finishing in-flight uploads, handing the rest to a successor task');
   });
-  const summary = await runLargeSync(await awsSyncDeps(log), runId, { stopping: () => stopping });
+  const deps = await awsSyncDeps(log);
+  await assertAwsWriter(deps.state);
+  const summary = await runLargeSync(deps, runId, { stopping: () => stopping });
   if (summary) log.info('run finalized', { published: summary.published, error: summary.error });
   return summary && !summary.published ? 1 : 0;
+}
+
+async function promotedSync(): Promise<number> {
+  const config = readEnvironment(PROMOTED_SYNC_TASK_ENV);
+  const log = jsonLogger({ service: 'sync-task', environment: config.environment, role: 'promoted' });
+  const deps = awsPromotedSyncDeps(log);
+  await assertAwsWriter(deps.state);
+  const interrupted = new AbortController();
+  process.once('SIGTERM', () => interrupted.abort());
+  const summary = await runSync(deps, { publicKey: homebrewKey(), lease: AWS_RUN_LEASE, signal: interrupted.signal });
+  log.info('run finished', { published: summary.published, error: summary.error });
+  return summary.published || !summary.error ? 0 : 1;
 }
 
 main().then(

@@ -7,18 +7,22 @@ import { connectCache } from '../adapters/aws/elasticache';
 import { RedisCircuitBreaker } from '../adapters/aws/redis-circuit-breaker';
 import { RedisRateLimiter } from '../adapters/aws/redis-rate-limiter';
 import { S3BlobStore, S3ObjectStore } from '../adapters/aws/s3-store';
+import { MemoryCircuitBreaker } from '../adapters/local/memory-circuit-breaker';
 import { MemoryRateLimiter } from '../adapters/local/memory-rate-limiter';
 import { ConfigurationError } from '../errors';
 import { HOMEBREW_1_PEM } from '../homebrew/homebrew-1-key';
 import { loadPublicKey } from '../homebrew/signed-api';
 import { Logger } from '../logger';
-import { RateLimiter } from '../ports';
+import { RateLimiter, StateStore } from '../ports';
+import { WRITER_ROLES, assertWriter } from '../sync/writer';
 import { MetricSink, emfSink } from '../metrics';
 import {
   CACHE_KEY_PREFIXES,
   MIRROR_SERVICE_ENV,
   ORCHESTRATOR_ENV,
+  PROMOTED_SYNC_TASK_ENV,
   STANDBY_MIRROR_SERVICE_ENV,
+  MissingEnvironmentError,
   SYNC_ENV,
   TASK_DISPATCH_ENV,
   oneOf,
@@ -28,6 +32,7 @@ import {
 import { AccessLog } from '../serve/access-log';
 import { MirrorServerDeps, ServeMode, serverLimitsFromEnv } from '../serve/server';
 import { DistributedDeps } from '../sync/distributed';
+import { SyncDeps } from '../sync/run-sync';
 import { DEFAULT_ROUTING, RoutingLimits } from '../sync/route';
 import { Upstream } from '../sync/upstream';
 
@@ -106,9 +111,9 @@ export interface AwsMirrorService {
 
 /**
  * The mirror service: S3 for bottles and API generations, DynamoDB for the
- * published pointer, Valkey for shared rate limits. A standby
- * (`HBS_STANDBY=true`) reads the DR region's replicas instead, checks each
- * generation's objects before switching to it, and limits rates per task.
+ * published pointer, Valkey for shared rate limits. Every generation's
+ * objects are checked before the mirror switches to it. A standby
+ * (`HBS_STANDBY=true`) reads the DR region's replicas and limits rates per task.
  */
 export async function awsMirrorService(log: Logger, accessLog: AccessLog, env: Env = process.env): Promise<AwsMirrorService> {
   const standby = env[STANDBY_MIRROR_SERVICE_ENV.standby];
@@ -130,7 +135,10 @@ export async function awsMirrorService(log: Logger, accessLog: AccessLog, env: E
       presign: (sha256, expiresIn, disposition) => stores.blobs.presign(sha256, expiresIn, disposition),
       trustProxy: true,
       limits: serverLimitsFromEnv(env),
-      verifyCompleteness: standby === 'true',
+      // Both regions: the pointer is a global-table item, so either mirror may see a generation whose
+      // objects are not in its bucket yet (the standby's replica lags; after a promotion, the primary
+      // lacks what the DR region wrote). A generation the mirror's own sync published passes at once.
+      verifyCompleteness: true,
     },
     metrics: emfSink(config.environment, { namespace: config.metricsNamespace }),
     port,
@@ -149,6 +157,30 @@ async function sharedLimits(config: Parameters<typeof clients>[0], log: Logger, 
 function standbyClients(log: Logger): MirrorClients {
   log.info('standby: reading the DR replicas; rate limits are per task');
   return { s3: new S3Client({}), dynamo: new DynamoDBClient({}), limiter: new MemoryRateLimiter(), close: () => undefined };
+}
+
+/** The promoted sync in the DR region: the replicas, and a breaker in the task (no cache there). */
+export function awsPromotedSyncDeps(log: Logger, env: Env = process.env): SyncDeps {
+  const config = readEnvironment(PROMOTED_SYNC_TASK_ENV, env);
+  return {
+    ...awsStores(new S3Client({}), config.bottleBucket, new DynamoDBClient({}), config.stateTable),
+    upstream: new Upstream(),
+    log,
+    metrics: emfSink(config.environment, { namespace: config.metricsNamespace }),
+    transfer: { breaker: new MemoryCircuitBreaker() },
+  };
+}
+
+/**
+ * Stops a sync that may not write in this region (engine/sync/writer.ts),
+ * before it plans or transfers anything: its role from the stack, its region
+ * from the runtime (Lambda and ECS set `AWS_REGION`).
+ */
+export async function assertAwsWriter(state: StateStore, env: Env = process.env): Promise<void> {
+  const role = oneOf(env[SYNC_ENV.writerRole] ?? '', SYNC_ENV.writerRole, WRITER_ROLES);
+  const region = env.AWS_REGION;
+  if (!region) throw new MissingEnvironmentError(['AWS_REGION']);
+  await assertWriter(state, role, region);
 }
 
 /** The routing limits for this deployment (threshold from the stack). */

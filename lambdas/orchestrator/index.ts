@@ -3,7 +3,7 @@ import { PowertoolsLogger, powertoolsLogger } from '../../engine/adapters/aws/po
 import { FRESHNESS_REPORT_EVENT, ORCHESTRATOR_ENV, readEnvironment } from '../../engine/runtime-config';
 import { OrchestrateResult, orchestrate } from '../../engine/sync/distributed';
 import { reportFreshness } from '../../engine/sync/phases';
-import { awsSyncDeps, homebrewKey, routingFromEnv } from '../../engine/wiring/aws';
+import { assertAwsWriter, awsSyncDeps, homebrewKey, routingFromEnv } from '../../engine/wiring/aws';
 import { limitHeapGrowth } from '../../engine/heap';
 
 // At load, before the heap grows (see engine/heap.ts).
@@ -29,6 +29,8 @@ export const handler = async (event: unknown, context?: Context): Promise<Orches
     return { ageSeconds: (await reportFreshness(deps.state, deps.metrics!)) ?? null };
   }
   logger.info('sync requested', { source: (event as { source?: string } | null)?.source });
+  // After a promotion the DR region writes: this region's run stops here (and the error alarm says so).
+  await assertAwsWriter(deps.state);
   const result = await orchestrate(deps, { publicKey: homebrewKey(), limits: routingFromEnv() });
   if (result.outcome === 'aborted') throw new Error(`sync aborted: ${result.reason}`);
   if (result.outcome === 'finalized' && !result.summary.published) throw new Error(`sync failed: ${result.summary.error}`);

@@ -2,7 +2,7 @@ import type { Context } from 'aws-lambda';
 import { PowertoolsLogger, powertoolsLogger } from '../../engine/adapters/aws/powertools-logger';
 import { WORKER_ENV, readEnvironment } from '../../engine/runtime-config';
 import { runWorkerBatch } from '../../engine/sync/distributed';
-import { awsSyncDeps } from '../../engine/wiring/aws';
+import { assertAwsWriter, awsSyncDeps } from '../../engine/wiring/aws';
 import { limitHeapGrowth } from '../../engine/heap';
 
 // At load, before the heap grows (see engine/heap.ts).
@@ -20,7 +20,9 @@ export const handler = async (event: { runId?: string; batchId?: string }, conte
   logger.addContext(context);
   if (!event?.runId || !event?.batchId) throw new Error('worker event needs runId and batchId');
   logger.appendKeys({ environment: config.environment, runId: event.runId, batchId: event.batchId });
-  const summary = await runWorkerBatch(await awsSyncDeps(powertoolsLogger(logger)), event.runId, event.batchId, {
+  const deps = await awsSyncDeps(powertoolsLogger(logger));
+  await assertAwsWriter(deps.state); // a run in flight when the DR region was promoted stops at its next batch
+  const summary = await runWorkerBatch(deps, event.runId, event.batchId, {
     remainingMs: () => context.getRemainingTimeInMillis(),
   });
   if (summary && !summary.published) logger.error('run finalized without publishing', { error: summary.error });

@@ -39,7 +39,8 @@ export class SyncTier extends AddressGroup {
     allow(this, 'sync-to-cache', { from: this.securityGroup, to: data.cache.securityGroup, port: CACHE_PORT, description: 'Sync to Valkey (TLS)' });
     allow(this, 'sync-to-https', { from: this.securityGroup, to: { cidr: '0.0.0.0/0' }, port: 443, description: 'Upstream registry and AWS APIs over HTTPS' });
 
-    const syncEnv = { ...data.runtimeEnvironment('sync'), [SYNC_ENV.metricsNamespace]: METRICS_NAMESPACE };
+    // The stack's own sync writes unless an operator pins the DR region (engine/sync/writer.ts).
+    const syncEnv = { ...data.runtimeEnvironment('sync'), [SYNC_ENV.metricsNamespace]: METRICS_NAMESPACE, [SYNC_ENV.writerRole]: 'primary' };
     // The orchestrator starts the sync task, and a task interrupted by SIGTERM starts its successor:
     // both get the dispatch settings, which name the task itself (family = container name).
     const taskFamily = FargateTaskDefinition.familyOf(this, 'sync-task');

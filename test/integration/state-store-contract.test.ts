@@ -36,6 +36,17 @@ const adapters: [string, Factory][] = [
 ];
 
 describe.each(adapters)('%s state store', (_name, factory) => {
+  test('the writer pin: absent, set, read by a fresh client, replaced, cleared', async () => {
+    const store = await factory();
+    expect(await store().readWriterPin()).toBeUndefined();
+    await store().pinWriter({ region: 'us-west-2', since: '2026-11-27T12:00:00Z', reason: 'us-east-1 outage' });
+    expect(await store().readWriterPin()).toEqual({ region: 'us-west-2', since: '2026-11-27T12:00:00Z', reason: 'us-east-1 outage' });
+    await store().pinWriter({ region: 'us-east-1', since: '2026-11-29T08:00:00Z' });
+    expect(await store().readWriterPin()).toEqual({ region: 'us-east-1', since: '2026-11-29T08:00:00Z' });
+    await store().pinWriter(undefined);
+    expect(await store().readWriterPin()).toBeUndefined();
+  });
+
   test('of many simultaneous contenders exactly one takes the lease', async () => {
     const store = await factory();
     const results = await Promise.all(Array.from({ length: 20 }, (_, i) => store().acquireLease('sync', `run-${i}`, 60_000)));

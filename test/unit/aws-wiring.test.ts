@@ -55,7 +55,7 @@ describe('AWS wiring reads its configuration strictly', () => {
       [STANDBY_MIRROR_SERVICE_ENV.standby]: 'true',
     };
 
-    test('needs no cache, gates each generation switch on its objects, and limits rates per task', async () => {
+    test('needs no cache, limits rates per task, and gates each generation switch on its objects (as every AWS mirror)', async () => {
       const service = await awsMirrorService(quiet, () => undefined, standbyEnv);
       expect(service.deps.verifyCompleteness).toBe(true);
       expect(service.deps.limiter.backend).toBe('memory');
@@ -63,7 +63,7 @@ describe('AWS wiring reads its configuration strictly', () => {
       service.close();
     });
 
-    test('the primary never gates, and never runs without its shared limiter', async () => {
+    test('the primary never runs without its shared limiter', async () => {
       const { [STANDBY_MIRROR_SERVICE_ENV.standby]: _standby, ...primaryWithoutCache } = standbyEnv;
       await expect(awsMirrorService(quiet, () => undefined, primaryWithoutCache)).rejects.toThrow(
         'missing required environment variable(s): HBS_CACHE_ENDPOINT, HBS_CACHE_PORT, HBS_CACHE_USER, HBS_CACHE_REPLICATION_GROUP',

@@ -7,7 +7,7 @@ import {
   PutItemCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import { AcquireOptions, LeaseState, PublishedGeneration, RunRecord, StateStore } from '../../ports';
+import { AcquireOptions, LeaseState, PublishedGeneration, RunRecord, StateStore, WriterPin } from '../../ports';
 import { STATE_TTL_ATTRIBUTE } from '../../runtime-config';
 
 /** TTL attribute of the state table (epoch seconds); see constructs/state-table.ts. */
@@ -18,6 +18,8 @@ const isConditionFailure = (error: unknown) =>
   error instanceof ConditionalCheckFailedException || (error as { name?: string }).name === 'ConditionalCheckFailedException';
 
 const s = (value: string): AttributeValue => ({ S: value });
+/** The writer pin's item; the README's promotion runbook writes it with `aws dynamodb put-item`. */
+export const WRITER_PIN_KEY = { pk: { S: 'writer' }, sk: { S: 'pin' } } as const;
 const n = (value: number): AttributeValue => ({ N: String(value) });
 
 /**
@@ -30,6 +32,7 @@ const n = (value: number): AttributeValue => ({ N: String(value) });
  * | `run#<runId>`   | `run`     | the run record (JSON), expiresAt (TTL)  |
  * | `run#latest`    | `run`     | a copy of the most recent run record    |
  * | `run#<runId>`   | `countdown` | outstanding batches (atomic ADD)      |
+ * | `writer`        | `pin`     | region, since, reason: the writer pin   |
  *
  * Every write that decides something (taking a lease, flipping the pointer)
  * is a single conditional write, so concurrent workers and regions agree.
@@ -111,6 +114,21 @@ export class DynamoDbStateStore implements StateStore {
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
     }
+  }
+
+  async readWriterPin(): Promise<WriterPin | undefined> {
+    const { Item } = await this.db.send(new GetItemCommand({ TableName: this.table, Key: WRITER_PIN_KEY, ConsistentRead: true }));
+    if (!Item?.region?.S) return undefined;
+    return { region: Item.region.S, since: Item.since?.S ?? '', ...(Item.reason?.S ? { reason: Item.reason.S } : {}) };
+  }
+
+  async pinWriter(pin: WriterPin | undefined): Promise<void> {
+    if (!pin) {
+      await this.db.send(new DeleteItemCommand({ TableName: this.table, Key: WRITER_PIN_KEY }));
+      return;
+    }
+    const item = { ...WRITER_PIN_KEY, region: s(pin.region), since: s(pin.since), ...(pin.reason ? { reason: s(pin.reason) } : {}) };
+    await this.db.send(new PutItemCommand({ TableName: this.table, Item: item }));
   }
 
   async getPublished(): Promise<PublishedGeneration | undefined> {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'crypto';
 import { promises as fs } from 'fs';
 import * as path from 'path';
-import { AcquireOptions, LeaseHolder, LeaseState, PublishedGeneration, RunRecord, StateStore } from '../../ports';
+import { AcquireOptions, LeaseHolder, LeaseState, PublishedGeneration, RunRecord, StateStore, WriterPin } from '../../ports';
 
 const NAME = /^[A-Za-z0-9_.-]+$/;
 const VERSION = /^(\d{12})\.json$/;
@@ -118,6 +118,14 @@ export class FileStateStore implements StateStore {
     await this.update<Lease, void>(this.path('leases', name), (current) =>
       current?.owner === owner ? { next: { owner: null, expiresAt: 0 }, result: undefined } : { result: undefined },
     );
+  }
+
+  async readWriterPin(): Promise<WriterPin | undefined> {
+    return (await this.latest<WriterPin | null>(this.path('writer')))?.value ?? undefined;
+  }
+
+  async pinWriter(pin: WriterPin | undefined): Promise<void> {
+    await this.update<WriterPin | null, void>(this.path('writer'), () => ({ next: pin ?? null, result: undefined }));
   }
 
   async getPublished(): Promise<PublishedGeneration | undefined> {
