@@ -108,6 +108,12 @@ export interface StandbyConfig {
    * have failed over. Route 53 health checks alone make about 500. @default 2000
    */
   readonly failoverRequestsPer5Min: number;
+  /**
+   * The DR region as writer (`HBS_<ENV>_STANDBY_WRITER=true`, the promotion runbook): the standby
+   * stack adds the promoted sync task and its weekly schedule. It syncs only while the writer pin
+   * names the DR region. @default false
+   */
+  readonly writer: boolean;
 }
 
 export interface EnvironmentConfig {
@@ -277,6 +283,7 @@ export const BASE_ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
       minTasks: 2,
       certificateArn: placeholderCertificate('us-west-2'),
       failoverRequestsPer5Min: 2000,
+      writer: false,
     },
   },
   staging: {
@@ -500,6 +507,7 @@ function standby(
     vpcCidr,
     minTasks: base.standby?.minTasks ?? 2,
     failoverRequestsPer5Min: base.standby?.failoverRequestsPer5Min ?? 2000,
+    writer: flag(read('STANDBY_WRITER'), `${prefix}STANDBY_WRITER`, false),
     certificateArn:
       certificate === undefined && hostedZoneId
         ? undefined

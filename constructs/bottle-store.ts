@@ -77,17 +77,19 @@ export class BottleStore extends Construct {
    * 404 rather than 403, which `has()` relies on.
    */
   grantSync(grantee: Grantable): void {
-    grantee.addToPolicy(
-      { sid: 'ListBottleStore', actions: ['s3:ListBucket'], resources: [this.bucket.bucket.arn] },
-      { sid: 'ReadWriteBottleStore', actions: ['s3:GetObject', 's3:PutObject'], resources: this.objectArns('blobs', 'manifests', 'runs') },
-      { sid: 'StageApiGenerations', actions: ['s3:PutObject'], resources: this.objectArns('api') },
-      {
-        sid: 'ManageBlobUploadsAndOrphanTags',
-        actions: ['s3:AbortMultipartUpload', 's3:GetObjectTagging', 's3:PutObjectTagging'],
-        resources: this.objectArns('blobs'),
-      },
-    );
+    grantee.addToPolicy(...BottleStore.syncStatements(this.bucket.bucket.arn));
     this.key.grantEncryptDecrypt(grantee);
+  }
+
+  /** What a sync needs from a store in this layout, this one or (after a promotion) its DR replica (`grantSync`). */
+  static syncStatements(bucketArn: string): Statement[] {
+    const objects = (...prefixes: StorePrefix[]) => BottleStore.objectArnsOf(bucketArn, prefixes);
+    return [
+      { sid: 'ListBottleStore', actions: ['s3:ListBucket'], resources: [bucketArn] },
+      { sid: 'ReadWriteBottleStore', actions: ['s3:GetObject', 's3:PutObject'], resources: objects('blobs', 'manifests', 'runs') },
+      { sid: 'StageApiGenerations', actions: ['s3:PutObject'], resources: objects('api') },
+      { sid: 'ManageBlobUploadsAndOrphanTags', actions: ['s3:AbortMultipartUpload', 's3:GetObjectTagging', 's3:PutObjectTagging'], resources: objects('blobs') },
+    ];
   }
 
   /** The mirror service: read what it serves (`serveStatements`). */

@@ -26,9 +26,10 @@ interface Handoff {
   readonly table: string;
   readonly key_arn: string;
   readonly mirror_repository: string;
+  readonly sync_repository: string;
 }
 
-export interface StandbyHandoffProps extends Readonly<Record<'bucketName' | 'bucketArn' | 'tableName' | 'replicaKeyArn' | 'mirrorRepositoryName', string>> {
+export interface StandbyHandoffProps extends Readonly<Record<'bucketName' | 'bucketArn' | 'tableName' | 'replicaKeyArn' | 'mirrorRepositoryName' | 'syncRepositoryName', string>> {
   /** Provider of the DR region. */
   readonly provider: TerraformProvider;
 }
@@ -45,6 +46,7 @@ export class StandbyHandoff extends Construct {
       table: props.tableName,
       key_arn: props.replicaKeyArn,
       mirror_repository: props.mirrorRepositoryName,
+      sync_repository: props.syncRepositoryName,
     };
     this.parameter = new SsmParameter(this, 'parameter', {
       name: parameterName(ctx(this).environment),
@@ -66,17 +68,35 @@ export class ReplicaData extends Construct {
   public readonly tableName: string;
   public readonly keyArn: string;
   public readonly mirrorImages: ImageRepository;
+  private syncRepository?: ImageRepository;
+
+  private readonly handoff: DataAwsSsmParameter;
+
+  private field(name: keyof Handoff): string {
+    return Fn.lookup(Fn.jsondecode(this.handoff.insecureValue), name);
+  }
 
   constructor(scope: Construct, id: string) {
     super(scope, id);
     const handoff = new DataAwsSsmParameter(this, 'handoff', { name: parameterName(ctx(this).environment) });
-    const field = (name: keyof Handoff): string => Fn.lookup(Fn.jsondecode(handoff.insecureValue), name);
-    this.bucketName = field('bucket');
-    this.bucketArn = field('bucket_arn');
-    this.tableName = field('table');
-    this.keyArn = field('key_arn');
+    this.handoff = handoff;
+    this.bucketName = this.field('bucket');
+    this.bucketArn = this.field('bucket_arn');
+    this.tableName = this.field('table');
+    this.keyArn = this.field('key_arn');
     // ECR creates the replicated repository on the first replicated push, with the source's name.
-    this.mirrorImages = new DataAwsEcrRepository(this, 'mirror-images', { name: field('mirror_repository') });
+    this.mirrorImages = new DataAwsEcrRepository(this, 'mirror-images', { name: this.field('mirror_repository') });
+  }
+
+  /** The table replica in this region (a global table's replicas share its name). */
+  get tableArn(): string {
+    return ctx(this).arn('dynamodb', `table/${this.tableName}`);
+  }
+
+  /** The replicated sync image, for a promoted sync (looked up only then: nothing else runs it here). */
+  get syncImages(): ImageRepository {
+    this.syncRepository ??= new DataAwsEcrRepository(this, 'sync-images', { name: this.field('sync_repository') });
+    return this.syncRepository;
   }
 
   /** The variables the standby mirror reads (`STANDBY_MIRROR_SERVICE_ENV`) to find the replicas. */
@@ -94,7 +114,7 @@ export class ReplicaData extends Construct {
     grantee.addToPolicy(...BottleStore.serveStatements(this.bucketArn), {
       sid: 'ReadState',
       actions: ['dynamodb:GetItem'],
-      resources: [ctx(this).arn('dynamodb', `table/${this.tableName}`)],
+      resources: [this.tableArn],
     });
     grantee.addKeyActions(this.keyArn, 'DrData', ['kms:Decrypt', 'kms:DescribeKey']);
   }

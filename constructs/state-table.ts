@@ -3,6 +3,7 @@ import { DynamodbTable } from '@cdktf/provider-aws/lib/dynamodb-table';
 import { STATE_TTL_ATTRIBUTE } from '../engine/runtime-config';
 import { CustomerManagedKey } from './customer-managed-key';
 import { ctx } from './environment-context';
+import { Statement } from './policy-document';
 import { Grantable } from './service-role';
 
 export interface StateTableProps {
@@ -56,13 +57,14 @@ export class StateTable extends Construct {
 
   /** Exactly what `DynamoDbStateStore` sends for leases, the pointer flip, run records and countdowns. */
   grantStateStore(grantee: Grantable): void {
-    grantee.addToPolicy({
-      sid: 'StateStore',
-      actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
-      resources: [this.table.arn],
-    });
+    grantee.addToPolicy(StateTable.stateStoreStatement(this.table.arn));
     // DynamoDB encrypts and decrypts with the table key on the caller's behalf.
     this.key.grant(grantee, 'kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey');
+  }
+
+  /** Exactly the item calls the state store sends, on this table or (after a promotion) its DR replica. */
+  static stateStoreStatement(tableArn: string): Statement {
+    return { sid: 'StateStore', actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], resources: [tableArn] };
   }
 
   /** The mirror reads the published pointer and run records (`GetItem` only). */

@@ -2,7 +2,8 @@
 # Proves the synthesized stacks valid with Terraform itself, offline:
 #   terraform init -backend=false, terraform validate, and terraform test
 #   (mock_provider, plan + apply) for every stack in cdktf.out, then for the
-#   failover variant (prod with a Route 53 zone: both stacks write failover records).
+#   variant with every option on (prod with a Route 53 zone, so both stacks
+#   write failover records, and its standby promoted to writer).
 # Fails (never skips) when Terraform or the provider mirror is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,11 +40,11 @@ done
 if [[ $# -eq 0 ]]; then
   variant=cdktf.out.failover
   rm -rf "$variant"
-  HBS_PROD_DOMAIN_NAME=bottles.acme.dev HBS_PROD_HOSTED_ZONE_ID=Z0123456789ABCDEFGHIJ \
+  HBS_PROD_DOMAIN_NAME=bottles.acme.dev HBS_PROD_HOSTED_ZONE_ID=Z0123456789ABCDEFGHIJ HBS_PROD_STANDBY_WRITER=true \
     HBS_PROD_CERTIFICATE_ARN=arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b \
     HBS_PROD_DR_CERTIFICATE_ARN=arn:aws:acm:us-west-2:123456789012:certificate/1f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b \
     npx ts-node --transpile-only -e "require('./main').buildApp('$variant').synth()"
   for stack in prod prod-standby; do
-    check_stack "$stack (failover records)" "$variant/stacks/$stack" test/terraform/mocks.tftest.hcl "test/terraform/$stack.failover.tftest.hcl"
+    check_stack "$stack (failover records, promoted standby)" "$variant/stacks/$stack" test/terraform/mocks.tftest.hcl "test/terraform/$stack.failover.tftest.hcl"
   done
 fi

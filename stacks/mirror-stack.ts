@@ -61,6 +61,7 @@ export class MirrorStack extends ReadableAddressStack {
         tableName: data.state.table.name,
         replicaKeyArn: foundation.drDataKey.arn,
         mirrorRepositoryName: foundation.mirrorRepository.repository.name,
+        syncRepositoryName: foundation.syncRepository.repository.name,
       });
     }
     const monitoring = new Monitoring(this, 'monitoring', {

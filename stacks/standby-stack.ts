@@ -13,6 +13,7 @@ import { ServingAlarms } from '../constructs/monitoring/serving-alarms';
 import { StandbyAlarms } from '../constructs/monitoring/standby-alarms';
 import { TaskFailureAlarm } from '../constructs/monitoring/task-failure-alarm';
 import { Network } from '../constructs/network';
+import { PromotedSync } from '../constructs/promoted-sync';
 import { ReplicaData } from '../constructs/standby-handoff';
 import { useBackend } from './backend';
 import { PROJECT_TAG } from './mirror-stack';
@@ -28,9 +29,10 @@ import { MirrorTier } from './tiers/mirror';
  *
  * Its own stack and state (in a DR-region bucket), so it can be planned,
  * scaled and promoted while the primary region is down; it reads nothing
- * from the primary region. It writes nothing either: the sync runs only in
- * the primary region (one writer). Deploy it after the primary stack, whose
- * handoff parameter and replicated images it reads.
+ * from the primary region. It writes nothing either: the sync runs in the
+ * primary region (one writer), until an operator promotes this region
+ * (`standby.writer`, and the writer pin). Deploy it after the primary stack,
+ * whose handoff parameter and replicated images it reads.
  */
 export class StandbyStack extends ReadableAddressStack {
   public readonly mirror: MirrorTier;
@@ -81,6 +83,19 @@ export class StandbyStack extends ReadableAddressStack {
       role: 'standby',
     });
 
+    if (standby.writer) {
+      new PromotedSync(this, 'promoted-sync', {
+        vpcId: network.vpc.id,
+        subnetIds: network.privateSubnetIds,
+        clusterArn: cluster.cluster.arn,
+        images: replicas.syncImages,
+        imageTag: config.imageTag,
+        cpu: config.sync.taskCpu,
+        memoryMiB: config.sync.taskMemoryMiB,
+        replicas,
+      });
+    }
+
     const topic = new AlertTopic(this, 'topic', { name: `${context.namePrefix}-alarms`, email: config.alarmEmail, kmsKeyArn: alertsKey.arn }).topic;
     const alb = { albArnSuffix: this.mirror.loadBalancer.alb.arnSuffix, targetGroupArnSuffix: this.mirror.loadBalancer.targetGroup.arnSuffix };
     new ServingAlarms(this, 'serving-alarms', topic, { ...alb, thresholds: config.alarms });
@@ -106,6 +121,7 @@ export class StandbyStack extends ReadableAddressStack {
         mirror_service: this.mirror.service.service.name,
         mirror_tasks: { min: config.standby!.minTasks, max: config.mirrorService.maxTasks },
         failover_records: config.hostedZoneId !== undefined,
+        promoted_sync: config.standby!.writer,
       },
       'Non-secret summary of the standby',
     );

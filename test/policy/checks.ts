@@ -71,7 +71,7 @@ export const EXCEPTIONS: readonly Exception[] = [
   },
   {
     check: 'CKV_AWS_338',
-    address: /^aws_cloudwatch_log_group\.(orchestrator_logs|sync_worker_logs|sync_task_logs|mirror_task_logs|cache_engine_log|cache_slow_log|(monitoring_)?task_failure_events)$/,
+    address: /^aws_cloudwatch_log_group\.(orchestrator_logs|sync_worker_logs|sync_task_logs|mirror_task_logs|cache_engine_log|cache_slow_log|(monitoring_)?task_failure_events|promoted_sync_task_logs)$/,
     reason: 'Operational logs keep logRetentionDays (30 by default) as a stated cost choice; security logs (flow, WAF, CloudTrail) keep a year.',
   },
   {

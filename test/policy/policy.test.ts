@@ -13,6 +13,15 @@ describe.each(Object.entries(stacks))('policy suite: %s', (_name, json) => {
 
 });
 
+test('the optional shapes pass too: prod with a hosted zone (failover records) and its standby promoted to writer', () => {
+  const variant = synthAll({ HBS_PROD_HOSTED_ZONE_ID: 'Z0123456789ABCDEFGHIJ', HBS_PROD_STANDBY_WRITER: 'true' });
+  expect(Object.keys(variant.prod.resource!.aws_route53_record ?? {})).toContain('dns_a');
+  expect(Object.keys(variant['prod-standby'].resource!.aws_ecs_task_definition)).toContain('promoted_sync_task_task');
+  for (const [name, json] of Object.entries(variant)) {
+    expect([name, evaluate(json).violations]).toEqual([name, []]);
+  }
+});
+
 test('every named exception still matches a real finding in some environment (no stale exceptions)', () => {
   // Some apply only where the environment has the finding: dev admits clients from 10.0.0.0/8 only, so its port 80 is not open to the world.
   const applied = new Set(Object.values(stacks).flatMap((json) => evaluate(json).appliedExceptions));

@@ -17,7 +17,7 @@ mock_provider "aws" {
   # The standby reads the primary's handoff parameter (constructs/standby-handoff.ts) and the replicated image repository.
   mock_data "aws_ssm_parameter" {
     defaults = {
-      insecure_value = "{\"bucket\":\"prod-brew-bottles-replica-mock\",\"bucket_arn\":\"arn:aws:s3:::prod-brew-bottles-replica-mock\",\"table\":\"prod-brew-state\",\"key_arn\":\"arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab\",\"mirror_repository\":\"prod-brew/mirror-service\"}"
+      insecure_value = "{\"bucket\":\"prod-brew-bottles-replica-mock\",\"bucket_arn\":\"arn:aws:s3:::prod-brew-bottles-replica-mock\",\"table\":\"prod-brew-state\",\"key_arn\":\"arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab\",\"mirror_repository\":\"prod-brew/mirror-service\",\"sync_repository\":\"prod-brew/sync-task\"}"
     }
   }
   mock_data "aws_ecr_repository" {

@@ -1,4 +1,5 @@
-# prod's standby with a Route 53 zone: the secondary failover record, checked like the primary.
+# prod's standby with a Route 53 zone and promoted to writer (scripts/terraform-check.sh
+# synthesizes this variant): the secondary failover record, and the promoted sync.
 
 run "secondary_failover_record" {
   command = apply
@@ -14,5 +15,13 @@ run "secondary_failover_record" {
   assert {
     condition     = aws_lb_listener.load_balancer_https.certificate_arn == "arn:aws:acm:us-west-2:123456789012:certificate/1f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
     error_message = "The standby's listener uses the DR region's certificate"
+  }
+  assert {
+    condition     = [for e in jsondecode(aws_ecs_task_definition.promoted_sync_task_task.container_definitions)[0].environment : e.value if e.name == "HBS_WRITER_ROLE"][0] == "promoted" && [for e in jsondecode(aws_ecs_task_definition.promoted_sync_task_task.container_definitions)[0].environment : e.value if e.name == "HBS_BOTTLE_BUCKET"][0] == "prod-brew-bottles-replica-mock"
+    error_message = "The promoted sync runs in its promoted role against the bottle-store replica"
+  }
+  assert {
+    condition     = aws_cloudwatch_event_rule.promoted_sync_schedule.schedule_expression == "cron(0 3 ? * SUN *)" && aws_cloudwatch_event_target.promoted_sync_target.ecs_target[0].task_definition_arn == aws_ecs_task_definition.promoted_sync_task_task.arn && aws_cloudwatch_event_target.promoted_sync_target.ecs_target[0].launch_type == "FARGATE"
+    error_message = "EventBridge starts the promoted sync weekly, as the primary's schedule"
   }
 }

@@ -1,4 +1,4 @@
-import { MIRROR_SERVICE_ENV, ORCHESTRATOR_ENV, STANDBY_MIRROR_SERVICE_ENV, SYNC_TASK_ENV, WORKER_ENV } from '../../engine/runtime-config';
+import { MIRROR_SERVICE_ENV, ORCHESTRATOR_ENV, PROMOTED_SYNC_TASK_ENV, STANDBY_MIRROR_SERVICE_ENV, SYNC_TASK_ENV, WORKER_ENV } from '../../engine/runtime-config';
 import { synthAll } from '../synth';
 import { NODE_OPTIONS_ENV } from '../../engine/heap';
 
@@ -18,6 +18,11 @@ describe('runtime contract: the stack sets every variable each workload reads', 
     ['Fargate sync task', () => containerEnv('sync_task_task'), SYNC_TASK_ENV],
     ['mirror service', () => containerEnv('mirror_task_task'), MIRROR_SERVICE_ENV],
     ['standby mirror service (prod-standby)', () => containerEnv('mirror_task_task', stacks['prod-standby']), STANDBY_MIRROR_SERVICE_ENV],
+    [
+      'promoted sync task (prod-standby as writer)',
+      () => containerEnv('promoted_sync_task_task', (synthAll({ HBS_PROD_STANDBY_WRITER: 'true' }) as Record<string, any>)['prod-standby']),
+      PROMOTED_SYNC_TASK_ENV,
+    ],
   ])('%s', (_name, read, contract) => {
     const env = read();
     const missing = Object.values(contract).filter((variable) => !env[variable]);
@@ -37,5 +42,7 @@ describe('runtime contract: the stack sets every variable each workload reads', 
     expect(env.HBS_LAMBDA_THRESHOLD_BYTES).toBe(String(20 * 1024 ** 3));
     expect(env.HBS_SYNC_CAPACITY_PROVIDER).toBe('FARGATE');
     expect(containerEnv('mirror_task_task').HBS_SERVE_MODE).toBe('redirect');
+    // The stack's own sync writes unless the writer pin names another region.
+    expect([env.HBS_WRITER_ROLE, lambdaEnv('sync_worker_function').HBS_WRITER_ROLE, containerEnv('sync_task_task').HBS_WRITER_ROLE]).toEqual(['primary', 'primary', 'primary']);
   });
 });

@@ -1,6 +1,6 @@
 import { Testing } from 'cdktf';
 import { loadEnvironmentConfig } from '../../config/environments';
-import { STANDBY_MIRROR_SERVICE_ENV } from '../../engine/runtime-config';
+import { PROMOTED_SYNC_TASK_ENV, STANDBY_MIRROR_SERVICE_ENV } from '../../engine/runtime-config';
 import { buildApp } from '../../main';
 import { MirrorStack } from '../../stacks/mirror-stack';
 import { StandbyStack } from '../../stacks/standby-stack';
@@ -33,6 +33,7 @@ describe('which environments have a standby', () => {
     expect(parameter).toMatchObject({ name: '/prod-brew/standby/replicas', type: 'String', provider: 'aws.dr' });
     expect(parameter.insecure_value).toContain('aws_s3_bucket.bottle_store_replica_bucket_bucket.bucket');
     expect(parameter.insecure_value).toContain('aws_kms_key.dr_data_key_key.arn');
+    expect(parameter.insecure_value).toContain('aws_ecr_repository.sync_repo_repo.name'); // for a promoted sync
   });
 });
 
@@ -222,3 +223,60 @@ describe('failover records (with a Route 53 zone)', () => {
     expect(resources(alone, 'aws_route53_health_check')).toEqual({});
   });
 });
+
+describe('promoted to writer (HBS_<ENV>_STANDBY_WRITER=true)', () => {
+  const promoted = JSON.parse(Testing.synth(new StandbyStack(Testing.app(), loadEnvironmentConfig('prod', { HBS_PROD_STANDBY_WRITER: 'true' }))));
+
+  test('off by default: the standby has no sync task and no schedule', () => {
+    expect(Object.keys(resources(standby, 'aws_ecs_task_definition'))).toEqual(['mirror_task_task']);
+    expect(standby.data.aws_ecr_repository.replicas_sync_images).toBeUndefined();
+  });
+
+  test('the promoted sync task: the replicated sync image, the promoted role, the replicas, the primary task size', () => {
+    const task = resources(promoted, 'aws_ecs_task_definition').promoted_sync_task_task;
+    const definition = JSON.parse(task.container_definitions)[0];
+    expect(promoted.data.aws_ecr_repository.replicas_sync_images.name).toBe(`\${${HANDOFF}.sync_repository}`);
+    expect(definition.image).toBe('${data.aws_ecr_repository.replicas_sync_images.repository_url}@${data.aws_ecr_image.promoted_sync_task_image.image_digest}');
+    expect(Object.fromEntries(definition.environment.map((e: any) => [e.name, e.value]))).toEqual({
+      [PROMOTED_SYNC_TASK_ENV.environment]: 'prod',
+      [PROMOTED_SYNC_TASK_ENV.bottleBucket]: `\${${HANDOFF}.bucket}`,
+      [PROMOTED_SYNC_TASK_ENV.stateTable]: `\${${HANDOFF}.table}`,
+      [PROMOTED_SYNC_TASK_ENV.metricsNamespace]: 'HomebrewMirror',
+      [PROMOTED_SYNC_TASK_ENV.writerRole]: 'promoted',
+    });
+    const primaryTask = resources(prod, 'aws_ecs_task_definition').sync_task_task;
+    expect([task.cpu, task.memory]).toEqual([primaryTask.cpu, primaryTask.memory]);
+  });
+
+  test('it may write the replicas exactly as the primary sync writes its store, and nothing else', () => {
+    const statements = promoted.data.aws_iam_policy_document.promoted_sync_task_task_role_permissions.statement;
+    const primary = prod.data.aws_iam_policy_document.sync_task_task_role_permissions.statement;
+    const data = ['ListBottleStore', 'ReadWriteBottleStore', 'StageApiGenerations', 'ManageBlobUploadsAndOrphanTags', 'StateStore'];
+    const normalized = (list: any[], bucketArn: string, tableArn: string) =>
+      list.filter((st) => data.includes(st.sid)).map((st) => ({ ...st, resources: st.resources.map((r: string) => r.replace(bucketArn, 'BUCKET').replace(tableArn, 'TABLE')) }));
+    const replicaTable = `arn:\${data.aws_partition.partition.partition}:dynamodb:us-west-2:\${data.aws_caller_identity.account.account_id}:table/\${${HANDOFF}.table}`;
+    expect(normalized(statements, `\${${HANDOFF}.bucket_arn}`, replicaTable)).toEqual(
+      normalized(primary, '${aws_s3_bucket.bottle_store_store_bucket.arn}', '${aws_dynamodb_table.state_table_table.arn}'),
+    );
+    expect(statements.map((st: any) => st.sid)).toEqual([...data, 'UseDrDataKey']);
+    expect(statements.find((st: any) => st.sid === 'UseDrDataKey').actions.sort()).toEqual(['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey']);
+  });
+
+  test('weekly, Sunday 03:00 UTC as the primary, started by EventBridge on the standby cluster with a role that may run only this task', () => {
+    expect(resources(promoted, 'aws_cloudwatch_event_rule').promoted_sync_schedule.schedule_expression).toBe('cron(0 3 ? * SUN *)');
+    expect(resources(promoted, 'aws_cloudwatch_event_target').promoted_sync_target).toMatchObject({
+      arn: '${aws_ecs_cluster.cluster_cluster.arn}',
+      role_arn: '${aws_iam_role.promoted_sync_events_role_role.arn}',
+      ecs_target: {
+        task_definition_arn: '${aws_ecs_task_definition.promoted_sync_task_task.arn}',
+        launch_type: 'FARGATE',
+        task_count: 1,
+        network_configuration: { assign_public_ip: false },
+      },
+    });
+    const events = promoted.data.aws_iam_policy_document.promoted_sync_events_role_permissions.statement;
+    expect(events.map((st: any) => st.sid)).toEqual(['RunSyncTask', 'PassSyncTaskRoles']);
+    expect(events[0].resources[0]).toMatch(/:task-definition\/prod-brew-standby-sync-task:\*$/);
+  });
+});
+
