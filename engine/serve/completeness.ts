@@ -19,6 +19,14 @@ export interface MissingObjects {
   readonly examples: string[];
 }
 
+/**
+ * Above this many new bottles, one listing of the blob store (S3 returns
+ * 1,000 keys a request) replaces a HEAD each: a task starting with no
+ * generation checks the whole catalogue (43,000 bottles: 44 requests instead
+ * of 43,000, seconds instead of most of a minute before it listens).
+ */
+export const LIST_INSTEAD_OF_HEAD_ABOVE = 1000;
+
 export async function missingObjects(
   stores: { readonly objects: ObjectStore; readonly blobs: BlobStore },
   next: GenerationSnapshot,
@@ -35,11 +43,15 @@ export async function missingObjects(
     const key = manifestKey(image, ref);
     checks.push(async () => ((await stores.objects.hasObject(key)) ? undefined : key));
   }
-  for (const sha of next.blobs) {
-    if (current?.blobs.has(sha)) continue;
-    checks.push(async () => ((await stores.blobs.has(sha)) ? undefined : blobKey(sha)));
-  }
+  const newBlobs = [...next.blobs].filter((sha) => !current?.blobs.has(sha));
   const missing: string[] = [];
+  if (newBlobs.length > LIST_INSTEAD_OF_HEAD_ABOVE) {
+    const stored = new Set<string>();
+    for await (const sha of stores.blobs.list()) stored.add(sha);
+    missing.push(...newBlobs.filter((sha) => !stored.has(sha)).map(blobKey));
+  } else {
+    for (const sha of newBlobs) checks.push(async () => ((await stores.blobs.has(sha)) ? undefined : blobKey(sha)));
+  }
   let nextCheck = 0;
   const worker = async () => {
     while (nextCheck < checks.length) {
