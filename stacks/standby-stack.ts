@@ -11,6 +11,8 @@ import { LogArchive } from '../constructs/log-archive';
 import { AlertTopic } from '../constructs/monitoring/alert-topic';
 import { ServingAlarms } from '../constructs/monitoring/serving-alarms';
 import { StandbyAlarms } from '../constructs/monitoring/standby-alarms';
+import { StandbyDashboard } from '../constructs/monitoring/standby-dashboard';
+import { CloudwatchDashboard } from '@cdktf/provider-aws/lib/cloudwatch-dashboard';
 import { TaskFailureAlarm } from '../constructs/monitoring/task-failure-alarm';
 import { Network } from '../constructs/network';
 import { PromotedSync } from '../constructs/promoted-sync';
@@ -83,29 +85,48 @@ export class StandbyStack extends ReadableAddressStack {
       role: 'standby',
     });
 
-    if (standby.writer) {
-      new PromotedSync(this, 'promoted-sync', {
+    const promoted = standby.writer
+      ? new PromotedSync(this, 'promoted-sync', {
         vpcId: network.vpc.id,
         subnetIds: network.privateSubnetIds,
         clusterArn: cluster.cluster.arn,
         images: replicas.syncImages,
         imageTag: config.imageTag,
         cpu: config.sync.taskCpu,
-        memoryMiB: config.sync.taskMemoryMiB,
-        replicas,
-      });
-    }
+          memoryMiB: config.sync.taskMemoryMiB,
+          replicas,
+        })
+      : undefined;
 
     const topic = new AlertTopic(this, 'topic', { name: `${context.namePrefix}-alarms`, email: config.alarmEmail, kmsKeyArn: alertsKey.arn }).topic;
     const alb = { albArnSuffix: this.mirror.loadBalancer.alb.arnSuffix, targetGroupArnSuffix: this.mirror.loadBalancer.targetGroup.arnSuffix };
-    new ServingAlarms(this, 'serving-alarms', topic, { ...alb, thresholds: config.alarms });
-    new StandbyAlarms(this, 'standby-alarms', topic, { ...alb, failoverRequestsPer5Min: standby.failoverRequestsPer5Min, primaryRegion: config.region });
-    new TaskFailureAlarm(this, 'task-failures', topic, { clusterArn: cluster.cluster.arn });
-    this.outputs(config, { network, cluster });
+    const alarms = [
+      ...new ServingAlarms(this, 'serving-alarms', topic, { ...alb, thresholds: config.alarms }).alarms,
+      ...new StandbyAlarms(this, 'standby-alarms', topic, { ...alb, failoverRequestsPer5Min: standby.failoverRequestsPer5Min, primaryRegion: config.region }).alarms,
+      ...new TaskFailureAlarm(this, 'task-failures', topic, { clusterArn: cluster.cluster.arn }).alarms,
+    ];
+    const dashboard = new StandbyDashboard(this, 'dashboard', {
+      ...alb,
+      alarms,
+      clusterName: cluster.cluster.name,
+      mirrorServiceName: this.mirror.service.service.name,
+      webAclName: this.mirror.loadBalancer.webAcl.name,
+      replicaBucketName: replicas.bucketName,
+      primaryRegion: config.region,
+      runbookUrl: config.runbookUrl,
+      promotedSyncFamily: promoted?.task.family,
+    }).dashboard;
+    this.outputs(config, { network, cluster, dashboard });
   }
 
-  private outputs(config: EnvironmentConfig, parts: { network: Network; cluster: ContainerCluster }): void {
+  private outputs(config: EnvironmentConfig, parts: { network: Network; cluster: ContainerCluster; dashboard: CloudwatchDashboard }): void {
     const output = (id: string, value: unknown, description: string) => new TerraformOutput(this, id, { value, description });
+    const region = config.drRegion;
+    output(
+      'dashboard_url',
+      `https://${region}.console.aws.amazon.com/cloudwatch/home?region=${region}#dashboards:name=${parts.dashboard.dashboardName}`,
+      'The standby dashboard: where on-call works during a failover (the primary dashboard is in the failed region)',
+    );
     output('alb_dns_name', this.mirror.loadBalancer.alb.dnsName, `The standby's ALB in ${config.drRegion}; without a hosted zone, fail over by pointing ${config.domainName} at it`);
     output('mirror_url', `https://${config.domainName}`, 'The same URL as the primary: clients never change their settings');
     output(

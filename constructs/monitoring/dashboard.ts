@@ -2,8 +2,8 @@ import { Construct } from 'constructs';
 import { CloudwatchDashboard } from '@cdktf/provider-aws/lib/cloudwatch-dashboard';
 import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm';
 import { METRICS, METRICS_NAMESPACE } from '../../engine/runtime-config';
-import { AddressGroup } from '../address-group';
 import { ctx } from '../environment-context';
+import { DashboardLayout, Metric } from './dashboard-layout';
 
 /** What the dashboard graphs, by name (the stack passes its resources' names and ids). */
 export interface DashboardSubjects {
@@ -39,9 +39,6 @@ export interface MirrorDashboardProps {
   readonly settings: string[];
 }
 
-type Metric = (string | Record<string, unknown>)[];
-type Widget = Record<string, unknown>;
-
 /** Time ranges that fit what each group watches. */
 export const DASHBOARD_RANGES = { health: '-P14D', sync: '-P14D', serving: '-PT3H', data: '-P30D' } as const;
 
@@ -50,18 +47,12 @@ export const DASHBOARD_RANGES = { health: '-P14D', sync: '-P14D', serving: '-PT3
  * the weekly sync, serving, and data. Each group has the time range that fits
  * it; each alarm's threshold is drawn on its metric's graph.
  */
-export class MirrorDashboard extends AddressGroup {
+export class MirrorDashboard extends DashboardLayout {
   public readonly dashboard: CloudwatchDashboard;
-  /** Every metric graphed, as `namespace/metric`, for tests and the README. */
-  public readonly metrics: string[] = [];
-  private readonly region: string;
-  private y = 0;
-  private readonly widgets: Widget[] = [];
 
   constructor(scope: Construct, id: string, props: MirrorDashboardProps) {
     super(scope, id);
     const context = ctx(this);
-    this.region = context.region;
     this.healthRows(props);
     this.syncRows(props);
     this.servingRows(props);
@@ -69,10 +60,7 @@ export class MirrorDashboard extends AddressGroup {
     if (props.remoteAlarms?.length) {
       this.row(props.remoteAlarms.map(({ name, arn, region }) => ({ type: 'metric', width: 8, height: 6, properties: { title: `${name} (${region})`, region, annotations: { alarms: [arn] }, view: 'timeSeries', stacked: false } })));
     }
-    this.dashboard = new CloudwatchDashboard(this, 'dashboard', {
-      dashboardName: `${context.namePrefix}-homebrew-mirror`,
-      dashboardBody: JSON.stringify({ widgets: this.widgets }),
-    });
+    this.dashboard = this.publish(`${context.namePrefix}-homebrew-mirror`);
   }
 
   /** The alarm's threshold as a line on its graph. */
@@ -177,38 +165,5 @@ export class MirrorDashboard extends AddressGroup {
       this.graph('Cache: memory (%)', node('DatabaseMemoryUsagePercentage', 'Maximum'), DASHBOARD_RANGES.data, { period: 3600, horizontal: this.threshold(props, 'cache-memory') }),
       this.graph('Cache: evictions and replication lag (s)', [...node('Evictions', 'Sum'), ...node('ReplicationLag', 'Maximum').map((m) => [...m.slice(0, -1), { stat: 'Maximum', yAxis: 'right' }])], DASHBOARD_RANGES.data, { period: 3600 }),
     ]);
-  }
-
-  private graph(title: string, metrics: Metric[], start: string, options: { width?: number; period?: number; horizontal?: { value: unknown; label: string }[] } = {}): Widget {
-    for (const m of metrics) if (typeof m[0] === 'string') this.metrics.push(`${m[0]}/${m[1]}`);
-    return {
-      type: 'metric',
-      width: options.width ?? 8,
-      height: 6,
-      properties: {
-        title,
-        region: this.region,
-        view: 'timeSeries',
-        stacked: false,
-        metrics,
-        start,
-        period: options.period ?? 300,
-        ...(options.horizontal?.length ? { annotations: { horizontal: options.horizontal } } : {}),
-      },
-    };
-  }
-
-  private text(markdown: string): void {
-    this.row([{ type: 'text', width: 24, height: 4, properties: { markdown } }]);
-  }
-
-  /** Lays widgets out left to right in one row. */
-  private row(widgets: Widget[]): void {
-    let x = 0;
-    for (const widget of widgets) {
-      this.widgets.push({ ...widget, x, y: this.y });
-      x += widget.width as number;
-    }
-    this.y += Math.max(...widgets.map((w) => w.height as number));
   }
 }

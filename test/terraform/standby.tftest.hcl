@@ -44,6 +44,10 @@ run "standby_apply" {
     error_message = "The standby has the serving alarms (5xx rate, unhealthy targets)"
   }
   assert {
+    condition     = aws_cloudwatch_dashboard.dashboard.dashboard_name == "prod-brew-standby-homebrew-mirror" && strcontains(output.dashboard_url, "region=us-west-2")
+    error_message = "The standby has its own dashboard in the DR region, and its URL is an output"
+  }
+  assert {
     condition     = data.aws_ssm_parameter.replicas_handoff.name == "/prod-brew/standby/replicas"
     error_message = "The standby finds the replicas through the primary's handoff parameter in the DR region"
   }

@@ -130,6 +130,31 @@ describe('the standby stack', () => {
   });
 });
 
+describe('the standby dashboard (in the DR region: the primary one is in the failed region)', () => {
+  const body = (json: any) => JSON.parse(resources(json, 'aws_cloudwatch_dashboard').dashboard.dashboard_body);
+
+  test('every standby alarm, the traffic it takes, its tasks, WAF, the replica, all graphed in the DR region; the URL is an output', () => {
+    const widgets = body(standby).widgets;
+    const status = widgets.find((w: any) => w.type === 'alarm');
+    expect(status.properties.alarms.sort()).toEqual(Object.keys(resources(standby, 'aws_cloudwatch_metric_alarm')).map((a) => `\${aws_cloudwatch_metric_alarm.${a}.arn}`).sort());
+    const graphs = widgets.filter((w: any) => w.type === 'metric');
+    expect(graphs.every((w: any) => w.properties.region === 'us-west-2')).toBe(true);
+    expect(graphs.map((w: any) => w.properties.title)).toEqual([
+      'Requests, 4xx and 5xx', 'Latency (s)', 'Tasks: running, healthy, unhealthy', 'Tasks: CPU and memory (%)',
+      'WAF blocked requests', 'Mirror service: requests and 5xx (all tasks)', 'Bottle store replica: objects',
+    ]);
+    expect(JSON.stringify(graphs.at(-1).properties.metrics)).toContain(`\${${HANDOFF}.bucket}`);
+    expect(standby.output.dashboard_url.value).toBe('https://us-west-2.console.aws.amazon.com/cloudwatch/home?region=us-west-2#dashboards:name=${aws_cloudwatch_dashboard.dashboard.dashboard_name}');
+  });
+
+  test('a promoted standby also graphs its syncs', () => {
+    const promoted = JSON.parse(Testing.synth(new StandbyStack(Testing.app(), loadEnvironmentConfig('prod', { HBS_PROD_STANDBY_WRITER: 'true' }))));
+    const titles = body(promoted).widgets.map((w: any) => w.properties.title);
+    expect(titles.slice(-3)).toEqual(['Promoted sync: runs', 'Promoted sync: bottles per run', 'Promoted sync tasks running']);
+    expect(JSON.stringify(body(promoted))).toContain('"TaskDefinitionFamily","prod-brew-standby-sync-task"');
+  });
+});
+
 describe('what on-call sees of the standby from the primary', () => {
   test("the primary dashboard shows each standby alarm, by the name the standby stack gives it, in the DR region", () => {
     const standbyAlarmNames = Object.values(resources(standby, 'aws_cloudwatch_metric_alarm')).map((a: any) => a.alarm_name).sort();
