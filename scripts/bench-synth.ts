@@ -21,6 +21,7 @@ const child = `
   process.stdout.write(JSON.stringify({ ms, maxRssBytes: require('process').resourceUsage().maxRSS * 1024 }));
 `;
 
+let stackCount = 0;
 const results: { ms: number; maxRssBytes: number }[] = [];
 for (let i = 0; i < runs; i++) {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'hbs-bench-'));
@@ -35,6 +36,7 @@ for (let i = 0; i < runs; i++) {
     process.exit(1);
   }
   const stacks = fs.readdirSync(path.join(outdir, 'stacks')).sort();
+  stackCount = stacks.length;
   const measured = JSON.parse(proc.stdout);
   results.push(measured);
   console.log(
@@ -45,5 +47,5 @@ for (let i = 0; i < runs; i++) {
 const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
 const median = (xs: number[]) => sorted(xs)[Math.floor(xs.length / 2)];
 console.log(
-  `median synth time (3 stacks): ${median(results.map((r) => r.ms)).toFixed(0)} ms; peak RSS: ${(Math.max(...results.map((r) => r.maxRssBytes)) / 2 ** 20).toFixed(0)} MiB`,
+  `median synth time (${stackCount} stacks): ${median(results.map((r) => r.ms)).toFixed(0)} ms; peak RSS: ${(Math.max(...results.map((r) => r.maxRssBytes)) / 2 ** 20).toFixed(0)} MiB`,
 );
