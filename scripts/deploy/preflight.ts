@@ -121,8 +121,7 @@ async function billingMetrics(cloudwatch: Sender): Promise<string> {
 
 /** The ALB's certificate (the primary's, or the standby's in the DR region): issued, in the ALB's region, for the domain. */
 async function certificate(config: EnvironmentConfig, given: { arn?: string; region: string; what: string }, acm: Sender): Promise<string> {
-  const { what, region } = given;
-  const arn = given.arn;
+  const { arn, what, region } = given;
   if (!arn) return `${what}: the stack requests one for ${config.domainName} in ${region} (DNS validation in zone ${config.hostedZoneId})`;
   const arnRegion = arn.split(':')[3];
   if (arnRegion !== region) throw new Error(`${what}: ${arn} is in ${arnRegion}; the ALB in ${region} needs one from ${region}`);

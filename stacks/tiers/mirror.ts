@@ -103,10 +103,11 @@ export class MirrorTier extends AddressGroup {
     });
     data.grantMirror(this, this.task.taskRole, mirrorSg);
 
-    // With a standby, Route 53 checks this region's endpoint: the primary's check raises the endpoint
-    // alarm (constructs/monitoring/monitoring.ts) with or without a zone; with a zone both checks drive failover.
-    const checked = config.standby && service.albScheme === 'internet-facing' && (!standby || config.hostedZoneId);
-    if (checked) {
+    // Route 53 checks this region's /health (it reaches only an internet-facing ALB): the primary's whenever
+    // there is a standby (the endpoint alarm, constructs/monitoring/endpoint-alarm.ts), the standby's only
+    // when the domain fails over to it.
+    const checked = standby ? config.hostedZoneId !== undefined : config.standby !== undefined;
+    if (checked && service.albScheme === 'internet-facing') {
       this.healthCheck = new EndpointHealthCheck(this, 'endpoint-health', {
         alb: this.loadBalancer.alb,
         label: `${config.domainName} ${standby ? 'standby' : 'primary'} (${ctx(this).region})`,
