@@ -3,14 +3,16 @@ import * as path from 'path';
 import { parseArgs } from 'util';
 import { LocalEnvironmentError, UsageError } from '../engine/errors';
 import { jsonLogger } from '../engine/logger';
+import { SERVE_DEFAULTS } from '../engine/defaults';
 import { DEFAULT_RATE_LIMIT } from '../engine/ports';
 import { ACCESS_LOG_BACKLOG_ENV, BatchedAccessLog, DEFAULT_ACCESS_LOG_BACKLOG_BYTES, accessLogBacklogFromEnv } from '../engine/serve/access-log';
-import { DEFAULT_SERVER_LIMITS, MirrorServer, SERVER_LIMIT_ENV, defaultMaxConnections, serverLimitsFromEnv } from '../engine/serve/server';
+import { DEFAULT_SERVER_LIMITS, SERVER_LIMIT_ENV, defaultMaxConnections, serverLimitsFromEnv } from '../engine/serve/connection-guard';
+import { MirrorServer } from '../engine/serve/server';
 import { localServerDeps, localStores } from '../engine/wiring/local';
 import type { Io } from './io';
 import { LIMITS, glueNegativeValues, integerOption, positiveOption } from './options';
 
-export const SERVE_USAGE = `usage: bottles serve --store DIR [--host 127.0.0.1] [--port 8080|0] [--rate-limit PER_SECOND] [--burst N]`;
+export const SERVE_USAGE = `usage: bottles serve --store DIR [--host ${SERVE_DEFAULTS.host}] [--port ${SERVE_DEFAULTS.port}|0] [--rate-limit PER_SECOND] [--burst N]`;
 
 export const SERVE_HELP = `${SERVE_USAGE}
 
@@ -18,7 +20,7 @@ Serves a mirror made by \`bottles sync\` to brew clients (proxy mode: the
 bottles stream from DIR).
 
   --store DIR             the mirror directory; it must exist
-  --host ADDRESS          address to listen on (default: 127.0.0.1; 0.0.0.0 for every interface)
+  --host ADDRESS          address to listen on (default: ${SERVE_DEFAULTS.host}; 0.0.0.0 for every interface)
   --port N                ${LIMITS.port.min}-${LIMITS.port.max}, 0 picks a free port (default: ${LIMITS.port.default})
   --rate-limit PER_SECOND requests per second per client address (default: ${DEFAULT_RATE_LIMIT.ratePerSecond})
   --burst N               requests a client may make at once before the rate applies (default: ${DEFAULT_RATE_LIMIT.burst})
@@ -78,7 +80,7 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
       limits,
     }),
   );
-  const host = values.host ?? '127.0.0.1';
+  const host = values.host ?? SERVE_DEFAULTS.host;
   let bound: number;
   try {
     bound = await server.listen(port, host);

@@ -27,7 +27,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { jsonLogger } from '../engine/logger';
 import { MIRROR_SERVICE_NODE_FLAGS } from '../engine/runtime-config';
-import { SECURITY_HEADERS } from '../engine/serve/server';
+import { SECURITY_HEADERS } from '../engine/serve/reply';
 import { OCI_INDEX_MEDIA_TYPE } from '../engine/store-layout';
 import { runSync } from '../engine/sync/run-sync';
 import { localSyncDeps } from '../engine/wiring/local';

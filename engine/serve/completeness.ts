@@ -1,5 +1,6 @@
 import { BlobStore, ObjectStore } from '../ports';
 import { blobKey, bottleIndexKey, manifestKey } from '../store-layout';
+import { SERVE_DEFAULTS } from '../defaults';
 import { GenerationSnapshot } from './snapshot';
 
 /**
@@ -31,7 +32,7 @@ export async function missingObjects(
   stores: { readonly objects: ObjectStore; readonly blobs: BlobStore },
   next: GenerationSnapshot,
   current: GenerationSnapshot | undefined,
-  concurrency = 16,
+  concurrency = SERVE_DEFAULTS.completenessConcurrency,
 ): Promise<MissingObjects> {
   const checks: (() => Promise<string | undefined>)[] = [];
   // The bottle index must be there: a mirror that fell back to parsing formula.jws.json would trust nothing.

@@ -30,7 +30,9 @@ import {
   readEnvironment,
 } from '../runtime-config';
 import { AccessLog } from '../serve/access-log';
-import { MirrorServerDeps, ServeMode, serverLimitsFromEnv } from '../serve/server';
+import { serverLimitsFromEnv } from '../serve/connection-guard';
+import { ServeMode } from '../serve/routes/blobs';
+import { MirrorServerDeps } from '../serve/server';
 import { DistributedDeps } from '../sync/distributed';
 import { SyncDeps } from '../sync/run-sync';
 import { DEFAULT_ROUTING, RoutingLimits } from '../sync/route';

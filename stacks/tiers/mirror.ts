@@ -14,10 +14,11 @@ import { Grantable } from '../../constructs/service-role';
 import { DnsAlias, EndpointHealthCheck, ManagedCertificate } from '../../constructs/mirror-domain';
 import { MirrorService } from '../../constructs/mirror-service';
 import { METRICS_NAMESPACE, MIRROR_SERVICE_ENV, MIRROR_SERVICE_NODE_FLAGS } from '../../engine/runtime-config';
+import { SERVE_DEFAULTS } from '../../engine/defaults';
 import { NODE_MEMORY_FLAGS } from '../../engine/heap';
 
 /** Port the mirror container listens on behind the ALB. */
-export const MIRROR_PORT = 8080;
+export const MIRROR_PORT = SERVE_DEFAULTS.port;
 
 /** What the mirror tier runs on: the network, the container cluster, the bucket for ALB logs, the image. */
 export interface MirrorPlatform {

@@ -4,12 +4,14 @@ import { smoke } from '../../scripts/deploy/smoke';
 import { createHash, randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as http from 'http';
+import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { gunzipSync } from 'zlib';
 import { jsonLogger } from '../../engine/logger';
 import { MemoryRateLimiter } from '../../engine/adapters/local/memory-rate-limiter';
-import { MirrorServer, parseRange } from '../../engine/serve/server';
+import { parseRange } from '../../engine/serve/routes/blobs';
+import { MirrorServer } from '../../engine/serve/server';
 import { runSync } from '../../engine/sync/run-sync';
 import { FixtureFormula, publishApi, testSigningKey } from '../fixtures/homebrew-api';
 import { FixtureUpstream, startFixtureUpstream } from '../fixtures/upstream-server';
@@ -196,6 +198,36 @@ describe('brew’s download sequence, without waste (issue #13 item 7)', () => {
     expect(early).toMatchObject({ level: 'INFO', route: 'bottle', of: bottles.big.length });
     expect(early.bytes).toBeLessThan(bottles.big.length);
     expect(lines().filter((l) => l.level === 'ERROR')).toEqual([]);
+  });
+
+  test('a client that hangs up the moment it has Content-Length bytes completed its download: never logged as closed early', async () => {
+    // curl -o and brew close the socket as soon as the body is complete, which races the end of the server's pipeline.
+    accessLog.length = 0;
+    const url = new URL(base);
+    const downloads = 60;
+    const fetchAndHangUp = () =>
+      new Promise<number>((resolve, reject) => {
+        const socket = net.connect(Number(url.port), url.hostname, () => socket.write('GET /bottles/wget-1.25.0.arm64_sonoma.bottle.tar.gz HTTP/1.1\r\nHost: mirror\r\n\r\n'));
+        let received = Buffer.alloc(0);
+        socket.on('data', (chunk: Buffer) => {
+          received = Buffer.concat([received, chunk]);
+          const headerEnd = received.indexOf('\r\n\r\n');
+          if (headerEnd === -1) return;
+          const length = Number(/content-length: (\d+)/i.exec(received.subarray(0, headerEnd).toString())?.[1]);
+          const body = received.length - headerEnd - 4;
+          if (body >= length) {
+            socket.destroy();
+            resolve(body);
+          }
+        });
+        socket.on('error', reject);
+      });
+    const bodies = await Promise.all(Array.from({ length: downloads }, fetchAndHangUp));
+    expect(bodies.every((b) => b === bottles.wget.length)).toBe(true);
+    const lines = () => accessLog.map((l) => JSON.parse(l));
+    await waitUntil(() => lines().filter((l) => l.message === 'request' && l.route === 'bottle').length >= downloads);
+    expect(lines().filter((l) => l.message === 'client closed the download early')).toEqual([]);
+    expect(lines().filter((l) => l.message === 'request' && l.route === 'bottle').map((l) => l.bytes)).toEqual(Array(downloads).fill(bottles.wget.length));
   });
 
   test('manifests by digest: the stored index if this generation has it, else 404 (never 400); tags/list', async () => {

@@ -84,7 +84,7 @@ describe('MemoryRateLimiter', () => {
 
 describe('/status failure reasons', () => {
   test('keep the reason, drop the internals: URL paths and queries, local file paths', () => {
-    const { publicReason } = require('../../engine/serve/server') as typeof import('../../engine/serve/server');
+    const { publicReason } = require('../../engine/serve/routes/operations') as typeof import('../../engine/serve/routes/operations');
     expect(publicReason('cannot fetch formula.jws.json: GET https://formulae.brew.sh/api/formula.jws.json: HTTP 503')).toBe(
       'cannot fetch formula.jws.json: GET https://formulae.brew.sh/…: HTTP 503',
     );

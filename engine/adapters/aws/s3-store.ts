@@ -116,9 +116,11 @@ export class S3BlobStore implements BlobStore, OrphanMarker {
     return response.Body as unknown as AsyncIterable<Uint8Array>;
   }
 
-  /** A short-lived GET URL for the mirror's redirect mode (the caller's role must be able to read the blob). */
-  /** A presigned GET; `contentDisposition` becomes `response-content-disposition`, which S3 sends back as the header. */
-  async presign(sha256: string, expiresInSeconds = 300, contentDisposition?: string): Promise<string> {
+  /**
+   * A short-lived GET URL for the mirror's redirect mode (the caller's role must be able to read the blob).
+   * `contentDisposition` becomes `response-content-disposition`, which S3 sends back as the header.
+   */
+  async presign(sha256: string, expiresInSeconds: number, contentDisposition?: string): Promise<string> {
     const command = new GetObjectCommand({ Bucket: this.bucket, Key: this.key(sha256), ...(contentDisposition ? { ResponseContentDisposition: contentDisposition } : {}) });
     return getSignedUrl(this.s3, command, { expiresIn: expiresInSeconds });
   }

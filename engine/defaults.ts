@@ -1,0 +1,36 @@
+/**
+ * Every default of the sync and the mirror, written down once. The engine
+ * falls back to these, the CLI's help quotes them, the AWS runtime passes no
+ * value of its own, and docs/configuration.md is checked against them
+ * (test/unit/configuration-docs.test.ts); test/unit/defaults.test.ts fails if
+ * one of these numbers is spelled anywhere else.
+ */
+export const SYNC_DEFAULTS = {
+  /** Where the signed API comes from (`--api-url`). */
+  apiUrl: 'https://formulae.brew.sh/api',
+  /** Parallel bottle downloads within one process (`--concurrency`). */
+  concurrency: 4,
+  /** Parallel image-index downloads while planning, when no concurrency is given. */
+  manifestConcurrency: 8,
+  /** Parallel bottle downloads in the Fargate sync task (a whole vCPU and a network of its own). */
+  largeSyncConcurrency: 16,
+  /** A worker Lambda starts no new bottle with less than this left of its time; the rest go to a continuation. */
+  workerReserveMs: 3 * 60 * 1000,
+  /** Percentage of wanted bottles that may be permanently missing at publish (`--max-missing`). */
+  maxMissingPercent: 1,
+  /** Largest share of the published bottles a new API may drop and still be published (`--max-drop`). */
+  maxDropPercent: 10,
+} as const;
+
+export const SERVE_DEFAULTS = {
+  /** `bottles serve --host`. */
+  host: '127.0.0.1',
+  /** `bottles serve --port`; the container listens on the task's port. */
+  port: 8080,
+  /** How often a mirror looks for a newly published generation. */
+  pollMs: 5000,
+  /** Parallel HEADs when a mirror checks that a new generation's objects exist before it serves it. */
+  completenessConcurrency: 16,
+  /** Lifetime of a presigned bottle URL in redirect mode. */
+  presignExpirySeconds: 300,
+} as const;

@@ -1,0 +1,131 @@
+import { HEALTH_PATH } from '../runtime-config';
+import { isSha256 } from '../store-layout';
+import { HttpError, httpErrors } from './http-errors';
+
+/**
+ * What a request path asks for, decided from the raw path and the request's
+ * generations alone: no socket, no store. `route` is the metric and log name;
+ * `kind` picks the route module's handler.
+ */
+export type RouteMatch =
+  | { readonly kind: 'bottle'; readonly route: 'bottle'; readonly sha256: string; readonly encoded: string }
+  | { readonly kind: 'bottle_by_name'; readonly route: 'bottle'; readonly name: string }
+  | { readonly kind: 'api'; readonly route: 'api'; readonly file: string }
+  | { readonly kind: 'manifest'; readonly route: 'manifest' | 'registry_manifest'; readonly image: string; readonly ref: string }
+  | { readonly kind: 'manifest_by_digest'; readonly route: 'manifest' | 'registry_manifest'; readonly image: string; readonly digest: string }
+  | { readonly kind: 'registry_tags'; readonly route: 'registry_tags'; readonly image: string }
+  | { readonly kind: 'registry_blob'; readonly route: 'registry_blob'; readonly sha256: string }
+  | { readonly kind: 'registry_base'; readonly route: 'registry_base' }
+  | { readonly kind: 'health'; readonly route: 'health' }
+  | { readonly kind: 'health_detailed'; readonly route: 'health_detailed' }
+  | { readonly kind: 'metrics'; readonly route: 'metrics' }
+  | { readonly kind: 'status'; readonly route: 'status' }
+  /** A malformed (400) or unknown (404) path; `route` names what it was taken for. */
+  | { readonly kind: 'error'; readonly route: string; readonly error: HttpError };
+
+/** The part of a generation the router reads: brew's encoded bottle names. */
+export interface RoutableGeneration {
+  readonly bottlesByEncodedName: ReadonlyMap<string, string>;
+}
+
+const IMAGE = /^[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*)*$/;
+const REF = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
+
+const encodesSlash = (segment: string | undefined): boolean => segment !== undefined && segment.includes('%') && /%2f|%5c/i.test(segment);
+
+/** Decodes one path segment exactly as brew encoded it; anything odd is a 400, never a file access. */
+function decodeSegment(raw: string): string {
+  let decoded = raw;
+  try {
+    if (raw.includes('%')) decoded = decodeURIComponent(raw);
+  } catch {
+    throw httpErrors.badRequest('malformed percent-encoding');
+  }
+  // eslint-disable-next-line no-control-regex
+  if (decoded === '' || decoded === '.' || decoded === '..' || /[\/\\\u0000-\u001f\u007f]/.test(decoded)) {
+    throw httpErrors.badRequest('malformed path');
+  }
+  return decoded;
+}
+
+/** Paths answered by one fixed route each (a Map: a path is never an object key). */
+const FIXED: ReadonlyMap<string, RouteMatch> = new Map<string, RouteMatch>([
+  [HEALTH_PATH, { kind: 'health', route: 'health' }],
+  [`${HEALTH_PATH}/detailed`, { kind: 'health_detailed', route: 'health_detailed' }],
+  ['/metrics', { kind: 'metrics', route: 'metrics' }],
+  ['/status', { kind: 'status', route: 'status' }],
+  ['/v2/', { kind: 'registry_base', route: 'registry_base' }],
+  ['/v2', { kind: 'registry_base', route: 'registry_base' }],
+]);
+
+/**
+ * Maps a raw request URL to a route. Never throws: a malformed or unknown
+ * path is a match of kind `error`, so the caller records it like any other.
+ */
+export function matchRoute(url: string, current?: RoutableGeneration, previous?: RoutableGeneration): RouteMatch {
+  let route = 'unknown';
+  try {
+    const query = url.indexOf('?');
+    const raw = query === -1 ? url : url.slice(0, query);
+    // The busiest route first, without splitting: `/bottles/<one segment>`.
+    if (raw.startsWith('/bottles/') && raw.indexOf('/', 9) === -1) {
+      route = 'bottle';
+      const encoded = raw.slice(9);
+      // brew's own encoding of a known name needs no decoding; anything else is decoded (and checked) first.
+      const known = current?.bottlesByEncodedName.get(encoded) ?? previous?.bottlesByEncodedName.get(encoded);
+      if (known !== undefined) return { kind: 'bottle', route: 'bottle', sha256: known, encoded };
+      return { kind: 'bottle_by_name', route: 'bottle', name: decodeSegment(encoded) }; // rejects an encoded slash, like every segment
+    }
+    const parts = raw.split('/');
+    // An encoded slash in the route-selecting segments could make one route look like another.
+    if (raw.includes('//') || encodesSlash(parts[1]) || encodesSlash(parts[2])) throw httpErrors.badRequest('malformed path');
+    const fixed = FIXED.get(raw);
+    if (fixed) return fixed;
+    const segments = parts.slice(1);
+    if (segments[0] === 'api' && segments.length >= 2) {
+      route = 'api';
+      return { kind: 'api', route: 'api', file: segments.slice(1).map(decodeSegment).join('/') };
+    }
+    const manifestAt = segments.lastIndexOf('manifests');
+    if (segments[0] === 'bottles' && manifestAt >= 2 && manifestAt === segments.length - 2) {
+      route = 'manifest';
+      return manifestMatch('manifest', segments.slice(1, manifestAt), segments[manifestAt + 1]);
+    }
+    if (segments[0] === 'v2' && segments[1] === 'homebrew' && segments[2] === 'core' && segments.length >= 6) {
+      const kind = segments[segments.length - 2];
+      const image = segments.slice(3, segments.length - 2);
+      const last = segments[segments.length - 1];
+      if (kind === 'manifests') {
+        route = 'registry_manifest';
+        return manifestMatch('registry_manifest', image, last);
+      }
+      if (kind === 'tags' && last === 'list') {
+        route = 'registry_tags';
+        const name = image.map(decodeSegment).join('/');
+        if (!IMAGE.test(name)) throw httpErrors.badRequest('malformed image name');
+        return { kind: 'registry_tags', route: 'registry_tags', image: name };
+      }
+      if (kind === 'blobs') {
+        route = 'registry_blob';
+        const digest = decodeSegment(last);
+        if (!digest.startsWith('sha256:') || !isSha256(digest.slice(7))) throw httpErrors.badRequest('malformed digest');
+        if (!IMAGE.test(image.map(decodeSegment).join('/'))) throw httpErrors.badRequest('malformed image name');
+        return { kind: 'registry_blob', route: 'registry_blob', sha256: digest.slice(7) };
+      }
+    }
+    throw httpErrors.notFound('no such route');
+  } catch (error) {
+    if (!(error instanceof HttpError)) throw error;
+    return { kind: 'error', route, error };
+  }
+}
+
+function manifestMatch(route: 'manifest' | 'registry_manifest', imageSegments: string[], rawRef: string): RouteMatch {
+  const image = imageSegments.map(decodeSegment).join('/');
+  const ref = decodeSegment(rawRef);
+  if (!IMAGE.test(image)) throw httpErrors.badRequest('malformed image or reference');
+  // A reference is a tag or, as OCI clients send it, a digest (`sha256:<hex>`).
+  if (ref.startsWith('sha256:') && isSha256(ref.slice(7))) return { kind: 'manifest_by_digest', route, image, digest: ref };
+  if (!REF.test(ref)) throw httpErrors.badRequest('malformed image or reference');
+  return { kind: 'manifest', route, image, ref };
+}

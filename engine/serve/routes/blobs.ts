@@ -1,0 +1,149 @@
+import { performance } from 'perf_hooks';
+import { SERVE_DEFAULTS } from '../../defaults';
+import { BlobStore } from '../../ports';
+import { httpErrors } from '../http-errors';
+import { ServerMetrics } from '../metrics';
+import { BoundedMap } from '../bounded-map';
+import { Exchange, HeaderList, ReplyWriter, attachment, notModified, requireSnapshot, withSecurityHeaders } from '../reply';
+
+/** `proxy` streams bottles through the server; `redirect` answers with a short-lived store URL. */
+export type ServeMode = 'proxy' | 'redirect';
+
+/** A short-lived URL for a blob (S3 presigned GET, with the response's Content-Disposition when given). */
+export type Presigner = (sha256: string, expiresInSeconds: number, contentDisposition?: string) => Promise<string>;
+
+/** Blob sizes (immutable, content-addressed) and presigned URLs kept in memory. */
+const BLOB_SIZE_ENTRIES = 65_536;
+const PRESIGNED_ENTRIES = 65_536;
+
+export interface BlobRouteOptions {
+  readonly blobs: BlobStore;
+  readonly mode: ServeMode;
+  /** Required in redirect mode. */
+  readonly presign?: Presigner;
+  /**
+   * Lifetime of presigned URLs. Default `SERVE_DEFAULTS.presignExpirySeconds` (300 s). One URL is handed out for the
+   * first fifth of its life, so every client gets at least four fifths of it,
+   * and SigV4 signing happens once per blob per minute instead of per request.
+   */
+  readonly presignExpirySeconds?: number;
+}
+
+/** How a blob response is keyed in the presign cache and named for download. */
+interface BlobNaming {
+  /** Presign-cache key: the encoded flat name, or `sha256:<hex>` for the registry route. */
+  readonly key: string;
+  /** The flat file name for `Content-Disposition` (bottle routes only). */
+  readonly fileName?: () => string;
+}
+
+/** Parses `Range: bytes=…` for one range; undefined = whole body. Throws 416 when unsatisfiable. */
+export function parseRange(header: string | undefined, size: number): { start: number; end: number } | undefined {
+  if (!header) return undefined;
+  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  const unsatisfiable = httpErrors.rangeNotSatisfiable(size);
+  if (!match || (match[1] === '' && match[2] === '')) throw unsatisfiable;
+  let start: number;
+  let end: number;
+  if (match[1] === '') {
+    const suffix = Number(match[2]);
+    if (suffix === 0) throw unsatisfiable;
+    start = Math.max(0, size - suffix);
+    end = size - 1;
+  } else {
+    start = Number(match[1]);
+    end = match[2] === '' ? size - 1 : Math.min(Number(match[2]), size - 1);
+  }
+  if (start > end || start >= size) throw unsatisfiable;
+  return { start, end };
+}
+
+/**
+ * Bottles by flat name (`/bottles/<file>`) and blobs by digest
+ * (`/v2/…/blobs/sha256:<hex>`): streamed with Range and validators in proxy
+ * mode, answered with a presigned store URL in redirect mode.
+ */
+export class BlobRoutes {
+  private readonly blobSizes = new BoundedMap<string, number>(BLOB_SIZE_ENTRIES);
+  /** Recently presigned URLs with their complete 302 header lists, reusable until `until` (performance.now() ms). */
+  private readonly presigned = new BoundedMap<string, { until: number; headers: HeaderList }>(PRESIGNED_ENTRIES);
+  private readonly expiresIn: number;
+
+  constructor(
+    private readonly options: BlobRouteOptions,
+    private readonly reply: ReplyWriter,
+    private readonly metrics: ServerMetrics,
+  ) {
+    if (options.mode === 'redirect' && !options.presign) throw new Error('redirect mode needs a store that can presign URLs (S3)');
+    this.expiresIn = options.presignExpirySeconds ?? SERVE_DEFAULTS.presignExpirySeconds;
+  }
+
+  /**
+   * A bottle the request's snapshot names, sent with `Content-Disposition`
+   * naming its flat file (brew then skips its `--head --request GET` probe).
+   * `encoded` keys the presigned-URL cache; the plain name is decoded only
+   * when a response needs it.
+   */
+  bottle(x: Exchange, sha256: string, encoded: string, flatName?: string): void | Promise<void> {
+    this.metrics.lookup(true);
+    return this.sendBlob(x, sha256, { key: encoded, fileName: () => flatName ?? decodeURIComponent(encoded) });
+  }
+
+  /** A bottle by its decoded flat name, in the request's generation or the one before. */
+  bottleByName(x: Exchange, name: string): void | Promise<void> {
+    const sha256 = requireSnapshot(x).bottles.get(name) ?? x.previous?.bottles.get(name);
+    if (!sha256) {
+      this.metrics.lookup(false);
+      throw httpErrors.notFound('no such bottle in the published generation');
+    }
+    return this.bottle(x, sha256, encodeURIComponent(name), name);
+  }
+
+  blob(x: Exchange, sha256: string): void | Promise<void> {
+    const known = requireSnapshot(x).blobs.has(sha256) || x.previous?.blobs.has(sha256) === true;
+    this.metrics.lookup(known);
+    if (!known) throw httpErrors.notFound('no such blob in the published generation');
+    return this.sendBlob(x, sha256, { key: `sha256:${sha256}` });
+  }
+
+  /**
+   * A GET in redirect mode gets a presigned store URL (carrying the
+   * disposition, which S3 then sends); HEAD is answered here, because a
+   * presigned GET URL refuses HEAD. Proxy mode streams.
+   */
+  private sendBlob(x: Exchange, sha256: string, naming: BlobNaming): void | Promise<void> {
+    if (this.options.mode === 'redirect' && x.req.method !== 'HEAD') {
+      // Reuse windows are measured on the monotonic clock the request was stamped with.
+      const reuse = this.presigned.get(naming.key);
+      if (reuse && reuse.until > x.started) return this.reply.respond(x, 302, reuse.headers);
+      const expiresIn = this.expiresIn;
+      const signedAt = performance.now();
+      const disposition = naming.fileName ? attachment(naming.fileName()) : undefined;
+      return this.options.presign!(sha256, expiresIn, disposition).then((url) => {
+        const headers = withSecurityHeaders(['location', url, 'cache-control', 'no-store', 'content-length', '0']);
+        this.presigned.set(naming.key, { until: signedAt + (expiresIn * 1000) / 5, headers });
+        this.reply.respond(x, 302, headers);
+      });
+    }
+    const size = this.blobSizes.get(sha256);
+    if (size !== undefined) return this.streamBlob(x, sha256, size, naming);
+    return this.options.blobs.size(sha256).then((found) => {
+      if (found === undefined) throw httpErrors.notFound('bottle not in the store');
+      this.blobSizes.set(sha256, found);
+      return this.streamBlob(x, sha256, found, naming);
+    });
+  }
+
+  private async streamBlob(x: Exchange, sha256: string, size: number, naming: BlobNaming): Promise<void> {
+    const etag = `"${sha256}"`;
+    const base = ['content-type', 'application/gzip', 'etag', etag, 'accept-ranges', 'bytes', 'cache-control', 'public, max-age=31536000, immutable'];
+    if (naming.fileName) base.push('content-disposition', attachment(naming.fileName()));
+    if (notModified(x.req, etag)) return this.reply.send(x, 304, base);
+    const range = parseRange(x.req.headers.range, size);
+    const length = range ? range.end - range.start + 1 : size;
+    const source = x.req.method === 'HEAD' ? undefined : await this.options.blobs.read(sha256, range);
+    const headers = range ? base.concat('content-range', `bytes ${range.start}-${range.end}/${size}`) : base;
+    if (!source) return this.reply.send(x, range ? 206 : 200, headers.concat('content-length', String(length)));
+    await this.reply.stream(x, range ? 206 : 200, headers, source, length);
+  }
+}

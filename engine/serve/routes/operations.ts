@@ -1,0 +1,88 @@
+import { apiKey } from '../../store-layout';
+import { ObjectStore, RateLimiter, StateStore } from '../../ports';
+import { ServerMetrics } from '../metrics';
+import { Exchange, JSON_NO_STORE, ReplyWriter } from '../reply';
+
+/**
+ * A run's failure reason fit for a public page: URLs keep only their origin
+ * (paths and query strings can carry tokens), local file paths are hidden.
+ */
+export function publicReason(reason: string): string {
+  return reason
+    .replace(/\b(https?:\/\/[^\s/?#'"]+)([^\s'"]*?)([:;,.]?)(?=[\s'"]|$)/g, (_, origin: string, rest: string, end: string) => `${origin}${rest ? '/…' : ''}${end}`)
+    .replace(/(^|[\s'"(=])(\/[^\s'"):]+)/g, '$1(local path)')
+    .slice(0, 300);
+}
+
+export interface OperationDeps {
+  readonly objects: ObjectStore;
+  readonly state: StateStore;
+  readonly limiter: RateLimiter;
+}
+
+/** What operators and load balancers ask: `/health`, `/health/detailed`, `/metrics`, `/status`. */
+export class OperationRoutes {
+  constructor(
+    private readonly deps: OperationDeps,
+    private readonly reply: ReplyWriter,
+    private readonly metrics: ServerMetrics,
+  ) {}
+
+  health(x: Exchange): void {
+    this.reply.send(x, 200, JSON_NO_STORE, '{"status":"ok"}');
+  }
+
+  async healthDetailed(x: Exchange): Promise<void> {
+    const timed = async (check: () => Promise<unknown>) => {
+      const started = process.hrtime.bigint();
+      try {
+        await check();
+        return { ok: true, latencyMs: Number(process.hrtime.bigint() - started) / 1e6 };
+      } catch (error) {
+        return { ok: false, latencyMs: Number(process.hrtime.bigint() - started) / 1e6, error: (error as Error).name };
+      }
+    };
+    const generation = x.snapshot?.generation;
+    const [store, state, cache] = await Promise.all([
+      timed(async () => {
+        if (generation && !(await this.deps.objects.hasObject(apiKey(generation.generation, 'formula.jws.json')))) throw new Error('missing');
+      }),
+      timed(() => this.deps.state.getPublished()),
+      timed(() => this.deps.limiter.ping()),
+    ]);
+    // A store never synced serves (503 on the API) and says so here.
+    const published = generation ? { ok: true } : { ok: false, error: 'nothing has been published yet' };
+    const status = !store.ok || !state.ok ? 'unhealthy' : !cache.ok || !published.ok ? 'degraded' : 'ok';
+    const checks = { store, state, cache: { ...cache, backend: this.deps.limiter.backend }, generation: published };
+    const body = JSON.stringify({ status, generation: generation?.generation ?? null, checks });
+    this.reply.send(x, status === 'unhealthy' ? 503 : 200, JSON_NO_STORE, body);
+  }
+
+  prometheus(x: Exchange): void {
+    const published = x.snapshot?.generation.publishedAt;
+    const age = published ? Math.max(0, (Date.now() - Date.parse(published)) / 1000) : undefined;
+    this.reply.send(x, 200, ['content-type', 'text/plain; version=0.0.4', 'cache-control', 'no-store'], this.metrics.render(age));
+  }
+
+  async status(x: Exchange): Promise<void> {
+    const generation = x.snapshot?.generation;
+    const lastRun = await this.deps.state.latestRun();
+    const body = JSON.stringify({
+      generation: generation ? { id: generation.generation, publishedAt: generation.publishedAt, verifiedAt: generation.verifiedAt, files: generation.files } : null,
+      ageSeconds: generation ? Math.round((Date.now() - Date.parse(generation.publishedAt)) / 1000) : null,
+      lastRun: lastRun
+        ? {
+            runId: lastRun.runId,
+            status: lastRun.status,
+            startedAt: lastRun.startedAt,
+            finishedAt: lastRun.finishedAt,
+            bottles: lastRun.bottles,
+            bytesTransferred: lastRun.bytesTransferred,
+            failures: lastRun.failures?.length ?? 0,
+            error: lastRun.error === undefined ? undefined : publicReason(lastRun.error),
+          }
+        : null,
+    });
+    this.reply.send(x, 200, JSON_NO_STORE, body);
+  }
+}
