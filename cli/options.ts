@@ -1,14 +1,20 @@
+import { SERVE_DEFAULTS, SYNC_DEFAULTS } from '../engine/defaults';
 import { UsageError } from '../engine/errors';
+import { DEFAULT_HOUSEKEEPING } from '../engine/sync/housekeeping';
 
-/** The limits of every numeric option, written down once: the usage, the checks and the README quote these. */
+/**
+ * The range of every numeric option: the usage and the checks quote these.
+ * The defaults are the engine's own (`SYNC_DEFAULTS`, `SERVE_DEFAULTS`,
+ * `DEFAULT_HOUSEKEEPING`), never spelled here.
+ */
 export const LIMITS = {
-  concurrency: { default: 4, min: 1, max: 64 },
-  maxMissingPercent: { default: 1, min: 0, max: 100 },
-  maxDropPercent: { default: 10, min: 0, max: 100 },
-  port: { default: 8080, min: 0, max: 65535 },
-  keepGenerations: { default: 3, min: 1, max: 1000 },
-  orphanGraceDays: { default: 90, min: 0, max: 3650 },
-  runRecordDays: { default: 365, min: 0, max: 36500 },
+  concurrency: { default: SYNC_DEFAULTS.concurrency, min: 1, max: 64 },
+  maxMissingPercent: { default: SYNC_DEFAULTS.maxMissingPercent, min: 0, max: 100 },
+  maxDropPercent: { default: SYNC_DEFAULTS.maxDropPercent, min: 0, max: 100 },
+  port: { default: SERVE_DEFAULTS.port, min: 0, max: 65535 },
+  keepGenerations: { default: DEFAULT_HOUSEKEEPING.keepGenerations, min: 1, max: 1000 },
+  orphanGraceDays: { default: DEFAULT_HOUSEKEEPING.orphanGraceDays, min: 0, max: 3650 },
+  runRecordDays: { default: DEFAULT_HOUSEKEEPING.runRecordDays, min: 0, max: 36500 },
 } as const;
 
 /**

@@ -6,8 +6,10 @@ import { HOMEBREW_1_PEM } from '../engine/homebrew/homebrew-1-key';
 import { ALL_TAG, KNOWN_PLATFORM_TAGS } from '../engine/homebrew/platform-tags';
 import { loadPublicKey } from '../engine/homebrew/signed-api';
 import { Logger, jsonLogger } from '../engine/logger';
-import { DEFAULT_API_URL, SyncOptions, SyncSummary, runSync } from '../engine/sync/run-sync';
-import { DryRunReport, planRun } from '../engine/sync/phases';
+import { SYNC_DEFAULTS } from '../engine/defaults';
+import { SyncOptions, SyncSummary } from '../engine/sync/contracts';
+import { DryRunReport, planRun } from '../engine/sync/dry-run';
+import { runSync } from '../engine/sync/run-sync';
 import { DEFAULT_ROUTING } from '../engine/sync/route';
 import { DEFAULT_UPSTREAM_LIMITS, UPSTREAM_LIMIT_ENV, Upstream } from '../engine/sync/upstream';
 import { localSyncDeps } from '../engine/wiring/local';
@@ -34,7 +36,7 @@ is served only once every bottle it names is stored (all or nothing).
                       files are still mirrored whole, other bottles are 404
   --dry-run           verify the API and print what a run would transfer (bottles
                       and bytes per tag) and where it would run in AWS; change nothing
-  --api-url URL       where the signed API comes from (default: ${DEFAULT_API_URL})
+  --api-url URL       where the signed API comes from (default: ${SYNC_DEFAULTS.apiUrl})
   --public-key PEM    key the API must be signed with (default: Homebrew's homebrew-1)
   --allow-http        allow plain http to hosts other than loopback (default: https
                       only, redirects included; link-local and metadata addresses never)
@@ -209,7 +211,7 @@ export function storeError(root: string, error: NodeJS.ErrnoException): Error {
 /** The run's options from the parsed flags, each checked against its limits (a bad one is a usage error). */
 function runOptions(values: Record<string, string | boolean | undefined>) {
   const flag = (name: string) => values[name] as string | undefined;
-  const apiUrl = flag('api-url') ?? DEFAULT_API_URL;
+  const apiUrl = flag('api-url') ?? SYNC_DEFAULTS.apiUrl;
   if (!/^https?:\/\//.test(apiUrl)) throw new UsageError(`--api-url must be an http(s) URL, not ${JSON.stringify(apiUrl)}`);
   const tags = flag('tags')?.split(',').map((t) => t.trim()).filter(Boolean);
   if (tags && (tags.length === 0 || tags.some((t) => !/^[a-z0-9_]+$/.test(t)))) {

@@ -207,7 +207,7 @@ export function parseWorkingHours(value: string, variable: string): WorkingHours
   const match = /^([A-Z]{3}(?:-[A-Z]{3})?(?:,[A-Z]{3})*) (\d{1,2})-(\d{1,2}) ([A-Za-z_]+(?:\/[A-Za-z_+-]+)*)$/.exec(value);
   const [startHour, endHour] = match ? [Number(match[2]), Number(match[3])] : [NaN, NaN];
   if (!match || startHour > 23 || endHour > 23 || startHour >= endHour) {
-    throw new ConfigError(`${variable}=${JSON.stringify(value)} must be "off" or "DAYS START-END TIMEZONE", e.g. "MON-FRI 07-19 UTC"`);
+    throw new ConfigurationError(`${variable}=${JSON.stringify(value)} must be "off" or "DAYS START-END TIMEZONE", e.g. "MON-FRI 07-19 UTC"`);
   }
   return { days: match[1], startHour, endHour, timezone: match[4] };
 }
@@ -381,9 +381,6 @@ export const BASE_ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
   },
 };
 
-/** An invalid `HBS_<ENV>_*` value: synthesis stops with one line naming the variable. */
-export class ConfigError extends ConfigurationError {}
-
 type Env = Readonly<Record<string, string | undefined>>;
 
 const REGION = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
@@ -394,7 +391,7 @@ const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 
 function check(value: string, pattern: RegExp, variable: string, what: string): string {
   if (!pattern.test(value)) {
-    throw new ConfigError(`${variable}=${JSON.stringify(value)} is not a valid ${what}`);
+    throw new ConfigurationError(`${variable}=${JSON.stringify(value)} is not a valid ${what}`);
   }
   return value;
 }
@@ -414,7 +411,7 @@ export function loadEnvironmentConfig(name: EnvironmentName, env: Env = process.
   const region = check(read('REGION') ?? base.region, REGION, `${prefix}REGION`, 'AWS region');
   const drRegion = check(read('DR_REGION') ?? base.drRegion, REGION, `${prefix}DR_REGION`, 'AWS region');
   if (drRegion === region) {
-    throw new ConfigError(`${prefix}DR_REGION must differ from ${prefix}REGION (${region})`);
+    throw new ConfigurationError(`${prefix}DR_REGION must differ from ${prefix}REGION (${region})`);
   }
   const azOverride = read('AVAILABILITY_ZONES');
   const availabilityZones = azOverride
@@ -423,12 +420,12 @@ export function loadEnvironmentConfig(name: EnvironmentName, env: Env = process.
       ? base.availabilityZones
       : ['a', 'b', 'c'].map((suffix) => `${region}${suffix}`);
   if (availabilityZones.length !== 3 || !availabilityZones.every((az) => az.startsWith(region))) {
-    throw new ConfigError(`${prefix}AVAILABILITY_ZONES must list exactly three zones of ${region}`);
+    throw new ConfigurationError(`${prefix}AVAILABILITY_ZONES must list exactly three zones of ${region}`);
   }
 
   const albScheme = read('ALB_SCHEME') ?? base.mirrorService.albScheme;
   if (albScheme !== 'internet-facing' && albScheme !== 'internal') {
-    throw new ConfigError(`${prefix}ALB_SCHEME must be "internet-facing" or "internal", not ${JSON.stringify(albScheme)}`);
+    throw new ConfigurationError(`${prefix}ALB_SCHEME must be "internet-facing" or "internal", not ${JSON.stringify(albScheme)}`);
   }
   const zone = read('HOSTED_ZONE_ID');
   const hostedZoneId = zone === undefined ? undefined : check(zone, /^Z[A-Z0-9]{1,31}$/, `${prefix}HOSTED_ZONE_ID`, 'Route 53 hosted zone id');
@@ -436,7 +433,7 @@ export function loadEnvironmentConfig(name: EnvironmentName, env: Env = process.
 
   const stateBucket = read('STATE_BUCKET');
   if (read('STATE_LOCK_TABLE') !== undefined) {
-    throw new ConfigError(
+    throw new ConfigurationError(
       `${prefix}STATE_LOCK_TABLE is no longer used: the state is locked with S3-native lock files (use_lockfile); unset it (the DynamoDB lock table can be deleted)`,
     );
   }
@@ -486,7 +483,7 @@ function standby(
   if (!flag(read('STANDBY'), `${prefix}STANDBY`, base.standby !== undefined)) return undefined;
   const { drRegion, hostedZoneId } = primary;
   if (hostedZoneId && primary.albScheme === 'internal') {
-    throw new ConfigError(`${prefix}STANDBY with ${prefix}HOSTED_ZONE_ID needs an internet-facing ALB: Route 53 health checks cannot reach an internal one`);
+    throw new ConfigurationError(`${prefix}STANDBY with ${prefix}HOSTED_ZONE_ID needs an internet-facing ALB: Route 53 health checks cannot reach an internal one`);
   }
   const sameRegion = base.standby !== undefined && drRegion === base.drRegion;
   const azOverride = read('DR_AVAILABILITY_ZONES');
@@ -496,7 +493,7 @@ function standby(
       ? base.standby!.availabilityZones
       : ['a', 'b', 'c'].map((suffix) => `${drRegion}${suffix}`);
   if (availabilityZones.length !== 3 || !availabilityZones.every((az) => az.startsWith(drRegion))) {
-    throw new ConfigError(`${prefix}DR_AVAILABILITY_ZONES must list exactly three zones of ${drRegion}`);
+    throw new ConfigurationError(`${prefix}DR_AVAILABILITY_ZONES must list exactly three zones of ${drRegion}`);
   }
   // The primary's /16 with the second octet one higher (10.30.0.0/16 → 10.31.0.0/16).
   const vpcCidr = base.standby?.vpcCidr ?? base.vpcCidr.replace(/^(\d+)\.(\d+)\./, (_, a: string, b: string) => `${a}.${Number(b) + 1}.`);
@@ -518,13 +515,13 @@ function standby(
 
 function workingHours(name: EnvironmentName, value: string | undefined, variable: string, fallback?: WorkingHours): WorkingHours | undefined {
   const hours = value === undefined ? fallback : parseWorkingHours(value, variable);
-  if (hours && name === 'prod') throw new ConfigError(`${variable}: prod never shuts down outside working hours (reliability); unset it`);
+  if (hours && name === 'prod') throw new ConfigurationError(`${variable}: prod never shuts down outside working hours (reliability); unset it`);
   return hours;
 }
 
 function flag(value: string | undefined, variable: string, fallback: boolean): boolean {
   if (value === undefined) return fallback;
-  if (value !== 'true' && value !== 'false') throw new ConfigError(`${variable}=${JSON.stringify(value)} must be true or false`);
+  if (value !== 'true' && value !== 'false') throw new ConfigurationError(`${variable}=${JSON.stringify(value)} must be true or false`);
   return value === 'true';
 }
 

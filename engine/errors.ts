@@ -39,7 +39,7 @@ export class UsageError extends MirrorError {
   readonly kind = 'usage';
 }
 
-/** A runtime configuration value (an `HBS_*` variable) that is missing or invalid. */
+/** A configuration value (an `HBS_*` variable, read at synthesis or at run time) that is missing or invalid: one line naming the variable. */
 export class ConfigurationError extends MirrorError {
   readonly kind = 'usage';
 }

@@ -1,16 +1,10 @@
 import { Dispatcher } from '../ports';
-import {
-  PhaseDeps,
-  SYNC_LEASE,
-  SyncOptions,
-  SyncSummary,
-  finalizeRun,
-  loadBatch,
-  prepareRun,
-  recordUnchanged,
-  stageContinuation,
-  transferBatch,
-} from './phases';
+import { SYNC_DEFAULTS } from '../defaults';
+import { loadBatch, stageContinuation, transferBatch } from './batch';
+import { PhaseDeps, SyncOptions, SyncSummary } from './contracts';
+import { finalizeRun, recordUnchanged } from './finalize';
+import { SYNC_LEASE } from './lease';
+import { prepareRun } from './prepare';
 import { TransferItem } from './plan';
 import { DEFAULT_ROUTING, Route, RoutingLimits, routePlan } from './route';
 import { abortMessage, newRunId } from './run-sync';
@@ -97,7 +91,7 @@ export async function orchestrate(
 export interface WorkerBudget {
   /** Milliseconds left before the platform stops this process (Lambda: context.getRemainingTimeInMillis). */
   readonly remainingMs: () => number;
-  /** Stop starting new bottles when less than this is left. Default 3 minutes. */
+  /** Stop starting new bottles when less than this is left. Default `SYNC_DEFAULTS.workerReserveMs` (3 minutes). */
   readonly reserveMs?: number;
   readonly concurrency?: number;
 }
@@ -109,10 +103,10 @@ export interface WorkerBudget {
  */
 export async function runWorkerBatch(deps: DistributedDeps, runId: string, batchId: string, budget: WorkerBudget): Promise<SyncSummary | undefined> {
   const items = await loadBatch(deps.objects, runId, batchId);
-  const reserve = budget.reserveMs ?? 3 * 60 * 1000;
+  const reserve = budget.reserveMs ?? SYNC_DEFAULTS.workerReserveMs;
   const stopHeartbeat = startHeartbeat(deps.state, runId, AWS_RUN_LEASE, () => deps.upstream.lastActivityMs, deps.log.child({ runId, batchId }));
   await transferBatch(deps, runId, batchId, items, {
-    concurrency: budget.concurrency ?? 4,
+    concurrency: budget.concurrency ?? SYNC_DEFAULTS.concurrency,
     keepGoing: () => budget.remainingMs() > reserve,
     handBack: async (unfinished: TransferItem[]) => {
       const continuation = await stageContinuation(deps.objects, runId, batchId, unfinished);
@@ -148,7 +142,7 @@ export async function runLargeSync(
   async function transferPending(): Promise<void> {
     for (const batchId of await pendingBatches(deps, runId)) {
       const result = await transferBatch(deps, runId, batchId, await loadBatch(deps.objects, runId, batchId), {
-        concurrency: options.concurrency ?? 16,
+        concurrency: options.concurrency ?? SYNC_DEFAULTS.largeSyncConcurrency,
         keepGoing: () => !options.stopping(),
         handBack: async (unfinished: TransferItem[]) => {
           const continuation = await stageContinuation(deps.objects, runId, batchId, unfinished);

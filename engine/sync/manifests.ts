@@ -1,3 +1,4 @@
+import { SYNC_DEFAULTS } from '../defaults';
 import { WantedBottle } from '../homebrew/wanted-bottles';
 import { ObjectStore } from '../ports';
 import { OCI_INDEX_MEDIA_TYPE, manifestKey } from '../store-layout';
@@ -107,7 +108,7 @@ export async function mirrorManifests(
       deps.onProgress?.(++checked, pairs.length);
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, deps.concurrency ?? 8) }, worker));
+  await Promise.all(Array.from({ length: Math.max(1, deps.concurrency ?? SYNC_DEFAULTS.manifestConcurrency) }, worker));
   return { sizes, fetched, failures };
 }
 

@@ -1,25 +1,14 @@
 import { randomBytes } from 'crypto';
-import {
-  PhaseDeps,
-  SyncOptions,
-  SyncSummary,
-  emptySummary,
-  finalizeRun,
-  loadBatch,
-  prepareRun,
-  recordUnchanged,
-  transferBatch,
-} from './phases';
+import { loadBatch, transferBatch } from './batch';
+import { PhaseDeps, SyncOptions, SyncSummary, emptySummary } from './contracts';
+import { finalizeRun, recordUnchanged } from './finalize';
+import { prepareRun } from './prepare';
 import { errorKind, isRejectedInput } from '../errors';
 import { Logger } from '../logger';
 import { Housekeeping, RunLeftovers } from '../ports';
 import { runHousekeeping } from './housekeeping';
 import { LOCAL_RUN_LEASE, RunLeasePolicy, SYNC_LEASE, acquireRunLease, currentHolder, heldMessage, recordAbandoned, startHeartbeat } from './lease';
 
-export { DEFAULT_API_URL, SyncAbortedError, packagesFile } from './phases';
-export { SYNC_LEASE } from './lease';
-export { apiKey } from '../store-layout';
-export type { SyncOptions, SyncSummary } from './phases';
 
 /** What a run is doing, for a progress display: verifying the API, mirroring image indexes, or transferring. */
 export type SyncProgress =

@@ -2,7 +2,7 @@ import type { Context } from 'aws-lambda';
 import { PowertoolsLogger, powertoolsLogger } from '../../engine/adapters/aws/powertools-logger';
 import { FRESHNESS_REPORT_EVENT, ORCHESTRATOR_ENV, readEnvironment } from '../../engine/runtime-config';
 import { OrchestrateResult, orchestrate } from '../../engine/sync/distributed';
-import { reportFreshness } from '../../engine/sync/phases';
+import { reportFreshness } from '../../engine/sync/freshness';
 import { assertAwsWriter, awsSyncDeps, homebrewKey, routingFromEnv } from '../../engine/wiring/aws';
 import { limitHeapGrowth } from '../../engine/heap';
 

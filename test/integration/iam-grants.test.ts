@@ -10,7 +10,7 @@ import { MemoryRateLimiter } from '../../engine/adapters/local/memory-rate-limit
 import { jsonLogger } from '../../engine/logger';
 import { MirrorServer } from '../../engine/serve/server';
 import { DistributedDeps, orchestrate, runLargeSync, runWorkerBatch } from '../../engine/sync/distributed';
-import { reportFreshness } from '../../engine/sync/phases';
+import { reportFreshness } from '../../engine/sync/freshness';
 import { DEFAULT_ROUTING } from '../../engine/sync/route';
 import { Upstream } from '../../engine/sync/upstream';
 import { noMetrics } from '../../engine/metrics';

@@ -1,4 +1,5 @@
-import { ConfigError, ENVIRONMENT_NAMES, loadEnvironmentConfig, placeholderProblems } from '../../config/environments';
+import { ENVIRONMENT_NAMES, loadEnvironmentConfig, placeholderProblems } from '../../config/environments';
+import { ConfigurationError } from '../../engine/errors';
 
 describe('environment configuration', () => {
   test('example defaults load for every environment and are flagged as placeholders', () => {
@@ -58,7 +59,7 @@ describe('environment configuration', () => {
     [{ HBS_DEV_AVAILABILITY_ZONES: 'us-east-1a,us-east-1b' }, /exactly three zones/],
     [{ HBS_DEV_IMAGE_TAG: 'has spaces' }, /not a valid container image tag/],
   ])('rejects %p with a clear message', (env, message) => {
-    expect(() => loadEnvironmentConfig('dev', env)).toThrow(ConfigError);
+    expect(() => loadEnvironmentConfig('dev', env)).toThrow(ConfigurationError);
     expect(() => loadEnvironmentConfig('dev', env)).toThrow(message);
   });
 });
@@ -102,7 +103,7 @@ describe('synthesis with a bad HBS_* value', () => {
     });
 
     test('bad standby settings are one line naming the variable', () => {
-      expect(() => loadEnvironmentConfig('prod', { HBS_PROD_STANDBY: 'yes' })).toThrow(new ConfigError('HBS_PROD_STANDBY="yes" must be true or false'));
+      expect(() => loadEnvironmentConfig('prod', { HBS_PROD_STANDBY: 'yes' })).toThrow(new ConfigurationError('HBS_PROD_STANDBY="yes" must be true or false'));
       expect(() => loadEnvironmentConfig('prod', { HBS_PROD_DR_AVAILABILITY_ZONES: 'us-east-1a,us-east-1b,us-east-1c' })).toThrow(
         /HBS_PROD_DR_AVAILABILITY_ZONES must list exactly three zones of us-west-2/,
       );

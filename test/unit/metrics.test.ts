@@ -3,7 +3,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { FileStateStore } from '../../engine/adapters/local/file-state-store';
 import { emfSink } from '../../engine/metrics';
-import { reportFreshness } from '../../engine/sync/phases';
+import { reportFreshness } from '../../engine/sync/freshness';
 
 describe('EMF metrics', () => {
   test('one line CloudWatch turns into metrics in HomebrewMirror with the Environment dimension', () => {

@@ -1,0 +1,149 @@
+import { KeyObject, createHash } from 'crypto';
+import { ErrorKind, MirrorError } from '../errors';
+import { ALL_TAG, KNOWN_PLATFORM_TAGS } from '../homebrew/platform-tags';
+import { Logger } from '../logger';
+import { MetricSink } from '../metrics';
+import { BlobStore, ObjectStore, OrphanMarker, PublishedGeneration, RunFailure, StateStore } from '../ports';
+import { SyncPlan } from './plan';
+import { TransferDeps } from './transfer';
+import { Upstream } from './upstream';
+
+/**
+ * What the phases of a sync run share: their options, dependencies, staged
+ * records and results. The phases, each in its own file, are run by every
+ * runtime:
+ *
+ *   verify   → fetch and verify every API file, derive the wanted bottles (verify.ts)
+ *   prepare  → stage the API files, mirror manifests, plan, stage a run manifest (prepare.ts)
+ *   dry run  → verify and plan exactly as prepare does, changing nothing (dry-run.ts)
+ *   transfer → one batch of blobs; results go to the store (batch.ts)
+ *   finalize → gather results, publish all-or-nothing, mark orphans, record the run (finalize.ts)
+ *
+ * `bottles sync` runs them in one process; the orchestrator Lambda prepares,
+ * worker Lambdas (or the Fargate task) transfer, and whoever finishes last
+ * finalizes. Everything a later phase needs lives in the object store under
+ * `runs/<runId>/`, so only ids travel between processes.
+ */
+
+export const CORE_API_FILES = ['formula.jws.json', 'cask.jws.json', 'formula_tap_migrations.jws.json', 'cask_tap_migrations.jws.json'];
+export const packagesFile = (tag: string): string => `internal/packages.${tag}.jws.json`;
+
+/** A failure that ends the run before anything could be published. */
+export class SyncAbortedError extends MirrorError {
+  readonly kind = 'upstream-input';
+}
+
+export interface SyncOptions {
+  /** Default `SYNC_DEFAULTS.apiUrl`. */
+  readonly apiUrl?: string;
+  /** Platform tags to mirror; undefined = every tag upstream has, `all` included. */
+  readonly tags?: readonly string[];
+  /** With `tags`: also mirror the `all` bottles those platforms fall back to. Default true. */
+  readonly allFallback?: boolean;
+  /**
+   * A partial mirror: only these formulae and their runtime dependencies, per
+   * tag, from the packages files. The API files are still mirrored whole.
+   */
+  readonly formulae?: readonly string[];
+  readonly publicKey: KeyObject;
+  /** Parallel downloads (manifests, and blobs within one process). Default `SYNC_DEFAULTS.concurrency`. */
+  readonly concurrency?: number;
+  /** Percentage of wanted bottles that may be permanently missing at publish. Default `SYNC_DEFAULTS.maxMissingPercent`. */
+  readonly maxMissingPercent?: number;
+  /**
+   * Largest share of the published generation's bottles a new API may drop and still be published.
+   * A correctly signed but wrong or empty file would otherwise wipe the mirror. Default `SYNC_DEFAULTS.maxDropPercent`; 100 forces.
+   */
+  readonly maxDropPercent?: number;
+}
+
+export interface PhaseDeps {
+  readonly upstream: Upstream;
+  readonly blobs: BlobStore & OrphanMarker;
+  readonly objects: ObjectStore;
+  readonly state: StateStore;
+  readonly log: Logger;
+  /** Run metrics (EMF in AWS); optional. */
+  readonly metrics?: MetricSink;
+  readonly now?: () => Date;
+  /** Injected into transfers: the shared circuit breaker, and (in tests) shorter backoff. */
+  readonly transfer?: Partial<Pick<TransferDeps, 'retry' | 'sleep' | 'random' | 'breaker' | 'onBytes'>>;
+  /** Image indexes checked so far while planning (for a progress display). */
+  readonly onManifest?: (done: number, total: number) => void;
+}
+
+/** What finalize needs to know about a run, staged by prepare. */
+export interface RunManifest {
+  readonly runId: string;
+  readonly startedAt: string;
+  readonly files: string[];
+  /** sha256 of each staged API file, recorded with the generation on publish. */
+  readonly fileDigests: Record<string, string>;
+  /** `scopeOf` the run's options, recorded with the generation on publish. */
+  readonly scope: string;
+  readonly maxMissingPercent: number;
+  /** Bottles the new API names for the mirrored tags: the unit of `maxMissingPercent`. */
+  readonly wantedBottles: number;
+  readonly skipped: number;
+  readonly planned: number;
+  readonly orphans: string[];
+  /** Wanted blobs already stored at planning time (their orphan mark, if any, is cleared on publish). */
+  readonly storedWanted: string[];
+  /** Bottles per blob, for failure reports: sha256 → [name, tag][] (only for blobs that can fail). */
+  readonly bottlesByBlob: Record<string, [string, string][]>;
+  /** Failures found while preparing (manifests). */
+  readonly failures: RunFailure[];
+  /** Batches the run was split into; a batch may add continuation batches. */
+  readonly batchIds: string[];
+}
+
+export interface BatchResult {
+  readonly batchId: string;
+  readonly transferred: number;
+  readonly bytes: number;
+  readonly failures: { sha256: string; reason: string; permanent: boolean }[];
+  /** Batches this one handed its unfinished work to. */
+  readonly continuations: string[];
+}
+
+export type PreparedRun =
+  | { readonly manifest: RunManifest; readonly plan: SyncPlan; readonly unchanged?: undefined }
+  /** Upstream is the published generation, byte for byte, and every bottle is stored: nothing was staged. */
+  | { readonly unchanged: PublishedGeneration; readonly plan: SyncPlan; readonly manifest?: undefined };
+
+export const sha256Hex = (body: Buffer): string => createHash('sha256').update(body).digest('hex');
+
+/** What a run mirrors, besides the API: tags, `all` fallback, partial selection. A different scope is a different generation. */
+export function scopeOf(options: SyncOptions): string {
+  return JSON.stringify({ tags: options.tags ? [...options.tags].sort() : null, allFallback: options.allFallback ?? true, formulae: options.formulae ? [...options.formulae].sort() : null });
+}
+
+export interface SyncSummary {
+  readonly runId: string;
+  readonly published: boolean;
+  readonly generation?: string;
+  readonly bottles: { planned: number; transferred: number; skipped: number; failed: number };
+  readonly bytes: { transferred: number };
+  readonly failures: { name: string; tag: string; reason: string }[];
+  /** Why nothing new was published (absent when published). */
+  readonly error?: string;
+  /** The kind of error that stopped the run (`engine/errors.ts`), when one did. */
+  readonly errorKind?: ErrorKind;
+  /** Stopped by a signal (Ctrl-C, SIGTERM). */
+  readonly interrupted?: boolean;
+  /** Upstream was unchanged and every bottle stored: `generation` is the one still served, and nothing was published. */
+  readonly unchanged?: boolean;
+}
+
+/** A configured tag upstream has no packages file for. */
+export class UnknownTagError extends MirrorError {
+  readonly kind = 'usage';
+
+  constructor(readonly tag: string) {
+    super(`upstream has no packages file for platform tag ${JSON.stringify(tag)}; known tags: ${[...KNOWN_PLATFORM_TAGS, ALL_TAG].join(', ')}`);
+  }
+}
+
+export function emptySummary(runId: string, error: string, errorKind?: ErrorKind): SyncSummary {
+  return { runId, published: false, bottles: { planned: 0, transferred: 0, skipped: 0, failed: 0 }, bytes: { transferred: 0 }, failures: [], error, errorKind };
+}

@@ -1,0 +1,66 @@
+import { ObjectStore } from '../ports';
+import { PhaseDeps, SyncOptions } from './contracts';
+import { planAgainstStore } from './prepare';
+import { DEFAULT_ROUTING, Route, RoutingLimits, routePlan } from './route';
+import { skippedFailures, verifyApi } from './verify';
+
+/** What a run would do, per platform tag and in total. */
+export interface DryRunReport {
+  readonly apiFiles: string[];
+  readonly tags: { tag: string; bottles: number; toTransfer: number; bytes: number; unknownSizes: number }[];
+  readonly total: { bottles: number; blobs: number; alreadyStored: number; toTransfer: number; bytes: number; unknownSizes: number; orphans: number };
+  /** Where the AWS deployment would run it, at the given routing limits. */
+  readonly route: { kind: Route['kind']; batches?: number; reason?: string };
+  readonly failures: { name: string; tag: string; reason: string }[];
+}
+
+/**
+ * A dry run: verifies the API and plans exactly as a run would, changing
+ * nothing (no lease, no staged files; image indexes are read, never stored).
+ */
+export async function planRun(deps: PhaseDeps, options: SyncOptions, limits: RoutingLimits = DEFAULT_ROUTING): Promise<DryRunReport> {
+  const log = deps.log.child({ dryRun: true });
+  // A dry run stages nothing, so the verified bytes are not kept.
+  const { apiFiles, wanted, skipped } = await verifyApi(deps, options, log, false);
+  const apiFileNames = [...apiFiles.keys()].sort();
+  const { plan, stored, sizes, failures } = await planAgainstStore(deps, wanted, readOnlyOverlay(deps.objects), options.concurrency);
+  failures.push(...skippedFailures(skipped));
+  const byTag = new Map<string, { tag: string; bottles: number; toTransfer: number; bytes: number; unknownSizes: number }>();
+  for (const b of wanted) {
+    const row = byTag.get(b.tag) ?? { tag: b.tag, bottles: 0, toTransfer: 0, bytes: 0, unknownSizes: 0 };
+    row.bottles++;
+    if (!stored.has(b.sha256)) {
+      row.toTransfer++;
+      const size = sizes.get(b.sha256);
+      if (size === undefined) row.unknownSizes++;
+      else row.bytes += size;
+    }
+    byTag.set(b.tag, row);
+  }
+  const route = routePlan(plan, limits);
+  return {
+    apiFiles: apiFileNames,
+    tags: [...byTag.values()].sort((a, b) => (a.tag < b.tag ? -1 : 1)),
+    total: {
+      bottles: wanted.length,
+      blobs: plan.wantedBlobs,
+      alreadyStored: plan.skipped,
+      toTransfer: plan.transfers.length,
+      bytes: plan.bytesToTransfer,
+      unknownSizes: plan.unknownSizes,
+      orphans: plan.orphans.length,
+    },
+    route: route.kind === 'lambda' ? { kind: 'lambda', batches: route.batches.length } : route.kind === 'fargate' ? { kind: 'fargate', reason: route.reason } : { kind: 'nothing' },
+    failures: failures.map(({ name, tag, reason }) => ({ name, tag, reason })),
+  };
+}
+
+/** Reads from `objects` and drops writes: what a dry run fetches is never stored (nor kept: only sizes are needed). */
+function readOnlyOverlay(objects: ObjectStore): ObjectStore {
+  return {
+    getObject: (key) => objects.getObject(key),
+    readObject: (key) => objects.readObject(key),
+    hasObject: (key) => objects.hasObject(key),
+    putObject: async () => undefined,
+  };
+}

@@ -1,0 +1,95 @@
+import { SYNC_DEFAULTS } from '../defaults';
+import { encodeBottleIndex } from '../bottle-index';
+import { WantedBottle } from '../homebrew/wanted-bottles';
+import { ObjectStore, PublishedGeneration, RunFailure } from '../ports';
+import { apiKey, bottleIndexKey, runKeys } from '../store-layout';
+import { PhaseDeps, PreparedRun, RunManifest, SyncOptions, scopeOf, sha256Hex } from './contracts';
+import { mirrorManifests } from './manifests';
+import { SyncPlan, TransferItem, planSync } from './plan';
+import { refuseLargeDrop, skippedFailures, verifyApi } from './verify';
+
+/** True when `apiFiles` are exactly the published generation's files, mirrored with the same scope. */
+function sameAsPublished(published: PublishedGeneration | undefined, apiFiles: ReadonlyMap<string, Buffer>, scope: string): boolean {
+  if (published?.scope !== scope) return false;
+  const digests = published?.fileDigests;
+  if (!digests || Object.keys(digests).length !== apiFiles.size) return false;
+  for (const [file, body] of apiFiles) if (digests[file] !== sha256Hex(body)) return false;
+  return true;
+}
+
+interface Planned {
+  readonly plan: SyncPlan;
+  readonly stored: ReadonlySet<string>;
+  readonly sizes: ReadonlyMap<string, number>;
+  readonly failures: RunFailure[];
+}
+
+/** Mirrors (or, for a dry run, only reads) the image indexes for sizes, lists the store and compares. */
+export async function planAgainstStore(deps: PhaseDeps, wanted: WantedBottle[], objects: ObjectStore, concurrency?: number): Promise<Planned> {
+  const manifests = await mirrorManifests(wanted, { upstream: deps.upstream, objects, concurrency, onProgress: deps.onManifest });
+  const failures: RunFailure[] = [];
+  for (const failure of manifests.failures) {
+    for (const b of wanted.filter((b) => b.image === failure.image && b.manifestRef === failure.ref)) {
+      failures.push({ name: b.name, tag: b.tag, reason: `manifest: ${failure.reason}`, permanent: failure.permanent });
+    }
+  }
+  const stored = new Set<string>();
+  for await (const sha of deps.blobs.list()) stored.add(sha);
+  return { plan: planSync(wanted, manifests.sizes, stored), stored, sizes: manifests.sizes, failures };
+}
+
+/**
+ * Verifies every API file before trusting any of it, stages them as the
+ * run's (unpublished) generation, mirrors manifests and plans. Throws
+ * `SyncAbortedError`, `ApiVerificationError` or `ApiShapeError` on bad input.
+ */
+export async function prepareRun(
+  deps: PhaseDeps,
+  options: SyncOptions,
+  runId: string,
+  splitIntoBatches: (plan: SyncPlan) => TransferItem[][],
+): Promise<PreparedRun> {
+  const log = deps.log.child({ runId });
+  const { apiFiles, wanted, skipped } = await verifyApi(deps, options, log);
+  await refuseLargeDrop(deps, wanted.length, options.maxDropPercent ?? SYNC_DEFAULTS.maxDropPercent);
+  const published = await deps.state.getPublished();
+  const unchanged = sameAsPublished(published, apiFiles, scopeOf(options));
+  const { plan, stored, failures } = await planAgainstStore(deps, wanted, deps.objects, options.concurrency);
+  failures.push(...skippedFailures(skipped));
+  if (unchanged && plan.transfers.length === 0 && failures.length === 0) {
+    log.info('upstream unchanged since the published generation; nothing to publish', { generation: published!.generation });
+    return { unchanged: published!, plan };
+  }
+  // Staged as the run's own generation; nothing serves it until finalize flips the pointer.
+  for (const [file, body] of apiFiles) await deps.objects.putObject(apiKey(runId, file), body);
+  await deps.objects.putObject(bottleIndexKey(runId), encodeBottleIndex(wanted));
+
+  const transferShas = new Set(plan.transfers.map((t) => t.sha256));
+  const bottlesByBlob: Record<string, [string, string][]> = {};
+  for (const b of wanted) if (transferShas.has(b.sha256)) (bottlesByBlob[b.sha256] ??= []).push([b.name, b.tag]);
+  const batches = splitIntoBatches(plan);
+  const batchIds = batches.map((_, i) => `b${String(i).padStart(4, '0')}`);
+  await Promise.all(batches.map((items, i) => deps.objects.putObject(runKeys.batch(runId, batchIds[i]), Buffer.from(JSON.stringify(items)))));
+
+  const manifest: RunManifest = {
+    runId,
+    startedAt: (deps.now ?? (() => new Date()))().toISOString(),
+    files: [...apiFiles.keys()].sort(),
+    fileDigests: Object.fromEntries([...apiFiles].map(([file, body]) => [file, sha256Hex(body)])),
+    scope: scopeOf(options),
+    maxMissingPercent: options.maxMissingPercent ?? SYNC_DEFAULTS.maxMissingPercent,
+    // A skipped formula's bottles are wanted and missing: they count in both terms of the missing share.
+    wantedBottles: wanted.length + skipped.reduce((n, s) => n + s.tags.length, 0),
+    skipped: plan.skipped,
+    planned: plan.transfers.length,
+    orphans: plan.orphans,
+    storedWanted: wanted.filter((b) => stored.has(b.sha256)).map((b) => b.sha256),
+    bottlesByBlob,
+    failures,
+    batchIds,
+  };
+  await deps.objects.putObject(runKeys.summary(runId), Buffer.from(JSON.stringify(manifest)));
+  log.info('planned', { transfers: plan.transfers.length, skipped: plan.skipped, bytes: plan.bytesToTransfer, orphans: plan.orphans.length, batches: batchIds.length });
+  return { manifest, plan };
+}
+
