@@ -1,6 +1,7 @@
 import { App } from 'cdktf';
 import { errorKind } from './engine/errors';
-import { ENVIRONMENT_NAMES, loadEnvironmentConfig } from './config/environments';
+import { ENVIRONMENT_NAMES } from './config/environment-config';
+import { loadEnvironmentConfig } from './config/load-environment';
 import { MirrorStack } from './stacks/mirror-stack';
 import { StandbyStack } from './stacks/standby-stack';
 

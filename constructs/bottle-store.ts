@@ -35,6 +35,14 @@ export class BottleStore extends Construct {
   public readonly bucket: SecureBucket;
   private readonly key: CustomerManagedKey;
 
+  get bucketName(): string {
+    return this.bucket.bucketName;
+  }
+
+  get bucketArn(): string {
+    return this.bucket.bucketArn;
+  }
+
   constructor(scope: Construct, id: string, props: BottleStoreProps) {
     super(scope, id);
     this.key = props.key;
@@ -49,7 +57,7 @@ export class BottleStore extends Construct {
 
   /** ARN pattern of every object under the given layout prefixes. */
   objectArns(...prefixes: StorePrefix[]): string[] {
-    return BottleStore.objectArnsOf(this.bucket.bucket.arn, prefixes);
+    return BottleStore.objectArnsOf(this.bucketArn, prefixes);
   }
 
   private static objectArnsOf(bucketArn: string, prefixes: StorePrefix[]): string[] {
@@ -77,7 +85,7 @@ export class BottleStore extends Construct {
    * 404 rather than 403, which `has()` relies on.
    */
   grantSync(grantee: Grantable): void {
-    grantee.addToPolicy(...BottleStore.syncStatements(this.bucket.bucket.arn));
+    grantee.addToPolicy(...BottleStore.syncStatements(this.bucketArn));
     this.key.grantEncryptDecrypt(grantee);
   }
 
@@ -94,7 +102,7 @@ export class BottleStore extends Construct {
 
   /** The mirror service: read what it serves (`serveStatements`). */
   grantServe(grantee: Grantable): void {
-    grantee.addToPolicy(...BottleStore.serveStatements(this.bucket.bucket.arn));
+    grantee.addToPolicy(...BottleStore.serveStatements(this.bucketArn));
     this.key.grantDecrypt(grantee);
   }
 }

@@ -42,6 +42,14 @@ export class BucketReplica extends Construct {
   public readonly bucket: SecureBucket;
   public readonly role: ServiceRole;
 
+  get bucketName(): string {
+    return this.bucket.bucketName;
+  }
+
+  get bucketArn(): string {
+    return this.bucket.bucketArn;
+  }
+
   constructor(scope: Construct, id: string, props: BucketReplicaProps) {
     super(scope, id);
     const source = props.source.bucket;

@@ -16,6 +16,14 @@ export class ContainerCluster extends Construct {
   /** The cluster's capacity-provider association; services using a strategy depend on it. */
   public readonly capacityProviders: EcsClusterCapacityProviders;
 
+  get clusterName(): string {
+    return this.cluster.name;
+  }
+
+  get clusterArn(): string {
+    return this.cluster.arn;
+  }
+
   constructor(scope: Construct, id: string, props: ContainerClusterProps) {
     super(scope, id);
     const context = ctx(this);

@@ -25,6 +25,14 @@ export const LOG_PREFIXES = {
 export class LogArchive extends Construct {
   public readonly bucket: SecureBucket;
 
+  get bucketName(): string {
+    return this.bucket.bucketName;
+  }
+
+  get bucketArn(): string {
+    return this.bucket.bucketArn;
+  }
+
   constructor(scope: Construct, id: string, props: LogArchiveProps) {
     super(scope, id);
     const context = ctx(this);

@@ -7,7 +7,7 @@ import { Lb } from '@cdktf/provider-aws/lib/lb';
 import { LbTargetGroup } from '@cdktf/provider-aws/lib/lb-target-group';
 import { SecurityGroup } from '@cdktf/provider-aws/lib/security-group';
 import { AppautoscalingScheduledAction } from '@cdktf/provider-aws/lib/appautoscaling-scheduled-action';
-import { WorkingHours } from '../config/environments';
+import { WorkingHours } from '../config/environment-config';
 import { FargateTaskDefinition } from './fargate-task-definition';
 import { ctx } from './environment-context';
 
@@ -49,6 +49,10 @@ export interface MirrorServiceProps {
  */
 export class MirrorService extends Construct {
   public readonly service: EcsService;
+
+  get serviceName(): string {
+    return this.service.name;
+  }
 
   constructor(scope: Construct, id: string, props: MirrorServiceProps) {
     super(scope, id);

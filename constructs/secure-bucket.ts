@@ -50,6 +50,15 @@ export class SecureBucket extends Construct {
   /** Name prefix, for companion buckets (a replica). */
   public readonly namePrefix: string;
 
+  /** The bucket's name (chosen by S3 from the prefix at apply time). */
+  get bucketName(): string {
+    return this.bucket.bucket;
+  }
+
+  get bucketArn(): string {
+    return this.bucket.arn;
+  }
+
   constructor(scope: Construct, id: string, props: SecureBucketProps) {
     super(scope, id);
     const provider = props.provider;

@@ -25,6 +25,14 @@ export class StateTable extends Construct {
   public readonly table: DynamodbTable;
   private readonly key: CustomerManagedKey;
 
+  get tableName(): string {
+    return this.table.name;
+  }
+
+  get tableArn(): string {
+    return this.table.arn;
+  }
+
   constructor(scope: Construct, id: string, props: StateTableProps) {
     super(scope, id);
     this.key = props.key;

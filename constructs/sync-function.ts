@@ -40,14 +40,23 @@ export class SyncFunction extends Construct {
   public readonly deadLetterQueue: SqsQueue;
   public readonly logGroup: CloudwatchLogGroup;
   public readonly role: ServiceRole;
+  /** The name as a plain string: the function's own policy names itself by it, which a reference to the function would make a cycle. */
+  private readonly name: string;
 
-  public readonly functionName: string;
+  /** The function's name, as a reference (what depends on it waits for the function). */
+  get functionName(): string {
+    return this.function.functionName;
+  }
+
+  get functionArn(): string {
+    return this.function.arn;
+  }
 
   constructor(scope: Construct, id: string, props: SyncFunctionProps) {
     super(scope, id);
     const context = ctx(this);
     const functionName = context.name(props.name);
-    this.functionName = functionName;
+    this.name = functionName;
     this.logGroup = new CloudwatchLogGroup(this, 'logs', {
       name: `/aws/lambda/${functionName}`,
       retentionInDays: context.logRetentionDays,
@@ -103,7 +112,7 @@ export class SyncFunction extends Construct {
    * function from its own role's policy would be a dependency cycle.
    */
   allowInvokeSelf(): void {
-    this.role.addToPolicy({ sid: 'HandBackToSelf', actions: ['lambda:InvokeFunction'], resources: [ctx(this).arn('lambda', `function:${this.functionName}`)] });
+    this.role.addToPolicy({ sid: 'HandBackToSelf', actions: ['lambda:InvokeFunction'], resources: [ctx(this).arn('lambda', `function:${this.name}`)] });
   }
 
   /** The function's own role: its logs, its dead-letter queue, tracing, and the VPC ENIs Lambda manages for it. */

@@ -131,7 +131,6 @@ export interface AcquireOptions {
   readonly takeOverFrom?: string;
 }
 
-/** Sync state: the run lease, the published pointer and run records. */
 /**
  * Which region may write to the mirror's data (issue #15). Absent: the
  * primary region, where the stack deploys the sync. An operator pins the DR
@@ -146,6 +145,7 @@ export interface WriterPin {
   readonly reason?: string;
 }
 
+/** Sync state: the run lease, the published pointer and run records. */
 export interface StateStore {
   /** The writer pin, if an operator set one. */
   readWriterPin(): Promise<WriterPin | undefined>;
@@ -240,13 +240,14 @@ export interface BreakerPolicy {
 
 export const DEFAULT_BREAKER: BreakerPolicy = { failureThreshold: 8, windowMs: 60_000, cooldownMs: 30_000 };
 
-/** Per-client-IP request limits. In AWS the buckets live in Redis so every task shares them; locally, in memory. */
+/** One admission decision of a RateLimiter. */
 export interface RateVerdict {
   readonly allowed: boolean;
   /** For a refusal: whole seconds until a request would be allowed (the Retry-After header). */
   readonly retryAfterSeconds: number;
 }
 
+/** Per-client-IP request limits. In AWS the buckets live in Redis so every task shares them; locally, in memory. */
 export interface RateLimiter {
   /** Takes one request from the IP's budget. A limiter that keeps its buckets in memory answers synchronously. */
   take(clientIp: string): RateVerdict | Promise<RateVerdict>;

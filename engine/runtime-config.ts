@@ -130,7 +130,7 @@ export const HEALTH_PATH = '/health';
  */
 export const ALB_IDLE_TIMEOUT_SECONDS = 120;
 
-/** Event the hourly freshness schedule sends the orchestrator (see constructs/weekly-schedule.ts). */
+/** Event the hourly freshness schedule sends the orchestrator (constructs/sync-schedule.ts). */
 export const FRESHNESS_REPORT_EVENT = { action: 'report-freshness' } as const;
 
 export class MissingEnvironmentError extends ConfigurationError {

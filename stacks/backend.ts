@@ -1,5 +1,5 @@
 import { LocalBackend, S3Backend, TerraformStack } from 'cdktf';
-import { RemoteStateConfig } from '../config/environments';
+import { RemoteStateConfig } from '../config/environment-config';
 
 /** Remote state in S3 with S3-native locking, or a local state file when none is configured (synthesis on any machine). */
 export function useBackend(stack: TerraformStack, remoteState: RemoteStateConfig | undefined, localPath: string): void {

@@ -3,12 +3,11 @@ import { TerraformOutput } from 'cdktf';
 import { DataAwsCallerIdentity } from '@cdktf/provider-aws/lib/data-aws-caller-identity';
 import { DataAwsPartition } from '@cdktf/provider-aws/lib/data-aws-partition';
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
-import { EnvironmentConfig } from '../config/environments';
+import { EnvironmentConfig } from '../config/environment-config';
 import { EnvironmentContext } from '../constructs/environment-context';
 import { TLS_POLICY } from '../constructs/load-balancer';
 import { BILLING_REGION } from '../constructs/monitoring/cost-alarm';
 import { Monitoring } from '../constructs/monitoring/monitoring';
-import { REPLICATION_RULE_ID } from '../constructs/bucket-replica';
 import { StandbyHandoff } from '../constructs/standby-handoff';
 import { ReadableAddressStack } from './readable-addresses';
 import { STANDBY_ALARM_SUFFIXES, standbyNamePrefix } from './standby-names';
@@ -56,9 +55,9 @@ export class MirrorStack extends ReadableAddressStack {
     if (config.standby) {
       new StandbyHandoff(this, 'standby-handoff', {
         provider: dr,
-        bucketName: data.storeReplica.bucket.bucket.bucket,
-        bucketArn: data.storeReplica.bucket.bucket.arn,
-        tableName: data.state.table.name,
+        bucketName: data.storeReplica.bucketName,
+        bucketArn: data.storeReplica.bucketArn,
+        tableName: data.state.tableName,
         replicaKeyArn: foundation.drDataKey.arn,
         mirrorRepositoryName: foundation.mirrorRepository.repository.name,
         syncRepositoryName: foundation.syncRepository.repository.name,
@@ -69,39 +68,28 @@ export class MirrorStack extends ReadableAddressStack {
       thresholds: config.alarms,
       kmsKeyArn: foundation.alertsKey.arn,
       billing: { provider: billing, kmsKeyArn: foundation.billingKey.arn },
-      sync: {
-        orchestratorFunctionName: sync.orchestrator.function.functionName,
-        workerFunctionName: sync.worker.function.functionName,
+      resources: {
+        orchestratorFunctionName: sync.orchestrator.functionName,
+        workerFunctionName: sync.worker.functionName,
         deadLetterQueueNames: sync.deadLetterQueueNames,
-      },
-      serving: { albArnSuffix: mirror.loadBalancer.alb.arnSuffix, targetGroupArnSuffix: mirror.loadBalancer.targetGroup.arnSuffix },
-      data: {
-        cacheNodeIds: data.cache.memberClusterIds,
-        tableName: data.state.table.name,
+        syncTaskFamily: sync.task.family,
+        clusterName: foundation.cluster.clusterName,
+        clusterArn: foundation.cluster.clusterArn,
+        mirrorServiceName: mirror.service.serviceName,
+        albArnSuffix: mirror.loadBalancer.alb.arnSuffix,
+        targetGroupArnSuffix: mirror.loadBalancer.targetGroup.arnSuffix,
+        webAclName: mirror.loadBalancer.webAcl.name,
+        bucketName: data.store.bucketName,
+        replicaBucketName: data.storeReplica.bucketName,
+        tableName: data.state.tableName,
         replicaRegion: config.drRegion,
-        storeReplication: { sourceBucket: data.store.bucket.bucket.bucket, destinationBucket: data.storeReplica.bucket.bucket.bucket, ruleId: REPLICATION_RULE_ID },
+        cacheNodeIds: data.cache.memberClusterIds,
+        endpointHealthCheckId: mirror.healthCheck?.id,
       },
-      clusterArn: foundation.cluster.cluster.arn,
-      endpointHealthCheckId: mirror.healthCheck?.id,
       standby: config.standby
         ? { region: config.drRegion, alarmNames: STANDBY_ALARM_SUFFIXES.map((suffix) => `${standbyNamePrefix(config.name)}-${suffix}`) }
         : undefined,
       dashboard: {
-        subjects: {
-          orchestratorFunctionName: sync.orchestrator.function.functionName,
-          workerFunctionName: sync.worker.function.functionName,
-          deadLetterQueueNames: sync.deadLetterQueueNames,
-          clusterName: foundation.cluster.cluster.name,
-          mirrorServiceName: mirror.service.service.name,
-          syncTaskFamily: sync.task.family,
-          albArnSuffix: mirror.loadBalancer.alb.arnSuffix,
-          targetGroupArnSuffix: mirror.loadBalancer.targetGroup.arnSuffix,
-          webAclName: mirror.loadBalancer.webAcl.name,
-          bucketName: data.store.bucket.bucket.bucket,
-          tableName: data.state.table.name,
-          replicaRegion: config.drRegion,
-          cacheNodeIds: data.cache.memberClusterIds,
-        },
         runbookUrl: config.runbookUrl,
         settings: environmentSettings(config),
       },
@@ -146,10 +134,10 @@ export class MirrorStack extends ReadableAddressStack {
         mirror_tasks: { min: config.mirrorService.minTasks, max: config.mirrorService.maxTasks },
         cache_nodes: config.cache.nodeCount,
         lambda_threshold_bytes: config.sync.lambdaThresholdBytes,
-        bottle_bucket: data.store.bucket.bucket.id,
-        state_table: data.state.table.name,
-        ecs_cluster: foundation.cluster.cluster.name,
-        mirror_service: mirror.service.service.name,
+        bottle_bucket: data.store.bucketName,
+        state_table: data.state.tableName,
+        ecs_cluster: foundation.cluster.clusterName,
+        mirror_service: mirror.service.serviceName,
         sync_repository_url: foundation.syncRepository.repository.repositoryUrl,
         mirror_repository_url: foundation.mirrorRepository.repository.repositoryUrl,
       },

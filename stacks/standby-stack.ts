@@ -3,7 +3,7 @@ import { TerraformOutput } from 'cdktf';
 import { DataAwsCallerIdentity } from '@cdktf/provider-aws/lib/data-aws-caller-identity';
 import { DataAwsPartition } from '@cdktf/provider-aws/lib/data-aws-partition';
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
-import { EnvironmentConfig, StandbyConfig } from '../config/environments';
+import { EnvironmentConfig, StandbyConfig } from '../config/environment-config';
 import { ContainerCluster } from '../constructs/container-cluster';
 import { CustomerManagedKey } from '../constructs/customer-managed-key';
 import { EnvironmentContext } from '../constructs/environment-context';
@@ -89,7 +89,7 @@ export class StandbyStack extends ReadableAddressStack {
       ? new PromotedSync(this, 'promoted-sync', {
         vpcId: network.vpc.id,
         subnetIds: network.privateSubnetIds,
-        clusterArn: cluster.cluster.arn,
+        clusterArn: cluster.clusterArn,
         images: replicas.syncImages,
         imageTag: config.imageTag,
         cpu: config.sync.taskCpu,
@@ -103,13 +103,13 @@ export class StandbyStack extends ReadableAddressStack {
     const alarms = [
       ...new ServingAlarms(this, 'serving-alarms', topic, { ...alb, thresholds: config.alarms }).alarms,
       ...new StandbyAlarms(this, 'standby-alarms', topic, { ...alb, failoverRequestsPer5Min: standby.failoverRequestsPer5Min, primaryRegion: config.region }).alarms,
-      ...new TaskFailureAlarm(this, 'task-failures', topic, { clusterArn: cluster.cluster.arn }).alarms,
+      ...new TaskFailureAlarm(this, 'task-failures', topic, { clusterArn: cluster.clusterArn }).alarms,
     ];
     const dashboard = new StandbyDashboard(this, 'dashboard', {
       ...alb,
       alarms,
-      clusterName: cluster.cluster.name,
-      mirrorServiceName: this.mirror.service.service.name,
+      clusterName: cluster.clusterName,
+      mirrorServiceName: this.mirror.service.serviceName,
       webAclName: this.mirror.loadBalancer.webAcl.name,
       replicaBucketName: replicas.bucketName,
       primaryRegion: config.region,
@@ -138,8 +138,8 @@ export class StandbyStack extends ReadableAddressStack {
         primary_region: config.region,
         availability_zones: config.standby!.availabilityZones,
         nat_gateways: parts.network.natGatewayCount,
-        ecs_cluster: parts.cluster.cluster.name,
-        mirror_service: this.mirror.service.service.name,
+        ecs_cluster: parts.cluster.clusterName,
+        mirror_service: this.mirror.service.serviceName,
         mirror_tasks: { min: config.standby!.minTasks, max: config.mirrorService.maxTasks },
         failover_records: config.hostedZoneId !== undefined,
         promoted_sync: config.standby!.writer,

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { EnvironmentName } from '../config/environments';
+import { EnvironmentName } from '../config/environment-config';
 import { buildApp } from '../main';
 import { TerraformJson } from './policy/checks';
 

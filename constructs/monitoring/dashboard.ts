@@ -4,23 +4,10 @@ import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric
 import { METRICS, METRICS_NAMESPACE } from '../../engine/runtime-config';
 import { ctx } from '../environment-context';
 import { DashboardLayout, Metric } from './dashboard-layout';
+import { MonitoredResources } from './monitored-resources';
 
-/** What the dashboard graphs, by name (the stack passes its resources' names and ids). */
-export interface DashboardSubjects {
-  readonly orchestratorFunctionName: string;
-  readonly workerFunctionName: string;
-  readonly deadLetterQueueNames: string[];
-  readonly clusterName: string;
-  readonly mirrorServiceName: string;
-  readonly syncTaskFamily: string;
-  readonly albArnSuffix: string;
-  readonly targetGroupArnSuffix: string;
-  readonly webAclName: string;
-  readonly bucketName: string;
-  readonly tableName: string;
-  readonly replicaRegion: string;
-  readonly cacheNodeIds: string[];
-}
+/** What the dashboard graphs, by name: the monitored resources it draws. */
+export type DashboardSubjects = Omit<MonitoredResources, 'clusterArn' | 'replicaBucketName' | 'endpointHealthCheckId'>;
 
 export interface MirrorDashboardProps {
   /** Alarms in the stack's region. */

@@ -1,17 +1,14 @@
 import { Construct } from 'constructs';
 import { CloudwatchMetricAlarmMetricQuery } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm';
 import { SnsTopic } from '@cdktf/provider-aws/lib/sns-topic';
-import { AlarmThresholds } from '../../config/environments';
+import { AlarmThresholds } from '../../config/environment-config';
 import { ctx } from '../environment-context';
+import { REPLICATION_RULE_ID } from '../bucket-replica';
 import { AlarmSet } from './alarm-set';
+import { MonitoredResources } from './monitored-resources';
 
-export interface DataAlarmsProps {
+export interface DataAlarmsProps extends Pick<MonitoredResources, 'cacheNodeIds' | 'tableName' | 'replicaRegion' | 'bucketName' | 'replicaBucketName'> {
   readonly thresholds: AlarmThresholds;
-  readonly cacheNodeIds: string[];
-  readonly tableName: string;
-  readonly replicaRegion: string;
-  /** The bottle store's replication rule to the DR region (S3 Replication Time Control metrics). */
-  readonly storeReplication: { readonly sourceBucket: string; readonly destinationBucket: string; readonly ruleId: string };
 }
 
 /** The cache (worst node decides), the state table, and the replication of the table and the bottle store to the DR region. */
@@ -101,7 +98,8 @@ export class DataAlarms extends AlarmSet {
   private storeReplicationAlarms(props: DataAlarmsProps): void {
     const p = ctx(this).namePrefix;
     const t = props.thresholds;
-    const replication = { SourceBucket: props.storeReplication.sourceBucket, DestinationBucket: props.storeReplication.destinationBucket, RuleId: props.storeReplication.ruleId };
+    // The bottle store's replication rule to the DR region (S3 Replication Time Control metrics).
+    const replication = { SourceBucket: props.bucketName, DestinationBucket: props.replicaBucketName, RuleId: REPLICATION_RULE_ID };
     this.alarm({
       name: `${p}-store-replication-latency`,
       description: `Bottle-store objects take more than ${t.storeReplicationLatencySeconds} s to reach ${props.replicaRegion}. Runbook: README#store-replication-alarms`,

@@ -3,15 +3,16 @@ import { TerraformProvider } from 'cdktf';
 import { CloudwatchDashboard } from '@cdktf/provider-aws/lib/cloudwatch-dashboard';
 import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm';
 import { SnsTopic } from '@cdktf/provider-aws/lib/sns-topic';
-import { AlarmThresholds } from '../../config/environments';
+import { AlarmThresholds } from '../../config/environment-config';
 import { ctx } from '../environment-context';
 import { AlertTopic } from './alert-topic';
 import { BILLING_REGION, CostAlarm } from './cost-alarm';
 import { MirrorDashboard, MirrorDashboardProps } from './dashboard';
-import { DataAlarms, DataAlarmsProps } from './data-alarms';
+import { DataAlarms } from './data-alarms';
 import { EndpointAlarm, ROUTE53_METRICS_REGION } from './endpoint-alarm';
-import { ServingAlarms, ServingAlarmsProps } from './serving-alarms';
-import { SyncAlarms, SyncAlarmsProps } from './sync-alarms';
+import { MonitoredResources } from './monitored-resources';
+import { ServingAlarms } from './serving-alarms';
+import { SyncAlarms } from './sync-alarms';
 import { TaskFailureAlarm } from './task-failure-alarm';
 
 export interface MonitoringProps {
@@ -21,16 +22,12 @@ export interface MonitoringProps {
   readonly kmsKeyArn: string;
   /** Billing metrics exist only in us-east-1, and an alarm can only notify a topic in its own region. */
   readonly billing: { readonly provider: TerraformProvider; readonly kmsKeyArn: string };
-  readonly sync: Omit<SyncAlarmsProps, 'thresholds'>;
-  readonly serving: Omit<ServingAlarmsProps, 'thresholds'>;
-  readonly data: Omit<DataAlarmsProps, 'thresholds'>;
-  readonly clusterArn: string;
-  /** Route 53's check of the primary ALB (environments with a standby): alarmed on in us-east-1. Default: none. */
-  readonly endpointHealthCheckId?: string;
+  /** Every watched resource, once: the alarm groups and the dashboard read from it. */
+  readonly resources: MonitoredResources;
   /** The standby's region and alarm names (its own stack), shown on the dashboard. Default: no standby. */
   readonly standby?: { readonly region: string; readonly alarmNames: readonly string[] };
-  /** What the dashboard graphs, where the runbooks are, and the environment's settings for its text widget. */
-  readonly dashboard: Pick<MirrorDashboardProps, 'subjects' | 'runbookUrl' | 'settings'>;
+  /** Where the runbooks are, and the environment's settings for the dashboard's text widget. */
+  readonly dashboard: Pick<MirrorDashboardProps, 'runbookUrl' | 'settings'>;
 }
 
 /**
@@ -62,14 +59,15 @@ export class Monitoring extends Construct {
       provider: props.billing.provider,
     }).topic;
 
-    const sync = new SyncAlarms(this, 'sync-alarms', this.topic, { ...props.sync, thresholds: t });
-    const serving = new ServingAlarms(this, 'serving-alarms', this.topic, { ...props.serving, thresholds: t });
-    const data = new DataAlarms(this, 'data-alarms', this.topic, { ...props.data, thresholds: t });
-    const tasks = new TaskFailureAlarm(this, 'task-failures', this.topic, { clusterArn: props.clusterArn });
+    const r = props.resources;
+    const sync = new SyncAlarms(this, 'sync-alarms', this.topic, { ...r, thresholds: t });
+    const serving = new ServingAlarms(this, 'serving-alarms', this.topic, { ...r, thresholds: t });
+    const data = new DataAlarms(this, 'data-alarms', this.topic, { ...r, thresholds: t });
+    const tasks = new TaskFailureAlarm(this, 'task-failures', this.topic, r);
     const cost = new CostAlarm(this, 'cost', this.billingTopic, { monthlyBudgetUsd: t.monthlyCostUsd, provider: props.billing.provider });
     // us-east-1 holds Route 53's metrics as it holds billing's: the same topic carries both.
-    const endpoint = props.endpointHealthCheckId
-      ? new EndpointAlarm(this, 'endpoint', this.billingTopic, { healthCheckId: props.endpointHealthCheckId, provider: props.billing.provider })
+    const endpoint = r.endpointHealthCheckId
+      ? new EndpointAlarm(this, 'endpoint', this.billingTopic, { healthCheckId: r.endpointHealthCheckId, provider: props.billing.provider })
       : undefined;
 
     this.errorAlarm = sync.errorAlarm;
@@ -81,6 +79,7 @@ export class Monitoring extends Construct {
     this.alarms = [...regional, this.costAlarm, ...(endpoint?.alarms ?? [])];
     this.dashboard = new MirrorDashboard(this, 'dashboard', {
       ...props.dashboard,
+      subjects: r,
       alarms: regional,
       remoteAlarms: [
         { name: this.costAlarm.alarmNameInput!, arn: this.costAlarm.arn, region: BILLING_REGION },

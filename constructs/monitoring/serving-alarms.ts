@@ -1,14 +1,13 @@
 import { Construct } from 'constructs';
 import { CloudwatchMetricAlarm, CloudwatchMetricAlarmMetricQuery } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm';
 import { SnsTopic } from '@cdktf/provider-aws/lib/sns-topic';
-import { AlarmThresholds } from '../../config/environments';
+import { AlarmThresholds } from '../../config/environment-config';
 import { ctx } from '../environment-context';
 import { AlarmSet } from './alarm-set';
+import { MonitoredResources } from './monitored-resources';
 
-export interface ServingAlarmsProps {
+export interface ServingAlarmsProps extends Pick<MonitoredResources, 'albArnSuffix' | 'targetGroupArnSuffix'> {
   readonly thresholds: AlarmThresholds;
-  readonly albArnSuffix: string;
-  readonly targetGroupArnSuffix: string;
 }
 
 /** The mirror as clients see it through the ALB: failure rate, unhealthy tasks, p99 latency. */

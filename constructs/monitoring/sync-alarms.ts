@@ -1,17 +1,14 @@
 import { Construct } from 'constructs';
 import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm';
 import { SnsTopic } from '@cdktf/provider-aws/lib/sns-topic';
-import { AlarmThresholds } from '../../config/environments';
+import { AlarmThresholds } from '../../config/environment-config';
 import { METRICS, METRICS_NAMESPACE } from '../../engine/runtime-config';
 import { ctx } from '../environment-context';
 import { AlarmSet } from './alarm-set';
+import { MonitoredResources } from './monitored-resources';
 
-export interface SyncAlarmsProps {
+export interface SyncAlarmsProps extends Pick<MonitoredResources, 'orchestratorFunctionName' | 'workerFunctionName' | 'deadLetterQueueNames'> {
   readonly thresholds: AlarmThresholds;
-  readonly orchestratorFunctionName: string;
-  readonly workerFunctionName: string;
-  /** Every dead-letter queue of the sync: any message in one means lost work. */
-  readonly deadLetterQueueNames: string[];
 }
 
 /** The weekly sync: orchestrator and worker failures, freshness of the published generation, dead letters. */

@@ -201,10 +201,6 @@ export class Upstream {
     this.userAgent = options.userAgent ?? 'homebrew-bottles-sync';
   }
 
-  /**
-   * GET `url`; resolves with the streaming body of a 200, throws `UpstreamError` otherwise.
-   * `registryAuth: false` for the JSON API, which brew fetches without the registry token.
-   */
   /** Ends every request in flight and refuses new ones: the run is stopping. */
   abortAll(reason: string): void {
     this.stopped = reason;

@@ -2,7 +2,7 @@ import * as path from 'path';
 import { DescribeServicesCommand } from '@aws-sdk/client-ecs';
 import { DescribeImagesCommand, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { InvokeCommand } from '@aws-sdk/client-lambda';
-import { EnvironmentConfig, EnvironmentName } from '../../config/environments';
+import { EnvironmentConfig, EnvironmentName } from '../../config/environment-config';
 import { standbyStackName } from '../../stacks/standby-names';
 import { PreflightClients, Sender, preflight } from './preflight';
 import { CommandRunner } from './runner';

@@ -3,7 +3,8 @@ import { CloudWatchClient, ListMetricsCommand } from '@aws-sdk/client-cloudwatch
 import { GetAccountSettingsCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { EnvironmentConfig, RemoteStateConfig, placeholderProblems } from '../../config/environments';
+import { EnvironmentConfig, RemoteStateConfig } from '../../config/environment-config';
+import { placeholderProblems } from '../../config/load-environment';
 import { BILLING_REGION } from '../../constructs/monitoring/cost-alarm';
 import { CommandRunner } from './runner';
 

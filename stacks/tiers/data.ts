@@ -1,7 +1,7 @@
 import { Construct } from 'constructs';
 import { BucketReplica } from '../../constructs/bucket-replica';
 import { TerraformProvider } from 'cdktf';
-import { EnvironmentConfig } from '../../config/environments';
+import { EnvironmentConfig } from '../../config/environment-config';
 import { AddressGroup } from '../../constructs/address-group';
 import { Backup } from '../../constructs/backup';
 import { BottleStore } from '../../constructs/bottle-store';
@@ -36,7 +36,7 @@ export class DataTier extends AddressGroup {
     const { config, foundation } = props;
     this.store = new BottleStore(this, 'bottle-store', {
       key: foundation.dataKey,
-      accessLogBucket: foundation.logArchive.bucket.bucket.id,
+      accessLogBucket: foundation.logArchive.bucketName,
       accessLogPrefix: LOG_PREFIXES.bottleStoreAccess,
     });
     // The DR standby serves from this copy (issue #15): Replication Time Control bounds how far it lags.
@@ -63,7 +63,7 @@ export class DataTier extends AddressGroup {
       // The bottle store is not backed up: it is content-addressed, re-fetchable from upstream, versioned
       // (90 days of noncurrent versions) and replicated to the DR region, which restores in minutes where a
       // backup restore of terabytes takes hours. The state table is small and worth every recovery point.
-      resourceArns: [this.state.table.arn],
+      resourceArns: [this.state.tableArn],
       crossRegionCopy: foundation.drBackupKey ? { provider: props.dr, kmsKeyArn: foundation.drBackupKey.arn } : undefined,
       regionSettings: config.manageBackupRegionSettings ? { otherRegions: [props.dr] } : undefined,
     });
@@ -87,8 +87,8 @@ export class DataTier extends AddressGroup {
     const group = this.cache.replicationGroup;
     return {
       [SYNC_ENV.environment]: ctx(this).environment,
-      [SYNC_ENV.bottleBucket]: this.store.bucket.bucket.id,
-      [SYNC_ENV.stateTable]: this.state.table.name,
+      [SYNC_ENV.bottleBucket]: this.store.bucketName,
+      [SYNC_ENV.stateTable]: this.state.tableName,
       [SYNC_ENV.cacheEndpoint]: group.primaryEndpointAddress,
       [SYNC_ENV.cachePort]: String(CACHE_PORT),
       [SYNC_ENV.cacheReplicationGroup]: group.replicationGroupId,

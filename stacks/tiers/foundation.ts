@@ -1,6 +1,6 @@
 import { Construct } from 'constructs';
 import { TerraformProvider } from 'cdktf';
-import { EnvironmentConfig } from '../../config/environments';
+import { EnvironmentConfig } from '../../config/environment-config';
 import { AddressGroup } from '../../constructs/address-group';
 import { EcrReplicationConfiguration } from '@cdktf/provider-aws/lib/ecr-replication-configuration';
 import { AuditTrail } from '../../constructs/audit-trail';
@@ -113,7 +113,7 @@ export class Foundation extends AddressGroup {
     this.logArchive = new LogArchive(this, 'log-archive', {});
     this.trail = new AuditTrail(this, 'audit-trail', {
       kmsKeyArn: this.logsKey.arn,
-      accessLogBucket: this.logArchive.bucket.bucket.id,
+      accessLogBucket: this.logArchive.bucketName,
       accessLogPrefix: LOG_PREFIXES.trailBucketAccess,
     });
     // Audit evidence outlives a region: the trail's files and the access logs are copied to the DR region.

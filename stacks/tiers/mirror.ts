@@ -1,5 +1,5 @@
 import { Construct } from 'constructs';
-import { EnvironmentConfig } from '../../config/environments';
+import { EnvironmentConfig } from '../../config/environment-config';
 import { Route53HealthCheck } from '@cdktf/provider-aws/lib/route53-health-check';
 import { SecurityGroup } from '@cdktf/provider-aws/lib/security-group';
 import { AddressGroup } from '../../constructs/address-group';
@@ -79,7 +79,7 @@ export class MirrorTier extends AddressGroup {
       allowedCidrs: service.allowedCidrs,
       certificateArn,
       targetPort: MIRROR_PORT,
-      accessLogBucket: platform.logArchive.bucket.bucket.id,
+      accessLogBucket: platform.logArchive.bucketName,
       accessLogPrefix: LOG_PREFIXES.alb,
       rateLimitPer5Min: service.wafRateLimitPer5Min,
     });
@@ -125,8 +125,8 @@ export class MirrorTier extends AddressGroup {
     }
 
     this.service = new MirrorService(this, 'mirror-service', {
-      clusterName: cluster.cluster.name,
-      clusterArn: cluster.cluster.arn,
+      clusterName: cluster.clusterName,
+      clusterArn: cluster.clusterArn,
       task: this.task,
       containerPort: MIRROR_PORT,
       subnetIds: network.privateSubnetIds,

@@ -1,6 +1,6 @@
 import { Construct } from 'constructs';
 import { SecurityGroup } from '@cdktf/provider-aws/lib/security-group';
-import { EnvironmentConfig } from '../../config/environments';
+import { EnvironmentConfig } from '../../config/environment-config';
 import { CodeSigning } from '../../constructs/code-signing';
 import { LOG_PREFIXES } from '../../constructs/log-archive';
 import { AddressGroup } from '../../constructs/address-group';
@@ -45,7 +45,7 @@ export class SyncTier extends AddressGroup {
     // both get the dispatch settings, which name the task itself (family = container name).
     const taskFamily = FargateTaskDefinition.familyOf(this, 'sync-task');
     const taskDispatchEnv = {
-      [TASK_DISPATCH_ENV.syncCluster]: cluster.cluster.arn,
+      [TASK_DISPATCH_ENV.syncCluster]: cluster.clusterArn,
       [TASK_DISPATCH_ENV.syncTaskFamily]: taskFamily,
       [TASK_DISPATCH_ENV.syncContainerName]: taskFamily,
       [TASK_DISPATCH_ENV.syncSubnets]: network.privateSubnetIds.join(','),
@@ -64,7 +64,7 @@ export class SyncTier extends AddressGroup {
     const codeSigning = new CodeSigning(this, 'code-signing', {
       untrustedArtifacts: config.lambdaCodeSigning,
       kmsKeyArn: foundation.dataKey.arn,
-      accessLogs: { bucket: foundation.logArchive.bucket.bucket.id, prefix: LOG_PREFIXES.lambdaArtifactsAccess },
+      accessLogs: { bucket: foundation.logArchive.bucketName, prefix: LOG_PREFIXES.lambdaArtifactsAccess },
     });
     const functionBase = {
       codeSigning,
@@ -92,7 +92,7 @@ export class SyncTier extends AddressGroup {
       environment: {
         ...syncEnv,
         ...taskDispatchEnv,
-        [ORCHESTRATOR_ENV.workerFunctionName]: this.worker.function.functionName,
+        [ORCHESTRATOR_ENV.workerFunctionName]: this.worker.functionName,
         [ORCHESTRATOR_ENV.lambdaThresholdBytes]: String(config.sync.lambdaThresholdBytes),
       },
     });
@@ -107,9 +107,9 @@ export class SyncTier extends AddressGroup {
     this.worker.allowInvokeSelf(); // hands unstarted bottles to a continuation when time runs short
     grantSyncData(this.orchestrator.role);
     this.worker.grantInvoke(this.orchestrator.role);
-    this.task.grantRun(this.orchestrator.role, cluster.cluster.arn);
+    this.task.grantRun(this.orchestrator.role, cluster.clusterArn);
     grantSyncData(this.task.taskRole);
-    this.task.grantRun(this.task.taskRole, cluster.cluster.arn); // a task stopped by SIGTERM starts its successor
+    this.task.grantRun(this.task.taskRole, cluster.clusterArn); // a task stopped by SIGTERM starts its successor
 
     this.schedule = new SyncSchedule(this, 'schedule', { target: this.orchestrator.function, kmsKeyArn: foundation.alertsKey.arn });
   }

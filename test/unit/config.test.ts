@@ -1,4 +1,5 @@
-import { ENVIRONMENT_NAMES, loadEnvironmentConfig, placeholderProblems } from '../../config/environments';
+import { ENVIRONMENT_NAMES } from '../../config/environment-config';
+import { loadEnvironmentConfig, placeholderProblems } from '../../config/load-environment';
 import { ConfigurationError } from '../../engine/errors';
 
 describe('environment configuration', () => {

@@ -1,6 +1,6 @@
 import { spawnSync } from 'child_process';
 import * as path from 'path';
-import { loadEnvironmentConfig } from '../../config/environments';
+import { loadEnvironmentConfig } from '../../config/load-environment';
 import { USAGE_ASSUMPTIONS, estimate } from '../../scripts/cost';
 import { synthAll } from '../synth';
 

@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { loadEnvironmentConfig } from '../../config/environments';
+import { loadEnvironmentConfig } from '../../config/load-environment';
 import { DASHBOARD_RANGES } from '../../constructs/monitoring/dashboard';
 import { synthAll } from '../synth';
 

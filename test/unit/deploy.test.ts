@@ -1,4 +1,4 @@
-import { loadEnvironmentConfig } from '../../config/environments';
+import { loadEnvironmentConfig } from '../../config/load-environment';
 import { DeployClients, DeployDeps, DeployError, deploy } from '../../scripts/deploy/deploy';
 import { coversDomain, preflight } from '../../scripts/deploy/preflight';
 import { CommandResult, RunOptions } from '../../scripts/deploy/runner';

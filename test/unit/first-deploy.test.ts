@@ -1,5 +1,5 @@
 import { Testing } from 'cdktf';
-import { loadEnvironmentConfig } from '../../config/environments';
+import { loadEnvironmentConfig } from '../../config/load-environment';
 import { MirrorStack } from '../../stacks/mirror-stack';
 import { synthAll } from '../synth';
 

@@ -13,7 +13,8 @@ import { LbListener } from '@cdktf/provider-aws/lib/lb-listener';
 import { S3BucketLifecycleConfiguration } from '@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration';
 import { VpcEndpoint } from '@cdktf/provider-aws/lib/vpc-endpoint';
 import { BackupPlan } from '@cdktf/provider-aws/lib/backup-plan';
-import { EnvironmentName, loadEnvironmentConfig } from '../../config/environments';
+import { EnvironmentName } from '../../config/environment-config';
+import { loadEnvironmentConfig } from '../../config/load-environment';
 import { MirrorStack } from '../../stacks/mirror-stack';
 import { KEEP_ALIVE_TIMEOUT_MS } from '../../engine/serve/server';
 import { CACHE_KEY_PREFIXES } from '../../engine/runtime-config';
@@ -87,7 +88,7 @@ describe('bottle store', () => {
       kms_master_key_id: '${aws_kms_key.data_key_key.arn}',
     });
     expect(resources('prod', 'aws_s3_bucket_logging').bottle_store_store_logging.target_bucket).toBe(
-      '${aws_s3_bucket.log_archive_logs_bucket.id}',
+      '${aws_s3_bucket.log_archive_logs_bucket.bucket}',
     );
   });
 });

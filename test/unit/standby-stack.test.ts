@@ -1,5 +1,5 @@
 import { Testing } from 'cdktf';
-import { loadEnvironmentConfig } from '../../config/environments';
+import { loadEnvironmentConfig } from '../../config/load-environment';
 import { PROMOTED_SYNC_TASK_ENV, STANDBY_MIRROR_SERVICE_ENV } from '../../engine/runtime-config';
 import { buildApp } from '../../main';
 import { MirrorStack } from '../../stacks/mirror-stack';
@@ -99,7 +99,7 @@ describe('the standby stack', () => {
     expect(listener.ssl_policy).toBe(resources(prod, 'aws_lb_listener').load_balancer_https.ssl_policy);
     expect(listener.certificate_arn).toBe(loadEnvironmentConfig('prod', {}).standby!.certificateArn);
     expect(resources(standby, 'aws_wafv2_web_acl_association').load_balancer_waf_association.web_acl_arn).toBe('${aws_wafv2_web_acl.load_balancer_waf.arn}');
-    expect(resources(standby, 'aws_lb').load_balancer_alb.access_logs).toMatchObject({ bucket: '${aws_s3_bucket.alb_log_archive_logs_bucket.id}', enabled: true });
+    expect(resources(standby, 'aws_lb').load_balancer_alb.access_logs).toMatchObject({ bucket: '${aws_s3_bucket.alb_log_archive_logs_bucket.bucket}', enabled: true });
     const task = resources(standby, 'aws_ecs_task_definition').mirror_task_task;
     const primaryTask = resources(prod, 'aws_ecs_task_definition').mirror_task_task;
     expect([task.cpu, task.memory]).toEqual([primaryTask.cpu, primaryTask.memory]);
