@@ -150,7 +150,7 @@ export interface EnvironmentConfig {
    * Default: dev on weekdays 07-19 UTC; staging and prod off.
    */
   readonly workingHours?: WorkingHours;
-  /** Where the runbooks are, linked from the dashboard and the alarms (`HBS_<ENV>_RUNBOOK_URL`). Default: the README's section in the project repository. */
+  /** Where the runbooks are, linked from the dashboard and the alarms (`HBS_<ENV>_RUNBOOK_URL`). Default: docs/operations.md#runbooks in the project repository. */
   readonly runbookUrl: string;
   /**
    * What Lambda does with code the environment's signing profile did not sign.

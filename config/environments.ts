@@ -14,8 +14,8 @@ import { EnvironmentName, AlarmThresholds, EnvironmentConfig } from './environme
  * shell provides the variables.
  */
 
-/** The README's runbooks, relative to the repository; set HBS_<ENV>_RUNBOOK_URL to where your team reads it. */
-export const DEFAULT_RUNBOOK_URL = 'README.md#runbooks';
+/** The runbooks, relative to the repository; set HBS_<ENV>_RUNBOOK_URL to where your team reads it. */
+export const DEFAULT_RUNBOOK_URL = 'docs/operations.md#runbooks';
 /** Values that mark a setting as "not configured yet". `predeploy` refuses them. */
 export const PLACEHOLDER_ACCOUNT_ID = '000000000000';
 export const PLACEHOLDER_DOMAIN_SUFFIX = 'example.com';

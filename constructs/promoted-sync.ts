@@ -26,7 +26,7 @@ export interface PromotedSyncProps {
 }
 
 /**
- * The DR region as writer, after a promotion (issue #15; README, "Disaster
+ * The DR region as writer, after a promotion (issue #15; docs/operations.md, "Disaster
  * recovery"): the sync task in its `promoted` role, one whole sync per run
  * against the replicas, started by the weekly schedule or by hand. It exists
  * only while the standby is configured as writer, and runs only while the

@@ -7,7 +7,7 @@ import { ctx } from '../environment-context';
 export type AlarmSpec = Omit<CloudwatchMetricAlarmConfig, 'alarmName' | 'alarmActions' | 'okActions' | 'insufficientDataActions'> & {
   /** Full alarm name, `<env>-brew-<what>`. */
   readonly name: string;
-  /** What happened, ending with the runbook section (`Runbook: README#<section>`). */
+  /** What happened, ending with the runbook section (`Runbook: docs/operations.md#<section>`). */
   readonly description: string;
 };
 
@@ -29,7 +29,7 @@ export class AlarmSet extends AddressGroup {
 
   protected alarm(spec: AlarmSpec, topic: SnsTopic = this.topic): CloudwatchMetricAlarm {
     const { name, description, ...config } = spec;
-    if (!/Runbook: README#[a-z0-9-]+$/.test(description)) throw new Error(`alarm ${name}: the description must end with its runbook section`);
+    if (!/Runbook: docs\/operations\.md#[a-z0-9-]+$/.test(description)) throw new Error(`alarm ${name}: the description must end with its runbook section`);
     const alarm = new CloudwatchMetricAlarm(this, name.replace(`${ctx(this).namePrefix}-`, 'alarm-'), {
       ...config,
       alarmName: name,

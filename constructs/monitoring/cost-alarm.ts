@@ -22,7 +22,7 @@ export class CostAlarm extends AlarmSet {
     super(scope, id, billingTopic);
     this.costAlarm = this.alarm({
       name: `${ctx(this).namePrefix}-monthly-cost`,
-      description: `Estimated monthly charges passed $${props.monthlyBudgetUsd}. Runbook: README#monthly-cost`,
+      description: `Estimated monthly charges passed $${props.monthlyBudgetUsd}. Runbook: docs/operations.md#monthly-cost`,
       namespace: 'AWS/Billing',
       metricName: 'EstimatedCharges',
       dimensions: { Currency: 'USD' },

@@ -13,7 +13,7 @@ export type Widget = Record<string, unknown>;
  * and the standby's share it.
  */
 export abstract class DashboardLayout extends AddressGroup {
-  /** Every metric graphed, as `namespace/metric`, for tests and the README. */
+  /** Every metric graphed, as `namespace/metric`, for tests and the docs. */
   public readonly metrics: string[] = [];
   protected readonly region: string;
   private y = 0;

@@ -20,7 +20,7 @@ export interface MirrorDashboardProps {
   readonly subjects: DashboardSubjects;
   /** The freshness alarm's threshold, drawn on the generation-age graph (seconds). */
   readonly freshnessMaxAgeSeconds: number;
-  /** Where the runbooks are (the README's "Runbooks" section). */
+  /** Where the runbooks are (docs/operations.md, "Runbooks"). */
   readonly runbookUrl: string;
   /** Lines describing this environment's settings, for the text widget. */
   readonly settings: string[];
@@ -63,7 +63,7 @@ export class MirrorDashboard extends DashboardLayout {
     this.text(
       [
         `# ${context.namePrefix}: Homebrew bottle mirror`,
-        `Runbooks: [README, Runbooks](${props.runbookUrl}); every alarm's description names its section.`,
+        `Runbooks: [Runbooks](${props.runbookUrl}); every alarm's description names its section.`,
         ...props.settings.map((line) => `- ${line}`),
       ].join('\n'),
     );

@@ -30,7 +30,7 @@ export class DataAlarms extends AlarmSet {
     const cacheAlarm = (suffix: string, metricName: string, stat: string, threshold: number, what: string) =>
       this.alarm({
         name: `${p}-cache-${suffix}`,
-        description: `${what}. Runbook: README#cache-alarms`,
+        description: `${what}. Runbook: docs/operations.md#cache-alarms`,
         evaluationPeriods: 3,
         comparisonOperator: 'GreaterThanThreshold',
         threshold,
@@ -45,7 +45,7 @@ export class DataAlarms extends AlarmSet {
     const table = { TableName: props.tableName };
     this.alarm({
       name: `${p}-table-throttles`,
-      description: 'The state table throttles requests. Runbook: README#table-alarms',
+      description: 'The state table throttles requests. Runbook: docs/operations.md#table-alarms',
       evaluationPeriods: 1,
       comparisonOperator: 'GreaterThanThreshold',
       threshold: 0,
@@ -60,7 +60,7 @@ export class DataAlarms extends AlarmSet {
     const operations = ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'];
     this.alarm({
       name: `${p}-table-system-errors`,
-      description: 'DynamoDB returns internal errors for the state table. Runbook: README#table-alarms',
+      description: 'DynamoDB returns internal errors for the state table. Runbook: docs/operations.md#table-alarms',
       evaluationPeriods: 1,
       comparisonOperator: 'GreaterThanThreshold',
       threshold: 0,
@@ -77,7 +77,7 @@ export class DataAlarms extends AlarmSet {
     });
     this.alarm({
       name: `${p}-table-replication-latency`,
-      description: `Replication to ${props.replicaRegion} is slower than ${t.dynamodbReplicationLatencyMs} ms. Runbook: README#table-alarms`,
+      description: `Replication to ${props.replicaRegion} is slower than ${t.dynamodbReplicationLatencyMs} ms. Runbook: docs/operations.md#table-alarms`,
       namespace: 'AWS/DynamoDB',
       metricName: 'ReplicationLatency',
       dimensions: { ...table, ReceivingRegion: props.replicaRegion },
@@ -92,7 +92,7 @@ export class DataAlarms extends AlarmSet {
   }
 
   /**
-   * The RPO budget of the bottle store (README, "Disaster recovery"): the standby waits for a generation's objects,
+   * The RPO budget of the bottle store (docs/operations.md, "Disaster recovery"): the standby waits for a generation's objects,
    * so slow replication delays it there, and failed replication never lets it switch.
    */
   private storeReplicationAlarms(props: DataAlarmsProps): void {
@@ -102,7 +102,7 @@ export class DataAlarms extends AlarmSet {
     const replication = { SourceBucket: props.bucketName, DestinationBucket: props.replicaBucketName, RuleId: REPLICATION_RULE_ID };
     this.alarm({
       name: `${p}-store-replication-latency`,
-      description: `Bottle-store objects take more than ${t.storeReplicationLatencySeconds} s to reach ${props.replicaRegion}. Runbook: README#store-replication-alarms`,
+      description: `Bottle-store objects take more than ${t.storeReplicationLatencySeconds} s to reach ${props.replicaRegion}. Runbook: docs/operations.md#store-replication-alarms`,
       namespace: 'AWS/S3',
       metricName: 'ReplicationLatency',
       dimensions: replication,
@@ -115,7 +115,7 @@ export class DataAlarms extends AlarmSet {
     });
     this.alarm({
       name: `${p}-store-replication-failed`,
-      description: `Bottle-store objects failed to replicate to ${props.replicaRegion}. Runbook: README#store-replication-alarms`,
+      description: `Bottle-store objects failed to replicate to ${props.replicaRegion}. Runbook: docs/operations.md#store-replication-alarms`,
       namespace: 'AWS/S3',
       metricName: 'OperationsFailedReplication',
       dimensions: replication,

@@ -18,14 +18,14 @@ export interface EndpointAlarmProps {
  * The primary endpoint seen from outside its region: Route 53's checkers in
  * every region fail its `/health`. Unlike the ALB alarms, it does not go
  * quiet when the primary region's own metrics stop; it is the first signal
- * of the disaster-recovery runbook (README, "Disaster recovery").
+ * of the disaster-recovery runbook (docs/operations.md, "Disaster recovery").
  */
 export class EndpointAlarm extends AlarmSet {
   constructor(scope: Construct, id: string, topic: SnsTopic, props: EndpointAlarmProps) {
     super(scope, id, topic);
     this.alarm({
       name: `${ctx(this).namePrefix}-endpoint-unhealthy`,
-      description: `Route 53 health checkers cannot get a 200 from the primary ALB's /health in ${ctx(this).region}. Runbook: README#endpoint-unhealthy`,
+      description: `Route 53 health checkers cannot get a 200 from the primary ALB's /health in ${ctx(this).region}. Runbook: docs/operations.md#endpoint-unhealthy`,
       namespace: 'AWS/Route53',
       metricName: 'HealthCheckStatus',
       dimensions: { HealthCheckId: props.healthCheckId },

@@ -25,7 +25,7 @@ export class ServingAlarms extends AlarmSet {
     });
     this.availabilityAlarm = this.alarm({
       name: `${p}-alb-5xx-rate`,
-      description: `More than ${t.alb5xxRatePercent}% of mirror requests fail with 5xx. Runbook: README#alb-5xx-rate`,
+      description: `More than ${t.alb5xxRatePercent}% of mirror requests fail with 5xx. Runbook: docs/operations.md#alb-5xx-rate`,
       evaluationPeriods: 2,
       comparisonOperator: 'GreaterThanThreshold',
       threshold: t.alb5xxRatePercent,
@@ -44,7 +44,7 @@ export class ServingAlarms extends AlarmSet {
     });
     this.alarm({
       name: `${p}-alb-unhealthy-targets`,
-      description: 'A mirror task fails its /health check. Runbook: README#alb-unhealthy-targets',
+      description: 'A mirror task fails its /health check. Runbook: docs/operations.md#alb-unhealthy-targets',
       namespace: 'AWS/ApplicationELB',
       metricName: 'UnHealthyHostCount',
       dimensions: { ...alb, TargetGroup: props.targetGroupArnSuffix },
@@ -57,7 +57,7 @@ export class ServingAlarms extends AlarmSet {
     });
     this.alarm({
       name: `${p}-alb-p99-latency`,
-      description: `Mirror p99 latency is above ${t.albP99LatencySeconds * 1000} ms. Runbook: README#alb-p99-latency`,
+      description: `Mirror p99 latency is above ${t.albP99LatencySeconds * 1000} ms. Runbook: docs/operations.md#alb-p99-latency`,
       namespace: 'AWS/ApplicationELB',
       metricName: 'TargetResponseTime',
       dimensions: alb,

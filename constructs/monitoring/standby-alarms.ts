@@ -24,7 +24,7 @@ export class StandbyAlarms extends AlarmSet {
       name: `${ctx(this).namePrefix}-serving-clients`,
       description:
         `The DR standby answers more than ${props.failoverRequestsPer5Min} requests per 5 minutes: clients have failed over from ${props.primaryRegion}. ` +
-        'Runbook: README#standby-serving-clients',
+        'Runbook: docs/operations.md#standby-serving-clients',
       namespace: 'AWS/ApplicationELB',
       metricName: 'RequestCount',
       dimensions: { LoadBalancer: props.albArnSuffix },

@@ -41,7 +41,7 @@ export class StandbyDashboard extends DashboardLayout {
     this.text(
       [
         `# ${context.namePrefix}: the DR standby of ${context.environment} in ${context.region} (primary: ${props.primaryRegion})`,
-        `Runbooks: [README, Disaster recovery](${props.runbookUrl.replace(/#.*$/, '')}#disaster-recovery). Requests here mean clients have failed over.`,
+        `Runbooks: [Disaster recovery](${props.runbookUrl.replace(/#.*$/, '')}#disaster-recovery). Requests here mean clients have failed over.`,
       ].join('\n'),
     );
     this.row([

@@ -34,28 +34,28 @@ export class SyncAlarms extends AlarmSet {
 
     this.errorAlarm = this.alarm({
       name: `${p}-orchestrator-errors`,
-      description: `The sync orchestrator failed ${t.orchestratorErrors}+ times in 5 minutes. Runbook: README#orchestrator-errors`,
+      description: `The sync orchestrator failed ${t.orchestratorErrors}+ times in 5 minutes. Runbook: docs/operations.md#orchestrator-errors`,
       ...lambda(props.orchestratorFunctionName, 'Errors', 'Sum'),
       comparisonOperator: 'GreaterThanOrEqualToThreshold',
       threshold: t.orchestratorErrors,
     });
     this.durationAlarm = this.alarm({
       name: `${p}-orchestrator-duration`,
-      description: `The sync orchestrator ran longer than ${t.orchestratorDurationMs / 1000}s. Runbook: README#orchestrator-duration`,
+      description: `The sync orchestrator ran longer than ${t.orchestratorDurationMs / 1000}s. Runbook: docs/operations.md#orchestrator-duration`,
       ...lambda(props.orchestratorFunctionName, 'Duration', 'Maximum'),
       comparisonOperator: 'GreaterThanThreshold',
       threshold: t.orchestratorDurationMs,
     });
     this.alarm({
       name: `${p}-worker-errors`,
-      description: 'Sync workers are failing batches. Runbook: README#worker-errors-or-throttles',
+      description: 'Sync workers are failing batches. Runbook: docs/operations.md#worker-errors-or-throttles',
       ...lambda(props.workerFunctionName, 'Errors', 'Sum'),
       comparisonOperator: 'GreaterThanOrEqualToThreshold',
       threshold: t.workerErrors,
     });
     this.alarm({
       name: `${p}-worker-throttles`,
-      description: 'Sync workers hit their reserved concurrency. Runbook: README#worker-errors-or-throttles',
+      description: 'Sync workers hit their reserved concurrency. Runbook: docs/operations.md#worker-errors-or-throttles',
       ...lambda(props.workerFunctionName, 'Throttles', 'Sum'),
       comparisonOperator: 'GreaterThanThreshold',
       threshold: 0,
@@ -66,7 +66,7 @@ export class SyncAlarms extends AlarmSet {
     // silence (nothing published yet, or the reporter broken) is treated as stale.
     this.freshnessAlarm = this.alarm({
       name: `${p}-sync-freshness`,
-      description: `No sync has published for ${t.freshnessMaxAgeSeconds / 86400} days. Runbook: README#sync-freshness`,
+      description: `No sync has published for ${t.freshnessMaxAgeSeconds / 86400} days. Runbook: docs/operations.md#sync-freshness`,
       namespace: METRICS_NAMESPACE,
       metricName: METRICS.generationAge,
       dimensions: { Environment: context.environment },
@@ -82,7 +82,7 @@ export class SyncAlarms extends AlarmSet {
     for (const queueName of props.deadLetterQueueNames) {
       this.alarm({
         name: `${queueName}-depth`,
-        description: `Messages in ${queueName}: work was dropped after retries. Runbook: README#dead-letter-queues`,
+        description: `Messages in ${queueName}: work was dropped after retries. Runbook: docs/operations.md#dead-letter-queues`,
         namespace: 'AWS/SQS',
         metricName: 'ApproximateNumberOfMessagesVisible',
         dimensions: { QueueName: queueName },

@@ -64,7 +64,7 @@ export class TaskFailureAlarm extends AlarmSet {
     });
     this.alarm({
       name: `${p}-ecs-task-failures`,
-      description: 'A sync or mirror task stopped with an error. Runbook: README#ecs-task-failures',
+      description: 'A sync or mirror task stopped with an error. Runbook: docs/operations.md#ecs-task-failures',
       namespace: METRICS_NAMESPACE,
       metricName: TASK_FAILURE_METRIC,
       dimensions: { ClusterArn: props.clusterArn },

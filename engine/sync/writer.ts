@@ -19,7 +19,7 @@ export async function assertWriter(state: StateStore, role: WriterRole, region: 
   const pin = await state.readWriterPin();
   if (role === 'primary' && (!pin || pin.region === region)) return;
   if (role === 'promoted' && pin?.region === region) return;
-  const runbook = 'README, "Disaster recovery"';
+  const runbook = 'docs/operations.md#disaster-recovery';
   throw new NotTheWriterError(
     pin
       ? `${region} is not the writer: the writer pin names ${pin.region} (since ${pin.since}${pin.reason ? `, ${pin.reason}` : ''}); no sync runs here until it names ${region} (${runbook})`

@@ -1,5 +1,5 @@
 /**
- * Deployment commands (see README, "Deploying"):
+ * Deployment commands (see docs/deploying.md):
  *
  *   npm run deploy -- <env> [--yes]   preflight, staged apply, images, first sync, health, smoke
  *   npm run predeploy -- <env>        the preflight alone

@@ -44,8 +44,8 @@ afterAll(async () => {
 const stores = () => awsStores(replica.client, replica.bucket, dynamo.client, TABLE);
 const env = (role: string, region: string) => ({ HBS_WRITER_ROLE: role, AWS_REGION: region });
 
-/** The README's promotion command writes exactly this item (`aws dynamodb put-item`). */
-const README_PIN_ITEM = '{"pk":{"S":"writer"},"sk":{"S":"pin"},"region":{"S":"us-west-2"},"since":{"S":"2026-11-27T12:00:00Z"},"reason":{"S":"us-east-1 outage"}}';
+/** The promotion runbook's command (docs/operations.md) writes exactly this item (`aws dynamodb put-item`). */
+const RUNBOOK_PIN_ITEM = '{"pk":{"S":"writer"},"sk":{"S":"pin"},"region":{"S":"us-west-2"},"since":{"S":"2026-11-27T12:00:00Z"},"reason":{"S":"us-east-1 outage"}}';
 
 describe('the writer pin decides which region syncs', () => {
   test('no pin: the primary writes, the DR region’s promoted sync refuses', async () => {
@@ -56,11 +56,11 @@ describe('the writer pin decides which region syncs', () => {
     await expect(refused).rejects.toThrow(/us-west-2 is not the writer: this is the DR region's promoted sync and no writer pin names us-west-2/);
   });
 
-  test('the README’s put-item promotes the DR region: the primary now refuses, naming who writes, and the promoted sync publishes to the replica', async () => {
-    const readme = fs.readFileSync(path.resolve(__dirname, '../../README.md'), 'utf8');
-    expect(readme).toContain(`--item '${README_PIN_ITEM}'`);
-    expect(JSON.parse(README_PIN_ITEM)).toMatchObject(WRITER_PIN_KEY);
-    await dynamo.client.send(new PutItemCommand({ TableName: TABLE, Item: JSON.parse(README_PIN_ITEM) }));
+  test('the runbook’s put-item promotes the DR region: the primary now refuses, naming who writes, and the promoted sync publishes to the replica', async () => {
+    const runbook = fs.readFileSync(path.resolve(__dirname, '../../docs/operations.md'), 'utf8');
+    expect(runbook).toContain(`--item '${RUNBOOK_PIN_ITEM}'`);
+    expect(JSON.parse(RUNBOOK_PIN_ITEM)).toMatchObject(WRITER_PIN_KEY);
+    await dynamo.client.send(new PutItemCommand({ TableName: TABLE, Item: JSON.parse(RUNBOOK_PIN_ITEM) }));
 
     const { state, blobs, objects } = stores();
     const primary = assertAwsWriter(state, env('primary', 'us-east-1'));

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, statSync } from 'fs';
 import * as path from 'path';
 import * as ts from 'typescript';
 
-// The engine's dependency rules (README, "Layout"): serving and the adapters
+// The engine's dependency rules (docs/architecture.md, "Layout"): serving and the adapters
 // know the store layout and the ports, never the sync's internals; the
 // composition roots in engine/wiring are the only place that knows both.
 const ENGINE = path.resolve(__dirname, '../../engine');

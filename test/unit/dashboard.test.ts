@@ -64,22 +64,25 @@ describe('the on-call dashboard', () => {
   test('health at a glance first: a text widget linking the runbooks with the environment’s settings, then alarm status and freshness', () => {
     const [text, status, freshness] = widgets('dev');
     expect(text.type).toBe('text');
-    expect(text.properties.markdown).toMatch(/\[README, Runbooks\]\(README\.md#runbooks\)/);
+    expect(text.properties.markdown).toMatch(/\[Runbooks\]\(docs\/operations\.md#runbooks\)/);
     expect(text.properties.markdown).toMatch(/mirror tasks 2-2 \(0\.25 vCPU \/ 512 MiB, Fargate Spot\); cache 2 × cache\.t4g\.small/);
     expect(status).toMatchObject({ type: 'alarm', y: text.height });
     expect(status.properties.alarms.length).toBeGreaterThanOrEqual(19);
     expect(freshness.properties.title).toBe('Published generation age (days)');
   });
 
-  test('every alarm names a runbook section that exists in the README', () => {
-    const readme = fs.readFileSync(path.resolve(__dirname, '../../README.md'), 'utf8');
-    const sections = new Set([...readme.matchAll(/^### ([a-z0-9-]+)$/gm)].map((m) => m[1]));
+  test('every alarm names a runbook page and a section of it that exist', () => {
+    // The link is followed: the page must exist and hold a heading whose anchor is the section.
+    const sectionsOf = (page: string) => {
+      const text = fs.readFileSync(path.resolve(__dirname, '../..', page), 'utf8');
+      return new Set([...text.matchAll(/^#{2,4} (.+)$/gm)].map((m) => m[1].trim().toLowerCase().replace(/[^\w\- ]/g, '').replace(/ /g, '-')));
+    };
     // Every stack's alarms: the environments' and the standby's.
     const alarms = Object.values(stacks).flatMap((json: any) => Object.values(json.resource.aws_cloudwatch_metric_alarm)) as any[];
     expect(alarms.map((a) => a.alarm_name)).toContain('prod-brew-standby-serving-clients');
     for (const alarm of alarms) {
-      const section = /Runbook: README#([a-z0-9-]+)$/.exec(alarm.alarm_description)?.[1];
-      expect([alarm.alarm_name, section && sections.has(section)]).toEqual([alarm.alarm_name, true]);
+      const [, page, section] = /Runbook: ([\w/.-]+\.md)#([a-z0-9-]+)$/.exec(alarm.alarm_description) ?? [];
+      expect([alarm.alarm_name, page, page !== undefined && sectionsOf(page).has(section)]).toEqual([alarm.alarm_name, 'docs/operations.md', true]);
     }
   });
 });

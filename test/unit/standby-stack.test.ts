@@ -125,7 +125,7 @@ describe('the standby stack', () => {
       threshold: 2000,
       dimensions: { LoadBalancer: '${aws_lb.load_balancer_alb.arn_suffix}' },
     });
-    expect(alarms.alarm_serving_clients.alarm_description).toMatch(/clients have failed over from us-east-1\. Runbook: README#standby-serving-clients$/);
+    expect(alarms.alarm_serving_clients.alarm_description).toMatch(/clients have failed over from us-east-1\. Runbook: docs\/operations\.md#standby-serving-clients$/);
     expect(Object.values(alarms).every((a: any) => a.alarm_actions[0] === '${aws_sns_topic.topic.arn}')).toBe(true);
   });
 });
@@ -238,7 +238,7 @@ describe('failover records (with a Route 53 zone)', () => {
       provider: 'aws.billing',
       alarm_actions: ['${aws_sns_topic.monitoring_billing_topic.arn}'],
     });
-    expect(endpoint.alarm_description).toMatch(/Runbook: README#endpoint-unhealthy$/);
+    expect(endpoint.alarm_description).toMatch(/Runbook: docs\/operations\.md#endpoint-unhealthy$/);
     expect(resources(stacks.staging, 'aws_cloudwatch_metric_alarm').monitoring_alarm_endpoint_unhealthy).toBeUndefined();
   });
 

@@ -18,7 +18,7 @@ const isConditionFailure = (error: unknown) =>
   error instanceof ConditionalCheckFailedException || (error as { name?: string }).name === 'ConditionalCheckFailedException';
 
 const s = (value: string): AttributeValue => ({ S: value });
-/** The writer pin's item; the README's promotion runbook writes it with `aws dynamodb put-item`. */
+/** The writer pin's item; the promotion runbook (docs/operations.md) writes it with `aws dynamodb put-item`. */
 export const WRITER_PIN_KEY = { pk: { S: 'writer' }, sk: { S: 'pin' } } as const;
 const n = (value: number): AttributeValue => ({ N: String(value) });
 
