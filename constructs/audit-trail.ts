@@ -1,4 +1,5 @@
 import { Construct } from 'constructs';
+import type { AccessLogTarget } from './log-archive';
 import { Cloudtrail } from '@cdktf/provider-aws/lib/cloudtrail';
 import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
 import { ServiceRole } from './service-role';
@@ -8,8 +9,8 @@ import { ctx } from './environment-context';
 export interface AuditTrailProps {
   /** CMK whose policy lets CloudTrail encrypt (service `cloudtrail`) and CloudWatch Logs use it (`logs`). */
   readonly kmsKeyArn: string;
-  readonly accessLogBucket: string;
-  readonly accessLogPrefix: string;
+  /** Where its server access logs go. */
+  readonly accessLogs: AccessLogTarget;
 }
 
 /**
@@ -31,7 +32,7 @@ export class AuditTrail extends Construct {
     const bucket = (this.bucket = new SecureBucket(this, 'bucket', {
       namePrefix: `${context.namePrefix}-cloudtrail`,
       kmsKeyArn: props.kmsKeyArn,
-      accessLogs: { bucket: props.accessLogBucket, prefix: props.accessLogPrefix },
+      accessLogs: props.accessLogs,
       lifecycleRules: [
         {
           id: 'archive-audit-logs',
@@ -86,7 +87,8 @@ export class AuditTrail extends Construct {
       kmsKeyId: props.kmsKeyArn,
       cloudWatchLogsGroupArn: `${logGroup.arn}:*`,
       cloudWatchLogsRoleArn: role.role.arn,
-      dependsOn: [bucket.policy],
+      // CloudTrail checks at create time that it may write to the bucket and use the role.
+      dependsOn: [bucket.policy, ...(role.policy ? [role.policy] : [])],
     });
   }
 }

@@ -1,4 +1,5 @@
 import { Construct } from 'constructs';
+import type { AccessLogTarget } from './log-archive';
 import { S3BucketLifecycleConfigurationRule } from '@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration';
 import { ORPHAN_EXPIRY_DAYS, ORPHAN_TAG } from '../engine/runtime-config';
 import { STORE_PREFIXES, StorePrefix } from '../engine/store-layout';
@@ -12,8 +13,8 @@ export interface BottleStoreProps {
   /** CMK for SSE-KMS. */
   readonly key: CustomerManagedKey;
   /** Bucket that receives S3 server access logs. */
-  readonly accessLogBucket: string;
-  readonly accessLogPrefix: string;
+  /** Where its server access logs go. */
+  readonly accessLogs: AccessLogTarget;
 }
 
 /**
@@ -49,7 +50,7 @@ export class BottleStore extends Construct {
     this.bucket = new SecureBucket(this, 'store', {
       namePrefix: ctx(this).name('bottles'),
       kmsKeyArn: props.key.arn,
-      accessLogs: { bucket: props.accessLogBucket, prefix: props.accessLogPrefix },
+      accessLogs: props.accessLogs,
       noncurrentVersionExpirationDays: 90,
       lifecycleRules: BottleStore.LIFECYCLE,
     });

@@ -1,4 +1,5 @@
 import { Construct } from 'constructs';
+import type { AccessLogTarget } from './log-archive';
 import { TerraformAsset } from 'cdktf';
 import { LambdaCodeSigningConfig } from '@cdktf/provider-aws/lib/lambda-code-signing-config';
 import { S3Object } from '@cdktf/provider-aws/lib/s3-object';
@@ -16,7 +17,7 @@ export interface CodeSigningProps {
   /** Key of the artifact bucket. */
   readonly kmsKeyArn: string;
   /** Where the artifact bucket's access logs go. */
-  readonly accessLogs: { readonly bucket: string; readonly prefix: string };
+  readonly accessLogs: AccessLogTarget;
 }
 
 /**
@@ -60,6 +61,8 @@ export class CodeSigning extends Construct {
       key: `unsigned/${name}/${bundle.assetHash}.zip`,
       source: bundle.path,
       sourceHash: bundle.assetHash,
+      // Uploaded before versioning is on, the object has no version id, and StartSigningJob needs one.
+      dependsOn: [this.artifacts.versioning],
     });
     const job = new SignerSigningJob(scope, `${id}-signing`, {
       profileName: this.profile.name,

@@ -1,4 +1,5 @@
 import { Construct } from 'constructs';
+import type { AccessLogTarget } from './log-archive';
 import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
 import { Lb } from '@cdktf/provider-aws/lib/lb';
 import { LbListener } from '@cdktf/provider-aws/lib/lb-listener';
@@ -22,8 +23,8 @@ export interface LoadBalancerProps {
   readonly allowedCidrs: readonly string[];
   readonly certificateArn: string;
   readonly targetPort: number;
-  readonly accessLogBucket: string;
-  readonly accessLogPrefix: string;
+  /** Where the ALB writes its access logs; it is created only after the target's policy (AWS checks at create time). */
+  readonly accessLogs: AccessLogTarget;
   /** Requests per client IP per 5 minutes before WAF blocks it. */
   readonly rateLimitPer5Min: number;
   /** Default: true. Only tests and throwaway stacks should turn it off. */
@@ -67,7 +68,8 @@ export class LoadBalancer extends Construct {
       idleTimeout: ALB_IDLE_TIMEOUT_SECONDS,
       // The ALB appends the address it saw to X-Forwarded-For; the mirror rate-limits on that last entry.
       xffHeaderProcessingMode: 'append',
-      accessLogs: { bucket: props.accessLogBucket, prefix: props.accessLogPrefix, enabled: true },
+      accessLogs: { bucket: props.accessLogs.bucket, prefix: props.accessLogs.prefix, enabled: true },
+      dependsOn: props.accessLogs.readyAfter,
     });
 
     this.targetGroup = new LbTargetGroup(this, 'targets', {

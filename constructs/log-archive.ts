@@ -1,4 +1,5 @@
 import { Construct } from 'constructs';
+import { ITerraformDependable } from 'cdktf';
 import { DataAwsElbServiceAccount } from '@cdktf/provider-aws/lib/data-aws-elb-service-account';
 import { SecureBucket } from './secure-bucket';
 import { ctx } from './environment-context';
@@ -17,6 +18,19 @@ export const LOG_PREFIXES = {
 } as const;
 
 /**
+ * Where a resource delivers its access logs, and what must exist first: S3
+ * and the ALB check at create time that they may write there
+ * (InvalidTargetBucketForLogging, "Access Denied for bucket"), and Terraform
+ * orders only by references and `depends_on`.
+ */
+export interface AccessLogTarget {
+  readonly bucket: string;
+  readonly prefix: string;
+  /** Resources the delivering resource must depend on: the target bucket's policy. */
+  readonly readyAfter: ITerraformDependable[];
+}
+
+/**
  * The bucket that AWS log delivery writes S3 server access logs and ALB
  * access logs into. It is the one bucket encrypted with SSE-S3 rather than a
  * CMK: neither delivery service can write to an SSE-KMS bucket. It does not
@@ -31,6 +45,11 @@ export class LogArchive extends Construct {
 
   get bucketArn(): string {
     return this.bucket.bucketArn;
+  }
+
+  /** The place under `prefix` a resource delivers access logs to, with the policy it must wait for. */
+  target(prefix: string): AccessLogTarget {
+    return { bucket: this.bucketName, prefix, readyAfter: [this.bucket.policy] };
   }
 
   constructor(scope: Construct, id: string, props: LogArchiveProps) {

@@ -154,6 +154,8 @@ export class Network extends Construct {
       iamRoleArn: flowLogRole.role.arn,
       maxAggregationInterval: 60,
       tags: this.nameTag('flow-log'),
+      // Created before the role may write, the flow log starts in a delivery-permission error.
+      dependsOn: flowLogRole.policy ? [flowLogRole.policy] : [],
     });
   }
 }

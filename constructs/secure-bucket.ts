@@ -1,4 +1,5 @@
 import { Construct } from 'constructs';
+import type { AccessLogTarget } from './log-archive';
 import { TerraformProvider } from 'cdktf';
 import { DataAwsIamPolicyDocumentStatement } from '@cdktf/provider-aws/lib/data-aws-iam-policy-document';
 import { S3Bucket } from '@cdktf/provider-aws/lib/s3-bucket';
@@ -23,7 +24,7 @@ export interface SecureBucketProps {
    */
   readonly kmsKeyArn?: string;
   /** Where this bucket's access logs go. Unset only for the log bucket itself. */
-  readonly accessLogs?: { readonly bucket: string; readonly prefix: string };
+  readonly accessLogs?: AccessLogTarget;
   /** Lifecycle rules on top of the default abort-incomplete-multipart-upload rule. */
   readonly lifecycleRules?: S3BucketLifecycleConfigurationRule[];
   /** Days after which noncurrent versions expire. Default: 90. */
@@ -95,6 +96,7 @@ export class SecureBucket extends Construct {
         bucket: bucketId,
         targetBucket: props.accessLogs.bucket,
         targetPrefix: props.accessLogs.prefix,
+        dependsOn: props.accessLogs.readyAfter,
       });
     }
 

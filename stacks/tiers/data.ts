@@ -36,8 +36,7 @@ export class DataTier extends AddressGroup {
     const { config, foundation } = props;
     this.store = new BottleStore(this, 'bottle-store', {
       key: foundation.dataKey,
-      accessLogBucket: foundation.logArchive.bucketName,
-      accessLogPrefix: LOG_PREFIXES.bottleStoreAccess,
+      accessLogs: foundation.logArchive.target(LOG_PREFIXES.bottleStoreAccess),
     });
     // The DR standby serves from this copy (issue #15): Replication Time Control bounds how far it lags.
     this.storeReplica = new BucketReplica(this, 'bottle-store-replica', {

@@ -113,8 +113,7 @@ export class Foundation extends AddressGroup {
     this.logArchive = new LogArchive(this, 'log-archive', {});
     this.trail = new AuditTrail(this, 'audit-trail', {
       kmsKeyArn: this.logsKey.arn,
-      accessLogBucket: this.logArchive.bucketName,
-      accessLogPrefix: LOG_PREFIXES.trailBucketAccess,
+      accessLogs: this.logArchive.target(LOG_PREFIXES.trailBucketAccess),
     });
     // Audit evidence outlives a region: the trail's files and the access logs are copied to the DR region.
     new BucketReplica(this, 'trail-replica', { source: this.trail.bucket, sourceKey: this.logsKey, provider: props.dr, replicaKey: this.drLogsKey });

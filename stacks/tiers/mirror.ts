@@ -79,12 +79,9 @@ export class MirrorTier extends AddressGroup {
       allowedCidrs: service.allowedCidrs,
       certificateArn,
       targetPort: MIRROR_PORT,
-      accessLogBucket: platform.logArchive.bucketName,
-      accessLogPrefix: LOG_PREFIXES.alb,
+      accessLogs: platform.logArchive.target(LOG_PREFIXES.alb),
       rateLimitPer5Min: service.wafRateLimitPer5Min,
     });
-    // The ALB checks at creation that it may write its access logs.
-    this.loadBalancer.alb.node.addDependency(platform.logArchive.bucket.policy);
     allow(this, 'alb-to-mirror', { from: this.loadBalancer.securityGroup, to: mirrorSg, port: MIRROR_PORT, description: 'ALB to mirror tasks' });
 
     this.task = new FargateTaskDefinition(this, 'mirror-task', {

@@ -64,7 +64,7 @@ export class SyncTier extends AddressGroup {
     const codeSigning = new CodeSigning(this, 'code-signing', {
       untrustedArtifacts: config.lambdaCodeSigning,
       kmsKeyArn: foundation.dataKey.arn,
-      accessLogs: { bucket: foundation.logArchive.bucketName, prefix: LOG_PREFIXES.lambdaArtifactsAccess },
+      accessLogs: foundation.logArchive.target(LOG_PREFIXES.lambdaArtifactsAccess),
     });
     const functionBase = {
       codeSigning,
