@@ -4,12 +4,25 @@
  * checked are exactly the files Terraform validates and deploys.
  *
  *   npm run policy [-- dev staging prod prod-standby]   (default: every synthesized stack)
+ *   npm run policy -- --write-docs                      (rewrites the exception table in docs/testing.md)
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { CHECKS, EXCEPTIONS, Exception, evaluate } from '../test/policy/checks';
+import { CHECKS, EXCEPTIONS, Exception, evaluate, exceptionsTable } from '../test/policy/checks';
 
 const root = path.resolve(__dirname, '..');
+if (process.argv[2] === '--write-docs') {
+  const docs = path.join(root, 'docs', 'testing.md');
+  const text = fs.readFileSync(docs, 'utf8');
+  const section = /(<!-- exceptions: [^\n]*-->\n)[\s\S]*?(<!-- exceptions:end -->)/;
+  if (!section.test(text)) {
+    console.error('policy: docs/testing.md has no exceptions section to rewrite');
+    process.exit(1);
+  }
+  fs.writeFileSync(docs, text.replace(section, (_, open: string, close: string) => `${open}${exceptionsTable()}\n${close}`));
+  console.log(`policy: wrote ${EXCEPTIONS.length} exceptions to docs/testing.md`);
+  process.exit(0);
+}
 const synthesized = path.join(root, 'cdktf.out', 'stacks');
 const stacks = process.argv.slice(2).length > 0 ? process.argv.slice(2) : fs.existsSync(synthesized) ? fs.readdirSync(synthesized).sort() : ['dev', 'staging', 'prod'];
 let failed = false;

@@ -52,7 +52,7 @@ export class MirrorStack extends ReadableAddressStack {
       platform: { ...foundation, mirrorImages: foundation.mirrorRepository.repository },
       data,
     });
-    if (config.standby) {
+    if (config.standby && data.storeReplica) {
       new StandbyHandoff(this, 'standby-handoff', {
         provider: dr,
         bucketName: data.storeReplica.bucketName,
@@ -80,7 +80,7 @@ export class MirrorStack extends ReadableAddressStack {
         targetGroupArnSuffix: mirror.loadBalancer.targetGroup.arnSuffix,
         webAclName: mirror.loadBalancer.webAcl.name,
         bucketName: data.store.bucketName,
-        replicaBucketName: data.storeReplica.bucketName,
+        replicaBucketName: data.storeReplica?.bucketName,
         tableName: data.state.tableName,
         replicaRegion: config.drRegion,
         cacheNodeIds: data.cache.memberClusterIds,

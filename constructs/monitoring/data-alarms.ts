@@ -88,18 +88,18 @@ export class DataAlarms extends AlarmSet {
       threshold: t.dynamodbReplicationLatencyMs,
       treatMissingData: 'notBreaching',
     });
-    this.storeReplicationAlarms(props);
+    if (props.replicaBucketName) this.storeReplicationAlarms(props.replicaBucketName, props);
   }
 
   /**
    * The RPO budget of the bottle store (docs/operations.md, "Disaster recovery"): the standby waits for a generation's objects,
    * so slow replication delays it there, and failed replication never lets it switch.
    */
-  private storeReplicationAlarms(props: DataAlarmsProps): void {
+  private storeReplicationAlarms(replicaBucketName: string, props: DataAlarmsProps): void {
     const p = ctx(this).namePrefix;
     const t = props.thresholds;
     // The bottle store's replication rule to the DR region (S3 Replication Time Control metrics).
-    const replication = { SourceBucket: props.bucketName, DestinationBucket: props.replicaBucketName, RuleId: REPLICATION_RULE_ID };
+    const replication = { SourceBucket: props.bucketName, DestinationBucket: replicaBucketName, RuleId: REPLICATION_RULE_ID };
     this.alarm({
       name: `${p}-store-replication-latency`,
       description: `Bottle-store objects take more than ${t.storeReplicationLatencySeconds} s to reach ${props.replicaRegion}. Runbook: docs/operations.md#store-replication-alarms`,

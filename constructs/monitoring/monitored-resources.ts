@@ -15,9 +15,9 @@ export interface MonitoredResources {
   readonly albArnSuffix: string;
   readonly targetGroupArnSuffix: string;
   readonly webAclName: string;
-  /** The bottle store, and its replica in the DR region (S3 Replication Time Control metrics). */
   readonly bucketName: string;
-  readonly replicaBucketName: string;
+  /** The bottle store's replica in the DR region (S3 Replication Time Control metrics). Default: none, no replication alarms. */
+  readonly replicaBucketName?: string;
   readonly tableName: string;
   /** Where the table's global replica and the store's replica live. */
   readonly replicaRegion: string;

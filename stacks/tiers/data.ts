@@ -28,8 +28,8 @@ export class DataTier extends AddressGroup {
   public readonly state: StateTable;
   public readonly cache: Cache;
   public readonly backup: Backup;
-  /** The bottle store's copy in the DR region. */
-  public readonly storeReplica: BucketReplica;
+  /** The bottle store's copy in the DR region, which the standby serves from; absent without a standby. */
+  public readonly storeReplica?: BucketReplica;
 
   constructor(scope: Construct, id: string, props: { readonly config: EnvironmentConfig; readonly foundation: Foundation; readonly dr: TerraformProvider }) {
     super(scope, id);
@@ -39,7 +39,8 @@ export class DataTier extends AddressGroup {
       accessLogs: foundation.logArchive.target(LOG_PREFIXES.bottleStoreAccess),
     });
     // The DR standby serves from this copy (issue #15): Replication Time Control bounds how far it lags.
-    this.storeReplica = new BucketReplica(this, 'bottle-store-replica', {
+    // Without a standby nothing reads it: the store is re-fetchable from upstream, so no copy is kept.
+    if (config.standby) this.storeReplica = new BucketReplica(this, 'bottle-store-replica', {
       source: this.store.bucket,
       sourceKey: foundation.dataKey,
       provider: props.dr,

@@ -35,7 +35,7 @@ export interface Exception {
 /** Addresses of the key policies (data sources) of the customer-managed keys. */
 const KEY_POLICY_DOCUMENT = /^data\.aws_iam_policy_document\..*key_policy$/;
 
-/** The DR-region replicas of audit evidence (constructs/bucket-replica.ts). */
+/** The DR-region replicas: the bottle store's (with a standby) and the audit evidence's (constructs/bucket-replica.ts). */
 const REPLICA_BUCKET = /^aws_s3_bucket\.\w+_replica_bucket_bucket$/;
 
 /** Named, reasoned deviations. Each one must still match something, or the suite fails. */
@@ -77,13 +77,19 @@ export const EXCEPTIONS: readonly Exception[] = [
   {
     check: 'CKV_AWS_144',
     address: REPLICA_BUCKET,
-    reason: 'The DR-region replica of the trail bucket or the log archive is itself the cross-region copy; replicating it back would loop.',
+    reason: 'A DR-region replica (of the bottle store, the trail bucket or the log archive) is itself the cross-region copy; replicating it back would loop.',
   },
   {
     check: 'CKV_AWS_144',
     address: 'aws_s3_bucket.alb_log_archive_logs_bucket',
     reason:
       "The standby's ALB log bucket is in the DR region: a copy in the primary region would live in the region the standby stands in for.",
+  },
+  {
+    check: 'CKV_AWS_144',
+    address: 'aws_s3_bucket.bottle_store_store_bucket',
+    reason:
+      'Replicated only where a standby serves from the copy (prod by default; HBS_<ENV>_STANDBY): bottles are content-addressed and re-fetchable from upstream, so an environment without a standby pays for no copy.',
   },
   {
     check: 'CKV_AWS_144',
@@ -100,6 +106,12 @@ export const EXCEPTIONS: readonly Exception[] = [
     check: 'CKV2_AWS_62',
     address: /^aws_s3_bucket\./,
     reason: 'No consumer of S3 event notifications exists; the sync records every write it makes in the state table.',
+  },
+  {
+    check: 'CKV2_AWS_34',
+    address: 'aws_ssm_parameter.standby_handoff_parameter',
+    reason:
+      "It names the bottle-store replica, the state table, their key and the repositories, which are no secrets (the stack outputs name them too); a SecureString would need a key the standby's deployer may decrypt, for nothing to hide.",
   },
   {
     check: 'CKV_AWS_252',
@@ -384,6 +396,8 @@ export const CHECKS: readonly Check[] = [
     !((b.cidr_ipv4 === '0.0.0.0/0' || b.cidr_ipv6 === '::/0') && Number(b.from_port) <= 80 && Number(b.to_port) >= 80)),
   each('CKV2_AWS_76', 'WAF uses the anonymous-IP managed rule group', 'aws_wafv2_web_acl', (b) =>
     JSON.stringify(b.rule ?? []).includes('AWSManagedRulesAnonymousIpList')),
+  // Parameters
+  each('CKV2_AWS_34', 'SSM parameter is encrypted (SecureString)', 'aws_ssm_parameter', (b) => b.type === 'SecureString'),
   // Backup
   each('CKV_AWS_166', 'Backup vault is encrypted with a CMK', 'aws_backup_vault', (b) => !!b.kms_key_arn),
   // Project rules
@@ -447,3 +461,11 @@ export function evaluate(json: TerraformJson, exceptions: readonly Exception[] =
     appliedExceptions: exceptions.filter((e) => all.some((v) => covers(e, v))),
   };
 }
+
+/** The named exceptions as the Markdown table docs/testing.md carries (test/policy/policy.test.ts keeps them equal). */
+export function exceptionsTable(exceptions: readonly Exception[] = EXCEPTIONS): string {
+  const cell = (text: string) => text.replace(/\|/g, '\\|');
+  const address = (e: Exception) => (typeof e.address === 'string' ? `\`${e.address}\`` : `\`/${cell(e.address.source)}/\``) + (e.statement ? `, statement \`${e.statement}\`` : '');
+  return ['| Check | Resource | Why |', '| --- | --- | --- |', ...exceptions.map((e) => `| ${e.check} | ${address(e)} | ${cell(e.reason)} |`)].join('\n');
+}
+

@@ -1,4 +1,6 @@
-import { CHECKS, EXCEPTIONS, TerraformJson, evaluate } from './checks';
+import * as fs from 'fs';
+import * as path from 'path';
+import { CHECKS, EXCEPTIONS, TerraformJson, evaluate, exceptionsTable } from './checks';
 import { synthAll } from '../synth';
 
 const stacks = synthAll();
@@ -35,6 +37,14 @@ describe('the policy suite catches breaches', () => {
     change(json);
     return evaluate(json).violations.map((v) => `${v.check} ${v.address}`);
   };
+
+  test('an SSM parameter stored as plain String (CKV2_AWS_34), other than the named hand-off', () => {
+    const found = mutate((j) => {
+      j.resource!.aws_ssm_parameter.leaked = { name: '/prod/brew/token', type: 'String', insecure_value: 'x' };
+    });
+    expect(found).toContain('CKV2_AWS_34 aws_ssm_parameter.leaked');
+    expect(found).not.toContain('CKV2_AWS_34 aws_ssm_parameter.standby_handoff_parameter');
+  });
 
   test('PITR switched off', () => {
     expect(mutate((j) => (j.resource!.aws_dynamodb_table.state_table_table.point_in_time_recovery.enabled = false))).toContain(
@@ -181,3 +191,10 @@ describe('the policy suite catches breaches', () => {
     expect(evaluate(prod, [stale]).appliedExceptions).toEqual([]);
   });
 });
+
+test('docs/testing.md carries exactly the named exceptions of checks.ts (npm run policy -- --write-docs)', () => {
+  const docs = fs.readFileSync(path.resolve(__dirname, '../../docs/testing.md'), 'utf8');
+  const section = /<!-- exceptions: [^\n]*-->\n([\s\S]*?)\n<!-- exceptions:end -->/.exec(docs)?.[1];
+  expect(section).toBe(exceptionsTable());
+});
+

@@ -91,6 +91,20 @@ describe('bottle store', () => {
       '${aws_s3_bucket.log_archive_logs_bucket.bucket}',
     );
   });
+
+  test('replication to the DR region follows the standby: prod replicates; dev and staging, without a standby, pay for no copy (#25)', () => {
+    const replicated = (json: any) => Object.keys(json.resource.aws_s3_bucket_replication_configuration ?? {}).filter((name) => name.startsWith('bottle_store'));
+    const replicaBuckets = (json: any) => Object.keys(json.resource.aws_s3_bucket ?? {}).filter((name) => name.startsWith('bottle_store_replica'));
+    const storeAlarms = (json: any) => Object.keys(json.resource.aws_cloudwatch_metric_alarm).filter((name) => name.includes('store_replication'));
+    expect(replicated(parsed('prod'))).toEqual(['bottle_store_replica_replication']);
+    expect(storeAlarms(parsed('prod')).sort()).toEqual(['monitoring_alarm_store_replication_failed', 'monitoring_alarm_store_replication_latency']);
+    for (const name of ['dev', 'staging'] as const) {
+      expect([name, replicated(parsed(name)), replicaBuckets(parsed(name)), storeAlarms(parsed(name))]).toEqual([name, [], [], []]);
+    }
+    // A standby turned on for staging brings the copy with it.
+    const withStandby = JSON.parse(Testing.synth(new MirrorStack(Testing.app(), loadEnvironmentConfig('staging', { HBS_STAGING_STANDBY: 'true' }))));
+    expect(replicated(withStandby)).toEqual(['bottle_store_replica_replication']);
+  });
 });
 
 describe('state table', () => {
