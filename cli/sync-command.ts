@@ -46,7 +46,8 @@ is served only once every bottle it names is stored (all or nothing).
   --max-drop PCT      largest share of the published generation's bottles a new API may
                       drop and still publish, 0-100 (default: ${LIMITS.maxDropPercent.default}); a wrong or empty
                       signed file is refused instead of wiping the mirror
-  --force             publish whatever the drop (same as --max-drop 100)
+  --force             publish whatever the drop (same as --max-drop 100), and a packages file
+                      older than the published one's (a replay, refused otherwise)
   --json              print one JSON summary line on stdout
   --verbose           JSON logs on stderr
 
@@ -91,12 +92,12 @@ export async function syncCommand(args: string[], io: Io): Promise<number> {
     return 0;
   }
   if (!values.store) throw new UsageError('--store DIR is required');
-  const { apiUrl, tags, formulae, concurrency, maxMissingPercent, maxDropPercent, publicKey } = runOptions(values);
+  const { apiUrl, tags, formulae, concurrency, maxMissingPercent, maxDropPercent, force, publicKey } = runOptions(values);
 
   const root = path.resolve(values.store);
   if (!values['dry-run']) requireWritableStore(root);
   const log = jsonLogger({ service: 'bottles-sync' }, values.verbose ? (line) => io.stderr(`${line}\n`) : () => undefined);
-  const options = { apiUrl, tags, formulae, allFallback: !values['without-all'], publicKey, concurrency, maxMissingPercent, maxDropPercent };
+  const options = { apiUrl, tags, formulae, allFallback: !values['without-all'], publicKey, concurrency, maxMissingPercent, maxDropPercent, force };
   const upstream = new Upstream({ plainHttp: values['allow-http'] ? 'any' : 'loopback' });
   if (values['dry-run']) return dryRun(root, options, log, io, Boolean(values.json), upstream);
   const showProgress = io.isTty && !values.json;
@@ -233,5 +234,5 @@ function runOptions(values: Record<string, string | boolean | undefined>) {
   } catch (error) {
     throw new UsageError(`--public-key: cannot load ${keyFile}: ${(error as Error).message}`);
   }
-  return { apiUrl, tags, formulae, concurrency, maxMissingPercent, maxDropPercent, publicKey };
+  return { apiUrl, tags, formulae, concurrency, maxMissingPercent, maxDropPercent, force: values.force === true, publicKey };
 }

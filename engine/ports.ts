@@ -82,6 +82,11 @@ export interface PublishedGeneration {
   readonly scope?: string;
   /** When a run last found upstream unchanged from this generation (the mirror is that fresh). */
   readonly verifiedAt?: string;
+  /**
+   * Each packages file's signed `metadata.generated_at` (Unix seconds): a later run refuses an older one,
+   * which is a replay. Absent in generations published before it existed (then nothing is refused).
+   */
+  readonly packagesGeneratedAt?: Readonly<Record<string, number>>;
 }
 
 export interface RunFailure {

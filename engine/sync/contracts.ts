@@ -55,6 +55,8 @@ export interface SyncOptions {
    * A correctly signed but wrong or empty file would otherwise wipe the mirror. Default `SYNC_DEFAULTS.maxDropPercent`; 100 forces.
    */
   readonly maxDropPercent?: number;
+  /** Publish a packages file older than the published one's (a replay, unless intended). Default false. */
+  readonly force?: boolean;
 }
 
 export interface PhaseDeps {
@@ -79,6 +81,8 @@ export interface RunManifest {
   readonly files: string[];
   /** sha256 of each staged API file, recorded with the generation on publish. */
   readonly fileDigests: Record<string, string>;
+  /** Each packages file's `metadata.generated_at`, recorded with the generation on publish. */
+  readonly packagesGeneratedAt: Record<string, number>;
   /** `scopeOf` the run's options, recorded with the generation on publish. */
   readonly scope: string;
   readonly maxMissingPercent: number;

@@ -103,6 +103,7 @@ async function publishIfComplete(deps: PhaseDeps, runId: string, manifest: RunMa
     files: manifest.files,
     bottles: manifest.wantedBottles,
     fileDigests: manifest.fileDigests,
+    packagesGeneratedAt: manifest.packagesGeneratedAt,
     scope: manifest.scope,
   };
   if (!(await deps.state.setPublished(generation, previous?.generation))) {

@@ -6,7 +6,7 @@ import { apiKey, bottleIndexKey, runKeys } from '../store-layout';
 import { PhaseDeps, PreparedRun, RunManifest, SyncOptions, scopeOf, sha256Hex } from './contracts';
 import { mirrorManifests } from './manifests';
 import { SyncPlan, TransferItem, planSync } from './plan';
-import { refuseLargeDrop, skippedFailures, verifyApi } from './verify';
+import { refuseLargeDrop, refuseReplay, skippedFailures, verifyApi } from './verify';
 
 /** True when `apiFiles` are exactly the published generation's files, mirrored with the same scope. */
 function sameAsPublished(published: PublishedGeneration | undefined, apiFiles: ReadonlyMap<string, Buffer>, scope: string): boolean {
@@ -50,9 +50,10 @@ export async function prepareRun(
   splitIntoBatches: (plan: SyncPlan) => TransferItem[][],
 ): Promise<PreparedRun> {
   const log = deps.log.child({ runId });
-  const { apiFiles, wanted, skipped } = await verifyApi(deps, options, log);
+  const { apiFiles, wanted, skipped, packagesGeneratedAt } = await verifyApi(deps, options, log);
   await refuseLargeDrop(deps, wanted.length, options.maxDropPercent ?? SYNC_DEFAULTS.maxDropPercent);
   const published = await deps.state.getPublished();
+  refuseReplay(published, packagesGeneratedAt, options.force ?? false);
   const unchanged = sameAsPublished(published, apiFiles, scopeOf(options));
   const { plan, stored, failures } = await planAgainstStore(deps, wanted, deps.objects, options.concurrency);
   failures.push(...skippedFailures(skipped));
@@ -76,6 +77,7 @@ export async function prepareRun(
     startedAt: (deps.now ?? (() => new Date()))().toISOString(),
     files: [...apiFiles.keys()].sort(),
     fileDigests: Object.fromEntries([...apiFiles].map(([file, body]) => [file, sha256Hex(body)])),
+    packagesGeneratedAt: Object.fromEntries(packagesGeneratedAt),
     scope: scopeOf(options),
     maxMissingPercent: options.maxMissingPercent ?? SYNC_DEFAULTS.maxMissingPercent,
     // A skipped formula's bottles are wanted and missing: they count in both terms of the missing share.

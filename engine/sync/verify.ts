@@ -5,7 +5,7 @@ import { JsonShapeError, topLevelMembers } from '../homebrew/json-elements';
 import { ALL_TAG } from '../homebrew/platform-tags';
 import { ApiShapeError, SkippedFormula, WantedBottle, formulaEntries, wantedBottles } from '../homebrew/wanted-bottles';
 import { Logger } from '../logger';
-import { RunFailure } from '../ports';
+import { PublishedGeneration, RunFailure } from '../ports';
 import { CORE_API_FILES, PhaseDeps, SyncAbortedError, SyncOptions, UnknownTagError, packagesFile } from './contracts';
 import { applySelection, selectFormulae } from './selection';
 import { UpstreamError, readAll } from './upstream';
@@ -55,6 +55,8 @@ export interface VerifiedApi {
   readonly wanted: WantedBottle[];
   /** Formulae left out as unusable; reported, and counted against `maxMissingPercent`. */
   readonly skipped: SkippedFormula[];
+  /** Packages file → its signed `metadata.generated_at` (Unix seconds), where it has one. */
+  readonly packagesGeneratedAt: Map<string, number>;
 }
 
 /** A new API that names far fewer bottles than the published one is refused unless the caller allows the drop. */
@@ -99,9 +101,9 @@ export function checkPayloadShape(file: string, document: unknown): void {
 /**
  * A packages file must be a `formulae` object for the requested tag. Only
  * `metadata` is parsed: the whole file is a few MB of JSON whose object graph
- * planning does not need.
+ * planning does not need. Returns its `generated_at` (Unix seconds), if any.
  */
-export function checkPackagesShape(file: string, tag: string, payload: string): void {
+export function checkPackagesShape(file: string, tag: string, payload: string): number | undefined {
   let members;
   try {
     members = topLevelMembers(payload);
@@ -112,14 +114,33 @@ export function checkPackagesShape(file: string, tag: string, payload: string): 
   const formulae = members.get('formulae');
   if (!formulae || payload.charCodeAt(formulae.start) !== 0x7b /* { */) throw new ApiShapeError(`${file}: has no "formulae" object`);
   const metadata = members.get('metadata');
-  const bottleTag = metadata ? (parsePayload(file, payload.slice(metadata.start, metadata.end)) as { bottle_tag?: unknown } | null)?.bottle_tag : undefined;
-  if (bottleTag !== tag) throw new ApiShapeError(`${file}: is for bottle tag ${JSON.stringify(bottleTag)}, not ${JSON.stringify(tag)}`);
+  const parsed = metadata ? (parsePayload(file, payload.slice(metadata.start, metadata.end)) as { bottle_tag?: unknown; generated_at?: unknown } | null) : undefined;
+  if (parsed?.bottle_tag !== tag) throw new ApiShapeError(`${file}: is for bottle tag ${JSON.stringify(parsed?.bottle_tag)}, not ${JSON.stringify(tag)}`);
+  return typeof parsed?.generated_at === 'number' && Number.isFinite(parsed.generated_at) ? parsed.generated_at : undefined;
+}
+
+/**
+ * A correctly signed packages file older than the published one's is a
+ * replay (a stale cache, or someone in the path holding back updates): the
+ * signature says who wrote it, not when it was served. Refused unless forced.
+ */
+export function refuseReplay(published: PublishedGeneration | undefined, generatedAt: ReadonlyMap<string, number>, force: boolean): void {
+  const before = published?.packagesGeneratedAt;
+  if (!before || force) return;
+  const iso = (seconds: number) => new Date(seconds * 1000).toISOString();
+  for (const [file, at] of generatedAt) {
+    const publishedAt = before[file];
+    if (publishedAt !== undefined && at < publishedAt) {
+      throw new SyncAbortedError(`${file} was generated at ${iso(at)}, before the published one (${iso(publishedAt)}); a replayed file is not published (if it is intended, pass --force)`);
+    }
+  }
 }
 
 /** Fetches and verifies every API file before trusting any of it, and derives the wanted bottles. */
 export async function verifyApi(deps: PhaseDeps, options: SyncOptions, log: Logger, retainBytes = true): Promise<VerifiedApi> {
   const apiUrl = (options.apiUrl ?? SYNC_DEFAULTS.apiUrl).replace(/\/+$/, '');
   const apiFiles = new Map<string, Buffer>();
+  const packagesGeneratedAt = new Map<string, number>();
   let formulaPieces: () => Iterable<string> = () => [];
   for (const file of CORE_API_FILES) {
     try {
@@ -151,7 +172,8 @@ export async function verifyApi(deps: PhaseDeps, options: SyncOptions, log: Logg
     const file = packagesFile(tag);
     try {
       const { bytes, payload } = await fetchApiFile(deps, apiUrl, file, options.publicKey, retainBytes);
-      checkPackagesShape(file, tag, payload);
+      const generatedAt = checkPackagesShape(file, tag, payload);
+      if (generatedAt !== undefined) packagesGeneratedAt.set(file, generatedAt);
       if (options.formulae) packagesByTag.set(tag, (parsePayload(file, payload) as { formulae: Record<string, { stable_dependencies?: unknown }> }).formulae);
       apiFiles.set(file, bytes);
     } catch (error) {
@@ -170,10 +192,10 @@ export async function verifyApi(deps: PhaseDeps, options: SyncOptions, log: Logg
     const partial = applySelection(wanted, selected);
     const kept = skipped.filter((f) => [...selected].some((key) => key.startsWith(`${f.name}\n`)));
     log.info('partial mirror', { requested: options.formulae.length, bottles: partial.length, of: wanted.length });
-    return { apiFiles, wanted: partial, skipped: kept };
+    return { apiFiles, wanted: partial, skipped: kept, packagesGeneratedAt };
   }
   log.info('API verified', { files: apiFiles.size, bottles: wanted.length, tags: tags.length, skipped: skipped.length });
-  return { apiFiles, wanted, skipped };
+  return { apiFiles, wanted, skipped, packagesGeneratedAt };
 }
 
 /** One permanent failure per bottle a skipped formula lists, so each counts against `maxMissingPercent`. */

@@ -1,3 +1,4 @@
+import { localStores } from '../../engine/wiring/local';
 import { execFile, spawn } from 'child_process';
 import { randomBytes } from 'crypto';
 import * as fs from 'fs';
@@ -87,6 +88,20 @@ describe('bottles sync', () => {
     expect(human.code).toBe(1);
     expect(human.stdout).toBe('');
     expect(human.stderr).toMatch(/^bottles: nothing new published: 1 of 1 bottles .* permanently missing[\s\S]*failed wget arm64_sequoia: GET http:\/\/127\.0\.0\.1:\d+\/v2\/homebrew\/core\/wget\/blobs\/sha256:[0-9a-f]{64}: HTTP 404/);
+  });
+
+  test('a replayed packages file: exit 1 naming the file, the published generation stays; --force publishes it', async () => {
+    const formulae = [{ name: 'wget', version: '1.25.0', bottles: [{ tag: 'arm64_sequoia', bytes: randomBytes(100) }] }];
+    publishApi(upstream, formulae, key.privateKey, { generatedAt: 1795600000 });
+    const current = JSON.parse((await bottles(...syncArgs('--json'))).stdout);
+    publishApi(upstream, formulae, key.privateKey, { generatedAt: 1795000000 });
+    const replayed = await bottles(...syncArgs());
+    expect(replayed.code).toBe(1);
+    expect(replayed.stderr).toMatch(/internal\/packages\.arm64_sequoia\.jws\.json was generated at 2026-11-18T\S+, before the published one \(2026-11-25T\S+\); a replayed file is not published/);
+    expect((await localStores(store).state.getPublished())!.generation).toBe(current.generation);
+    const forced = JSON.parse((await bottles(...syncArgs('--json', '--force'))).stdout);
+    expect(forced).toMatchObject({ published: true });
+    expect(forced.generation).not.toBe(current.generation);
   });
 
   test('--tags for a platform includes the `all` bottles it falls back to, unless --without-all', async () => {

@@ -307,6 +307,43 @@ describe('a correctly signed but wrong file cannot wipe the mirror', () => {
   });
 });
 
+describe('a replayed packages file is refused (issue #22)', () => {
+  const file = 'internal/packages.arm64_sequoia.jws.json';
+  const WEEK = 7 * 24 * 3600;
+
+  test('older than the published one by metadata.generated_at: refused, naming the file and both times, unless forced', async () => {
+    const formulae = baseFormulae();
+    publishApi(upstream, formulae, key.privateKey, { generatedAt: 1795000000 });
+    expect((await sync()).published).toBe(true);
+    publishApi(upstream, formulae, key.privateKey, { generatedAt: 1795000000 + WEEK });
+    const current = await sync();
+    expect(current.published).toBe(true);
+    // Last week's file, still correctly signed, served again (a stale cache or someone in the path).
+    publishApi(upstream, formulae, key.privateKey, { generatedAt: 1795000000 });
+    const replayed = await sync();
+    expect(replayed).toMatchObject({
+      published: false,
+      errorKind: 'upstream-input',
+      error: `${file} was generated at ${new Date(1795000000 * 1000).toISOString()}, before the published one (${new Date((1795000000 + WEEK) * 1000).toISOString()}); a replayed file is not published (if it is intended, pass --force)`,
+    });
+    expect((await stores().state.getPublished())!.generation).toBe(current.generation);
+    const forced = await sync({ force: true });
+    expect(forced.published).toBe(true);
+    expect((await stores().state.getPublished())!.packagesGeneratedAt).toMatchObject({ [file]: 1795000000 });
+  });
+
+  test('the same or a newer time is published, and a generation recorded before the times were kept imposes nothing', async () => {
+    const formulae = baseFormulae();
+    publishApi(upstream, formulae, key.privateKey, { generatedAt: 1795000000 });
+    const first = await sync();
+    const { packagesGeneratedAt, ...older } = (await stores().state.getPublished())!;
+    expect(packagesGeneratedAt).toEqual({ [file]: 1795000000, 'internal/packages.x86_64_linux.jws.json': 1795000000 });
+    expect(await stores().state.setPublished(older, first.generation)).toBe(true);
+    publishApi(upstream, formulae, key.privateKey, { generatedAt: 1794000000 });
+    expect((await sync()).published).toBe(true);
+  });
+});
+
 describe('one odd formula does not abort the run', () => {
   const odd = (name: string) => ({
     name,
