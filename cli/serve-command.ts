@@ -8,11 +8,12 @@ import { DEFAULT_RATE_LIMIT } from '../engine/ports';
 import { ACCESS_LOG_BACKLOG_ENV, BatchedAccessLog, DEFAULT_ACCESS_LOG_BACKLOG_BYTES, accessLogBacklogFromEnv } from '../engine/serve/access-log';
 import { DEFAULT_SERVER_LIMITS, SERVER_LIMIT_ENV, defaultMaxConnections, serverLimitsFromEnv } from '../engine/serve/connection-guard';
 import { MirrorServer } from '../engine/serve/server';
+import { clientSettings, parsePublicUrl } from '../engine/homebrew/client-settings';
 import { localServerDeps, localStores } from '../engine/wiring/local';
 import type { Io } from './io';
 import { LIMITS, glueNegativeValues, integerOption, positiveOption } from './options';
 
-export const SERVE_USAGE = `usage: bottles serve --store DIR [--host ${SERVE_DEFAULTS.host}] [--port ${SERVE_DEFAULTS.port}|0] [--rate-limit PER_SECOND] [--burst N]`;
+export const SERVE_USAGE = `usage: bottles serve --store DIR [--host ${SERVE_DEFAULTS.host}] [--port ${SERVE_DEFAULTS.port}|0] [--rate-limit PER_SECOND] [--burst N] [--public-url URL]`;
 
 export const SERVE_HELP = `${SERVE_USAGE}
 
@@ -24,6 +25,8 @@ bottles stream from DIR).
   --port N                ${LIMITS.port.min}-${LIMITS.port.max}, 0 picks a free port (default: ${LIMITS.port.default})
   --rate-limit PER_SECOND requests per second per client address (default: ${DEFAULT_RATE_LIMIT.ratePerSecond})
   --burst N               requests a client may make at once before the rate applies (default: ${DEFAULT_RATE_LIMIT.burst})
+  --public-url URL        the URL clients reach this mirror by, handed out in /brew.env and the printed
+                          settings (default: http://HOST:PORT as listened on; 127.0.0.1 for 0.0.0.0)
 
 Limits, set in the environment (default):
   ${SERVER_LIMIT_ENV.maxConnections} (${defaultMaxConnections()} here: 10000, less the file-descriptor headroom)
@@ -32,12 +35,13 @@ Limits, set in the environment (default):
   ${ACCESS_LOG_BACKLOG_ENV} (${DEFAULT_ACCESS_LOG_BACKLOG_BYTES}: access-log bytes stderr may hold before lines are dropped and counted)
 A connection over a cap gets 503 with Retry-After and is closed.
 
-The first line on stdout names the URL and the HOMEBREW_* settings for brew.
+The first line on stdout names the URL and the HOMEBREW_* settings for brew;
+GET /brew.env serves them as a file for /etc/homebrew/brew.env.
 The JSON access log goes to stderr. SIGTERM or Ctrl-C stops after downloads
 in flight finish. Exit codes: 0 stopped; 2 usage or local error (no such
 store, port in use, address not available).`;
 
-const VALUE_OPTIONS = ['store', 'host', 'port', 'mode', 'rate-limit', 'burst'];
+const VALUE_OPTIONS = ['store', 'host', 'port', 'mode', 'rate-limit', 'burst', 'public-url'];
 
 export async function serveCommand(args: string[], io: Io): Promise<number> {
   const { values } = parseArgs({
@@ -50,6 +54,7 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
       mode: { type: 'string' },
       'rate-limit': { type: 'string' },
       burst: { type: 'string' },
+      'public-url': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -65,8 +70,12 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
   const port = integerOption(values.port, '--port', LIMITS.port);
   const ratePerSecond = positiveOption(values['rate-limit'], '--rate-limit', DEFAULT_RATE_LIMIT.ratePerSecond, false);
   const burst = positiveOption(values.burst, '--burst', DEFAULT_RATE_LIMIT.burst, true);
+  const givenUrl = values['public-url'] === undefined ? undefined : usagePublicUrl(values['public-url']);
   const root = path.resolve(values.store);
   requireStoreDirectory(root);
+  const host = values.host ?? SERVE_DEFAULTS.host;
+  let bound = port;
+  const publicUrl = () => givenUrl ?? reachableUrl(host, bound);
 
   const limits = serverLimitsFromEnv();
   // An undrained stderr drops access-log lines (counted in /metrics) instead of growing without bound.
@@ -78,10 +87,9 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
       accessLogDropped: () => accessLog.droppedLines,
       rateLimit: { ratePerSecond, burst },
       limits,
+      publicUrl,
     }),
   );
-  const host = values.host ?? SERVE_DEFAULTS.host;
-  let bound: number;
   try {
     bound = await server.listen(port, host);
   } catch (error) {
@@ -100,7 +108,7 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
   if (!(await localStores(root).state.getPublished())) {
     io.stderr(`bottles: nothing is published in ${root} yet: brew gets 503 until \`bottles sync --store ${values.store}\` publishes\n`);
   }
-  io.stdout(`${announce(root, host, bound)}\n`);
+  io.stdout(`${announce(root, host, bound, givenUrl)}\n`);
   await stopped;
   return 0;
 }
@@ -125,13 +133,26 @@ function listenError(error: NodeJS.ErrnoException, host: string, port: number): 
   return error;
 }
 
-/** The first line: where it listens, and the settings brew needs (reachable ones, never 0.0.0.0). */
-export function announce(root: string, host: string, port: number): string {
-  const wildcard = host === '0.0.0.0' || host === '::';
-  const shown = host.includes(':') ? `[${host}]` : host;
-  const reach = wildcard ? '127.0.0.1' : shown;
-  const base = `http://${reach}:${port}`;
-  const settings = `HOMEBREW_API_DOMAIN=${base}/api HOMEBREW_BOTTLE_DOMAIN=${base}/bottles HOMEBREW_ARTIFACT_DOMAIN=${base}`;
-  const note = wildcard ? `; every interface: from other machines use this host's address instead of 127.0.0.1` : '';
-  return `serving ${root} on http://${shown}:${port} (${settings}${note})`;
+const isWildcard = (host: string) => host === '0.0.0.0' || host === '::';
+const bracketed = (host: string) => (host.includes(':') ? `[${host}]` : host);
+
+/** Where a client on this machine reaches the server: never 0.0.0.0. */
+function reachableUrl(host: string, port: number): string {
+  return `http://${isWildcard(host) ? '127.0.0.1' : bracketed(host)}:${port}`;
+}
+
+function usagePublicUrl(value: string): string {
+  try {
+    return parsePublicUrl(value, '--public-url');
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+/** The first line: where it listens, and the settings brew needs (engine/homebrew/client-settings.ts). */
+export function announce(root: string, host: string, port: number, publicUrl?: string): string {
+  const base = publicUrl ?? reachableUrl(host, port);
+  const settings = clientSettings({ publicUrl: base }).map(([name, value]) => `${name}=${value}`).join(' ');
+  const note = isWildcard(host) && !publicUrl ? `; every interface: from other machines use this host's address instead of 127.0.0.1, or pass --public-url` : '';
+  return `serving ${root} on http://${bracketed(host)}:${port} (${settings}${note}; as a file: ${base}/brew.env)`;
 }

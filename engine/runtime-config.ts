@@ -66,6 +66,8 @@ export const MIRROR_SERVICE_ENV = {
   port: 'HBS_PORT',
   /** `redirect` or `proxy`; anything else stops the task at start. */
   mode: 'HBS_SERVE_MODE',
+  /** The URL clients reach the mirror by (the environment's domain), handed out in `/brew.env`. */
+  publicUrl: 'HBS_PUBLIC_URL',
 } as const;
 
 /**
@@ -82,6 +84,7 @@ export const STANDBY_MIRROR_SERVICE_ENV = {
   metricsNamespace: MIRROR_SERVICE_ENV.metricsNamespace,
   port: MIRROR_SERVICE_ENV.port,
   mode: MIRROR_SERVICE_ENV.mode,
+  publicUrl: MIRROR_SERVICE_ENV.publicUrl,
   standby: 'HBS_STANDBY',
 } as const;
 

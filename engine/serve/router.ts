@@ -20,6 +20,7 @@ export type RouteMatch =
   | { readonly kind: 'health_detailed'; readonly route: 'health_detailed' }
   | { readonly kind: 'metrics'; readonly route: 'metrics' }
   | { readonly kind: 'status'; readonly route: 'status' }
+  | { readonly kind: 'brew_env'; readonly route: 'brew_env' }
   /** A malformed (400) or unknown (404) path; `route` names what it was taken for. */
   | { readonly kind: 'error'; readonly route: string; readonly error: HttpError };
 
@@ -54,6 +55,7 @@ const FIXED: ReadonlyMap<string, RouteMatch> = new Map<string, RouteMatch>([
   [`${HEALTH_PATH}/detailed`, { kind: 'health_detailed', route: 'health_detailed' }],
   ['/metrics', { kind: 'metrics', route: 'metrics' }],
   ['/status', { kind: 'status', route: 'status' }],
+  ['/brew.env', { kind: 'brew_env', route: 'brew_env' }],
   ['/v2/', { kind: 'registry_base', route: 'registry_base' }],
   ['/v2', { kind: 'registry_base', route: 'registry_base' }],
 ]);

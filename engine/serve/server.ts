@@ -15,6 +15,7 @@ import { Exchange, ReplyWriter, isPromise, rawHeader } from './reply';
 import { RouteMatch, matchRoute } from './router';
 import { ApiFileRoutes } from './routes/api-files';
 import { BlobRoutes, Presigner, ServeMode } from './routes/blobs';
+import { ClientSetupRoutes } from './routes/client-setup';
 import { OperationRoutes } from './routes/operations';
 import { RegistryRoutes } from './routes/registry';
 import { GenerationSnapshot, loadSnapshot } from './snapshot';
@@ -52,6 +53,12 @@ export interface MirrorServerDeps {
   readonly limits?: Partial<ServerLimits>;
   /** Lines the access log dropped (a BatchedAccessLog's `droppedLines`), for /metrics and the EMF report. */
   readonly accessLogDropped?: () => number;
+  /**
+   * The mirror's public base URL (`--public-url`; the stack's domain in AWS), which `/brew.env` hands
+   * to clients; a function when it is known only once listening (`--port 0`). Default: none, and
+   * `/brew.env` is 404. Never taken from a request's Host header.
+   */
+  readonly publicUrl?: string | (() => string);
 }
 
 /**
@@ -94,6 +101,7 @@ export class MirrorServer {
   private readonly blobs: BlobRoutes;
   private readonly registry: RegistryRoutes;
   private readonly operations: OperationRoutes;
+  private readonly clientSetup: ClientSetupRoutes;
 
   constructor(private readonly deps: MirrorServerDeps) {
     this.guard = new ConnectionGuard(deps.limits, deps.trustProxy === true, this.metrics, deps.log);
@@ -103,6 +111,7 @@ export class MirrorServer {
     this.apiFiles = new ApiFileRoutes(deps.objects, this.reply, this.metrics);
     this.registry = new RegistryRoutes(deps.objects, this.reply, this.metrics);
     this.operations = new OperationRoutes(deps, this.reply, this.metrics);
+    this.clientSetup = new ClientSetupRoutes(deps.publicUrl, this.reply);
     this.server = http.createServer((req, res) => this.handle(req, res));
     this.server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
     this.server.on('connection', (socket: Socket) => this.guard.admit(socket));
@@ -234,6 +243,7 @@ export class MirrorServer {
       case 'health_detailed': return this.operations.healthDetailed(x);
       case 'metrics': return this.operations.prometheus(x);
       case 'status': return this.operations.status(x);
+      case 'brew_env': return this.clientSetup.brewEnv(x);
       case 'error': throw match.error;
     }
   }

@@ -10,6 +10,7 @@ import { S3BlobStore, S3ObjectStore } from '../adapters/aws/s3-store';
 import { MemoryCircuitBreaker } from '../adapters/local/memory-circuit-breaker';
 import { MemoryRateLimiter } from '../adapters/local/memory-rate-limiter';
 import { ConfigurationError } from '../errors';
+import { parsePublicUrl } from '../homebrew/client-settings';
 import { HOMEBREW_1_PEM } from '../homebrew/homebrew-1-key';
 import { loadPublicKey } from '../homebrew/signed-api';
 import { Logger } from '../logger';
@@ -125,6 +126,7 @@ export async function awsMirrorService(log: Logger, accessLog: AccessLog, env: E
   const config = standby ? readEnvironment(STANDBY_MIRROR_SERVICE_ENV, env) : readEnvironment(MIRROR_SERVICE_ENV, env);
   const mode = oneOf(config.mode, MIRROR_SERVICE_ENV.mode, ['redirect', 'proxy'] as const);
   const port = positiveInteger(config.port, MIRROR_SERVICE_ENV.port);
+  const publicUrl = parsePublicUrl(config.publicUrl, MIRROR_SERVICE_ENV.publicUrl);
   const { s3, dynamo, limiter, close } = 'cacheEndpoint' in config ? await sharedLimits(config, log, env) : standbyClients(log);
   const stores = awsStores(s3, config.bottleBucket, dynamo, config.stateTable);
   return {
@@ -141,6 +143,7 @@ export async function awsMirrorService(log: Logger, accessLog: AccessLog, env: E
       // objects are not in its bucket yet (the standby's replica lags; after a promotion, the primary
       // lacks what the DR region wrote). A generation the mirror's own sync published passes at once.
       verifyCompleteness: true,
+      publicUrl,
     },
     metrics: emfSink(config.environment, { namespace: config.metricsNamespace }),
     port,

@@ -66,6 +66,8 @@ export interface LocalServeOptions {
   readonly pollMs?: number;
   readonly limits?: MirrorServerDeps['limits'];
   readonly accessLogDropped?: () => number;
+  /** The URL clients reach the mirror by (`/brew.env`). */
+  readonly publicUrl?: MirrorServerDeps['publicUrl'];
 }
 
 /** A directory store serves in proxy mode: there is no presigner. */
@@ -79,5 +81,6 @@ export function localServerDeps(root: string, options: LocalServeOptions): Mirro
     pollMs: options.pollMs,
     limits: options.limits,
     accessLogDropped: options.accessLogDropped,
+    publicUrl: options.publicUrl,
   };
 }

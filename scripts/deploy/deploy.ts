@@ -1,4 +1,5 @@
 import * as path from 'path';
+import { shellExports } from '../../engine/homebrew/client-settings';
 import { DescribeServicesCommand } from '@aws-sdk/client-ecs';
 import { DescribeImagesCommand, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { InvokeCommand } from '@aws-sdk/client-lambda';
@@ -122,9 +123,8 @@ export async function deploy(deps: DeployDeps): Promise<{ imageTag: string; mirr
   if (config.standby) await deployStandby(deps, stackDir, imageTag);
   log('');
   log(`${env} is deployed (images ${imageTag}). Point brew at it:`);
-  log(`  export HOMEBREW_API_DOMAIN=${mirrorUrl}/api`);
-  log(`  export HOMEBREW_BOTTLE_DOMAIN=${mirrorUrl}/bottles`);
-  log(`  export HOMEBREW_ARTIFACT_DOMAIN=${mirrorUrl}`);
+  for (const line of shellExports({ publicUrl: mirrorUrl })) log(`  ${line}`);
+  log(`or ship ${mirrorUrl}/brew.env to every machine as /etc/homebrew/brew.env.`);
   log(`The first sync is running; \`npm run smoke -- ${env}\` passes once it has published.`);
   return { imageTag, mirrorUrl };
 }

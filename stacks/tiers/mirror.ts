@@ -97,6 +97,8 @@ export class MirrorTier extends AddressGroup {
         [MIRROR_SERVICE_ENV.metricsNamespace]: METRICS_NAMESPACE,
         [MIRROR_SERVICE_ENV.port]: String(MIRROR_PORT),
         [MIRROR_SERVICE_ENV.mode]: 'redirect',
+        // The standby answers under the same name after a failover.
+        [MIRROR_SERVICE_ENV.publicUrl]: `https://${config.domainName}`,
       },
     });
     data.grantMirror(this, this.task.taskRole, mirrorSg);

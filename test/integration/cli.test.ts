@@ -203,6 +203,8 @@ describe('bottles sync', () => {
     [['serve', '--store', '/tmp/x', '--port', '70000'], /--port must be an integer from 0 to 65535, not "70000"/],
     [['serve', '--store', '/tmp/x', '--port=-1'], /--port must be an integer from 0 to 65535, not "-1"/],
     [['serve', '--store', '/tmp/x', '--rate-limit', '0'], /--rate-limit must be a positive number, not "0"/],
+    [['serve', '--store', '/tmp/x', '--public-url', 'bottles.acme.dev'], /--public-url="bottles\.acme\.dev" is not a URL/],
+    [['serve', '--store', '/tmp/x', '--public-url', 'https://bottles.acme.dev/?x=1'], /--public-url=.* must be an http\(s\) URL without query, fragment or credentials/],
     [['serve', '--store', '/nonexistent-store'], /store \/nonexistent-store does not exist; create it with `bottles sync --store/],
     [['sync'], /--store DIR is required/],
     [['sync', '--store', '/tmp/x', '--bogus'], /Unknown option '--bogus'/],
@@ -348,6 +350,53 @@ describe('bottles serve, first contact', () => {
       expect(first).toContain(`HOMEBREW_ARTIFACT_DOMAIN=http://127.0.0.1:${port}`);
       expect(first).not.toMatch(/DOMAIN=http:\/\/0\.0\.0\.0/);
       expect(first).toMatch(/from other machines use this host's address/);
+    } finally {
+      await stopServe(proc);
+    }
+  });
+});
+
+describe('bottles serve hands out the client settings', () => {
+  const reader = path.resolve(__dirname, '../fixtures/brew-env-reader.sh');
+  /** The HOMEBREW_* environment bin/brew builds from a brew.env file, in a clean environment. */
+  const asBrewReadsIt = (file: string) =>
+    new Promise<string[]>((resolve, reject) =>
+      execFile('env', ['-i', `PATH=${process.env.PATH}`, 'bash', reader, file], { encoding: 'utf8' }, (error, stdout) => (error ? reject(error) : resolve(stdout.trim().split('\n')))),
+    );
+
+  test('--public-url: the printed settings and /brew.env name it (not the Host a client sends), and brew reads every line', async () => {
+    const { proc, first } = await startServe('--store', store, '--port', '0', '--public-url', 'https://bottles.acme.dev/');
+    try {
+      const expected = [
+        'HOMEBREW_API_DOMAIN=https://bottles.acme.dev/api',
+        'HOMEBREW_BOTTLE_DOMAIN=https://bottles.acme.dev/bottles',
+        'HOMEBREW_ARTIFACT_DOMAIN=https://bottles.acme.dev',
+        'HOMEBREW_ARTIFACT_DOMAIN_NO_FALLBACK=1',
+        'HOMEBREW_NO_ANALYTICS=1',
+      ];
+      for (const line of expected) expect(first).toContain(line);
+      expect(first).toContain('as a file: https://bottles.acme.dev/brew.env');
+      const port = /127\.0\.0\.1:(\d+) /.exec(first)![1];
+      const response = await fetch(`http://127.0.0.1:${port}/brew.env`, { headers: { host: 'evil.example' } });
+      expect([response.status, response.headers.get('content-type')]).toEqual([200, 'text/plain; charset=utf-8']);
+      const body = await response.text();
+      expect(body).not.toContain('evil.example');
+      const file = path.join(work, 'brew.env');
+      fs.writeFileSync(file, body);
+      expect(await asBrewReadsIt(file)).toEqual([...expected].sort());
+      // No HOMEBREW_BREW_GIT_REMOTE while the mirror serves no brew.git: brew update would fail on it.
+      expect(body).not.toContain('HOMEBREW_BREW_GIT_REMOTE');
+    } finally {
+      await stopServe(proc);
+    }
+  });
+
+  test('without --public-url, /brew.env names the address it listens on', async () => {
+    const { proc, first } = await startServe('--store', store, '--port', '0');
+    try {
+      const port = /127\.0\.0\.1:(\d+) /.exec(first)![1];
+      const body = await (await fetch(`http://127.0.0.1:${port}/brew.env`)).text();
+      expect(body).toContain(`HOMEBREW_API_DOMAIN=http://127.0.0.1:${port}/api\n`);
     } finally {
       await stopServe(proc);
     }

@@ -17,6 +17,7 @@ const mirrorEnv: Record<string, string> = {
   [MIRROR_SERVICE_ENV.metricsNamespace]: 'HomebrewMirror',
   [MIRROR_SERVICE_ENV.port]: '8080',
   [MIRROR_SERVICE_ENV.mode]: 'redirect',
+  [MIRROR_SERVICE_ENV.publicUrl]: 'https://bottles.acme.dev',
 };
 const quiet = jsonLogger({}, () => undefined);
 
@@ -26,6 +27,8 @@ describe('AWS wiring reads its configuration strictly', () => {
     [MIRROR_SERVICE_ENV.mode, 'PROXY', /HBS_SERVE_MODE must be one of redirect, proxy/],
     [MIRROR_SERVICE_ENV.port, '80a', /HBS_PORT must be a positive integer, not "80a"/],
     [MIRROR_SERVICE_ENV.port, '0', /HBS_PORT must be a positive integer/],
+    [MIRROR_SERVICE_ENV.publicUrl, 'bottles.acme.dev', /HBS_PUBLIC_URL="bottles\.acme\.dev" is not a URL/],
+    [MIRROR_SERVICE_ENV.publicUrl, 'https://bottles.acme.dev/x y', /HBS_PUBLIC_URL=.* must be an http\(s\) URL without/],
   ])('%s=%p fails fast as a configuration error', async (variable, value, message) => {
     const failure = awsMirrorService(quiet, () => undefined, { ...mirrorEnv, [variable]: value });
     await expect(failure).rejects.toThrow(message);
@@ -52,12 +55,14 @@ describe('AWS wiring reads its configuration strictly', () => {
       [STANDBY_MIRROR_SERVICE_ENV.metricsNamespace]: 'HomebrewMirror',
       [STANDBY_MIRROR_SERVICE_ENV.port]: '8080',
       [STANDBY_MIRROR_SERVICE_ENV.mode]: 'redirect',
+      [STANDBY_MIRROR_SERVICE_ENV.publicUrl]: 'https://bottles.acme.dev',
       [STANDBY_MIRROR_SERVICE_ENV.standby]: 'true',
     };
 
     test('needs no cache, limits rates per task, and gates each generation switch on its objects (as every AWS mirror)', async () => {
       const service = await awsMirrorService(quiet, () => undefined, standbyEnv);
       expect(service.deps.verifyCompleteness).toBe(true);
+      expect(service.deps.publicUrl).toBe('https://bottles.acme.dev');
       expect(service.deps.limiter.backend).toBe('memory');
       expect([service.port, service.mode]).toEqual([8080, 'redirect']);
       service.close();

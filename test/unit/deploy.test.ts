@@ -229,10 +229,13 @@ describe('npm run deploy -- prod', () => {
       'GET https://bottles.acme.dev/api/internal/packages.arm64_sequoia.jws.json',
       `HEAD https://bottles.acme.dev/v2/homebrew/core/openssl/3/blobs/sha256:${'a'.repeat(64)}`,
     ]);
-    expect(d.logged.slice(-4)).toEqual([
+    expect(d.logged.slice(-7)).toEqual([
       '  export HOMEBREW_API_DOMAIN=https://bottles.acme.dev/api',
       '  export HOMEBREW_BOTTLE_DOMAIN=https://bottles.acme.dev/bottles',
       '  export HOMEBREW_ARTIFACT_DOMAIN=https://bottles.acme.dev',
+      '  export HOMEBREW_ARTIFACT_DOMAIN_NO_FALLBACK=1',
+      '  export HOMEBREW_NO_ANALYTICS=1',
+      'or ship https://bottles.acme.dev/brew.env to every machine as /etc/homebrew/brew.env.',
       'The first sync is running; `npm run smoke -- prod` passes once it has published.',
     ]);
   });

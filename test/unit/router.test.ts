@@ -38,9 +38,10 @@ describe('router', () => {
   });
 
   test('fixed routes, and everything else is a 404 (an encoded slash or an empty segment in the route’s head is a 400)', () => {
-    expect(['/health', '/health/detailed', '/metrics', '/status', '/v2/', '/v2'].map((p) => matchRoute(p).kind)).toEqual([
-      'health', 'health_detailed', 'metrics', 'status', 'registry_base', 'registry_base',
+    expect(['/health', '/health/detailed', '/metrics', '/status', '/brew.env', '/v2/', '/v2'].map((p) => matchRoute(p).kind)).toEqual([
+      'health', 'health_detailed', 'metrics', 'status', 'brew_env', 'registry_base', 'registry_base',
     ]);
+    expect(statusOf('/brew.env/x')).toEqual({ route: 'unknown', status: 404 });
     expect(statusOf('/nothing/here')).toEqual({ route: 'unknown', status: 404 });
     expect(statusOf('/constructor')).toEqual({ route: 'unknown', status: 404 });
     expect(statusOf('/v2%2Fhomebrew/core')).toEqual({ route: 'unknown', status: 400 });

@@ -68,6 +68,8 @@ describe('the standby stack', () => {
       [STANDBY_MIRROR_SERVICE_ENV.metricsNamespace]: 'HomebrewMirror',
       [STANDBY_MIRROR_SERVICE_ENV.port]: '8080',
       [STANDBY_MIRROR_SERVICE_ENV.mode]: 'redirect',
+      // The primary's domain: after a failover clients reach the standby by the same name.
+      [STANDBY_MIRROR_SERVICE_ENV.publicUrl]: 'https://bottles.example.com',
     });
     const statements = standby.data.aws_iam_policy_document.mirror_task_task_role_permissions.statement;
     expect(statements).toEqual([

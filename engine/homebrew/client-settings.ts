@@ -1,0 +1,64 @@
+import { ConfigurationError } from '../errors';
+
+/**
+ * The HOMEBREW_* settings that make a brew client use this mirror and
+ * nothing else, in one place: `bottles serve` prints them, the deploy prints
+ * them, and the mirror serves them as `/brew.env`.
+ *
+ * - The API, the flat bottle domain and the `/v2/` artifact domain all point here;
+ * - `HOMEBREW_ARTIFACT_DOMAIN_NO_FALLBACK=1`: on a miss brew would otherwise
+ *   quietly try ghcr.io, which on a network that drops packets costs a timeout;
+ * - `HOMEBREW_NO_ANALYTICS=1`: every run would otherwise send analytics out;
+ * - `HOMEBREW_BREW_GIT_REMOTE` only once the mirror serves brew.git: pointed
+ *   at a mirror without it, every `brew update` would fail.
+ */
+export interface ClientSettingsOptions {
+  /** The mirror's public base URL, from configuration (never from a request's Host header, which a client chooses). */
+  readonly publicUrl: string;
+  /** The mirror serves brew.git at `<publicUrl>/brew.git`. Default false. */
+  readonly brewGit?: boolean;
+}
+
+/** `https://host[:port][/prefix]`, without a trailing slash; anything else is a configuration error naming `setting`. */
+export function parsePublicUrl(value: string, setting: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigurationError(`${setting}=${JSON.stringify(value)} is not a URL (e.g. https://bottles.example.org)`);
+  }
+  // brew.env takes each line literally: no quoting, so no whitespace or control characters may reach it.
+  // eslint-disable-next-line no-control-regex
+  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.search || url.hash || url.username || /[\s\u0000-\u001f\u007f"'\\]/.test(value)) {
+    throw new ConfigurationError(`${setting}=${JSON.stringify(value)} must be an http(s) URL without query, fragment or credentials`);
+  }
+  return url.href.replace(/\/+$/, '');
+}
+
+/** The settings, in the order a person reads them. */
+export function clientSettings(options: ClientSettingsOptions): ReadonlyArray<readonly [string, string]> {
+  const base = options.publicUrl.replace(/\/+$/, '');
+  return [
+    ['HOMEBREW_API_DOMAIN', `${base}/api`],
+    ['HOMEBREW_BOTTLE_DOMAIN', `${base}/bottles`],
+    ['HOMEBREW_ARTIFACT_DOMAIN', base],
+    ['HOMEBREW_ARTIFACT_DOMAIN_NO_FALLBACK', '1'],
+    ['HOMEBREW_NO_ANALYTICS', '1'],
+    ...(options.brewGit ? ([['HOMEBREW_BREW_GIT_REMOTE', `${base}/brew.git`]] as const) : []),
+  ];
+}
+
+/**
+ * The settings as a brew.env file, for `/etc/homebrew/brew.env` on every
+ * machine of a fleet. bin/brew exports each line that starts with
+ * `HOMEBREW_` as it stands (no quotes are removed), and skips the rest.
+ */
+export function brewEnvFile(options: ClientSettingsOptions): string {
+  const lines = clientSettings(options).map(([name, value]) => `${name}=${value}`);
+  return [`# brew settings for the mirror at ${options.publicUrl}: save as /etc/homebrew/brew.env`, ...lines, ''].join('\n');
+}
+
+/** The settings as shell `export` lines, for one machine or a CI job. */
+export function shellExports(options: ClientSettingsOptions): string[] {
+  return clientSettings(options).map(([name, value]) => `export ${name}=${value}`);
+}
