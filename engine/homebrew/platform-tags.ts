@@ -27,3 +27,17 @@ export const KNOWN_PLATFORM_TAGS = [
 ] as const;
 
 export const ALL_TAG = 'all';
+
+/**
+ * The macOS tags older than `tag` on the same architecture, newest first: on
+ * macOS brew pours one of these when a formula has no bottle of its own and
+ * no `all` bottle (`extend/os/mac/utils/bottles.rb`, `find_older_compatible_tag`).
+ * Empty for Linux, `all` and tags this list does not know.
+ */
+export function olderMacosTags(tag: string): string[] {
+  if (tag.endsWith('_linux') || tag === ALL_TAG) return [];
+  const arm = tag.startsWith('arm64_');
+  const sameArch = KNOWN_PLATFORM_TAGS.filter((t) => !t.endsWith('_linux') && t.startsWith('arm64_') === arm);
+  const index = sameArch.indexOf(tag as (typeof sameArch)[number]);
+  return index === -1 ? [] : sameArch.slice(index + 1);
+}

@@ -1,6 +1,6 @@
 import { BottleCoordinates, DEFAULT_GHCR_ROOT, flatFileName, imageName, manifestTag, platformRefName, pkgVersion, shortName } from './bottle-names';
 import { isSha256 } from '../store-layout';
-import { ALL_TAG } from './platform-tags';
+import { ALL_TAG, olderMacosTags } from './platform-tags';
 import { MirrorError } from '../errors';
 import { JsonShapeError, jsonArrayElements } from './json-elements';
 
@@ -128,6 +128,22 @@ class ListedBottle implements WantedBottle {
 }
 
 /** One formula's bottles for the wanted tags; throws on an unusable entry. */
+/**
+ * The bottles of other macOS versions that brew on a mirrored macOS tag pours:
+ * for a tag without a bottle of its own nor an `all` one (which brew takes
+ * first), the newest older macOS bottle of the same architecture.
+ */
+function olderMacosFallbacks(tags: ReadonlySet<string>, files: Record<string, unknown>): Set<string> {
+  const chosen = new Set<string>();
+  if (ALL_TAG in files) return chosen;
+  for (const tag of tags) {
+    if (tag in files) continue;
+    const older = olderMacosTags(tag).find((candidate) => candidate in files);
+    if (older) chosen.add(older);
+  }
+  return chosen;
+}
+
 function formulaBottles(entry: FormulaEntry, index: number, tags: ReadonlySet<string> | undefined, allFallback: boolean): WantedBottle[] {
   const out: WantedBottle[] = [];
   const where = typeof entry?.name === 'string' ? `formula ${JSON.stringify(entry.name)}` : `formula #${index}`;
@@ -145,8 +161,9 @@ function formulaBottles(entry: FormulaEntry, index: number, tags: ReadonlySet<st
   const stable = detach(version);
   const rootUrl = typeof entry.bottle?.stable?.root_url === 'string' ? detach(entry.bottle.stable.root_url) : DEFAULT_GHCR_ROOT;
   const usesAll = tags !== undefined && allFallback && [...tags].some((t) => t !== ALL_TAG && !(t in files));
+  const olderMacos = tags === undefined ? undefined : olderMacosFallbacks(tags, files);
   for (const [tag, file] of Object.entries(files)) {
-    if (tags && !tags.has(tag) && !(tag === ALL_TAG && usesAll)) continue;
+    if (tags && !tags.has(tag) && !(tag === ALL_TAG && usesAll) && !olderMacos?.has(tag)) continue;
     if (typeof file?.sha256 !== 'string' || !isSha256(file.sha256)) {
       throw new ApiShapeError(`${where} bottle ${tag} has no valid sha256`);
     }

@@ -1,5 +1,4 @@
 import { UsageError } from '../errors';
-import { ALL_TAG } from '../homebrew/platform-tags';
 import { WantedBottle } from '../homebrew/wanted-bottles';
 
 /** A packages file's entry, as far as selection needs it. */
@@ -29,7 +28,8 @@ export function selectFormulae(requested: readonly string[], packagesByTag: Read
       if (seen.has(name)) continue;
       seen.add(name);
       const entry = packages[name];
-      selected.add(`${name}\n${entry.bottle_tag === ':all' ? ALL_TAG : tag}`);
+      // `bottle_tag` names the chosen bottle's tag when it is not this file's: `:all`, or an older macOS (`:arm64_sequoia`).
+      selected.add(`${name}\n${typeof entry.bottle_tag === 'string' && entry.bottle_tag.startsWith(':') ? entry.bottle_tag.slice(1) : tag}`);
       const deps = Array.isArray(entry.stable_dependencies) ? entry.stable_dependencies : [];
       // Dependencies may be tap-qualified (`homebrew/core/openssl@3`); packages files key by short name.
       for (const dep of deps) if (typeof dep === 'string' && dep.split('/').pop()! in packages) queue.push(dep.split('/').pop()!);

@@ -8,6 +8,7 @@ import { emfSink } from '../../engine/metrics';
 import { SyncOptions } from '../../engine/sync/contracts';
 import { SYNC_LEASE } from '../../engine/sync/lease';
 import { runSync } from '../../engine/sync/run-sync';
+import { planRun } from '../../engine/sync/dry-run';
 import { apiKey } from '../../engine/store-layout';
 import { Upstream } from '../../engine/sync/upstream';
 import { FixtureFormula, publishApi, signApiFile, testSigningKey } from '../fixtures/homebrew-api';
@@ -304,6 +305,32 @@ describe('a correctly signed but wrong file cannot wipe the mirror', () => {
     const forced = await sync({ maxDropPercent: 100 });
     expect(forced.published).toBe(true);
     expect((await published()).bottles).toBe(0);
+  });
+});
+
+describe('the bottles brew chooses on macOS (issue #22)', () => {
+  const formulae = (): FixtureFormula[] => [
+    { name: 'sequoia-only', version: '1.0', bottles: [bottle('arm64_sequoia', 700)] },
+    { name: 'tahoe-built', version: '2.0', dependencies: ['sequoia-only'], bottles: [bottle('arm64_tahoe', 300), bottle('arm64_sequoia', 400)] },
+  ];
+
+  test('an arm64_tahoe mirror includes a formula whose only bottle is arm64_sequoia; the dry run counts it', async () => {
+    const shas = publishApi(upstream, formulae(), key.privateKey, { extraPackageTags: ['arm64_tahoe'] });
+    const dry = await planRun({ upstream: new Upstream(), ...stores(), log: jsonLogger({}, () => undefined) }, { apiUrl: upstream.apiRoot, publicKey: key.publicKey, tags: ['arm64_tahoe'] });
+    expect([dry.total.bottles, dry.total.toTransfer]).toEqual([2, 2]);
+    expect(dry.tags.map((t) => [t.tag, t.bottles]).sort()).toEqual([['arm64_sequoia', 1], ['arm64_tahoe', 1]]);
+    const run = await sync({ tags: ['arm64_tahoe'] });
+    expect(run).toMatchObject({ published: true, bottles: { transferred: 2 } });
+    const stored = fs.readdirSync(path.join(root, 'blobs', 'sha256')).filter((f) => !f.startsWith('.'));
+    expect(stored.sort()).toEqual([shas.get('sequoia-only:arm64_sequoia'), shas.get('tahoe-built:arm64_tahoe')].sort());
+  });
+
+  test('a partial mirror follows the packages file’s choice (bottle_tag ":arm64_sequoia") through dependencies', async () => {
+    const shas = publishApi(upstream, formulae(), key.privateKey, { extraPackageTags: ['arm64_tahoe'] });
+    const run = await sync({ tags: ['arm64_tahoe'], formulae: ['tahoe-built'] });
+    expect(run).toMatchObject({ published: true, bottles: { transferred: 2 } });
+    const stored = fs.readdirSync(path.join(root, 'blobs', 'sha256')).filter((f) => !f.startsWith('.'));
+    expect(stored.sort()).toEqual([shas.get('sequoia-only:arm64_sequoia'), shas.get('tahoe-built:arm64_tahoe')].sort());
   });
 });
 

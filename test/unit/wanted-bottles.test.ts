@@ -72,6 +72,27 @@ describe('wanted bottle set', () => {
     expect(names(['all'])).toEqual(['ca-certificates:all', 'both:all']);
   });
 
+  test('on macOS brew pours an older macOS bottle of the same architecture when a formula has none of its own nor an `all` one (#22)', () => {
+    const payload = [
+      // Only built for Sequoia: brew on Tahoe pours the Sequoia bottle.
+      formula('sequoia-only', '1.0', 0, 0, { arm64_sequoia: sha('a'), sequoia: sha('b') }),
+      // Several older ones: the newest older one, nothing else.
+      formula('older', '1.0', 0, 0, { arm64_sonoma: sha('c'), arm64_ventura: sha('d'), x86_64_linux: sha('e') }),
+      // An `all` bottle comes first in brew's choice; with --without-all it is left out, and so is the older one.
+      formula('has-all', '1.0', 0, 0, { all: sha('f'), arm64_sonoma: sha('1') }),
+      // Its own bottle: only that.
+      formula('own', '1.0', 0, 0, { arm64_tahoe: sha('2'), arm64_sequoia: sha('3') }),
+      // Another architecture never stands in.
+      formula('intel-only', '1.0', 0, 0, { sonoma: sha('4') }),
+    ];
+    const names = (tags: string[], fallback?: boolean) => wantedBottles(payload, new Set(tags), fallback).map((b) => `${b.name}:${b.tag}`);
+    expect(names(['arm64_tahoe'])).toEqual(['sequoia-only:arm64_sequoia', 'older:arm64_sonoma', 'has-all:all', 'own:arm64_tahoe']);
+    expect(names(['arm64_tahoe'], false)).toEqual(['sequoia-only:arm64_sequoia', 'older:arm64_sonoma', 'own:arm64_tahoe']);
+    expect(names(['tahoe'])).toEqual(['sequoia-only:sequoia', 'has-all:all', 'intel-only:sonoma']);
+    // Two tags falling back to one bottle want it once; Linux never falls back to macOS.
+    expect(names(['arm64_tahoe', 'arm64_sequoia', 'arm64_linux'])).toEqual(['sequoia-only:arm64_sequoia', 'older:arm64_sonoma', 'has-all:all', 'own:arm64_tahoe', 'own:arm64_sequoia']);
+  });
+
   test.each([
     [{}, /must be a JSON array/],
     [[{ name: 'x', bottle: { stable: { files: { all: { sha256: sha('a'), url: 'https://x' } } } } }], /"x" has bottles but no stable version/],
