@@ -11,13 +11,17 @@ run "standby_apply" {
   assert {
     condition = alltrue([
       for e in jsondecode(aws_ecs_task_definition.mirror_task_task.container_definitions)[0].environment :
-      contains(["HBS_ENVIRONMENT", "HBS_BOTTLE_BUCKET", "HBS_STATE_TABLE", "HBS_STANDBY", "HBS_METRICS_NAMESPACE", "HBS_PORT", "HBS_SERVE_MODE"], e.name)
+      contains(["HBS_ENVIRONMENT", "HBS_BOTTLE_BUCKET", "HBS_STATE_TABLE", "HBS_STANDBY", "HBS_METRICS_NAMESPACE", "HBS_PORT", "HBS_SERVE_MODE", "HBS_PUBLIC_URL"], e.name)
     ])
     error_message = "The standby mirror reads only the standby contract (no cache in the DR region)"
   }
   assert {
     condition     = [for e in jsondecode(aws_ecs_task_definition.mirror_task_task.container_definitions)[0].environment : e.value if e.name == "HBS_BOTTLE_BUCKET"][0] == "prod-brew-bottles-replica-mock" && [for e in jsondecode(aws_ecs_task_definition.mirror_task_task.container_definitions)[0].environment : e.value if e.name == "HBS_STANDBY"][0] == "true"
     error_message = "The standby serves the bottle-store replica named in the handoff parameter, with the completeness gate on"
+  }
+  assert {
+    condition     = [for e in jsondecode(aws_ecs_task_definition.mirror_task_task.container_definitions)[0].environment : e.value if e.name == "HBS_PUBLIC_URL"][0] == "https://bottles.example.com"
+    error_message = "The standby hands out the primary's domain in /brew.env: clients reach it by that name after a failover"
   }
   assert {
     condition     = jsondecode(aws_ecs_task_definition.mirror_task_task.container_definitions)[0].logConfiguration.options["awslogs-region"] == "us-west-2"
