@@ -1,7 +1,6 @@
 import { Construct } from 'constructs';
 import { TerraformProvider } from 'cdktf';
 import { S3BucketReplicationConfigurationA as S3BucketReplicationConfiguration } from '@cdktf/provider-aws/lib/s3-bucket-replication-configuration';
-import { S3BucketLifecycleConfigurationRule } from '@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration';
 import { CustomerManagedKey } from './customer-managed-key';
 import { ctx } from './environment-context';
 import { SecureBucket } from './secure-bucket';
@@ -19,10 +18,12 @@ export interface BucketReplicaProps {
   readonly provider: TerraformProvider;
   /** The replica's own key, in the replica's region. */
   readonly replicaKey: CustomerManagedKey;
-  /** Days the replica keeps noncurrent versions. @default 90, as the source */
-  readonly noncurrentVersionExpirationDays?: number;
-  /** Lifecycle rules the replica applies too (object tags replicate, so tag-based expiry works there). */
-  readonly lifecycleRules?: S3BucketLifecycleConfigurationRule[];
+  /**
+   * Lifecycle of the replica. S3 does not replicate the deletes a lifecycle rule makes, so a replica without
+   * rules of its own keeps everything for ever. @default the source's rules and noncurrent-version days
+   * (object tags replicate, so tag-based expiry works there too)
+   */
+  readonly retention?: SecureBucket['retention'];
   /**
    * S3 Replication Time Control: 99.99 % of objects within 15 minutes, with
    * replication metrics (latency, bytes pending) to alarm on. Costs per GB
@@ -57,8 +58,8 @@ export class BucketReplica extends Construct {
       namePrefix: `${props.source.namePrefix}-replica`,
       kmsKeyArn: props.replicaKey.arn,
       provider: props.provider,
-      noncurrentVersionExpirationDays: props.noncurrentVersionExpirationDays,
-      lifecycleRules: props.lifecycleRules,
+      noncurrentVersionExpirationDays: (props.retention ?? props.source.retention).noncurrentVersionExpirationDays,
+      lifecycleRules: [...(props.retention ?? props.source.retention).lifecycleRules],
     });
     const replica = this.bucket.bucket;
     this.role = new ServiceRole(this, 'role', {

@@ -50,6 +50,8 @@ export class SecureBucket extends Construct {
   public readonly versioning: S3BucketVersioning;
   /** Name prefix, for companion buckets (a replica). */
   public readonly namePrefix: string;
+  /** The retention it was given (rules and noncurrent-version days), which a replica repeats. */
+  public readonly retention: { readonly lifecycleRules: readonly S3BucketLifecycleConfigurationRule[]; readonly noncurrentVersionExpirationDays?: number };
 
   /** The bucket's name (chosen by S3 from the prefix at apply time). */
   get bucketName(): string {
@@ -64,6 +66,7 @@ export class SecureBucket extends Construct {
     super(scope, id);
     const provider = props.provider;
     this.namePrefix = props.namePrefix;
+    this.retention = { lifecycleRules: props.lifecycleRules ?? [], noncurrentVersionExpirationDays: props.noncurrentVersionExpirationDays };
     this.bucket = new S3Bucket(this, 'bucket', { bucketPrefix: `${props.namePrefix}-`, forceDestroy: props.forceDestroy ?? false, provider });
     const bucketId = this.bucket.id;
 

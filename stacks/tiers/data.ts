@@ -45,7 +45,6 @@ export class DataTier extends AddressGroup {
       sourceKey: foundation.dataKey,
       provider: props.dr,
       replicaKey: foundation.drDataKey,
-      lifecycleRules: BottleStore.LIFECYCLE,
       replicationTimeControl: true,
     });
     this.state = new StateTable(this, 'state-table', { key: foundation.dataKey, replicaRegion: config.drRegion, replicaKey: foundation.drDataKey });

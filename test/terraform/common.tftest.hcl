@@ -119,6 +119,10 @@ run "apply" {
   }
 
   assert {
+    condition     = anytrue([for r in aws_s3_bucket_lifecycle_configuration.trail_replica_bucket_lifecycle.rule : r.id == "archive-audit-logs" && try(r.expiration[0].days, 0) == 2555]) && anytrue([for r in aws_s3_bucket_lifecycle_configuration.log_archive_replica_bucket_lifecycle.rule : r.id == "expire-access-logs"])
+    error_message = "The DR copies of audit evidence expire as their sources do (S3 does not replicate lifecycle deletes)"
+  }
+  assert {
     condition     = length(aws_backup_selection.backup_selection.resources) == 1
     error_message = "The backup selection covers the state table; the bottle store is replicated instead"
   }

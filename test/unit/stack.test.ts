@@ -92,6 +92,20 @@ describe('bottle store', () => {
     );
   });
 
+  test('every DR replica expires what its source expires: S3 does not replicate the deletes lifecycle rules make (#25)', () => {
+    const json = parsed('prod');
+    const lifecycleOf = (bucketRef: string) => {
+      const name = /aws_s3_bucket\.([a-z0-9_]+)\./.exec(bucketRef)![1];
+      const [, config] = Object.entries(json.resource.aws_s3_bucket_lifecycle_configuration as Record<string, any>).find(([, c]) => c.bucket.includes(`aws_s3_bucket.${name}.`))!;
+      return config.rule;
+    };
+    const replications = Object.values(json.resource.aws_s3_bucket_replication_configuration as Record<string, any>);
+    expect(replications).toHaveLength(3); // the bottle store (prod has a standby), the trail bucket, the log archive
+    for (const replication of replications) {
+      expect([replication.bucket, lifecycleOf(replication.rule[0].destination.bucket)]).toEqual([replication.bucket, lifecycleOf(replication.bucket)]);
+    }
+  });
+
   test('replication to the DR region follows the standby: prod replicates; dev and staging, without a standby, pay for no copy (#25)', () => {
     const replicated = (json: any) => Object.keys(json.resource.aws_s3_bucket_replication_configuration ?? {}).filter((name) => name.startsWith('bottle_store'));
     const replicaBuckets = (json: any) => Object.keys(json.resource.aws_s3_bucket ?? {}).filter((name) => name.startsWith('bottle_store_replica'));
