@@ -21,17 +21,27 @@ export interface BackupProps {
   readonly crossRegionCopy?: { readonly provider: TerraformProvider; readonly kmsKeyArn: string };
   /**
    * Manage the account's AWS Backup Region settings in the stack's region and in these others (the DR
-   * region): DynamoDB and S3 opted in, and full AWS Backup management of DynamoDB (the "advanced
+   * region): every resource type in both maps (`BACKUP_OPT_IN`, `BACKUP_MANAGEMENT`), including full management of DynamoDB (the "advanced
    * features" that cold storage and cross-region copies of table backups need). They are account-wide
    * per Region, so exactly one stack per account and Region may manage them. Default: not managed.
    */
   readonly regionSettings?: { readonly otherRegions: TerraformProvider[] };
 }
 
-/** Resource types the plan backs up, opted in wherever the stack manages Region settings. */
-export const BACKUP_OPT_IN = { DynamoDB: true, S3: true };
-/** Full AWS Backup management of DynamoDB: cold storage and cross-region copy of table recovery points. */
-export const BACKUP_MANAGEMENT = { DynamoDB: true };
+/**
+ * The whole Region-settings maps. AWS returns every resource type and the provider reads the whole map
+ * back, so a map naming only the types this plan needs never shows a clean plan. Every type is opted in:
+ * an opt-in backs up nothing by itself (only a plan's selection does), and turning one off would stop
+ * another team's backups in a shared account. DynamoDB and S3 are the ones this plan uses.
+ */
+export const BACKUP_OPT_IN: Record<string, boolean> = Object.fromEntries(
+  ['Aurora', 'CloudFormation', 'DocumentDB', 'DSQL', 'DynamoDB', 'EBS', 'EC2', 'EFS', 'FSx', 'Neptune', 'RDS', 'Redshift', 'Redshift Serverless', 'S3', 'SAP HANA on Amazon EC2', 'Storage Gateway', 'VirtualMachine'].map((type) => [type, true]),
+);
+/**
+ * Full AWS Backup management, for every type that has it: DynamoDB's is what cold storage and
+ * cross-region copies of table recovery points need; the others keep AWS's own default (on).
+ */
+export const BACKUP_MANAGEMENT: Record<string, boolean> = { CloudFormation: true, DSQL: true, DynamoDB: true, EFS: true };
 
 /**
  * AWS Backup for the mirror's durable state: a CMK-encrypted vault, a daily

@@ -61,6 +61,11 @@ run "prod_apply" {
   command = apply
 
   assert {
+    condition     = length(aws_backup_region_settings.backup_region_settings.resource_type_opt_in_preference) == 17 && alltrue(values(aws_backup_region_settings.backup_region_settings.resource_type_opt_in_preference)) && aws_backup_region_settings.backup_region_settings.resource_type_management_preference["DynamoDB"]
+    error_message = "The Backup Region settings name every resource type (the provider reads the whole map back), all opted in, DynamoDB fully managed"
+  }
+
+  assert {
     condition     = aws_s3_bucket_replication_configuration.bottle_store_replica_replication.rule[0].destination[0].replication_time[0].status == "Enabled" && aws_s3_bucket_replication_configuration.bottle_store_replica_replication.rule[0].destination[0].metrics[0].status == "Enabled"
     error_message = "the bottle store replicates to the DR region with Replication Time Control and its metrics (the replication alarms read them)"
   }

@@ -1,3 +1,5 @@
+import * as fs from 'fs';
+import * as path from 'path';
 import { Testing } from 'cdktf';
 import { loadEnvironmentConfig } from '../../config/load-environment';
 import { MirrorStack } from '../../stacks/mirror-stack';
@@ -83,9 +85,13 @@ describe('hardening', () => {
   test('12. AWS Backup Region settings (DynamoDB advanced features) are managed in both regions by prod only', () => {
     const settings = prod.resource.aws_backup_region_settings;
     expect(Object.values(settings)).toHaveLength(2);
+    // The provider reads back every resource type AWS lists: a partial map would never plan clean (#25).
+    const types = JSON.parse(fs.readFileSync(path.resolve(__dirname, '../fixtures/backup-resource-types.json'), 'utf8'));
     for (const s of Object.values(settings) as any[]) {
-      expect(s.resource_type_management_preference).toEqual({ DynamoDB: true });
-      expect(s.resource_type_opt_in_preference).toEqual({ DynamoDB: true, S3: true });
+      expect(Object.keys(s.resource_type_opt_in_preference).sort()).toEqual([...types.optIn].sort());
+      expect(Object.keys(s.resource_type_management_preference).sort()).toEqual([...types.management].sort());
+      expect(s.resource_type_opt_in_preference).toMatchObject({ DynamoDB: true, S3: true });
+      expect(s.resource_type_management_preference).toMatchObject({ DynamoDB: true });
     }
     expect(settings.backup_region_settings_1.provider).toBe('aws.dr');
     // Account-wide per Region: dev and staging share the account by default and leave them to prod.
