@@ -10,6 +10,12 @@ export interface ManagedCertificateProps {
   readonly domainName: string;
   /** Public hosted zone of the domain, where the validation record is written. */
   readonly hostedZoneId: string;
+  /**
+   * Write the DNS validation record. ACM uses one validation CNAME per domain and account in every region,
+   * so of two stacks certifying one domain (a primary and its standby) exactly one may own it: the other
+   * only waits for issuance, which that record brings about. @default true
+   */
+  readonly ownsValidationRecord?: boolean;
 }
 
 /**
@@ -27,19 +33,22 @@ export class ManagedCertificate extends Construct {
       validationMethod: 'DNS',
       lifecycle: { createBeforeDestroy: true },
     });
-    // One domain, one validation record (ACM names it per domain).
+    // One domain, one validation record (ACM names it per domain, the same in every region).
     const option = certificate.domainValidationOptions.get(0);
-    const record = new Route53Record(this, 'validation', {
-      zoneId: props.hostedZoneId,
-      name: option.resourceRecordName,
-      type: option.resourceRecordType,
-      records: [option.resourceRecordValue],
-      ttl: 300,
-      allowOverwrite: true,
-    });
+    const record =
+      props.ownsValidationRecord === false
+        ? undefined
+        : new Route53Record(this, 'validation', {
+            zoneId: props.hostedZoneId,
+            name: option.resourceRecordName,
+            type: option.resourceRecordType,
+            records: [option.resourceRecordValue],
+            ttl: 300,
+            allowOverwrite: true,
+          });
     this.certificateArn = new AcmCertificateValidation(this, 'validated', {
       certificateArn: certificate.arn,
-      validationRecordFqdns: [record.fqdn],
+      ...(record ? { validationRecordFqdns: [record.fqdn] } : {}),
     }).certificateArn;
   }
 }

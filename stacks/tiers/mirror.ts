@@ -71,7 +71,9 @@ export class MirrorTier extends AddressGroup {
     // No certificate given but a hosted zone: ACM issues one, validated through DNS in that zone.
     const givenCertificate = standby ? standby.certificateArn : config.certificateArn;
     const certificateArn =
-      givenCertificate ?? new ManagedCertificate(this, 'certificate', { domainName: config.domainName, hostedZoneId: config.hostedZoneId! }).certificateArn;
+      givenCertificate ??
+      // The primary owns the domain's one validation record; the standby's certificate is issued by it too.
+      new ManagedCertificate(this, 'certificate', { domainName: config.domainName, hostedZoneId: config.hostedZoneId!, ownsValidationRecord: !standby }).certificateArn;
     this.loadBalancer = new LoadBalancer(this, 'load-balancer', {
       vpcId: network.vpc.id,
       subnetIds: service.albScheme === 'internet-facing' ? network.publicSubnetIds : network.privateSubnetIds,

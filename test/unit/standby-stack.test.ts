@@ -217,9 +217,19 @@ describe('failover records (with a Route 53 zone)', () => {
     });
   });
 
-  test('each region validates its own certificate in the zone (ACM certificates are regional)', () => {
-    expect(resources(secondary, 'aws_acm_certificate').certificate_certificate).toMatchObject({ domain_name: 'bottles.acme.dev', validation_method: 'DNS' });
-    expect(resources(secondary, 'aws_route53_record').certificate_validation).toMatchObject({ zone_id: 'Z0123456789ABCDEFGHIJ', allow_overwrite: true });
+  test('each region has its own certificate (ACM certificates are regional), but only the primary owns the one validation record (#25)', () => {
+    // ACM uses one validation CNAME per domain and account, in every region: two owners would delete
+    // each other's record on destroy or replace, and the survivor's certificate could no longer renew.
+    for (const json of [primary, secondary]) {
+      expect(resources(json, 'aws_acm_certificate').certificate_certificate).toMatchObject({ domain_name: 'bottles.acme.dev', validation_method: 'DNS' });
+    }
+    expect(resources(primary, 'aws_route53_record').certificate_validation).toMatchObject({ zone_id: 'Z0123456789ABCDEFGHIJ', allow_overwrite: true });
+    expect(resources(secondary, 'aws_route53_record').certificate_validation).toBeUndefined();
+    // The standby still waits for its certificate to be issued (by the primary's record) before its listener uses it.
+    const validation = resources(secondary, 'aws_acm_certificate_validation').certificate_validated;
+    expect(validation).toMatchObject({ certificate_arn: '${aws_acm_certificate.certificate_certificate.arn}' });
+    expect(validation.validation_record_fqdns).toBeUndefined();
+    expect(resources(secondary, 'aws_lb_listener').load_balancer_https.certificate_arn).toBe('${aws_acm_certificate_validation.certificate_validated.certificate_arn}');
   });
 
   test('without a zone, the primary ALB is still checked (the endpoint alarm needs it); the standby is not (nothing routes on it)', () => {
