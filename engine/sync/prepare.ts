@@ -51,8 +51,9 @@ export async function prepareRun(
 ): Promise<PreparedRun> {
   const log = deps.log.child({ runId });
   const { apiFiles, wanted, skipped, packagesGeneratedAt } = await verifyApi(deps, options, log);
-  await refuseLargeDrop(deps, wanted.length, options.maxDropPercent ?? SYNC_DEFAULTS.maxDropPercent);
+  // One read of the pointer for both guards and the unchanged check.
   const published = await deps.state.getPublished();
+  refuseLargeDrop(published, wanted.length, options.maxDropPercent ?? SYNC_DEFAULTS.maxDropPercent);
   refuseReplay(published, packagesGeneratedAt, options.force ?? false);
   const unchanged = sameAsPublished(published, apiFiles, scopeOf(options));
   const { plan, stored, failures } = await planAgainstStore(deps, wanted, deps.objects, options.concurrency);

@@ -60,8 +60,8 @@ export interface VerifiedApi {
 }
 
 /** A new API that names far fewer bottles than the published one is refused unless the caller allows the drop. */
-export async function refuseLargeDrop(deps: PhaseDeps, wanted: number, maxDropPercent: number): Promise<void> {
-  const published = (await deps.state.getPublished())?.bottles;
+export function refuseLargeDrop(publishedGeneration: PublishedGeneration | undefined, wanted: number, maxDropPercent: number): void {
+  const published = publishedGeneration?.bottles;
   if (!published || maxDropPercent >= 100) return;
   const dropPercent = ((published - wanted) / published) * 100;
   if (dropPercent > maxDropPercent) {

@@ -1,5 +1,6 @@
-import { readdirSync, readFileSync, statSync } from 'fs';
+import { readFileSync } from 'fs';
 import * as path from 'path';
+import { sourceFiles } from '../source-files';
 import { synthAll } from '../synth';
 
 // Ordering AWS checks at create time, which a mock provider never sees
@@ -20,13 +21,6 @@ function policyOf(resources: Resources, bucket: string): string {
   const [name] = Object.entries(resources.aws_s3_bucket_policy ?? {}).find(([, p]) => bucketAddress(p.bucket) === bucket) ?? [];
   if (!name) throw new Error(`no bucket policy for aws_s3_bucket.${bucket}`);
   return `aws_s3_bucket_policy.${name}`;
-}
-
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const full = path.join(dir, name);
-    return statSync(full).isDirectory() ? sourceFiles(full) : name.endsWith('.ts') ? [full] : [];
-  });
 }
 
 describe.each(Object.keys(stacks))('%s: a first apply creates things in the order AWS checks', (stack) => {

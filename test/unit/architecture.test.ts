@@ -1,5 +1,6 @@
-import { readdirSync, readFileSync, statSync } from 'fs';
+import { readFileSync } from 'fs';
 import * as path from 'path';
+import { sourceFiles } from '../source-files';
 import * as ts from 'typescript';
 
 // The engine's dependency rules (docs/architecture.md, "Layout"): serving and the adapters
@@ -13,13 +14,6 @@ const code = (file: string): string =>
     .split('\n')
     .filter((line) => !/^\s*(\*|\/\*\*|\/\/)/.test(line))
     .join('\n');
-
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const full = path.join(dir, name);
-    return statSync(full).isDirectory() ? sourceFiles(full) : name.endsWith('.ts') ? [full] : [];
-  });
-}
 
 /** Engine-relative paths of the engine modules a file imports. */
 function engineImports(file: string): string[] {

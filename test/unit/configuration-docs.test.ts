@@ -1,5 +1,6 @@
-import { readdirSync, readFileSync, statSync } from 'fs';
+import { readFileSync } from 'fs';
 import * as path from 'path';
+import { sourceFiles } from '../source-files';
 import { SERVE_DEFAULTS, SYNC_DEFAULTS } from '../../engine/defaults';
 import { DEFAULT_UPSTREAM_LIMITS, UPSTREAM_LIMIT_ENV } from '../../engine/sync/upstream';
 import { DEFAULT_SERVER_LIMITS, SERVER_LIMIT_ENV } from '../../engine/serve/connection-guard';
@@ -12,13 +13,6 @@ const ROOT = path.resolve(__dirname, '../..');
 const DOC = readFileSync(path.join(ROOT, 'docs/configuration.md'), 'utf8');
 const RUNTIME_FOLDERS = ['engine', 'cli', 'containers', 'lambdas', 'stacks', 'constructs'];
 const ENV_NAMES = ['DEV', 'STAGING', 'PROD'];
-
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const full = path.join(dir, name);
-    return statSync(full).isDirectory() ? sourceFiles(full) : name.endsWith('.ts') ? [full] : [];
-  });
-}
 
 /** HBS_* names a text mentions, without the per-environment ones (`HBS_PROD_…`, `HBS_<ENV>_…`). */
 const runtimeNames = (text: string) =>

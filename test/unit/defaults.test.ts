@@ -1,5 +1,6 @@
-import { readdirSync, readFileSync, statSync } from 'fs';
+import { readFileSync } from 'fs';
 import * as path from 'path';
+import { sourceFiles } from '../source-files';
 import { SERVE_DEFAULTS, SYNC_DEFAULTS } from '../../engine/defaults';
 import { LIMITS } from '../../cli/options';
 import { SYNC_HELP } from '../../cli/sync-command';
@@ -10,13 +11,6 @@ import { SERVE_HELP } from '../../cli/serve-command';
 const ROOT = path.resolve(__dirname, '../..');
 const FOLDERS = ['engine', 'cli', 'containers', 'lambdas', 'config', 'stacks', 'constructs'];
 const OWNER = path.join(ROOT, 'engine/defaults.ts');
-
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const full = path.join(dir, name);
-    return statSync(full).isDirectory() ? sourceFiles(full) : name.endsWith('.ts') ? [full] : [];
-  });
-}
 
 /** Code without comments, so documentation may quote a default. */
 const code = (file: string) =>
