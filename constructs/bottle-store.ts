@@ -96,7 +96,8 @@ export class BottleStore extends Construct {
     return [
       { sid: 'ListBottleStore', actions: ['s3:ListBucket'], resources: [bucketArn] },
       { sid: 'ReadWriteBottleStore', actions: ['s3:GetObject', 's3:PutObject'], resources: objects('blobs', 'manifests', 'runs') },
-      { sid: 'StageApiGenerations', actions: ['s3:PutObject'], resources: objects('api') },
+      // Reads back a generation's brew record: brew.git is fetched from the published one's packs.
+      { sid: 'StageApiGenerations', actions: ['s3:GetObject', 's3:PutObject'], resources: objects('api') },
       { sid: 'ManageBlobUploadsAndOrphanTags', actions: ['s3:AbortMultipartUpload', 's3:GetObjectTagging', 's3:PutObjectTagging'], resources: objects('blobs') },
     ];
   }

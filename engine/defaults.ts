@@ -20,6 +20,18 @@ export const SYNC_DEFAULTS = {
   maxMissingPercent: 1,
   /** Largest share of the published bottles a new API may drop and still be published (`--max-drop`). */
   maxDropPercent: 10,
+  /** Where Homebrew/brew is mirrored from (`--brew-git-url`): served to clients as `<mirror>/brew.git`. */
+  brewGitUrl: 'https://github.com/Homebrew/brew',
+  /** The registry root portable Ruby comes from (`--registry-url`), with the anonymous token flow of bottles. */
+  registryUrl: 'https://ghcr.io',
+  /** Homebrew/install's script (`--install-script-url`), mirrored byte for byte. */
+  installScriptUrl: 'https://raw.githubusercontent.com/Homebrew/install/HEAD/install.sh',
+  /** Newest brew release tags whose pinned portable Rubies are mirrored (`--brew-releases`): a fleet updates over days. */
+  brewReleases: 3,
+  /** One git command against brew.git (ls-remote, fetch, fsck) is stopped after this long (`HBS_BREW_GIT_TIMEOUT_MS`). */
+  brewGitTimeoutMs: 20 * 60 * 1000,
+  /** Largest install script accepted (`HBS_MAX_INSTALL_SCRIPT_BYTES`); Homebrew's is about 35 KB. */
+  maxInstallScriptBytes: 1024 * 1024,
 } as const;
 
 export const SERVE_DEFAULTS = {

@@ -87,6 +87,8 @@ export interface PublishedGeneration {
    * which is a replay. Absent in generations published before it existed (then nothing is refused).
    */
   readonly packagesGeneratedAt?: Readonly<Record<string, number>>;
+  /** brew release tags whose pinned portable Rubies the generation serves (with brew.git); absent when it serves no brew. */
+  readonly brewReleases?: readonly string[];
 }
 
 export interface RunFailure {

@@ -9,6 +9,8 @@ import { MirrorError } from './errors';
  * manifests/<image>/<ref>            OCI image indexes, byte-exact
  * api/generations/<gen>/<file>       signed API files of one generation
  * api/generations/<gen>/_mirror/bottles.tsv   its bottle index, for the mirror's lookups
+ * api/generations/<gen>/_mirror/brew.json     brew itself: brew.git's refs and packs, portable Rubies
+ * api/generations/<gen>/_mirror/install.sh    Homebrew/install's script, byte for byte
  * runs/<runId>/run.json              a run's staged plan summary
  * runs/<runId>/batches/<id>.json     one batch of transfers
  * runs/<runId>/results/<id>.json     what that batch did
@@ -19,6 +21,11 @@ import { MirrorError } from './errors';
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 export const isSha256 = (value: string): boolean => SHA256_HEX.test(value);
+
+/** A git pack or its index as git names them, in sha1 and sha256 repositories (brew.git's packs). */
+const GIT_PACK_FILE = /^pack-(?:[0-9a-f]{40}|[0-9a-f]{64})\.(?:pack|idx)$/;
+
+export const isGitPackFile = (name: string): boolean => GIT_PACK_FILE.test(name);
 
 /** Top-level prefixes, each ending in `/`; IAM grants append `*`. */
 export const STORE_PREFIXES = {
@@ -75,6 +82,15 @@ export const apiKey = (generation: string, file: string): string => `${STORE_PRE
 
 /** A generation's bottle index (`engine/bottle-index.ts`): beside its API files, never served as one. */
 export const bottleIndexKey = (generation: string): string => `${STORE_PREFIXES.api}${generation}/_mirror/bottles.tsv`;
+
+/**
+ * What a generation serves of brew itself (`engine/brew/brew-record.ts`): brew.git's refs and the
+ * packs (stored as blobs) they need, and the pinned portable Rubies (blobs too). Beside its API files.
+ */
+export const brewRecordKey = (generation: string): string => `${STORE_PREFIXES.api}${generation}/_mirror/brew.json`;
+
+/** The generation's copy of Homebrew/install's `install.sh`. */
+export const installScriptKey = (generation: string): string => `${STORE_PREFIXES.api}${generation}/_mirror/install.sh`;
 
 /** A run's staged objects, so only ids travel between processes. */
 export const runKeys = {

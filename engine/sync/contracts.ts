@@ -5,6 +5,7 @@ import { Logger } from '../logger';
 import { MetricSink } from '../metrics';
 import { BlobStore, ObjectStore, OrphanMarker, PublishedGeneration, RunFailure, StateStore } from '../ports';
 import { SyncPlan } from './plan';
+import type { BrewMirrorOptions, BrewSummary } from '../brew/mirror-brew';
 import { TransferDeps } from './transfer';
 import { Upstream } from './upstream';
 
@@ -57,6 +58,11 @@ export interface SyncOptions {
   readonly maxDropPercent?: number;
   /** Publish a packages file older than the published one's (a replay, unless intended). Default false. */
   readonly force?: boolean;
+  /**
+   * Also mirror brew itself: brew.git, the portable Rubies its newest releases pin, the install
+   * script (`engine/brew/mirror-brew.ts`). Default: off in the engine; `bottles sync` turns it on.
+   */
+  readonly brew?: BrewMirrorOptions;
 }
 
 export interface PhaseDeps {
@@ -119,7 +125,10 @@ export const sha256Hex = (body: Buffer): string => createHash('sha256').update(b
 
 /** What a run mirrors, besides the API: tags, `all` fallback, partial selection. A different scope is a different generation. */
 export function scopeOf(options: SyncOptions): string {
-  return JSON.stringify({ tags: options.tags ? [...options.tags].sort() : null, allFallback: options.allFallback ?? true, formulae: options.formulae ? [...options.formulae].sort() : null });
+  const scope: Record<string, unknown> = { tags: options.tags ? [...options.tags].sort() : null, allFallback: options.allFallback ?? true, formulae: options.formulae ? [...options.formulae].sort() : null };
+  // Mirroring brew (or another brew) is another scope: a run that adds it is never "unchanged".
+  if (options.brew) scope.brew = options.brew;
+  return JSON.stringify(scope);
 }
 
 export interface SyncSummary {
@@ -137,6 +146,8 @@ export interface SyncSummary {
   readonly interrupted?: boolean;
   /** Upstream was unchanged and every bottle stored: `generation` is the one still served, and nothing was published. */
   readonly unchanged?: boolean;
+  /** What the brew phase mirrored, when the run had one. */
+  readonly brew?: BrewSummary;
 }
 
 /** A configured tag upstream has no packages file for. */

@@ -5,6 +5,7 @@ import { BatchResult, PhaseDeps, RunManifest, SyncAbortedError, SyncSummary } fr
 import { generationAgeSeconds } from './freshness';
 import { SYNC_LEASE } from './lease';
 import { SyncPlan } from './plan';
+import { brewBlobs, coveredReleases, loadBrewRecord } from '../brew/brew-record';
 
 /**
  * Records a run that found upstream unchanged: the pointer keeps its
@@ -96,6 +97,7 @@ async function publishIfComplete(deps: PhaseDeps, runId: string, manifest: RunMa
     };
   }
   const previous = await deps.state.getPublished();
+  const brew = await loadBrewRecord(deps.objects, runId);
   const generation: PublishedGeneration = {
     generation: runId,
     runId,
@@ -105,13 +107,14 @@ async function publishIfComplete(deps: PhaseDeps, runId: string, manifest: RunMa
     fileDigests: manifest.fileDigests,
     packagesGeneratedAt: manifest.packagesGeneratedAt,
     scope: manifest.scope,
+    ...(brew ? { brewReleases: coveredReleases(brew) } : {}),
   };
   if (!(await deps.state.setPublished(generation, previous?.generation))) {
     return { ...summaryBase, published: false, error: 'the published generation changed during the run; not overwriting it' };
   }
   const at = now();
   for (const sha of manifest.orphans) await deps.blobs.markOrphaned(sha, at);
-  for (const sha of manifest.storedWanted) await deps.blobs.clearOrphaned(sha);
+  for (const sha of [...manifest.storedWanted, ...brewBlobs(brew)]) await deps.blobs.clearOrphaned(sha);
   deps.log.child({ runId }).info('published', { generation: runId, orphans: manifest.orphans.length, failures: failures.length });
   return { ...summaryBase, published: true, generation: runId };
 }

@@ -5,6 +5,7 @@ import { ObjectStore, PublishedGeneration, RunFailure } from '../ports';
 import { apiKey, bottleIndexKey, runKeys } from '../store-layout';
 import { PhaseDeps, PreparedRun, RunManifest, SyncOptions, scopeOf, sha256Hex } from './contracts';
 import { mirrorManifests } from './manifests';
+import { brewBlobs, loadBrewRecord } from '../brew/brew-record';
 import { SyncPlan, TransferItem, planSync } from './plan';
 import { refuseLargeDrop, refuseReplay, skippedFailures, verifyApi } from './verify';
 
@@ -36,6 +37,11 @@ export async function planAgainstStore(deps: PhaseDeps, wanted: WantedBottle[], 
   const stored = new Set<string>();
   for await (const sha of deps.blobs.list()) stored.add(sha);
   return { plan: planSync(wanted, manifests.sizes, stored), stored, sizes: manifests.sizes, failures };
+}
+
+async function withoutBrewBlobs(objects: ObjectStore, published: PublishedGeneration | undefined, orphans: string[]): Promise<string[]> {
+  const kept = new Set(brewBlobs(published && (await loadBrewRecord(objects, published.generation))));
+  return kept.size === 0 ? orphans : orphans.filter((sha) => !kept.has(sha));
 }
 
 /**
@@ -85,7 +91,8 @@ export async function prepareRun(
     wantedBottles: wanted.length + skipped.reduce((n, s) => n + s.tags.length, 0),
     skipped: plan.skipped,
     planned: plan.transfers.length,
-    orphans: plan.orphans,
+    // brew.git's packs and the portable Rubies are blobs too, wanted while the published generation names them.
+    orphans: await withoutBrewBlobs(deps.objects, published, plan.orphans),
     storedWanted: wanted.filter((b) => stored.has(b.sha256)).map((b) => b.sha256),
     bottlesByBlob,
     failures,

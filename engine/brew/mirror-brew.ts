@@ -1,0 +1,97 @@
+import { SYNC_DEFAULTS } from '../defaults';
+import { Logger } from '../logger';
+import { BlobStore, ObjectStore } from '../ports';
+import { brewRecordKey, installScriptKey } from '../store-layout';
+import { Upstream } from '../sync/upstream';
+import { positiveIntegersFromEnv } from '../runtime-config';
+import { BrewRecord, BrewRelease, coveredReleases, loadBrewRecord } from './brew-record';
+import { mirrorBrewGit } from './brew-git';
+import { GitRunner, checkGitRemote, gitCli } from './git';
+import { fetchInstallScript } from './install-script';
+import { pinnedRubies, storePinnedRubies } from './portable-ruby';
+
+/**
+ * brew itself, for machines whose only way out is the mirror (issue #22):
+ * Homebrew/brew's repository, the portable Rubies its newest releases pin,
+ * and the install script. Off unless given (`bottles sync` turns it on by
+ * default; `--without-brew` leaves it out).
+ */
+export interface BrewMirrorOptions {
+  /** Homebrew/brew's git URL. Default `SYNC_DEFAULTS.brewGitUrl`. */
+  readonly gitUrl?: string;
+  /** Registry root for portable Ruby. Default `SYNC_DEFAULTS.registryUrl`. */
+  readonly registryUrl?: string;
+  /** Default `SYNC_DEFAULTS.installScriptUrl`. */
+  readonly installScriptUrl?: string;
+  /** Newest release tags whose portable Rubies are mirrored. Default `SYNC_DEFAULTS.brewReleases`. */
+  readonly releases?: number;
+}
+
+export interface BrewPhaseDeps {
+  readonly upstream: Upstream;
+  readonly blobs: BlobStore;
+  readonly objects: ObjectStore;
+  readonly log: Logger;
+  /** The git CLI (default: the installed one, confined; see `git.ts`). */
+  readonly git?: GitRunner;
+  /** Plain http beyond loopback for the git remote (`--allow-http`). Default loopback only. */
+  readonly plainHttp?: 'loopback' | 'any';
+  /** Where the working repository is assembled. Default: the OS temp directory. */
+  readonly workDir?: string;
+  /** Each git command's deadline. Default `SYNC_DEFAULTS.brewGitTimeoutMs` (`HBS_BREW_GIT_TIMEOUT_MS`). */
+  readonly gitTimeoutMs?: number;
+  /** Largest install script. Default `SYNC_DEFAULTS.maxInstallScriptBytes` (`HBS_MAX_INSTALL_SCRIPT_BYTES`). */
+  readonly maxInstallScriptBytes?: number;
+}
+
+/** Environment variables that override the brew phase's limits (the CLI and the sync task read them). */
+export const BREW_LIMIT_ENV = {
+  gitTimeoutMs: 'HBS_BREW_GIT_TIMEOUT_MS',
+  maxInstallScriptBytes: 'HBS_MAX_INSTALL_SCRIPT_BYTES',
+} as const;
+
+/** What the brew phase did, for the run's summary. */
+export interface BrewSummary {
+  readonly head: string;
+  readonly tags: number;
+  /** Release tags whose pinned portable Rubies are all stored. */
+  readonly releases: string[];
+  /** Releases that are not covered, and why. */
+  readonly failures: { readonly release: string; readonly reason: string }[];
+}
+
+/**
+ * Mirrors brew.git (incrementally from the previous generation's packs),
+ * then the portable Rubies of its newest releases, then the install script,
+ * and writes the run's brew record into its staged generation. A failure of
+ * brew.git or of the install script fails the run (nothing is published, the
+ * last mirror stays); a pinned Ruby missing upstream fails its release only.
+ */
+export async function mirrorBrew(deps: BrewPhaseDeps, runId: string, options: BrewMirrorOptions, previousGeneration: string | undefined): Promise<BrewSummary> {
+  const log = deps.log.child({ runId, phase: 'brew' });
+  const fromEnv = positiveIntegersFromEnv(BREW_LIMIT_ENV, process.env);
+  const remote = checkGitRemote(options.gitUrl ?? SYNC_DEFAULTS.brewGitUrl, deps.plainHttp ?? 'loopback');
+  const previous = previousGeneration ? await loadBrewRecord(deps.objects, previousGeneration) : undefined;
+  const repo = await mirrorBrewGit(
+    { blobs: deps.blobs, git: deps.git ?? gitCli(remote), log, timeoutMs: deps.gitTimeoutMs ?? fromEnv.gitTimeoutMs ?? SYNC_DEFAULTS.brewGitTimeoutMs, workDir: deps.workDir },
+    remote,
+    previous?.brewGit,
+  );
+  try {
+    const releases: BrewRelease[] = [];
+    const registryUrl = options.registryUrl ?? SYNC_DEFAULTS.registryUrl;
+    for (const tag of (await repo.releaseTags()).slice(0, options.releases ?? SYNC_DEFAULTS.brewReleases)) {
+      releases.push(await storePinnedRubies({ upstream: deps.upstream, blobs: deps.blobs, log }, registryUrl, await pinnedRubies(repo, tag)));
+    }
+    const script = await fetchInstallScript(deps.upstream, options.installScriptUrl ?? SYNC_DEFAULTS.installScriptUrl, deps.maxInstallScriptBytes ?? fromEnv.maxInstallScriptBytes ?? SYNC_DEFAULTS.maxInstallScriptBytes);
+    await deps.objects.putObject(installScriptKey(runId), script.body);
+    const record: BrewRecord = { brewGit: repo.record, releases, installScript: { sha256: script.sha256, size: script.body.length } };
+    // Last: every pack and Ruby it names is stored by now.
+    await deps.objects.putObject(brewRecordKey(runId), Buffer.from(JSON.stringify(record)));
+    const failures = releases.filter((r) => r.error).map((r) => ({ release: r.tag, reason: r.error! }));
+    log.info('brew mirrored', { head: repo.record.head, releases: coveredReleases(record), failures: failures.length });
+    return { head: repo.record.head, tags: repo.record.tags, releases: coveredReleases(record), failures };
+  } finally {
+    await repo.dispose();
+  }
+}
