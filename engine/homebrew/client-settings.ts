@@ -62,3 +62,38 @@ export function brewEnvFile(options: ClientSettingsOptions): string {
 export function shellExports(options: ClientSettingsOptions): string[] {
   return clientSettings(options).map(([name, value]) => `export ${name}=${value}`);
 }
+
+/**
+ * `/install`: the one line a new machine needs, `curl -fsSL <mirror>/install | bash`.
+ * It exports the mirror's settings (so install.sh clones brew.git from the
+ * mirror and its closing `brew update` reads the API from it), saves them as
+ * the user's brew.env unless one exists (later `brew` runs need them too), and
+ * runs the mirror's copy of Homebrew/install's install.sh. Values are the
+ * configured public URL's, which `parsePublicUrl` keeps free of quotes and
+ * whitespace, so they are safe inside the script.
+ */
+export function installWrapper(options: ClientSettingsOptions): string {
+  const settings = clientSettings(options);
+  return [
+    '#!/bin/bash',
+    `# Installs Homebrew from the mirror at ${options.publicUrl}, and nothing else:`,
+    '#   curl -fsSL ' + `${options.publicUrl}/install | bash`,
+    '# macOS also needs Apple\'s Command Line Tools (xcode-select --install), which come from Apple.',
+    'set -euo pipefail',
+    ...settings.map(([name, value]) => `export ${name}=${value}`),
+    'config_dir="${XDG_CONFIG_HOME:+${XDG_CONFIG_HOME}/homebrew}"',
+    'config_dir="${config_dir:-${HOME}/.homebrew}"',
+    'if [ ! -e "${config_dir}/brew.env" ]; then',
+    '  mkdir -p "${config_dir}"',
+    "  cat > \"${config_dir}/brew.env\" <<'BREW_ENV'",
+    ...settings.map(([name, value]) => `${name}=${value}`),
+    'BREW_ENV',
+    '  echo "==> Saved this mirror\'s settings in ${config_dir}/brew.env (a fleet ships /etc/homebrew/brew.env instead)"',
+    'fi',
+    `script="$(curl -fsSL ${options.publicUrl}/install.sh)"`,
+    '# A person at a terminal answers install.sh\'s prompts; a pipe without one runs it unattended.',
+    'if [ -t 1 ] && [ -z "${NONINTERACTIVE:-}" ]; then exec /bin/bash -c "${script}" < /dev/tty; fi',
+    'NONINTERACTIVE=1 exec /bin/bash -c "${script}"',
+    '',
+  ].join('\n');
+}

@@ -1,5 +1,5 @@
 import { HEALTH_PATH } from '../runtime-config';
-import { isSha256 } from '../store-layout';
+import { isGitPackFile, isSha256 } from '../store-layout';
 import { HttpError, httpErrors } from './http-errors';
 
 /**
@@ -21,6 +21,11 @@ export type RouteMatch =
   | { readonly kind: 'metrics'; readonly route: 'metrics' }
   | { readonly kind: 'status'; readonly route: 'status' }
   | { readonly kind: 'brew_env'; readonly route: 'brew_env' }
+  | { readonly kind: 'brew_git_file'; readonly route: 'brew_git'; readonly file: BrewGitFile }
+  | { readonly kind: 'brew_git_pack'; readonly route: 'brew_git'; readonly name: string }
+  | { readonly kind: 'install_script'; readonly route: 'install' }
+  | { readonly kind: 'install'; readonly route: 'install' }
+  | { readonly kind: 'home'; readonly route: 'home' }
   /** A malformed (400) or unknown (404) path; `route` names what it was taken for. */
   | { readonly kind: 'error'; readonly route: string; readonly error: HttpError };
 
@@ -28,6 +33,10 @@ export type RouteMatch =
 export interface RoutableGeneration {
   readonly bottlesByEncodedName: ReadonlyMap<string, string>;
 }
+
+/** The files of git's dumb HTTP protocol besides packs, as `git update-server-info` writes them. */
+export type BrewGitFile = 'HEAD' | 'info/refs' | 'objects/info/packs';
+const BREW_GIT_PACKS = '/brew.git/objects/pack/';
 
 const IMAGE = /^[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*)*$/;
 const REF = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
@@ -56,6 +65,12 @@ const FIXED: ReadonlyMap<string, RouteMatch> = new Map<string, RouteMatch>([
   ['/metrics', { kind: 'metrics', route: 'metrics' }],
   ['/status', { kind: 'status', route: 'status' }],
   ['/brew.env', { kind: 'brew_env', route: 'brew_env' }],
+  ['/', { kind: 'home', route: 'home' }],
+  ['/install', { kind: 'install', route: 'install' }],
+  ['/install.sh', { kind: 'install_script', route: 'install' }],
+  ['/brew.git/HEAD', { kind: 'brew_git_file', route: 'brew_git', file: 'HEAD' }],
+  ['/brew.git/info/refs', { kind: 'brew_git_file', route: 'brew_git', file: 'info/refs' }],
+  ['/brew.git/objects/info/packs', { kind: 'brew_git_file', route: 'brew_git', file: 'objects/info/packs' }],
   ['/v2/', { kind: 'registry_base', route: 'registry_base' }],
   ['/v2', { kind: 'registry_base', route: 'registry_base' }],
 ]);
@@ -83,6 +98,13 @@ export function matchRoute(url: string, current?: RoutableGeneration, previous?:
     if (raw.includes('//') || encodesSlash(parts[1]) || encodesSlash(parts[2])) throw httpErrors.badRequest('malformed path');
     const fixed = FIXED.get(raw);
     if (fixed) return fixed;
+    if (raw.startsWith('/brew.git/')) {
+      route = 'brew_git';
+      const name = raw.startsWith(BREW_GIT_PACKS) ? raw.slice(BREW_GIT_PACKS.length) : '';
+      // Everything else (loose objects, alternates) is absent: every object is in a pack.
+      if (!isGitPackFile(name)) throw httpErrors.notFound('brew.git serves its packs, refs and HEAD only');
+      return { kind: 'brew_git_pack', route: 'brew_git', name };
+    }
     const segments = parts.slice(1);
     if (segments[0] === 'api' && segments.length >= 2) {
       route = 'api';

@@ -16,6 +16,8 @@ import { RouteMatch, matchRoute } from './router';
 import { ApiFileRoutes } from './routes/api-files';
 import { BlobRoutes, Presigner, ServeMode } from './routes/blobs';
 import { ClientSetupRoutes } from './routes/client-setup';
+import { BrewRoutes } from './routes/brew';
+import { HomePage } from './routes/home';
 import { OperationRoutes } from './routes/operations';
 import { RegistryRoutes } from './routes/registry';
 import { GenerationSnapshot, loadSnapshot } from './snapshot';
@@ -102,6 +104,8 @@ export class MirrorServer {
   private readonly registry: RegistryRoutes;
   private readonly operations: OperationRoutes;
   private readonly clientSetup: ClientSetupRoutes;
+  private readonly brew: BrewRoutes;
+  private readonly home: HomePage;
 
   constructor(private readonly deps: MirrorServerDeps) {
     this.guard = new ConnectionGuard(deps.limits, deps.trustProxy === true, this.metrics, deps.log);
@@ -112,6 +116,8 @@ export class MirrorServer {
     this.registry = new RegistryRoutes(deps.objects, this.reply, this.metrics);
     this.operations = new OperationRoutes(deps, this.reply, this.metrics);
     this.clientSetup = new ClientSetupRoutes(deps.publicUrl, this.reply);
+    this.brew = new BrewRoutes(this.reply, this.blobs);
+    this.home = new HomePage(deps, this.reply);
     this.server = http.createServer((req, res) => this.handle(req, res));
     this.server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
     this.server.on('connection', (socket: Socket) => this.guard.admit(socket));
@@ -244,6 +250,11 @@ export class MirrorServer {
       case 'metrics': return this.operations.prometheus(x);
       case 'status': return this.operations.status(x);
       case 'brew_env': return this.clientSetup.brewEnv(x);
+      case 'install': return this.clientSetup.install(x);
+      case 'install_script': return this.brew.installScript(x);
+      case 'brew_git_file': return this.brew.gitFile(x, match.file);
+      case 'brew_git_pack': return this.brew.gitPack(x, match.name);
+      case 'home': return this.home.page(x);
       case 'error': throw match.error;
     }
   }

@@ -2,7 +2,8 @@ import { createHash } from 'crypto';
 import { urlEncode } from '../homebrew/bottle-names';
 import { formulaEntries, wantedBottles } from '../homebrew/wanted-bottles';
 import { ObjectStore, PublishedGeneration } from '../ports';
-import { apiKey, bottleIndexKey } from '../store-layout';
+import { apiKey, bottleIndexKey, installScriptKey } from '../store-layout';
+import { BrewRecord, loadBrewRecord } from '../brew/brew-record';
 import { IndexedBottle, decodeBottleIndex } from '../bottle-index';
 import { MirrorError } from '../errors';
 
@@ -44,9 +45,23 @@ export interface GenerationSnapshot {
   readonly bottlesByEncodedName: ReadonlyMap<string, string>;
   /** `<image>:<manifest ref>` pairs this generation names (their indexes are in the store). */
   readonly manifests: ReadonlySet<string>;
-  /** Blob digests this generation names. */
+  /** Blob digests this generation names (bottles, and the portable Rubies of its brew releases). */
   readonly blobs: ReadonlySet<string>;
+  /** Bottles per platform tag (`all` included), for the page at `/`. */
+  readonly bottlesPerTag: ReadonlyMap<string, number>;
+  /** brew itself, when the generation serves it: brew.git and the install script. */
+  readonly brew?: BrewSnapshot;
 }
+
+/** What a generation serves of brew (its portable Rubies are in `bottles` and `blobs` like any bottle). */
+export interface BrewSnapshot {
+  readonly record: BrewRecord;
+  /** Homebrew/install's script, byte for byte. */
+  readonly installScript?: Buffer;
+}
+
+/** The platform tag in a flat bottle name: `<name>-<version>.<tag>.bottle[.<rebuild>].tar.gz`. */
+const BOTTLE_TAG = /\.([a-z0-9_]+)\.bottle(?:\.\d+)?\.tar\.gz$/;
 
 export class SnapshotError extends MirrorError {
   readonly kind = 'verification';
@@ -61,13 +76,32 @@ export async function loadSnapshot(objects: ObjectStore, generation: PublishedGe
   const bottlesByEncodedName = new Map<string, string>();
   const manifests = new Set<string>();
   const blobs = new Set<string>();
+  const bottlesPerTag = new Map<string, number>();
   for (const b of await indexedBottles(objects, generation)) {
+    const tag = BOTTLE_TAG.exec(b.flatFile)?.[1] ?? 'unknown';
+    bottlesPerTag.set(tag, (bottlesPerTag.get(tag) ?? 0) + 1);
     bottles.set(b.flatFile, b.sha256);
     bottlesByEncodedName.set(urlEncode(b.flatFile), b.sha256);
     manifests.add(`${b.image}:${b.manifestRef}`);
     blobs.add(b.sha256);
   }
-  return { generation, lastModified: new Date(generation.publishedAt).toUTCString(), api, bottles, bottlesByEncodedName, manifests, blobs };
+  const brew = await loadBrew(objects, generation.generation);
+  // brew asks for portable Ruby in either layout: `/v2/homebrew/core/portable-ruby/blobs/sha256:<pin>`
+  // (the digest route) or `<bottle domain>/portable-ruby-<version>.<tag>.bottle.tar.gz` (the flat route).
+  for (const ruby of (brew?.record.releases ?? []).filter((r) => !r.error).flatMap((r) => r.rubies)) {
+    bottles.set(ruby.file, ruby.sha256);
+    bottlesByEncodedName.set(urlEncode(ruby.file), ruby.sha256);
+    blobs.add(ruby.sha256);
+  }
+  return { generation, lastModified: new Date(generation.publishedAt).toUTCString(), api, bottles, bottlesByEncodedName, manifests, blobs, brew, bottlesPerTag };
+}
+
+async function loadBrew(objects: ObjectStore, generation: string): Promise<BrewSnapshot | undefined> {
+  const record = await loadBrewRecord(objects, generation);
+  if (!record) return undefined;
+  const installScript = record.installScript ? await objects.getObject(installScriptKey(generation)) : undefined;
+  if (record.installScript && !installScript) throw new SnapshotError(`generation ${generation} lacks its install script`);
+  return { record, installScript };
 }
 
 /**

@@ -37,6 +37,22 @@ describe('router', () => {
     expect(statusOf('/v2/homebrew/core/Wget/manifests/1.0')).toEqual({ route: 'registry_manifest', status: 400 });
   });
 
+  test('brew itself: git’s dumb-protocol files (query ignored), packs by their git names, the page and the installers', () => {
+    expect(matchRoute('/brew.git/info/refs?service=git-upload-pack')).toEqual({ kind: 'brew_git_file', route: 'brew_git', file: 'info/refs' });
+    expect(matchRoute('/brew.git/HEAD')).toEqual({ kind: 'brew_git_file', route: 'brew_git', file: 'HEAD' });
+    expect(matchRoute('/brew.git/objects/info/packs')).toEqual({ kind: 'brew_git_file', route: 'brew_git', file: 'objects/info/packs' });
+    const pack = `pack-${'c'.repeat(40)}.pack`;
+    expect(matchRoute(`/brew.git/objects/pack/${pack}`)).toEqual({ kind: 'brew_git_pack', route: 'brew_git', name: pack });
+    expect(matchRoute(`/brew.git/objects/pack/pack-${'c'.repeat(40)}.idx`)).toMatchObject({ kind: 'brew_git_pack' });
+    // Loose objects and alternates are never there (every object is in a pack); nothing leaves the pack directory.
+    for (const url of [`/brew.git/objects/ab/${'c'.repeat(38)}`, '/brew.git/objects/info/http-alternates', '/brew.git/objects/pack/../../HEAD', `/brew.git/objects/pack/pack-${'C'.repeat(40)}.pack`, '/brew.git/config']) {
+      expect(statusOf(url)).toEqual({ route: 'brew_git', status: 404 });
+    }
+    expect(matchRoute('/')).toEqual({ kind: 'home', route: 'home' });
+    expect(matchRoute('/install')).toEqual({ kind: 'install', route: 'install' });
+    expect(matchRoute('/install.sh')).toEqual({ kind: 'install_script', route: 'install' });
+  });
+
   test('fixed routes, and everything else is a 404 (an encoded slash or an empty segment in the route’s head is a 400)', () => {
     expect(['/health', '/health/detailed', '/metrics', '/status', '/brew.env', '/v2/', '/v2'].map((p) => matchRoute(p).kind)).toEqual([
       'health', 'health_detailed', 'metrics', 'status', 'brew_env', 'registry_base', 'registry_base',

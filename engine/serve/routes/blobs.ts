@@ -35,6 +35,8 @@ interface BlobNaming {
   readonly key: string;
   /** The flat file name for `Content-Disposition` (bottle routes only). */
   readonly fileName?: () => string;
+  /** Default `application/gzip` (bottles, portable Ruby). */
+  readonly contentType?: string;
 }
 
 /** Parses `Range: bytes=…` for one range; undefined = whole body. Throws 416 when unsatisfiable. */
@@ -106,6 +108,20 @@ export class BlobRoutes {
     return this.sendBlob(x, sha256, { key: `sha256:${sha256}` });
   }
 
+  /** A stored blob streamed from here in every mode (brew.git's packs: git must never be redirected). */
+  streamStored(x: Exchange, sha256: string, contentType: string): Promise<void> {
+    return this.sizeOf(sha256).then((size) => this.streamBlob(x, sha256, size, { key: `sha256:${sha256}`, contentType }));
+  }
+
+  private async sizeOf(sha256: string): Promise<number> {
+    const cached = this.blobSizes.get(sha256);
+    if (cached !== undefined) return cached;
+    const found = await this.options.blobs.size(sha256);
+    if (found === undefined) throw httpErrors.notFound('not in the store');
+    this.blobSizes.set(sha256, found);
+    return found;
+  }
+
   /**
    * A GET in redirect mode gets a presigned store URL (carrying the
    * disposition, which S3 then sends); HEAD is answered here, because a
@@ -136,7 +152,7 @@ export class BlobRoutes {
 
   private async streamBlob(x: Exchange, sha256: string, size: number, naming: BlobNaming): Promise<void> {
     const etag = `"${sha256}"`;
-    const base = ['content-type', 'application/gzip', 'etag', etag, 'accept-ranges', 'bytes', 'cache-control', 'public, max-age=31536000, immutable'];
+    const base = ['content-type', naming.contentType ?? 'application/gzip', 'etag', etag, 'accept-ranges', 'bytes', 'cache-control', 'public, max-age=31536000, immutable'];
     if (naming.fileName) base.push('content-disposition', attachment(naming.fileName()));
     if (notModified(x.req, etag)) return this.reply.send(x, 304, base);
     const range = parseRange(x.req.headers.range, size);

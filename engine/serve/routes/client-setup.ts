@@ -1,17 +1,20 @@
-import { brewEnvFile } from '../../homebrew/client-settings';
+import { brewEnvFile, installWrapper } from '../../homebrew/client-settings';
 import { httpErrors } from '../http-errors';
 import { Exchange, HeaderList, ReplyWriter } from '../reply';
 
-/** A short cache: the file changes only with the mirror's configuration. */
-const BREW_ENV_HEADERS: HeaderList = ['content-type', 'text/plain; charset=utf-8', 'cache-control', 'public, max-age=300'];
+/** A short cache: the files change only with the mirror's configuration and whether it serves brew.git. */
+const TEXT_HEADERS: HeaderList = ['content-type', 'text/plain; charset=utf-8', 'cache-control', 'public, max-age=300'];
 
 /**
- * What a machine needs to start using the mirror, for the air-gap: today the
- * fleet's `/brew.env`. Built once from the configured public URL, never from
- * the request (a forged Host header must not end up in a client's settings).
+ * What a machine needs to start using the mirror: the fleet's `/brew.env`
+ * and the one-line installer `/install`. Built from the configured public
+ * URL, never from the request (a forged Host header must not end up in a
+ * client's settings). `HOMEBREW_BREW_GIT_REMOTE` is in them only while the
+ * published generation serves brew.git: pointed at a mirror without it,
+ * every `brew update` would fail.
  */
 export class ClientSetupRoutes {
-  private brewEnvBody?: string;
+  private readonly bodies = new Map<string, string>();
 
   constructor(
     private readonly publicUrl: string | (() => string) | undefined,
@@ -19,8 +22,23 @@ export class ClientSetupRoutes {
   ) {}
 
   brewEnv(x: Exchange): void {
-    if (this.publicUrl === undefined) throw httpErrors.notFound('this mirror has no public URL configured');
-    this.brewEnvBody ??= brewEnvFile({ publicUrl: typeof this.publicUrl === 'function' ? this.publicUrl() : this.publicUrl });
-    this.reply.send(x, 200, BREW_ENV_HEADERS, this.brewEnvBody);
+    const brewGit = x.snapshot?.brew?.record.brewGit !== undefined;
+    this.reply.send(x, 200, TEXT_HEADERS, this.body(`brew.env:${brewGit}`, (publicUrl) => brewEnvFile({ publicUrl, brewGit })));
+  }
+
+  install(x: Exchange): void {
+    const brew = x.snapshot?.brew;
+    if (!brew?.record.brewGit || !brew.installScript) throw httpErrors.notFound('this mirror serves no brew.git and install script (its sync ran --without-brew)');
+    this.reply.send(x, 200, TEXT_HEADERS, this.body('install', (publicUrl) => installWrapper({ publicUrl, brewGit: true })));
+  }
+
+  private body(key: string, make: (publicUrl: string) => string): string {
+    if (this.publicUrl === undefined) throw httpErrors.notFound('this mirror has no public URL configured (--public-url)');
+    let body = this.bodies.get(key);
+    if (body === undefined) {
+      body = make(typeof this.publicUrl === 'function' ? this.publicUrl() : this.publicUrl);
+      this.bodies.set(key, body);
+    }
+    return body;
   }
 }

@@ -1,0 +1,118 @@
+import { createHash } from 'crypto';
+import { RunRecord } from '../ports';
+
+/**
+ * The page at `/`, for people: what this mirror is, how fresh it is, what it
+ * holds, and the two things a person copies (the one-line install and the
+ * fleet's brew.env). Plain server-rendered HTML with one inline style sheet,
+ * allowed by its hash in the page's CSP: no scripts, no external assets, so it
+ * renders the same on an air-gapped phone. Every value is escaped.
+ */
+export interface HomePageView {
+  readonly publicUrl?: string;
+  readonly generation?: {
+    readonly id: string;
+    readonly publishedAt: string;
+    readonly verifiedAt?: string;
+    readonly bottlesPerTag: ReadonlyMap<string, number>;
+    readonly brewReleases: readonly string[];
+    readonly brewGitHead?: string;
+    readonly installScript: boolean;
+  };
+  readonly lastRun?: Pick<RunRecord, 'runId' | 'status' | 'startedAt' | 'finishedAt' | 'bottles'> & { readonly error?: string };
+  /** The brew.env body, when a public URL is configured. */
+  readonly brewEnv?: string;
+  readonly now: Date;
+}
+
+const STYLE = [
+  'body{font:16px/1.5 system-ui,-apple-system,sans-serif;margin:0 auto;max-width:46rem;padding:1rem;color:#1d1d1f}',
+  'h1{font-size:1.6rem;margin:.5rem 0}h2{font-size:1.15rem;margin:1.5rem 0 .4rem}',
+  'pre{background:#f2f2f4;padding:.75rem;overflow-x:auto;white-space:pre-wrap;word-break:break-all;border-radius:6px}',
+  'table{border-collapse:collapse}td,th{padding:.2rem .8rem .2rem 0;text-align:left}td.n{text-align:right}',
+  '.warn{color:#a61b1b}.muted{color:#5f5f66}',
+].join('');
+
+/** The page's Content-Security-Policy: nothing but its own style sheet. */
+export const HOME_PAGE_CSP = `default-src 'none'; style-src 'sha256-${createHash('sha256').update(STYLE).digest('base64')}'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'`;
+
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+/** HTML-escapes text for element content and quoted attributes. */
+export const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c) => ESCAPES[c]);
+
+/** `3 hours`, `2 days`: the largest whole unit. */
+export function formatAge(ms: number): string {
+  const units: [string, number][] = [['day', 86_400_000], ['hour', 3_600_000], ['minute', 60_000]];
+  for (const [unit, size] of units) {
+    const n = Math.floor(ms / size);
+    if (n >= 1) return `${n} ${unit}${n === 1 ? '' : 's'}`;
+  }
+  return 'less than a minute';
+}
+
+export function renderHomePage(view: HomePageView): string {
+  const e = escapeHtml;
+  const g = view.generation;
+  const sections: string[] = [];
+  sections.push(
+    '<h1>Homebrew mirror</h1>',
+    `<p>This server mirrors Homebrew for machines whose only way out is this mirror: Homebrew's signed API, the bottles it names, ${
+      g?.brewGitHead ? 'brew itself (brew.git and the portable Ruby each release pins) and the install script' : 'and nothing of brew itself yet'
+    }. Every file was verified against Homebrew's signature or sha256 before it was published here.</p>`,
+  );
+  if (!g) {
+    sections.push('<h2>Published generation</h2>', '<p class="warn">Nothing is published yet: the first sync has not finished.</p>');
+  } else {
+    const age = formatAge(view.now.getTime() - Date.parse(g.publishedAt));
+    const verified = g.verifiedAt ? ` Upstream last checked ${e(formatAge(view.now.getTime() - Date.parse(g.verifiedAt)))} ago.` : '';
+    const tags = [...g.bottlesPerTag].sort(([a], [b]) => a.localeCompare(b));
+    const total = tags.reduce((n, [, count]) => n + count, 0);
+    sections.push(
+      '<h2>Published generation</h2>',
+      `<p>Generation <code>${e(g.id)}</code>, published ${e(age)} ago (${e(g.publishedAt)}).${verified}</p>`,
+      '<h2>Bottles per platform</h2>',
+      tags.length === 0
+        ? '<p>No bottles.</p>'
+        : `<table><tr><th>platform tag</th><th>bottles</th></tr>${tags.map(([tag, n]) => `<tr><td>${e(tag)}</td><td class="n">${n}</td></tr>`).join('')}<tr><th>total</th><th class="n">${total}</th></tr></table>`,
+      '<h2>brew releases covered</h2>',
+      g.brewReleases.length === 0
+        ? '<p>None: this mirror serves no portable Ruby, so brew cannot run from it alone.</p>'
+        : `<p>${g.brewReleases.map((r) => `<code>${e(r)}</code>`).join(', ')}${g.brewGitHead ? `; brew.git at <code>${e(g.brewGitHead.slice(0, 12))}</code>` : ''}.</p>`,
+    );
+  }
+  const run = view.lastRun;
+  sections.push('<h2>Last sync</h2>');
+  if (!run) sections.push('<p>No sync has run yet.</p>');
+  else {
+    const when = run.finishedAt ?? run.startedAt;
+    const counts = run.bottles ? `: ${run.bottles.transferred} bottles copied, ${run.bottles.skipped} already here, ${run.bottles.failed} failed` : '';
+    sections.push(`<p>${e(run.status)} at ${e(when)}${e(counts)}.</p>`);
+    if (run.error) sections.push(`<p class="warn">${e(run.error)}</p>`);
+  }
+  sections.push('<h2>Install Homebrew from this mirror</h2>');
+  if (!view.publicUrl) {
+    sections.push('<p class="muted">This mirror has no public URL configured (<code>--public-url</code>), so it cannot hand out settings.</p>');
+  } else {
+    if (g?.brewGitHead && g.installScript) {
+      sections.push(`<pre>curl -fsSL ${e(view.publicUrl)}/install | bash</pre>`, "<p>On macOS, install Apple's Command Line Tools first (<code>xcode-select --install</code>): they come from Apple, not from this mirror.</p>");
+    } else {
+      sections.push('<p class="muted">This mirror serves no brew.git and install script, so a new machine cannot install Homebrew from it alone.</p>');
+    }
+    sections.push(
+      `<h2>Settings for every machine</h2><p>Save this as <code>/etc/homebrew/brew.env</code> (or fetch <a href="${e(view.publicUrl)}/brew.env">${e(view.publicUrl)}/brew.env</a>):</p>`,
+      `<pre>${e(view.brewEnv ?? '')}</pre>`,
+    );
+  }
+  sections.push('<p class="muted">Casks and source builds download from their vendors and are not mirrored. Machine-readable status: <a href="/status">/status</a>.</p>');
+  return [
+    '<!doctype html>',
+    '<html lang="en"><head><meta charset="utf-8">',
+    '<meta name="viewport" content="width=device-width, initial-scale=1">',
+    '<title>Homebrew mirror</title>',
+    `<style>${STYLE}</style></head><body>`,
+    ...sections,
+    '</body></html>',
+    '',
+  ].join('\n');
+}
