@@ -12,6 +12,7 @@ export const LIMITS = {
   maxMissingPercent: { default: SYNC_DEFAULTS.maxMissingPercent, min: 0, max: 100 },
   maxDropPercent: { default: SYNC_DEFAULTS.maxDropPercent, min: 0, max: 100 },
   port: { default: SERVE_DEFAULTS.port, min: 0, max: 65535 },
+  brewReleases: { default: SYNC_DEFAULTS.brewReleases, min: 1, max: 20 },
   keepGenerations: { default: DEFAULT_HOUSEKEEPING.keepGenerations, min: 1, max: 1000 },
   orphanGraceDays: { default: DEFAULT_HOUSEKEEPING.orphanGraceDays, min: 0, max: 3650 },
   runRecordDays: { default: DEFAULT_HOUSEKEEPING.runRecordDays, min: 0, max: 36500 },

@@ -13,12 +13,14 @@ import { runSync } from '../engine/sync/run-sync';
 import { DEFAULT_ROUTING } from '../engine/sync/route';
 import { DEFAULT_UPSTREAM_LIMITS, UPSTREAM_LIMIT_ENV, Upstream } from '../engine/sync/upstream';
 import { localSyncDeps } from '../engine/wiring/local';
+import { BrewMirrorOptions } from '../engine/brew/mirror-brew';
 import type { Io } from './io';
 import { LIMITS, glueNegativeValues, integerOption, numberOption } from './options';
 import { ProgressMeter, formatBytes } from './progress';
 
 export const SYNC_USAGE = `usage: bottles sync --store DIR [--tags TAG,...] [--formulae NAME,...] [--without-all] [--dry-run] [--api-url URL]
                    [--public-key PEM] [--allow-http] [--concurrency N] [--max-missing PCT] [--max-drop PCT] [--force]
+                   [--without-brew | --brew-git-url URL --brew-releases N --registry-url URL --install-script-url URL]
                    [--json] [--verbose]`;
 
 export const SYNC_HELP = `${SYNC_USAGE}
@@ -46,6 +48,15 @@ is served only once every bottle it names is stored (all or nothing).
   --max-drop PCT      largest share of the published generation's bottles a new API may
                       drop and still publish, 0-100 (default: ${LIMITS.maxDropPercent.default}); a wrong or empty
                       signed file is refused instead of wiping the mirror
+  --without-brew      mirror only the API and bottles; leave out brew itself (by default
+                      brew.git, the portable Rubies of its newest releases and the install
+                      script are mirrored too, so a machine with no other way out can install,
+                      update and run brew; mirroring brew.git needs the git CLI)
+  --brew-git-url URL  Homebrew/brew's repository (default: ${SYNC_DEFAULTS.brewGitUrl})
+  --brew-releases N   newest brew release tags whose pinned portable Rubies are mirrored,
+                      ${LIMITS.brewReleases.min}-${LIMITS.brewReleases.max} (default: ${LIMITS.brewReleases.default})
+  --registry-url URL  registry root portable Ruby comes from (default: ${SYNC_DEFAULTS.registryUrl})
+  --install-script-url URL  Homebrew/install's script (default: ${SYNC_DEFAULTS.installScriptUrl})
   --force             publish whatever the drop (same as --max-drop 100), and a packages file
                       older than the published one's (a replay, refused otherwise)
   --json              print one JSON summary line on stdout
@@ -63,7 +74,7 @@ Exit codes: 0 published, or upstream unchanged (nothing to publish); 1 the run f
 previous generation stays served; 2 usage, configuration or local error;
 130 interrupted by Ctrl-C (143 by SIGTERM).`;
 
-const VALUE_OPTIONS = ['store', 'api-url', 'tags', 'formulae', 'public-key', 'concurrency', 'max-missing', 'max-drop'];
+const VALUE_OPTIONS = ['store', 'api-url', 'tags', 'formulae', 'public-key', 'concurrency', 'max-missing', 'max-drop', 'brew-git-url', 'brew-releases', 'registry-url', 'install-script-url'];
 
 export async function syncCommand(args: string[], io: Io): Promise<number> {
   const { values } = parseArgs({
@@ -82,6 +93,11 @@ export async function syncCommand(args: string[], io: Io): Promise<number> {
       'max-missing': { type: 'string' },
       'max-drop': { type: 'string' },
       force: { type: 'boolean' },
+      'without-brew': { type: 'boolean' },
+      'brew-git-url': { type: 'string' },
+      'brew-releases': { type: 'string' },
+      'registry-url': { type: 'string' },
+      'install-script-url': { type: 'string' },
       json: { type: 'boolean' },
       verbose: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -92,13 +108,14 @@ export async function syncCommand(args: string[], io: Io): Promise<number> {
     return 0;
   }
   if (!values.store) throw new UsageError('--store DIR is required');
-  const { apiUrl, tags, formulae, concurrency, maxMissingPercent, maxDropPercent, force, publicKey } = runOptions(values);
+  const { apiUrl, tags, formulae, concurrency, maxMissingPercent, maxDropPercent, force, publicKey, brew } = runOptions(values);
 
   const root = path.resolve(values.store);
   if (!values['dry-run']) requireWritableStore(root);
   const log = jsonLogger({ service: 'bottles-sync' }, values.verbose ? (line) => io.stderr(`${line}\n`) : () => undefined);
-  const options = { apiUrl, tags, formulae, allFallback: !values['without-all'], publicKey, concurrency, maxMissingPercent, maxDropPercent, force };
-  const upstream = new Upstream({ plainHttp: values['allow-http'] ? 'any' : 'loopback' });
+  const options = { apiUrl, tags, formulae, allFallback: !values['without-all'], publicKey, concurrency, maxMissingPercent, maxDropPercent, force, brew };
+  const plainHttp = values['allow-http'] ? 'any' : 'loopback';
+  const upstream = new Upstream({ plainHttp });
   if (values['dry-run']) return dryRun(root, options, log, io, Boolean(values.json), upstream);
   const showProgress = io.isTty && !values.json;
   const meter = new ProgressMeter((line) => io.stderr(`\r${line}\u001b[K`));
@@ -110,7 +127,7 @@ export async function syncCommand(args: string[], io: Io): Promise<number> {
   let summary: SyncSummary;
   try {
     summary = await runSync(
-      localSyncDeps(root, { log, upstream, onProgress: showProgress ? (p) => meter.update(p) : undefined }),
+      { ...localSyncDeps(root, { log, upstream, onProgress: showProgress ? (p) => meter.update(p) : undefined }), brewPhase: { plainHttp } },
       { ...options, signal: interrupt.signal },
     );
   } finally {
@@ -135,9 +152,9 @@ function report(summary: SyncSummary, io: Io, options: { json: boolean; customKe
       ? ' (the API must be signed by Homebrew\'s homebrew-1 key; a mirror of files signed with another key needs --public-key PEM)'
       : '';
   if (options.json) {
-    const { runId, published, generation, bottles, bytes, failures, error, unchanged } = summary;
+    const { runId, published, generation, bottles, bytes, failures, error, unchanged, brew } = summary;
     const outcome = published ? {} : unchanged ? { unchanged: true } : { error: `${error}${hint}` };
-    io.stdout(`${JSON.stringify({ runId, published, generation: generation ?? null, bottles, bytes, failures, ...outcome })}\n`);
+    io.stdout(`${JSON.stringify({ runId, published, generation: generation ?? null, bottles, bytes, failures, ...(brew ? { brew } : {}), ...outcome })}\n`);
     return;
   }
   const b = summary.bottles;
@@ -149,6 +166,11 @@ function report(summary: SyncSummary, io: Io, options: { json: boolean; customKe
     io.stderr(`bottles: nothing new published: ${summary.error}${hint}\n`);
   }
   for (const f of summary.failures) io.stderr(`  failed ${f.name} ${f.tag}: ${f.reason}\n`);
+  if (summary.brew) {
+    const releases = summary.brew.releases.length > 0 ? summary.brew.releases.join(', ') : 'none';
+    io.stdout(`brew: brew.git at ${summary.brew.head.slice(0, 12)} (${summary.brew.tags} tags); portable Ruby for releases ${releases}\n`);
+    for (const f of summary.brew.failures) io.stderr(`  brew ${f.release} not covered: ${f.reason}\n`);
+  }
 }
 
 /** `--dry-run`: the plan, per tag and in total, and the AWS route; exit 0, or 1 when the API cannot be verified. */
@@ -234,5 +256,26 @@ function runOptions(values: Record<string, string | boolean | undefined>) {
   } catch (error) {
     throw new UsageError(`--public-key: cannot load ${keyFile}: ${(error as Error).message}`);
   }
-  return { apiUrl, tags, formulae, concurrency, maxMissingPercent, maxDropPercent, force: values.force === true, publicKey };
+  return { apiUrl, tags, formulae, concurrency, maxMissingPercent, maxDropPercent, force: values.force === true, publicKey, brew: brewOptions(values) };
+}
+
+/** brew itself, unless `--without-brew`: each URL checked like `--api-url`. */
+function brewOptions(values: Record<string, string | boolean | undefined>): BrewMirrorOptions | undefined {
+  const flag = (name: string) => values[name] as string | undefined;
+  const named = ['brew-git-url', 'brew-releases', 'registry-url', 'install-script-url'].filter((name) => flag(name) !== undefined);
+  if (values['without-brew']) {
+    if (named.length > 0) throw new UsageError(`--without-brew and --${named[0]} exclude each other`);
+    return undefined;
+  }
+  const url = (name: string, fallback: string) => {
+    const value = flag(name) ?? fallback;
+    if (!/^https?:\/\/[^\s]+$/.test(value)) throw new UsageError(`--${name} must be an http(s) URL, not ${JSON.stringify(value)}`);
+    return value;
+  };
+  return {
+    gitUrl: url('brew-git-url', SYNC_DEFAULTS.brewGitUrl),
+    registryUrl: url('registry-url', SYNC_DEFAULTS.registryUrl),
+    installScriptUrl: url('install-script-url', SYNC_DEFAULTS.installScriptUrl),
+    releases: integerOption(flag('brew-releases'), '--brew-releases', LIMITS.brewReleases),
+  };
 }

@@ -262,7 +262,7 @@ async function measureServe(formulae: Formula[]): Promise<{ rssMiB: number; peak
 }
 
 function syncArgs(...extra: string[]): string[] {
-  return ['sync', '--store', store, '--api-url', upstream!.apiRoot, '--public-key', pemFile, '--concurrency', '32', '--json', ...extra];
+  return ['sync', '--store', store, '--api-url', upstream!.apiRoot, '--public-key', pemFile, '--concurrency', '32', '--without-brew', '--json', ...extra];
 }
 
 let upstream: FixtureUpstream | undefined;

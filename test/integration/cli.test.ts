@@ -1,6 +1,6 @@
 import { localStores } from '../../engine/wiring/local';
 import { execFile, spawn } from 'child_process';
-import { randomBytes } from 'crypto';
+import { createHash, randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -11,6 +11,7 @@ import { errorKind } from '../../engine/errors';
 import { publishApi, signApiFile, testSigningKey } from '../fixtures/homebrew-api';
 import { FixtureUpstream, startFixtureUpstream } from '../fixtures/upstream-server';
 import { bundleCli } from '../fixtures/cli-bundle';
+import { startGitUpstream } from '../fixtures/git-upstream';
 
 // The real command: the same esbuild bundle `npm run build` makes, run as a child process.
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'hbs-cli-'));
@@ -34,15 +35,41 @@ afterEach(async () => {
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
 function bottles(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return bottlesWithEnv(process.env, ...args);
+}
+function bottlesWithEnv(env: NodeJS.ProcessEnv, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [binary, ...args], { encoding: 'utf8' }, (error, stdout, stderr) =>
+    execFile(process.execPath, [binary, ...args], { encoding: 'utf8', env }, (error, stdout, stderr) =>
       resolve({ code: error ? Number(error.code) : 0, stdout, stderr }),
     );
   });
 }
-const syncArgs = (...extra: string[]) => ['sync', '--store', store, '--api-url', upstream.apiRoot, '--public-key', pemFile, ...extra];
+// Bottles only: brew itself has its own tests below and in brew-mirror.test.ts.
+const syncArgs = (...extra: string[]) => ['sync', '--store', store, '--api-url', upstream.apiRoot, '--public-key', pemFile, '--without-brew', ...extra];
 
 describe('bottles sync', () => {
+  test('mirrors brew itself by default, from the URLs given; without git it stops with exit 2 and one line', async () => {
+    publishApi(upstream, [{ name: 'wget', version: '1.25.0', bottles: [{ tag: 'all', bytes: randomBytes(100) }] }], key.privateKey);
+    upstream.setApiFile('install.sh', Buffer.from('#!/bin/bash\necho install\n'));
+    const brew = await startGitUpstream();
+    try {
+      const ruby = randomBytes(1000);
+      upstream.addBlob('portable-ruby', ruby);
+      brew.release('6.0.18', '4.0.6', [{ platform: 'arm64-darwin', rubyTag: 'arm64_big_sur', sha256: createHash('sha256').update(ruby).digest('hex') }]);
+      const brewFlags = ['--brew-git-url', brew.url, '--registry-url', new URL(upstream.registryRoot).origin, '--install-script-url', `${upstream.apiRoot}/install.sh`];
+      const noGit = await bottlesWithEnv({ PATH: '/nonexistent' }, 'sync', '--store', store, '--api-url', upstream.apiRoot, '--public-key', pemFile, ...brewFlags);
+      expect([noGit.code, noGit.stderr.split('\n')[0]]).toEqual([2, 'bottles: git is not installed: mirroring brew.git needs the git CLI (or run with --without-brew)']);
+      expect(await localStores(store).state.getPublished()).toBeUndefined();
+
+      const run = await bottles('sync', '--store', store, '--api-url', upstream.apiRoot, '--public-key', pemFile, ...brewFlags);
+      expect(run.code).toBe(0);
+      expect(run.stdout).toMatch(new RegExp(`^brew: brew\\.git at ${brew.git('rev-parse', 'HEAD').slice(0, 12)} \\(1 tags\\); portable Ruby for releases 6\\.0\\.18$`, 'm'));
+      expect((await localStores(store).state.getPublished())!.brewReleases).toEqual(['6.0.18']);
+    } finally {
+      await brew.close();
+    }
+  });
+
   test('exit 0 and one JSON summary line when published; rerun transfers nothing', async () => {
     publishApi(upstream, [
       { name: 'gtk+3', version: '3.24.43', bottles: [{ tag: 'x86_64_linux', bytes: randomBytes(4096) }] },
@@ -152,7 +179,7 @@ describe('bottles sync', () => {
   test('a store that is a file is one line and exit 2, before any request upstream', async () => {
     const file = path.join(work, 'sync-not-a-dir');
     fs.writeFileSync(file, 'x');
-    const run = await bottles('sync', '--store', file, '--api-url', upstream.apiRoot, '--public-key', pemFile, '--json');
+    const run = await bottles('sync', '--store', file, '--api-url', upstream.apiRoot, '--public-key', pemFile, '--without-brew', '--json');
     expect(run.code).toBe(2);
     expect(run.stderr.split('\n')[0]).toBe(`bottles: store ${file} is not a directory`);
     expect(run.stderr).not.toMatch(/\n\s+at /);
@@ -186,13 +213,13 @@ describe('bottles sync', () => {
     expect(run.stdout).toBe('');
     expect(run.stderr).toBe('bottles: nothing new published: formula.jws.json: signature does not verify with key "homebrew-1"\n');
     // With the bundled key, the message says how to mirror files signed with another.
-    const bundled = await bottles('sync', '--store', store, '--api-url', upstream.apiRoot);
+    const bundled = await bottles('sync', '--store', store, '--api-url', upstream.apiRoot, '--without-brew');
     expect(bundled.stderr).toMatch(/signature does not verify with key "homebrew-1" \(.*needs --public-key PEM\)\n$/);
   });
 
   test('the bundled homebrew-1 key is the default and rejects test-signed files', async () => {
     publishApi(upstream, [{ name: 'wget', version: '1.25.0', bottles: [{ tag: 'all', bytes: randomBytes(100) }] }], key.privateKey);
-    const run = await bottles('sync', '--store', store, '--api-url', upstream.apiRoot, '--json');
+    const run = await bottles('sync', '--store', store, '--api-url', upstream.apiRoot, '--without-brew', '--json');
     expect(run.code).toBe(1);
     expect(JSON.parse(run.stdout).published).toBe(false);
   });
@@ -217,6 +244,9 @@ describe('bottles sync', () => {
     [['sync', '--store', '/tmp/x', '--max-drop', '101'], /--max-drop must be a number from 0 to 100, not "101"/],
     [['sync', '--store', '/tmp/x', '--force', '--max-drop', '5'], /--force and --max-drop exclude each other/],
     [['sync', '--store', '/tmp/x', '--api-url', 'ftp://x'], /--api-url must be an http\(s\) URL/],
+    [['sync', '--store', '/tmp/x', '--without-brew', '--brew-git-url', 'https://x.test/brew'], /--without-brew and --brew-git-url exclude each other/],
+    [['sync', '--store', '/tmp/x', '--brew-git-url', 'git@github.com:Homebrew/brew'], /--brew-git-url must be an http\(s\) URL/],
+    [['sync', '--store', '/tmp/x', '--brew-releases', '0'], /--brew-releases must be an integer from 1 to 20, not "0"/],
     [['sync', '--store', '/tmp/x', '--public-key', '/nonexistent.pem'], /--public-key: cannot load/],
   ])('usage and configuration errors exit 2 with one line and the usage: %p', async (args, message) => {
     const run = await bottles(...(args as string[]));

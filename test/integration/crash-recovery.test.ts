@@ -56,7 +56,7 @@ async function publishThenHang(): Promise<string> {
 }
 
 function startSync(): { proc: ChildProcess; done: Promise<{ code: number | null; stdout: string; stderr: string }> } {
-  const proc = spawn(process.execPath, [binary, 'sync', '--store', store, '--api-url', upstream.apiRoot, '--public-key', pemFile, '--json']);
+  const proc = spawn(process.execPath, [binary, 'sync', '--store', store, '--api-url', upstream.apiRoot, '--public-key', pemFile, '--without-brew', '--json']);
   let stdout = '';
   let stderr = '';
   proc.stdout!.on('data', (d) => (stdout += d));

@@ -1,0 +1,251 @@
+import { execFile } from 'child_process';
+import { createHash, randomBytes } from 'crypto';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { promisify } from 'util';
+import { MemoryRateLimiter } from '../../engine/adapters/local/memory-rate-limiter';
+import { loadBrewRecord } from '../../engine/brew/brew-record';
+import { BrewMirrorOptions } from '../../engine/brew/mirror-brew';
+import { jsonLogger } from '../../engine/logger';
+import { MirrorServer } from '../../engine/serve/server';
+import { LocalSyncOptions, runSync } from '../../engine/sync/run-sync';
+import { localStores, localSyncDeps } from '../../engine/wiring/local';
+import { GitUpstream, PortableRubyPin, startGitUpstream } from '../fixtures/git-upstream';
+import { publishApi, testSigningKey } from '../fixtures/homebrew-api';
+import { FixtureUpstream, startFixtureUpstream } from '../fixtures/upstream-server';
+
+const run = promisify(execFile);
+const key = testSigningKey();
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const INSTALL_SH = Buffer.from('#!/bin/bash\n# Homebrew/install stand-in\necho "install from ${HOMEBREW_BREW_GIT_REMOTE}"\n');
+
+let upstream: FixtureUpstream;
+let brew: GitUpstream;
+let root: string;
+let work: string;
+const rubies = new Map<string, Buffer>();
+let pins6018: PortableRubyPin[];
+
+/** A portable Ruby blob upstream has, and the pin naming it. */
+function ruby(platform: string, rubyTag: string, inRegistry = true): PortableRubyPin {
+  const bytes = randomBytes(4096 + rubies.size);
+  const sha256 = sha(bytes);
+  rubies.set(sha256, bytes);
+  if (inRegistry) upstream.addBlob('portable-ruby', bytes);
+  return { platform, rubyTag, sha256 };
+}
+
+/** Release tags upstream has, newest first. */
+const upstreamReleases = () => brew.git('tag', '--list', '--sort=-v:refname').split('\n');
+
+/** A new week upstream: a new signed API (a run that finds the API unchanged publishes nothing, brew included). */
+let week = 0;
+function newApiWeek() {
+  week++;
+  publishApi(upstream, [{ name: 'wget', version: `1.25.${week}`, bottles: [{ tag: 'arm64_sonoma', bytes: randomBytes(2000) }] }], key.privateKey, { generatedAt: 1795000000 + week * 604800 });
+}
+
+const brewOptions = (): BrewMirrorOptions => ({ gitUrl: brew.url, registryUrl: new URL(upstream.registryRoot).origin, installScriptUrl: `${upstream.apiRoot}/install.sh` });
+
+async function sync(options: Partial<LocalSyncOptions> = {}) {
+  return runSync(localSyncDeps(root, { log: jsonLogger({}, () => undefined) }), { apiUrl: upstream.apiRoot, publicKey: key.publicKey, brew: brewOptions(), ...options });
+}
+
+async function serve(mode: 'proxy' | 'redirect' = 'proxy') {
+  let base = '';
+  const server = new MirrorServer({
+    ...localStores(root),
+    log: jsonLogger({}, () => undefined),
+    limiter: new MemoryRateLimiter({ ratePerSecond: 10_000, burst: 10_000 }),
+    mode,
+    // Redirect mode must never reach brew.git: git would fetch everything else from the redirect target.
+    presign: mode === 'redirect' ? async (digest) => `http://127.0.0.1:9/presigned/${digest}` : undefined,
+    pollMs: 60_000,
+    publicUrl: () => base,
+  });
+  base = `http://127.0.0.1:${await server.listen(0, '127.0.0.1')}`;
+  return { server, base };
+}
+
+const git = (cwd: string, ...args: string[]) =>
+  run('git', args, { cwd, env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null', GIT_TERMINAL_PROMPT: '0' } }).then((r) => r.stdout.trim());
+
+beforeAll(async () => {
+  upstream = await startFixtureUpstream();
+  brew = await startGitUpstream();
+  publishApi(upstream, [{ name: 'wget', version: '1.25.0', bottles: [{ tag: 'arm64_sonoma', bytes: randomBytes(2000) }] }], key.privateKey);
+  upstream.setApiFile('install.sh', INSTALL_SH);
+  const shared = ruby('x86_64-linux', 'x86_64_linux');
+  brew.release('6.0.16', '4.0.4', [ruby('arm64-darwin', 'arm64_big_sur'), shared]);
+  brew.release('6.0.17', '4.0.5', [ruby('arm64-darwin', 'arm64_big_sur'), shared]);
+  pins6018 = [ruby('arm64-darwin', 'arm64_big_sur'), ruby('x86_64-darwin', 'catalina'), ruby('arm64-linux', 'arm64_linux'), ruby('x86_64-linux', 'x86_64_linux')];
+  brew.release('6.0.18', '4.0.6', pins6018);
+  brew.commit('Library/Homebrew/next.rb', 'unreleased\n');
+});
+
+afterAll(async () => {
+  await upstream.close();
+  await brew.close();
+});
+
+beforeEach(() => {
+  root = fs.mkdtempSync(path.join(os.tmpdir(), 'brew-mirror-'));
+  work = fs.mkdtempSync(path.join(os.tmpdir(), 'brew-clone-'));
+});
+
+describe('brew.git in the store, served to a real git client', () => {
+  test('a real git clone over the mirror gets every tag and the default branch, in redirect mode too, and never a redirect', async () => {
+    const summary = await sync();
+    expect(summary.published).toBe(true);
+    expect(summary.brew).toMatchObject({ head: brew.git('rev-parse', 'master'), tags: 3, releases: ['6.0.18', '6.0.17', '6.0.16'], failures: [] });
+
+    const { server, base } = await serve('redirect');
+    try {
+      await git(work, 'clone', '--quiet', `${base}/brew.git`, 'brew');
+      const clone = path.join(work, 'brew');
+      expect(await git(clone, 'tag', '--list')).toBe('6.0.16\n6.0.17\n6.0.18');
+      expect(await git(clone, 'rev-parse', 'HEAD')).toBe(brew.git('rev-parse', 'master'));
+      expect(await git(clone, 'rev-parse', '6.0.18^{commit}')).toBe(brew.git('rev-parse', '6.0.18^{commit}'));
+      // What install.sh does after its fetch: check out the newest release tag.
+      await git(clone, 'checkout', '--quiet', '6.0.18');
+      expect(fs.readFileSync(path.join(clone, 'Library/Homebrew/vendor/portable-ruby-version'), 'utf8')).toBe('4.0.6\n');
+      await git(clone, 'fsck', '--no-progress');
+    } finally {
+      await server.stop(0);
+    }
+  });
+
+  test('a weekly sync stores only the new objects, as one new pack, and `git fetch --force --tags` from the mirror gets the new release', async () => {
+    await sync();
+    const first = (await loadBrewRecord(localStores(root).objects, (await localStores(root).state.getPublished())!.generation))!;
+    const { server, base } = await serve();
+    try {
+      await git(work, 'clone', '--quiet', `${base}/brew.git`, 'brew');
+      const clone = path.join(work, 'brew');
+
+      brew.commit('Library/Homebrew/weekly.rb', 'a week of work\n');
+      // Releases share their Ruby until it is bumped: same version, same pins.
+      brew.release('6.0.19', '4.0.6', pins6018.slice(0, 2));
+      newApiWeek();
+      const fetchesBefore = brew.requests.filter((r) => r.method === 'POST').length;
+      const fullClone = Math.max(...brew.requests.filter((r) => r.method === 'POST').map((r) => r.bytes));
+      const second = await sync();
+      expect(second.published).toBe(true);
+      expect(second.brew!.releases).toEqual(['6.0.19', '6.0.18', '6.0.17']);
+
+      const record = (await loadBrewRecord(localStores(root).objects, second.generation!))!;
+      const added = Object.keys(record.brewGit!.packs).filter((name) => !first.brewGit!.packs[name]);
+      expect(added.map((n) => path.extname(n)).sort()).toEqual(['.idx', '.pack']);
+      for (const [name, stored] of Object.entries(first.brewGit!.packs)) expect(record.brewGit!.packs[name]).toEqual(stored);
+      // The week's fetch negotiated from the stored packs: its pack is a small fraction of the full history.
+      const weekly = brew.requests.filter((r) => r.method === 'POST').slice(fetchesBefore);
+      expect(weekly.length).toBeGreaterThan(0);
+      expect(weekly.reduce((n, r) => n + r.bytes, 0)).toBeLessThan(fullClone / 4);
+
+      await server.refresh();
+      await git(clone, 'fetch', '--quiet', '--force', '--tags', 'origin');
+      expect(await git(clone, 'rev-parse', 'refs/remotes/origin/master')).toBe(brew.git('rev-parse', 'master'));
+      expect(await git(clone, 'tag', '--list')).toContain('6.0.19');
+    } finally {
+      await server.stop(0);
+    }
+  });
+
+  test('the refs a generation publishes name only stored objects; a brew phase that fails publishes nothing', async () => {
+    await sync();
+    const { state, blobs } = localStores(root);
+    const published = (await state.getPublished())!;
+    const record = (await loadBrewRecord(localStores(root).objects, published.generation))!;
+    for (const stored of Object.values(record.brewGit!.packs)) expect(await blobs.size(stored.sha256)).toBe(stored.size);
+
+    upstream.setApiFile('install.sh', undefined);
+    brew.commit('Library/Homebrew/later.rb', 'later\n');
+    newApiWeek();
+    try {
+      const failed = await sync();
+      expect(failed.published).toBe(false);
+      expect(failed.error).toMatch(/install\.sh: HTTP 404/);
+      expect((await state.getPublished())!.generation).toBe(published.generation);
+    } finally {
+      upstream.setApiFile('install.sh', INSTALL_SH);
+    }
+  });
+});
+
+describe('portable Ruby for the newest brew releases', () => {
+  test('every pinned Ruby is served under both URL forms brew tries, byte for byte; the oldest release is left out', async () => {
+    const summary = await sync({ brew: { ...brewOptions(), releases: 2 } });
+    const [newest, next, older] = upstreamReleases();
+    expect(summary.brew!.releases).toEqual([newest, next]);
+    const record = (await loadBrewRecord(localStores(root).objects, summary.generation!))!;
+    const { server, base } = await serve();
+    try {
+      for (const pin of record.releases.flatMap((r) => r.rubies)) {
+        const byDigest = await fetch(`${base}/v2/homebrew/core/portable-ruby/blobs/sha256:${pin.sha256}`);
+        expect(byDigest.status).toBe(200);
+        expect(sha(Buffer.from(await byDigest.arrayBuffer()))).toBe(pin.sha256);
+        const flat = await fetch(`${base}/bottles/${pin.file}`);
+        expect(flat.status).toBe(200);
+        expect(Buffer.from(await flat.arrayBuffer()).equals(rubies.get(pin.sha256)!)).toBe(true);
+      }
+      expect(record.releases.find((r) => r.tag === '6.0.18')!.rubies.map((r) => r.file)).toContain('portable-ruby-4.0.6.arm64_big_sur.bottle.tar.gz');
+      // The third-newest release's own Ruby (no newer one pins its version) is not mirrored.
+      const olderRuby = brew.git('show', `${older}:Library/Homebrew/vendor/portable-ruby-version`);
+      expect(['4.0.4', '4.0.5']).toContain(olderRuby);
+      expect((await fetch(`${base}/bottles/portable-ruby-${olderRuby}.arm64_big_sur.bottle.tar.gz`)).status).toBe(404);
+      expect((await localStores(root).state.getPublished())!.brewReleases).toEqual([newest, next]);
+    } finally {
+      await server.stop(0);
+    }
+  });
+
+  test('a pinned blob missing upstream fails that release only, and is reported', async () => {
+    brew.release('6.0.20', '4.0.7', [ruby('arm64-darwin', 'arm64_big_sur', false)]);
+    try {
+      const summary = await sync();
+      expect(summary.published).toBe(true);
+      expect(summary.brew!.releases).toEqual(upstreamReleases().slice(1, 3));
+      expect(summary.brew!.failures).toEqual([{ release: '6.0.20', reason: expect.stringMatching(/portable-ruby-4\.0\.7\.arm64_big_sur\.bottle\.tar\.gz .*HTTP 404/) }]);
+      expect((await localStores(root).state.getPublished())!.brewReleases).toEqual(upstreamReleases().slice(1, 3));
+    } finally {
+      brew.git('tag', '-d', '6.0.20');
+    }
+  });
+});
+
+describe('the install script and the one-line installer', () => {
+  test('install.sh is served byte for byte; /install exports the settings from the configured URL and runs it', async () => {
+    await sync();
+    const { server, base } = await serve();
+    try {
+      const script = await fetch(`${base}/install.sh`);
+      expect(Buffer.from(await script.arrayBuffer()).equals(INSTALL_SH)).toBe(true);
+      // A forged Host header changes nothing: the URL comes from configuration.
+      const wrapper = await (await fetch(`${base}/install`, { headers: { host: 'evil.example' } })).text();
+      expect(wrapper).toContain(`export HOMEBREW_BREW_GIT_REMOTE=${base}/brew.git`);
+      expect(wrapper).toContain('export HOMEBREW_ARTIFACT_DOMAIN_NO_FALLBACK=1');
+      expect(wrapper).not.toContain('evil.example');
+      // Run it as a new machine would (`curl … | bash`), with a home of its own.
+      const home = fs.mkdtempSync(path.join(os.tmpdir(), 'home-'));
+      const { stdout } = await run('bash', ['-c', `curl -fsSL ${base}/install | bash`], { env: { PATH: process.env.PATH, HOME: home } });
+      expect(stdout).toContain(`install from ${base}/brew.git`);
+      expect(fs.readFileSync(path.join(home, '.homebrew/brew.env'), 'utf8')).toContain(`HOMEBREW_API_DOMAIN=${base}/api`);
+      const env = await (await fetch(`${base}/brew.env`)).text();
+      expect(env).toContain(`HOMEBREW_BREW_GIT_REMOTE=${base}/brew.git`);
+    } finally {
+      await server.stop(0);
+    }
+  });
+
+  test('without brew, nothing of it is served and brew.env does not point at a brew.git that is not there', async () => {
+    await sync({ brew: undefined });
+    const { server, base } = await serve();
+    try {
+      for (const route of ['/brew.git/info/refs', '/brew.git/HEAD', '/install', '/install.sh']) expect([route, (await fetch(`${base}${route}`)).status]).toEqual([route, 404]);
+      expect(await (await fetch(`${base}/brew.env`)).text()).not.toContain('HOMEBREW_BREW_GIT_REMOTE');
+    } finally {
+      await server.stop(0);
+    }
+  });
+});
