@@ -44,6 +44,18 @@ export interface SyncConfig {
   readonly lambdaThresholdBytes: number;
   readonly taskCpu: number;
   readonly taskMemoryMiB: number;
+  /**
+   * Mirror brew itself (brew.git, the portable Rubies its newest releases
+   * pin, install.sh; issue #22), so Macs whose only way out is the mirror can
+   * install, update and run Homebrew. Runs in the Fargate sync task, which has git.
+   * @default true (`HBS_<ENV>_MIRROR_BREW=false` turns it off)
+   */
+  readonly mirrorBrew?: boolean;
+  /**
+   * Newest brew release tags whose portable Rubies are mirrored.
+   * @default 3 (`SYNC_DEFAULTS.brewReleases`)
+   */
+  readonly brewReleases?: number;
 }
 
 export interface AlarmThresholds {

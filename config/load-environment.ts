@@ -104,6 +104,7 @@ export function loadEnvironmentConfig(name: EnvironmentName, env: Env = process.
     alarmEmail,
     imageTag: check(read('IMAGE_TAG') ?? base.imageTag, IMAGE_TAG, `${prefix}IMAGE_TAG`, 'container image tag'),
     mirrorService: { ...base.mirrorService, albScheme },
+    sync: { ...base.sync, mirrorBrew: flag(read('MIRROR_BREW'), `${prefix}MIRROR_BREW`, base.sync.mirrorBrew ?? true) },
     remoteState,
     manageBackupRegionSettings: flag(read('MANAGE_BACKUP_SETTINGS'), `${prefix}MANAGE_BACKUP_SETTINGS`, base.manageBackupRegionSettings),
     workingHours: workingHours(name, read('WORKING_HOURS'), `${prefix}WORKING_HOURS`, base.workingHours),

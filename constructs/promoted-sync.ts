@@ -2,7 +2,7 @@ import { Construct } from 'constructs';
 import { CloudwatchEventRule } from '@cdktf/provider-aws/lib/cloudwatch-event-rule';
 import { CloudwatchEventTarget } from '@cdktf/provider-aws/lib/cloudwatch-event-target';
 import { SecurityGroup } from '@cdktf/provider-aws/lib/security-group';
-import { METRICS_NAMESPACE, PROMOTED_SYNC_TASK_ENV } from '../engine/runtime-config';
+import { METRICS_NAMESPACE, PROMOTED_SYNC_TASK_ENV, brewSyncEnvironment } from '../engine/runtime-config';
 import { BottleStore } from './bottle-store';
 import { ctx } from './environment-context';
 import { FargateTaskDefinition, ImageRepository } from './fargate-task-definition';
@@ -23,6 +23,10 @@ export interface PromotedSyncProps {
   readonly memoryMiB: number;
   /** The replicas it writes to, found through the primary's handoff. */
   readonly replicas: ReplicaData;
+  /** Mirror brew itself, as the primary's sync does. @default true */
+  readonly mirrorBrew?: boolean;
+  /** @default 3 (`SYNC_DEFAULTS.brewReleases`) */
+  readonly brewReleases?: number;
 }
 
 /**
@@ -57,6 +61,7 @@ export class PromotedSync extends Construct {
         [PROMOTED_SYNC_TASK_ENV.stateTable]: replicas.tableName,
         [PROMOTED_SYNC_TASK_ENV.metricsNamespace]: METRICS_NAMESPACE,
         [PROMOTED_SYNC_TASK_ENV.writerRole]: 'promoted',
+        ...brewSyncEnvironment(props),
       },
     });
     const role = this.task.taskRole;

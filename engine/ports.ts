@@ -7,11 +7,18 @@
 import { MirrorError } from './errors';
 
 /** Hands planned work to compute. The plan itself is in the store; only ids travel. */
+/** What a sync task started for a run does (`Dispatcher.startLargeSync`). */
+export type SyncTaskJob = 'transfers' | 'brew';
+
 export interface Dispatcher {
   /** Starts one asynchronous worker per batch. */
   dispatchBatches(runId: string, batchIds: readonly string[]): Promise<void>;
-  /** Starts the large-sync task for a run; returns its identifier (task ARN). */
-  startLargeSync(runId: string): Promise<string>;
+  /**
+   * Starts the Fargate sync task for a run; returns its identifier (task ARN).
+   * `transfers` (default): the run's pending batches, then its brew phase.
+   * `brew`: only the brew phase, while worker Lambdas copy the bottles.
+   */
+  startLargeSync(runId: string, job?: SyncTaskJob): Promise<string>;
 }
 
 /** What `BlobStore.put` must verify before a blob becomes visible. */

@@ -1,3 +1,4 @@
+import { SYNC_DEFAULTS } from './defaults';
 import { ConfigurationError } from './errors';
 
 /**
@@ -31,9 +32,30 @@ export const TASK_DISPATCH_ENV = {
   syncCapacityProvider: 'HBS_SYNC_CAPACITY_PROVIDER',
 } as const;
 
+/**
+ * Whether the sync mirrors brew itself (issue #22) and for how many releases.
+ * The orchestrator puts them in the run's manifest, which the sync task
+ * follows; the DR region's promoted sync reads them itself.
+ */
+export const BREW_SYNC_ENV = {
+  /** `true` or `false` (the stack's `sync.mirrorBrew`). */
+  mirrorBrew: 'HBS_MIRROR_BREW',
+  /** Newest brew releases whose portable Rubies are mirrored (the stack's `sync.brewReleases`). */
+  brewReleases: 'HBS_BREW_RELEASES',
+} as const;
+
+/** The `BREW_SYNC_ENV` variables a stack sets from its configuration (read back by `brewFromEnv`). */
+export function brewSyncEnvironment(settings: { readonly mirrorBrew?: boolean; readonly brewReleases?: number }): Record<string, string> {
+  return {
+    [BREW_SYNC_ENV.mirrorBrew]: String(settings.mirrorBrew ?? true),
+    [BREW_SYNC_ENV.brewReleases]: String(settings.brewReleases ?? SYNC_DEFAULTS.brewReleases),
+  };
+}
+
 export const ORCHESTRATOR_ENV = {
   ...SYNC_ENV,
   ...TASK_DISPATCH_ENV,
+  ...BREW_SYNC_ENV,
   workerFunctionName: 'HBS_WORKER_FUNCTION_NAME',
   lambdaThresholdBytes: 'HBS_LAMBDA_THRESHOLD_BYTES',
 } as const;
@@ -50,6 +72,7 @@ export const PROMOTED_SYNC_TASK_ENV = {
   stateTable: SYNC_ENV.stateTable,
   metricsNamespace: SYNC_ENV.metricsNamespace,
   writerRole: SYNC_ENV.writerRole,
+  ...BREW_SYNC_ENV,
 } as const;
 export const SYNC_TASK_ENV = { ...SYNC_ENV, ...TASK_DISPATCH_ENV } as const;
 /** The mirror service reads the store, the table and its cache user, and reports its own figures as EMF. */

@@ -95,6 +95,8 @@ export class StandbyStack extends ReadableAddressStack {
         cpu: config.sync.taskCpu,
           memoryMiB: config.sync.taskMemoryMiB,
           replicas,
+          mirrorBrew: config.sync.mirrorBrew,
+          brewReleases: config.sync.brewReleases,
         })
       : undefined;
 

@@ -1,9 +1,9 @@
-import { RUN_ID_ENV } from '../../engine/adapters/aws/dispatcher';
+import { RUN_ID_ENV, SYNC_JOB_ENV } from '../../engine/adapters/aws/dispatcher';
 import { jsonLogger } from '../../engine/logger';
-import { PROMOTED_SYNC_TASK_ENV, SYNC_ENV, SYNC_TASK_ENV, readEnvironment } from '../../engine/runtime-config';
+import { PROMOTED_SYNC_TASK_ENV, SYNC_ENV, SYNC_TASK_ENV, oneOf, readEnvironment } from '../../engine/runtime-config';
 import { AWS_RUN_LEASE, runLargeSync } from '../../engine/sync/distributed';
 import { runSync } from '../../engine/sync/run-sync';
-import { assertAwsWriter, awsPromotedSyncDeps, awsSyncDeps, homebrewKey } from '../../engine/wiring/aws';
+import { assertAwsWriter, awsPromotedSyncDeps, awsSyncDeps, brewFromEnv, homebrewKey } from '../../engine/wiring/aws';
 import { limitHeapGrowth } from '../../engine/heap';
 
 // At load, before the heap grows (see engine/heap.ts).
@@ -12,11 +12,13 @@ limitHeapGrowth();
 /**
  * Fargate entry point, in one of two roles (`HBS_WRITER_ROLE`):
  *
- * - `primary`: syncs too large for Lambda. The orchestrator starts it with
- *   only `HBS_RUN_ID`; the plan is in the store. On SIGTERM (Spot reclaim,
- *   deployment) it starts no new bottle, lets in-flight uploads finish within
- *   the stop timeout, and hands the unstarted ones to a successor task for
- *   the same run, as worker Lambdas do when their time runs short.
+ * - `primary`: syncs too large for Lambda, and every run's brew phase (it
+ *   needs git, which Lambda lacks). The orchestrator starts it with
+ *   `HBS_RUN_ID`, and `HBS_SYNC_JOB=brew` when workers copy the bottles; the
+ *   plan is in the store. On SIGTERM (Spot reclaim, deployment) it starts no
+ *   new bottle, lets in-flight uploads finish within the stop timeout, stops
+ *   git, and hands what is left to a successor task for the same run, as
+ *   worker Lambdas do when their time runs short.
  * - `promoted`: the DR region's sync after a promotion (issue #15), started
  *   by its weekly schedule or by hand: one whole sync in this task against
  *   the replicas. On SIGTERM it stops, records the run as interrupted and
@@ -33,14 +35,15 @@ async function largeRun(): Promise<number> {
   const runId = process.env[RUN_ID_ENV];
   if (!runId) throw new Error(`${RUN_ID_ENV} is not set; the orchestrator starts this task with it`);
   const log = jsonLogger({ service: 'sync-task', environment: config.environment, runId });
-  let stopping = false;
+  const job = oneOf(process.env[SYNC_JOB_ENV] ?? 'transfers', SYNC_JOB_ENV, ['transfers', 'brew'] as const);
+  const interrupted = new AbortController();
   process.once('SIGTERM', () => {
-    stopping = true;
+    interrupted.abort();
     log.info('SIGTERM: finishing in-flight uploads, handing the rest to a successor task');
   });
   const deps = await awsSyncDeps(log);
   await assertAwsWriter(deps.state);
-  const summary = await runLargeSync(deps, runId, { stopping: () => stopping });
+  const summary = await runLargeSync(deps, runId, { job, stopping: () => interrupted.signal.aborted, signal: interrupted.signal });
   if (summary) log.info('run finalized', { published: summary.published, error: summary.error });
   return summary && !summary.published ? 1 : 0;
 }
@@ -52,7 +55,7 @@ async function promotedSync(): Promise<number> {
   await assertAwsWriter(deps.state);
   const interrupted = new AbortController();
   process.once('SIGTERM', () => interrupted.abort());
-  const summary = await runSync(deps, { publicKey: homebrewKey(), lease: AWS_RUN_LEASE, signal: interrupted.signal });
+  const summary = await runSync(deps, { publicKey: homebrewKey(), brew: brewFromEnv(), lease: AWS_RUN_LEASE, signal: interrupted.signal });
   log.info('run finished', { published: summary.published, error: summary.error });
   return summary.published || !summary.error ? 0 : 1;
 }

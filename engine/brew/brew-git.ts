@@ -22,6 +22,8 @@ export interface BrewGitDeps {
   readonly timeoutMs: number;
   /** Where the working repository is assembled (default: the OS temp directory; /tmp in the sync task). */
   readonly workDir?: string;
+  /** Stops the running git command (SIGTERM in the sync task). */
+  readonly signal?: AbortSignal;
 }
 
 /** The mirrored repository while the brew phase reads release files from it; `dispose` removes it. */
@@ -51,7 +53,7 @@ export interface WorkingRepository {
  */
 export async function mirrorBrewGit(deps: BrewGitDeps, remote: string, previous?: BrewGitRecord): Promise<WorkingRepository> {
   const dir = await fs.mkdtemp(path.join(deps.workDir ?? os.tmpdir(), 'brew-git-'));
-  const git = (args: string[], input?: string) => deps.git(args, { cwd: dir, input, timeoutMs: deps.timeoutMs });
+  const git = (args: string[], input?: string) => deps.git(args, { cwd: dir, input, timeoutMs: deps.timeoutMs, signal: deps.signal });
   const log = deps.log.child({ brewGit: redactUrl(remote) });
   try {
     await git(['init', '--bare', '--quiet', '.']);

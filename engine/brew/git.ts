@@ -21,7 +21,7 @@ export class GitMissingError extends MirrorError {
 
 export interface GitRunner {
   /** Runs `git <args>` in `cwd`; resolves with stdout, rejects with a `GitError` naming the command. */
-  (args: readonly string[], options: { readonly cwd: string; readonly input?: string; readonly timeoutMs: number }): Promise<string>;
+  (args: readonly string[], options: { readonly cwd: string; readonly input?: string; readonly timeoutMs: number; readonly signal?: AbortSignal }): Promise<string>;
 }
 
 /** The remote's URL after the same checks as every upstream request (https, or http to loopback unless allowed). */
@@ -68,12 +68,12 @@ export function gitCli(remote?: string): GitRunner {
       const child = execFile(
         'git',
         [...pinnedConfig(remote), ...args],
-        { cwd: options.cwd, env, timeout: options.timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' },
+        { cwd: options.cwd, env, timeout: options.timeoutMs, signal: options.signal, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' },
         (error, stdout, stderr) => {
           if (!error) return resolve(stdout);
           const code = (error as NodeJS.ErrnoException).code;
           if (code === 'ENOENT') return reject(new GitMissingError('git is not installed: mirroring brew.git needs the git CLI (or run with --without-brew)'));
-          const why = error.killed ? `stopped after ${options.timeoutMs / 1000} s` : lastLine(stderr) || error.message;
+          const why = options.signal?.aborted ? 'interrupted' : error.killed ? `stopped after ${options.timeoutMs / 1000} s` : lastLine(stderr) || error.message;
           reject(new GitError(`git ${args[0]}: ${remote ? why.split(remote).join(redactUrl(remote)) : why}`));
         },
       );

@@ -42,6 +42,8 @@ export interface BrewPhaseDeps {
   readonly gitTimeoutMs?: number;
   /** Largest install script. Default `SYNC_DEFAULTS.maxInstallScriptBytes` (`HBS_MAX_INSTALL_SCRIPT_BYTES`). */
   readonly maxInstallScriptBytes?: number;
+  /** Ends the phase early (SIGTERM in the sync task): git is stopped, no record is written. */
+  readonly signal?: AbortSignal;
 }
 
 /** Environment variables that override the brew phase's limits (the CLI and the sync task read them). */
@@ -73,18 +75,23 @@ export async function mirrorBrew(deps: BrewPhaseDeps, runId: string, options: Br
   const remote = checkGitRemote(options.gitUrl ?? SYNC_DEFAULTS.brewGitUrl, deps.plainHttp ?? 'loopback');
   const previous = previousGeneration ? await loadBrewRecord(deps.objects, previousGeneration) : undefined;
   const repo = await mirrorBrewGit(
-    { blobs: deps.blobs, git: deps.git ?? gitCli(remote), log, timeoutMs: deps.gitTimeoutMs ?? fromEnv.gitTimeoutMs ?? SYNC_DEFAULTS.brewGitTimeoutMs, workDir: deps.workDir },
+    { blobs: deps.blobs, git: deps.git ?? gitCli(remote), log, timeoutMs: deps.gitTimeoutMs ?? fromEnv.gitTimeoutMs ?? SYNC_DEFAULTS.brewGitTimeoutMs, workDir: deps.workDir, signal: deps.signal },
     remote,
     previous?.brewGit,
   );
+  const stopIfInterrupted = () => {
+    if (deps.signal?.aborted) throw new Error('brew phase interrupted');
+  };
   try {
     const releases: BrewRelease[] = [];
     const registryUrl = options.registryUrl ?? SYNC_DEFAULTS.registryUrl;
     for (const tag of (await repo.releaseTags()).slice(0, options.releases ?? SYNC_DEFAULTS.brewReleases)) {
+      stopIfInterrupted();
       releases.push(await storePinnedRubies({ upstream: deps.upstream, blobs: deps.blobs, log }, registryUrl, await pinnedRubies(repo, tag)));
     }
     const script = await fetchInstallScript(deps.upstream, options.installScriptUrl ?? SYNC_DEFAULTS.installScriptUrl, deps.maxInstallScriptBytes ?? fromEnv.maxInstallScriptBytes ?? SYNC_DEFAULTS.maxInstallScriptBytes);
     await deps.objects.putObject(installScriptKey(runId), script.body);
+    stopIfInterrupted();
     const record: BrewRecord = { brewGit: repo.record, releases, installScript: { sha256: script.sha256, size: script.body.length } };
     // Last: every pack and Ruby it names is stored by now.
     await deps.objects.putObject(brewRecordKey(runId), Buffer.from(JSON.stringify(record)));

@@ -5,7 +5,7 @@ import { Logger } from '../logger';
 import { MetricSink } from '../metrics';
 import { BlobStore, ObjectStore, OrphanMarker, PublishedGeneration, RunFailure, StateStore } from '../ports';
 import { SyncPlan } from './plan';
-import type { BrewMirrorOptions, BrewSummary } from '../brew/mirror-brew';
+import type { BrewMirrorOptions, BrewPhaseDeps, BrewSummary } from '../brew/mirror-brew';
 import { TransferDeps } from './transfer';
 import { Upstream } from './upstream';
 
@@ -78,6 +78,8 @@ export interface PhaseDeps {
   readonly transfer?: Partial<Pick<TransferDeps, 'retry' | 'sleep' | 'random' | 'breaker' | 'onBytes'>>;
   /** Image indexes checked so far while planning (for a progress display). */
   readonly onManifest?: (done: number, total: number) => void;
+  /** How the brew phase reaches git and where it works (`SyncOptions.brew`); defaults in `BrewPhaseDeps`. */
+  readonly brewPhase?: Omit<BrewPhaseDeps, 'upstream' | 'blobs' | 'objects' | 'log'>;
 }
 
 /** What finalize needs to know about a run, staged by prepare. */
@@ -105,6 +107,23 @@ export interface RunManifest {
   readonly failures: RunFailure[];
   /** Batches the run was split into; a batch may add continuation batches. */
   readonly batchIds: string[];
+  /**
+   * The run also mirrors brew (`SyncOptions.brew`): one more unit of work
+   * besides the batches, with its result under `BREW_UNIT`. In AWS it runs in
+   * the Fargate task, the workload that has a git binary.
+   */
+  readonly brew?: BrewMirrorOptions;
+}
+
+/** The brew phase's result key in a run (`runKeys.result(runId, BREW_UNIT)`), beside the batches'. */
+export const BREW_UNIT = 'brew';
+
+/** What the brew phase reported: its summary, or why it failed (the run then publishes nothing). */
+export type BrewUnitResult = { readonly brew: BrewSummary; readonly error?: undefined } | { readonly error: string; readonly brew?: undefined };
+
+/** Units the run's countdown starts from: every batch, and the brew phase when the run has one. */
+export function countdownUnits(manifest: RunManifest): number {
+  return manifest.batchIds.length + (manifest.brew ? 1 : 0);
 }
 
 export interface BatchResult {

@@ -1,7 +1,8 @@
-import { Dispatcher } from '../ports';
+import { Dispatcher, SyncTaskJob } from '../ports';
 import { SYNC_DEFAULTS } from '../defaults';
 import { loadBatch, stageContinuation, transferBatch } from './batch';
-import { PhaseDeps, SyncOptions, SyncSummary } from './contracts';
+import { BREW_UNIT, PhaseDeps, RunManifest, SyncOptions, SyncSummary, countdownUnits } from './contracts';
+import { runBrewUnit } from './brew-phase';
 import { finalizeRun, recordUnchanged } from './finalize';
 import { SYNC_LEASE } from './lease';
 import { prepareRun } from './prepare';
@@ -66,19 +67,23 @@ export async function orchestrate(
     if (prepared.unchanged) return { runId, outcome: 'finalized', summary: await recordUnchanged(deps, runId, started, prepared.unchanged, prepared.plan) };
     const { manifest, plan } = prepared;
     const chosen = route as Route;
-    if (chosen.kind === 'nothing') {
+    if (chosen.kind === 'nothing' && !manifest.brew) {
       // Nothing to copy, but the API may still have changed: publish it now.
       return { runId, outcome: 'finalized', summary: await finalizeRun(deps, runId) };
     }
-    await deps.state.startCountdown(runId, manifest.batchIds.length);
-    if (chosen.kind === 'lambda') {
-      await deps.dispatcher.dispatchBatches(runId, manifest.batchIds);
-    } else {
+    // The brew phase is one more unit: whichever of the batches and the brew phase ends last finalizes.
+    await deps.state.startCountdown(runId, countdownUnits(manifest));
+    if (chosen.kind === 'lambda') await deps.dispatcher.dispatchBatches(runId, manifest.batchIds);
+    if (chosen.kind === 'fargate') {
       log.info('routing to the Fargate task', { reason: chosen.reason });
-      await deps.dispatcher.startLargeSync(runId);
+      await deps.dispatcher.startLargeSync(runId, 'transfers');
+    } else if (manifest.brew) {
+      // Lambda has no git: the brew phase runs in the sync task, beside the workers.
+      await deps.dispatcher.startLargeSync(runId, 'brew');
     }
-    log.info('dispatched', { route: chosen.kind, batches: manifest.batchIds.length, bytes: plan.bytesToTransfer });
-    return { runId, outcome: 'dispatched', route: chosen.kind, batches: manifest.batchIds.length, bytes: plan.bytesToTransfer };
+    const dispatched = chosen.kind === 'nothing' ? 'fargate' : chosen.kind;
+    log.info('dispatched', { route: dispatched, batches: manifest.batchIds.length, brew: manifest.brew !== undefined, bytes: plan.bytesToTransfer });
+    return { runId, outcome: 'dispatched', route: dispatched, batches: manifest.batchIds.length, bytes: plan.bytesToTransfer };
   } catch (error) {
     const reason = abortMessage(error);
     log.error('sync aborted; the published mirror is unchanged', { error: reason });
@@ -119,27 +124,33 @@ export async function runWorkerBatch(deps: DistributedDeps, runId: string, batch
 }
 
 /**
- * The Fargate sync task. It runs every batch of the run that has no result
- * yet (the run's single batch, or a continuation left by a predecessor).
- * After SIGTERM (`stopping()` true: Spot reclaim, deployment) it starts no new
- * bottle, lets in-flight uploads finish, stages the unstarted ones as a
- * continuation and starts a successor task for the same run, as workers do.
+ * The Fargate sync task. For `transfers` it runs every batch of the run that
+ * has no result yet (the run's single batch, or a continuation left by a
+ * predecessor), then the run's brew phase; for `brew` only the brew phase.
+ * After SIGTERM (`stopping()` true, `signal` aborted: Spot reclaim,
+ * deployment) it starts no new bottle, lets in-flight uploads finish, stages
+ * the unstarted ones as a continuation, stops git, and starts a successor
+ * task for the same run and job, as workers do.
  */
 export async function runLargeSync(
   deps: DistributedDeps,
   runId: string,
-  options: { readonly stopping: () => boolean; readonly concurrency?: number },
+  options: { readonly stopping: () => boolean; readonly signal?: AbortSignal; readonly job?: SyncTaskJob; readonly concurrency?: number },
 ): Promise<SyncSummary | undefined> {
-  let finishedBatches = 0;
+  const job = options.job ?? 'transfers';
+  let finishedUnits = 0;
   const stopHeartbeat = startHeartbeat(deps.state, runId, AWS_RUN_LEASE, () => deps.upstream.lastActivityMs, deps.log.child({ runId }));
   try {
-    await transferPending();
+    const handedOver = job === 'transfers' && (await transferPending());
+    if (!handedOver && (await brewPending())) await brewPhase();
   } finally {
     stopHeartbeat();
   }
-  return (await deps.state.addToCountdown(runId, -finishedBatches)) === 0 ? finalizeRun(deps, runId) : undefined;
+  if (finishedUnits === 0) return undefined;
+  return (await deps.state.addToCountdown(runId, -finishedUnits)) === 0 ? finalizeRun(deps, runId) : undefined;
 
-  async function transferPending(): Promise<void> {
+  /** True when a successor took over the rest of the run. */
+  async function transferPending(): Promise<boolean> {
     for (const batchId of await pendingBatches(deps, runId)) {
       const result = await transferBatch(deps, runId, batchId, await loadBatch(deps.objects, runId, batchId), {
         concurrency: options.concurrency ?? SYNC_DEFAULTS.largeSyncConcurrency,
@@ -147,13 +158,33 @@ export async function runLargeSync(
         handBack: async (unfinished: TransferItem[]) => {
           const continuation = await stageContinuation(deps.objects, runId, batchId, unfinished);
           await deps.state.addToCountdown(runId, 1);
-          await deps.dispatcher.startLargeSync(runId);
+          await deps.dispatcher.startLargeSync(runId, 'transfers');
           return [continuation];
         },
       });
-      finishedBatches++;
-      if (result.continuations.length > 0) break; // the successor takes it from here
+      finishedUnits++;
+      if (result.continuations.length > 0) return true; // the successor takes it from here, brew phase included
     }
+    return false;
+  }
+
+  async function brewPending(): Promise<boolean> {
+    const manifest = JSON.parse((await deps.objects.getObject(runKeys.summary(runId)))!.toString('utf8')) as RunManifest;
+    return manifest.brew !== undefined && (await deps.objects.getObject(runKeys.result(runId, BREW_UNIT))) === undefined;
+  }
+
+  async function brewPhase(): Promise<void> {
+    if (!options.stopping()) {
+      try {
+        await runBrewUnit(deps, runId, { onFailure: 'record', signal: options.signal });
+        finishedUnits++;
+        return;
+      } catch (error) {
+        if (!options.stopping()) throw error;
+      }
+    }
+    deps.log.child({ runId }).info('SIGTERM before the brew phase finished: a successor task runs it');
+    await deps.dispatcher.startLargeSync(runId, 'brew');
   }
 }
 

@@ -1,7 +1,7 @@
 import { METRICS } from '../runtime-config';
 import { PublishedGeneration, RunFailure } from '../ports';
 import { runKeys } from '../store-layout';
-import { BatchResult, PhaseDeps, RunManifest, SyncAbortedError, SyncSummary } from './contracts';
+import { BREW_UNIT, BatchResult, BrewUnitResult, PhaseDeps, RunManifest, SyncAbortedError, SyncSummary } from './contracts';
 import { generationAgeSeconds } from './freshness';
 import { SYNC_LEASE } from './lease';
 import { SyncPlan } from './plan';
@@ -47,6 +47,8 @@ interface GatheredResults {
   readonly failures: RunFailure[];
   /** Distinct bottles (name, tag) that failed. */
   readonly failedCount: number;
+  /** The brew phase's result, when the run had one. */
+  readonly brew?: BrewUnitResult;
 }
 
 /** Every batch result of the run, following continuations; a batch without a result is a transient failure. */
@@ -72,7 +74,14 @@ async function gatherResults(deps: PhaseDeps, runId: string, manifest: RunManife
       }
     }
   }
-  return { transferred, bytes, failures, failedCount: new Set(failures.map((f) => `${f.name}\n${f.tag}`)).size };
+  const brew = manifest.brew ? await brewResult(deps, runId) : undefined;
+  return { transferred, bytes, failures, failedCount: new Set(failures.map((f) => `${f.name}\n${f.tag}`)).size, brew };
+}
+
+/** The brew phase's result; one that never reported is a failure like a batch that never did. */
+async function brewResult(deps: PhaseDeps, runId: string): Promise<BrewUnitResult> {
+  const body = await deps.objects.getObject(runKeys.result(runId, BREW_UNIT));
+  return body ? (JSON.parse(body.toString('utf8')) as BrewUnitResult) : { error: 'the brew phase never reported a result' };
 }
 
 /** Flips the pointer (compare-and-swap) when nothing failed transiently and the missing share is within the limit. */
@@ -83,7 +92,10 @@ async function publishIfComplete(deps: PhaseDeps, runId: string, manifest: RunMa
     bottles: { planned: manifest.planned, transferred: gathered.transferred, skipped: manifest.skipped, failed: failedCount },
     bytes: { transferred: gathered.bytes },
     failures: failures.map(({ name, tag, reason }) => ({ name, tag, reason })),
+    ...(gathered.brew?.brew ? { brew: gathered.brew.brew } : {}),
   };
+  // brew.git or the install script missing: clients would get a half mirror of brew, so nothing is published.
+  if (gathered.brew?.error !== undefined) return { ...summaryBase, published: false, error: `brew: ${gathered.brew.error}` };
   const transient = failures.filter((f) => !f.permanent);
   if (transient.length > 0) {
     return { ...summaryBase, published: false, error: `${transient.length} bottle(s) failed transiently (${transient[0].reason}); rerun to finish` };

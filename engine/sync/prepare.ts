@@ -97,6 +97,7 @@ export async function prepareRun(
     bottlesByBlob,
     failures,
     batchIds,
+    ...(options.brew ? { brew: options.brew } : {}),
   };
   await deps.objects.putObject(runKeys.summary(runId), Buffer.from(JSON.stringify(manifest)));
   log.info('planned', { transfers: plan.transfers.length, skipped: plan.skipped, bytes: plan.bytesToTransfer, orphans: plan.orphans.length, batches: batchIds.length });

@@ -1,13 +1,13 @@
 import { randomBytes } from 'crypto';
 import { loadBatch, transferBatch } from './batch';
 import { PhaseDeps, SyncOptions, SyncSummary, emptySummary } from './contracts';
+import { runBrewUnit } from './brew-phase';
 import { finalizeRun, recordUnchanged } from './finalize';
 import { prepareRun } from './prepare';
 import { errorKind, isRejectedInput } from '../errors';
 import { Logger } from '../logger';
 import { Housekeeping, RunLeftovers } from '../ports';
 import { runHousekeeping } from './housekeeping';
-import { BrewPhaseDeps, mirrorBrew } from '../brew/mirror-brew';
 import { LOCAL_RUN_LEASE, RunLeasePolicy, SYNC_LEASE, acquireRunLease, currentHolder, heldMessage, recordAbandoned, startHeartbeat } from './lease';
 
 
@@ -25,8 +25,6 @@ export type SyncProgress =
     };
 
 export interface SyncDeps extends PhaseDeps {
-  /** How the brew phase reaches git and where it works (`options.brew`); defaults in `BrewPhaseDeps`. */
-  readonly brewPhase?: Omit<BrewPhaseDeps, 'upstream' | 'blobs' | 'objects' | 'log'>;
   readonly onProgress?: (progress: SyncProgress) => void;
   /** Cleans up after failed and dead runs (the directory store); optional. */
   readonly leftovers?: RunLeftovers;
@@ -108,9 +106,9 @@ export async function runSync(deps: SyncDeps, options: LocalSyncOptions): Promis
       });
     }
     if (options.signal?.aborted) throw new SyncInterruptedError();
-    const brew = options.brew ? await mirrorBrew({ ...deps, ...deps.brewPhase }, runId, options.brew, (await deps.state.getPublished())?.generation) : undefined;
+    if (manifest.brew) await runBrewUnit(deps, runId, { onFailure: 'throw', signal: options.signal });
     if (options.signal?.aborted) throw new SyncInterruptedError();
-    const summary = { ...(await finalizeRun(deps, runId)), ...(brew ? { brew } : {}) };
+    const summary = await finalizeRun(deps, runId);
     if (summary.published && deps.housekeeping) await housekeepAfterPublish(deps, deps.housekeeping, log);
     return summary;
   } catch (error) {

@@ -20,6 +20,7 @@ import { MetricSink, emfSink } from '../metrics';
 import {
   CACHE_KEY_PREFIXES,
   MIRROR_SERVICE_ENV,
+  BREW_SYNC_ENV,
   ORCHESTRATOR_ENV,
   PROMOTED_SYNC_TASK_ENV,
   STANDBY_MIRROR_SERVICE_ENV,
@@ -38,6 +39,7 @@ import { DistributedDeps } from '../sync/distributed';
 import { SyncDeps } from '../sync/run-sync';
 import { DEFAULT_ROUTING, RoutingLimits } from '../sync/route';
 import { Upstream } from '../sync/upstream';
+import { BrewMirrorOptions } from '../brew/mirror-brew';
 
 /**
  * The composition root for AWS: builds the engine's AWS adapters from the
@@ -186,6 +188,13 @@ export async function assertAwsWriter(state: StateStore, env: Env = process.env)
   const region = env.AWS_REGION;
   if (!region) throw new MissingEnvironmentError(['AWS_REGION']);
   await assertWriter(state, role, region);
+}
+
+/** What the stack says about mirroring brew: off, or on for the newest N releases. */
+export function brewFromEnv(env: Env = process.env): BrewMirrorOptions | undefined {
+  const config = readEnvironment(BREW_SYNC_ENV, env);
+  if (oneOf(config.mirrorBrew, BREW_SYNC_ENV.mirrorBrew, ['true', 'false'] as const) === 'false') return undefined;
+  return { releases: positiveInteger(config.brewReleases, BREW_SYNC_ENV.brewReleases) };
 }
 
 /** The routing limits for this deployment (threshold from the stack). */

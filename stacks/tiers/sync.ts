@@ -11,7 +11,7 @@ import { allow, securityGroup } from '../../constructs/firewall';
 import { Grantable } from '../../constructs/service-role';
 import { SyncFunction } from '../../constructs/sync-function';
 import { SyncSchedule } from '../../constructs/sync-schedule';
-import { METRICS_NAMESPACE, ORCHESTRATOR_ENV, SYNC_ENV, TASK_DISPATCH_ENV } from '../../engine/runtime-config';
+import { METRICS_NAMESPACE, ORCHESTRATOR_ENV, SYNC_ENV, TASK_DISPATCH_ENV, brewSyncEnvironment } from '../../engine/runtime-config';
 import { DataTier } from './data';
 import { Foundation } from './foundation';
 
@@ -94,6 +94,8 @@ export class SyncTier extends AddressGroup {
         ...taskDispatchEnv,
         [ORCHESTRATOR_ENV.workerFunctionName]: this.worker.functionName,
         [ORCHESTRATOR_ENV.lambdaThresholdBytes]: String(config.sync.lambdaThresholdBytes),
+        // The run's manifest carries these to the sync task, which runs the brew phase (it has git).
+        ...brewSyncEnvironment(config.sync),
       },
     });
 

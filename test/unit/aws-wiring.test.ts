@@ -1,6 +1,8 @@
 import { ConfigurationError, errorKind } from '../../engine/errors';
-import { MIRROR_SERVICE_ENV, ORCHESTRATOR_ENV, STANDBY_MIRROR_SERVICE_ENV } from '../../engine/runtime-config';
-import { awsMirrorService, routingFromEnv } from '../../engine/wiring/aws';
+import * as fs from 'fs';
+import * as path from 'path';
+import { BREW_SYNC_ENV, MIRROR_SERVICE_ENV, ORCHESTRATOR_ENV, STANDBY_MIRROR_SERVICE_ENV, brewSyncEnvironment } from '../../engine/runtime-config';
+import { awsMirrorService, brewFromEnv, routingFromEnv } from '../../engine/wiring/aws';
 import { jsonLogger } from '../../engine/logger';
 
 // Runtime configuration is parsed strictly, before any connection is opened:
@@ -45,6 +47,22 @@ describe('AWS wiring reads its configuration strictly', () => {
     expect(() => routingFromEnv({ [ORCHESTRATOR_ENV.lambdaThresholdBytes]: '20GB' })).toThrow(/HBS_LAMBDA_THRESHOLD_BYTES must be a positive integer/);
     expect(routingFromEnv({ [ORCHESTRATOR_ENV.lambdaThresholdBytes]: '1024' }).lambdaThresholdBytes).toBe(1024);
     expect(routingFromEnv({}).lambdaThresholdBytes).toBe(20 * 1024 ** 3);
+  });
+
+  test('mirroring brew is on or off by the stack, never by a missing or misspelt value', () => {
+    expect(brewFromEnv(brewSyncEnvironment({}))).toEqual({ releases: 3 });
+    expect(brewFromEnv(brewSyncEnvironment({ mirrorBrew: true, brewReleases: 5 }))).toEqual({ releases: 5 });
+    expect(brewFromEnv(brewSyncEnvironment({ mirrorBrew: false }))).toBeUndefined();
+    expect(() => brewFromEnv({ [BREW_SYNC_ENV.mirrorBrew]: 'yes', [BREW_SYNC_ENV.brewReleases]: '3' })).toThrow(/HBS_MIRROR_BREW must be one of true, false, not "yes"/);
+    expect(() => brewFromEnv({ [BREW_SYNC_ENV.mirrorBrew]: 'true', [BREW_SYNC_ENV.brewReleases]: 'three' })).toThrow(/HBS_BREW_RELEASES must be a positive integer/);
+    expect(() => brewFromEnv({ [BREW_SYNC_ENV.mirrorBrew]: 'true' })).toThrow(/HBS_BREW_RELEASES/);
+  });
+
+  test("the sync task's image has git (the brew phase runs there); the mirror service's does not", () => {
+    const dockerfile = fs.readFileSync(path.join(__dirname, '../../containers/Dockerfile'), 'utf8');
+    const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+    expect(runtime).toMatch(/if \[ "\$SERVICE" = sync-task \]; then[^]*apt-get install -y --no-install-recommends git ca-certificates/);
+    expect(runtime).toMatch(/^ARG SERVICE$/m); // an ARG before FROM is not visible after it
   });
 
   describe('the standby mirror (HBS_STANDBY=true)', () => {

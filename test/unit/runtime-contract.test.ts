@@ -45,4 +45,15 @@ describe('runtime contract: the stack sets every variable each workload reads', 
     // The stack's own sync writes unless the writer pin names another region.
     expect([env.HBS_WRITER_ROLE, lambdaEnv('sync_worker_function').HBS_WRITER_ROLE, containerEnv('sync_task_task').HBS_WRITER_ROLE]).toEqual(['primary', 'primary', 'primary']);
   });
+
+  test('brew is mirrored by default, in the primary and in a promoted DR region alike; HBS_<ENV>_MIRROR_BREW=false turns it off', () => {
+    const promoted = (env: Record<string, string> = {}) =>
+      containerEnv('promoted_sync_task_task', (synthAll({ HBS_PROD_STANDBY_WRITER: 'true', ...env }) as Record<string, any>)['prod-standby']);
+    expect([lambdaEnv('orchestrator_function').HBS_MIRROR_BREW, lambdaEnv('orchestrator_function').HBS_BREW_RELEASES]).toEqual(['true', '3']);
+    expect(promoted().HBS_MIRROR_BREW).toBe('true');
+    const off = synthAll({ HBS_PROD_MIRROR_BREW: 'false' }) as Record<string, any>;
+    expect(off.prod.resource.aws_lambda_function.orchestrator_function.environment.variables.HBS_MIRROR_BREW).toBe('false');
+    expect(promoted({ HBS_PROD_MIRROR_BREW: 'false' }).HBS_MIRROR_BREW).toBe('false');
+    expect(() => synthAll({ HBS_PROD_MIRROR_BREW: 'no' })).toThrow(/HBS_PROD_MIRROR_BREW="no" must be true or false/);
+  });
 });

@@ -1,6 +1,6 @@
 import { ECSClient, RunTaskCommand } from '@aws-sdk/client-ecs';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { Dispatcher } from '../../ports';
+import { Dispatcher, SyncTaskJob } from '../../ports';
 import { MirrorError } from '../../errors';
 
 export interface AwsDispatcherConfig {
@@ -17,8 +17,10 @@ export interface AwsDispatcherConfig {
   readonly capacityProvider: 'FARGATE' | 'FARGATE_SPOT';
 }
 
-/** Environment variable through which the task learns its run (the only override sent). */
+/** Environment variable through which the task learns its run (the only override sent for a whole run). */
 export const RUN_ID_ENV = 'HBS_RUN_ID';
+/** Sent only when the task runs just the brew phase (`SyncTaskJob`); absent means `transfers`. */
+export const SYNC_JOB_ENV = 'HBS_SYNC_JOB';
 
 /** Structural subset of the SDK clients, so tests can record the exact requests. */
 interface Sender<C, O> {
@@ -52,7 +54,8 @@ export class AwsDispatcher implements Dispatcher {
     }
   }
 
-  async startLargeSync(runId: string): Promise<string> {
+  async startLargeSync(runId: string, job: SyncTaskJob = 'transfers'): Promise<string> {
+    const environment = [{ name: RUN_ID_ENV, value: runId }, ...(job === 'brew' ? [{ name: SYNC_JOB_ENV, value: job }] : [])];
     const response = await this.ecs.send(
       new RunTaskCommand({
         cluster: this.config.clusterArn,
@@ -66,8 +69,8 @@ export class AwsDispatcher implements Dispatcher {
             assignPublicIp: 'DISABLED',
           },
         },
-        overrides: { containerOverrides: [{ name: this.config.containerName, environment: [{ name: RUN_ID_ENV, value: runId }] }] },
-        startedBy: `sync-${runId}`.slice(0, 128),
+        overrides: { containerOverrides: [{ name: this.config.containerName, environment }] },
+        startedBy: `sync-${job === 'brew' ? 'brew-' : ''}${runId}`.slice(0, 128),
       }),
     );
     const taskArn = response.tasks?.[0]?.taskArn;
