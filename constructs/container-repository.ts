@@ -22,18 +22,20 @@ export class ContainerRepository extends Construct {
       imageScanningConfiguration: { scanOnPush: true },
       encryptionConfiguration: [{ encryptionType: 'KMS', kmsKey: props.kmsKeyArn }],
     });
-    new EcrLifecyclePolicy(this, 'lifecycle', {
-      repository: this.repository.name,
-      policy: JSON.stringify({
-        rules: [
-          {
-            rulePriority: 1,
-            description: `Keep the newest ${props.keepImages ?? 30} images`,
-            selection: { tagStatus: 'any', countType: 'imageCountMoreThan', countNumber: props.keepImages ?? 30 },
-            action: { type: 'expire' },
-          },
-        ],
-      }),
-    });
+    new EcrLifecyclePolicy(this, 'lifecycle', { repository: this.repository.name, policy: imageLifecyclePolicy(props.keepImages) });
   }
+}
+
+/** Keeps the newest `keepImages` images (default 30); the same rule for a repository and for its DR replicas. */
+export function imageLifecyclePolicy(keepImages = 30): string {
+  return JSON.stringify({
+    rules: [
+      {
+        rulePriority: 1,
+        description: `Keep the newest ${keepImages} images`,
+        selection: { tagStatus: 'any', countType: 'imageCountMoreThan', countNumber: keepImages },
+        action: { type: 'expire' },
+      },
+    ],
+  });
 }

@@ -31,6 +31,8 @@ export interface DeployClients extends PreflightClients {
  * only pushes made after the rule exists, and the standby runs the replicas.
  */
 export const IMAGE_REPLICATION_ADDRESS = 'aws_ecr_replication_configuration.image_replication';
+/** The settings replication gives the repositories it creates in the DR region: it must exist before the first push too. */
+export const REPLICA_TEMPLATE_ADDRESS = 'aws_ecr_repository_creation_template.replica_repository_template_template';
 
 export interface DeployDeps {
   readonly config: EnvironmentConfig;
@@ -82,7 +84,7 @@ export async function deploy(deps: DeployDeps): Promise<{ imageTag: string; mirr
   await terraform('init', '-input=false');
 
   log('== apply the image repositories');
-  await terraform('apply', '-input=false', ...approve, ...IMAGES.map((i) => `-target=${i.repositoryAddress}`), `-target=${IMAGE_REPLICATION_ADDRESS}`);
+  await terraform('apply', '-input=false', ...approve, ...IMAGES.map((i) => `-target=${i.repositoryAddress}`), `-target=${IMAGE_REPLICATION_ADDRESS}`, `-target=${REPLICA_TEMPLATE_ADDRESS}`);
 
   log('== build and push the images');
   const registry = `${checked.accountId}.dkr.ecr.${config.region}.amazonaws.com`;

@@ -3,6 +3,7 @@ import { TerraformProvider } from 'cdktf';
 import { EnvironmentConfig } from '../../config/environment-config';
 import { AddressGroup } from '../../constructs/address-group';
 import { EcrReplicationConfiguration } from '@cdktf/provider-aws/lib/ecr-replication-configuration';
+import { ReplicaRepositoryTemplate } from '../../constructs/replica-repository-template';
 import { AuditTrail } from '../../constructs/audit-trail';
 import { BucketReplica } from '../../constructs/bucket-replica';
 import { ContainerCluster } from '../../constructs/container-cluster';
@@ -134,6 +135,13 @@ export class Foundation extends AddressGroup {
           },
         ],
       },
+    });
+    // …and the repositories replication creates there get the sources' settings, not AWS's defaults.
+    new ReplicaRepositoryTemplate(this, 'replica-repository-template', {
+      provider: props.dr,
+      region: config.drRegion,
+      prefix: ctx(this).namePrefix,
+      key: this.drDataKey,
     });
   }
 }

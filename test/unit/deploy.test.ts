@@ -205,7 +205,7 @@ describe('npm run deploy -- prod', () => {
       ['git', 'status', '--porcelain'],
       ['git', 'rev-parse', '--short=12', 'HEAD'],
       ['terraform', '-chdir=/repo/cdktf.out/stacks/prod', 'init', '-input=false'],
-      ['terraform', '-chdir=/repo/cdktf.out/stacks/prod', 'apply', '-input=false', '-auto-approve', '-target=aws_ecr_repository.sync_repo_repo', '-target=aws_ecr_repository.mirror_repo_repo', '-target=aws_ecr_replication_configuration.image_replication'],
+      ['terraform', '-chdir=/repo/cdktf.out/stacks/prod', 'apply', '-input=false', '-auto-approve', '-target=aws_ecr_repository.sync_repo_repo', '-target=aws_ecr_repository.mirror_repo_repo', '-target=aws_ecr_replication_configuration.image_replication', '-target=aws_ecr_repository_creation_template.replica_repository_template_template'],
       ['docker', 'login', '--username', 'AWS', '--password-stdin', registry],
       ['docker', 'build', '--platform', 'linux/amd64', '-f', 'containers/Dockerfile', '--build-arg', 'SERVICE=sync-task', '-t', `${registry}/prod-brew/sync-task:git-0123456789ab`, '.'],
       ['docker', 'push', `${registry}/prod-brew/sync-task:git-0123456789ab`],

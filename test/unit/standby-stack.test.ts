@@ -132,6 +132,36 @@ describe('the standby stack', () => {
   });
 });
 
+describe('issue #25 fault 5: the image repositories replication creates in the DR region', () => {
+  test('get the sources\' settings from a creation template: immutable tags, the DR data key, the same lifecycle', () => {
+    const [source] = Object.values(resources(prod, 'aws_ecr_repository')) as any[];
+    const template = resources(prod, 'aws_ecr_repository_creation_template').replica_repository_template_template;
+    expect(template).toMatchObject({
+      provider: 'aws.dr',
+      prefix: 'prod-brew',
+      applied_for: ['REPLICATION'],
+      image_tag_mutability: source.image_tag_mutability,
+      encryption_configuration: [{ encryption_type: 'KMS', kms_key: '${aws_kms_key.dr_data_key_key.arn}' }],
+      custom_role_arn: '${aws_iam_role.replica_repository_template_role_role.arn}',
+    });
+    expect(source.image_tag_mutability).toBe('IMMUTABLE');
+    expect(JSON.parse(template.lifecycle_policy)).toEqual(JSON.parse(resources(prod, 'aws_ecr_lifecycle_policy').sync_repo_lifecycle.policy));
+    // The replication rule's filter and the template's prefix name the same namespace.
+    const rule = resources(prod, 'aws_ecr_replication_configuration').image_replication.replication_configuration.rule[0];
+    expect(rule.repository_filter[0].filter).toBe(`${template.prefix}/`);
+    // The role ECR assumes may create only this environment's replicas, and use only the DR data key.
+    const role = resources(prod, 'aws_iam_role').replica_repository_template_role_role;
+    expect(JSON.stringify(prod.data.aws_iam_policy_document[role.assume_role_policy.replace(/^\$\{data\.aws_iam_policy_document\.(.+)\.json\}$/, '$1')].statement)).toContain('ecr.amazonaws.com');
+    const granted = prod.data.aws_iam_policy_document.replica_repository_template_role_permissions.statement;
+    expect(granted.find((st: any) => st.sid === 'CreateReplicaRepositories')).toEqual({
+      sid: 'CreateReplicaRepositories',
+      actions: ['ecr:CreateRepository', 'ecr:ReplicateImage', 'ecr:TagResource'],
+      resources: [expect.stringMatching(/^arn:\$\{data\.aws_partition\.partition\.partition\}:ecr:us-west-2:\$\{data\.aws_caller_identity\.account\.account_id\}:repository\/prod-brew\/\*$/)],
+    });
+    expect(granted.filter((st: any) => st.actions.some((a: string) => a.startsWith('kms:'))).flatMap((st: any) => st.resources)).toEqual(['${aws_kms_key.dr_data_key_key.arn}']);
+  });
+});
+
 describe('the standby dashboard (in the DR region: the primary one is in the failed region)', () => {
   const body = (json: any) => JSON.parse(resources(json, 'aws_cloudwatch_dashboard').dashboard.dashboard_body);
 
@@ -280,6 +310,9 @@ describe('promoted to writer (HBS_<ENV>_STANDBY_WRITER=true)', () => {
       [PROMOTED_SYNC_TASK_ENV.stateTable]: `\${${HANDOFF}.table}`,
       [PROMOTED_SYNC_TASK_ENV.metricsNamespace]: 'HomebrewMirror',
       [PROMOTED_SYNC_TASK_ENV.writerRole]: 'promoted',
+      // It mirrors brew as the primary's sync does (issue #22).
+      [PROMOTED_SYNC_TASK_ENV.mirrorBrew]: 'true',
+      [PROMOTED_SYNC_TASK_ENV.brewReleases]: '3',
     });
     const primaryTask = resources(prod, 'aws_ecs_task_definition').sync_task_task;
     expect([task.cpu, task.memory]).toEqual([primaryTask.cpu, primaryTask.memory]);
