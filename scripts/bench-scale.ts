@@ -13,9 +13,15 @@
  * `formula.jws.json` and a 2.3 MB `internal/packages.<tag>.jws.json` per tag,
  * as upstream's are. The mirror runs as it ships (`dist/bottles.js`, built
  * first), each command in its own process, so its peak RSS (VmHWM) is its own.
+ *
+ * brew itself is mirrored too (issue #22): a Homebrew/brew-size repository
+ * (40,000 commits over 5,000 files: about 150 MB packed and 240,000 objects,
+ * served by `git http-backend`), three releases pinning four portable Rubies
+ * of 12 MB each, and the install script. git runs as a child of the sync:
+ * its peak RSS is sampled separately and printed beside the task's memory.
  */
 import { ChildProcess, ChildProcessWithoutNullStreams, spawn } from 'child_process';
-import { randomBytes } from 'crypto';
+import { createHash, randomBytes } from 'crypto';
 import { buildSync } from 'esbuild';
 import * as fs from 'fs';
 import * as http from 'http';
@@ -24,13 +30,17 @@ import * as path from 'path';
 import { imageName, manifestTag, pkgVersion, platformRefName } from '../engine/homebrew/bottle-names';
 import { signApiFile, testSigningKey } from '../test/fixtures/homebrew-api';
 import { FixtureUpstream, startFixtureUpstream } from '../test/fixtures/upstream-server';
+import { GitUpstream, PortableRubyPin, startGitUpstream } from '../test/fixtures/git-upstream';
 
 const flag = process.argv.indexOf('--formulae');
 const FORMULAE = flag > 0 ? Number(process.argv[flag + 1]) : 7500;
 const TAGS = ['arm64_tahoe', 'arm64_sequoia', 'arm64_sonoma', 'sonoma', 'arm64_linux', 'x86_64_linux'];
 /** Extra Node.js flags for the measured processes (e.g. `--max-old-space-size=160`, `--cpu-prof`). */
 const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-const BUDGETS = { syncRss: 300, planRss: 200, serveRss: 150, noopSeconds: 5, noopRequests: 15 };
+const BUDGETS = { syncRss: 300, planRss: 200, serveRss: 150, noopSeconds: 5, noopRequests: 15, gitRss: 1024 };
+/** brew.git's size, and each portable Ruby's (brew 6.0.18's arm64_big_sur Ruby is about 12 MB). */
+const BREW_HISTORY = { commits: 40_000, files: 5_000 };
+const RUBY_BYTES = 12 * 1024 ** 2;
 
 interface Formula {
   name: string;
@@ -185,6 +195,8 @@ interface Measured {
   code: number | null;
   seconds: number;
   peakMiB: number;
+  /** The largest peak RSS of any process the command started (git, in the brew phase). */
+  childPeakMiB: number;
   stdout: string;
   stderr: string;
 }
@@ -198,18 +210,37 @@ function run(args: string[]): Promise<Measured> {
   proc.stdout.on('data', (d) => (stdout += d));
   proc.stderr.on('data', (d) => (stderr += d));
   let peak = 0;
-  const sample = setInterval(() => (peak = Math.max(peak, hwm(proc))), 25);
+  let childPeak = 0;
+  const sample = setInterval(() => {
+    peak = Math.max(peak, hwm(proc));
+    for (const pid of descendants(proc.pid!)) childPeak = Math.max(childPeak, hwmOf(pid));
+  }, 25);
   return new Promise((resolve) =>
     proc.on('close', (code) => {
       clearInterval(sample);
-      resolve({ code, seconds: Number(process.hrtime.bigint() - started) / 1e9, peakMiB: peak / 1048576, stdout, stderr });
+      resolve({ code, seconds: Number(process.hrtime.bigint() - started) / 1e9, peakMiB: peak / 1048576, childPeakMiB: childPeak / 1048576, stdout, stderr });
     }),
   );
 }
 
-function hwm(proc: ChildProcess, field = 'VmHWM'): number {
+/** Every live process below `pid` (git and the helpers it starts). */
+function descendants(pid: number): number[] {
+  let children: number[];
   try {
-    const match = new RegExp(`${field}:\\s+(\\d+) kB`).exec(fs.readFileSync(`/proc/${proc.pid}/status`, 'utf8'));
+    children = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+  return children.flatMap((child) => [child, ...descendants(child)]);
+}
+
+function hwm(proc: ChildProcess, field = 'VmHWM'): number {
+  return hwmOf(proc.pid!, field);
+}
+
+function hwmOf(pid: number, field = 'VmHWM'): number {
+  try {
+    const match = new RegExp(`${field}:\\s+(\\d+) kB`).exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
     return match ? Number(match[1]) * 1024 : 0;
   } catch {
     return 0; // exited between samples
@@ -262,10 +293,28 @@ async function measureServe(formulae: Formula[]): Promise<{ rssMiB: number; peak
 }
 
 function syncArgs(...extra: string[]): string[] {
-  return ['sync', '--store', store, '--api-url', upstream!.apiRoot, '--public-key', pemFile, '--concurrency', '32', '--without-brew', '--json', ...extra];
+  const brewArgs = ['--brew-git-url', brewGit!.url, '--registry-url', new URL(upstream!.registryRoot).origin, '--install-script-url', `${upstream!.apiRoot}/install.sh`];
+  return ['sync', '--store', store, '--api-url', upstream!.apiRoot, '--public-key', pemFile, '--concurrency', '32', ...brewArgs, '--json', ...extra];
 }
 
 let upstream: FixtureUpstream | undefined;
+let brewGit: GitUpstream | undefined;
+
+/** Three brew releases, each pinning its own Ruby for four platforms, as brew's vendor files do. */
+function brewReleases(git: GitUpstream, registry: FixtureUpstream): PortableRubyPin[] {
+  let pins: PortableRubyPin[] = [];
+  const platforms: [string, string][] = [['arm64-darwin', 'arm64_big_sur'], ['x86_64-darwin', 'catalina'], ['arm64-linux', 'arm64_linux'], ['x86_64-linux', 'x86_64_linux']];
+  for (const [i, version] of ['6.0.16', '6.0.17', '6.0.18'].entries()) {
+    pins = platforms.map(([platform, rubyTag]) => {
+      const bytes = randomBytes(RUBY_BYTES);
+      registry.addBlob('portable-ruby', bytes);
+      return { platform, rubyTag, sha256: createHash('sha256').update(bytes).digest('hex') };
+    });
+    git.release(version, `4.0.${4 + i}`, pins);
+  }
+  registry.setApiFile('install.sh', Buffer.from(`#!/bin/bash\n# install.sh stand-in\n${'# '.repeat(20_000)}\n`));
+  return pins;
+}
 
 function line(figure: string, value: string, budget: string, ok?: boolean): void {
   console.log(`${figure.padEnd(44)}${value.padStart(16)}   ${budget.padEnd(12)}${ok === undefined ? '' : ok ? 'within' : 'OVER'}`);
@@ -284,6 +333,8 @@ async function main(): Promise<void> {
     const f = { name: nameOf(i), version: `${1 + (i % 9)}.${i % 17}.${i % 5}`, revision: i % 11 === 0 ? 1 : 0, rebuild: i % 13 === 0 ? 1 : 0, deps: i > 10 ? [nameOf(i - 1), nameOf(i - 7)] : [] };
     formulae.push(addFormula(upstream, f, onlyAll ? ['all'] : TAGS));
   }
+  brewGit = await startGitUpstream({ history: BREW_HISTORY });
+  const newestPins = brewReleases(brewGit, upstream);
   const formulaBytes = publish(upstream, formulae);
   const bottles = formulae.reduce((n, f) => n + Object.keys(f.files).length, 0);
   const packagesBytes = upstream.apiFile(`internal/packages.${TAGS[0]}.jws.json`)!.length;
@@ -299,6 +350,9 @@ async function main(): Promise<void> {
   if (initial.code !== 0) throw new Error(`initial sync failed: ${initial.stderr}${initial.stdout}`);
   line('initial sync: time', `${initial.seconds.toFixed(1)} s`, '');
   line('initial sync: peak RSS', `${initial.peakMiB.toFixed(0)} MiB`, `≤ ${BUDGETS.syncRss} MB`, initial.peakMiB * 1.048576 <= BUDGETS.syncRss);
+  const brew = JSON.parse(initial.stdout).brew;
+  line('initial sync: brew.git tags, Ruby releases', `${brew.tags}, ${brew.releases.length}`, '3, 3', brew.tags === 3 && brew.releases.length === 3);
+  line('initial sync: git peak RSS (largest process)', `${initial.childPeakMiB.toFixed(0)} MiB`, `≤ ${BUDGETS.gitRss} MB`, initial.childPeakMiB * 1.048576 <= BUDGETS.gitRss);
 
   const before = upstream.requests.length;
   const noop = await run(syncArgs());
@@ -314,12 +368,16 @@ async function main(): Promise<void> {
     formulae[i] = addFormula(upstream, { ...f, version: `${f.version}.1` }, Object.keys(f.files));
   }
   publish(upstream, formulae);
+  // A week of brew: a few commits and a new release.
+  for (let i = 0; i < 50; i++) brewGit.commit(`Library/Homebrew/week/change-${i}.rb`, `# ${i}\n`);
+  brewGit.release('6.0.19', '4.0.6', newestPins); // same Ruby as 6.0.18: nothing new to fetch
   const incremental = await run(syncArgs());
   if (incremental.code !== 0) throw new Error(`incremental sync failed: ${incremental.stderr}`);
   const summary = JSON.parse(incremental.stdout);
   line('incremental resync (1 in 75 changed): time', `${incremental.seconds.toFixed(1)} s`, '');
   line('incremental resync: bottles copied', String(summary.bottles.transferred), '');
   line('incremental resync: peak RSS', `${incremental.peakMiB.toFixed(0)} MiB`, `≤ ${BUDGETS.syncRss} MB`, incremental.peakMiB * 1.048576 <= BUDGETS.syncRss);
+  line('incremental resync: git peak RSS', `${incremental.childPeakMiB.toFixed(0)} MiB`, `≤ ${BUDGETS.gitRss} MB`, incremental.childPeakMiB * 1.048576 <= BUDGETS.gitRss);
 
   const serve = await measureServe(formulae);
   line('bottles serve: RSS serving the generation', `${serve.rssMiB.toFixed(0)} MiB`, `≤ ${BUDGETS.serveRss} MB`, serve.rssMiB * 1.048576 <= BUDGETS.serveRss);
@@ -337,5 +395,6 @@ if (require.main === module) void main()
   })
   .finally(async () => {
     await upstream?.close();
+    await brewGit?.close();
     fs.rmSync(work, { recursive: true, force: true });
   });
