@@ -84,7 +84,9 @@ export async function deploy(deps: DeployDeps): Promise<{ imageTag: string; mirr
   await terraform('init', '-input=false');
 
   log('== apply the image repositories');
-  await terraform('apply', '-input=false', ...approve, ...IMAGES.map((i) => `-target=${i.repositoryAddress}`), `-target=${IMAGE_REPLICATION_ADDRESS}`, `-target=${REPLICA_TEMPLATE_ADDRESS}`);
+  // Only an environment with a standby replicates its images to the DR region.
+  const replication = config.standby ? [`-target=${IMAGE_REPLICATION_ADDRESS}`, `-target=${REPLICA_TEMPLATE_ADDRESS}`] : [];
+  await terraform('apply', '-input=false', ...approve, ...IMAGES.map((i) => `-target=${i.repositoryAddress}`), ...replication);
 
   log('== build and push the images');
   const registry = `${checked.accountId}.dkr.ecr.${config.region}.amazonaws.com`;

@@ -1,5 +1,6 @@
 import { ACMClient, DescribeCertificateCommand } from '@aws-sdk/client-acm';
 import { CloudWatchClient, ListMetricsCommand } from '@aws-sdk/client-cloudwatch';
+import { DescribeRegistryCommand, ECRClient } from '@aws-sdk/client-ecr';
 import { GetAccountSettingsCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
@@ -24,8 +25,12 @@ export interface PreflightClients {
   readonly acm: Sender;
   /** In the remote state's region. */
   readonly stateS3: Sender;
-  /** In the DR region, for an environment with a standby: its certificate and its state bucket. */
-  readonly standby?: { readonly acm: Sender; readonly stateS3: Sender };
+  /**
+   * For an environment with a standby: its certificate and its state bucket
+   * (in the DR region), and the registry whose replication it writes (ECR in
+   * the primary region).
+   */
+  readonly standby?: { readonly acm: Sender; readonly stateS3: Sender; readonly registry: Sender };
 }
 
 export function awsPreflightClients(config: EnvironmentConfig): PreflightClients {
@@ -35,7 +40,9 @@ export function awsPreflightClients(config: EnvironmentConfig): PreflightClients
     billingCloudWatch: new CloudWatchClient({ region: BILLING_REGION }),
     acm: new ACMClient({ region: config.region }),
     stateS3: new S3Client({ region: config.remoteState?.region ?? config.region }),
-    standby: config.standby ? { acm: new ACMClient({ region: config.drRegion }), stateS3: new S3Client({ region: config.drRegion }) } : undefined,
+    standby: config.standby
+      ? { acm: new ACMClient({ region: config.drRegion }), stateS3: new S3Client({ region: config.drRegion }), registry: new ECRClient({ region: config.region }) }
+      : undefined,
   };
 }
 
@@ -80,9 +87,32 @@ export async function preflight(config: EnvironmentConfig, clients: PreflightCli
     if (!standby) throw new Error('preflight: an environment with a standby needs DR-region clients');
     await check(problems, ok, () => certificate(config, { arn: config.standby!.certificateArn, region: config.drRegion, what: 'standby certificate' }, standby.acm));
     await check(problems, ok, () => remoteState(config.standby!.remoteState, { what: 'standby state', variable: `${prefix}DR_STATE_BUCKET` }, standby.stateS3));
+    await check(problems, ok, () => registryReplication(config, standby.registry));
   }
   await check(problems, ok, () => docker(run));
   return { accountId, ok, problems };
+}
+
+/**
+ * ECR keeps one replication configuration per account and region, and
+ * PutReplicationConfiguration replaces it whole: applying this environment's
+ * rule would delete another environment's (and each apply would undo the
+ * other's). So an environment with a standby must be the only one writing it.
+ */
+async function registryReplication(config: EnvironmentConfig, ecr: Sender): Promise<string> {
+  const own = `${config.name}-brew/`;
+  const registry = (await ecr.send(new DescribeRegistryCommand({}))) as {
+    replicationConfiguration?: { rules?: { repositoryFilters?: { filter?: string }[] }[] };
+  };
+  const rules = registry.replicationConfiguration?.rules ?? [];
+  const others = rules.flatMap((rule) => (rule.repositoryFilters?.length ? rule.repositoryFilters.map((f) => f.filter ?? '') : ['(every repository)'])).filter((f) => f !== own);
+  if (others.length > 0) {
+    throw new Error(
+      `registry replication: ECR in ${config.region} already replicates ${[...new Set(others)].join(', ')}; this environment's apply would replace that whole configuration ` +
+        `(one per account and region). Deploy one environment with a standby per account and region, or remove the other rule first`,
+    );
+  }
+  return rules.length > 0 ? `registry replication: ECR in ${config.region} replicates only ${own}` : `registry replication: ECR in ${config.region} has no other rule`;
 }
 
 /** Runs one check: a string is fine, a thrown error is a problem. */

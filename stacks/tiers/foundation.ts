@@ -123,25 +123,29 @@ export class Foundation extends AddressGroup {
     this.cluster = new ContainerCluster(this, 'cluster', { fargateSpot: config.fargateSpot });
     this.syncRepository = new ContainerRepository(this, 'sync-repo', { name: `${ctx(this).namePrefix}/sync-task`, kmsKeyArn: this.dataKey.arn });
     this.mirrorRepository = new ContainerRepository(this, 'mirror-repo', { name: `${ctx(this).namePrefix}/mirror-service`, kmsKeyArn: this.dataKey.arn });
-    // Both images are copied to the DR region on push, so a standby there can start without this region.
-    // The registry has one replication configuration per account and region: it names only this
-    // environment's repositories, and an account shared with other replication rules must merge them here.
-    new EcrReplicationConfiguration(this, 'image-replication', {
-      replicationConfiguration: {
-        rule: [
-          {
-            destination: [{ region: config.drRegion, registryId: ctx(this).accountId }],
-            repositoryFilter: [{ filter: `${ctx(this).namePrefix}/`, filterType: 'PREFIX_MATCH' }],
-          },
-        ],
-      },
-    });
-    // …and the repositories replication creates there get the sources' settings, not AWS's defaults.
-    new ReplicaRepositoryTemplate(this, 'replica-repository-template', {
-      provider: props.dr,
-      region: config.drRegion,
-      prefix: ctx(this).namePrefix,
-      key: this.drDataKey,
-    });
+    // An environment with a standby copies both images to the DR region on push, so the standby can
+    // start without this region; one without a standby has nothing there to run them (issue #25).
+    // The registry has one replication configuration per account and region, which an apply replaces
+    // whole: it names only this environment's repositories, and preflight refuses an account whose
+    // registry already replicates another's (one environment with a standby per account and region).
+    if (config.standby) {
+      new EcrReplicationConfiguration(this, 'image-replication', {
+        replicationConfiguration: {
+          rule: [
+            {
+              destination: [{ region: config.drRegion, registryId: ctx(this).accountId }],
+              repositoryFilter: [{ filter: `${ctx(this).namePrefix}/`, filterType: 'PREFIX_MATCH' }],
+            },
+          ],
+        },
+      });
+      // …and the repositories replication creates there get the sources' settings, not AWS's defaults.
+      new ReplicaRepositoryTemplate(this, 'replica-repository-template', {
+        provider: props.dr,
+        region: config.drRegion,
+        prefix: ctx(this).namePrefix,
+        key: this.drDataKey,
+      });
+    }
   }
 }

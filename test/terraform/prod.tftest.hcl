@@ -4,6 +4,10 @@ run "prod_plan" {
   command = plan
 
   assert {
+    condition     = aws_ecr_repository_creation_template.replica_repository_template_template.image_tag_mutability == "IMMUTABLE" && aws_ecr_repository_creation_template.replica_repository_template_template.encryption_configuration[0].encryption_type == "KMS" && contains(aws_ecr_repository_creation_template.replica_repository_template_template.applied_for, "REPLICATION") && aws_ecr_repository_creation_template.replica_repository_template_template.prefix == "prod-brew"
+    error_message = "repositories ECR replication creates in the DR region are immutable and KMS-encrypted (issue #25 fault 5)"
+  }
+  assert {
     condition     = aws_lambda_code_signing_config.code_signing_config.policies[0].untrusted_artifact_on_deployment == "Enforce" && aws_signer_signing_profile.code_signing_profile.platform_id == "AWSLambda-SHA384-ECDSA"
     error_message = "prod Lambdas run only code its signing profile signed"
   }

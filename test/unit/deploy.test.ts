@@ -52,6 +52,7 @@ function world(overrides: Partial<Record<string, Responder>> = {}): World {
     ListMetricsCommand: () => ({ Metrics: [{ MetricName: 'EstimatedCharges' }] }),
     DescribeCertificateCommand: () => ({ Certificate: { Status: 'ISSUED', DomainName: '*.acme.dev', SubjectAlternativeNames: ['*.acme.dev'] } }),
     HeadBucketCommand: () => ({}),
+    DescribeRegistryCommand: () => ({ registryId: '111122223333', replicationConfiguration: { rules: [] } }),
     GetAuthorizationTokenCommand: () => ({ authorizationData: [{ authorizationToken: Buffer.from('AWS:ecr-password').toString('base64') }] }),
     InvokeCommand: () => ({ StatusCode: 202 }),
     DescribeServicesCommand: () => ({ services: [{ runningCount: 3, desiredCount: 3, deployments: [{ rolloutState: 'COMPLETED' }] }] }),
@@ -61,7 +62,7 @@ function world(overrides: Partial<Record<string, Responder>> = {}): World {
   return {
     sent,
     commands: [],
-    clients: { sts: c, lambda: c, billingCloudWatch: c, acm: c, stateS3: c, ecr: c, ecs: c, standby: { acm: c, stateS3: c }, standbyRuntime: { ecr: c, ecs: c } },
+    clients: { sts: c, lambda: c, billingCloudWatch: c, acm: c, stateS3: c, ecr: c, ecs: c, standby: { acm: c, stateS3: c, registry: c }, standbyRuntime: { ecr: c, ecs: c } },
     results: new Map(),
   };
 }
@@ -205,7 +206,7 @@ describe('npm run deploy -- prod', () => {
       ['git', 'status', '--porcelain'],
       ['git', 'rev-parse', '--short=12', 'HEAD'],
       ['terraform', '-chdir=/repo/cdktf.out/stacks/prod', 'init', '-input=false'],
-      ['terraform', '-chdir=/repo/cdktf.out/stacks/prod', 'apply', '-input=false', '-auto-approve', '-target=aws_ecr_repository.sync_repo_repo', '-target=aws_ecr_repository.mirror_repo_repo', '-target=aws_ecr_replication_configuration.image_replication', '-target=aws_ecr_repository_creation_template.replica_repository_template_template'],
+      ['terraform', '-chdir=/repo/cdktf.out/stacks/prod', 'apply', '-input=false', '-auto-approve', '-target=aws_ecr_repository.sync_repo_repo', '-target=aws_ecr_repository.mirror_repo_repo'],
       ['docker', 'login', '--username', 'AWS', '--password-stdin', registry],
       ['docker', 'build', '--platform', 'linux/amd64', '-f', 'containers/Dockerfile', '--build-arg', 'SERVICE=sync-task', '-t', `${registry}/prod-brew/sync-task:git-0123456789ab`, '.'],
       ['docker', 'push', `${registry}/prod-brew/sync-task:git-0123456789ab`],
@@ -282,8 +283,25 @@ describe('npm run deploy -- prod, with its standby in the DR region', () => {
       ['HeadBucketCommand', { Bucket: 'acme-tfstate' }],
       ['DescribeCertificateCommand', { CertificateArn: DR_CERT }],
       ['HeadBucketCommand', { Bucket: 'acme-tfstate-dr' }],
+      ['DescribeRegistryCommand', {}],
     ]);
     expect(result.ok).toContain('standby state: s3://acme-tfstate-dr/homebrew-bottles-sync/prod/standby.tfstate');
+    expect(result.ok).toContain('registry replication: ECR in us-east-1 has no other rule');
+  });
+
+  test('issue #25 fault 4: a registry that already replicates another environment is refused, since this apply would replace its rule', async () => {
+    const rules = (...filters: string[]) => () => ({ replicationConfiguration: { rules: [{ destinations: [{ region: 'us-west-2' }], repositoryFilters: filters.map((filter) => ({ filter, filterType: 'PREFIX_MATCH' })) }] } });
+    const shared = world({ DescribeRegistryCommand: rules('staging-brew/') });
+    expect((await preflight(standbyConfig, shared.clients, runner(shared))).problems).toEqual([
+      "registry replication: ECR in us-east-1 already replicates staging-brew/; this environment's apply would replace that whole configuration (one per account and region). Deploy one environment with a standby per account and region, or remove the other rule first",
+    ]);
+    const everything = world({ DescribeRegistryCommand: () => ({ replicationConfiguration: { rules: [{ destinations: [{ region: 'eu-west-1' }] }] } }) });
+    expect((await preflight(standbyConfig, everything.clients, runner(everything))).problems).toEqual([expect.stringMatching(/already replicates \(every repository\)/)]);
+    // Its own rule, from an earlier apply, is what the apply writes again.
+    const again = world({ DescribeRegistryCommand: rules('prod-brew/') });
+    const result = await preflight(standbyConfig, again.clients, runner(again));
+    expect(result.problems).toEqual([]);
+    expect(result.ok).toContain('registry replication: ECR in us-east-1 replicates only prod-brew/');
   });
 
   test('a standby certificate from the primary region, or no standby state bucket, is named with what to do', async () => {

@@ -132,6 +132,19 @@ describe('the standby stack', () => {
   });
 });
 
+describe('issue #25 fault 4: the registry replication configuration (one per account and region) has one writer', () => {
+  test('only an environment with a standby writes it, naming only its own repositories; dev and staging write none', () => {
+    expect(Object.keys(resources(stacks.dev, 'aws_ecr_replication_configuration'))).toEqual([]);
+    expect(Object.keys(resources(stacks.staging, 'aws_ecr_replication_configuration'))).toEqual([]);
+    expect(Object.keys(resources(stacks.dev, 'aws_ecr_repository_creation_template'))).toEqual([]);
+    const [rule] = resources(prod, 'aws_ecr_replication_configuration').image_replication.replication_configuration.rule;
+    expect(rule.repository_filter).toEqual([{ filter: 'prod-brew/', filter_type: 'PREFIX_MATCH' }]);
+    // A staging with its own standby writes its own, so the two must then live in different accounts (preflight checks).
+    const stagingWithStandby = JSON.parse(Testing.synth(new MirrorStack(Testing.app(), loadEnvironmentConfig('staging', { HBS_STAGING_STANDBY: 'true' }))));
+    expect(resources(stagingWithStandby, 'aws_ecr_replication_configuration').image_replication.replication_configuration.rule[0].repository_filter[0].filter).toBe('staging-brew/');
+  });
+});
+
 describe('issue #25 fault 5: the image repositories replication creates in the DR region', () => {
   test('get the sources\' settings from a creation template: immutable tags, the DR data key, the same lifecycle', () => {
     const [source] = Object.values(resources(prod, 'aws_ecr_repository')) as any[];
