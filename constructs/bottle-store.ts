@@ -97,7 +97,8 @@ export class BottleStore extends Construct {
       { sid: 'ListBottleStore', actions: ['s3:ListBucket'], resources: [bucketArn] },
       { sid: 'ReadWriteBottleStore', actions: ['s3:GetObject', 's3:PutObject'], resources: objects('blobs', 'manifests', 'runs') },
       // Reads back a generation's brew record: brew.git is fetched from the published one's packs.
-      { sid: 'StageApiGenerations', actions: ['s3:GetObject', 's3:PutObject'], resources: objects('api') },
+      // …and deletes generations beyond the kept count after each publish (S3Housekeeping).
+      { sid: 'StageApiGenerations', actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'], resources: objects('api') },
       { sid: 'ManageBlobUploadsAndOrphanTags', actions: ['s3:AbortMultipartUpload', 's3:GetObjectTagging', 's3:PutObjectTagging'], resources: objects('blobs') },
     ];
   }

@@ -44,6 +44,12 @@ export const BREW_SYNC_ENV = {
   brewReleases: 'HBS_BREW_RELEASES',
 } as const;
 
+/**
+ * API generations the bucket keeps after each publish, the published one
+ * included (`S3Housekeeping`; the local store's `bottles gc --keep`). Unset: 3.
+ */
+export const KEEP_GENERATIONS_ENV = 'HBS_KEEP_GENERATIONS';
+
 /** The `BREW_SYNC_ENV` variables a stack sets from its configuration (read back by `brewFromEnv`). */
 export function brewSyncEnvironment(settings: { readonly mirrorBrew?: boolean; readonly brewReleases?: number }): Record<string, string> {
   return {

@@ -1,4 +1,5 @@
-import { Dispatcher, SyncTaskJob } from '../ports';
+import { Dispatcher, Housekeeping, HousekeepingPolicy, SyncTaskJob } from '../ports';
+import { runHousekeeping } from './housekeeping';
 import { SYNC_DEFAULTS } from '../defaults';
 import { loadBatch, stageContinuation, transferBatch } from './batch';
 import { BREW_UNIT, PhaseDeps, RunManifest, SyncOptions, SyncSummary, countdownUnits } from './contracts';
@@ -20,6 +21,26 @@ import { runKeys } from '../store-layout';
 
 export interface DistributedDeps extends PhaseDeps {
   readonly dispatcher: Dispatcher;
+  /**
+   * Run after each publish, by whichever process finalized (the bucket's API
+   * generations, `S3Housekeeping`); optional. A failure is logged: the
+   * generation is published either way.
+   */
+  readonly housekeeping?: Housekeeping;
+  /** Default `DEFAULT_HOUSEKEEPING` (3 generations; `HBS_KEEP_GENERATIONS` in AWS). */
+  readonly housekeepingPolicy?: HousekeepingPolicy;
+}
+
+/** Finalizes the run and, when it published, prunes old generations. */
+async function finalizeAndTidy(deps: DistributedDeps, runId: string): Promise<SyncSummary> {
+  const summary = await finalizeRun(deps, runId);
+  if (summary.published && deps.housekeeping) {
+    const log = deps.log.child({ runId });
+    await runHousekeeping({ state: deps.state, housekeeping: deps.housekeeping, log }, deps.housekeepingPolicy).catch((error) =>
+      log.warn('housekeeping failed; the generation is published', { error: (error as Error).message }),
+    );
+  }
+  return summary;
 }
 
 /**
@@ -69,7 +90,7 @@ export async function orchestrate(
     const chosen = route as Route;
     if (chosen.kind === 'nothing' && !manifest.brew) {
       // Nothing to copy, but the API may still have changed: publish it now.
-      return { runId, outcome: 'finalized', summary: await finalizeRun(deps, runId) };
+      return { runId, outcome: 'finalized', summary: await finalizeAndTidy(deps, runId) };
     }
     // The brew phase is one more unit: whichever of the batches and the brew phase ends last finalizes.
     await deps.state.startCountdown(runId, countdownUnits(manifest));
@@ -120,7 +141,7 @@ export async function runWorkerBatch(deps: DistributedDeps, runId: string, batch
       return [continuation];
     },
   }).finally(stopHeartbeat);
-  return (await deps.state.addToCountdown(runId, -1)) === 0 ? finalizeRun(deps, runId) : undefined;
+  return (await deps.state.addToCountdown(runId, -1)) === 0 ? finalizeAndTidy(deps, runId) : undefined;
 }
 
 /**
@@ -147,7 +168,7 @@ export async function runLargeSync(
     stopHeartbeat();
   }
   if (finishedUnits === 0) return undefined;
-  return (await deps.state.addToCountdown(runId, -finishedUnits)) === 0 ? finalizeRun(deps, runId) : undefined;
+  return (await deps.state.addToCountdown(runId, -finishedUnits)) === 0 ? finalizeAndTidy(deps, runId) : undefined;
 
   /** True when a successor took over the rest of the run. */
   async function transferPending(): Promise<boolean> {

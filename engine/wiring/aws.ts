@@ -14,7 +14,7 @@ import { parsePublicUrl } from '../homebrew/client-settings';
 import { HOMEBREW_1_PEM } from '../homebrew/homebrew-1-key';
 import { loadPublicKey } from '../homebrew/signed-api';
 import { Logger } from '../logger';
-import { RateLimiter, StateStore } from '../ports';
+import { HousekeepingPolicy, RateLimiter, StateStore } from '../ports';
 import { WRITER_ROLES, assertWriter } from '../sync/writer';
 import { MetricSink, emfSink } from '../metrics';
 import {
@@ -24,6 +24,7 @@ import {
   ORCHESTRATOR_ENV,
   PROMOTED_SYNC_TASK_ENV,
   STANDBY_MIRROR_SERVICE_ENV,
+  KEEP_GENERATIONS_ENV,
   MissingEnvironmentError,
   SYNC_ENV,
   TASK_DISPATCH_ENV,
@@ -40,6 +41,8 @@ import { SyncDeps } from '../sync/run-sync';
 import { DEFAULT_ROUTING, RoutingLimits } from '../sync/route';
 import { Upstream } from '../sync/upstream';
 import { BrewMirrorOptions } from '../brew/mirror-brew';
+import { S3Housekeeping } from '../adapters/aws/s3-housekeeping';
+import { DEFAULT_HOUSEKEEPING } from '../sync/housekeeping';
 
 /**
  * The composition root for AWS: builds the engine's AWS adapters from the
@@ -86,8 +89,11 @@ export async function awsSyncDeps(log: Logger, env: Env = process.env): Promise<
   const { s3, dynamo, cache } = await clients(sync, log, env);
   // The orchestrator and the sync task can start tasks; workers only re-invoke their own function.
   const task = env[TASK_DISPATCH_ENV.syncCluster] ? readEnvironment(TASK_DISPATCH_ENV, env) : undefined;
+  const stores = awsStores(s3, sync.bottleBucket, dynamo, sync.stateTable);
   return {
-    ...awsStores(s3, sync.bottleBucket, dynamo, sync.stateTable),
+    ...stores,
+    housekeeping: new S3Housekeeping(s3, sync.bottleBucket, stores.state),
+    housekeepingPolicy: housekeepingFromEnv(env),
     upstream: new Upstream(),
     log,
     metrics: emfSink(sync.environment, { namespace: sync.metricsNamespace }),
@@ -169,8 +175,11 @@ function standbyClients(log: Logger): MirrorClients {
 /** The promoted sync in the DR region: the replicas, and a breaker in the task (no cache there). */
 export function awsPromotedSyncDeps(log: Logger, env: Env = process.env): SyncDeps {
   const config = readEnvironment(PROMOTED_SYNC_TASK_ENV, env);
+  const s3 = new S3Client({});
+  const stores = awsStores(s3, config.bottleBucket, new DynamoDBClient({}), config.stateTable);
   return {
-    ...awsStores(new S3Client({}), config.bottleBucket, new DynamoDBClient({}), config.stateTable),
+    ...stores,
+    housekeeping: new S3Housekeeping(s3, config.bottleBucket, stores.state),
     upstream: new Upstream(),
     log,
     metrics: emfSink(config.environment, { namespace: config.metricsNamespace }),
@@ -188,6 +197,12 @@ export async function assertAwsWriter(state: StateStore, env: Env = process.env)
   const region = env.AWS_REGION;
   if (!region) throw new MissingEnvironmentError(['AWS_REGION']);
   await assertWriter(state, role, region);
+}
+
+/** API generations the bucket keeps (the published one included): `HBS_KEEP_GENERATIONS`, default 3. */
+export function housekeepingFromEnv(env: Env = process.env): HousekeepingPolicy {
+  const value = env[KEEP_GENERATIONS_ENV];
+  return value === undefined ? DEFAULT_HOUSEKEEPING : { ...DEFAULT_HOUSEKEEPING, keepGenerations: positiveInteger(value, KEEP_GENERATIONS_ENV) };
 }
 
 /** What the stack says about mirroring brew: off, or on for the newest N releases. */

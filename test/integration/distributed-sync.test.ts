@@ -1,7 +1,9 @@
 import { randomBytes } from 'crypto';
 import { RunTaskCommand } from '@aws-sdk/client-ecs';
 import { InvokeCommand } from '@aws-sdk/client-lambda';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { AwsDispatcher } from '../../engine/adapters/aws/dispatcher';
+import { S3Housekeeping } from '../../engine/adapters/aws/s3-housekeeping';
 import { awsStores } from '../../engine/wiring/aws';
 import { jsonLogger } from '../../engine/logger';
 import { DistributedDeps, orchestrate, runLargeSync, runWorkerBatch } from '../../engine/sync/distributed';
@@ -22,7 +24,8 @@ const key = testSigningKey();
 const config = PROD_DISPATCH;
 
 beforeAll(async () => {
-  s3 = await startLocalS3('distributed');
+  // Housekeeping looks at every generation in its bucket: it gets one of its own.
+  s3 = await startLocalS3('distributed', ['distributed-housekeeping']);
   dynamo = await startLocalDynamoDb();
 });
 afterAll(async () => {
@@ -166,5 +169,55 @@ describe('distributed sync: orchestrator → workers → finalize', () => {
     expect(await deps.state.getRun(dead.runId)).toMatchObject({ status: 'abandoned', error: expect.stringContaining(next.runId) });
     // A late worker of the dead run can no longer renew the lease it lost.
     expect(await deps.state.renewLease('sync', dead.runId, 60_000)).toBe(false);
+  });
+});
+
+describe('issue #25 fault 9: the bucket keeps N API generations, as the local store does', () => {
+  const bucket = 'distributed-housekeeping';
+  const generationsInBucket = async () =>
+    ((await s3.client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'api/generations/', Delimiter: '/' }))).CommonPrefixes ?? []).map((p) => p.Prefix!.split('/')[2]).sort();
+  const keysUnder = async (prefix: string) => (await s3.client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }))).KeyCount ?? 0;
+
+  test('each publish prunes api/generations/ to the published one and the newest before it, _mirror records included', async () => {
+    const table = `prod-brew-state-hk-${++n}`;
+    await dynamo.createStateTable(table);
+    const stores = awsStores(s3.client, bucket, dynamo.client, table);
+    const lambda = { send: async () => ({ StatusCode: 202 }) };
+    const ecs = { send: async () => ({ tasks: [{ taskArn: 't' }] }) };
+    const invoked: { runId: string; batchId: string }[] = [];
+    const dispatcher = new AwsDispatcher(config, { send: async (c: InvokeCommand) => (invoked.push(JSON.parse(Buffer.from(c.input.Payload as Uint8Array).toString('utf8'))), lambda.send()) }, ecs);
+    const deps: DistributedDeps = {
+      upstream: new Upstream(),
+      ...stores,
+      log: jsonLogger({}, () => undefined),
+      dispatcher,
+      transfer: { retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 1 }, sleep: async () => undefined },
+      housekeeping: new S3Housekeeping(s3.client, bucket, stores.state),
+    };
+    const published: string[] = [];
+    for (let week = 0; week < 5; week++) {
+      // Run ids sort by their start second: one second apart, as weekly runs are a week apart.
+      if (week > 0) await new Promise((resolve) => setTimeout(resolve, 1100));
+      publishApi(upstream, [{ name: 'wget', version: `1.25.${week}`, bottles: [{ tag: 'arm64_sonoma', bytes: randomBytes(5000) }] }], key.privateKey, { generatedAt: 1795000000 + week * 604800 });
+      const run = await orchestrate(deps, options());
+      expect(run.outcome).toBe('dispatched');
+      const batch = invoked[invoked.length - 1];
+      expect(await runWorkerBatch(deps, batch.runId, batch.batchId, { remainingMs: () => 900_000 })).toMatchObject({ published: true });
+      published.push(run.runId);
+      expect((await generationsInBucket()).length).toBe(Math.min(week + 1, 3));
+    }
+    expect(await generationsInBucket()).toEqual(published.slice(-3).sort());
+    expect((await stores.state.getPublished())!.generation).toBe(published[4]);
+    // Every object of a dropped generation is gone, its bottle index too; a kept one is whole.
+    expect(await keysUnder(`api/generations/${published[0]}/`)).toBe(0);
+    expect(await stores.objects.hasObject(`api/generations/${published[4]}/_mirror/bottles.tsv`)).toBe(true);
+    expect(await stores.objects.hasObject(`api/generations/${published[2]}/formula.jws.json`)).toBe(true);
+  }, 60_000);
+
+  test('HBS_KEEP_GENERATIONS changes the count; a value that is not a positive integer stops the workload', () => {
+    const { housekeepingFromEnv } = jest.requireActual('../../engine/wiring/aws') as typeof import('../../engine/wiring/aws');
+    expect(housekeepingFromEnv({}).keepGenerations).toBe(3);
+    expect(housekeepingFromEnv({ HBS_KEEP_GENERATIONS: '5' }).keepGenerations).toBe(5);
+    expect(() => housekeepingFromEnv({ HBS_KEEP_GENERATIONS: '0' })).toThrow(/HBS_KEEP_GENERATIONS must be a positive integer/);
   });
 });

@@ -5,6 +5,8 @@ import { RunTaskCommand } from '@aws-sdk/client-ecs';
 import { InvokeCommand } from '@aws-sdk/client-lambda';
 import { DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { AwsDispatcher } from '../../engine/adapters/aws/dispatcher';
+import { S3Housekeeping } from '../../engine/adapters/aws/s3-housekeeping';
+import { DEFAULT_HOUSEKEEPING } from '../../engine/sync/housekeeping';
 import { awsStores } from '../../engine/wiring/aws';
 import { MemoryRateLimiter } from '../../engine/adapters/local/memory-rate-limiter';
 import { jsonLogger } from '../../engine/logger';
@@ -41,6 +43,7 @@ const ACTION_OF: Record<string, string> = {
   CompleteMultipartUploadCommand: 's3:PutObject',
   AbortMultipartUploadCommand: 's3:AbortMultipartUpload',
   ListObjectsV2Command: 's3:ListBucket',
+  DeleteObjectsCommand: 's3:DeleteObject',
   GetObjectTaggingCommand: 's3:GetObjectTagging',
   PutObjectTaggingCommand: 's3:PutObjectTagging',
   GetItemCommand: 'dynamodb:GetItem',
@@ -64,7 +67,10 @@ class Recorder {
       this.unmapped.add(command);
       return;
     }
-    if (action.startsWith('s3:')) {
+    if (command === 'DeleteObjectsCommand') {
+      // One request, one s3:DeleteObject per key it names (AWS checks each).
+      for (const o of (input.Delete as { Objects: { Key: string }[] }).Objects) this.needs.add(`${action} BUCKET/${o.Key}`);
+    } else if (action.startsWith('s3:')) {
       this.needs.add(action === 's3:ListBucket' ? `${action} BUCKET` : `${action} BUCKET/${input.Key}`);
       // Reading a missing key answers 404 only to a caller that may list the bucket (403 otherwise), and has() relies on 404.
       if (missing) this.needs.add('s3:ListBucket BUCKET');
@@ -164,9 +170,13 @@ const quiet = jsonLogger({}, () => undefined);
 function syncDeps(table: string, dispatch = sync.controlPlane()): DistributedDeps {
   const s3Client = sync.attach(s3.newClient());
   const dynamoClient = sync.attach(dynamo.newClient());
+  const stores = awsStores(s3Client, s3.bucket, dynamoClient, table);
   return {
     upstream: new Upstream(),
-    ...awsStores(s3Client, s3.bucket, dynamoClient, table),
+    ...stores,
+    // Keeping one generation makes every publish after the first delete one (issue #25, fault 9).
+    housekeeping: new S3Housekeeping(s3Client, s3.bucket, stores.state),
+    housekeepingPolicy: { ...DEFAULT_HOUSEKEEPING, keepGenerations: 1 },
     log: quiet,
     dispatcher: new AwsDispatcher(PROD_DISPATCH, dispatch.lambda, dispatch.ecs),
     transfer: { retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 1 }, sleep: async () => undefined },
