@@ -74,6 +74,12 @@ export interface AlarmThresholds {
   readonly dynamodbReplicationLatencyMs: number;
   /** Worst S3 replication latency of the bottle store, in seconds: the RPO budget of its objects. */
   readonly storeReplicationLatencySeconds: number;
+  /**
+   * Bytes downloaded from the bottle store's `blobs/` in one hour (S3 request
+   * metrics: presigned GETs by clients, and the mirror's own reads in proxy
+   * mode) above which the egress alarm fires: a client draining the mirror.
+   */
+  readonly storeBytesDownloadedPerHour: number;
   /** Age of the published generation, in seconds, before the freshness alarm fires. */
   readonly freshnessMaxAgeSeconds: number;
   /** Monthly estimated charges (USD) that raise the cost alarm. */

@@ -38,6 +38,8 @@ const prodAlarms: AlarmThresholds = {
   redisReplicationLagSeconds: 5,
   dynamodbReplicationLatencyMs: 60_000,
   storeReplicationLatencySeconds: 300,
+  // 200 GiB in an hour is about $19 of S3 egress at $0.09/GB: a whole fleet updating, or one client draining.
+  storeBytesDownloadedPerHour: 200 * GIB,
   // Weekly runs keep the generation at most ~7 days old; 8 days means a run was missed.
   freshnessMaxAgeSeconds: 8 * DAY_SECONDS,
   // prod and its standby (the account's bill): about $928 at the cost script's assumptions.
@@ -133,6 +135,7 @@ export const BASE_ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
       albP99LatencySeconds: 1,
       redisCpuPercent: 90,
       redisMemoryPercent: 90,
+      storeBytesDownloadedPerHour: 20 * GIB,
       monthlyCostUsd: 250,
     },
   },
@@ -180,6 +183,7 @@ export const BASE_ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
       albP99LatencySeconds: 2,
       redisCpuPercent: 90,
       redisMemoryPercent: 90,
+      storeBytesDownloadedPerHour: 20 * GIB,
       monthlyCostUsd: 150,
     },
   },

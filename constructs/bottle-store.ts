@@ -1,4 +1,5 @@
 import { Construct } from 'constructs';
+import { S3BucketMetric } from '@cdktf/provider-aws/lib/s3-bucket-metric';
 import type { AccessLogTarget } from './log-archive';
 import { S3BucketLifecycleConfigurationRule } from '@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration';
 import { ORPHAN_EXPIRY_DAYS, ORPHAN_TAG } from '../engine/runtime-config';
@@ -54,7 +55,13 @@ export class BottleStore extends Construct {
       noncurrentVersionExpirationDays: 90,
       lifecycleRules: BottleStore.LIFECYCLE,
     });
+    // Request metrics on what clients download (bottles, portable Rubies, brew.git's packs): the
+    // egress alarm watches their BytesDownloaded. Storage metrics alone would not show a drain.
+    new S3BucketMetric(this, 'download-metrics', { bucket: this.bucketName, name: BottleStore.DOWNLOAD_METRICS, filter: { prefix: STORE_PREFIXES.blobs } });
   }
+
+  /** The request-metrics filter on `blobs/` (CloudWatch's `FilterId` dimension). */
+  static readonly DOWNLOAD_METRICS = 'blob-downloads';
 
   /** ARN pattern of every object under the given layout prefixes. */
   objectArns(...prefixes: StorePrefix[]): string[] {

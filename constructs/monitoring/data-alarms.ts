@@ -5,6 +5,7 @@ import { AlarmThresholds } from '../../config/environment-config';
 import { ctx } from '../environment-context';
 import { REPLICATION_RULE_ID } from '../bucket-replica';
 import { AlarmSet } from './alarm-set';
+import { BottleStore } from '../bottle-store';
 import { MonitoredResources } from './monitored-resources';
 
 export interface DataAlarmsProps extends Pick<MonitoredResources, 'cacheNodeIds' | 'tableName' | 'replicaRegion' | 'bucketName' | 'replicaBucketName'> {
@@ -88,6 +89,7 @@ export class DataAlarms extends AlarmSet {
       threshold: t.dynamodbReplicationLatencyMs,
       treatMissingData: 'notBreaching',
     });
+    this.egressAlarm(props);
     if (props.replicaBucketName) this.storeReplicationAlarms(props.replicaBucketName, props);
   }
 
@@ -95,6 +97,24 @@ export class DataAlarms extends AlarmSet {
    * The RPO budget of the bottle store (docs/operations.md, "Disaster recovery"): the standby waits for a generation's objects,
    * so slow replication delays it there, and failed replication never lets it switch.
    */
+  /** Egress: what clients downloaded from the store in an hour (issue #25, fault 12). */
+  private egressAlarm(props: DataAlarmsProps): void {
+    const gib = props.thresholds.storeBytesDownloadedPerHour / 1024 ** 3;
+    this.alarm({
+      name: `${ctx(this).namePrefix}-store-egress`,
+      description: `More than ${gib} GiB downloaded from the bottle store in an hour (about $${Math.round(gib * 1.073741824 * 0.09)} of S3 egress). Runbook: docs/operations.md#store-egress-alarm`,
+      namespace: 'AWS/S3',
+      metricName: 'BytesDownloaded',
+      dimensions: { BucketName: props.bucketName, FilterId: BottleStore.DOWNLOAD_METRICS },
+      statistic: 'Sum',
+      period: 3600,
+      evaluationPeriods: 1,
+      comparisonOperator: 'GreaterThanThreshold',
+      threshold: props.thresholds.storeBytesDownloadedPerHour,
+      treatMissingData: 'notBreaching',
+    });
+  }
+
   private storeReplicationAlarms(replicaBucketName: string, props: DataAlarmsProps): void {
     const p = ctx(this).namePrefix;
     const t = props.thresholds;

@@ -4,6 +4,10 @@ run "prod_plan" {
   command = plan
 
   assert {
+    condition     = aws_cloudwatch_metric_alarm.monitoring_alarm_store_egress.metric_name == "BytesDownloaded" && aws_cloudwatch_metric_alarm.monitoring_alarm_store_egress.dimensions["FilterId"] == aws_s3_bucket_metric.bottle_store_download_metrics.name && aws_cloudwatch_metric_alarm.monitoring_alarm_store_egress.period == 3600
+    error_message = "an alarm watches the bytes clients download from the store per hour, from the bucket's request metrics (issue #25 fault 12)"
+  }
+  assert {
     condition     = aws_ecr_repository_creation_template.replica_repository_template_template.image_tag_mutability == "IMMUTABLE" && aws_ecr_repository_creation_template.replica_repository_template_template.encryption_configuration[0].encryption_type == "KMS" && contains(aws_ecr_repository_creation_template.replica_repository_template_template.applied_for, "REPLICATION") && aws_ecr_repository_creation_template.replica_repository_template_template.prefix == "prod-brew"
     error_message = "repositories ECR replication creates in the DR region are immutable and KMS-encrypted (issue #25 fault 5)"
   }

@@ -119,6 +119,26 @@ describe('bottle store', () => {
     const withStandby = JSON.parse(Testing.synth(new MirrorStack(Testing.app(), loadEnvironmentConfig('staging', { HBS_STAGING_STANDBY: 'true' }))));
     expect(replicated(withStandby)).toEqual(['bottle_store_replica_replication']);
   });
+
+  test.each([
+    ['prod', 200],
+    ['staging', 20],
+    ['dev', 20],
+  ] as const)('%s: request metrics on blobs/ and an alarm on the bytes clients download per hour (#25 fault 12)', (name, gib) => {
+    const json = parsed(name);
+    const [metric] = Object.values(json.resource.aws_s3_bucket_metric as Record<string, any>);
+    expect(metric).toEqual({ bucket: '${aws_s3_bucket.bottle_store_store_bucket.bucket}', name: 'blob-downloads', filter: { prefix: 'blobs/sha256/' } });
+    expect(alarm(name, 'store_egress')).toMatchObject({
+      namespace: 'AWS/S3',
+      metric_name: 'BytesDownloaded',
+      dimensions: { BucketName: '${aws_s3_bucket.bottle_store_store_bucket.bucket}', FilterId: metric.name },
+      statistic: 'Sum',
+      period: 3600,
+      comparison_operator: 'GreaterThanThreshold',
+      threshold: gib * 1024 ** 3,
+      alarm_description: expect.stringMatching(/Runbook: docs\/operations\.md#store-egress-alarm$/),
+    });
+  });
 });
 
 describe('state table', () => {
@@ -355,7 +375,7 @@ describe('monitoring', () => {
         'alb-5xx-rate', 'alb-p99-latency', 'alb-unhealthy-targets',
         'cache-cpu', 'cache-evictions', 'cache-memory', 'cache-replication-lag',
         'ecs-task-failures', 'endpoint-unhealthy', 'monthly-cost', 'orchestrator-dlq-depth', 'orchestrator-duration', 'orchestrator-errors',
-        'store-replication-failed', 'store-replication-latency',
+        'store-egress', 'store-replication-failed', 'store-replication-latency',
         'sync-freshness', 'sync-worker-dlq-depth', 'table-replication-latency', 'table-system-errors', 'table-throttles',
         'weekly-sync-dlq-depth', 'worker-errors', 'worker-throttles',
       ].map((n) => `prod-brew-${n}`).sort(),
