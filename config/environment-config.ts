@@ -31,7 +31,13 @@ export interface MirrorServiceConfig {
   readonly maxTasks: number;
   /** `internet-facing` for public mirrors, `internal` for a private network. */
   readonly albScheme: 'internet-facing' | 'internal';
-  /** Client CIDRs allowed to reach the ALB on 80/443. */
+  /**
+   * Client CIDRs allowed to reach the ALB on 80/443 (`HBS_<ENV>_ALLOWED_CIDRS`,
+   * comma-separated). Empty: no client reaches it, and `predeploy` refuses to
+   * deploy it. `0.0.0.0/0` opens the mirror to the whole internet, and with it
+   * the bucket's egress (about $0.09 per GB clients download).
+   * @default [] in prod and staging (closed), `10.0.0.0/8` in dev (internal)
+   */
   readonly allowedCidrs: readonly string[];
   /** Requests per client IP per 5 minutes before WAF blocks it. */
   readonly wafRateLimitPer5Min: number;

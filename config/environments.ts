@@ -72,7 +72,8 @@ export const BASE_ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
       minTasks: 3,
       maxTasks: 12,
       albScheme: 'internet-facing',
-      allowedCidrs: ['0.0.0.0/0'],
+      // Closed until HBS_<ENV>_ALLOWED_CIDRS names who may connect (0.0.0.0/0 only on purpose: issue #25).
+      allowedCidrs: [],
       wafRateLimitPer5Min: 20_000,
     },
     sync: {
@@ -116,7 +117,8 @@ export const BASE_ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
       minTasks: 2,
       maxTasks: 4,
       albScheme: 'internet-facing',
-      allowedCidrs: ['0.0.0.0/0'],
+      // Closed until HBS_<ENV>_ALLOWED_CIDRS names who may connect (0.0.0.0/0 only on purpose: issue #25).
+      allowedCidrs: [],
       wafRateLimitPer5Min: 5_000,
     },
     sync: {

@@ -103,7 +103,7 @@ export function loadEnvironmentConfig(name: EnvironmentName, env: Env = process.
           ),
     alarmEmail,
     imageTag: check(read('IMAGE_TAG') ?? base.imageTag, IMAGE_TAG, `${prefix}IMAGE_TAG`, 'container image tag'),
-    mirrorService: { ...base.mirrorService, albScheme },
+    mirrorService: { ...base.mirrorService, albScheme, allowedCidrs: allowedCidrs(read('ALLOWED_CIDRS'), `${prefix}ALLOWED_CIDRS`, base.mirrorService.allowedCidrs) },
     sync: { ...base.sync, mirrorBrew: flag(read('MIRROR_BREW'), `${prefix}MIRROR_BREW`, base.sync.mirrorBrew ?? true) },
     remoteState,
     manageBackupRegionSettings: flag(read('MANAGE_BACKUP_SETTINGS'), `${prefix}MANAGE_BACKUP_SETTINGS`, base.manageBackupRegionSettings),
@@ -159,6 +159,21 @@ function workingHours(name: EnvironmentName, value: string | undefined, variable
   return hours;
 }
 
+/** A security group holds 60 inbound rules: each CIDR takes two (443, 80), Route 53's prefix list weighs 25. */
+export const MAX_ALLOWED_CIDRS = 17;
+const IPV4_CIDR = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}\/(3[0-2]|[12]?\d)$/;
+
+/** `HBS_<ENV>_ALLOWED_CIDRS`: comma-separated IPv4 CIDRs; `0.0.0.0/0` is the explicit choice to open the mirror to everyone. */
+function allowedCidrs(value: string | undefined, variable: string, fallback: readonly string[]): readonly string[] {
+  if (value === undefined) return fallback;
+  const cidrs = value.split(',').map((c) => c.trim()).filter(Boolean);
+  for (const cidr of cidrs) if (!IPV4_CIDR.test(cidr)) throw new ConfigurationError(`${variable}: ${JSON.stringify(cidr)} is not an IPv4 CIDR (e.g. 10.0.0.0/8)`);
+  if (cidrs.length > MAX_ALLOWED_CIDRS) {
+    throw new ConfigurationError(`${variable}: ${cidrs.length} CIDRs; at most ${MAX_ALLOWED_CIDRS} fit the ALB's security group (60 inbound rules: two per CIDR, 25 for Route 53's health checkers)`);
+  }
+  return cidrs;
+}
+
 function flag(value: string | undefined, variable: string, fallback: boolean): boolean {
   if (value === undefined) return fallback;
   if (value !== 'true' && value !== 'false') throw new ConfigurationError(`${variable}=${JSON.stringify(value)} must be true or false`);
@@ -185,6 +200,12 @@ export function placeholderProblems(config: EnvironmentConfig): string[] {
   }
   if (config.standby?.certificateArn?.includes(`:${PLACEHOLDER_ACCOUNT_ID}:`)) {
     problems.push(`${prefix}DR_CERTIFICATE_ARN is the placeholder certificate; set the ACM certificate ARN for ${config.domainName} in ${config.drRegion} (or ${prefix}HOSTED_ZONE_ID)`);
+  }
+  if (config.mirrorService.allowedCidrs.length === 0) {
+    problems.push(
+      `${prefix}ALLOWED_CIDRS is not set, so no client may reach the mirror; set the networks that may (e.g. 10.0.0.0/8,192.168.0.0/16), ` +
+        'or 0.0.0.0/0 to open it to the whole internet and pay the S3 egress of whoever downloads (docs/configuration.md)',
+    );
   }
   if (config.standby && !config.standby.remoteState) {
     problems.push(`${prefix}DR_STATE_BUCKET is not set; the standby's state must live in a bucket in ${config.drRegion}, reachable while ${config.region} is down`);

@@ -1,4 +1,5 @@
 import { Construct } from 'constructs';
+import { DataAwsEc2ManagedPrefixList } from '@cdktf/provider-aws/lib/data-aws-ec2-managed-prefix-list';
 import type { AccessLogTarget } from './log-archive';
 import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
 import { Lb } from '@cdktf/provider-aws/lib/lb';
@@ -29,6 +30,13 @@ export interface LoadBalancerProps {
   readonly rateLimitPer5Min: number;
   /** Default: true. Only tests and throwaway stacks should turn it off. */
   readonly deletionProtection?: boolean;
+  /**
+   * Admit Route 53's health checkers on 443, by AWS's managed prefix list
+   * (`com.amazonaws.<region>.route53-healthchecks`, 25 rules' weight), so a
+   * health-checked endpoint stays checkable however closed `allowedCidrs` is.
+   * @default false
+   */
+  readonly admitHealthCheckers?: boolean;
 }
 
 /**
@@ -55,6 +63,10 @@ export class LoadBalancer extends Construct {
         allow(this, `client-${port}-${i}`, { from: { cidr }, to: this.securityGroup, port, description: `Clients ${cidr} on ${port}` });
       }
     });
+    if (props.admitHealthCheckers) {
+      const checkers = new DataAwsEc2ManagedPrefixList(this, 'route53-health-checkers', { name: `com.amazonaws.${context.region}.route53-healthchecks` });
+      allow(this, 'route53-health-checkers-443', { from: { prefixListId: checkers.id }, to: this.securityGroup, port: 443, description: 'Route 53 health checkers (AWS-managed prefix list)' });
+    }
 
     this.alb = new Lb(this, 'alb', {
       name: `${name}-alb`.slice(0, 32),

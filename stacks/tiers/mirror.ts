@@ -74,6 +74,10 @@ export class MirrorTier extends AddressGroup {
       givenCertificate ??
       // The primary owns the domain's one validation record; the standby's certificate is issued by it too.
       new ManagedCertificate(this, 'certificate', { domainName: config.domainName, hostedZoneId: config.hostedZoneId!, ownsValidationRecord: !standby }).certificateArn;
+    // Route 53 checks this region's /health (it reaches only an internet-facing ALB): the primary's whenever
+    // there is a standby (the endpoint alarm, constructs/monitoring/endpoint-alarm.ts), the standby's only
+    // when the domain fails over to it.
+    const checked = (standby ? config.hostedZoneId !== undefined : config.standby !== undefined) && service.albScheme === 'internet-facing';
     this.loadBalancer = new LoadBalancer(this, 'load-balancer', {
       vpcId: network.vpc.id,
       subnetIds: service.albScheme === 'internet-facing' ? network.publicSubnetIds : network.privateSubnetIds,
@@ -83,6 +87,7 @@ export class MirrorTier extends AddressGroup {
       targetPort: MIRROR_PORT,
       accessLogs: platform.logArchive.target(LOG_PREFIXES.alb),
       rateLimitPer5Min: service.wafRateLimitPer5Min,
+      admitHealthCheckers: checked,
     });
     allow(this, 'alb-to-mirror', { from: this.loadBalancer.securityGroup, to: mirrorSg, port: MIRROR_PORT, description: 'ALB to mirror tasks' });
 
@@ -105,11 +110,7 @@ export class MirrorTier extends AddressGroup {
     });
     data.grantMirror(this, this.task.taskRole, mirrorSg);
 
-    // Route 53 checks this region's /health (it reaches only an internet-facing ALB): the primary's whenever
-    // there is a standby (the endpoint alarm, constructs/monitoring/endpoint-alarm.ts), the standby's only
-    // when the domain fails over to it.
-    const checked = standby ? config.hostedZoneId !== undefined : config.standby !== undefined;
-    if (checked && service.albScheme === 'internet-facing') {
+    if (checked) {
       this.healthCheck = new EndpointHealthCheck(this, 'endpoint-health', {
         alb: this.loadBalancer.alb,
         label: `${config.domainName} ${standby ? 'standby' : 'primary'} (${ctx(this).region})`,

@@ -30,6 +30,12 @@ export interface Exception {
   /** For policy-document checks: the one statement (by sid) the exception covers. */
   readonly statement?: string;
   readonly reason: string;
+  /**
+   * The `HBS_*` settings under which the finding exists, when the shipped
+   * configurations do not have it (it is then not stale there); the policy
+   * test synthesizes them and requires the exception to apply.
+   */
+  readonly onlyWith?: Readonly<Record<string, string>>;
 }
 
 /** Addresses of the key policies (data sources) of the customer-managed keys. */
@@ -121,7 +127,9 @@ export const EXCEPTIONS: readonly Exception[] = [
   {
     check: 'CKV_AWS_260',
     address: 'aws_vpc_security_group_ingress_rule.load_balancer_client_80_0_ingress',
-    reason: 'Port 80 on the ALB only answers with a redirect to HTTPS (CKV_AWS_2/CKV2_AWS_20 check the listener); brew clients typed with http:// would otherwise fail.',
+    reason:
+      'Only where HBS_<ENV>_ALLOWED_CIDRS opens the mirror to 0.0.0.0/0 (every shipped environment is closed): port 80 on the ALB only answers with a redirect to HTTPS (CKV_AWS_2/CKV2_AWS_20 check the listener); brew clients typed with http:// would otherwise fail.',
+    onlyWith: { HBS_PROD_ALLOWED_CIDRS: '0.0.0.0/0' },
   },
   {
     check: 'CKV2_AWS_76',

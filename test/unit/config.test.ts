@@ -10,8 +10,9 @@ describe('environment configuration', () => {
       expect(config.availabilityZones).toHaveLength(3);
       const problems = placeholderProblems(config);
       expect(problems.join('\n')).toMatch(new RegExp(`HBS_${name.toUpperCase()}_DOMAIN_NAME`));
-      // prod's standby adds its own certificate and state bucket.
-      expect(problems).toHaveLength(name === 'prod' ? 6 : 4);
+      // prod's standby adds its own certificate and state bucket; prod and staging are closed until told who may connect.
+      expect(problems).toHaveLength({ prod: 7, staging: 5, dev: 4 }[name]);
+      if (name !== 'dev') expect(problems).toContain(`HBS_${name.toUpperCase()}_ALLOWED_CIDRS is not set, so no client may reach the mirror; set the networks that may (e.g. 10.0.0.0/8,192.168.0.0/16), or 0.0.0.0/0 to open it to the whole internet and pay the S3 egress of whoever downloads (docs/configuration.md)`);
     }
   });
 
@@ -32,8 +33,10 @@ describe('environment configuration', () => {
       HBS_PROD_ALB_SCHEME: 'internal',
       HBS_PROD_DR_CERTIFICATE_ARN: 'arn:aws:acm:us-west-2:111122223333:certificate/1f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b',
       HBS_PROD_DR_STATE_BUCKET: 'acme-tfstate-dr',
+      HBS_PROD_ALLOWED_CIDRS: '10.0.0.0/8,192.168.0.0/16',
     });
     expect(config.domainName).toBe('bottles.acme.dev');
+    expect(config.mirrorService.allowedCidrs).toEqual(['10.0.0.0/8', '192.168.0.0/16']);
     expect(config.mirrorService.albScheme).toBe('internal');
     expect(config.remoteState).toEqual({
       bucket: 'acme-tfstate',

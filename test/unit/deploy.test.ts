@@ -15,6 +15,7 @@ const ready = {
   HBS_PROD_CERTIFICATE_ARN: CERT,
   HBS_PROD_ALARM_EMAIL: 'oncall@acme.dev',
   HBS_PROD_STATE_BUCKET: 'acme-tfstate',
+  HBS_PROD_ALLOWED_CIDRS: '0.0.0.0/0',
 };
 /** prod without its standby: the primary's flow alone. */
 const config = loadEnvironmentConfig('prod', { ...ready, HBS_PROD_STANDBY: 'false' });

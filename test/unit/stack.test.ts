@@ -58,13 +58,31 @@ describe('network', () => {
     expect(sg.egress).toEqual([]);
   });
 
-  test('only the ALB accepts client traffic, and only on 80/443', () => {
-    const ingress = Object.values(resources('prod', 'aws_vpc_security_group_ingress_rule'));
+  test('closed by default (#25 fault 12): no client network reaches prod or staging until HBS_<ENV>_ALLOWED_CIDRS names it', () => {
+    for (const name of ['prod', 'staging'] as const) {
+      const ingress = Object.values(resources(name, 'aws_vpc_security_group_ingress_rule'));
+      expect([name, ingress.filter((r) => r.cidr_ipv4)]).toEqual([name, []]);
+    }
+    // Route 53's health checkers still reach prod's health-checked endpoint, by AWS's prefix list, on 443 only.
+    const checkers = resources('prod', 'aws_vpc_security_group_ingress_rule').load_balancer_route53_health_checkers_443_ingress;
+    expect(checkers).toMatchObject({ from_port: 443, to_port: 443, prefix_list_id: '${data.aws_ec2_managed_prefix_list.load_balancer_route53_health_checkers.id}' });
+    expect(parsed('prod').data.aws_ec2_managed_prefix_list.load_balancer_route53_health_checkers.name).toBe('com.amazonaws.us-east-1.route53-healthchecks');
+    // staging has no standby, so nothing health-checks it.
+    expect(parsed('staging').data.aws_ec2_managed_prefix_list).toBeUndefined();
+  });
+
+  test('only the ALB accepts client traffic, only on 80/443, and only from the networks the one setting names', () => {
+    const open = JSON.parse(Testing.synth(new MirrorStack(Testing.app(), loadEnvironmentConfig('prod', { HBS_PROD_ALLOWED_CIDRS: '10.0.0.0/8, 0.0.0.0/0' }))));
+    const ingress = Object.values(open.resource.aws_vpc_security_group_ingress_rule as Record<string, any>);
     const fromCidr = ingress.filter((r) => r.cidr_ipv4);
-    expect(fromCidr.map((r) => r.from_port).sort()).toEqual([443, 80]);
+    expect(fromCidr.map((r) => [r.cidr_ipv4, r.from_port]).sort()).toEqual([['0.0.0.0/0', 443], ['0.0.0.0/0', 80], ['10.0.0.0/8', 443], ['10.0.0.0/8', 80]]);
     expect(fromCidr.every((r) => String(r.security_group_id).includes('aws_security_group.load_balancer_sg'))).toBe(true);
     const cache = ingress.filter((r) => String(r.security_group_id).includes('aws_security_group.cache_sg'));
     expect(cache.map((r) => r.from_port)).toEqual([6379, 6379]);
+    expect(() => loadEnvironmentConfig('prod', { HBS_PROD_ALLOWED_CIDRS: '10.0.0.0/33' })).toThrow('HBS_PROD_ALLOWED_CIDRS: "10.0.0.0/33" is not an IPv4 CIDR (e.g. 10.0.0.0/8)');
+    const many = (n: number) => Array.from({ length: n }, (_, i) => `10.${i}.0.0/16`).join(',');
+    expect(loadEnvironmentConfig('prod', { HBS_PROD_ALLOWED_CIDRS: many(17) }).mirrorService.allowedCidrs).toHaveLength(17);
+    expect(() => loadEnvironmentConfig('prod', { HBS_PROD_ALLOWED_CIDRS: many(18) })).toThrow(/18 CIDRs; at most 17 fit the ALB's security group/);
   });
 });
 
