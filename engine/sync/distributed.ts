@@ -1,5 +1,5 @@
 import { Dispatcher, Housekeeping, HousekeepingPolicy, SyncTaskJob } from '../ports';
-import { runHousekeeping } from './housekeeping';
+import { housekeepAfterPublish } from './housekeeping';
 import { SYNC_DEFAULTS } from '../defaults';
 import { loadBatch, stageContinuation, transferBatch } from './batch';
 import { BREW_UNIT, PhaseDeps, RunManifest, SyncOptions, SyncSummary, countdownUnits } from './contracts';
@@ -35,10 +35,7 @@ export interface DistributedDeps extends PhaseDeps {
 async function finalizeAndTidy(deps: DistributedDeps, runId: string): Promise<SyncSummary> {
   const summary = await finalizeRun(deps, runId);
   if (summary.published && deps.housekeeping) {
-    const log = deps.log.child({ runId });
-    await runHousekeeping({ state: deps.state, housekeeping: deps.housekeeping, log }, deps.housekeepingPolicy).catch((error) =>
-      log.warn('housekeeping failed; the generation is published', { error: (error as Error).message }),
-    );
+    await housekeepAfterPublish({ state: deps.state, housekeeping: deps.housekeeping, log: deps.log.child({ runId }) }, deps.housekeepingPolicy);
   }
   return summary;
 }

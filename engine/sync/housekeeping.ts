@@ -34,3 +34,15 @@ export async function runHousekeeping(
     await deps.state.releaseLease(SYNC_LEASE, owner);
   }
 }
+
+/**
+ * Housekeeping after a publish, by whichever process published (`bottles sync`,
+ * or the AWS worker or task that finalized): a failure is logged and never
+ * fails the run, whose generation is published either way.
+ */
+export async function housekeepAfterPublish(
+  deps: { readonly state: StateStore; readonly housekeeping: Housekeeping; readonly log: Logger },
+  policy?: HousekeepingPolicy,
+): Promise<void> {
+  await runHousekeeping(deps, policy).catch((error) => deps.log.warn('housekeeping failed; the generation is published', { error: (error as Error).message }));
+}

@@ -7,7 +7,7 @@ import { prepareRun } from './prepare';
 import { errorKind, isRejectedInput } from '../errors';
 import { Logger } from '../logger';
 import { Housekeeping, RunLeftovers } from '../ports';
-import { runHousekeeping } from './housekeeping';
+import { housekeepAfterPublish } from './housekeeping';
 import { LOCAL_RUN_LEASE, RunLeasePolicy, SYNC_LEASE, acquireRunLease, currentHolder, heldMessage, recordAbandoned, startHeartbeat } from './lease';
 
 
@@ -109,7 +109,7 @@ export async function runSync(deps: SyncDeps, options: LocalSyncOptions): Promis
     if (manifest.brew) await runBrewUnit(deps, runId, { onFailure: 'throw', signal: options.signal });
     if (options.signal?.aborted) throw new SyncInterruptedError();
     const summary = await finalizeRun(deps, runId);
-    if (summary.published && deps.housekeeping) await housekeepAfterPublish(deps, deps.housekeeping, log);
+    if (summary.published && deps.housekeeping) await housekeepAfterPublish({ state: deps.state, housekeeping: deps.housekeeping, log });
     return summary;
   } catch (error) {
     const interrupted = options.signal?.aborted === true;
@@ -139,7 +139,3 @@ async function cleanUpAbandoned(deps: SyncDeps, abandoned: string, by: string, l
   if ((await deps.state.getPublished())?.generation !== abandoned) await deps.leftovers?.discardRun(abandoned);
 }
 
-/** Keeps a local store from only growing; a failure here never fails the run that published. */
-async function housekeepAfterPublish(deps: SyncDeps, housekeeping: Housekeeping, log: Logger): Promise<void> {
-  await runHousekeeping({ state: deps.state, housekeeping, log }).catch((error) => log.warn('housekeeping failed', { error: (error as Error).message }));
-}

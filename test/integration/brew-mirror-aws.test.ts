@@ -1,18 +1,14 @@
-import { execFile } from 'child_process';
 import { createHash, randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { promisify } from 'util';
 import { RunTaskCommand } from '@aws-sdk/client-ecs';
 import { InvokeCommand } from '@aws-sdk/client-lambda';
 import { AwsDispatcher } from '../../engine/adapters/aws/dispatcher';
-import { MemoryRateLimiter } from '../../engine/adapters/local/memory-rate-limiter';
 import { loadBrewRecord } from '../../engine/brew/brew-record';
 import { BrewMirrorOptions } from '../../engine/brew/mirror-brew';
 import { GitRunner, gitCli } from '../../engine/brew/git';
 import { jsonLogger } from '../../engine/logger';
-import { MirrorServer } from '../../engine/serve/server';
 import { DistributedDeps, orchestrate, runLargeSync, runWorkerBatch } from '../../engine/sync/distributed';
 import { DEFAULT_ROUTING } from '../../engine/sync/route';
 import { Upstream } from '../../engine/sync/upstream';
@@ -20,6 +16,7 @@ import { runKeys } from '../../engine/store-layout';
 import { awsStores } from '../../engine/wiring/aws';
 import { PROD_DISPATCH } from '../fixtures/dispatch';
 import { LocalDynamoDb, startLocalDynamoDb } from '../fixtures/dynamodb';
+import { gitClient, serveMirror } from '../fixtures/brew-client';
 import { GitUpstream, PortableRubyPin, startGitUpstream } from '../fixtures/git-upstream';
 import { publishApi, testSigningKey } from '../fixtures/homebrew-api';
 import { LocalS3, startLocalS3 } from '../fixtures/s3';
@@ -28,7 +25,6 @@ import { FixtureUpstream, startFixtureUpstream } from '../fixtures/upstream-serv
 // The AWS shape of the brew phase (issue #22) on the local peers: s3rver and dynalite hold the
 // store and the state; Lambda Invoke and ECS RunTask have no peer, so their requests are recorded.
 // Lambda has no git: the orchestrator hands the brew phase to the Fargate sync task.
-const run = promisify(execFile);
 const key = testSigningKey();
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const INSTALL_SH = Buffer.from('#!/bin/bash\necho "install from ${HOMEBREW_BREW_GIT_REMOTE}"\n');
@@ -117,25 +113,8 @@ async function emptyBucket() {
   }
 }
 
-async function serve(deps: DistributedDeps, mode: 'proxy' | 'redirect') {
-  let base = '';
-  const server = new MirrorServer({
-    blobs: deps.blobs,
-    objects: deps.objects,
-    state: deps.state,
-    log: jsonLogger({}, () => undefined),
-    limiter: new MemoryRateLimiter({ ratePerSecond: 10_000, burst: 10_000 }),
-    mode,
-    presign: mode === 'redirect' ? async (digest) => `http://127.0.0.1:9/presigned/${digest}` : undefined,
-    pollMs: 60_000,
-    publicUrl: () => base,
-  });
-  base = `http://127.0.0.1:${await server.listen(0, '127.0.0.1')}`;
-  return { server, base };
-}
-
-const git = (cwd: string, ...args: string[]) =>
-  run('git', args, { cwd, env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null', GIT_TERMINAL_PROMPT: '0' } }).then((r) => r.stdout.trim());
+const serve = (deps: DistributedDeps, mode: 'proxy' | 'redirect') => serveMirror(deps, mode);
+const git = gitClient;
 
 /** Orchestrator, then every worker batch, then the brew task: one weekly run as AWS runs it. */
 async function weeklyRun(env: Awaited<ReturnType<typeof environment>>) {

@@ -4,13 +4,12 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { promisify } from 'util';
-import { MemoryRateLimiter } from '../../engine/adapters/local/memory-rate-limiter';
 import { loadBrewRecord } from '../../engine/brew/brew-record';
 import { BrewMirrorOptions } from '../../engine/brew/mirror-brew';
 import { jsonLogger } from '../../engine/logger';
-import { MirrorServer } from '../../engine/serve/server';
 import { LocalSyncOptions, runSync } from '../../engine/sync/run-sync';
 import { localStores, localSyncDeps } from '../../engine/wiring/local';
+import { gitClient, serveMirror } from '../fixtures/brew-client';
 import { GitUpstream, PortableRubyPin, startGitUpstream } from '../fixtures/git-upstream';
 import { publishApi, testSigningKey } from '../fixtures/homebrew-api';
 import { FixtureUpstream, startFixtureUpstream } from '../fixtures/upstream-server';
@@ -52,24 +51,8 @@ async function sync(options: Partial<LocalSyncOptions> = {}) {
   return runSync(localSyncDeps(root, { log: jsonLogger({}, () => undefined) }), { apiUrl: upstream.apiRoot, publicKey: key.publicKey, brew: brewOptions(), ...options });
 }
 
-async function serve(mode: 'proxy' | 'redirect' = 'proxy') {
-  let base = '';
-  const server = new MirrorServer({
-    ...localStores(root),
-    log: jsonLogger({}, () => undefined),
-    limiter: new MemoryRateLimiter({ ratePerSecond: 10_000, burst: 10_000 }),
-    mode,
-    // Redirect mode must never reach brew.git: git would fetch everything else from the redirect target.
-    presign: mode === 'redirect' ? async (digest) => `http://127.0.0.1:9/presigned/${digest}` : undefined,
-    pollMs: 60_000,
-    publicUrl: () => base,
-  });
-  base = `http://127.0.0.1:${await server.listen(0, '127.0.0.1')}`;
-  return { server, base };
-}
-
-const git = (cwd: string, ...args: string[]) =>
-  run('git', args, { cwd, env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null', GIT_TERMINAL_PROMPT: '0' } }).then((r) => r.stdout.trim());
+const serve = (mode: 'proxy' | 'redirect' = 'proxy') => serveMirror(localStores(root), mode);
+const git = gitClient;
 
 beforeAll(async () => {
   upstream = await startFixtureUpstream();
