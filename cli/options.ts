@@ -1,5 +1,10 @@
+import { parseByteSize } from '../engine/byte-size';
 import { SERVE_DEFAULTS, SYNC_DEFAULTS } from '../engine/defaults';
+import { KeyObject } from 'crypto';
+import { readFileSync } from 'fs';
 import { UsageError } from '../engine/errors';
+import { HOMEBREW_1_PEM } from '../engine/homebrew/homebrew-1-key';
+import { loadPublicKey } from '../engine/homebrew/signed-api';
 import { DEFAULT_HOUSEKEEPING } from '../engine/sync/housekeeping';
 
 /**
@@ -61,4 +66,21 @@ export function positiveOption(value: string | undefined, flag: string, fallback
     throw new UsageError(`${flag} must be a positive ${integer ? 'integer' : 'number'}, not ${JSON.stringify(value)}`);
   }
   return n;
+}
+
+/** A size such as `20G`, `512M` or plain bytes (binary suffixes, as `split -b` reads them). */
+export function sizeOption(value: string | undefined, flag: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const bytes = parseByteSize(value);
+  if (bytes === undefined) throw new UsageError(`${flag} must be a size such as 20G, 512M or a number of bytes, not ${JSON.stringify(value)}`);
+  return bytes;
+}
+
+/** `--public-key PEM`: the key the signed API must verify with; Homebrew's homebrew-1 unless given. */
+export function publicKeyOption(keyFile: string | undefined): KeyObject {
+  try {
+    return loadPublicKey(keyFile ? readFileSync(keyFile) : HOMEBREW_1_PEM);
+  } catch (error) {
+    throw new UsageError(`--public-key: cannot load ${keyFile}: ${(error as Error).message}`);
+  }
 }

@@ -4,6 +4,7 @@ import { parseArgs } from 'util';
 import { LocalEnvironmentError, UsageError } from '../engine/errors';
 import { jsonLogger } from '../engine/logger';
 import { SERVE_DEFAULTS } from '../engine/defaults';
+import { formatByteSize } from '../engine/byte-size';
 import { DEFAULT_RATE_LIMIT } from '../engine/ports';
 import { ACCESS_LOG_BACKLOG_ENV, BatchedAccessLog, DEFAULT_ACCESS_LOG_BACKLOG_BYTES, accessLogBacklogFromEnv } from '../engine/serve/access-log';
 import { DEFAULT_SERVER_LIMITS, SERVER_LIMIT_ENV, defaultMaxConnections, serverLimitsFromEnv } from '../engine/serve/connection-guard';
@@ -11,9 +12,9 @@ import { MirrorServer } from '../engine/serve/server';
 import { clientSettings, parsePublicUrl } from '../engine/homebrew/client-settings';
 import { localServerDeps, localStores } from '../engine/wiring/local';
 import type { Io } from './io';
-import { LIMITS, glueNegativeValues, integerOption, positiveOption } from './options';
+import { LIMITS, glueNegativeValues, integerOption, positiveOption, sizeOption } from './options';
 
-export const SERVE_USAGE = `usage: bottles serve --store DIR [--host ${SERVE_DEFAULTS.host}] [--port ${SERVE_DEFAULTS.port}|0] [--rate-limit PER_SECOND] [--burst N] [--public-url URL]`;
+export const SERVE_USAGE = `usage: bottles serve --store DIR [--host ${SERVE_DEFAULTS.host}] [--port ${SERVE_DEFAULTS.port}|0] [--rate-limit PER_SECOND] [--burst N] [--byte-budget SIZE] [--public-url URL]`;
 
 export const SERVE_HELP = `${SERVE_USAGE}
 
@@ -25,6 +26,8 @@ bottles stream from DIR).
   --port N                ${LIMITS.port.min}-${LIMITS.port.max}, 0 picks a free port (default: ${LIMITS.port.default})
   --rate-limit PER_SECOND requests per second per client address (default: ${DEFAULT_RATE_LIMIT.ratePerSecond})
   --burst N               requests a client may make at once before the rate applies (default: ${DEFAULT_RATE_LIMIT.burst})
+  --byte-budget SIZE      bytes of bottles a client address may download per hour, all at once or spread;
+                          past it, 429 with Retry-After (default: ${formatByteSize(SERVE_DEFAULTS.byteBudgetPerHour).replace(' ', '')}; sizes like 512M, 20G)
   --public-url URL        the URL clients reach this mirror by, handed out in /brew.env and the printed
                           settings (default: http://HOST:PORT as listened on; 127.0.0.1 for 0.0.0.0)
 
@@ -41,7 +44,7 @@ The JSON access log goes to stderr. SIGTERM or Ctrl-C stops after downloads
 in flight finish. Exit codes: 0 stopped; 2 usage or local error (no such
 store, port in use, address not available).`;
 
-const VALUE_OPTIONS = ['store', 'host', 'port', 'mode', 'rate-limit', 'burst', 'public-url'];
+const VALUE_OPTIONS = ['store', 'host', 'port', 'mode', 'rate-limit', 'burst', 'byte-budget', 'public-url'];
 
 export async function serveCommand(args: string[], io: Io): Promise<number> {
   const { values } = parseArgs({
@@ -54,6 +57,7 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
       mode: { type: 'string' },
       'rate-limit': { type: 'string' },
       burst: { type: 'string' },
+      'byte-budget': { type: 'string' },
       'public-url': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -70,6 +74,7 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
   const port = integerOption(values.port, '--port', LIMITS.port);
   const ratePerSecond = positiveOption(values['rate-limit'], '--rate-limit', DEFAULT_RATE_LIMIT.ratePerSecond, false);
   const burst = positiveOption(values.burst, '--burst', DEFAULT_RATE_LIMIT.burst, true);
+  const byteBudgetPerHour = sizeOption(values['byte-budget'], '--byte-budget', SERVE_DEFAULTS.byteBudgetPerHour);
   const givenUrl = values['public-url'] === undefined ? undefined : usagePublicUrl(values['public-url']);
   const root = path.resolve(values.store);
   requireStoreDirectory(root);
@@ -86,6 +91,7 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
       accessLog: accessLog.log,
       accessLogDropped: () => accessLog.droppedLines,
       rateLimit: { ratePerSecond, burst },
+      byteBudgetPerHour,
       limits,
       publicUrl,
     }),

@@ -41,6 +41,13 @@ export interface MirrorServiceConfig {
   readonly allowedCidrs: readonly string[];
   /** Requests per client IP per 5 minutes before WAF blocks it. */
   readonly wafRateLimitPer5Min: number;
+  /**
+   * Bytes of bottles (and other blobs) one client IP may be handed per hour, shared by every
+   * task through Valkey; past it the mirror answers 429 with Retry-After (issue #25). Raise it for
+   * a fleet behind one NAT address.
+   * @default SERVE_DEFAULTS.byteBudgetPerHour (20 GiB)
+   */
+  readonly byteBudgetPerHour?: number;
 }
 
 export interface SyncConfig {

@@ -1,3 +1,5 @@
+import { parseByteSize } from '../engine/byte-size';
+import { SERVE_DEFAULTS } from '../engine/defaults';
 import { ConfigurationError } from '../engine/errors';
 import { EnvironmentName, RemoteStateConfig, StandbyConfig, EnvironmentConfig, WorkingHours } from './environment-config';
 import { BASE_ENVIRONMENTS, PLACEHOLDER_ACCOUNT_ID, PLACEHOLDER_DOMAIN_SUFFIX, placeholderCertificate } from './environments';
@@ -103,7 +105,12 @@ export function loadEnvironmentConfig(name: EnvironmentName, env: Env = process.
           ),
     alarmEmail,
     imageTag: check(read('IMAGE_TAG') ?? base.imageTag, IMAGE_TAG, `${prefix}IMAGE_TAG`, 'container image tag'),
-    mirrorService: { ...base.mirrorService, albScheme, allowedCidrs: allowedCidrs(read('ALLOWED_CIDRS'), `${prefix}ALLOWED_CIDRS`, base.mirrorService.allowedCidrs) },
+    mirrorService: {
+      ...base.mirrorService,
+      albScheme,
+      allowedCidrs: allowedCidrs(read('ALLOWED_CIDRS'), `${prefix}ALLOWED_CIDRS`, base.mirrorService.allowedCidrs),
+      byteBudgetPerHour: byteSize(read('BYTE_BUDGET_PER_HOUR'), `${prefix}BYTE_BUDGET_PER_HOUR`, base.mirrorService.byteBudgetPerHour ?? SERVE_DEFAULTS.byteBudgetPerHour),
+    },
     sync: { ...base.sync, mirrorBrew: flag(read('MIRROR_BREW'), `${prefix}MIRROR_BREW`, base.sync.mirrorBrew ?? true) },
     remoteState,
     manageBackupRegionSettings: flag(read('MANAGE_BACKUP_SETTINGS'), `${prefix}MANAGE_BACKUP_SETTINGS`, base.manageBackupRegionSettings),
@@ -172,6 +179,14 @@ function allowedCidrs(value: string | undefined, variable: string, fallback: rea
     throw new ConfigurationError(`${variable}: ${cidrs.length} CIDRs; at most ${MAX_ALLOWED_CIDRS} fit the ALB's security group (60 inbound rules: two per CIDR, 25 for Route 53's health checkers)`);
   }
   return cidrs;
+}
+
+/** `HBS_<ENV>_BYTE_BUDGET_PER_HOUR`: a size such as `50G`. */
+function byteSize(value: string | undefined, variable: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const bytes = parseByteSize(value);
+  if (bytes === undefined) throw new ConfigurationError(`${variable}: ${JSON.stringify(value)} is not a size (e.g. 50G)`);
+  return bytes;
 }
 
 function flag(value: string | undefined, variable: string, fallback: boolean): boolean {

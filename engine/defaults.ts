@@ -45,4 +45,10 @@ export const SERVE_DEFAULTS = {
   completenessConcurrency: 16,
   /** Lifetime of a presigned bottle URL in redirect mode. */
   presignExpirySeconds: 300,
+  /**
+   * Bytes of blobs one client address may be handed per hour, redirected to or streamed
+   * (`--byte-budget`, `HBS_BYTE_BUDGET_PER_HOUR`): all of it at once, then that much per hour.
+   * 20 GiB is about $1.80 of S3 egress, and about 40 Macs' weekly `brew upgrade` behind one NAT.
+   */
+  byteBudgetPerHour: 20 * 1024 ** 3,
 } as const;

@@ -261,10 +261,20 @@ export interface RateVerdict {
   readonly retryAfterSeconds: number;
 }
 
-/** Per-client-IP request limits. In AWS the buckets live in Redis so every task shares them; locally, in memory. */
+/**
+ * Per-client-IP token buckets: the request limit, and (with a byte-sized
+ * bucket, `byteBudgetLimit`) the byte budget of the blobs a client is handed.
+ * In AWS the buckets live in Redis so every task shares them; locally, in memory.
+ */
 export interface RateLimiter {
-  /** Takes one request from the IP's budget. A limiter that keeps its buckets in memory answers synchronously. */
-  take(clientIp: string): RateVerdict | Promise<RateVerdict>;
+  /**
+   * Admits the IP while its bucket holds at least one token, then takes
+   * `cost` (default 1) from it. A cost larger than what is left runs the
+   * bucket into debt, which refills before the next admission: a bottle
+   * bigger than the whole budget is still served once, and paid for after.
+   * A limiter that keeps its buckets in memory answers synchronously.
+   */
+  take(clientIp: string, cost?: number): RateVerdict | Promise<RateVerdict>;
   /** Health probe of the limiter's backend. */
   ping(): Promise<void>;
   readonly backend: string;
@@ -278,3 +288,11 @@ export interface RateLimit {
 }
 
 export const DEFAULT_RATE_LIMIT: RateLimit = { ratePerSecond: 50, burst: 200 };
+
+/**
+ * The byte budget as a token bucket of bytes: a client may draw `bytesPerHour`
+ * at once, and then that much per hour (issue #25).
+ */
+export function byteBudgetLimit(bytesPerHour: number): RateLimit {
+  return { ratePerSecond: bytesPerHour / 3600, burst: bytesPerHour };
+}

@@ -1,4 +1,5 @@
-import { SYNC_DEFAULTS } from './defaults';
+import { parseByteSize } from './byte-size';
+import { SERVE_DEFAULTS, SYNC_DEFAULTS } from './defaults';
 import { ConfigurationError } from './errors';
 
 /**
@@ -81,6 +82,21 @@ export const PROMOTED_SYNC_TASK_ENV = {
   ...BREW_SYNC_ENV,
 } as const;
 export const SYNC_TASK_ENV = { ...SYNC_ENV, ...TASK_DISPATCH_ENV } as const;
+/**
+ * Bytes of blobs one client address may be handed per hour (issue #25); the stack always
+ * sets it (`HBS_<ENV>_BYTE_BUDGET_PER_HOUR`). Unset (a hand-run mirror): `SERVE_DEFAULTS.byteBudgetPerHour`. A size such as `20G`; anything else stops the mirror at start.
+ */
+export const BYTE_BUDGET_ENV = 'HBS_BYTE_BUDGET_PER_HOUR';
+
+/** The byte budget `env` sets, or the default; a malformed value fails fast, naming its variable. */
+export function byteBudgetFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): number {
+  const value = env[BYTE_BUDGET_ENV];
+  if (value === undefined || value === '') return SERVE_DEFAULTS.byteBudgetPerHour;
+  const bytes = parseByteSize(value);
+  if (bytes === undefined) throw new ConfigurationError(`${BYTE_BUDGET_ENV} must be a size such as 20G, not ${JSON.stringify(value)}`);
+  return bytes;
+}
+
 /** The mirror service reads the store, the table and its cache user, and reports its own figures as EMF. */
 export const MIRROR_SERVICE_ENV = {
   environment: SYNC_ENV.environment,
@@ -97,6 +113,7 @@ export const MIRROR_SERVICE_ENV = {
   mode: 'HBS_SERVE_MODE',
   /** The URL clients reach the mirror by (the environment's domain), handed out in `/brew.env`. */
   publicUrl: 'HBS_PUBLIC_URL',
+  byteBudgetPerHour: BYTE_BUDGET_ENV,
 } as const;
 
 /**
@@ -114,6 +131,7 @@ export const STANDBY_MIRROR_SERVICE_ENV = {
   port: MIRROR_SERVICE_ENV.port,
   mode: MIRROR_SERVICE_ENV.mode,
   publicUrl: MIRROR_SERVICE_ENV.publicUrl,
+  byteBudgetPerHour: MIRROR_SERVICE_ENV.byteBudgetPerHour,
   standby: 'HBS_STANDBY',
 } as const;
 
@@ -233,6 +251,8 @@ export const STATE_TTL_ATTRIBUTE = 'expiresAt';
 export const CACHE_KEY_PREFIXES = {
   /** Per-client-IP token buckets of the mirror service. */
   rateLimit: 'ratelimit:',
+  /** Per-client-IP byte budgets: under the rate limit's prefix, so the mirror's cache user needs no new key pattern. */
+  byteBudget: 'ratelimit:bytes:',
   /** Per-upstream-host circuit breaker of the sync workloads. */
   breaker: 'breaker:',
 } as const;

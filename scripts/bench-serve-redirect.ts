@@ -16,7 +16,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { S3BlobStore } from '../engine/adapters/aws/s3-store';
 import { jsonLogger } from '../engine/logger';
 import { BatchedAccessLog } from '../engine/serve/access-log';
-import { MemoryRateLimiter } from '../engine/adapters/local/memory-rate-limiter';
+import { MemoryRateLimiter, memoryByteBudget } from '../engine/adapters/local/memory-rate-limiter';
 import { MirrorServer } from '../engine/serve/server';
 import { localStores } from '../engine/wiring/local';
 
@@ -29,6 +29,8 @@ async function main(): Promise<void> {
     log: jsonLogger({ service: 'bench-redirect' }, (line) => process.stderr.write(`${line}\n`)),
     accessLog: new BatchedAccessLog({ service: 'bench-redirect' }, (chunk) => process.stderr.write(chunk)).log,
     limiter: new MemoryRateLimiter({ ratePerSecond: 1e9, burst: 1e9 }),
+    // Charged on every redirect, as in production, but never spent: the benchmark measures its cost, not its refusals.
+    byteBudget: memoryByteBudget(2 ** 50),
     mode: 'redirect',
     presign: (sha256, expiresIn) => bucket.presign(sha256, expiresIn),
   });

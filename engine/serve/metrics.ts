@@ -32,6 +32,10 @@ export class ServerMetrics {
   private misses = 0;
   connectionsRefused = 0;
   downloadsStalled = 0;
+  /** Bytes charged to clients' byte budgets: blobs redirected to, and blob bytes streamed. */
+  bytesHandedOut = 0;
+  /** Blob requests refused with 429 because the client's byte budget was spent. */
+  byteBudgetRefused = 0;
   /** Open client connections (a gauge the server keeps). */
   openConnections = 0;
   /** Reads the access log's dropped-line count (set by the server when it has a batched log). */
@@ -114,6 +118,12 @@ export class ServerMetrics {
       '# HELP mirror_downloads_stalled_total Downloads cut because the client stopped reading.',
       '# TYPE mirror_downloads_stalled_total counter',
       `mirror_downloads_stalled_total ${this.downloadsStalled}`,
+      '# HELP mirror_bytes_handed_out_total Blob bytes charged to clients: the sizes of blobs redirected to, and the blob bytes streamed.',
+      '# TYPE mirror_bytes_handed_out_total counter',
+      `mirror_bytes_handed_out_total ${this.bytesHandedOut}`,
+      '# HELP mirror_byte_budget_refusals_total Blob requests refused with 429 because the client had spent its byte budget.',
+      '# TYPE mirror_byte_budget_refusals_total counter',
+      `mirror_byte_budget_refusals_total ${this.byteBudgetRefused}`,
       '# HELP mirror_access_log_dropped_lines_total Access-log lines dropped because the log reader fell behind.',
       '# TYPE mirror_access_log_dropped_lines_total counter',
       `mirror_access_log_dropped_lines_total ${this.accessLogDropped()}`,

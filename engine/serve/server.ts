@@ -30,6 +30,12 @@ export interface MirrorServerDeps {
   /** The per-request access log. Default: `log.info('request', …)`. Busy servers pass a BatchedAccessLog's `log`. */
   readonly accessLog?: AccessLog;
   readonly limiter: RateLimiter;
+  /**
+   * Each client's byte budget for blobs (bottles, portable Ruby, brew.git's packs): a limiter
+   * over `byteBudgetLimit(bytesPerHour)` (default `SERVE_DEFAULTS.byteBudgetPerHour`, 20 GiB),
+   * in memory locally and shared through Redis in AWS.
+   */
+  readonly byteBudget: RateLimiter;
   /** How bottles are delivered. `proxy` streams them; `redirect` needs a presigner. */
   readonly mode: ServeMode;
   /** A short-lived URL for a blob; required in redirect mode. */

@@ -8,17 +8,18 @@ import { RedisCircuitBreaker } from '../adapters/aws/redis-circuit-breaker';
 import { RedisRateLimiter } from '../adapters/aws/redis-rate-limiter';
 import { S3BlobStore, S3ObjectStore } from '../adapters/aws/s3-store';
 import { MemoryCircuitBreaker } from '../adapters/local/memory-circuit-breaker';
-import { MemoryRateLimiter } from '../adapters/local/memory-rate-limiter';
+import { MemoryRateLimiter, memoryByteBudget } from '../adapters/local/memory-rate-limiter';
 import { ConfigurationError } from '../errors';
 import { parsePublicUrl } from '../homebrew/client-settings';
 import { HOMEBREW_1_PEM } from '../homebrew/homebrew-1-key';
 import { loadPublicKey } from '../homebrew/signed-api';
 import { Logger } from '../logger';
-import { HousekeepingPolicy, RateLimiter, StateStore } from '../ports';
+import { HousekeepingPolicy, RateLimiter, StateStore, byteBudgetLimit } from '../ports';
 import { WRITER_ROLES, assertWriter } from '../sync/writer';
 import { MetricSink, emfSink } from '../metrics';
 import {
   CACHE_KEY_PREFIXES,
+  byteBudgetFromEnv,
   MIRROR_SERVICE_ENV,
   BREW_SYNC_ENV,
   ORCHESTRATOR_ENV,
@@ -135,7 +136,8 @@ export async function awsMirrorService(log: Logger, accessLog: AccessLog, env: E
   const mode = oneOf(config.mode, MIRROR_SERVICE_ENV.mode, ['redirect', 'proxy'] as const);
   const port = positiveInteger(config.port, MIRROR_SERVICE_ENV.port);
   const publicUrl = parsePublicUrl(config.publicUrl, MIRROR_SERVICE_ENV.publicUrl);
-  const { s3, dynamo, limiter, close } = 'cacheEndpoint' in config ? await sharedLimits(config, log, env) : standbyClients(log);
+  const bytesPerHour = byteBudgetFromEnv(env);
+  const { s3, dynamo, limiter, byteBudget, close } = 'cacheEndpoint' in config ? await sharedLimits(config, log, env, bytesPerHour) : standbyClients(log, bytesPerHour);
   const stores = awsStores(s3, config.bottleBucket, dynamo, config.stateTable);
   return {
     deps: {
@@ -143,6 +145,7 @@ export async function awsMirrorService(log: Logger, accessLog: AccessLog, env: E
       log,
       accessLog,
       limiter,
+      byteBudget,
       mode,
       presign: (sha256, expiresIn, disposition) => stores.blobs.presign(sha256, expiresIn, disposition),
       trustProxy: true,
@@ -160,16 +163,23 @@ export async function awsMirrorService(log: Logger, accessLog: AccessLog, env: E
   };
 }
 
-type MirrorClients = { s3: S3Client; dynamo: DynamoDBClient; limiter: RateLimiter; close: () => void };
+type MirrorClients = { s3: S3Client; dynamo: DynamoDBClient; limiter: RateLimiter; byteBudget: RateLimiter; close: () => void };
 
-async function sharedLimits(config: Parameters<typeof clients>[0], log: Logger, env: Env): Promise<MirrorClients> {
+/** The request limit and the byte budget in Valkey, so every task counts a client against one budget. */
+async function sharedLimits(config: Parameters<typeof clients>[0], log: Logger, env: Env, bytesPerHour: number): Promise<MirrorClients> {
   const { s3, dynamo, cache } = await clients(config, log, env);
-  return { s3, dynamo, limiter: new RedisRateLimiter(cache, undefined, CACHE_KEY_PREFIXES.rateLimit), close: () => cache.disconnect() };
+  return {
+    s3,
+    dynamo,
+    limiter: new RedisRateLimiter(cache, undefined, CACHE_KEY_PREFIXES.rateLimit),
+    byteBudget: new RedisRateLimiter(cache, byteBudgetLimit(bytesPerHour), CACHE_KEY_PREFIXES.byteBudget),
+    close: () => cache.disconnect(),
+  };
 }
 
-function standbyClients(log: Logger): MirrorClients {
-  log.info('standby: reading the DR replicas; rate limits are per task');
-  return { s3: new S3Client({}), dynamo: new DynamoDBClient({}), limiter: new MemoryRateLimiter(), close: () => undefined };
+function standbyClients(log: Logger, bytesPerHour: number): MirrorClients {
+  log.info('standby: reading the DR replicas; rate limits and byte budgets are per task');
+  return { s3: new S3Client({}), dynamo: new DynamoDBClient({}), limiter: new MemoryRateLimiter(), byteBudget: memoryByteBudget(bytesPerHour), close: () => undefined };
 }
 
 /** The promoted sync in the DR region: the replicas, and a breaker in the task (no cache there). */

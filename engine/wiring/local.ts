@@ -4,7 +4,7 @@ import { FileStateStore } from '../adapters/local/file-state-store';
 import { DirectoryRunLeftovers } from '../adapters/local/run-leftovers';
 import { DirectoryHousekeeping } from '../adapters/local/directory-housekeeping';
 import { MemoryCircuitBreaker } from '../adapters/local/memory-circuit-breaker';
-import { MemoryRateLimiter } from '../adapters/local/memory-rate-limiter';
+import { MemoryRateLimiter, memoryByteBudget } from '../adapters/local/memory-rate-limiter';
 import { Logger } from '../logger';
 import { RateLimit } from '../ports';
 import { AccessLog } from '../serve/access-log';
@@ -62,6 +62,8 @@ export interface LocalServeOptions {
   readonly log: Logger;
   readonly accessLog?: AccessLog;
   readonly rateLimit?: RateLimit;
+  /** Bytes of blobs one client may be handed per hour. Default `SERVE_DEFAULTS.byteBudgetPerHour`. */
+  readonly byteBudgetPerHour?: number;
   /** How often to look for a new generation. Default: the server's (5 s). */
   readonly pollMs?: number;
   readonly limits?: MirrorServerDeps['limits'];
@@ -77,6 +79,7 @@ export function localServerDeps(root: string, options: LocalServeOptions): Mirro
     log: options.log,
     accessLog: options.accessLog,
     limiter: new MemoryRateLimiter(options.rateLimit),
+    byteBudget: memoryByteBudget(options.byteBudgetPerHour),
     mode: 'proxy',
     pollMs: options.pollMs,
     limits: options.limits,
@@ -84,3 +87,4 @@ export function localServerDeps(root: string, options: LocalServeOptions): Mirro
     publicUrl: options.publicUrl,
   };
 }
+

@@ -13,7 +13,7 @@ import { Network } from '../../constructs/network';
 import { Grantable } from '../../constructs/service-role';
 import { DnsAlias, EndpointHealthCheck, ManagedCertificate } from '../../constructs/mirror-domain';
 import { MirrorService } from '../../constructs/mirror-service';
-import { METRICS_NAMESPACE, MIRROR_SERVICE_ENV, MIRROR_SERVICE_NODE_FLAGS } from '../../engine/runtime-config';
+import { BYTE_BUDGET_ENV, METRICS_NAMESPACE, MIRROR_SERVICE_ENV, MIRROR_SERVICE_NODE_FLAGS } from '../../engine/runtime-config';
 import { SERVE_DEFAULTS } from '../../engine/defaults';
 import { NODE_MEMORY_FLAGS } from '../../engine/heap';
 
@@ -106,6 +106,8 @@ export class MirrorTier extends AddressGroup {
         [MIRROR_SERVICE_ENV.mode]: 'redirect',
         // The standby answers under the same name after a failover.
         [MIRROR_SERVICE_ENV.publicUrl]: `https://${config.domainName}`,
+        // One budget per client for every task: shared through Valkey (the standby's, per task).
+        [BYTE_BUDGET_ENV]: String(service.byteBudgetPerHour ?? SERVE_DEFAULTS.byteBudgetPerHour),
       },
     });
     data.grantMirror(this, this.task.taskRole, mirrorSg);

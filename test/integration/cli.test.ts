@@ -230,6 +230,7 @@ describe('bottles sync', () => {
     [['serve', '--store', '/tmp/x', '--port', '70000'], /--port must be an integer from 0 to 65535, not "70000"/],
     [['serve', '--store', '/tmp/x', '--port=-1'], /--port must be an integer from 0 to 65535, not "-1"/],
     [['serve', '--store', '/tmp/x', '--rate-limit', '0'], /--rate-limit must be a positive number, not "0"/],
+    [['serve', '--store', '/tmp/x', '--byte-budget', '20 gigs'], /--byte-budget must be a size such as 20G, 512M or a number of bytes, not "20 gigs"/],
     [['serve', '--store', '/tmp/x', '--public-url', 'bottles.acme.dev'], /--public-url="bottles\.acme\.dev" is not a URL/],
     [['serve', '--store', '/tmp/x', '--public-url', 'https://bottles.acme.dev/?x=1'], /--public-url=.* must be an http\(s\) URL without query, fragment or credentials/],
     [['serve', '--store', '/nonexistent-store'], /store \/nonexistent-store does not exist; create it with `bottles sync --store/],
@@ -276,6 +277,7 @@ describe('bottles sync', () => {
     expect(serve.code).toBe(0);
     expect(serve.stdout).toMatch(/--rate-limit PER_SECOND requests per second per client address \(default: 50\)/);
     expect(serve.stdout).toMatch(/--burst N .* \(default: 200\)/);
+    expect(serve.stdout).toMatch(/--byte-budget SIZE[\s\S]*\(default: 20GiB; sizes like 512M, 20G\)/);
     expect(serve.stdout).not.toMatch(/redirect/);
     const version = await bottles('--version');
     expect(version).toEqual({ code: 0, stdout: `${JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../package.json'), 'utf8')).version}\n`, stderr: '' });
@@ -307,6 +309,29 @@ describe('bottles serve', () => {
     expect(await exited).toBe(0);
     const line = stderr.split('\n').find((l) => l.includes('cli-serve-1'));
     expect(JSON.parse(line!)).toMatchObject({ service: 'bottles-serve', message: 'request', route: 'bottle', status: 200, bytes: 500 });
+  });
+});
+
+describe('bottles serve --byte-budget (issue #25)', () => {
+  test('a client that has downloaded its budget gets 429 with Retry-After; another request type is not charged', async () => {
+    publishApi(upstream, [{ name: 'wget', version: '1.25.0', bottles: [{ tag: 'arm64_sonoma', bytes: randomBytes(500) }] }], key.privateKey);
+    expect((await bottles(...syncArgs())).code).toBe(0);
+    // 600 bytes an hour: the first bottle fits, the second runs 400 bytes into debt, the third waits.
+    const { proc, first } = await startServe('--store', store, '--port', '0', '--byte-budget', '600');
+    try {
+      const base = /(http:\/\/127\.0\.0\.1:\d+)/.exec(first)![1];
+      const bottle = `${base}/bottles/wget-1.25.0.arm64_sonoma.bottle.tar.gz`;
+      const statuses = [];
+      for (let i = 0; i < 3; i++) statuses.push(await fetch(bottle).then(async (r) => [r.status, (await r.arrayBuffer()).byteLength, r.headers.get('retry-after')]));
+      expect(statuses.slice(0, 2)).toEqual([[200, 500, null], [200, 500, null]]);
+      expect(statuses[2][0]).toBe(429);
+      // 401 bytes at 600 an hour: about 2406 s, give or take the second the test took.
+      expect(Number(statuses[2][2])).toBeGreaterThanOrEqual(2400);
+      expect(Number(statuses[2][2])).toBeLessThanOrEqual(2407);
+      expect((await fetch(`${base}/api/formula.jws.json`)).status).toBe(200);
+    } finally {
+      expect(await stopServe(proc)).toBe(0);
+    }
   });
 });
 

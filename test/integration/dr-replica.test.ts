@@ -6,7 +6,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { S3BlobStore, S3ObjectStore } from '../../engine/adapters/aws/s3-store';
 import { FileStateStore } from '../../engine/adapters/local/file-state-store';
-import { MemoryRateLimiter } from '../../engine/adapters/local/memory-rate-limiter';
+import { MemoryRateLimiter, memoryByteBudget } from '../../engine/adapters/local/memory-rate-limiter';
 import { jsonLogger } from '../../engine/logger';
 import { BlobStore, ObjectStore, OrphanMarker } from '../../engine/ports';
 import { MirrorServer } from '../../engine/serve/server';
@@ -76,7 +76,7 @@ async function acrossTheSwitch(primary: Stores & { state: FileStateStore }, repl
     publishApi(upstream, generation1, key.privateKey);
     expect((await sync()).published).toBe(true);
     await replicator.replicate(0);
-    const server = new MirrorServer({ ...replica, log, limiter: new MemoryRateLimiter({ ratePerSecond: 1e6, burst: 1e6 }), mode: 'proxy', pollMs: 10, verifyCompleteness });
+    const server = new MirrorServer({ ...replica, log, limiter: new MemoryRateLimiter({ ratePerSecond: 1e6, burst: 1e6 }), byteBudget: memoryByteBudget(), mode: 'proxy', pollMs: 10, verifyCompleteness });
     const port = await server.listen(0, '127.0.0.1');
     try {
       const firstEtag = (await get(port, '/api/formula.jws.json')).etag;

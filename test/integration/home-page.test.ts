@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Browser, chromium } from 'playwright-core';
-import { MemoryRateLimiter } from '../../engine/adapters/local/memory-rate-limiter';
+import { MemoryRateLimiter, memoryByteBudget } from '../../engine/adapters/local/memory-rate-limiter';
 import { jsonLogger } from '../../engine/logger';
 import { MirrorServer } from '../../engine/serve/server';
 import { runSync } from '../../engine/sync/run-sync';
@@ -59,7 +59,7 @@ async function start(withBrew: boolean) {
   server = new MirrorServer({
     ...localStores(root),
     log: jsonLogger({}, () => undefined),
-    limiter: new MemoryRateLimiter({ ratePerSecond: 1000, burst: 1000 }),
+    limiter: new MemoryRateLimiter({ ratePerSecond: 1000, burst: 1000 }), byteBudget: memoryByteBudget(),
     mode: 'proxy',
     pollMs: 60_000,
     publicUrl: () => base,

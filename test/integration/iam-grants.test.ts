@@ -8,7 +8,7 @@ import { AwsDispatcher } from '../../engine/adapters/aws/dispatcher';
 import { S3Housekeeping } from '../../engine/adapters/aws/s3-housekeeping';
 import { DEFAULT_HOUSEKEEPING } from '../../engine/sync/housekeeping';
 import { awsStores } from '../../engine/wiring/aws';
-import { MemoryRateLimiter } from '../../engine/adapters/local/memory-rate-limiter';
+import { MemoryRateLimiter, memoryByteBudget } from '../../engine/adapters/local/memory-rate-limiter';
 import { jsonLogger } from '../../engine/logger';
 import { MirrorServer } from '../../engine/serve/server';
 import { DistributedDeps, orchestrate, runLargeSync, runWorkerBatch } from '../../engine/sync/distributed';
@@ -255,7 +255,7 @@ beforeAll(async () => {
     const server = new MirrorServer({
       ...stores,
       log: quiet,
-      limiter: new MemoryRateLimiter(),
+      limiter: new MemoryRateLimiter(), byteBudget: memoryByteBudget(),
       mode,
       presign: (sha256, expiresIn) => {
         // A presigned GET carries the mirror's identity: S3 checks s3:GetObject when the client follows it.
@@ -279,8 +279,8 @@ beforeAll(async () => {
         expect([200, 302]).toContain(await get(url(path)));
       }
       expect(await get(url('/bottles/openssl%403-3.2.0_1.arm64_sonoma.bottle.tar.gz'), 'HEAD')).toBeLessThan(400);
-      // Proxy mode looks the blob up (404); redirect mode hands out a URL, and S3 answers the client.
-      expect(await get(url('/bottles/wget-1.25.0.arm64_sonoma.bottle.tar.gz'))).toBe(mode === 'proxy' ? 404 : 302);
+      // Both modes look the blob's size up (the byte budget charges it), so a missing blob is the mirror's 404, never a redirect to nothing.
+      expect(await get(url('/bottles/wget-1.25.0.arm64_sonoma.bottle.tar.gz'))).toBe(404);
     } finally {
       await server.stop();
     }

@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as http from 'http';
 import * as os from 'os';
 import * as path from 'path';
-import { MemoryRateLimiter } from '../../engine/adapters/local/memory-rate-limiter';
+import { MemoryRateLimiter, memoryByteBudget } from '../../engine/adapters/local/memory-rate-limiter';
 import { jsonLogger } from '../../engine/logger';
 import { MirrorServer } from '../../engine/serve/server';
 import { SyncOptions } from '../../engine/sync/contracts';
@@ -44,7 +44,7 @@ test('the requested formulae and their runtime dependencies per tag, the `all` b
   const cdn = upstream.requests.filter((r) => r.origin === 'registry' && r.path.includes('/blobs/')).map((r) => r.path.split('/')[4]);
   expect(new Set(cdn)).toEqual(new Set(['wget', 'openssl', 'libidn2', 'ca-certificates']));
 
-  const server = new MirrorServer({ ...localStores(root), log: jsonLogger({}, () => undefined), limiter: new MemoryRateLimiter(), mode: 'proxy', pollMs: 60_000 });
+  const server = new MirrorServer({ ...localStores(root), log: jsonLogger({}, () => undefined), limiter: new MemoryRateLimiter(), byteBudget: memoryByteBudget(), mode: 'proxy', pollMs: 60_000 });
   const port = await server.listen(0, '127.0.0.1');
   const status = (p: string) => new Promise<number>((resolve, reject) => http.get({ host: '127.0.0.1', port, path: p, agent: false }, (res) => (res.resume(), resolve(res.statusCode!))).on('error', reject));
   try {

@@ -2,8 +2,9 @@ import { createHash, randomBytes } from 'crypto';
 import * as http from 'http';
 import { awsStores } from '../../engine/wiring/aws';
 import { jsonLogger } from '../../engine/logger';
-import { MemoryRateLimiter } from '../../engine/adapters/local/memory-rate-limiter';
-import { RateLimiter } from '../../engine/ports';
+import { MemoryRateLimiter, memoryByteBudget } from '../../engine/adapters/local/memory-rate-limiter';
+import { RateLimiter, byteBudgetLimit } from '../../engine/ports';
+import { CACHE_KEY_PREFIXES } from '../../engine/runtime-config';
 import { RedisRateLimiter } from '../../engine/adapters/aws/redis-rate-limiter';
 import { MirrorServer } from '../../engine/serve/server';
 import { runSync } from '../../engine/sync/run-sync';
@@ -45,13 +46,14 @@ afterAll(async () => {
 
 const presignCalls: { sha256: string; expiresIn: number; disposition?: string }[] = [];
 
-async function mirror(mode: 'proxy' | 'redirect', limiter: RateLimiter = new MemoryRateLimiter(), presignExpirySeconds = 60) {
+async function mirror(mode: 'proxy' | 'redirect', limiter: RateLimiter = new MemoryRateLimiter(), presignExpirySeconds = 60, byteBudget: RateLimiter = memoryByteBudget()) {
   const { blobs, ...stores } = awsStores(s3.client, s3.bucket, dynamo.client, 'prod-brew-state');
   const server = new MirrorServer({
     ...stores,
     blobs,
     log: jsonLogger({}, () => undefined),
     limiter,
+    byteBudget,
     mode,
     presign: (sha256, expiresIn, disposition) => {
       presignCalls.push({ sha256, expiresIn, ...(disposition ? { disposition } : {}) });
@@ -175,6 +177,43 @@ describe('rate limits shared through Redis (real redis-server)', () => {
     } finally {
       await a.server.stop();
       await b.server.stop();
+    }
+  });
+
+  test('one byte budget per client across tasks, charged in redirect mode (the blob\'s size) and proxy mode alike (issue #25)', async () => {
+    // 2.5 bottles per hour: the third handout runs into debt, the fourth waits for it to refill.
+    const bytesPerHour = 2.5 * bottle.length;
+    const budget = async () => new RedisRateLimiter(await redis.client(), byteBudgetLimit(bytesPerHour), `${CACHE_KEY_PREFIXES.byteBudget}t1:`);
+    const redirecting = await mirror('redirect', new MemoryRateLimiter(), 60, await budget());
+    const proxying = await mirror('proxy', new MemoryRateLimiter(), 60, await budget());
+    const client = { 'x-forwarded-for': '203.0.113.9' };
+    try {
+      expect((await fetchRaw(redirecting.url(BOTTLE_PATH), client)).status).toBe(302);
+      expect((await fetchRaw(proxying.url(BOTTLE_PATH), client)).body.equals(bottle)).toBe(true);
+      expect((await fetchRaw(redirecting.url(`/v2/homebrew/core/python/3.12/blobs/sha256:${sha(bottle)}`), client)).status).toBe(302);
+      const refused = await fetchRaw(proxying.url(BOTTLE_PATH), client);
+      expect(refused.status).toBe(429);
+      expect(JSON.parse(refused.body.toString())).toMatchObject({ error: 'byte_budget_spent' });
+      // Half a bottle of debt, plus the one byte that admits: at 2.5 bottles an hour, about 720 s.
+      const wait = Number(refused.headers['retry-after']);
+      expect(wait).toBeGreaterThanOrEqual(Math.floor(((0.5 * bottle.length) / bytesPerHour) * 3600) - 1);
+      expect(wait).toBeLessThanOrEqual(Math.ceil(((0.5 * bottle.length + 1) / bytesPerHour) * 3600));
+      expect((await fetchRaw(redirecting.url(BOTTLE_PATH), client)).status).toBe(429);
+      // HEAD is free, and another address has its own budget.
+      const head = await new Promise<http.IncomingMessage>((resolve, reject) => {
+        http.request(redirecting.url(BOTTLE_PATH), { method: 'HEAD', agent: false, headers: client }, resolve).on('error', reject).end();
+      });
+      expect(head.statusCode).toBe(200);
+      expect((await fetchRaw(redirecting.url(BOTTLE_PATH), { 'x-forwarded-for': '198.51.100.4' })).status).toBe(302);
+      // The debt is in Redis, under the prefix the cache user may touch, and lives until it has refilled.
+      const redisClient = await redis.client();
+      const key = `${CACHE_KEY_PREFIXES.byteBudget}t1:203.0.113.9`;
+      expect(Number(await redisClient.hget(key, 'tokens'))).toBeLessThan(0);
+      expect(await redisClient.pttl(key)).toBeGreaterThan(3600 * 1000);
+      expect(key.startsWith(CACHE_KEY_PREFIXES.rateLimit)).toBe(true);
+    } finally {
+      await redirecting.server.stop();
+      await proxying.server.stop();
     }
   });
 

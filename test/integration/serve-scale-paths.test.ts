@@ -4,7 +4,7 @@ import * as http from 'http';
 import * as os from 'os';
 import * as path from 'path';
 import { gunzipSync } from 'zlib';
-import { MemoryRateLimiter } from '../../engine/adapters/local/memory-rate-limiter';
+import { MemoryRateLimiter, memoryByteBudget } from '../../engine/adapters/local/memory-rate-limiter';
 import { jsonLogger } from '../../engine/logger';
 import { MirrorServer } from '../../engine/serve/server';
 import { API_FILE_IN_MEMORY_BYTES, loadSnapshot } from '../../engine/serve/snapshot';
@@ -69,7 +69,7 @@ test('the snapshot built from the bottle index equals the one parsed from formul
 });
 
 test('a large API file is streamed byte-exact, gzipped on request, answered to HEAD and conditional requests', async () => {
-  const server = new MirrorServer({ ...localStores(root), log: jsonLogger({}, () => undefined), limiter: new MemoryRateLimiter(), mode: 'proxy', pollMs: 60_000 });
+  const server = new MirrorServer({ ...localStores(root), log: jsonLogger({}, () => undefined), limiter: new MemoryRateLimiter(), byteBudget: memoryByteBudget(), mode: 'proxy', pollMs: 60_000 });
   const port = await server.listen(0, '127.0.0.1');
   const request = (p: string, headers: Record<string, string> = {}, method = 'GET') =>
     new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {

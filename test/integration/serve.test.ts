@@ -9,7 +9,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { gunzipSync } from 'zlib';
 import { jsonLogger } from '../../engine/logger';
-import { MemoryRateLimiter } from '../../engine/adapters/local/memory-rate-limiter';
+import { MemoryRateLimiter, memoryByteBudget } from '../../engine/adapters/local/memory-rate-limiter';
+import { byteBudgetLimit } from '../../engine/ports';
 import { parseRange } from '../../engine/serve/routes/blobs';
 import { MirrorServer } from '../../engine/serve/server';
 import { runSync } from '../../engine/sync/run-sync';
@@ -49,12 +50,13 @@ async function sync() {
   return summary;
 }
 
-function startServer(limiter = new MemoryRateLimiter({ ratePerSecond: 10_000, burst: 10_000 })) {
+function startServer(limiter = new MemoryRateLimiter({ ratePerSecond: 10_000, burst: 10_000 }), byteBudget = memoryByteBudget()) {
   accessLog = [];
   return new MirrorServer({
     ...localStores(root),
     log: jsonLogger({}, (line) => accessLog.push(line)),
     limiter,
+    byteBudget,
     mode: 'proxy',
     pollMs: 60_000,
   });
@@ -398,6 +400,39 @@ describe('operations', () => {
     }
   });
 
+  test('a client past its byte budget gets 429 with Retry-After; HEAD, 304 and the API cost nothing; a Range pays its length (issue #25)', async () => {
+    // A frozen clock: the budget refills by the hour, and a test must not depend on how long it takes.
+    const size = bottles.openssl.length;
+    const budget = size + 10;
+    const limited = startServer(undefined, new MemoryRateLimiter(byteBudgetLimit(budget), () => 0));
+    const port = await limited.listen(0, '127.0.0.1');
+    const saved = base;
+    base = `http://127.0.0.1:${port}`;
+    const openssl = '/bottles/openssl%403-3.2.0_1.arm64_sonoma.bottle.tar.gz';
+    try {
+      expect((await get(openssl)).body.equals(bottles.openssl)).toBe(true); // 10 bytes left
+      expect((await get(openssl, {}, 'HEAD')).status).toBe(200);
+      expect((await get(openssl, { 'if-none-match': `"${sha(bottles.openssl)}"` })).status).toBe(304);
+      const part = await get(openssl, { range: 'bytes=0-8' }); // 9 of the 10
+      expect(part.status).toBe(206);
+      expect(part.body.equals(bottles.openssl.subarray(0, 9))).toBe(true);
+      expect((await get(openssl, { range: 'bytes=0-0' })).status).toBe(206); // the last byte
+      const refused = await get(openssl);
+      expect(refused.status).toBe(429);
+      expect(JSON.parse(refused.body.toString())).toMatchObject({ error: 'byte_budget_spent' });
+      // One byte of budget comes back every 3600 / budget seconds.
+      expect(refused.headers['retry-after']).toBe(String(Math.ceil(3600 / budget)));
+      expect((await get(`/v2/homebrew/core/openssl/3/blobs/sha256:${sha(bottles.openssl)}`)).status).toBe(429); // both layouts
+      expect((await get('/api/formula.jws.json')).status).toBe(200); // what is not a blob is not charged
+      const metrics = (await get('/metrics')).body.toString();
+      expect(metrics).toContain(`mirror_bytes_handed_out_total ${size + 10}`);
+      expect(metrics).toContain('mirror_byte_budget_refusals_total 2');
+    } finally {
+      base = saved;
+      await limited.stop();
+    }
+  });
+
   test('the limit applies before routing: floods of 404, 400 and 405 requests are limited too', async () => {
     const limited = startServer(new MemoryRateLimiter({ ratePerSecond: 0.5, burst: 3 }));
     const port = await limited.listen(0, '127.0.0.1');
@@ -522,7 +557,7 @@ describe('npm run smoke, against this server', () => {
 
   test('a mirror with nothing published fails the smoke check, unless it is the first deploy', async () => {
     const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'hbs-smoke-empty-'));
-    const fresh = new MirrorServer({ ...localStores(empty), log: jsonLogger({}, () => undefined), limiter: new MemoryRateLimiter(), mode: 'proxy', pollMs: 60_000 });
+    const fresh = new MirrorServer({ ...localStores(empty), log: jsonLogger({}, () => undefined), limiter: new MemoryRateLimiter(), byteBudget: memoryByteBudget(), mode: 'proxy', pollMs: 60_000 });
     const port = await fresh.listen(0, '127.0.0.1');
     try {
       const url = `http://127.0.0.1:${port}`;

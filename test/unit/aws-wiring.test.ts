@@ -1,7 +1,7 @@
 import { ConfigurationError, errorKind } from '../../engine/errors';
 import * as fs from 'fs';
 import * as path from 'path';
-import { BREW_SYNC_ENV, MIRROR_SERVICE_ENV, ORCHESTRATOR_ENV, STANDBY_MIRROR_SERVICE_ENV, brewSyncEnvironment } from '../../engine/runtime-config';
+import { BREW_SYNC_ENV, BYTE_BUDGET_ENV, MIRROR_SERVICE_ENV, ORCHESTRATOR_ENV, STANDBY_MIRROR_SERVICE_ENV, brewSyncEnvironment } from '../../engine/runtime-config';
 import { awsMirrorService, brewFromEnv, routingFromEnv } from '../../engine/wiring/aws';
 import { jsonLogger } from '../../engine/logger';
 
@@ -20,6 +20,7 @@ const mirrorEnv: Record<string, string> = {
   [MIRROR_SERVICE_ENV.port]: '8080',
   [MIRROR_SERVICE_ENV.mode]: 'redirect',
   [MIRROR_SERVICE_ENV.publicUrl]: 'https://bottles.acme.dev',
+  [MIRROR_SERVICE_ENV.byteBudgetPerHour]: '20G',
 };
 const quiet = jsonLogger({}, () => undefined);
 
@@ -31,6 +32,8 @@ describe('AWS wiring reads its configuration strictly', () => {
     [MIRROR_SERVICE_ENV.port, '0', /HBS_PORT must be a positive integer/],
     [MIRROR_SERVICE_ENV.publicUrl, 'bottles.acme.dev', /HBS_PUBLIC_URL="bottles\.acme\.dev" is not a URL/],
     [MIRROR_SERVICE_ENV.publicUrl, 'https://bottles.acme.dev/x y', /HBS_PUBLIC_URL=.* must be an http\(s\) URL without/],
+    [BYTE_BUDGET_ENV, '20 gigs', /HBS_BYTE_BUDGET_PER_HOUR must be a size such as 20G, not "20 gigs"/],
+    [BYTE_BUDGET_ENV, '0', /HBS_BYTE_BUDGET_PER_HOUR must be a size such as 20G, not "0"/],
   ])('%s=%p fails fast as a configuration error', async (variable, value, message) => {
     const failure = awsMirrorService(quiet, () => undefined, { ...mirrorEnv, [variable]: value });
     await expect(failure).rejects.toThrow(message);
@@ -74,6 +77,7 @@ describe('AWS wiring reads its configuration strictly', () => {
       [STANDBY_MIRROR_SERVICE_ENV.port]: '8080',
       [STANDBY_MIRROR_SERVICE_ENV.mode]: 'redirect',
       [STANDBY_MIRROR_SERVICE_ENV.publicUrl]: 'https://bottles.acme.dev',
+      [STANDBY_MIRROR_SERVICE_ENV.byteBudgetPerHour]: '3600',
       [STANDBY_MIRROR_SERVICE_ENV.standby]: 'true',
     };
 
@@ -82,6 +86,10 @@ describe('AWS wiring reads its configuration strictly', () => {
       expect(service.deps.verifyCompleteness).toBe(true);
       expect(service.deps.publicUrl).toBe('https://bottles.acme.dev');
       expect(service.deps.limiter.backend).toBe('memory');
+      expect(service.deps.byteBudget.backend).toBe('memory');
+      // The configured budget, not the default: 3600 bytes an hour admits one 5000-byte bottle, then waits.
+      expect((service.deps.byteBudget.take('192.0.2.1', 5000) as { allowed: boolean }).allowed).toBe(true);
+      expect(service.deps.byteBudget.take('192.0.2.1', 1)).toEqual({ allowed: false, retryAfterSeconds: 1401 });
       expect([service.port, service.mode]).toEqual([8080, 'redirect']);
       service.close();
     });

@@ -1,5 +1,7 @@
 import { ServerMetrics } from '../../engine/serve/metrics';
 import { MemoryRateLimiter } from '../../engine/adapters/local/memory-rate-limiter';
+import { byteBudgetLimit } from '../../engine/ports';
+import { formatByteSize, parseByteSize } from '../../engine/byte-size';
 
 describe('ServerMetrics (Prometheus text)', () => {
   test('requests by route and status, cumulative latency buckets, bytes and hit ratio', () => {
@@ -60,6 +62,21 @@ describe('MemoryRateLimiter', () => {
     expect([limiter.take('addr-199999').allowed, limiter.take('addr-199999').allowed]).toEqual([true, false]);
   });
 
+  test('a byte budget: a cost above what is left runs into debt, which must refill before the next admission, and keeps the bucket', () => {
+    let now = 0;
+    const budget = new MemoryRateLimiter(byteBudgetLimit(3600), () => now); // 3600 bytes an hour: one byte a second
+    expect(budget.take('a', 3000).allowed).toBe(true);
+    expect(budget.take('a', 5000).allowed).toBe(true); // 600 left: admitted, 4400 in debt
+    expect(budget.take('a', 1)).toEqual({ allowed: false, retryAfterSeconds: 4401 });
+    // Refilled past full for everyone else, not for the indebted client: its bucket is kept, and still refuses.
+    now += 4000 * 1000;
+    budget.take('b', 1);
+    expect(budget.trackedClients).toBe(2);
+    expect(budget.take('a', 1)).toEqual({ allowed: false, retryAfterSeconds: 401 });
+    now += 401 * 1000;
+    expect(budget.take('a', 1).allowed).toBe(true);
+  });
+
   test('a new client looks at O(1) buckets, not all of them', () => {
     let reads = 0;
     const clock = () => (reads++, 0);
@@ -81,6 +98,14 @@ describe('MemoryRateLimiter', () => {
   });
 });
 
+
+describe('sizes as people write them', () => {
+  test('binary suffixes with or without iB, decimals, plain bytes; zero, negatives and words are not sizes', () => {
+    expect(['600', '512M', '20G', '20GiB', '4g', '1.5T', '2 KB'].map(parseByteSize)).toEqual([600, 512 * 1024 ** 2, 20 * 1024 ** 3, 20 * 1024 ** 3, 4 * 1024 ** 3, 1.5 * 1024 ** 4, 2048]);
+    expect(['0', '-1G', 'lots', '20 gigs', '1e9', '', '0.1'].map(parseByteSize)).toEqual(Array(7).fill(undefined));
+    expect([20 * 1024 ** 3, 1536, 10].map(formatByteSize)).toEqual(['20 GiB', '1.5 KiB', '10 B']);
+  });
+});
 
 describe('/status failure reasons', () => {
   test('keep the reason, drop the internals: URL paths and queries, local file paths', () => {

@@ -17,7 +17,7 @@ import { EnvironmentName } from '../../config/environment-config';
 import { loadEnvironmentConfig } from '../../config/load-environment';
 import { MirrorStack } from '../../stacks/mirror-stack';
 import { KEEP_ALIVE_TIMEOUT_MS } from '../../engine/serve/server';
-import { CACHE_KEY_PREFIXES } from '../../engine/runtime-config';
+import { BYTE_BUDGET_ENV, CACHE_KEY_PREFIXES } from '../../engine/runtime-config';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 const synth = (name: EnvironmentName): string => Testing.synth(new MirrorStack(Testing.app(), loadEnvironmentConfig(name, {})));
@@ -83,6 +83,24 @@ describe('network', () => {
     const many = (n: number) => Array.from({ length: n }, (_, i) => `10.${i}.0.0/16`).join(',');
     expect(loadEnvironmentConfig('prod', { HBS_PROD_ALLOWED_CIDRS: many(17) }).mirrorService.allowedCidrs).toHaveLength(17);
     expect(() => loadEnvironmentConfig('prod', { HBS_PROD_ALLOWED_CIDRS: many(18) })).toThrow(/18 CIDRs; at most 17 fit the ALB's security group/);
+  });
+});
+
+describe('per-client byte budget (#25 fault 12)', () => {
+  const budgetOf = (json: any): string =>
+    JSON.parse(json.resource.aws_ecs_task_definition.mirror_task_task.container_definitions)[0].environment.find((e: any) => e.name === BYTE_BUDGET_ENV)?.value;
+
+  test('every environment\'s mirror tasks get the default budget, and HBS_<ENV>_BYTE_BUDGET_PER_HOUR changes it', () => {
+    for (const name of ['dev', 'staging', 'prod'] as const) expect([name, budgetOf(parsed(name))]).toEqual([name, String(20 * 1024 ** 3)]);
+    const raised = JSON.parse(Testing.synth(new MirrorStack(Testing.app(), loadEnvironmentConfig('prod', { HBS_PROD_BYTE_BUDGET_PER_HOUR: '200G' }))));
+    expect(budgetOf(raised)).toBe(String(200 * 1024 ** 3));
+    expect(() => loadEnvironmentConfig('prod', { HBS_PROD_BYTE_BUDGET_PER_HOUR: 'lots' })).toThrow('HBS_PROD_BYTE_BUDGET_PER_HOUR: "lots" is not a size (e.g. 50G)');
+  });
+
+  test('the budget\'s keys sit under the prefix the mirror\'s cache user may touch', () => {
+    const users = parsed('prod').resource.aws_elasticache_user;
+    expect(users.cache_user_mirror.access_string).toBe(`on ~${CACHE_KEY_PREFIXES.rateLimit}* +@all -@dangerous`);
+    expect(CACHE_KEY_PREFIXES.byteBudget.startsWith(CACHE_KEY_PREFIXES.rateLimit)).toBe(true);
   });
 });
 

@@ -1,6 +1,7 @@
 import { Testing } from 'cdktf';
 import { loadEnvironmentConfig } from '../../config/load-environment';
-import { PROMOTED_SYNC_TASK_ENV, STANDBY_MIRROR_SERVICE_ENV } from '../../engine/runtime-config';
+import { BYTE_BUDGET_ENV, PROMOTED_SYNC_TASK_ENV, STANDBY_MIRROR_SERVICE_ENV } from '../../engine/runtime-config';
+import { SERVE_DEFAULTS } from '../../engine/defaults';
 import { buildApp } from '../../main';
 import { MirrorStack } from '../../stacks/mirror-stack';
 import { StandbyStack } from '../../stacks/standby-stack';
@@ -70,6 +71,7 @@ describe('the standby stack', () => {
       [STANDBY_MIRROR_SERVICE_ENV.mode]: 'redirect',
       // The primary's domain: after a failover clients reach the standby by the same name.
       [STANDBY_MIRROR_SERVICE_ENV.publicUrl]: 'https://bottles.example.com',
+      [BYTE_BUDGET_ENV]: String(SERVE_DEFAULTS.byteBudgetPerHour),
     });
     const statements = standby.data.aws_iam_policy_document.mirror_task_task_role_permissions.statement;
     expect(statements).toEqual([

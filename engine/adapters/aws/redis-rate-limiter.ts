@@ -3,15 +3,16 @@ import { DEFAULT_RATE_LIMIT, RateLimit, RateLimiter, RateVerdict } from '../../p
 import { CACHE_KEY_PREFIXES } from '../../runtime-config';
 
 // Token bucket per key, refilled and taken in one atomic step on the server, so every task shares it.
+// The key lives until the bucket has refilled, debt included: expiring sooner would forgive the debt.
 const TAKE = `
-local rate, burst, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local rate, burst, now, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
 local tokens, at = tonumber(state[1]) or burst, tonumber(state[2]) or now
 tokens = math.min(burst, tokens + (now - at) / 1000 * rate)
 local allowed = 0
-if tokens >= 1 then tokens = tokens - 1; allowed = 1 end
+if tokens >= 1 then tokens = tokens - cost; allowed = 1 end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
-redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
+redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) / rate * 1000) + 1000)
 return {allowed, tostring(tokens)}
 `;
 
@@ -30,9 +31,9 @@ export class RedisRateLimiter implements RateLimiter {
     private readonly now: () => number = Date.now,
   ) {}
 
-  async take(clientIp: string): Promise<RateVerdict> {
+  async take(clientIp: string, cost = 1): Promise<RateVerdict> {
     try {
-      const [allowed, tokens] = (await this.redis.eval(TAKE, 1, `${this.prefix}${clientIp}`, this.limit.ratePerSecond, this.limit.burst, this.now())) as [number, string];
+      const [allowed, tokens] = (await this.redis.eval(TAKE, 1, `${this.prefix}${clientIp}`, this.limit.ratePerSecond, this.limit.burst, this.now(), cost)) as [number, string];
       if (allowed === 1) return { allowed: true, retryAfterSeconds: 0 };
       return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - Number(tokens)) / this.limit.ratePerSecond)) };
     } catch {

@@ -1,5 +1,6 @@
 import { performance } from 'perf_hooks';
-import { DEFAULT_RATE_LIMIT, RateLimit, RateLimiter, RateVerdict } from '../../ports';
+import { SERVE_DEFAULTS } from '../../defaults';
+import { DEFAULT_RATE_LIMIT, RateLimit, RateLimiter, RateVerdict, byteBudgetLimit } from '../../ports';
 
 const ALLOWED: RateVerdict = Object.freeze({ allowed: true, retryAfterSeconds: 0 });
 
@@ -12,24 +13,21 @@ export const DEFAULT_MAX_TRACKED_CLIENTS = 100_000;
  *
  * Memory is bounded and every call is constant time: buckets sit in a Map in
  * the order clients first appeared; a new client first drops buckets at the
- * front that have refilled (indistinguishable from new ones), and past
+ * front that have refilled, debt included (indistinguishable from new ones), and past
  * `maxClients` the oldest bucket goes even if in use (that client starts
  * over with a full burst: the cost of a bound under a many-address flood).
  */
 export class MemoryRateLimiter implements RateLimiter {
   readonly backend = 'memory';
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
-  private readonly refillMs: number;
 
   constructor(
     private readonly limit: RateLimit = DEFAULT_RATE_LIMIT,
     private readonly now: () => number = () => performance.now(),
     private readonly maxClients: number = DEFAULT_MAX_TRACKED_CLIENTS,
-  ) {
-    this.refillMs = (limit.burst / limit.ratePerSecond) * 1000;
-  }
+  ) {}
 
-  take(clientIp: string): RateVerdict {
+  take(clientIp: string, cost = 1): RateVerdict {
     const now = this.now();
     let bucket = this.buckets.get(clientIp);
     if (!bucket) {
@@ -40,7 +38,7 @@ export class MemoryRateLimiter implements RateLimiter {
     bucket.tokens = Math.min(this.limit.burst, bucket.tokens + ((now - bucket.at) / 1000) * this.limit.ratePerSecond);
     bucket.at = now;
     if (bucket.tokens >= 1) {
-      bucket.tokens -= 1;
+      bucket.tokens -= cost;
       return ALLOWED;
     }
     return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / this.limit.ratePerSecond)) };
@@ -54,10 +52,16 @@ export class MemoryRateLimiter implements RateLimiter {
   /** Amortized O(1): each bucket is dropped at most once, from the front. */
   private evict(now: number): void {
     for (const [ip, bucket] of this.buckets) {
-      if (this.buckets.size < this.maxClients && now - bucket.at < this.refillMs) return;
+      const refilled = bucket.tokens + ((now - bucket.at) / 1000) * this.limit.ratePerSecond >= this.limit.burst;
+      if (this.buckets.size < this.maxClients && !refilled) return;
       this.buckets.delete(ip);
     }
   }
 
   async ping(): Promise<void> {}
+}
+
+/** A byte budget kept in this process (`bottles serve`, the standby's tasks). */
+export function memoryByteBudget(bytesPerHour: number = SERVE_DEFAULTS.byteBudgetPerHour): MemoryRateLimiter {
+  return new MemoryRateLimiter(byteBudgetLimit(bytesPerHour));
 }

@@ -1,10 +1,10 @@
 import { performance } from 'perf_hooks';
 import { SERVE_DEFAULTS } from '../../defaults';
-import { BlobStore } from '../../ports';
+import { BlobStore, RateLimiter, RateVerdict } from '../../ports';
 import { httpErrors } from '../http-errors';
 import { ServerMetrics } from '../metrics';
 import { BoundedMap } from '../bounded-map';
-import { Exchange, HeaderList, ReplyWriter, attachment, notModified, requireSnapshot, withSecurityHeaders } from '../reply';
+import { Exchange, HeaderList, ReplyWriter, attachment, isPromise, notModified, requireSnapshot, withSecurityHeaders } from '../reply';
 
 /** `proxy` streams bottles through the server; `redirect` answers with a short-lived store URL. */
 export type ServeMode = 'proxy' | 'redirect';
@@ -27,6 +27,11 @@ export interface BlobRouteOptions {
    * and SigV4 signing happens once per blob per minute instead of per request.
    */
   readonly presignExpirySeconds?: number;
+  /**
+   * Each client's byte budget (`byteBudgetLimit`): charged the size of every blob it is
+   * redirected to, or the bytes it is streamed, before it gets them; spent, it gets 429.
+   */
+  readonly byteBudget: RateLimiter;
 }
 
 /** How a blob response is keyed in the presign cache and named for download. */
@@ -123,23 +128,41 @@ export class BlobRoutes {
   }
 
   /**
-   * A GET in redirect mode gets a presigned store URL (carrying the
-   * disposition, which S3 then sends); HEAD is answered here, because a
+   * Charges the client's byte budget `bytes`, then answers; past the budget the request is
+   * refused with 429 and charged nothing. No closure on the synchronous path (the in-memory
+   * budget): the redirect route is measured per request (`npm run bench:serve`).
+   */
+  private charged(x: Exchange, bytes: number, answer: (this: BlobRoutes, x: Exchange, sha256: string, naming: BlobNaming) => void | Promise<void>, sha256: string, naming: BlobNaming): void | Promise<void> {
+    const verdict = this.options.byteBudget.take(this.reply.clientIp(x), bytes);
+    if (isPromise(verdict)) {
+      return verdict.then((v) => {
+        this.admitBytes(v, bytes);
+        return answer.call(this, x, sha256, naming);
+      });
+    }
+    this.admitBytes(verdict, bytes);
+    return answer.call(this, x, sha256, naming);
+  }
+
+  private admitBytes(verdict: RateVerdict, bytes: number): void {
+    if (!verdict.allowed) {
+      this.metrics.byteBudgetRefused++;
+      throw httpErrors.byteBudgetSpent(verdict.retryAfterSeconds);
+    }
+    this.metrics.bytesHandedOut += bytes;
+  }
+
+  /**
+   * A GET in redirect mode gets a presigned store URL, once the client's byte
+   * budget is charged the blob's size; HEAD is answered here, because a
    * presigned GET URL refuses HEAD. Proxy mode streams.
    */
   private sendBlob(x: Exchange, sha256: string, naming: BlobNaming): void | Promise<void> {
     if (this.options.mode === 'redirect' && x.req.method !== 'HEAD') {
-      // Reuse windows are measured on the monotonic clock the request was stamped with.
-      const reuse = this.presigned.get(naming.key);
-      if (reuse && reuse.until > x.started) return this.reply.respond(x, 302, reuse.headers);
-      const expiresIn = this.expiresIn;
-      const signedAt = performance.now();
-      const disposition = naming.fileName ? attachment(naming.fileName()) : undefined;
-      return this.options.presign!(sha256, expiresIn, disposition).then((url) => {
-        const headers = withSecurityHeaders(['location', url, 'cache-control', 'no-store', 'content-length', '0']);
-        this.presigned.set(naming.key, { until: signedAt + (expiresIn * 1000) / 5, headers });
-        this.reply.respond(x, 302, headers);
-      });
+      // The URL lets its holder download the whole blob: that is what the client is charged.
+      const size = this.blobSizes.get(sha256);
+      if (size !== undefined) return this.charged(x, size, this.redirect, sha256, naming);
+      return this.sizeOf(sha256).then((found) => this.charged(x, found, this.redirect, sha256, naming));
     }
     const size = this.blobSizes.get(sha256);
     if (size !== undefined) return this.streamBlob(x, sha256, size, naming);
@@ -150,6 +173,21 @@ export class BlobRoutes {
     });
   }
 
+  /** A presigned URL carrying the disposition (S3 then sends it); one URL is reused for the first fifth of its life. */
+  private redirect(x: Exchange, sha256: string, naming: BlobNaming): void | Promise<void> {
+    // Reuse windows are measured on the monotonic clock the request was stamped with.
+    const reuse = this.presigned.get(naming.key);
+    if (reuse && reuse.until > x.started) return this.reply.respond(x, 302, reuse.headers);
+    const expiresIn = this.expiresIn;
+    const signedAt = performance.now();
+    const disposition = naming.fileName ? attachment(naming.fileName()) : undefined;
+    return this.options.presign!(sha256, expiresIn, disposition).then((url) => {
+      const headers = withSecurityHeaders(['location', url, 'cache-control', 'no-store', 'content-length', '0']);
+      this.presigned.set(naming.key, { until: signedAt + (expiresIn * 1000) / 5, headers });
+      this.reply.respond(x, 302, headers);
+    });
+  }
+
   private async streamBlob(x: Exchange, sha256: string, size: number, naming: BlobNaming): Promise<void> {
     const etag = `"${sha256}"`;
     const base = ['content-type', naming.contentType ?? 'application/gzip', 'etag', etag, 'accept-ranges', 'bytes', 'cache-control', 'public, max-age=31536000, immutable'];
@@ -157,9 +195,12 @@ export class BlobRoutes {
     if (notModified(x.req, etag)) return this.reply.send(x, 304, base);
     const range = parseRange(x.req.headers.range, size);
     const length = range ? range.end - range.start + 1 : size;
-    const source = x.req.method === 'HEAD' ? undefined : await this.options.blobs.read(sha256, range);
     const headers = range ? base.concat('content-range', `bytes ${range.start}-${range.end}/${size}`) : base;
-    if (!source) return this.reply.send(x, range ? 206 : 200, headers.concat('content-length', String(length)));
+    if (x.req.method === 'HEAD') return this.reply.send(x, range ? 206 : 200, headers.concat('content-length', String(length)));
+    // A resumed download pays for the range it asks for.
+    const verdict = this.options.byteBudget.take(this.reply.clientIp(x), length);
+    this.admitBytes(isPromise(verdict) ? await verdict : verdict, length);
+    const source = await this.options.blobs.read(sha256, range);
     await this.reply.stream(x, range ? 206 : 200, headers, source, length);
   }
 }
