@@ -1,10 +1,12 @@
-import { ErrorKind, UsageError, errorKind } from '../engine/errors';
+import { ErrorKind, UsageError, errorKind, isRejectedInput } from '../engine/errors';
 import { limitHeapGrowth } from '../engine/heap';
 import { version } from '../package.json';
 import { Io, realIo } from './io';
 import { SERVE_HELP, SERVE_USAGE, serveCommand } from './serve-command';
 import { SYNC_HELP, SYNC_USAGE, syncCommand } from './sync-command';
 import { GC_HELP, GC_USAGE, gcCommand } from './gc-command';
+import { EXPORT_HELP, EXPORT_USAGE, exportCommand } from './export-command';
+import { IMPORT_HELP, IMPORT_USAGE, importCommand } from './import-command';
 
 export { progressLine } from './progress';
 export type { Io } from './io';
@@ -17,7 +19,7 @@ export type { Io } from './io';
  */
 
 export const VERSION = version;
-export const USAGE = `${SYNC_USAGE}\n${SERVE_USAGE.replace('usage:', '      ')}\n${GC_USAGE.replace('usage:', '      ')}`;
+export const USAGE = [SYNC_USAGE, SERVE_USAGE, GC_USAGE, EXPORT_USAGE, IMPORT_USAGE].map((u, i) => (i === 0 ? u : u.replace('usage:', '      '))).join('\n');
 
 export const HELP = `bottles ${VERSION}: a Homebrew bottle mirror on one machine
 
@@ -28,12 +30,14 @@ Commands:
   serve   serve that directory to brew (HOMEBREW_API_DOMAIN, HOMEBREW_BOTTLE_DOMAIN,
           HOMEBREW_ARTIFACT_DOMAIN)
   gc      housekeeping: keep the last generations, expire orphaned bottles and old runs
+  export  write the published generation as a bundle for a network with no way out
+  import  check a bundle and publish its generation
 
 Run \`bottles <command> --help\` for every option and its default.
 Options: --help, --version.`;
 
-const COMMAND_USAGE: Record<string, string> = { sync: SYNC_USAGE, serve: SERVE_USAGE, gc: GC_USAGE };
-export const COMMAND_HELP: Record<string, string> = { sync: SYNC_HELP, serve: SERVE_HELP, gc: GC_HELP };
+const COMMAND_USAGE: Record<string, string> = { sync: SYNC_USAGE, serve: SERVE_USAGE, gc: GC_USAGE, export: EXPORT_USAGE, import: IMPORT_USAGE };
+export const COMMAND_HELP: Record<string, string> = { sync: SYNC_HELP, serve: SERVE_HELP, gc: GC_HELP, export: EXPORT_HELP, import: IMPORT_HELP };
 
 export async function main(argv: string[], io: Io = realIo): Promise<number> {
   const [command, ...rest] = argv;
@@ -41,6 +45,8 @@ export async function main(argv: string[], io: Io = realIo): Promise<number> {
     if (command === 'sync') return await syncCommand(rest, io);
     if (command === 'serve') return await serveCommand(rest, io);
     if (command === 'gc') return await gcCommand(rest, io);
+    if (command === 'export') return await exportCommand(rest, io);
+    if (command === 'import') return await importCommand(rest, io);
     if (command === '--help' || command === '-h' || command === 'help') {
       io.stdout(`${rest[0] && COMMAND_HELP[rest[0]] ? COMMAND_HELP[rest[0]] : HELP}\n`);
       return 0;
@@ -67,6 +73,11 @@ function reportError(error: unknown, command: string | undefined, io: Io): numbe
   if (kind === 'local-environment') {
     io.stderr(`bottles: ${message}\n`);
     return 2;
+  }
+  // A refused input (a bundle that fails a check): one line saying why, nothing changed.
+  if (isRejectedInput(error)) {
+    io.stderr(`bottles: ${command ?? 'bottles'} refused: ${message}\n`);
+    return 1;
   }
   io.stderr(`bottles: unexpected error: ${message}\n`);
   if (process.env.BOTTLES_DEBUG) io.stderr(`${(error as Error).stack}\n`);

@@ -21,6 +21,17 @@ export function progressLine(p: SyncProgress, rate: number): string {
   return `bottles ${p.bottlesDone}/${p.bottlesTotal}  ${formatBytes(p.bytesDone)}/${formatBytes(p.bytesTotal)}  ${formatBytes(rate)}/s  ETA ${eta === undefined ? '--' : duration(eta)}`;
 }
 
+/** A bundle's bytes (export or import) as the meter's transfer phase: done when every byte is through. */
+export const bundleProgress = (bytesDone: number, bytesTotal: number): SyncProgress => ({ phase: 'transfer', bottlesDone: bytesDone >= bytesTotal ? 1 : 0, bottlesTotal: 1, bytesDone, bytesTotal });
+
+export function bundleProgressLine(verb: string): (p: SyncProgress, rate: number) => string {
+  return (p, rate) => {
+    if (p.phase !== 'transfer') return progressLine(p, rate);
+    const eta = rate > 0 ? Math.round(Math.max(0, p.bytesTotal - p.bytesDone) / rate) : undefined;
+    return `${verb} ${formatBytes(p.bytesDone)}/${formatBytes(p.bytesTotal)}  ${formatBytes(rate)}/s  ETA ${eta === undefined ? '--' : duration(eta)}`;
+  };
+}
+
 /** How far back the rate looks: long enough to smooth bursts, short enough to follow a change. */
 export const RATE_WINDOW_MS = 10_000;
 /** Fastest redraw: bytes arrive per chunk, far more often than a terminal needs. */
@@ -40,6 +51,7 @@ export class ProgressMeter {
   constructor(
     private readonly draw: (line: string) => void,
     private readonly now: () => number = Date.now,
+    private readonly format: (p: SyncProgress, rate: number) => string = progressLine,
   ) {}
 
   update(p: SyncProgress): void {
@@ -50,7 +62,7 @@ export class ProgressMeter {
     if (!phaseChanged && !finished && at - this.lastDraw < REDRAW_MS) return;
     this.lastPhase = p.phase;
     this.lastDraw = at;
-    this.draw(progressLine(p, this.rate()));
+    this.draw(this.format(p, this.rate()));
   }
 
   /** Bytes per second over the window. */

@@ -1,10 +1,8 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'fs';
+import { mkdirSync, rmSync, writeFileSync } from 'fs';
 import * as path from 'path';
 import { parseArgs } from 'util';
 import { LocalEnvironmentError, UsageError, errorKind } from '../engine/errors';
-import { HOMEBREW_1_PEM } from '../engine/homebrew/homebrew-1-key';
 import { ALL_TAG, KNOWN_PLATFORM_TAGS } from '../engine/homebrew/platform-tags';
-import { loadPublicKey } from '../engine/homebrew/signed-api';
 import { Logger, jsonLogger } from '../engine/logger';
 import { SYNC_DEFAULTS } from '../engine/defaults';
 import { SyncOptions, SyncSummary } from '../engine/sync/contracts';
@@ -15,7 +13,7 @@ import { DEFAULT_UPSTREAM_LIMITS, UPSTREAM_LIMIT_ENV, Upstream } from '../engine
 import { localSyncDeps } from '../engine/wiring/local';
 import { BrewMirrorOptions } from '../engine/brew/mirror-brew';
 import type { Io } from './io';
-import { LIMITS, glueNegativeValues, integerOption, numberOption } from './options';
+import { LIMITS, glueNegativeValues, integerOption, numberOption, publicKeyOption } from './options';
 import { ProgressMeter, formatBytes } from './progress';
 
 export const SYNC_USAGE = `usage: bottles sync --store DIR [--tags TAG,...] [--formulae NAME,...] [--without-all] [--dry-run] [--api-url URL]
@@ -249,13 +247,7 @@ function runOptions(values: Record<string, string | boolean | undefined>) {
   const maxMissingPercent = numberOption(flag('max-missing'), '--max-missing', LIMITS.maxMissingPercent);
   if (values.force && flag('max-drop') !== undefined) throw new UsageError('--force and --max-drop exclude each other');
   const maxDropPercent = values.force ? 100 : numberOption(flag('max-drop'), '--max-drop', LIMITS.maxDropPercent);
-  let publicKey;
-  const keyFile = flag('public-key');
-  try {
-    publicKey = loadPublicKey(keyFile ? readFileSync(keyFile) : HOMEBREW_1_PEM);
-  } catch (error) {
-    throw new UsageError(`--public-key: cannot load ${keyFile}: ${(error as Error).message}`);
-  }
+  const publicKey = publicKeyOption(flag('public-key'));
   return { apiUrl, tags, formulae, concurrency, maxMissingPercent, maxDropPercent, force: values.force === true, publicKey, brew: brewOptions(values) };
 }
 

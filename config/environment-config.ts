@@ -69,6 +69,13 @@ export interface SyncConfig {
    * @default 3 (`SYNC_DEFAULTS.brewReleases`)
    */
   readonly brewReleases?: number;
+  /**
+   * Fed by `bottles import --env` instead of syncing (issue #23): no weekly sync, and the sync's
+   * workloads may reach only the S3 and DynamoDB gateway endpoints (no route out through NAT).
+   * The mirror service is unchanged.
+   * @default false (`HBS_<ENV>_IMPORT_FED=true` turns it on)
+   */
+  readonly importFed?: boolean;
 }
 
 export interface AlarmThresholds {

@@ -1,7 +1,7 @@
 import { parseByteSize } from '../engine/byte-size';
 import { SERVE_DEFAULTS } from '../engine/defaults';
 import { ConfigurationError } from '../engine/errors';
-import { EnvironmentName, RemoteStateConfig, StandbyConfig, EnvironmentConfig, WorkingHours } from './environment-config';
+import { EnvironmentName, MirrorServiceConfig, RemoteStateConfig, StandbyConfig, EnvironmentConfig, SyncConfig, WorkingHours } from './environment-config';
 import { BASE_ENVIRONMENTS, PLACEHOLDER_ACCOUNT_ID, PLACEHOLDER_DOMAIN_SUFFIX, placeholderCertificate } from './environments';
 
 /**
@@ -105,13 +105,8 @@ export function loadEnvironmentConfig(name: EnvironmentName, env: Env = process.
           ),
     alarmEmail,
     imageTag: check(read('IMAGE_TAG') ?? base.imageTag, IMAGE_TAG, `${prefix}IMAGE_TAG`, 'container image tag'),
-    mirrorService: {
-      ...base.mirrorService,
-      albScheme,
-      allowedCidrs: allowedCidrs(read('ALLOWED_CIDRS'), `${prefix}ALLOWED_CIDRS`, base.mirrorService.allowedCidrs),
-      byteBudgetPerHour: byteSize(read('BYTE_BUDGET_PER_HOUR'), `${prefix}BYTE_BUDGET_PER_HOUR`, base.mirrorService.byteBudgetPerHour ?? SERVE_DEFAULTS.byteBudgetPerHour),
-    },
-    sync: { ...base.sync, mirrorBrew: flag(read('MIRROR_BREW'), `${prefix}MIRROR_BREW`, base.sync.mirrorBrew ?? true) },
+    mirrorService: mirrorService(base.mirrorService, albScheme, read, prefix),
+    sync: sync(base.sync, read, prefix),
     remoteState,
     manageBackupRegionSettings: flag(read('MANAGE_BACKUP_SETTINGS'), `${prefix}MANAGE_BACKUP_SETTINGS`, base.manageBackupRegionSettings),
     workingHours: workingHours(name, read('WORKING_HOURS'), `${prefix}WORKING_HOURS`, base.workingHours),
@@ -179,6 +174,25 @@ function allowedCidrs(value: string | undefined, variable: string, fallback: rea
     throw new ConfigurationError(`${variable}: ${cidrs.length} CIDRs; at most ${MAX_ALLOWED_CIDRS} fit the ALB's security group (60 inbound rules: two per CIDR, 25 for Route 53's health checkers)`);
   }
   return cidrs;
+}
+
+type Read = (key: string) => string | undefined;
+
+function mirrorService(base: MirrorServiceConfig, albScheme: MirrorServiceConfig['albScheme'], read: Read, prefix: string): MirrorServiceConfig {
+  return {
+    ...base,
+    albScheme,
+    allowedCidrs: allowedCidrs(read('ALLOWED_CIDRS'), `${prefix}ALLOWED_CIDRS`, base.allowedCidrs),
+    byteBudgetPerHour: byteSize(read('BYTE_BUDGET_PER_HOUR'), `${prefix}BYTE_BUDGET_PER_HOUR`, base.byteBudgetPerHour ?? SERVE_DEFAULTS.byteBudgetPerHour),
+  };
+}
+
+function sync(base: SyncConfig, read: Read, prefix: string): SyncConfig {
+  return {
+    ...base,
+    mirrorBrew: flag(read('MIRROR_BREW'), `${prefix}MIRROR_BREW`, base.mirrorBrew ?? true),
+    importFed: flag(read('IMPORT_FED'), `${prefix}IMPORT_FED`, base.importFed ?? false),
+  };
 }
 
 /** `HBS_<ENV>_BYTE_BUDGET_PER_HOUR`: a size such as `50G`. */

@@ -34,6 +34,8 @@ export class Network extends Construct {
   public readonly publicSubnetIds: string[];
   public readonly privateSubnetIds: string[];
   public readonly natGatewayCount: number;
+  /** The S3 and DynamoDB gateway endpoints' prefix lists: a security group that may reach only those AWS APIs names them. */
+  public readonly gatewayPrefixListIds: { readonly s3: string; readonly dynamodb: string };
 
   constructor(scope: Construct, id: string, props: NetworkProps) {
     super(scope, id);
@@ -61,7 +63,7 @@ export class Network extends Construct {
       });
     });
     const { subnets: privateSubnets, routeTables } = this.privateSubnets(props, natGateways);
-    this.gatewayEndpoints(routeTables);
+    this.gatewayPrefixListIds = this.gatewayEndpoints(routeTables);
     this.flowLogs();
     this.publicSubnetIds = publicSubnets.map((s) => s.id);
     this.privateSubnetIds = privateSubnets.map((s) => s.id);
@@ -114,16 +116,17 @@ export class Network extends Construct {
   }
 
   /** S3 and DynamoDB traffic (the bulk of bottle bytes) bypasses NAT. */
-  private gatewayEndpoints(routeTables: RouteTable[]): void {
-    for (const service of ['s3', 'dynamodb']) {
+  private gatewayEndpoints(routeTables: RouteTable[]): { s3: string; dynamodb: string } {
+    const [s3, dynamodb] = (['s3', 'dynamodb'] as const).map((service) =>
       new VpcEndpoint(this, `${service}-endpoint`, {
         vpcId: this.vpc.id,
         serviceName: `com.amazonaws.${ctx(this).region}.${service}`,
         vpcEndpointType: 'Gateway',
         routeTableIds: routeTables.map((t) => t.id),
         tags: this.nameTag(`${service}-gateway`),
-      });
-    }
+      }).prefixListId,
+    );
+    return { s3, dynamodb };
   }
 
   private flowLogs(): void {

@@ -20,6 +20,12 @@ export interface SyncScheduleProps {
   readonly kmsKeyArn: string;
   /** Default: `WEEKLY_SYNC_SCHEDULE`. */
   readonly scheduleExpression?: string;
+  /**
+   * Whether the weekly sync runs. An import-fed environment (issue #23) has no way out, so
+   * only the hourly freshness report is scheduled.
+   * @default true
+   */
+  readonly weeklySync?: boolean;
 }
 
 /**
@@ -29,18 +35,21 @@ export interface SyncScheduleProps {
  * land in a KMS-encrypted dead-letter queue whose depth is alarmed.
  */
 export class SyncSchedule extends Construct {
-  public readonly rule: CloudwatchEventRule;
+  /** The weekly sync's rule; undefined for an import-fed environment. */
+  public readonly rule?: CloudwatchEventRule;
   public readonly freshnessRule: CloudwatchEventRule;
   public readonly deadLetterQueue: SqsQueue;
 
   constructor(scope: Construct, id: string, props: SyncScheduleProps) {
     super(scope, id);
     const context = ctx(this);
-    this.rule = new CloudwatchEventRule(this, 'rule', {
-      name: `${context.namePrefix}-weekly-sync`,
-      description: 'Starts the weekly Homebrew bottle sync',
-      scheduleExpression: props.scheduleExpression ?? WEEKLY_SYNC_SCHEDULE,
-    });
+    if (props.weeklySync ?? true) {
+      this.rule = new CloudwatchEventRule(this, 'rule', {
+        name: `${context.namePrefix}-weekly-sync`,
+        description: 'Starts the weekly Homebrew bottle sync',
+        scheduleExpression: props.scheduleExpression ?? WEEKLY_SYNC_SCHEDULE,
+      });
+    }
     this.deadLetterQueue = new SqsQueue(this, 'dlq', {
       name: `${context.namePrefix}-weekly-sync-dlq`,
       kmsMasterKeyId: props.kmsKeyArn,
@@ -57,7 +66,7 @@ export class SyncSchedule extends Construct {
         actions: ['sqs:SendMessage'],
         resources: [this.deadLetterQueue.arn],
         principals: [{ type: 'Service', identifiers: ['events.amazonaws.com'] }],
-        condition: [{ test: 'ArnEquals', variable: 'aws:SourceArn', values: [this.rule.arn, this.freshnessRule.arn] }],
+        condition: [{ test: 'ArnEquals', variable: 'aws:SourceArn', values: [...(this.rule ? [this.rule.arn] : []), this.freshnessRule.arn] }],
       },
     ]);
     new SqsQueuePolicy(this, 'dlq-access', { queueUrl: this.deadLetterQueue.url, policy: queuePolicy.json });
@@ -78,7 +87,7 @@ export class SyncSchedule extends Construct {
         sourceArn: rule.arn,
       });
     };
-    invokeOn('target', this.rule, { source: 'schedule', trigger: 'weekly' }, 'AllowWeeklySchedule');
+    if (this.rule) invokeOn('target', this.rule, { source: 'schedule', trigger: 'weekly' }, 'AllowWeeklySchedule');
     invokeOn('freshness-target', this.freshnessRule, FRESHNESS_REPORT_EVENT, 'AllowFreshnessSchedule');
   }
 }

@@ -82,6 +82,12 @@ export const PROMOTED_SYNC_TASK_ENV = {
   ...BREW_SYNC_ENV,
 } as const;
 export const SYNC_TASK_ENV = { ...SYNC_ENV, ...TASK_DISPATCH_ENV } as const;
+/** What `bottles import --env` writes into: the stack's `environment_config` output names both. */
+export const IMPORT_ENV = {
+  bottleBucket: SYNC_ENV.bottleBucket,
+  stateTable: SYNC_ENV.stateTable,
+} as const;
+
 /**
  * Bytes of blobs one client address may be handed per hour (issue #25); the stack always
  * sets it (`HBS_<ENV>_BYTE_BUDGET_PER_HOUR`). Unset (a hand-run mirror): `SERVE_DEFAULTS.byteBudgetPerHour`. A size such as `20G`; anything else stops the mirror at start.

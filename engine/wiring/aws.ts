@@ -15,10 +15,12 @@ import { HOMEBREW_1_PEM } from '../homebrew/homebrew-1-key';
 import { loadPublicKey } from '../homebrew/signed-api';
 import { Logger } from '../logger';
 import { HousekeepingPolicy, RateLimiter, StateStore, byteBudgetLimit } from '../ports';
+import { ImportDeps } from '../transfer/import';
 import { WRITER_ROLES, assertWriter } from '../sync/writer';
 import { MetricSink, emfSink } from '../metrics';
 import {
   CACHE_KEY_PREFIXES,
+  IMPORT_ENV,
   byteBudgetFromEnv,
   MIRROR_SERVICE_ENV,
   BREW_SYNC_ENV,
@@ -180,6 +182,21 @@ async function sharedLimits(config: Parameters<typeof clients>[0], log: Logger, 
 function standbyClients(log: Logger, bytesPerHour: number): MirrorClients {
   log.info('standby: reading the DR replicas; rate limits and byte budgets are per task');
   return { s3: new S3Client({}), dynamo: new DynamoDBClient({}), limiter: new MemoryRateLimiter(), byteBudget: memoryByteBudget(bytesPerHour), close: () => undefined };
+}
+
+/**
+ * `bottles import --env <env>` on a machine inside the network (issue #23): the bundle is
+ * written into that environment's bucket and state table through the same adapters the
+ * sync uses, with the same checks and compare-and-swap publish. Credentials and region
+ * come from the AWS SDK's usual chain; the names from the stack's `environment_config`
+ * output, as `HBS_BOTTLE_BUCKET` and `HBS_STATE_TABLE`.
+ */
+export function awsImportDeps(log: Logger, env: Env = process.env, clients: { s3?: S3Client; dynamo?: DynamoDBClient } = {}): ImportDeps {
+  const names = readEnvironment(IMPORT_ENV, env);
+  const s3 = clients.s3 ?? new S3Client({});
+  const stores = awsStores(s3, names.bottleBucket, clients.dynamo ?? new DynamoDBClient({}), names.stateTable);
+  // No leftovers port: a refused import's staged API files are never served, and age out with the generations.
+  return { ...stores, log, housekeeping: new S3Housekeeping(s3, names.bottleBucket, stores.state), housekeepingPolicy: housekeepingFromEnv(env) };
 }
 
 /** The promoted sync in the DR region: the replicas, and a breaker in the task (no cache there). */

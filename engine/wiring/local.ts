@@ -2,6 +2,7 @@ import { DirectoryBlobStore } from '../adapters/local/directory-blob-store';
 import { DirectoryObjectStore } from '../adapters/local/directory-object-store';
 import { FileStateStore } from '../adapters/local/file-state-store';
 import { DirectoryRunLeftovers } from '../adapters/local/run-leftovers';
+import { ImportDeps } from '../transfer/import';
 import { DirectoryHousekeeping } from '../adapters/local/directory-housekeeping';
 import { MemoryCircuitBreaker } from '../adapters/local/memory-circuit-breaker';
 import { MemoryRateLimiter, memoryByteBudget } from '../adapters/local/memory-rate-limiter';
@@ -88,3 +89,7 @@ export function localServerDeps(root: string, options: LocalServeOptions): Mirro
   };
 }
 
+/** `bottles import` into a directory store: the staged generation of a refused bundle is removed, and housekeeping follows a publish. */
+export function localImportDeps(root: string, log: Logger): ImportDeps {
+  return { ...localStores(root), log, leftovers: new DirectoryRunLeftovers(root), housekeeping: localHousekeeping(root) };
+}

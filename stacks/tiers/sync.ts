@@ -37,7 +37,13 @@ export class SyncTier extends AddressGroup {
     // Flows: the cache, and HTTPS to the upstream registry and AWS APIs.
     this.securityGroup = securityGroup(this, 'sync-sg', `${p}-sync-sg`, 'Sync Lambdas and Fargate task: egress only', network.vpc.id);
     allow(this, 'sync-to-cache', { from: this.securityGroup, to: data.cache.securityGroup, port: CACHE_PORT, description: 'Sync to Valkey (TLS)' });
-    allow(this, 'sync-to-https', { from: this.securityGroup, to: { cidr: '0.0.0.0/0' }, port: 443, description: 'Upstream registry and AWS APIs over HTTPS' });
+    if (config.sync.importFed) {
+      // Fed by bundles: no way out. The store and the state table stay reachable, through their gateway endpoints.
+      allow(this, 'sync-to-s3', { from: this.securityGroup, to: { prefixListId: network.gatewayPrefixListIds.s3 }, port: 443, description: 'S3 gateway endpoint only (import-fed)' });
+      allow(this, 'sync-to-dynamodb', { from: this.securityGroup, to: { prefixListId: network.gatewayPrefixListIds.dynamodb }, port: 443, description: 'DynamoDB gateway endpoint only (import-fed)' });
+    } else {
+      allow(this, 'sync-to-https', { from: this.securityGroup, to: { cidr: '0.0.0.0/0' }, port: 443, description: 'Upstream registry and AWS APIs over HTTPS' });
+    }
 
     // The stack's own sync writes unless an operator pins the DR region (engine/sync/writer.ts).
     const syncEnv = { ...data.runtimeEnvironment('sync'), [SYNC_ENV.metricsNamespace]: METRICS_NAMESPACE, [SYNC_ENV.writerRole]: 'primary' };
@@ -113,7 +119,7 @@ export class SyncTier extends AddressGroup {
     grantSyncData(this.task.taskRole);
     this.task.grantRun(this.task.taskRole, cluster.clusterArn); // a task stopped by SIGTERM starts its successor
 
-    this.schedule = new SyncSchedule(this, 'schedule', { target: this.orchestrator.function, kmsKeyArn: foundation.alertsKey.arn });
+    this.schedule = new SyncSchedule(this, 'schedule', { target: this.orchestrator.function, kmsKeyArn: foundation.alertsKey.arn, weeklySync: !config.sync.importFed });
   }
 
   /** Every dead-letter queue of the sync, for the alarms. */

@@ -312,6 +312,57 @@ describe('bottles serve', () => {
   });
 });
 
+describe('bottles export and import (issue #23)', () => {
+  test('a bundle carries the published generation to another store; JSON summaries; a refused bundle is one line and exit 1', async () => {
+    publishApi(upstream, [{ name: 'wget', version: '1.25.0', bottles: [{ tag: 'arm64_sonoma', bytes: randomBytes(700) }] }], key.privateKey);
+    expect((await bottles(...syncArgs())).code).toBe(0);
+    const out = path.join(work, `cli-${randomBytes(3).toString('hex')}.tar`);
+    const exported = await bottles('export', '--store', store, '--out', out, '--json');
+    expect(exported.code).toBe(0);
+    const summary = JSON.parse(exported.stdout);
+    expect(summary).toMatchObject({ blobs: 1, volumes: [out], bytes: fs.statSync(out).size });
+    // The file is never overwritten.
+    const again = await bottles('export', '--store', store, '--out', out);
+    expect([again.code, again.stderr.trim()]).toEqual([2, `bottles: ${out} exists; remove it or choose another --out`]);
+
+    const target = fs.mkdtempSync(path.join(work, 'import-'));
+    const refused = await bottles('import', '--store', target, out); // the default homebrew-1 key: the test key's signatures fail
+    expect(refused.code).toBe(1);
+    expect(refused.stderr.trim().split('\n')).toHaveLength(1);
+    expect(refused.stderr).toMatch(/^bottles: import refused: .*signature does not verify/);
+    const imported = await bottles('import', '--store', target, '--public-key', pemFile, '--json', out);
+    expect(imported.code).toBe(0);
+    expect(JSON.parse(imported.stdout)).toMatchObject({ published: true, generation: summary.generation, blobs: { stored: 1 } });
+    const twice = await bottles('import', '--store', target, '--public-key', pemFile, out);
+    expect([twice.code, twice.stdout]).toEqual([0, `generation ${summary.generation} is already published in ${target}: nothing to do\n`]);
+  });
+
+  test.each([
+    [['export', '--store', '/tmp/x'], /--out PATH is required/],
+    [['export', '--store', '/tmp/x', '--out', '/tmp/y', '--split', '4 gigs'], /--split must be a size such as 20G/],
+    [['export', '--store', '/tmp/x', '--out', '/tmp/y', '--split', '1000'], /--split must be at least 1M/],
+    [['import', '--store', '/tmp/x'], /name the bundle to import/],
+    [['import', '--store', '/tmp/x', '--force', '--max-drop', '5', 'b.tar'], /--force and --max-drop exclude each other/],
+    [['import', '--store', '/tmp/x', '--env', 'prod', 'b.tar'], /give --store DIR or --env ENV/],
+    [['import', '--env', 'qa', 'b.tar'], /--env must be one of dev, staging, prod, not "qa"/],
+  ])('usage errors exit 2 with the usage: %p', async (args, message) => {
+    const run = await bottles(...(args as string[]));
+    expect(run.code).toBe(2);
+    expect(run.stderr.split('\n')[0]).toMatch(message);
+    expect(run.stderr).toMatch(new RegExp(`usage: bottles ${(args as string[])[0]} --store DIR`));
+  });
+});
+
+describe('bottles import --env (issue #23)', () => {
+  const env = (extra: Record<string, string>) => ({ PATH: process.env.PATH ?? '', HOME: work, ...extra });
+  test('names the variables it needs, and refuses another environment\'s bucket before reading anything', async () => {
+    const missing = await bottlesWithEnv(env({}), 'import', '--env', 'prod', 'b.tar');
+    expect([missing.code, missing.stderr.split('\n')[0]]).toEqual([2, 'bottles: missing required environment variable(s): HBS_BOTTLE_BUCKET, HBS_STATE_TABLE']);
+    const foreign = await bottlesWithEnv(env({ HBS_BOTTLE_BUCKET: 'staging-brew-bottles-1', HBS_STATE_TABLE: 'prod-brew-state' }), 'import', '--env', 'prod', 'b.tar');
+    expect([foreign.code, foreign.stderr.split('\n')[0]]).toEqual([2, "bottles: --env prod, but staging-brew-bottles-1 is not one of prod's resources (they start with prod-brew-); check HBS_BOTTLE_BUCKET and HBS_STATE_TABLE"]);
+  });
+});
+
 describe('bottles serve --byte-budget (issue #25)', () => {
   test('a client that has downloaded its budget gets 429 with Retry-After; another request type is not charged', async () => {
     publishApi(upstream, [{ name: 'wget', version: '1.25.0', bottles: [{ tag: 'arm64_sonoma', bytes: randomBytes(500) }] }], key.privateKey);

@@ -104,6 +104,40 @@ describe('per-client byte budget (#25 fault 12)', () => {
   });
 });
 
+describe('an import-fed environment (issue #23)', () => {
+  const fed = JSON.parse(Testing.synth(new MirrorStack(Testing.app(), loadEnvironmentConfig('prod', { HBS_PROD_IMPORT_FED: 'true' }))));
+  const of = (json: any, type: string): Record<string, any> => json.resource[type] ?? {};
+
+  test('has no weekly sync, only the hourly freshness report', () => {
+    expect(Object.values(of(fed, 'aws_cloudwatch_event_rule')).map((r: any) => r.name)).not.toContain('prod-brew-weekly-sync');
+    expect(Object.values(of(fed, 'aws_cloudwatch_event_rule')).map((r: any) => r.name)).toContain('prod-brew-freshness-report');
+    expect(Object.values(resources('prod', 'aws_cloudwatch_event_rule')).map((r: any) => r.name)).toContain('prod-brew-weekly-sync');
+  });
+
+  test("the sync's workloads reach only the S3 and DynamoDB gateway endpoints (and the cache): no route out", () => {
+    const syncEgress = (json: any) =>
+      Object.values(of(json, 'aws_vpc_security_group_egress_rule')).filter((r: any) => String(r.security_group_id).includes('aws_security_group.sync_sg'));
+    expect(syncEgress(fed).map((r: any) => r.cidr_ipv4 ?? r.prefix_list_id ?? 'cache').sort()).toEqual([
+      '${aws_vpc_endpoint.network_dynamodb_endpoint.prefix_list_id}',
+      '${aws_vpc_endpoint.network_s3_endpoint.prefix_list_id}',
+      'cache',
+    ]);
+    expect(syncEgress(fed).some((r: any) => r.cidr_ipv4 === '0.0.0.0/0')).toBe(false);
+    expect(syncEgress(parsed('prod')).some((r: any) => r.cidr_ipv4 === '0.0.0.0/0')).toBe(true);
+  });
+
+  test('nothing changes for the mirror service', () => {
+    const mirrorParts = (json: any) =>
+      JSON.stringify(
+        ['aws_ecs_service', 'aws_ecs_task_definition', 'aws_lb', 'aws_lb_listener', 'aws_wafv2_web_acl'].map((type) => of(json, type)),
+      );
+    expect(mirrorParts(fed)).toBe(mirrorParts(parsed('prod')));
+    const mirrorRules = (json: any) =>
+      Object.values(of(json, 'aws_vpc_security_group_egress_rule')).filter((r: any) => String(r.security_group_id).includes('mirror'));
+    expect(mirrorRules(fed)).toEqual(mirrorRules(parsed('prod')));
+  });
+});
+
 describe('bottle store', () => {
   test('lifecycle: abort multipart after 7 days, noncurrent after 90, orphans after 90', () => {
     const rules = resources('prod', 'aws_s3_bucket_lifecycle_configuration').bottle_store_store_lifecycle.rule;
