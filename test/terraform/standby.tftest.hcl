@@ -11,7 +11,7 @@ run "standby_apply" {
   assert {
     condition = alltrue([
       for e in jsondecode(aws_ecs_task_definition.mirror_task_task.container_definitions)[0].environment :
-      contains(["HBS_ENVIRONMENT", "HBS_BOTTLE_BUCKET", "HBS_STATE_TABLE", "HBS_STANDBY", "HBS_METRICS_NAMESPACE", "HBS_PORT", "HBS_SERVE_MODE", "HBS_PUBLIC_URL"], e.name)
+      contains(["HBS_ENVIRONMENT", "HBS_BOTTLE_BUCKET", "HBS_STATE_TABLE", "HBS_STANDBY", "HBS_METRICS_NAMESPACE", "HBS_PORT", "HBS_SERVE_MODE", "HBS_PUBLIC_URL", "HBS_BYTE_BUDGET_PER_HOUR"], e.name)
     ])
     error_message = "The standby mirror reads only the standby contract (no cache in the DR region)"
   }
