@@ -8,7 +8,7 @@ import { localStores } from '../engine/wiring/local';
 import type { Io } from './io';
 import { sizeOption } from './options';
 import { ProgressMeter, bundleProgress, bundleProgressLine, formatBytes } from './progress';
-import { requireExistingStore } from './import-command';
+import { requireStoreDirectory } from './serve-command';
 
 export const EXPORT_USAGE = `usage: bottles export --store DIR --out PATH [--since GENERATION] [--split SIZE] [--json]`;
 
@@ -54,7 +54,7 @@ export async function exportCommand(args: string[], io: Io): Promise<number> {
   // A volume smaller than one tar block could not hold the manifest's header.
   if (volumeBytes !== undefined && volumeBytes < 1024 * 1024) throw new UsageError(`--split must be at least 1M, not ${JSON.stringify(values.split)}`);
   const root = path.resolve(values.store);
-  requireExistingStore(root);
+  requireStoreDirectory(root);
   const out = path.resolve(values.out);
   const showProgress = io.isTty && !values.json;
   const meter = new ProgressMeter((line) => io.stderr(`\r${line}\u001b[K`), Date.now, bundleProgressLine('exported'));

@@ -1,4 +1,3 @@
-import { statSync } from 'fs';
 import * as path from 'path';
 import { parseArgs } from 'util';
 import { UsageError } from '../engine/errors';
@@ -109,15 +108,4 @@ function awsTarget(env: string, log: Logger): { deps: ImportDeps; name: string }
   const foreign = [bottleBucket, stateTable].find((name) => !name.startsWith(prefix));
   if (foreign) throw new UsageError(`--env ${env}, but ${foreign} is not one of ${env}'s resources (they start with ${prefix}); check HBS_BOTTLE_BUCKET and HBS_STATE_TABLE`);
   return { deps, name: `${env} (${bottleBucket}, ${stateTable})` };
-}
-
-/** A store to read from must exist: a typo must not export an empty directory. */
-export function requireExistingStore(root: string): void {
-  let isDirectory = false;
-  try {
-    isDirectory = statSync(root).isDirectory();
-  } catch {
-    throw new UsageError(`store ${root} does not exist`);
-  }
-  if (!isDirectory) throw new UsageError(`store ${root} is not a directory`);
 }

@@ -119,8 +119,8 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
   return 0;
 }
 
-/** A mistyped store must not start a server that answers 503 forever. */
-function requireStoreDirectory(root: string): void {
+/** A mistyped store must not start a server that answers 503 forever, nor export nothing. */
+export function requireStoreDirectory(root: string): void {
   let isDirectory: boolean;
   try {
     isDirectory = statSync(root).isDirectory();

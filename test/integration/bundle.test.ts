@@ -75,9 +75,9 @@ function fetchRaw(url: string): Promise<{ status: number; type?: string; body: B
   });
 }
 
-/** What brew asks a mirror for, answered by each store: status, type and bytes must be the same. */
-async function answers(root: string, paths: string[]): Promise<string[]> {
-  const { server, base } = await serveMirror(localStores(root));
+/** What brew asks a mirror for, answered by a store (a directory, or S3 and DynamoDB): status, type and bytes must be the same. */
+async function answers(store: string | Parameters<typeof serveMirror>[0], paths: string[]): Promise<string[]> {
+  const { server, base } = await serveMirror(typeof store === 'string' ? localStores(store) : store);
   try {
     const out: string[] = [];
     for (const p of paths) {
@@ -333,19 +333,7 @@ describe('AWS: the same round trip into the S3 store and the state table (s3rver
     const source = openBundleFiles(files);
     return importBundle(deps(), source.stream, source.check, { publicKey: key.publicKey, ...options });
   };
-  const awsAnswers = async (paths: string[]) => {
-    const { server, base } = await serveMirror(awsStores(s3.client, s3.bucket, dynamo.client, TABLE));
-    try {
-      const out: string[] = [];
-      for (const p of paths) {
-        const res = await fetchRaw(`${base}${p}`);
-        out.push(`${p} ${res.status} ${res.type} ${sha(res.body)}`);
-      }
-      return out;
-    } finally {
-      await server.stop();
-    }
-  };
+  const awsAnswers = (paths: string[]) => answers(awsStores(s3.client, s3.bucket, dynamo.client, TABLE), paths);
 
   beforeAll(async () => {
     s3 = await startLocalS3('prod-brew-bottles');
