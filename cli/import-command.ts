@@ -5,7 +5,7 @@ import { openBundleFiles } from '../engine/adapters/local/bundle-files';
 import { importBundle } from '../engine/transfer/import';
 import { localImportDeps } from '../engine/wiring/local';
 import { awsImportDeps } from '../engine/wiring/aws';
-import { upstreamLimitsFromEnv } from '../engine/sync/upstream';
+import { upstreamLimitsFromEnv } from '../engine/upstream/client';
 import { ImportDeps } from '../engine/transfer/import';
 import { IMPORT_ENV, readEnvironment } from '../engine/runtime-config';
 import { Logger, jsonLogger } from '../engine/logger';

@@ -9,7 +9,7 @@ import { SyncOptions, SyncSummary } from '../engine/sync/contracts';
 import { DryRunReport, planRun } from '../engine/sync/dry-run';
 import { runSync } from '../engine/sync/run-sync';
 import { DEFAULT_ROUTING } from '../engine/sync/route';
-import { DEFAULT_UPSTREAM_LIMITS, UPSTREAM_LIMIT_ENV, Upstream } from '../engine/sync/upstream';
+import { DEFAULT_UPSTREAM_LIMITS, UPSTREAM_LIMIT_ENV, Upstream } from '../engine/upstream/client';
 import { localSyncDeps } from '../engine/wiring/local';
 import { BrewMirrorOptions } from '../engine/brew/mirror-brew';
 import type { Io } from './io';

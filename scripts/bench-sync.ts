@@ -53,7 +53,7 @@ async function transferBenchmarks(): Promise<void> {
   const child = `
     const { DirectoryBlobStore } = require(${JSON.stringify(path.join(root, 'engine/adapters/local/directory-blob-store'))});
     const { transferBlob } = require(${JSON.stringify(path.join(root, 'engine/sync/transfer'))});
-    const { Upstream } = require(${JSON.stringify(path.join(root, 'engine/sync/upstream'))});
+    const { Upstream } = require(${JSON.stringify(path.join(root, 'engine/upstream/client'))});
     (async () => {
       const started = process.hrtime.bigint();
       const outcome = await transferBlob(

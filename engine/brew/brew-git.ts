@@ -6,7 +6,7 @@ import { pipeline } from 'stream/promises';
 import { Readable } from 'stream';
 import { Logger } from '../logger';
 import { BlobStore } from '../ports';
-import { redactUrl } from '../sync/upstream';
+import { redactUrl } from '../upstream/client';
 import { isGitPackFile } from '../store-layout';
 import { BrewGitRecord, StoredFile } from './brew-record';
 import { GitError, GitRunner } from './git';

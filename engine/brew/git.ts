@@ -1,6 +1,6 @@
 import { execFile } from 'child_process';
 import { MirrorError } from '../errors';
-import { redactUrl, refuseTarget } from '../sync/upstream';
+import { redactUrl, refuseTarget } from '../upstream/client';
 
 /**
  * The `git` CLI, run with nothing of the machine's configuration: no system

@@ -1,6 +1,6 @@
 import { MirrorError } from '../errors';
 import { sha256Hex } from '../sync/contracts';
-import { Upstream, readAll, redactUrl } from '../sync/upstream';
+import { Upstream, readAll, redactUrl } from '../upstream/client';
 
 export class InstallScriptError extends MirrorError {
   readonly kind = 'upstream-input';

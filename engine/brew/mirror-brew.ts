@@ -2,7 +2,7 @@ import { SYNC_DEFAULTS } from '../defaults';
 import { Logger } from '../logger';
 import { BlobStore, ObjectStore } from '../ports';
 import { brewRecordKey, installScriptKey } from '../store-layout';
-import { Upstream } from '../sync/upstream';
+import { Upstream } from '../upstream/client';
 import { positiveIntegersFromEnv } from '../runtime-config';
 import { BrewRecord, BrewRelease, coveredReleases, loadBrewRecord } from './brew-record';
 import { mirrorBrewGit } from './brew-git';

@@ -1,7 +1,7 @@
 import { Logger } from '../logger';
 import { BlobStore } from '../ports';
 import { isSha256 } from '../store-layout';
-import { Upstream, cutAt } from '../sync/upstream';
+import { Upstream, cutAt } from '../upstream/client';
 import { BrewRelease, PinnedRuby } from './brew-record';
 import { WorkingRepository } from './brew-git';
 

@@ -7,7 +7,7 @@ import { BlobStore, ObjectStore, OrphanMarker, PublishedGeneration, RunFailure, 
 import { SyncPlan } from './plan';
 import type { BrewMirrorOptions, BrewPhaseDeps, BrewSummary } from '../brew/mirror-brew';
 import { TransferDeps } from './transfer';
-import { Upstream } from './upstream';
+import { Upstream } from '../upstream/client';
 
 /**
  * What the phases of a sync run share: their options, dependencies, staged

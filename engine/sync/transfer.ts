@@ -1,7 +1,7 @@
 import { LocalEnvironmentError } from '../errors';
 import { BlobIntegrityError, BlobStore, CircuitBreaker } from '../ports';
 import { TransferItem } from './plan';
-import { Upstream, UpstreamError, cutAt } from './upstream';
+import { Upstream, UpstreamError, cutAt } from '../upstream/client';
 
 export interface RetryPolicy {
   /** Attempts in all, the first included. */

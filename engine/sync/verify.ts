@@ -8,7 +8,7 @@ import { Logger } from '../logger';
 import { PublishedGeneration, RunFailure } from '../ports';
 import { CORE_API_FILES, PhaseDeps, SyncAbortedError, SyncOptions, UnknownTagError, packagesFile } from './contracts';
 import { applySelection, selectFormulae } from './selection';
-import { UpstreamError, readAll } from './upstream';
+import { UpstreamError, readAll } from '../upstream/client';
 
 /**
  * The verify phase: every API file is fetched and its signature checked

@@ -10,7 +10,7 @@ import { CORE_API_FILES } from '../sync/contracts';
 import { housekeepAfterPublish } from '../sync/housekeeping';
 import { LOCAL_RUN_LEASE, SYNC_LEASE, acquireRunLease, currentHolder, heldMessage, startHeartbeat } from '../sync/lease';
 import { newRunId } from '../sync/run-sync';
-import { DEFAULT_UPSTREAM_LIMITS } from '../sync/upstream';
+import { DEFAULT_UPSTREAM_LIMITS } from '../upstream/client';
 import { checkPackagesShape, checkPayloadShape, refuseLargeDrop, refuseReplay } from '../sync/verify';
 import { BundleEntry, BundleError, BundleManifest, MANIFEST_PATH, MAX_MANIFEST_BYTES, parseManifest, sumsFile } from './bundle-format';
 import { TransferDeps, TransferProgress } from './export';

@@ -42,7 +42,7 @@ import { MirrorServerDeps } from '../serve/server';
 import { DistributedDeps } from '../sync/distributed';
 import { SyncDeps } from '../sync/run-sync';
 import { DEFAULT_ROUTING, RoutingLimits } from '../sync/route';
-import { Upstream } from '../sync/upstream';
+import { Upstream } from '../upstream/client';
 import { BrewMirrorOptions } from '../brew/mirror-brew';
 import { S3Housekeeping } from '../adapters/aws/s3-housekeeping';
 import { DEFAULT_HOUSEKEEPING } from '../sync/housekeeping';

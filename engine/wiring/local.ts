@@ -11,7 +11,7 @@ import { RateLimit } from '../ports';
 import { AccessLog } from '../serve/access-log';
 import { MirrorServerDeps } from '../serve/server';
 import { SyncDeps, SyncProgress } from '../sync/run-sync';
-import { Upstream } from '../sync/upstream';
+import { Upstream } from '../upstream/client';
 
 /**
  * The composition root for one machine: a directory is the store and holds

@@ -11,7 +11,7 @@ import { GitRunner, gitCli } from '../../engine/brew/git';
 import { jsonLogger } from '../../engine/logger';
 import { DistributedDeps, orchestrate, runLargeSync, runWorkerBatch } from '../../engine/sync/distributed';
 import { DEFAULT_ROUTING } from '../../engine/sync/route';
-import { Upstream } from '../../engine/sync/upstream';
+import { Upstream } from '../../engine/upstream/client';
 import { runKeys } from '../../engine/store-layout';
 import { awsStores } from '../../engine/wiring/aws';
 import { PROD_DISPATCH } from '../fixtures/dispatch';

@@ -6,7 +6,7 @@ import { RedisCircuitBreaker } from '../../engine/adapters/aws/redis-circuit-bre
 import { DirectoryBlobStore } from '../../engine/adapters/local/directory-blob-store';
 import { MemoryCircuitBreaker } from '../../engine/adapters/local/memory-circuit-breaker';
 import { transferBlob } from '../../engine/sync/transfer';
-import { Upstream } from '../../engine/sync/upstream';
+import { Upstream } from '../../engine/upstream/client';
 import { LocalRedis, startLocalRedis } from '../fixtures/redis';
 import { startFixtureUpstream } from '../fixtures/upstream-server';
 

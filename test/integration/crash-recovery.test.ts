@@ -6,7 +6,7 @@ import * as path from 'path';
 import { jsonLogger } from '../../engine/logger';
 import { SYNC_LEASE, acquireRunLease, startHeartbeat } from '../../engine/sync/lease';
 import { runSync } from '../../engine/sync/run-sync';
-import { Upstream } from '../../engine/sync/upstream';
+import { Upstream } from '../../engine/upstream/client';
 import { localStores, localSyncDeps } from '../../engine/wiring/local';
 import { publishApi, signApiFile, testSigningKey } from '../fixtures/homebrew-api';
 import { HostileUpstream, startHostileUpstream } from '../fixtures/hostile-upstream';

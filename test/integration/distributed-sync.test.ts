@@ -8,7 +8,7 @@ import { awsStores } from '../../engine/wiring/aws';
 import { jsonLogger } from '../../engine/logger';
 import { DistributedDeps, orchestrate, runLargeSync, runWorkerBatch } from '../../engine/sync/distributed';
 import { DEFAULT_ROUTING } from '../../engine/sync/route';
-import { Upstream } from '../../engine/sync/upstream';
+import { Upstream } from '../../engine/upstream/client';
 import { PROD_DISPATCH } from '../fixtures/dispatch';
 import { LocalDynamoDb, startLocalDynamoDb } from '../fixtures/dynamodb';
 import { publishApi, signApiFile, testSigningKey } from '../fixtures/homebrew-api';

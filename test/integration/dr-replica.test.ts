@@ -11,7 +11,7 @@ import { jsonLogger } from '../../engine/logger';
 import { BlobStore, ObjectStore, OrphanMarker } from '../../engine/ports';
 import { MirrorServer } from '../../engine/serve/server';
 import { runSync } from '../../engine/sync/run-sync';
-import { Upstream } from '../../engine/sync/upstream';
+import { Upstream } from '../../engine/upstream/client';
 import { localStores } from '../../engine/wiring/local';
 import { FixtureFormula, publishApi, testSigningKey } from '../fixtures/homebrew-api';
 import { LocalS3, startLocalS3 } from '../fixtures/s3';

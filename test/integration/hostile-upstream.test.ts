@@ -7,7 +7,7 @@ import { localStores } from '../../engine/wiring/local';
 import { SYNC_LEASE } from '../../engine/sync/lease';
 import { runSync } from '../../engine/sync/run-sync';
 import { DEFAULT_RETRY, transferBlob } from '../../engine/sync/transfer';
-import { DEFAULT_UPSTREAM_LIMITS, Upstream, UpstreamError, UpstreamLimits, readAll, upstreamLimitsFromEnv } from '../../engine/sync/upstream';
+import { DEFAULT_UPSTREAM_LIMITS, Upstream, UpstreamError, UpstreamLimits, readAll, upstreamLimitsFromEnv } from '../../engine/upstream/client';
 import { publishApi, testSigningKey } from '../fixtures/homebrew-api';
 import { HostileUpstream, startHostileUpstream } from '../fixtures/hostile-upstream';
 import { startFixtureUpstream } from '../fixtures/upstream-server';

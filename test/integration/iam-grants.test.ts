@@ -14,7 +14,7 @@ import { MirrorServer } from '../../engine/serve/server';
 import { DistributedDeps, orchestrate, runLargeSync, runWorkerBatch } from '../../engine/sync/distributed';
 import { reportFreshness } from '../../engine/sync/freshness';
 import { DEFAULT_ROUTING } from '../../engine/sync/route';
-import { Upstream } from '../../engine/sync/upstream';
+import { Upstream } from '../../engine/upstream/client';
 import { noMetrics } from '../../engine/metrics';
 import { blobKey } from '../../engine/store-layout';
 import { PROD_DISPATCH } from '../fixtures/dispatch';

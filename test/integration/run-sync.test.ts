@@ -10,7 +10,7 @@ import { SYNC_LEASE } from '../../engine/sync/lease';
 import { runSync } from '../../engine/sync/run-sync';
 import { planRun } from '../../engine/sync/dry-run';
 import { apiKey } from '../../engine/store-layout';
-import { Upstream } from '../../engine/sync/upstream';
+import { Upstream } from '../../engine/upstream/client';
 import { FixtureFormula, publishApi, signApiFile, testSigningKey } from '../fixtures/homebrew-api';
 import { FixtureUpstream, startFixtureUpstream } from '../fixtures/upstream-server';
 

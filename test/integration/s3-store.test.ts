@@ -8,7 +8,7 @@ import { S3BlobStore, S3ObjectStore } from '../../engine/adapters/aws/s3-store';
 import { jsonLogger } from '../../engine/logger';
 import { BlobIntegrityError } from '../../engine/ports';
 import { runSync } from '../../engine/sync/run-sync';
-import { Upstream } from '../../engine/sync/upstream';
+import { Upstream } from '../../engine/upstream/client';
 import { publishApi, testSigningKey } from '../fixtures/homebrew-api';
 import { LocalS3, startLocalS3 } from '../fixtures/s3';
 import { startFixtureUpstream } from '../fixtures/upstream-server';

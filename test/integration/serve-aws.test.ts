@@ -8,7 +8,7 @@ import { CACHE_KEY_PREFIXES } from '../../engine/runtime-config';
 import { RedisRateLimiter } from '../../engine/adapters/aws/redis-rate-limiter';
 import { MirrorServer } from '../../engine/serve/server';
 import { runSync } from '../../engine/sync/run-sync';
-import { Upstream } from '../../engine/sync/upstream';
+import { Upstream } from '../../engine/upstream/client';
 import { LocalDynamoDb, startLocalDynamoDb } from '../fixtures/dynamodb';
 import { publishApi, testSigningKey } from '../fixtures/homebrew-api';
 import { LocalRedis, startLocalRedis } from '../fixtures/redis';

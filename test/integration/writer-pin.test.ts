@@ -8,7 +8,7 @@ import { jsonLogger } from '../../engine/logger';
 import { AWS_RUN_LEASE } from '../../engine/sync/distributed';
 import { runSync } from '../../engine/sync/run-sync';
 import { NotTheWriterError, assertWriter } from '../../engine/sync/writer';
-import { Upstream } from '../../engine/sync/upstream';
+import { Upstream } from '../../engine/upstream/client';
 import { assertAwsWriter, awsStores } from '../../engine/wiring/aws';
 import { LocalDynamoDb, startLocalDynamoDb } from '../fixtures/dynamodb';
 import { publishApi, testSigningKey } from '../fixtures/homebrew-api';

@@ -2,7 +2,7 @@ import { readFileSync } from 'fs';
 import * as path from 'path';
 import { sourceFiles } from '../source-files';
 import { SERVE_DEFAULTS, SYNC_DEFAULTS } from '../../engine/defaults';
-import { DEFAULT_UPSTREAM_LIMITS, UPSTREAM_LIMIT_ENV } from '../../engine/sync/upstream';
+import { DEFAULT_UPSTREAM_LIMITS, UPSTREAM_LIMIT_ENV } from '../../engine/upstream/client';
 import { DEFAULT_SERVER_LIMITS, SERVER_LIMIT_ENV } from '../../engine/serve/connection-guard';
 import { ACCESS_LOG_BACKLOG_ENV, DEFAULT_ACCESS_LOG_BACKLOG_BYTES } from '../../engine/serve/access-log';
 import { DEFAULT_HEAP_GROWING_PERCENT, HEAP_GROWING_ENV } from '../../engine/heap';

@@ -3,9 +3,10 @@ import * as os from 'os';
 import * as path from 'path';
 import { DirectoryObjectStore } from '../../engine/adapters/local/directory-object-store';
 import { wantedBottles } from '../../engine/homebrew/wanted-bottles';
-import { ManifestError, mirrorManifests, sizesFromIndex } from '../../engine/sync/manifests';
+import { mirrorManifests } from '../../engine/sync/manifests';
+import { ManifestError, sizesFromIndex } from '../../engine/upstream/image-index';
 import { manifestKey } from '../../engine/store-layout';
-import { Upstream } from '../../engine/sync/upstream';
+import { Upstream } from '../../engine/upstream/client';
 import { FixtureUpstream, startFixtureUpstream } from '../fixtures/upstream-server';
 import { reference } from '../reference';
 

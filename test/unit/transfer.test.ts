@@ -5,7 +5,7 @@ import * as path from 'path';
 import { DirectoryBlobStore } from '../../engine/adapters/local/directory-blob-store';
 import { BlobIntegrityError } from '../../engine/ports';
 import { DEFAULT_RETRY, backoffDelay, transferBlob } from '../../engine/sync/transfer';
-import { Upstream, parseRetryAfter } from '../../engine/sync/upstream';
+import { Upstream, parseRetryAfter } from '../../engine/upstream/client';
 import { Fault, FixtureUpstream, startFixtureUpstream } from '../fixtures/upstream-server';
 
 let upstream: FixtureUpstream;

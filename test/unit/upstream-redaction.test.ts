@@ -1,4 +1,4 @@
-import { Upstream, UpstreamError, redactUrl, refuseTarget } from '../../engine/sync/upstream';
+import { Upstream, UpstreamError, redactUrl, refuseTarget } from '../../engine/upstream/client';
 
 // CDN redirects carry signed, short-lived tokens in the query string: no message or log may repeat them.
 describe('upstream URLs in messages', () => {
