@@ -6,11 +6,11 @@ import { BundleFileWriter } from '../engine/adapters/local/bundle-files';
 import { exportBundle } from '../engine/transfer/export';
 import { localStores } from '../engine/wiring/local';
 import type { Io } from './io';
-import { sizeOption } from './options';
+import { LIMITS, integerOption, sizeOption } from './options';
 import { ProgressMeter, bundleProgress, bundleProgressLine, formatBytes } from './progress';
 import { requireStoreDirectory } from './serve-command';
 
-export const EXPORT_USAGE = `usage: bottles export --store DIR --out PATH [--since GENERATION] [--split SIZE] [--json]`;
+export const EXPORT_USAGE = `usage: bottles export --store DIR --out PATH [--since GENERATION] [--split SIZE] [--concurrency N] [--json]`;
 
 export const EXPORT_HELP = `${EXPORT_USAGE}
 
@@ -26,6 +26,8 @@ with its size and sha256. \`bottles import\` on the other side checks all of it.
                        It must still be kept in DIR; the importing store must have it
   --split SIZE         cut the bundle into volumes of at most SIZE (e.g. 4G, 700M):
                        \`cat PATH.* | tar -t\` lists them as one archive
+  --concurrency N      small files read or written at once, ${LIMITS.transferConcurrency.min}-${LIMITS.transferConcurrency.max}
+                       (default: ${LIMITS.transferConcurrency.default}; each holds at most 1 MiB)
   --json               print a summary as one JSON line
 
 Exit codes: 0 written; 1 the store cannot be exported (nothing written);
@@ -40,6 +42,7 @@ export async function exportCommand(args: string[], io: Io): Promise<number> {
       out: { type: 'string' },
       since: { type: 'string' },
       split: { type: 'string' },
+      concurrency: { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -53,6 +56,7 @@ export async function exportCommand(args: string[], io: Io): Promise<number> {
   const volumeBytes = values.split === undefined ? undefined : sizeOption(values.split, '--split', 0);
   // A volume smaller than one tar block could not hold the manifest's header.
   if (volumeBytes !== undefined && volumeBytes < 1024 * 1024) throw new UsageError(`--split must be at least 1M, not ${JSON.stringify(values.split)}`);
+  const concurrency = integerOption(values.concurrency, '--concurrency', LIMITS.transferConcurrency);
   const root = path.resolve(values.store);
   requireStoreDirectory(root);
   const out = path.resolve(values.out);
@@ -60,7 +64,7 @@ export async function exportCommand(args: string[], io: Io): Promise<number> {
   const meter = new ProgressMeter((line) => io.stderr(`\r${line}\u001b[K`), Date.now, bundleProgressLine('exported'));
   const summary = await exportBundle(
     { ...localStores(root), log: jsonLogger({ service: 'bottles-export' }, () => undefined) },
-    { since: values.since, volumeBytes, onProgress: showProgress ? (p) => meter.update(bundleProgress(p.bytesDone, p.bytesTotal)) : undefined },
+    { since: values.since, volumeBytes, concurrency, onProgress: showProgress ? (p) => meter.update(bundleProgress(p.bytesDone, p.bytesTotal)) : undefined },
     (bytes) => new BundleFileWriter(out, bytes),
   );
   if (showProgress) io.stderr('\n');

@@ -11,11 +11,11 @@ import { IMPORT_ENV, readEnvironment } from '../engine/runtime-config';
 import { Logger, jsonLogger } from '../engine/logger';
 import { ENVIRONMENT_NAMES, EnvironmentName } from '../config/environment-config';
 import type { Io } from './io';
-import { LIMITS, numberOption, publicKeyOption } from './options';
+import { LIMITS, integerOption, numberOption, publicKeyOption } from './options';
 import { ProgressMeter, bundleProgress, bundleProgressLine, formatBytes } from './progress';
 import { requireWritableStore } from './sync-command';
 
-export const IMPORT_USAGE = `usage: bottles import --store DIR | --env ENV [--public-key PEM] [--max-drop PCT | --force] [--json] PATH...`;
+export const IMPORT_USAGE = `usage: bottles import --store DIR | --env ENV [--public-key PEM] [--max-drop PCT | --force] [--concurrency N] [--json] PATH...`;
 
 export const IMPORT_HELP = `${IMPORT_USAGE}
 
@@ -34,6 +34,8 @@ files. A bundle that fails any check changes nothing that is served.
   --max-drop PCT     largest share of the published generation's bottles the bundle
                      may drop, 0-100 (default: ${LIMITS.maxDropPercent.default})
   --force            publish an older generation, or whatever the drop
+  --concurrency N    small files written at once, ${LIMITS.transferConcurrency.min}-${LIMITS.transferConcurrency.max}
+                     (default: ${LIMITS.transferConcurrency.default}; each holds at most 1 MiB)
   --json             print a summary as one JSON line
 
 Importing the same bundle again publishes nothing. An interrupted import,
@@ -52,6 +54,7 @@ export async function importCommand(args: string[], io: Io): Promise<number> {
       'public-key': { type: 'string' },
       'max-drop': { type: 'string' },
       force: { type: 'boolean' },
+      concurrency: { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -64,6 +67,7 @@ export async function importCommand(args: string[], io: Io): Promise<number> {
   if (positionals.length === 0) throw new UsageError('name the bundle to import (every volume of a split one)');
   if (values.force && values['max-drop'] !== undefined) throw new UsageError('--force and --max-drop exclude each other');
   const maxDropPercent = numberOption(values['max-drop'], '--max-drop', LIMITS.maxDropPercent);
+  const concurrency = integerOption(values.concurrency, '--concurrency', LIMITS.transferConcurrency);
   const publicKey = publicKeyOption(values['public-key']);
   const log = jsonLogger({ service: 'bottles-import' }, () => undefined);
   const target = values.env ? awsTarget(values.env, log) : localTarget(path.resolve(values.store!), log);
@@ -79,6 +83,7 @@ export async function importCommand(args: string[], io: Io): Promise<number> {
       publicKey,
       force: values.force === true,
       maxDropPercent,
+      concurrency,
       maxApiFileBytes: upstreamLimitsFromEnv().maxApiFileBytes,
       signal: interrupt.signal,
       onProgress: showProgress ? (p) => meter.update(bundleProgress(p.bytesDone, p.bytesTotal)) : undefined,

@@ -6,6 +6,7 @@ import { UsageError } from '../engine/errors';
 import { HOMEBREW_1_PEM } from '../engine/homebrew/homebrew-1-key';
 import { loadPublicKey } from '../engine/homebrew/signed-api';
 import { DEFAULT_HOUSEKEEPING } from '../engine/sync/housekeeping';
+import { DEFAULT_TRANSFER_CONCURRENCY } from '../engine/transfer/pipelining';
 
 /**
  * The range of every numeric option: the usage and the checks quote these.
@@ -14,6 +15,7 @@ import { DEFAULT_HOUSEKEEPING } from '../engine/sync/housekeeping';
  */
 export const LIMITS = {
   concurrency: { default: SYNC_DEFAULTS.concurrency, min: 1, max: 64 },
+  transferConcurrency: { default: DEFAULT_TRANSFER_CONCURRENCY, min: 1, max: 64 },
   maxMissingPercent: { default: SYNC_DEFAULTS.maxMissingPercent, min: 0, max: 100 },
   maxDropPercent: { default: SYNC_DEFAULTS.maxDropPercent, min: 0, max: 100 },
   port: { default: SERVE_DEFAULTS.port, min: 0, max: 65535 },

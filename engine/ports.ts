@@ -45,8 +45,11 @@ export interface BlobStore {
   list(): AsyncIterable<string>;
   /** Size in bytes, or undefined when the blob is not stored. */
   size(sha256: string): Promise<number | undefined>;
-  /** Streams bytes `start`..`end` (inclusive; default: the whole blob). */
-  read(sha256: string, range?: { start: number; end: number }): Promise<AsyncIterable<Uint8Array>>;
+  /**
+   * Streams bytes `start`..`end` (inclusive; default: the whole blob). `chunkBytes` is a hint for
+   * a reader that copies whole blobs (an export): larger reads, fewer of them. A download keeps the default.
+   */
+  read(sha256: string, range?: { start: number; end: number }, hints?: { chunkBytes?: number }): Promise<AsyncIterable<Uint8Array>>;
 }
 
 /** A body that did not hash to its expected digest or had the wrong length; nothing was stored. */

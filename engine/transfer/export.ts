@@ -4,6 +4,7 @@ import { BlobStore, ObjectStore, StateStore } from '../ports';
 import { STORE_PREFIXES, blobKey } from '../store-layout';
 import { BUNDLE_FORMAT, BUNDLE_VERSION, BundleEntry, BundleError, BundleManifest, MANIFEST_PATH, SUMS_PATH, sumsFile } from './bundle-format';
 import { GenerationContents, generationContents } from './generation-contents';
+import { DEFAULT_TRANSFER_CONCURRENCY, PIPELINED_FILE_BYTES, ReadAhead, forEachLimited } from './pipelining';
 import { END_OF_ARCHIVE, archiveBytes, fileHeader, padding } from './tar';
 
 export interface TransferDeps {
@@ -35,6 +36,8 @@ export interface ExportOptions {
   /** Cut the archive into volumes of at most this many bytes. */
   readonly volumeBytes?: number;
   readonly onProgress?: (progress: TransferProgress) => void;
+  /** Small files read ahead at once. @default DEFAULT_TRANSFER_CONCURRENCY */
+  readonly concurrency?: number;
 }
 
 export interface ExportSummary {
@@ -61,7 +64,8 @@ export async function exportBundle(deps: TransferDeps, options: ExportOptions, o
   const generation = published.generation;
   const contents = await generationContents(deps.objects, generation, published.files);
   const base = options.since === undefined ? undefined : await baseContents(deps, options.since, generation);
-  const { entries, absent } = await listEntries(deps, contents, base);
+  const concurrency = options.concurrency ?? DEFAULT_TRANSFER_CONCURRENCY;
+  const { entries, absent } = await listEntries(deps, contents, base, concurrency);
   const manifest = layOut({
     format: BUNDLE_FORMAT,
     version: BUNDLE_VERSION,
@@ -83,7 +87,13 @@ export async function exportBundle(deps: TransferDeps, options: ExportOptions, o
   try {
     await writeEntry(write, MANIFEST_PATH, manifestBody);
     await writeEntry(write, SUMS_PATH, sumsFile(manifest.entries));
-    for (const entry of manifest.entries.slice(1)) await writeStored(deps, write, entry);
+    const ahead = new ReadAhead(manifest.entries.slice(1), concurrency, (entry) =>
+      entry.size <= PIPELINED_FILE_BYTES ? readSmall(deps, entry) : undefined,
+    );
+    for (let next = await ahead.shift(); next; next = await ahead.shift()) {
+      if (next.body) await writeEntry(write, next.item.path, next.body);
+      else await writeStored(deps, write, next.item);
+    }
     await write(END_OF_ARCHIVE);
     const volumes = await sink.commit();
     deps.log.info('bundle written', { generation, base: options.since, entries: entries.length, bytes: total, volumes: volumes.length });
@@ -106,24 +116,28 @@ async function baseContents(deps: TransferDeps, since: string, generation: strin
 }
 
 /** Every file to carry, with its size and sha256, and what the generation names that this store lacks. */
-async function listEntries(deps: TransferDeps, contents: GenerationContents, base: GenerationContents | undefined) {
+async function listEntries(deps: TransferDeps, contents: GenerationContents, base: GenerationContents | undefined, concurrency: number) {
   const entries: BundleEntry[] = [];
-  const absent = { blobs: [] as string[], manifests: [] as string[] };
   for (const key of contents.files) {
     const body = await deps.objects.getObject(key);
     if (!body) throw new BundleError(`the published generation lacks ${key}; the store is damaged (run \`bottles sync\` to repair it)`);
     entries.push({ path: key, size: body.length, sha256: createHash('sha256').update(body).digest('hex') });
   }
-  for (const key of [...contents.manifests].filter((k) => !base?.manifests.has(k)).sort()) {
-    const body = await deps.objects.getObject(key);
-    if (!body) absent.manifests.push(key);
-    else entries.push({ path: key, size: body.length, sha256: createHash('sha256').update(body).digest('hex') });
-  }
-  for (const sha of [...contents.blobs].filter((s) => !base?.blobs.has(s)).sort()) {
-    const size = await deps.blobs.size(sha);
-    if (size === undefined) absent.blobs.push(sha);
-    else entries.push({ path: blobKey(sha), size, sha256: sha });
-  }
+  // Thousands of image indexes and bottles: looked up a few at a time, listed in a fixed order.
+  const manifests = [...contents.manifests].filter((k) => !base?.manifests.has(k)).sort();
+  const indexes: (BundleEntry | undefined)[] = new Array(manifests.length);
+  await forEachLimited(manifests.keys(), concurrency, async (i) => {
+    const body = await deps.objects.getObject(manifests[i]);
+    indexes[i] = body && { path: manifests[i], size: body.length, sha256: createHash('sha256').update(body).digest('hex') };
+  });
+  const shas = [...contents.blobs].filter((s) => !base?.blobs.has(s)).sort();
+  const sizes: (number | undefined)[] = new Array(shas.length);
+  await forEachLimited(shas.keys(), concurrency, async (i) => {
+    sizes[i] = await deps.blobs.size(shas[i]);
+  });
+  const absent = { blobs: shas.filter((_, i) => sizes[i] === undefined), manifests: manifests.filter((_, i) => indexes[i] === undefined) };
+  for (const entry of indexes) if (entry) entries.push(entry);
+  shas.forEach((sha, i) => sizes[i] !== undefined && entries.push({ path: blobKey(sha), size: sizes[i]!, sha256: sha }));
   return { entries, absent };
 }
 
@@ -148,10 +162,32 @@ async function writeEntry(write: (chunk: Buffer) => Promise<void>, path: string,
   await write(padding(body.length));
 }
 
+/** A small stored file read whole, ahead of its turn, and checked against the manifest before it is written. */
+async function readSmall(deps: TransferDeps, entry: BundleEntry): Promise<Buffer> {
+  // A read buffer the size of the file: a 1 MiB buffer for each of 43,000 small bottles is what the GC would spend its time on.
+  const source = entry.path.startsWith(STORE_PREFIXES.blobs)
+    ? await deps.blobs.read(entry.sha256, undefined, { chunkBytes: entry.size + 1 })
+    : await deps.objects.getObject(entry.path).then((body) => body && [body]);
+  if (!source) throw new BundleError(`${entry.path} disappeared from the store while exporting`);
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  for await (const chunk of source) {
+    bytes += chunk.length;
+    if (bytes > entry.size) break;
+    chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+  }
+  const body = Buffer.concat(chunks);
+  if (bytes !== entry.size || createHash('sha256').update(body).digest('hex') !== entry.sha256) throw damaged(entry);
+  return body;
+}
+
+const damaged = (entry: BundleEntry) =>
+  new BundleError(`${entry.path} in this store does not match its digest or size: it is damaged; nothing was written (run \`bottles sync\` to repair it)`);
+
 /** One stored file, hashed as it is written: what travels is what the manifest says. */
 async function writeStored(deps: TransferDeps, write: (chunk: Buffer) => Promise<void>, entry: BundleEntry): Promise<void> {
   const blob = entry.path.startsWith(STORE_PREFIXES.blobs);
-  const source = blob ? await deps.blobs.read(entry.sha256) : await deps.objects.readObject(entry.path);
+  const source = blob ? await deps.blobs.read(entry.sha256, undefined, { chunkBytes: PIPELINED_FILE_BYTES }) : await deps.objects.readObject(entry.path);
   if (!source) throw new BundleError(`${entry.path} disappeared from the store while exporting`);
   await write(fileHeader(entry.path, entry.size));
   const hash = createHash('sha256');
@@ -163,8 +199,6 @@ async function writeStored(deps: TransferDeps, write: (chunk: Buffer) => Promise
     hash.update(buffer);
     await write(buffer);
   }
-  if (bytes !== entry.size || hash.digest('hex') !== entry.sha256) {
-    throw new BundleError(`${entry.path} in this store does not match its digest or size: it is damaged; nothing was written (run \`bottles sync\` to repair it)`);
-  }
+  if (bytes !== entry.size || hash.digest('hex') !== entry.sha256) throw damaged(entry);
   await write(padding(entry.size));
 }

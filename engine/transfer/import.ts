@@ -15,6 +15,7 @@ import { checkPackagesShape, checkPayloadShape, refuseLargeDrop, refuseReplay } 
 import { BundleEntry, BundleError, BundleManifest, MANIFEST_PATH, MAX_MANIFEST_BYTES, parseManifest, sumsFile } from './bundle-format';
 import { TransferDeps, TransferProgress } from './export';
 import { generationContents } from './generation-contents';
+import { DEFAULT_TRANSFER_CONCURRENCY, PIPELINED_FILE_BYTES, WriteBehind, forEachLimited } from './pipelining';
 import { BLOCK, StreamReader, TarFormatError, parseHeader } from './tar';
 
 export interface ImportDeps extends TransferDeps {
@@ -35,6 +36,8 @@ export interface ImportOptions {
   readonly maxApiFileBytes?: number;
   readonly onProgress?: (progress: TransferProgress) => void;
   readonly signal?: AbortSignal;
+  /** Small blobs and image indexes written at once, behind the reading. @default DEFAULT_TRANSFER_CONCURRENCY */
+  readonly concurrency?: number;
 }
 
 export interface ImportSummary {
@@ -89,10 +92,11 @@ export async function importBundle(deps: ImportDeps, stream: AsyncIterable<Uint8
   try {
     const importer = new EntryImporter(deps, manifest, published, options, reader, () => (progressAt = Date.now()));
     const stored = await importer.run();
-    await checkComplete(deps, manifest);
+    const concurrency = options.concurrency ?? DEFAULT_TRANSFER_CONCURRENCY;
+    await checkComplete(deps, manifest, concurrency);
     const record: PublishedGeneration = { ...manifest.generation };
     if (!(await deps.state.setPublished(record, published?.generation))) throw new BundleError('the published generation changed during the import; not overwriting it');
-    await retagOrphans(deps, manifest, published);
+    await retagOrphans(deps, manifest, published, concurrency);
     await deps.state.putRun({ runId, status: 'published', startedAt: new Date(started).toISOString(), finishedAt: new Date().toISOString(), generation, bytesTransferred: stored.bytes, durationMs: Date.now() - started });
     deps.log.info('imported and published', { generation, base: manifest.base, blobsStored: stored.blobs, alreadyStored: stored.alreadyStored });
     await deps.state.releaseLease(SYNC_LEASE, runId);
@@ -142,6 +146,10 @@ async function skipPadding(reader: StreamReader, path: string, size: number): Pr
   if ((await reader.read(pad)).length < pad) throw truncated(path, reader.position);
 }
 
+async function* once(body: Buffer): AsyncGenerator<Buffer> {
+  yield body;
+}
+
 const truncated = (path: string, at: number) => new BundleError(`the bundle ends at byte ${at}, inside ${path}: it is truncated or a volume is missing`);
 
 /** A `--since` bundle applies only on top of the generation it was cut from. */
@@ -164,6 +172,8 @@ class EntryImporter {
   private gated = false;
   private readonly stats = { blobs: 0, alreadyStored: 0, bytes: 0 };
   private readonly total: number;
+  /** Writes of small blobs and image indexes, overlapped with reading the rest of the bundle. */
+  private readonly behind: WriteBehind;
 
   constructor(
     private readonly deps: ImportDeps,
@@ -173,10 +183,20 @@ class EntryImporter {
     private readonly reader: StreamReader,
     private readonly progressed: () => void,
   ) {
+    this.behind = new WriteBehind(options.concurrency ?? DEFAULT_TRANSFER_CONCURRENCY);
     this.total = manifest.entries.reduce((n, e) => n + BLOCK + Math.ceil(e.size / BLOCK) * BLOCK, reader.position + 2 * BLOCK);
   }
 
   async run(): Promise<{ blobs: number; alreadyStored: number; bytes: number }> {
+    try {
+      return await this.readEntries();
+    } finally {
+      // Whatever went wrong, no write is still running when the caller cleans up.
+      await this.behind.settle();
+    }
+  }
+
+  private async readEntries(): Promise<{ blobs: number; alreadyStored: number; bytes: number }> {
     const apiPrefix = `${STORE_PREFIXES.api}${this.manifest.generation.generation}/`;
     for (const entry of this.manifest.entries) {
       if (this.options.signal?.aborted) throw new BundleError('interrupted: nothing was published; run the import again to resume');
@@ -200,6 +220,7 @@ class EntryImporter {
     }
     this.passGates();
     if ((await readHeader(this.reader)) !== undefined) throw new BundleError('the bundle holds more files than its manifest lists');
+    await this.behind.drain();
     return this.stats;
   }
 
@@ -214,7 +235,9 @@ class EntryImporter {
     } else if (entry.path.startsWith(apiPrefix)) {
       this.apiFile(entry.path.slice(apiPrefix.length), body);
     } else {
-      this.passGates(); // an image index
+      this.passGates(); // an image index: thousands of them, written behind
+      await this.behind.add(() => this.deps.objects.putObject(entry.path, body));
+      return;
     }
     await this.deps.objects.putObject(entry.path, body);
   }
@@ -284,31 +307,44 @@ class EntryImporter {
   private async blob(entry: BundleEntry): Promise<void> {
     const sha = entry.sha256;
     if (!this.signedBottles!.has(sha) && !this.brewBlobs.has(sha)) throw new BundleError(`${entry.path} is neither a bottle the signed API names nor a file brew.json names`);
-    const body = this.reader.chunks(entry.size, () => truncated(entry.path, this.reader.position));
+    if (entry.size <= PIPELINED_FILE_BYTES) {
+      // Small: read whole, then stored behind the reading, so thousands of bottles overlap their writes.
+      const body = await this.reader.read(entry.size);
+      if (body.length < entry.size) throw truncated(entry.path, this.reader.position);
+      const copy = Buffer.from(body); // the reader's buffer is not ours to keep
+      await this.behind.add(() => this.store(entry, once(copy)));
+    } else {
+      await this.store(entry, this.reader.chunks(entry.size, () => truncated(entry.path, this.reader.position)));
+    }
+    await skipPadding(this.reader, entry.path, entry.size);
+  }
+
+  /** Stores one blob unless an earlier, interrupted import did; either way its bytes are hashed. */
+  private async store(entry: BundleEntry, body: AsyncIterable<Uint8Array>): Promise<void> {
+    const sha = entry.sha256;
     if (await this.deps.blobs.has(sha)) {
-      // Already stored and verified (an earlier, interrupted import): not copied again, but still hashed,
+      // Already stored and verified: not copied again, but still hashed,
       // so a damaged bundle is reported whatever the store already holds.
       const hash = createHash('sha256');
       for await (const chunk of body) hash.update(chunk);
       if (hash.digest('hex') !== sha) throw new BundleError(`${entry.path} does not hash to its name: the bundle is damaged or was tampered with; nothing was published`);
       this.progressed();
       this.stats.alreadyStored++;
-    } else {
-      try {
-        await this.deps.blobs.put(body, { sha256: sha, length: entry.size });
-      } catch (error) {
-        if (error instanceof BlobIntegrityError) throw new BundleError(`${entry.path} does not hash to its name: the bundle is damaged or was tampered with; nothing was published`);
-        throw error;
-      }
-      this.stats.blobs++;
-      this.stats.bytes += entry.size;
+      return;
     }
-    await skipPadding(this.reader, entry.path, entry.size);
+    try {
+      await this.deps.blobs.put(body, { sha256: sha, length: entry.size });
+    } catch (error) {
+      if (error instanceof BlobIntegrityError) throw new BundleError(`${entry.path} does not hash to its name: the bundle is damaged or was tampered with; nothing was published`);
+      throw error;
+    }
+    this.stats.blobs++;
+    this.stats.bytes += entry.size;
   }
 }
 
 /** Every object the generation names is in the store, save what the exporting store lacked too. */
-async function checkComplete(deps: ImportDeps, manifest: BundleManifest): Promise<void> {
+async function checkComplete(deps: ImportDeps, manifest: BundleManifest, concurrency: number): Promise<void> {
   const record = manifest.generation;
   const contents = await generationContents(deps.objects, record.generation, record.files);
   const absentBlobs = new Set(manifest.absent.blobs);
@@ -316,7 +352,9 @@ async function checkComplete(deps: ImportDeps, manifest: BundleManifest): Promis
   const stored = new Set<string>();
   for await (const sha of deps.blobs.list()) stored.add(sha);
   const missing = [...contents.blobs].filter((sha) => !absentBlobs.has(sha) && !stored.has(sha)).map(blobKey);
-  for (const key of contents.manifests) if (!absentManifests.has(key) && !(await deps.objects.hasObject(key))) missing.push(key);
+  await forEachLimited(contents.manifests, concurrency, async (key) => {
+    if (!absentManifests.has(key) && !(await deps.objects.hasObject(key))) missing.push(key);
+  });
   for (const file of record.files) if (!(await deps.objects.hasObject(apiKey(record.generation, file)))) missing.push(apiKey(record.generation, file));
   if (missing.length > 0) {
     const needs = manifest.base ? ` (this bundle builds on ${manifest.base}: import that generation's bundle first)` : '';
@@ -325,10 +363,10 @@ async function checkComplete(deps: ImportDeps, manifest: BundleManifest): Promis
 }
 
 /** Blobs the new generation names lose their orphan mark; those only the previous one named get one, as after a sync. */
-async function retagOrphans(deps: ImportDeps, manifest: BundleManifest, previous: PublishedGeneration | undefined): Promise<void> {
+async function retagOrphans(deps: ImportDeps, manifest: BundleManifest, previous: PublishedGeneration | undefined, concurrency: number): Promise<void> {
   const next = await generationContents(deps.objects, manifest.generation.generation, []);
   const before = previous ? await generationContents(deps.objects, previous.generation, []).catch(() => undefined) : undefined;
   const at = (deps.now ?? (() => new Date()))();
-  for (const sha of before?.blobs ?? []) if (!next.blobs.has(sha)) await deps.blobs.markOrphaned(sha, at);
-  for (const sha of next.blobs) if (!before?.blobs.has(sha)) await deps.blobs.clearOrphaned(sha);
+  await forEachLimited([...(before?.blobs ?? [])].filter((sha) => !next.blobs.has(sha)), concurrency, (sha) => deps.blobs.markOrphaned(sha, at));
+  await forEachLimited([...next.blobs].filter((sha) => !before?.blobs.has(sha)), concurrency, (sha) => deps.blobs.clearOrphaned(sha));
 }

@@ -110,21 +110,37 @@ export class StreamReader {
     this.source = source[Symbol.asyncIterator]();
   }
 
-  private async fill(): Promise<boolean> {
-    if (this.done) return false;
+  private async next(): Promise<Buffer | undefined> {
+    if (this.done) return undefined;
     const next = await this.source.next();
     if (next.done) {
       this.done = true;
-      return false;
+      return undefined;
     }
-    const chunk = Buffer.isBuffer(next.value) ? next.value : Buffer.from(next.value.buffer, next.value.byteOffset, next.value.byteLength);
+    return Buffer.isBuffer(next.value) ? next.value : Buffer.from(next.value.buffer, next.value.byteOffset, next.value.byteLength);
+  }
+
+  private async fill(): Promise<boolean> {
+    const chunk = await this.next();
+    if (!chunk) return false;
     this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
     return true;
   }
 
   /** Exactly `n` bytes, or fewer only at the end of the stream. */
   async read(n: number): Promise<Buffer> {
-    while (this.pending.length < n && (await this.fill()));
+    if (this.pending.length < n) {
+      // One copy for a large read (a 33 MB API file), not one per chunk read.
+      const parts = [this.pending];
+      let have = this.pending.length;
+      while (have < n) {
+        const chunk = await this.next();
+        if (!chunk) break;
+        parts.push(chunk);
+        have += chunk.length;
+      }
+      this.pending = Buffer.concat(parts, have);
+    }
     const out = this.pending.subarray(0, n);
     this.pending = this.pending.subarray(out.length);
     this.position += out.length;

@@ -317,7 +317,7 @@ describe('bottles export and import (issue #23)', () => {
     publishApi(upstream, [{ name: 'wget', version: '1.25.0', bottles: [{ tag: 'arm64_sonoma', bytes: randomBytes(700) }] }], key.privateKey);
     expect((await bottles(...syncArgs())).code).toBe(0);
     const out = path.join(work, `cli-${randomBytes(3).toString('hex')}.tar`);
-    const exported = await bottles('export', '--store', store, '--out', out, '--json');
+    const exported = await bottles('export', '--store', store, '--out', out, '--concurrency', '1', '--json');
     expect(exported.code).toBe(0);
     const summary = JSON.parse(exported.stdout);
     expect(summary).toMatchObject({ blobs: 1, volumes: [out], bytes: fs.statSync(out).size });
@@ -330,7 +330,7 @@ describe('bottles export and import (issue #23)', () => {
     expect(refused.code).toBe(1);
     expect(refused.stderr.trim().split('\n')).toHaveLength(1);
     expect(refused.stderr).toMatch(/^bottles: import refused: .*signature does not verify/);
-    const imported = await bottles('import', '--store', target, '--public-key', pemFile, '--json', out);
+    const imported = await bottles('import', '--store', target, '--public-key', pemFile, '--concurrency', '64', '--json', out);
     expect(imported.code).toBe(0);
     expect(JSON.parse(imported.stdout)).toMatchObject({ published: true, generation: summary.generation, blobs: { stored: 1 } });
     const twice = await bottles('import', '--store', target, '--public-key', pemFile, out);
@@ -341,6 +341,8 @@ describe('bottles export and import (issue #23)', () => {
     [['export', '--store', '/tmp/x'], /--out PATH is required/],
     [['export', '--store', '/tmp/x', '--out', '/tmp/y', '--split', '4 gigs'], /--split must be a size such as 20G/],
     [['export', '--store', '/tmp/x', '--out', '/tmp/y', '--split', '1000'], /--split must be at least 1M/],
+    [['export', '--store', '/tmp/x', '--out', '/tmp/y', '--concurrency', '0'], /--concurrency must be an integer from 1 to 64, not "0"/],
+    [['import', '--store', '/tmp/x', '--concurrency', '65', 'b.tar'], /--concurrency must be an integer from 1 to 64, not "65"/],
     [['import', '--store', '/tmp/x'], /name the bundle to import/],
     [['import', '--store', '/tmp/x', '--force', '--max-drop', '5', 'b.tar'], /--force and --max-drop exclude each other/],
     [['import', '--store', '/tmp/x', '--env', 'prod', 'b.tar'], /give --store DIR or --env ENV/],

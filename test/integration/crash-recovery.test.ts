@@ -43,12 +43,15 @@ afterEach(async () => {
 });
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
-/** Publishes a first generation, then points one new bottle at a trickling URL so the next run hangs mid-download. */
+/**
+ * Publishes a first generation, then points one new bottle at a trickling URL so the next run hangs mid-download.
+ * The bottle is larger than the 1 MiB the directory store checks in memory, so it streams into a partial file.
+ */
 async function publishThenHang(): Promise<string> {
   publishApi(upstream, [{ name: 'wget', version: '1.0', bottles: [{ tag: 'arm64_sequoia', bytes: randomBytes(1000) }] }], key.privateKey);
   const first = await runSync(localSyncDeps(store, { log }), { apiUrl: upstream.apiRoot, publicKey: key.publicKey });
   expect(first.published).toBe(true);
-  publishApi(upstream, [{ name: 'wget', version: '1.0', bottles: [{ tag: 'arm64_sequoia', bytes: randomBytes(1000) }] }, { name: 'curl', version: '8.0', bottles: [{ tag: 'arm64_sequoia', bytes: randomBytes(1000) }] }], key.privateKey);
+  publishApi(upstream, [{ name: 'wget', version: '1.0', bottles: [{ tag: 'arm64_sequoia', bytes: randomBytes(1000) }] }, { name: 'curl', version: '8.0', bottles: [{ tag: 'arm64_sequoia', bytes: randomBytes(2 * 1024 * 1024) }] }], key.privateKey);
   const formulae = JSON.parse(JSON.parse(upstream.apiFile('formula.jws.json')!.toString('utf8')).payload);
   formulae[1].bottle.stable.files.arm64_sequoia.url = `${hostile.url}/trickle`;
   upstream.setApiFile('formula.jws.json', signApiFile(JSON.stringify(formulae), key.privateKey));

@@ -1,4 +1,4 @@
-import { randomBytes } from 'crypto';
+import { createHash, randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -111,7 +111,16 @@ describe('streamed, verified transfer', () => {
     })();
     await expect(store.put(body, { sha256: 'a'.repeat(64) })).rejects.toThrow(BlobIntegrityError);
     await expect(store.put((async function* () { yield Buffer.from('x'); })(), { sha256: 'a'.repeat(64), length: 2 })).rejects.toThrow(/got 1 bytes, expected 2/);
+    // A small blob with its length given is checked in memory before it is written: the same refusals.
+    const bytes = Buffer.from('a small bottle');
+    const sha = createHash('sha256').update(bytes).digest('hex');
+    const chunks = (...parts: Buffer[]) => (async function* () { yield* parts; })();
+    await expect(store.put(chunks(bytes), { sha256: 'b'.repeat(64), length: bytes.length })).rejects.toThrow(/body hashes to/);
+    await expect(store.put(chunks(bytes, Buffer.from('!')), { sha256: sha, length: bytes.length })).rejects.toThrow(/got 15 bytes, expected 14/);
     expect(fs.readdirSync(blobDir())).toEqual([]);
+    await expect(store.put(chunks(bytes.subarray(0, 5), bytes.subarray(5)), { sha256: sha, length: bytes.length })).resolves.toEqual({ bytes: bytes.length });
+    expect(fs.readdirSync(blobDir())).toEqual([sha]);
+    expect(fs.readFileSync(path.join(blobDir(), sha))).toEqual(bytes);
   });
 });
 

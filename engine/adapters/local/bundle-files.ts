@@ -7,6 +7,8 @@ import { LocalEnvironmentError } from '../../errors';
 
 /** Read size for bundle files: large reads keep a multi-GB import near the disk's speed. */
 const READ_CHUNK_BYTES = 1024 * 1024;
+/** Write size for bundle files: two such buffers are held at most (one written, one filling). */
+const WRITE_CHUNK_BYTES = 1024 * 1024;
 
 /**
  * Writes a bundle to `out`, or to `out.001`, `out.002`, … of at most
@@ -18,6 +20,10 @@ export class BundleFileWriter implements BundleSink {
   private readonly written: { partial: string; final: string }[] = [];
   private handle?: fs.FileHandle;
   private inVolume = 0;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private flushing: Promise<void> | undefined;
+  private failure: { error: unknown } | undefined;
 
   constructor(
     private readonly out: string,
@@ -34,7 +40,41 @@ export class BundleFileWriter implements BundleSink {
     this.inVolume = 0;
   }
 
+  /**
+   * Collects chunks (tar headers, paddings and small files are a few hundred bytes each) into
+   * writes of WRITE_CHUNK_BYTES, one of which runs while the next is collected.
+   */
   async write(chunk: Buffer): Promise<void> {
+    this.rethrow();
+    // A large read is written as it is, without a copy.
+    if (this.pendingBytes === 0 && chunk.length >= WRITE_CHUNK_BYTES) return this.writeBehind(chunk);
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    if (this.pendingBytes >= WRITE_CHUNK_BYTES) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    if (this.pendingBytes === 0) return;
+    const batch = Buffer.concat(this.pending, this.pendingBytes);
+    this.pending = [];
+    this.pendingBytes = 0;
+    await this.writeBehind(batch);
+  }
+
+  /** Waits for the previous write, then starts this one and returns: the caller fills the next batch meanwhile. */
+  private async writeBehind(batch: Buffer): Promise<void> {
+    await this.flushing;
+    this.rethrow();
+    this.flushing = this.writeNow(batch).catch((error: unknown) => {
+      this.failure ??= { error };
+    });
+  }
+
+  private rethrow(): void {
+    if (this.failure) throw this.failure.error;
+  }
+
+  private async writeNow(chunk: Buffer): Promise<void> {
     let offset = 0;
     while (offset < chunk.length) {
       if (!this.handle || (this.volumeBytes !== undefined && this.inVolume === this.volumeBytes)) await this.next();
@@ -46,6 +86,9 @@ export class BundleFileWriter implements BundleSink {
   }
 
   async commit(): Promise<string[]> {
+    await this.flush();
+    await this.flushing;
+    this.rethrow();
     await this.handle?.sync();
     await this.handle?.close();
     this.handle = undefined;
@@ -54,6 +97,7 @@ export class BundleFileWriter implements BundleSink {
   }
 
   async abort(): Promise<void> {
+    await this.flushing;
     await this.handle?.close().catch(() => undefined);
     this.handle = undefined;
     for (const { partial } of this.written) await fs.rm(partial, { force: true });

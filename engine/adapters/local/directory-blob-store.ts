@@ -9,12 +9,25 @@ import { STORE_PREFIXES, isSha256, keySegments, requireSha256 } from '../../stor
 /** Read size when streaming a blob: what one download buffers on the server. */
 export const BLOB_READ_CHUNK_BYTES = 64 * 1024;
 
+/** Blobs up to this size (when the caller gives the length) are checked in memory and written in one call. */
+const SMALL_BLOB_BYTES = 1024 * 1024;
+
+/** Throws unless the body had the expected length and digest. */
+function verified(expected: BlobExpectation, bytes: number, digest: string): void {
+  if (expected.length !== undefined && bytes !== expected.length) {
+    throw new BlobIntegrityError('length', `blob ${expected.sha256}: got ${bytes} bytes, expected ${expected.length}`);
+  }
+  if (digest !== expected.sha256) throw new BlobIntegrityError('digest', `blob ${expected.sha256}: body hashes to ${digest}`);
+}
+
 /**
  * Blob store in a directory, with the same layout as the S3 bucket
  * (`<root>/blobs/sha256/<hex>`). Bodies stream through a hash into a temporary
  * file in the same directory and are renamed into place only after the digest
  * and length check, so a reader never sees a partial or wrong blob and a crash
- * leaves at most a `.partial-*` file, which `put` never reuses.
+ * leaves at most a `.partial-*` file, which `put` never reuses. A blob of at
+ * most 1 MiB whose length is known is checked in memory first and written in
+ * one call (an import stores tens of thousands of them).
  */
 export class DirectoryBlobStore implements BlobStore, OrphanMarker {
   private readonly dir: string;
@@ -37,10 +50,42 @@ export class DirectoryBlobStore implements BlobStore, OrphanMarker {
       .catch(() => false);
   }
 
+  /** The blob directory, created once per store (nothing removes it). */
+  private ready?: Promise<unknown>;
+
   async put(body: AsyncIterable<Uint8Array>, expected: BlobExpectation): Promise<{ bytes: number }> {
     const target = this.pathOf(expected.sha256);
-    await fs.mkdir(this.dir, { recursive: true });
+    await (this.ready ??= fs.mkdir(this.dir, { recursive: true }).catch((error) => {
+      this.ready = undefined;
+      throw error;
+    }));
     const partial = path.join(this.dir, `.partial-${randomUUID()}`);
+    try {
+      const bytes = expected.length !== undefined && expected.length <= SMALL_BLOB_BYTES ? await this.writeSmall(body, expected, partial) : await this.writeStreamed(body, expected, partial);
+      await fs.rename(partial, target);
+      return { bytes };
+    } catch (error) {
+      await fs.rm(partial, { force: true });
+      throw error;
+    }
+  }
+
+  /** A small blob (most bottles of a generation, imported by the thousand) is checked in memory and written in one call. */
+  private async writeSmall(body: AsyncIterable<Uint8Array>, expected: BlobExpectation, partial: string): Promise<number> {
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    for await (const chunk of body) {
+      bytes += chunk.length;
+      if (bytes > expected.length!) break;
+      chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+    }
+    const whole = Buffer.concat(chunks);
+    verified(expected, bytes, createHash('sha256').update(whole).digest('hex'));
+    await fs.writeFile(partial, whole, { flag: 'wx' });
+    return bytes;
+  }
+
+  private async writeStreamed(body: AsyncIterable<Uint8Array>, expected: BlobExpectation, partial: string): Promise<number> {
     const hash = createHash('sha256');
     let bytes = 0;
     const measure = new Transform({
@@ -50,20 +95,9 @@ export class DirectoryBlobStore implements BlobStore, OrphanMarker {
         done(null, chunk);
       },
     });
-    try {
-      await pipeline(body, measure, createWriteStream(partial, { flags: 'wx' }));
-      if (expected.length !== undefined && bytes !== expected.length) {
-        throw new BlobIntegrityError('length', `blob ${expected.sha256}: got ${bytes} bytes, expected ${expected.length}`);
-      }
-      const digest = hash.digest('hex');
-      if (digest !== expected.sha256) {
-        throw new BlobIntegrityError('digest', `blob ${expected.sha256}: body hashes to ${digest}`);
-      }
-      await fs.rename(partial, target);
-      return { bytes };
-    } finally {
-      await fs.rm(partial, { force: true });
-    }
+    await pipeline(body, measure, createWriteStream(partial, { flags: 'wx' }));
+    verified(expected, bytes, hash.digest('hex'));
+    return bytes;
   }
 
   async size(sha256: string): Promise<number | undefined> {
@@ -73,10 +107,10 @@ export class DirectoryBlobStore implements BlobStore, OrphanMarker {
       .catch(() => undefined);
   }
 
-  async read(sha256: string, range?: { start: number; end: number }): Promise<AsyncIterable<Uint8Array>> {
+  async read(sha256: string, range?: { start: number; end: number }, hints?: { chunkBytes?: number }): Promise<AsyncIterable<Uint8Array>> {
     // 64 KiB reads (the default): a download whose client stops reading holds one read buffer and the
     // response's, about 128 KiB; the 1 MiB reads used before held 2 MiB per stalled download.
-    return createReadStream(this.pathOf(sha256), { highWaterMark: BLOB_READ_CHUNK_BYTES, ...(range ? { start: range.start, end: range.end } : {}) });
+    return createReadStream(this.pathOf(sha256), { highWaterMark: hints?.chunkBytes ?? BLOB_READ_CHUNK_BYTES, ...(range ? { start: range.start, end: range.end } : {}) });
   }
 
   async markOrphaned(sha256: string, at: Date): Promise<void> {

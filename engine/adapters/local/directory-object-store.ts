@@ -41,8 +41,9 @@ export class DirectoryObjectStore implements ObjectStore {
     try {
       await fs.writeFile(partial, body, { flag: 'wx' });
       await fs.rename(partial, target);
-    } finally {
+    } catch (error) {
       await fs.rm(partial, { force: true });
+      throw error;
     }
   }
 }
