@@ -16,6 +16,7 @@ import { DEFAULT_TRANSFER_CONCURRENCY } from '../engine/transfer/pipelining';
 export const LIMITS = {
   concurrency: { default: SYNC_DEFAULTS.concurrency, min: 1, max: 64 },
   transferConcurrency: { default: DEFAULT_TRANSFER_CONCURRENCY, min: 1, max: 64 },
+  maxPulls: { default: SERVE_DEFAULTS.maxPulls, min: 1, max: 256 },
   maxMissingPercent: { default: SYNC_DEFAULTS.maxMissingPercent, min: 0, max: 100 },
   maxDropPercent: { default: SYNC_DEFAULTS.maxDropPercent, min: 0, max: 100 },
   port: { default: SERVE_DEFAULTS.port, min: 0, max: 65535 },

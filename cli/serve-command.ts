@@ -3,18 +3,20 @@ import * as path from 'path';
 import { parseArgs } from 'util';
 import { LocalEnvironmentError, UsageError } from '../engine/errors';
 import { jsonLogger } from '../engine/logger';
-import { SERVE_DEFAULTS } from '../engine/defaults';
+import { SERVE_DEFAULTS, SYNC_DEFAULTS } from '../engine/defaults';
 import { formatByteSize } from '../engine/byte-size';
 import { DEFAULT_RATE_LIMIT } from '../engine/ports';
 import { ACCESS_LOG_BACKLOG_ENV, BatchedAccessLog, DEFAULT_ACCESS_LOG_BACKLOG_BYTES, accessLogBacklogFromEnv } from '../engine/serve/access-log';
 import { DEFAULT_SERVER_LIMITS, SERVER_LIMIT_ENV, defaultMaxConnections, serverLimitsFromEnv } from '../engine/serve/connection-guard';
 import { MirrorServer } from '../engine/serve/server';
 import { clientSettings, parsePublicUrl } from '../engine/homebrew/client-settings';
-import { localServerDeps, localStores } from '../engine/wiring/local';
+import { LocalServeOptions, localServerDeps, localStores } from '../engine/wiring/local';
+import { Upstream, refuseTarget } from '../engine/upstream/client';
 import type { Io } from './io';
 import { LIMITS, glueNegativeValues, integerOption, positiveOption, sizeOption } from './options';
 
-export const SERVE_USAGE = `usage: bottles serve --store DIR [--host ${SERVE_DEFAULTS.host}] [--port ${SERVE_DEFAULTS.port}|0] [--rate-limit PER_SECOND] [--burst N] [--byte-budget SIZE] [--public-url URL]`;
+export const SERVE_USAGE = `usage: bottles serve --store DIR [--host ${SERVE_DEFAULTS.host}] [--port ${SERVE_DEFAULTS.port}|0] [--rate-limit PER_SECOND] [--burst N] [--byte-budget SIZE] [--public-url URL]
+                   [--pull-through [--registry-url URL] [--max-pulls N] [--max-pull-bytes SIZE]]`;
 
 export const SERVE_HELP = `${SERVE_USAGE}
 
@@ -30,6 +32,12 @@ bottles stream from DIR).
                           past it, 429 with Retry-After (default: ${formatByteSize(SERVE_DEFAULTS.byteBudgetPerHour).replace(' ', '')}; sizes like 512M, 20G)
   --public-url URL        the URL clients reach this mirror by, handed out in /brew.env and the printed
                           settings (default: http://HOST:PORT as listened on; 127.0.0.1 for 0.0.0.0)
+  --pull-through          a partial mirror (\`sync --formulae\`) fetches a bottle or image index the signed
+                          API names but the store lacks on its first request, checks it against the signed
+                          digest, keeps it and serves it; nothing else is ever fetched (default: off, 404)
+  --registry-url URL      where pull-through fetches (default: ${SYNC_DEFAULTS.registryUrl}; https, or http to loopback)
+  --max-pulls N           upstream fetches at once, ${LIMITS.maxPulls.min}-${LIMITS.maxPulls.max}; one more gets 503 (default: ${LIMITS.maxPulls.default})
+  --max-pull-bytes SIZE   largest blob pull-through fetches (default: ${formatByteSize(SERVE_DEFAULTS.maxPullBytes).replace(' ', '')})
 
 Limits, set in the environment (default):
   ${SERVER_LIMIT_ENV.maxConnections} (${defaultMaxConnections()} here: 10000, less the file-descriptor headroom)
@@ -44,7 +52,7 @@ The JSON access log goes to stderr. SIGTERM or Ctrl-C stops after downloads
 in flight finish. Exit codes: 0 stopped; 2 usage or local error (no such
 store, port in use, address not available).`;
 
-const VALUE_OPTIONS = ['store', 'host', 'port', 'mode', 'rate-limit', 'burst', 'byte-budget', 'public-url'];
+const VALUE_OPTIONS = ['store', 'host', 'port', 'mode', 'rate-limit', 'burst', 'byte-budget', 'public-url', 'registry-url', 'max-pulls', 'max-pull-bytes'];
 
 export async function serveCommand(args: string[], io: Io): Promise<number> {
   const { values } = parseArgs({
@@ -59,6 +67,10 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
       burst: { type: 'string' },
       'byte-budget': { type: 'string' },
       'public-url': { type: 'string' },
+      'pull-through': { type: 'boolean' },
+      'registry-url': { type: 'string' },
+      'max-pulls': { type: 'string' },
+      'max-pull-bytes': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -76,6 +88,7 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
   const burst = positiveOption(values.burst, '--burst', DEFAULT_RATE_LIMIT.burst, true);
   const byteBudgetPerHour = sizeOption(values['byte-budget'], '--byte-budget', SERVE_DEFAULTS.byteBudgetPerHour);
   const givenUrl = values['public-url'] === undefined ? undefined : usagePublicUrl(values['public-url']);
+  const pullThrough = pullThroughOptions(values);
   const root = path.resolve(values.store);
   requireStoreDirectory(root);
   const host = values.host ?? SERVE_DEFAULTS.host;
@@ -94,6 +107,7 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
       byteBudgetPerHour,
       limits,
       publicUrl,
+      pullThrough,
     }),
   );
   try {
@@ -117,6 +131,24 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
   io.stdout(`${announce(root, host, bound, givenUrl)}\n`);
   await stopped;
   return 0;
+}
+
+/** `--pull-through` and its settings; each setting without it is a usage error (it would do nothing). */
+function pullThroughOptions(values: Record<string, string | boolean | undefined>): LocalServeOptions['pullThrough'] {
+  const given = ['registry-url', 'max-pulls', 'max-pull-bytes'].find((name) => values[name] !== undefined);
+  if (!values['pull-through']) {
+    if (given) throw new UsageError(`--${given} needs --pull-through`);
+    return undefined;
+  }
+  const registryUrl = (values['registry-url'] as string | undefined) ?? SYNC_DEFAULTS.registryUrl;
+  const refused = refuseTarget(registryUrl);
+  if (refused || !/^https?:\/\/[^/\s]+\/?$/.test(registryUrl)) throw new UsageError(`--registry-url must be an origin such as https://ghcr.io${refused ? ` (${refused})` : ''}, not ${JSON.stringify(registryUrl)}`);
+  return {
+    upstream: new Upstream(),
+    registryUrl,
+    maxPulls: integerOption(values['max-pulls'] as string | undefined, '--max-pulls', LIMITS.maxPulls),
+    maxPullBytes: sizeOption(values['max-pull-bytes'] as string | undefined, '--max-pull-bytes', SERVE_DEFAULTS.maxPullBytes),
+  };
 }
 
 /** A mistyped store must not start a server that answers 503 forever, nor export nothing. */

@@ -51,4 +51,11 @@ export const SERVE_DEFAULTS = {
    * 20 GiB is about $1.80 of S3 egress, and about 40 Macs' weekly `brew upgrade` behind one NAT.
    */
   byteBudgetPerHour: 20 * 1024 ** 3,
+  /**
+   * Pull-through fetches running at once (`--max-pulls`); one more gets 503 with
+   * Retry-After, so a slow upstream holds at most this many fetches (and their sockets and buffers).
+   */
+  maxPulls: 8,
+  /** Largest blob pull-through fetches (`--max-pull-bytes`); Homebrew's largest bottles are about 1 GB. */
+  maxPullBytes: 4 * 1024 ** 3,
 } as const;

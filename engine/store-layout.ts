@@ -82,6 +82,11 @@ export const apiKey = (generation: string, file: string): string => `${STORE_PRE
 
 /** A generation's bottle index (`engine/bottle-index.ts`): beside its API files, never served as one. */
 export const bottleIndexKey = (generation: string): string => `${STORE_PREFIXES.api}${generation}/_mirror/bottles.tsv`;
+/**
+ * A partial mirror's (`--formulae`) other index: every bottle of the mirrored tags the signed API
+ * names, in the bottle index's format. Pull-through fetches only what it lists (issue #24).
+ */
+export const namedBottlesKey = (generation: string): string => `${STORE_PREFIXES.api}${generation}/_mirror/named-bottles.tsv`;
 
 /**
  * What a generation serves of brew itself (`engine/brew/brew-record.ts`): brew.git's refs and the

@@ -36,6 +36,14 @@ export class ServerMetrics {
   bytesHandedOut = 0;
   /** Blob requests refused with 429 because the client's byte budget was spent. */
   byteBudgetRefused = 0;
+  /**
+   * Pull-through (issue #24): upstream fetches made (`pulls`), requests that waited for one already
+   * running (`shared`), requests for pulled objects answered from the store (`hits`), bytes kept,
+   * fetches that failed (upstream, deadline, digest) and requests refused at the fetch cap (`busy`).
+   */
+  readonly pullThrough = { pulls: 0, shared: 0, hits: 0, bytes: 0, failures: 0, busy: 0 };
+  /** Pull-through fetches running now (set by the server when pull-through is on). */
+  pullsActive: () => number = () => 0;
   /** Open client connections (a gauge the server keeps). */
   openConnections = 0;
   /** Reads the access log's dropped-line count (set by the server when it has a batched log). */
@@ -124,6 +132,27 @@ export class ServerMetrics {
       '# HELP mirror_byte_budget_refusals_total Blob requests refused with 429 because the client had spent its byte budget.',
       '# TYPE mirror_byte_budget_refusals_total counter',
       `mirror_byte_budget_refusals_total ${this.byteBudgetRefused}`,
+      '# HELP mirror_pull_through_pulls_total Upstream fetches pull-through made (bottles and image indexes the signed API names).',
+      '# TYPE mirror_pull_through_pulls_total counter',
+      `mirror_pull_through_pulls_total ${this.pullThrough.pulls}`,
+      '# HELP mirror_pull_through_shared_total Requests that waited for a pull already running instead of fetching again.',
+      '# TYPE mirror_pull_through_shared_total counter',
+      `mirror_pull_through_shared_total ${this.pullThrough.shared}`,
+      '# HELP mirror_pull_through_hits_total Requests for pulled objects answered from the store.',
+      '# TYPE mirror_pull_through_hits_total counter',
+      `mirror_pull_through_hits_total ${this.pullThrough.hits}`,
+      '# HELP mirror_pull_through_bytes_total Bytes pull-through fetched, checked and kept.',
+      '# TYPE mirror_pull_through_bytes_total counter',
+      `mirror_pull_through_bytes_total ${this.pullThrough.bytes}`,
+      '# HELP mirror_pull_through_failures_total Pulls that failed: upstream errors, deadlines, digest mismatches, an open breaker.',
+      '# TYPE mirror_pull_through_failures_total counter',
+      `mirror_pull_through_failures_total ${this.pullThrough.failures}`,
+      '# HELP mirror_pull_through_busy_total Pulls refused with 503 because the fetch cap was reached.',
+      '# TYPE mirror_pull_through_busy_total counter',
+      `mirror_pull_through_busy_total ${this.pullThrough.busy}`,
+      '# HELP mirror_pull_through_active Pull-through fetches running now.',
+      '# TYPE mirror_pull_through_active gauge',
+      `mirror_pull_through_active ${this.pullsActive()}`,
       '# HELP mirror_access_log_dropped_lines_total Access-log lines dropped because the log reader fell behind.',
       '# TYPE mirror_access_log_dropped_lines_total counter',
       `mirror_access_log_dropped_lines_total ${this.accessLogDropped()}`,

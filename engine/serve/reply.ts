@@ -99,6 +99,15 @@ export function notModified(req: http.IncomingMessage, etag: string, lastModifie
   return false;
 }
 
+/** A response body written piece by piece (`ReplyWriter.openBody`). */
+export interface BodyWriter {
+  /** Resolves once the client can take more (or has gone away). */
+  write(chunk: Uint8Array): Promise<void>;
+  end(): void;
+  /** Ends the response short: the client sees a failed download. */
+  abort(): void;
+}
+
 export interface ReplyDeps {
   readonly log: Logger;
   readonly metrics: ServerMetrics;
@@ -168,6 +177,40 @@ export class ReplyWriter {
     complete.push('x-request-id', x.requestId, 'content-length', String(length));
     x.res.writeHead(status, complete);
     await this.pipeCounted(x, source, length);
+  }
+
+  /**
+   * Starts a response whose body is written piece by piece (pull-through's
+   * bytes as they arrive from upstream). A client that goes away makes the
+   * writes no-ops: the caller's work (storing the blob) goes on.
+   */
+  openBody(x: Exchange, status: number, headers: HeaderList, length: number): BodyWriter {
+    x.res.once('close', () => this.record(x));
+    this.deps.watchDownload(x);
+    const complete = withSecurityHeaders(headers);
+    complete.push('x-request-id', x.requestId, 'content-length', String(length));
+    x.res.writeHead(status, complete);
+    const res = x.res;
+    return {
+      async write(chunk) {
+        if (res.destroyed) return;
+        x.bytes += chunk.length;
+        if (res.write(chunk)) return;
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            res.off('drain', done);
+            res.off('close', done);
+            resolve();
+          };
+          res.on('drain', done);
+          res.on('close', done);
+        });
+      },
+      end: () => {
+        if (!res.destroyed) res.end();
+      },
+      abort: () => res.destroy(),
+    };
   }
 
   /**

@@ -21,6 +21,7 @@ import { HomePage } from './routes/home';
 import { OperationRoutes } from './routes/operations';
 import { RegistryRoutes } from './routes/registry';
 import { GenerationSnapshot, loadSnapshot } from './snapshot';
+import { PullThrough, PullThroughOptions } from './pull-through';
 
 export interface MirrorServerDeps {
   readonly objects: ObjectStore;
@@ -67,6 +68,12 @@ export interface MirrorServerDeps {
    * `/brew.env` is 404. Never taken from a request's Host header.
    */
   readonly publicUrl?: string | (() => string);
+  /**
+   * Pull-through (issue #24): a bottle or image index the signed API names but this partial
+   * mirror lacks is fetched, checked and kept on its first request. Default: off, and such a
+   * request is a 404 that never reaches upstream.
+   */
+  readonly pullThrough?: PullThroughOptions;
 }
 
 /**
@@ -117,9 +124,11 @@ export class MirrorServer {
     this.guard = new ConnectionGuard(deps.limits, deps.trustProxy === true, this.metrics, deps.log);
     this.limits = this.guard.limits;
     this.reply = new ReplyWriter({ log: deps.log, metrics: this.metrics, accessLog: deps.accessLog, trustProxy: deps.trustProxy, watchDownload: this.guard.watchDownload });
-    this.blobs = new BlobRoutes(deps, this.reply, this.metrics);
+    const pullThrough = deps.pullThrough ? new PullThrough(deps.pullThrough, deps, this.metrics) : undefined;
+    if (pullThrough) this.metrics.pullsActive = () => pullThrough.active;
+    this.blobs = new BlobRoutes({ ...deps, pullThrough }, this.reply, this.metrics);
     this.apiFiles = new ApiFileRoutes(deps.objects, this.reply, this.metrics);
-    this.registry = new RegistryRoutes(deps.objects, this.reply, this.metrics);
+    this.registry = new RegistryRoutes(deps.objects, this.reply, this.metrics, pullThrough);
     this.operations = new OperationRoutes(deps, this.reply, this.metrics);
     this.clientSetup = new ClientSetupRoutes(deps.publicUrl, this.reply);
     this.brew = new BrewRoutes(this.reply, this.blobs);
@@ -134,7 +143,7 @@ export class MirrorServer {
   async refresh(): Promise<void> {
     const published = await this.deps.state.getPublished();
     if (!published || published.generation === this.snapshot?.generation.generation) return;
-    const next = await loadSnapshot(this.deps.objects, published);
+    const next = await loadSnapshot(this.deps.objects, published, { pullThrough: this.deps.pullThrough !== undefined });
     if (this.deps.verifyCompleteness) {
       const missing = await missingObjects(this.deps, next, this.snapshot);
       if (missing.count > 0) {

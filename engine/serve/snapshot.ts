@@ -2,7 +2,7 @@ import { createHash } from 'crypto';
 import { urlEncode } from '../homebrew/bottle-names';
 import { formulaEntries, wantedBottles } from '../homebrew/wanted-bottles';
 import { ObjectStore, PublishedGeneration } from '../ports';
-import { apiKey, bottleIndexKey, installScriptKey } from '../store-layout';
+import { apiKey, bottleIndexKey, installScriptKey, namedBottlesKey } from '../store-layout';
 import { BrewRecord, loadBrewRecord } from '../brew/brew-record';
 import { IndexedBottle, decodeBottleIndex } from '../bottle-index';
 import { MirrorError } from '../errors';
@@ -51,6 +51,22 @@ export interface GenerationSnapshot {
   readonly bottlesPerTag: ReadonlyMap<string, number>;
   /** brew itself, when the generation serves it: brew.git and the install script. */
   readonly brew?: BrewSnapshot;
+  /** With pull-through on: what the signed API names beyond the mirrored bottles, which may be fetched on request. */
+  readonly named?: NamedBottles;
+}
+
+/**
+ * Bottles of the mirrored tags the signed API names but a partial mirror did
+ * not mirror (from `namedBottlesKey`): the only things pull-through may fetch.
+ * A whole mirror has none.
+ */
+export interface NamedBottles {
+  /** By unencoded flat file name. */
+  readonly byName: ReadonlyMap<string, IndexedBottle>;
+  /** By sha256 (the `/v2/…/blobs/sha256:<hex>` route). */
+  readonly bySha: ReadonlyMap<string, IndexedBottle>;
+  /** `<image>:<manifest ref>` → the bottle digests the signed API gives for it (an index must name them all). */
+  readonly manifests: ReadonlyMap<string, readonly string[]>;
 }
 
 /** What a generation serves of brew (its portable Rubies are in `bottles` and `blobs` like any bottle). */
@@ -67,8 +83,13 @@ export class SnapshotError extends MirrorError {
   readonly kind = 'verification';
 }
 
+export interface SnapshotOptions {
+  /** Also load what pull-through may fetch (`named`). @default false */
+  readonly pullThrough?: boolean;
+}
+
 /** Loads a published generation's API files and derives its lookup tables. */
-export async function loadSnapshot(objects: ObjectStore, generation: PublishedGeneration): Promise<GenerationSnapshot> {
+export async function loadSnapshot(objects: ObjectStore, generation: PublishedGeneration, options: SnapshotOptions = {}): Promise<GenerationSnapshot> {
   const api = new Map<string, ApiFile>();
   for (const file of generation.files) api.set(file, await loadApiFile(objects, generation.generation, file));
   if (!api.has('formula.jws.json')) throw new SnapshotError(`generation ${generation.generation} has no formula.jws.json`);
@@ -93,7 +114,26 @@ export async function loadSnapshot(objects: ObjectStore, generation: PublishedGe
     bottlesByEncodedName.set(urlEncode(ruby.file), ruby.sha256);
     blobs.add(ruby.sha256);
   }
-  return { generation, lastModified: new Date(generation.publishedAt).toUTCString(), api, bottles, bottlesByEncodedName, manifests, blobs, brew, bottlesPerTag };
+  const named = options.pullThrough ? await loadNamed(objects, generation.generation, bottles) : undefined;
+  return { generation, lastModified: new Date(generation.publishedAt).toUTCString(), api, bottles, bottlesByEncodedName, manifests, blobs, brew, bottlesPerTag, named };
+}
+
+/** The named bottles a partial mirror lacks; empty for a whole mirror (no named index) or one published before it existed. */
+async function loadNamed(objects: ObjectStore, generation: string, mirrored: ReadonlyMap<string, string>): Promise<NamedBottles> {
+  const byName = new Map<string, IndexedBottle>();
+  const bySha = new Map<string, IndexedBottle>();
+  const manifests = new Map<string, string[]>();
+  const index = await objects.getObject(namedBottlesKey(generation));
+  for (const b of index ? decodeBottleIndex(index) : []) {
+    if (mirrored.has(b.flatFile)) continue;
+    byName.set(b.flatFile, b);
+    bySha.set(b.sha256, b);
+    const id = `${b.image}:${b.manifestRef}`;
+    const digests = manifests.get(id) ?? [];
+    if (!digests.includes(b.sha256)) digests.push(b.sha256);
+    manifests.set(id, digests);
+  }
+  return { byName, bySha, manifests };
 }
 
 async function loadBrew(objects: ObjectStore, generation: string): Promise<BrewSnapshot | undefined> {

@@ -2,7 +2,7 @@ import { SYNC_DEFAULTS } from '../defaults';
 import { encodeBottleIndex } from '../bottle-index';
 import { WantedBottle } from '../homebrew/wanted-bottles';
 import { ObjectStore, PublishedGeneration, RunFailure } from '../ports';
-import { apiKey, bottleIndexKey, runKeys } from '../store-layout';
+import { apiKey, bottleIndexKey, namedBottlesKey, runKeys } from '../store-layout';
 import { PhaseDeps, PreparedRun, RunManifest, SyncOptions, scopeOf, sha256Hex } from './contracts';
 import { mirrorManifests } from './manifests';
 import { brewBlobs, loadBrewRecord } from '../brew/brew-record';
@@ -39,6 +39,13 @@ export async function planAgainstStore(deps: PhaseDeps, wanted: WantedBottle[], 
   return { plan: planSync(wanted, manifests.sizes, stored), stored, sizes: manifests.sizes, failures };
 }
 
+/** A partial mirror keeps every bottle the signed API names (pulled through, or mirrored before): none is an orphan. */
+function withoutNamed(orphans: string[], named: readonly WantedBottle[] | undefined): string[] {
+  if (!named) return orphans;
+  const kept = new Set(named.map((b) => b.sha256));
+  return orphans.filter((sha) => !kept.has(sha));
+}
+
 async function withoutBrewBlobs(objects: ObjectStore, published: PublishedGeneration | undefined, orphans: string[]): Promise<string[]> {
   const kept = new Set(brewBlobs(published && (await loadBrewRecord(objects, published.generation))));
   return kept.size === 0 ? orphans : orphans.filter((sha) => !kept.has(sha));
@@ -56,7 +63,7 @@ export async function prepareRun(
   splitIntoBatches: (plan: SyncPlan) => TransferItem[][],
 ): Promise<PreparedRun> {
   const log = deps.log.child({ runId });
-  const { apiFiles, wanted, skipped, packagesGeneratedAt } = await verifyApi(deps, options, log);
+  const { apiFiles, wanted, named, skipped, packagesGeneratedAt } = await verifyApi(deps, options, log);
   // One read of the pointer for both guards and the unchanged check.
   const published = await deps.state.getPublished();
   refuseLargeDrop(published, wanted.length, options.maxDropPercent ?? SYNC_DEFAULTS.maxDropPercent);
@@ -71,6 +78,7 @@ export async function prepareRun(
   // Staged as the run's own generation; nothing serves it until finalize flips the pointer.
   for (const [file, body] of apiFiles) await deps.objects.putObject(apiKey(runId, file), body);
   await deps.objects.putObject(bottleIndexKey(runId), encodeBottleIndex(wanted));
+  if (named) await deps.objects.putObject(namedBottlesKey(runId), encodeBottleIndex(named));
 
   const transferShas = new Set(plan.transfers.map((t) => t.sha256));
   const bottlesByBlob: Record<string, [string, string][]> = {};
@@ -92,7 +100,7 @@ export async function prepareRun(
     skipped: plan.skipped,
     planned: plan.transfers.length,
     // brew.git's packs and the portable Rubies are blobs too, wanted while the published generation names them.
-    orphans: await withoutBrewBlobs(deps.objects, published, plan.orphans),
+    orphans: await withoutBrewBlobs(deps.objects, published, withoutNamed(plan.orphans, named)),
     storedWanted: wanted.filter((b) => stored.has(b.sha256)).map((b) => b.sha256),
     bottlesByBlob,
     failures,

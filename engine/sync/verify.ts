@@ -53,6 +53,11 @@ export interface VerifiedApi {
   /** API file path → verified bytes (empty when not retained), core files and one packages file per tag. */
   readonly apiFiles: Map<string, Buffer>;
   readonly wanted: WantedBottle[];
+  /**
+   * A partial mirror's (`--formulae`): every bottle of the mirrored tags the signed API names,
+   * selected or not (what pull-through may fetch). Undefined for a whole mirror: `wanted` is all of it.
+   */
+  readonly named?: WantedBottle[];
   /** Formulae left out as unusable; reported, and counted against `maxMissingPercent`. */
   readonly skipped: SkippedFormula[];
   /** Packages file → its signed `metadata.generated_at` (Unix seconds), where it has one. */
@@ -192,7 +197,7 @@ export async function verifyApi(deps: PhaseDeps, options: SyncOptions, log: Logg
     const partial = applySelection(wanted, selected);
     const kept = skipped.filter((f) => [...selected].some((key) => key.startsWith(`${f.name}\n`)));
     log.info('partial mirror', { requested: options.formulae.length, bottles: partial.length, of: wanted.length });
-    return { apiFiles, wanted: partial, skipped: kept, packagesGeneratedAt };
+    return { apiFiles, wanted: partial, named: wanted, skipped: kept, packagesGeneratedAt };
   }
   log.info('API verified', { files: apiFiles.size, bottles: wanted.length, tags: tags.length, skipped: skipped.length });
   return { apiFiles, wanted, skipped, packagesGeneratedAt };

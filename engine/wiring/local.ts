@@ -12,6 +12,7 @@ import { AccessLog } from '../serve/access-log';
 import { MirrorServerDeps } from '../serve/server';
 import { SyncDeps, SyncProgress } from '../sync/run-sync';
 import { Upstream } from '../upstream/client';
+import { PullThroughOptions } from '../serve/pull-through';
 
 /**
  * The composition root for one machine: a directory is the store and holds
@@ -71,6 +72,8 @@ export interface LocalServeOptions {
   readonly accessLogDropped?: () => number;
   /** The URL clients reach the mirror by (`/brew.env`). */
   readonly publicUrl?: MirrorServerDeps['publicUrl'];
+  /** Pull-through's upstream and cap; the breaker is this process's own. Default: off. */
+  readonly pullThrough?: Omit<PullThroughOptions, 'breaker'>;
 }
 
 /** A directory store serves in proxy mode: there is no presigner. */
@@ -86,6 +89,7 @@ export function localServerDeps(root: string, options: LocalServeOptions): Mirro
     limits: options.limits,
     accessLogDropped: options.accessLogDropped,
     publicUrl: options.publicUrl,
+    pullThrough: options.pullThrough && { ...options.pullThrough, breaker: new MemoryCircuitBreaker() },
   };
 }
 

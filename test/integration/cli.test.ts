@@ -388,6 +388,37 @@ describe('bottles serve --byte-budget (issue #25)', () => {
   });
 });
 
+describe('bottles serve --pull-through (issue #24)', () => {
+  test('a --formulae mirror serves a bottle outside its subset once pulled; settings without --pull-through are usage errors', async () => {
+    const python = randomBytes(3000);
+    publishApi(upstream, [
+      { name: 'wget', version: '1.25.0', bottles: [{ tag: 'arm64_sonoma', bytes: randomBytes(500) }] },
+      { name: 'python@3.12', version: '3.12.8', bottles: [{ tag: 'arm64_sonoma', bytes: python }] },
+    ], key.privateKey);
+    expect((await bottles(...syncArgs('--formulae', 'wget'))).code).toBe(0);
+    const registry = new URL(upstream.registryRoot).origin;
+    const { proc, first } = await startServe('--store', store, '--port', '0', '--pull-through', '--registry-url', registry, '--max-pulls', '2');
+    try {
+      const base = /(http:\/\/127\.0\.0\.1:\d+)/.exec(first)![1];
+      const response = await fetch(`${base}/bottles/python%403.12-3.12.8.arm64_sonoma.bottle.tar.gz`);
+      expect(response.status).toBe(200);
+      expect(Buffer.from(await response.arrayBuffer()).equals(python)).toBe(true);
+      expect((await fetch(`${base}/bottles/curl-8.0.0.arm64_sonoma.bottle.tar.gz`)).status).toBe(404);
+      expect(await fetch(`${base}/status`).then(async (r) => ((await r.json()) as { pullThrough: unknown }).pullThrough)).toMatchObject({ pulls: 1, failures: 0, bytes: python.length });
+    } finally {
+      expect(await stopServe(proc)).toBe(0);
+    }
+    for (const [args, message] of [
+      [['--max-pulls', '4'], 'bottles: --max-pulls needs --pull-through'],
+      [['--pull-through', '--registry-url', 'http://ghcr.io'], 'bottles: --registry-url must be an origin such as https://ghcr.io (refusing plain http outside loopback (https required)), not "http://ghcr.io"'],
+      [['--pull-through', '--max-pulls', '0'], 'bottles: --max-pulls must be an integer from 1 to 256, not "0"'],
+    ] as const) {
+      const refused = await bottles('serve', '--store', store, '--port', '0', ...args);
+      expect([refused.code, refused.stderr.split('\n')[0]]).toEqual([2, message]);
+    }
+  });
+});
+
 /** Starts `bottles serve` and resolves with its first stdout line once it is listening. */
 function startServe(...args: string[]): Promise<{ proc: ReturnType<typeof spawn>; first: string; stderr: () => string }> {
   const proc = spawn(process.execPath, [binary, 'serve', ...args]);

@@ -4,7 +4,9 @@ import { BlobStore, RateLimiter, RateVerdict } from '../../ports';
 import { httpErrors } from '../http-errors';
 import { ServerMetrics } from '../metrics';
 import { BoundedMap } from '../bounded-map';
-import { Exchange, HeaderList, ReplyWriter, attachment, isPromise, notModified, requireSnapshot, withSecurityHeaders } from '../reply';
+import { IndexedBottle } from '../../bottle-index';
+import { PullThrough } from '../pull-through';
+import { BodyWriter, Exchange, HeaderList, ReplyWriter, attachment, isPromise, notModified, requireSnapshot, withSecurityHeaders } from '../reply';
 
 /** `proxy` streams bottles through the server; `redirect` answers with a short-lived store URL. */
 export type ServeMode = 'proxy' | 'redirect';
@@ -32,6 +34,8 @@ export interface BlobRouteOptions {
    * redirected to, or the bytes it is streamed, before it gets them; spent, it gets 429.
    */
   readonly byteBudget: RateLimiter;
+  /** Set when pull-through is on: a bottle the signed API names but the store lacks is fetched on request. */
+  readonly pullThrough?: PullThrough;
 }
 
 /** How a blob response is keyed in the presign cache and named for download. */
@@ -42,6 +46,13 @@ interface BlobNaming {
   readonly fileName?: () => string;
   /** Default `application/gzip` (bottles, portable Ruby). */
   readonly contentType?: string;
+}
+
+/** A blob response's headers: immutable, its digest as the ETag, the flat file name for a bottle route. */
+function blobHeaders(sha256: string, naming: BlobNaming): string[] {
+  const headers = ['content-type', naming.contentType ?? 'application/gzip', 'etag', `"${sha256}"`, 'accept-ranges', 'bytes', 'cache-control', 'public, max-age=31536000, immutable'];
+  if (naming.fileName) headers.push('content-disposition', attachment(naming.fileName()));
+  return headers;
 }
 
 /** Parses `Range: bytes=…` for one range; undefined = whole body. Throws 416 when unsatisfiable. */
@@ -96,21 +107,51 @@ export class BlobRoutes {
     return this.sendBlob(x, sha256, { key: encoded, fileName: () => flatName ?? decodeURIComponent(encoded) });
   }
 
-  /** A bottle by its decoded flat name, in the request's generation or the one before. */
+  /** A bottle by its decoded flat name, in the request's generation or the one before, or one to pull through. */
   bottleByName(x: Exchange, name: string): void | Promise<void> {
     const sha256 = requireSnapshot(x).bottles.get(name) ?? x.previous?.bottles.get(name);
-    if (!sha256) {
-      this.metrics.lookup(false);
-      throw httpErrors.notFound('no such bottle in the published generation');
-    }
-    return this.bottle(x, sha256, encodeURIComponent(name), name);
+    if (sha256) return this.bottle(x, sha256, encodeURIComponent(name), name);
+    const named = this.options.pullThrough && x.snapshot?.named?.byName.get(name);
+    this.metrics.lookup(named !== undefined);
+    if (!named) throw httpErrors.notFound('no such bottle in the published generation');
+    return this.pulled(x, named, { key: encodeURIComponent(name), fileName: () => name });
   }
 
   blob(x: Exchange, sha256: string): void | Promise<void> {
     const known = requireSnapshot(x).blobs.has(sha256) || x.previous?.blobs.has(sha256) === true;
-    this.metrics.lookup(known);
+    const named = known || !this.options.pullThrough ? undefined : x.snapshot?.named?.bySha.get(sha256);
+    this.metrics.lookup(known || named !== undefined);
+    if (named) return this.pulled(x, named, { key: `sha256:${sha256}` });
     if (!known) throw httpErrors.notFound('no such blob in the published generation');
     return this.sendBlob(x, sha256, { key: `sha256:${sha256}` });
+  }
+
+  /**
+   * A bottle the signed API names that this partial mirror did not mirror:
+   * from the store once pulled; otherwise fetched now. A plain GET streams
+   * the upstream bytes through as they are checked (in redirect mode too:
+   * the store has nothing to redirect to yet); a HEAD, a Range or a
+   * conditional request, and every request that joins a fetch already
+   * running, is answered from the store once the fetch has kept the blob.
+   */
+  private async pulled(x: Exchange, bottle: IndexedBottle, naming: BlobNaming): Promise<void> {
+    const stored = this.blobSizes.get(bottle.sha256) ?? (await this.options.blobs.size(bottle.sha256));
+    if (stored === undefined) {
+      const plain = x.req.method === 'GET' && !x.req.headers.range && !x.req.headers['if-none-match'];
+      const streamed = await this.options.pullThrough!.pullBlob(bottle, plain ? (length) => this.openPulled(x, bottle.sha256, length, naming) : undefined);
+      if (streamed) return;
+    } else {
+      this.blobSizes.set(bottle.sha256, stored);
+      this.metrics.pullThrough.hits++;
+    }
+    return this.sendBlob(x, bottle.sha256, naming);
+  }
+
+  /** The first client's response to a pull, charged its length like any download. */
+  private async openPulled(x: Exchange, sha256: string, length: number, naming: BlobNaming): Promise<BodyWriter> {
+    const verdict = this.options.byteBudget.take(this.reply.clientIp(x), length);
+    this.admitBytes(isPromise(verdict) ? await verdict : verdict, length);
+    return this.reply.openBody(x, 200, blobHeaders(sha256, naming), length);
   }
 
   /** A stored blob streamed from here in every mode (brew.git's packs: git must never be redirected). */
@@ -189,10 +230,8 @@ export class BlobRoutes {
   }
 
   private async streamBlob(x: Exchange, sha256: string, size: number, naming: BlobNaming): Promise<void> {
-    const etag = `"${sha256}"`;
-    const base = ['content-type', naming.contentType ?? 'application/gzip', 'etag', etag, 'accept-ranges', 'bytes', 'cache-control', 'public, max-age=31536000, immutable'];
-    if (naming.fileName) base.push('content-disposition', attachment(naming.fileName()));
-    if (notModified(x.req, etag)) return this.reply.send(x, 304, base);
+    const base = blobHeaders(sha256, naming);
+    if (notModified(x.req, `"${sha256}"`)) return this.reply.send(x, 304, base);
     const range = parseRange(x.req.headers.range, size);
     const length = range ? range.end - range.start + 1 : size;
     const headers = range ? base.concat('content-range', `bytes ${range.start}-${range.end}/${size}`) : base;

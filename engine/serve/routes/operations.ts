@@ -18,6 +18,8 @@ export interface OperationDeps {
   readonly objects: ObjectStore;
   readonly state: StateStore;
   readonly limiter: RateLimiter;
+  /** Set when pull-through is on: `/status` then reports its counters. */
+  readonly pullThrough?: unknown;
 }
 
 /** What operators and load balancers ask: `/health`, `/health/detailed`, `/metrics`, `/status`. */
@@ -82,6 +84,7 @@ export class OperationRoutes {
             error: lastRun.error === undefined ? undefined : publicReason(lastRun.error),
           }
         : null,
+      pullThrough: this.deps.pullThrough ? { ...this.metrics.pullThrough, active: this.metrics.pullsActive() } : null,
     });
     this.reply.send(x, 200, JSON_NO_STORE, body);
   }

@@ -6,6 +6,7 @@ import { ServerMetrics } from '../metrics';
 import { BoundedMap } from '../bounded-map';
 import { Exchange, HeaderList, ReplyWriter, isPromise, notModified, requireSnapshot, withSecurityHeaders } from '../reply';
 import { GenerationSnapshot } from '../snapshot';
+import { PullThrough } from '../pull-through';
 
 const REGISTRY_BASE: HeaderList = ['content-type', 'application/json', 'docker-distribution-api-version', 'registry/2.0'];
 
@@ -34,6 +35,8 @@ export class RegistryRoutes {
     private readonly objects: ObjectStore,
     private readonly reply: ReplyWriter,
     private readonly metrics: ServerMetrics,
+    /** Set when pull-through is on: an index the signed API names but the store lacks is fetched on request. */
+    private readonly pullThrough?: PullThrough,
   ) {}
 
   base(x: Exchange): void {
@@ -41,7 +44,11 @@ export class RegistryRoutes {
   }
 
   manifest(x: Exchange, image: string, ref: string): void | Promise<void> {
-    if (!requireSnapshot(x).manifests.has(`${image}:${ref}`)) return this.sendManifest(x, undefined);
+    const id = `${image}:${ref}`;
+    if (!requireSnapshot(x).manifests.has(id)) {
+      const digests = this.pullThrough && x.snapshot?.named?.manifests.get(id);
+      return digests ? this.pulledManifest(x, image, ref, digests) : this.sendManifest(x, undefined);
+    }
     const loaded = this.loadManifest(image, ref);
     if (!isPromise(loaded)) return this.sendManifest(x, loaded);
     return loaded.then((manifest) => this.sendManifest(x, manifest));
@@ -59,6 +66,17 @@ export class RegistryRoutes {
       if (manifest?.digest === digest) return this.sendManifest(x, manifest);
     }
     this.sendManifest(x, undefined);
+  }
+
+  /** An index a partial mirror did not mirror but the signed API names: from the store once pulled, otherwise fetched now. */
+  private async pulledManifest(x: Exchange, image: string, ref: string, digests: readonly string[]): Promise<void> {
+    let manifest = await this.loadManifest(image, ref);
+    if (manifest) this.metrics.pullThrough.hits++;
+    else {
+      await this.pullThrough!.pullManifest(image, ref, digests);
+      manifest = await this.loadManifest(image, ref);
+    }
+    this.sendManifest(x, manifest);
   }
 
   /** `GET /v2/homebrew/core/<image>/tags/list`, as the OCI distribution spec answers it. */
