@@ -48,6 +48,13 @@ export interface MirrorServiceConfig {
    * @default SERVE_DEFAULTS.byteBudgetPerHour (20 GiB)
    */
   readonly byteBudgetPerHour?: number;
+  /**
+   * Pull-through (issue #24): the mirror tasks fetch, check and keep a bottle or image index the
+   * signed API names but a partial mirror lacks; the task role may then write blobs/ and manifests/.
+   * The standby never does.
+   * @default false (`HBS_<ENV>_PULL_THROUGH=true` turns it on)
+   */
+  readonly pullThrough?: boolean;
 }
 
 export interface SyncConfig {

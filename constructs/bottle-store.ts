@@ -115,4 +115,18 @@ export class BottleStore extends Construct {
     grantee.addToPolicy(...BottleStore.serveStatements(this.bucketArn));
     this.key.grantDecrypt(grantee);
   }
+
+  /**
+   * A mirror with pull-through on (issue #24) also keeps what it fetched: blobs (a multipart
+   * upload, aborted when the digest check fails) and image indexes. Nothing under `api/` or
+   * `runs/`, no tags, no deletes.
+   */
+  grantPullThrough(grantee: Grantable): void {
+    const objects = (...prefixes: StorePrefix[]) => BottleStore.objectArnsOf(this.bucketArn, prefixes);
+    grantee.addToPolicy(
+      { sid: 'KeepPulledObjects', actions: ['s3:PutObject'], resources: objects('blobs', 'manifests') },
+      { sid: 'AbortPulledUploads', actions: ['s3:AbortMultipartUpload'], resources: objects('blobs') },
+    );
+    this.key.grantEncryptDecrypt(grantee);
+  }
 }

@@ -110,7 +110,8 @@ export class ReplicaData extends Construct {
   }
 
   /** Read what the mirror serves from the bucket replica, the pointer from the table replica, decrypt both. */
-  grantMirror(_scope: Construct, grantee: Grantable, _securityGroup: SecurityGroup): void {
+  grantMirror(_scope: Construct, grantee: Grantable, _securityGroup: SecurityGroup, options: { readonly pullThrough?: boolean } = {}): void {
+    if (options.pullThrough) throw new Error('the standby serves the DR replica, which only replication writes: it never pulls through');
     grantee.addToPolicy(...BottleStore.serveStatements(this.bucketArn), {
       sid: 'ReadState',
       actions: ['dynamodb:GetItem'],

@@ -103,6 +103,31 @@ export function byteBudgetFromEnv(env: Readonly<Record<string, string | undefine
   return bytes;
 }
 
+/**
+ * Pull-through in the mirror service (issue #24). The stack sets these only for an
+ * environment with `HBS_<ENV>_PULL_THROUGH=true`; unset, the mirror never fetches.
+ */
+export const PULL_THROUGH_ENV = {
+  /** `true` turns it on; unset or `false`, off; anything else stops the mirror at start. */
+  enabled: 'HBS_PULL_THROUGH',
+  /** The registry's origin. Unset: `SYNC_DEFAULTS.registryUrl` (https://ghcr.io). */
+  registryUrl: 'HBS_REGISTRY_URL',
+  /** Fetches at once per task. Unset: `SERVE_DEFAULTS.maxPulls`. */
+  maxPulls: 'HBS_MAX_PULLS',
+} as const;
+
+/** Pull-through's settings in `env`, or undefined when it is off; a malformed value fails fast, naming its variable. */
+export function pullThroughFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): { registryUrl: string; maxPulls: number } | undefined {
+  const enabled = env[PULL_THROUGH_ENV.enabled];
+  if (enabled === undefined || enabled === '' || enabled === 'false') return undefined;
+  if (enabled !== 'true') throw new ConfigurationError(`${PULL_THROUGH_ENV.enabled} must be "true" or "false", not ${JSON.stringify(enabled)}`);
+  const maxPulls = env[PULL_THROUGH_ENV.maxPulls];
+  return {
+    registryUrl: env[PULL_THROUGH_ENV.registryUrl] || SYNC_DEFAULTS.registryUrl,
+    maxPulls: maxPulls ? positiveInteger(maxPulls, PULL_THROUGH_ENV.maxPulls) : SERVE_DEFAULTS.maxPulls,
+  };
+}
+
 /** The mirror service reads the store, the table and its cache user, and reports its own figures as EMF. */
 export const MIRROR_SERVICE_ENV = {
   environment: SYNC_ENV.environment,
@@ -261,4 +286,6 @@ export const CACHE_KEY_PREFIXES = {
   byteBudget: 'ratelimit:bytes:',
   /** Per-upstream-host circuit breaker of the sync workloads. */
   breaker: 'breaker:',
+  /** The mirror tasks' own breaker for pull-through (issue #24): in the mirror's cache user's keyspace, shared by its tasks. */
+  pullBreaker: 'ratelimit:breaker:',
 } as const;

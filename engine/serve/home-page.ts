@@ -1,4 +1,5 @@
 import { createHash } from 'crypto';
+import { formatByteSize } from '../byte-size';
 import { RunRecord } from '../ports';
 
 /**
@@ -22,6 +23,8 @@ export interface HomePageView {
   readonly lastRun?: Pick<RunRecord, 'runId' | 'status' | 'startedAt' | 'finishedAt' | 'bottles'> & { readonly error?: string };
   /** The brew.env body, when a public URL is configured. */
   readonly brewEnv?: string;
+  /** Set when pull-through is on (issue #24): what it may fetch, and what it did since the server started. */
+  readonly pullThrough?: { readonly named: number; readonly pulls: number; readonly hits: number; readonly bytes: number; readonly failures: number };
   readonly now: Date;
 }
 
@@ -49,6 +52,15 @@ export function formatAge(ms: number): string {
     if (n >= 1) return `${n} ${unit}${n === 1 ? '' : 's'}`;
   }
   return 'less than a minute';
+}
+
+function pullThroughSection(p: NonNullable<HomePageView['pullThrough']>): string[] {
+  const n = (count: number, one: string) => `${count.toLocaleString('en-US')} ${one}${count === 1 ? '' : 's'}`;
+  return [
+    '<h2>Fetched on request</h2>',
+    `<p>${n(p.named, 'more bottle')} named by Homebrew's signed API can be fetched from upstream on first request, checked against the signed digest and kept.</p>`,
+    `<p>Since this server started: ${n(p.pulls, 'fetch')} (${escapeHtml(formatByteSize(p.bytes))}), ${n(p.hits, 'request')} answered from what was fetched, ${n(p.failures, 'failure')}.</p>`,
+  ];
 }
 
 export function renderHomePage(view: HomePageView): string {
@@ -104,6 +116,7 @@ export function renderHomePage(view: HomePageView): string {
       `<pre>${e(view.brewEnv ?? '')}</pre>`,
     );
   }
+  if (view.pullThrough) sections.push(...pullThroughSection(view.pullThrough));
   sections.push('<p class="muted">Casks and source builds download from their vendors and are not mirrored. Machine-readable status: <a href="/status">/status</a>.</p>');
   return [
     '<!doctype html>',

@@ -132,7 +132,7 @@ export class MirrorServer {
     this.operations = new OperationRoutes(deps, this.reply, this.metrics);
     this.clientSetup = new ClientSetupRoutes(deps.publicUrl, this.reply);
     this.brew = new BrewRoutes(this.reply, this.blobs);
-    this.home = new HomePage(deps, this.reply);
+    this.home = new HomePage(deps, this.reply, this.metrics);
     this.server = http.createServer((req, res) => this.handle(req, res));
     this.server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
     this.server.on('connection', (socket: Socket) => this.guard.admit(socket));

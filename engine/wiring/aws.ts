@@ -14,7 +14,7 @@ import { parsePublicUrl } from '../homebrew/client-settings';
 import { HOMEBREW_1_PEM } from '../homebrew/homebrew-1-key';
 import { loadPublicKey } from '../homebrew/signed-api';
 import { Logger } from '../logger';
-import { HousekeepingPolicy, RateLimiter, StateStore, byteBudgetLimit } from '../ports';
+import { CircuitBreaker, HousekeepingPolicy, RateLimiter, StateStore, byteBudgetLimit } from '../ports';
 import { ImportDeps } from '../transfer/import';
 import { WRITER_ROLES, assertWriter } from '../sync/writer';
 import { MetricSink, emfSink } from '../metrics';
@@ -23,6 +23,8 @@ import {
   IMPORT_ENV,
   byteBudgetFromEnv,
   MIRROR_SERVICE_ENV,
+  PULL_THROUGH_ENV,
+  pullThroughFromEnv,
   BREW_SYNC_ENV,
   ORCHESTRATOR_ENV,
   PROMOTED_SYNC_TASK_ENV,
@@ -42,7 +44,7 @@ import { MirrorServerDeps } from '../serve/server';
 import { DistributedDeps } from '../sync/distributed';
 import { SyncDeps } from '../sync/run-sync';
 import { DEFAULT_ROUTING, RoutingLimits } from '../sync/route';
-import { Upstream } from '../upstream/client';
+import { Upstream, refuseTarget, upstreamLimitsFromEnv } from '../upstream/client';
 import { BrewMirrorOptions } from '../brew/mirror-brew';
 import { S3Housekeeping } from '../adapters/aws/s3-housekeeping';
 import { DEFAULT_HOUSEKEEPING } from '../sync/housekeeping';
@@ -139,7 +141,12 @@ export async function awsMirrorService(log: Logger, accessLog: AccessLog, env: E
   const port = positiveInteger(config.port, MIRROR_SERVICE_ENV.port);
   const publicUrl = parsePublicUrl(config.publicUrl, MIRROR_SERVICE_ENV.publicUrl);
   const bytesPerHour = byteBudgetFromEnv(env);
-  const { s3, dynamo, limiter, byteBudget, close } = 'cacheEndpoint' in config ? await sharedLimits(config, log, env, bytesPerHour) : standbyClients(log, bytesPerHour);
+  const pull = pullThroughFromEnv(env);
+  // The standby serves the DR replica, which only replication writes.
+  if (pull && standby) throw new ConfigurationError(`${PULL_THROUGH_ENV.enabled}: the standby mirror never pulls through; unset it`);
+  const refused = pull && refuseTarget(pull.registryUrl);
+  if (refused) throw new ConfigurationError(`${PULL_THROUGH_ENV.registryUrl}: ${refused}`);
+  const { s3, dynamo, limiter, byteBudget, breaker, close } = 'cacheEndpoint' in config ? await sharedLimits(config, log, env, bytesPerHour) : standbyClients(log, bytesPerHour);
   const stores = awsStores(s3, config.bottleBucket, dynamo, config.stateTable);
   return {
     deps: {
@@ -157,6 +164,7 @@ export async function awsMirrorService(log: Logger, accessLog: AccessLog, env: E
       // lacks what the DR region wrote). A generation the mirror's own sync published passes at once.
       verifyCompleteness: true,
       publicUrl,
+      pullThrough: pull && { ...pull, upstream: new Upstream({ limits: upstreamLimitsFromEnv(env) }), breaker },
     },
     metrics: emfSink(config.environment, { namespace: config.metricsNamespace }),
     port,
@@ -165,7 +173,7 @@ export async function awsMirrorService(log: Logger, accessLog: AccessLog, env: E
   };
 }
 
-type MirrorClients = { s3: S3Client; dynamo: DynamoDBClient; limiter: RateLimiter; byteBudget: RateLimiter; close: () => void };
+type MirrorClients = { s3: S3Client; dynamo: DynamoDBClient; limiter: RateLimiter; byteBudget: RateLimiter; breaker: CircuitBreaker; close: () => void };
 
 /** The request limit and the byte budget in Valkey, so every task counts a client against one budget. */
 async function sharedLimits(config: Parameters<typeof clients>[0], log: Logger, env: Env, bytesPerHour: number): Promise<MirrorClients> {
@@ -175,13 +183,15 @@ async function sharedLimits(config: Parameters<typeof clients>[0], log: Logger, 
     dynamo,
     limiter: new RedisRateLimiter(cache, undefined, CACHE_KEY_PREFIXES.rateLimit),
     byteBudget: new RedisRateLimiter(cache, byteBudgetLimit(bytesPerHour), CACHE_KEY_PREFIXES.byteBudget),
+    // Pull-through's breaker, shared by every mirror task; under the mirror cache user's only key pattern.
+    breaker: new RedisCircuitBreaker(cache, undefined, CACHE_KEY_PREFIXES.pullBreaker),
     close: () => cache.disconnect(),
   };
 }
 
 function standbyClients(log: Logger, bytesPerHour: number): MirrorClients {
   log.info('standby: reading the DR replicas; rate limits and byte budgets are per task');
-  return { s3: new S3Client({}), dynamo: new DynamoDBClient({}), limiter: new MemoryRateLimiter(), byteBudget: memoryByteBudget(bytesPerHour), close: () => undefined };
+  return { s3: new S3Client({}), dynamo: new DynamoDBClient({}), limiter: new MemoryRateLimiter(), byteBudget: memoryByteBudget(bytesPerHour), breaker: new MemoryCircuitBreaker(), close: () => undefined };
 }
 
 /**

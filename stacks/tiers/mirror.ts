@@ -13,8 +13,8 @@ import { Network } from '../../constructs/network';
 import { Grantable } from '../../constructs/service-role';
 import { DnsAlias, EndpointHealthCheck, ManagedCertificate } from '../../constructs/mirror-domain';
 import { MirrorService } from '../../constructs/mirror-service';
-import { BYTE_BUDGET_ENV, METRICS_NAMESPACE, MIRROR_SERVICE_ENV, MIRROR_SERVICE_NODE_FLAGS } from '../../engine/runtime-config';
-import { SERVE_DEFAULTS } from '../../engine/defaults';
+import { BYTE_BUDGET_ENV, METRICS_NAMESPACE, MIRROR_SERVICE_ENV, MIRROR_SERVICE_NODE_FLAGS, PULL_THROUGH_ENV } from '../../engine/runtime-config';
+import { SERVE_DEFAULTS, SYNC_DEFAULTS } from '../../engine/defaults';
 import { NODE_MEMORY_FLAGS } from '../../engine/heap';
 
 /** Port the mirror container listens on behind the ALB. */
@@ -32,8 +32,11 @@ export interface MirrorPlatform {
 export interface MirrorData {
   /** The variables naming the store and the table (the workload's `*_ENV` contract). */
   readonly mirrorEnvironment: Record<string, string>;
-  /** Grants the task role what serving needs, and lets the tasks' security group reach the data. */
-  grantMirror(scope: Construct, role: Grantable, securityGroup: SecurityGroup): void;
+  /**
+   * Grants the task role what serving needs, and lets the tasks' security group reach the data;
+   * with `pullThrough`, also what keeping pulled objects needs (the primary's data only).
+   */
+  grantMirror(scope: Construct, role: Grantable, securityGroup: SecurityGroup, options?: { readonly pullThrough?: boolean }): void;
 }
 
 export interface MirrorTierProps {
@@ -68,6 +71,8 @@ export class MirrorTier extends AddressGroup {
     allow(this, 'mirror-to-https', { from: mirrorSg, to: { cidr: '0.0.0.0/0' }, port: 443, description: 'AWS APIs over HTTPS' });
 
     const service = config.mirrorService;
+    // The standby serves the DR replica, which only replication writes: it never pulls through.
+    const pullThrough = service.pullThrough === true && !standby;
     // No certificate given but a hosted zone: ACM issues one, validated through DNS in that zone.
     const givenCertificate = standby ? standby.certificateArn : config.certificateArn;
     const certificateArn =
@@ -108,9 +113,10 @@ export class MirrorTier extends AddressGroup {
         [MIRROR_SERVICE_ENV.publicUrl]: `https://${config.domainName}`,
         // One budget per client for every task: shared through Valkey (the standby's, per task).
         [BYTE_BUDGET_ENV]: String(service.byteBudgetPerHour ?? SERVE_DEFAULTS.byteBudgetPerHour),
+        ...(pullThrough ? { [PULL_THROUGH_ENV.enabled]: 'true', [PULL_THROUGH_ENV.registryUrl]: SYNC_DEFAULTS.registryUrl } : {}),
       },
     });
-    data.grantMirror(this, this.task.taskRole, mirrorSg);
+    data.grantMirror(this, this.task.taskRole, mirrorSg, { pullThrough });
 
     if (checked) {
       this.healthCheck = new EndpointHealthCheck(this, 'endpoint-health', {

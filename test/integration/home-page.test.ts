@@ -3,6 +3,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Browser, chromium } from 'playwright-core';
+import { MemoryCircuitBreaker } from '../../engine/adapters/local/memory-circuit-breaker';
+import { Upstream } from '../../engine/upstream/client';
 import { MemoryRateLimiter, memoryByteBudget } from '../../engine/adapters/local/memory-rate-limiter';
 import { jsonLogger } from '../../engine/logger';
 import { MirrorServer } from '../../engine/serve/server';
@@ -51,10 +53,16 @@ afterAll(async () => {
   await brew.close();
 });
 
-async function start(withBrew: boolean) {
+async function start(withBrew: boolean, pullThrough = false) {
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'home-page-'));
   const brewOptions = { gitUrl: brew.url, registryUrl: new URL(upstream.registryRoot).origin, installScriptUrl: `${upstream.apiRoot}/install.sh` };
-  const summary = await runSync(localSyncDeps(root, { log: jsonLogger({}, () => undefined) }), { apiUrl: upstream.apiRoot, publicKey: key.publicKey, brew: withBrew ? brewOptions : undefined });
+  const summary = await runSync(localSyncDeps(root, { log: jsonLogger({}, () => undefined) }), {
+    apiUrl: upstream.apiRoot,
+    publicKey: key.publicKey,
+    brew: withBrew ? brewOptions : undefined,
+    // A partial mirror: ca-certificates is left for pull-through.
+    ...(pullThrough ? { formulae: ['wget'], maxDropPercent: 100 } : {}),
+  });
   expect(summary.published).toBe(true);
   server = new MirrorServer({
     ...localStores(root),
@@ -63,6 +71,7 @@ async function start(withBrew: boolean) {
     mode: 'proxy',
     pollMs: 60_000,
     publicUrl: () => base,
+    pullThrough: pullThrough ? { upstream: new Upstream(), registryUrl: new URL(upstream.registryRoot).origin, breaker: new MemoryCircuitBreaker() } : undefined,
   });
   base = `http://127.0.0.1:${await server.listen(0, '127.0.0.1')}`;
 }
@@ -130,6 +139,18 @@ describe('the page at / in a real browser', () => {
     expect(text).toContain('This mirror serves no brew.git and install script');
     expect(text).not.toContain('/install | bash');
     expect(text).not.toContain('HOMEBREW_BREW_GIT_REMOTE');
+    expect(text).not.toContain('Fetched on request');
+    await page.close();
+  });
+
+  test('with pull-through on, a person reads what may be fetched and what was (issue #24)', async () => {
+    await start(false, true);
+    expect((await fetch(`${base}/bottles/ca-certificates-2025-01-01.all.bottle.tar.gz`)).status).toBe(200);
+    expect((await fetch(`${base}/bottles/ca-certificates-2025-01-01.all.bottle.tar.gz`)).status).toBe(200);
+    const { page, problems, text } = await open('home-page-pull-through.png');
+    expect(text).toMatch(/Fetched on request\n+1 more bottle named by Homebrew's signed API can be fetched from upstream on first request, checked against the signed digest and kept\./);
+    expect(text).toContain('Since this server started: 1 fetch (100 B), 1 request answered from what was fetched, 0 failures.');
+    expect(problems).toEqual([]);
     await page.close();
   });
 });

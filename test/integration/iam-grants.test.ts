@@ -9,6 +9,7 @@ import { S3Housekeeping } from '../../engine/adapters/aws/s3-housekeeping';
 import { DEFAULT_HOUSEKEEPING } from '../../engine/sync/housekeeping';
 import { awsStores } from '../../engine/wiring/aws';
 import { MemoryRateLimiter, memoryByteBudget } from '../../engine/adapters/local/memory-rate-limiter';
+import { MemoryCircuitBreaker } from '../../engine/adapters/local/memory-circuit-breaker';
 import { jsonLogger } from '../../engine/logger';
 import { MirrorServer } from '../../engine/serve/server';
 import { DistributedDeps, orchestrate, runLargeSync, runWorkerBatch } from '../../engine/sync/distributed';
@@ -138,8 +139,8 @@ function normalize(resource: string): string {
 }
 
 /** The (action, resource pattern) pairs a role's policy grants for the services the adapters call. */
-function grants(role: string): { action: string; pattern: string }[] {
-  const statements = synthAll().prod.data!.aws_iam_policy_document[`${role}_permissions`].statement as { actions: string[]; resources: string[] }[];
+function grants(role: string, env: NodeJS.ProcessEnv = {}): { action: string; pattern: string }[] {
+  const statements = synthAll(env).prod.data!.aws_iam_policy_document[`${role}_permissions`].statement as { actions: string[]; resources: string[] }[];
   return statements
     .flatMap((s) => s.actions.flatMap((action) => s.resources.map((resource) => ({ action, pattern: normalize(resource) }))))
     .filter(({ action }) => /^(s3|dynamodb|lambda|ecs|iam):/.test(action));
@@ -151,8 +152,8 @@ const covers = (g: { action: string; pattern: string }, need: Need) => {
   return g.action === action && glob(g.pattern).test(resource);
 };
 
-function compare(role: string, needs: Set<Need>) {
-  const granted = grants(role);
+function compare(role: string, needs: Set<Need>, env: NodeJS.ProcessEnv = {}) {
+  const granted = grants(role, env);
   return {
     uncovered: [...needs].filter((need) => !granted.some((g) => covers(g, need))).sort(),
     unused: granted.filter((g) => ![...needs].some((need) => covers(g, need))).map((g) => `${g.action} ${g.pattern}`),
@@ -165,6 +166,8 @@ let upstream: FixtureUpstream;
 const key = testSigningKey();
 const sync = new Recorder();
 const mirror = new Recorder();
+/** A mirror with pull-through on (issue #24), recorded apart: its role is the pull-through stack's. */
+const pulling = new Recorder();
 const quiet = jsonLogger({}, () => undefined);
 
 function syncDeps(table: string, dispatch = sync.controlPlane()): DistributedDeps {
@@ -187,6 +190,20 @@ const openssl = { name: 'openssl@3', version: '3.2.0', revision: 1, bottles: [{ 
 const caCertificates = { name: 'ca-certificates', version: '2023-12-12', bottles: [{ tag: 'all', bytes: randomBytes(10_000) }] };
 const wget = { name: 'wget', version: '1.25.0', bottles: [{ tag: 'arm64_sonoma', bytes: randomBytes(20_000) }] };
 const curl = { name: 'curl', version: '8.9.0', bottles: [{ tag: 'arm64_sonoma', bytes: randomBytes(30_000) }] };
+const jq = { name: 'jq', version: '1.7.1', bottles: [{ tag: 'arm64_sonoma', bytes: randomBytes(25_000) }] };
+
+/** The status of a complete response, or `cut` for one that ended early (a pull whose body failed its check). */
+function getToClose(url: string): Promise<number | 'cut'> {
+  return new Promise((resolve) => {
+    http
+      .get(url, { agent: false }, (res) => {
+        res.resume();
+        res.on('error', () => undefined);
+        res.on('close', () => resolve(res.complete ? res.statusCode! : 'cut'));
+      })
+      .on('error', () => resolve('cut'));
+  });
+}
 const options = (limits = DEFAULT_ROUTING) => ({ apiUrl: upstream.apiRoot, publicKey: key.publicKey, limits });
 
 function get(url: string, method = 'GET'): Promise<number> {
@@ -285,6 +302,37 @@ beforeAll(async () => {
       await server.stop();
     }
   }
+
+  // Pull-through (issue #24): a partial generation, then a mirror that pulls a bottle and its index from outside it:
+  // once corrupt (the multipart upload is aborted), then whole (streamed through), then redirected like any other.
+  publishApi(upstream, [openssl, caCertificates, wget, jq], key.privateKey);
+  // The subset drops most of the published bottles: that is the point here, so the drop gate is lifted.
+  expect(await orchestrate(deps, { ...options(), formulae: ['openssl@3'], maxDropPercent: 100 })).toMatchObject({ outcome: 'finalized' });
+  const jqSha = createHash('sha256').update(jq.bottles[0].bytes).digest('hex');
+  upstream.injectFaults(jqSha, ['corrupt']);
+  const pullStores = awsStores(pulling.attach(s3.newClient()), s3.bucket, pulling.attach(dynamo.newClient()), 'prod-brew-state');
+  const puller = new MirrorServer({
+    ...pullStores,
+    log: quiet,
+    limiter: new MemoryRateLimiter(), byteBudget: memoryByteBudget(),
+    mode: 'redirect',
+    presign: (sha256, expiresIn) => {
+      pulling.needs.add(`s3:GetObject BUCKET/blobs/sha256/${sha256}`);
+      return pullStores.blobs.presign(sha256, expiresIn);
+    },
+    pollMs: 60_000,
+    pullThrough: { upstream: new Upstream(), registryUrl: new URL(upstream.registryRoot).origin, breaker: new MemoryCircuitBreaker() },
+  });
+  const pullPort = await puller.listen(0, '127.0.0.1');
+  try {
+    const bottle = `http://127.0.0.1:${pullPort}/bottles/jq-1.7.1.arm64_sonoma.bottle.tar.gz`;
+    expect(await getToClose(bottle)).toBe('cut'); // the body failed its digest
+    expect(await getToClose(bottle)).toBe(200); // streamed through and kept
+    expect(await getToClose(bottle)).toBe(302); // from the store
+    expect(await getToClose(`http://127.0.0.1:${pullPort}/v2/homebrew/core/jq/manifests/1.7.1`)).toBe(200);
+  } finally {
+    await puller.stop();
+  }
 }, 120_000);
 
 afterAll(async () => {
@@ -295,7 +343,7 @@ afterAll(async () => {
 
 describe('IAM grants match what the adapters send (prod stack)', () => {
   test('every command the adapters sent is mapped to its IAM action', () => {
-    expect([...sync.unmapped, ...mirror.unmapped]).toEqual([]);
+    expect([...sync.unmapped, ...mirror.unmapped, ...pulling.unmapped]).toEqual([]);
     // The flows above exercised every adapter path that needs a distinct permission.
     expect([...sync.needs].map((n) => n.split(' ')[0])).toEqual(
       expect.arrayContaining(['s3:AbortMultipartUpload', 's3:PutObjectTagging', 's3:GetObjectTagging', 's3:ListBucket', 'dynamodb:DeleteItem', 'ecs:RunTask', 'lambda:InvokeFunction']),
@@ -322,6 +370,18 @@ describe('IAM grants match what the adapters send (prod stack)', () => {
     expect(uncovered).toEqual([]);
     expect(unused).toEqual([]);
     expect([...mirror.needs].filter((n) => !n.startsWith('s3:GetObject ') && !n.startsWith('s3:ListBucket ') && n !== 'dynamodb:GetItem TABLE')).toEqual([]);
+  });
+
+  test('mirror task role with pull-through on: grants cover its reads and the writes of what it pulled, nothing more (issue #24)', () => {
+    const { uncovered, unused } = compare('mirror_task_task_role', pulling.needs, { HBS_PROD_PULL_THROUGH: 'true' });
+    expect(uncovered).toEqual([]);
+    expect(unused).toEqual([]);
+    const writes = [...pulling.needs].filter((n) => !n.startsWith('s3:GetObject ') && !n.startsWith('s3:ListBucket ') && n !== 'dynamodb:GetItem TABLE');
+    expect(writes.map((n) => n.replace(/[0-9a-f]{64}/, '<sha>')).sort()).toEqual([
+      's3:AbortMultipartUpload BUCKET/blobs/sha256/<sha>',
+      's3:PutObject BUCKET/blobs/sha256/<sha>',
+      's3:PutObject BUCKET/manifests/jq/1.7.1',
+    ]);
   });
 
   test('each role names the data key once, with the union of what its grants need', () => {

@@ -1,7 +1,7 @@
 import { ConfigurationError, errorKind } from '../../engine/errors';
 import * as fs from 'fs';
 import * as path from 'path';
-import { BREW_SYNC_ENV, BYTE_BUDGET_ENV, MIRROR_SERVICE_ENV, ORCHESTRATOR_ENV, STANDBY_MIRROR_SERVICE_ENV, brewSyncEnvironment } from '../../engine/runtime-config';
+import { BREW_SYNC_ENV, BYTE_BUDGET_ENV, MIRROR_SERVICE_ENV, ORCHESTRATOR_ENV, PULL_THROUGH_ENV, STANDBY_MIRROR_SERVICE_ENV, brewSyncEnvironment, pullThroughFromEnv } from '../../engine/runtime-config';
 import { awsMirrorService, brewFromEnv, routingFromEnv } from '../../engine/wiring/aws';
 import { jsonLogger } from '../../engine/logger';
 
@@ -34,11 +34,29 @@ describe('AWS wiring reads its configuration strictly', () => {
     [MIRROR_SERVICE_ENV.publicUrl, 'https://bottles.acme.dev/x y', /HBS_PUBLIC_URL=.* must be an http\(s\) URL without/],
     [BYTE_BUDGET_ENV, '20 gigs', /HBS_BYTE_BUDGET_PER_HOUR must be a size such as 20G, not "20 gigs"/],
     [BYTE_BUDGET_ENV, '0', /HBS_BYTE_BUDGET_PER_HOUR must be a size such as 20G, not "0"/],
+    [PULL_THROUGH_ENV.enabled, 'yes', /HBS_PULL_THROUGH must be "true" or "false", not "yes"/],
   ])('%s=%p fails fast as a configuration error', async (variable, value, message) => {
     const failure = awsMirrorService(quiet, () => undefined, { ...mirrorEnv, [variable]: value });
     await expect(failure).rejects.toThrow(message);
     await expect(failure).rejects.toBeInstanceOf(ConfigurationError);
     expect(errorKind(await failure.catch((e) => e))).toBe('usage');
+  });
+
+  test.each([
+    [PULL_THROUGH_ENV.maxPulls, '0', /HBS_MAX_PULLS must be a positive integer/],
+    [PULL_THROUGH_ENV.registryUrl, 'http://ghcr.io', /HBS_REGISTRY_URL: refusing plain http outside loopback/],
+    [PULL_THROUGH_ENV.registryUrl, 'https://169.254.169.254', /HBS_REGISTRY_URL: refusing link-local or metadata address 169\.254\.169\.254/],
+  ])('with pull-through on, %s=%p fails fast (issue #24)', async (variable, value, message) => {
+    const failure = awsMirrorService(quiet, () => undefined, { ...mirrorEnv, [PULL_THROUGH_ENV.enabled]: 'true', [variable]: value });
+    await expect(failure).rejects.toThrow(message);
+    await expect(failure).rejects.toBeInstanceOf(ConfigurationError);
+  });
+
+  test('pull-through settings: off unless "true"; on, the registry defaults to ghcr.io and the cap to 8', () => {
+    expect(pullThroughFromEnv({})).toBeUndefined();
+    expect(pullThroughFromEnv({ [PULL_THROUGH_ENV.enabled]: 'false', [PULL_THROUGH_ENV.maxPulls]: 'many' })).toBeUndefined();
+    expect(pullThroughFromEnv({ [PULL_THROUGH_ENV.enabled]: 'true' })).toEqual({ registryUrl: 'https://ghcr.io', maxPulls: 8 });
+    expect(pullThroughFromEnv({ [PULL_THROUGH_ENV.enabled]: 'true', [PULL_THROUGH_ENV.maxPulls]: '3', [PULL_THROUGH_ENV.registryUrl]: 'https://registry.internal' })).toEqual({ registryUrl: 'https://registry.internal', maxPulls: 3 });
   });
 
   test('a missing variable is named', async () => {
@@ -99,6 +117,12 @@ describe('AWS wiring reads its configuration strictly', () => {
       await expect(awsMirrorService(quiet, () => undefined, primaryWithoutCache)).rejects.toThrow(
         'missing required environment variable(s): HBS_CACHE_ENDPOINT, HBS_CACHE_PORT, HBS_CACHE_USER, HBS_CACHE_REPLICATION_GROUP',
       );
+    });
+
+    test('never pulls through: it serves the DR replica, which only replication writes (issue #24)', async () => {
+      const refused = awsMirrorService(quiet, () => undefined, { ...standbyEnv, [PULL_THROUGH_ENV.enabled]: 'true' });
+      await expect(refused).rejects.toThrow('HBS_PULL_THROUGH: the standby mirror never pulls through; unset it');
+      await expect(refused).rejects.toBeInstanceOf(ConfigurationError);
     });
 
     test('a value other than "true" is refused, and a missing variable is named', async () => {

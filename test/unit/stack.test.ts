@@ -17,7 +17,7 @@ import { EnvironmentName } from '../../config/environment-config';
 import { loadEnvironmentConfig } from '../../config/load-environment';
 import { MirrorStack } from '../../stacks/mirror-stack';
 import { KEEP_ALIVE_TIMEOUT_MS } from '../../engine/serve/server';
-import { BYTE_BUDGET_ENV, CACHE_KEY_PREFIXES } from '../../engine/runtime-config';
+import { BYTE_BUDGET_ENV, CACHE_KEY_PREFIXES, PULL_THROUGH_ENV } from '../../engine/runtime-config';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 const synth = (name: EnvironmentName): string => Testing.synth(new MirrorStack(Testing.app(), loadEnvironmentConfig(name, {})));
@@ -101,6 +101,36 @@ describe('per-client byte budget (#25 fault 12)', () => {
     const users = parsed('prod').resource.aws_elasticache_user;
     expect(users.cache_user_mirror.access_string).toBe(`on ~${CACHE_KEY_PREFIXES.rateLimit}* +@all -@dangerous`);
     expect(CACHE_KEY_PREFIXES.byteBudget.startsWith(CACHE_KEY_PREFIXES.rateLimit)).toBe(true);
+  });
+});
+
+describe('pull-through (issue #24)', () => {
+  const pulling = JSON.parse(Testing.synth(new MirrorStack(Testing.app(), loadEnvironmentConfig('prod', { HBS_PROD_PULL_THROUGH: 'true' }))));
+  const envOf = (json: any) =>
+    Object.fromEntries(JSON.parse(json.resource.aws_ecs_task_definition.mirror_task_task.container_definitions)[0].environment.map((e: any) => [e.name, e.value]));
+  const statements = (json: any) => json.data.aws_iam_policy_document.mirror_task_task_role_permissions.statement as { sid: string; actions: string[]; resources: string[] }[];
+
+  test('off by default: no setting reaches the tasks and the role writes nothing', () => {
+    for (const name of ['dev', 'staging', 'prod'] as const) {
+      expect(envOf(parsed(name))).not.toHaveProperty(PULL_THROUGH_ENV.enabled);
+      expect(statements(parsed(name)).flatMap((s) => s.actions).filter((a) => !/^(s3:GetObject|s3:ListBucket|dynamodb:GetItem|kms:Decrypt|kms:DescribeKey|elasticache:Connect)$/.test(a))).toEqual([]);
+    }
+  });
+
+  test('HBS_<ENV>_PULL_THROUGH=true: the tasks pull from ghcr.io and may write only blobs/ and manifests/', () => {
+    expect(envOf(pulling)).toMatchObject({ [PULL_THROUGH_ENV.enabled]: 'true', [PULL_THROUGH_ENV.registryUrl]: 'https://ghcr.io' });
+    const writes = statements(pulling).filter((s) => s.actions.some((a) => a.startsWith('s3:') && a !== 's3:GetObject' && a !== 's3:ListBucket'));
+    expect(writes.map((s) => [s.sid, s.actions, s.resources.map((r) => r.replace(/^.*\}\//, ''))])).toEqual([
+      ['KeepPulledObjects', ['s3:PutObject'], ['blobs/sha256/*', 'manifests/*']],
+      ['AbortPulledUploads', ['s3:AbortMultipartUpload'], ['blobs/sha256/*']],
+    ]);
+    // SSE-KMS writes need the data key's GenerateDataKey as well.
+    expect(statements(pulling).find((s) => s.sid === 'UseDataKey')!.actions).toEqual(expect.arrayContaining(['kms:Decrypt', 'kms:GenerateDataKey']));
+    expect(() => loadEnvironmentConfig('prod', { HBS_PROD_PULL_THROUGH: 'yes' })).toThrow('HBS_PROD_PULL_THROUGH="yes" must be true or false');
+  });
+
+  test("the breaker's keys sit under the prefix the mirror's cache user may touch", () => {
+    expect(CACHE_KEY_PREFIXES.pullBreaker.startsWith(CACHE_KEY_PREFIXES.rateLimit)).toBe(true);
   });
 });
 

@@ -3,6 +3,7 @@ import { StateStore } from '../../ports';
 import { HOME_PAGE_CSP, renderHomePage } from '../home-page';
 import { Exchange, ReplyWriter, SECURITY_HEADERS } from '../reply';
 import { publicReason } from './operations';
+import { ServerMetrics } from '../metrics';
 
 /** The security headers, with a CSP that lets the page's own style sheet apply (and nothing else). */
 const PAGE_HEADERS: readonly string[] = (() => {
@@ -16,8 +17,9 @@ const PAGE_HEADERS: readonly string[] = (() => {
 /** `/`: the page for people (`home-page.ts`), from the request's generation and the latest run. */
 export class HomePage {
   constructor(
-    private readonly deps: { readonly state: StateStore; readonly publicUrl?: string | (() => string) },
+    private readonly deps: { readonly state: StateStore; readonly publicUrl?: string | (() => string); readonly pullThrough?: unknown },
     private readonly reply: ReplyWriter,
+    private readonly metrics: ServerMetrics,
   ) {}
 
   async page(x: Exchange): Promise<void> {
@@ -39,6 +41,7 @@ export class HomePage {
         installScript: snapshot.brew?.installScript !== undefined,
       },
       lastRun: run && { ...run, error: run.error === undefined ? undefined : publicReason(run.error) },
+      pullThrough: this.deps.pullThrough ? { ...this.metrics.pullThrough, named: snapshot?.named?.byName.size ?? 0 } : undefined,
     });
     this.reply.respond(x, 200, PAGE_HEADERS.concat('content-length', String(Buffer.byteLength(html))), html);
   }
