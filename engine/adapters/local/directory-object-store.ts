@@ -36,8 +36,9 @@ export class DirectoryObjectStore implements ObjectStore {
 
   async putObject(key: string, body: Buffer): Promise<void> {
     const target = this.pathOf(key);
-    await fs.mkdir(path.dirname(target), { recursive: true });
-    const partial = path.join(path.dirname(target), `.partial-${randomUUID()}`);
+    const dir = path.dirname(target);
+    await fs.mkdir(dir, { recursive: true });
+    const partial = path.join(dir, `.partial-${randomUUID()}`);
     try {
       await fs.writeFile(partial, body, { flag: 'wx' });
       await fs.rename(partial, target);
