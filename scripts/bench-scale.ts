@@ -45,10 +45,13 @@ function get(port: number, requestPath: string, headers: Record<string, string> 
   });
 }
 
-/** `bottles serve` on the synced store: RSS once it has served the API (plain and gzip), packages files, manifests and bottles. */
-async function measureServe(formulae: Formula[]): Promise<{ rssMiB: number; peakMiB: number; startSeconds: number }> {
+/**
+ * `bottles serve` on a synced store: RSS once it has served the API (plain and gzip), packages files,
+ * manifests and bottles. With `--pull-through` on a partial mirror, those bottles and manifests are pulled.
+ */
+async function measureServe(formulae: Formula[], storeDir = store, extra: string[] = []): Promise<{ rssMiB: number; peakMiB: number; startSeconds: number }> {
   const started = process.hrtime.bigint();
-  const proc = launch(binary, ['serve', '--store', store, '--port', '0', '--rate-limit', '1000000', '--burst', '1000000']);
+  const proc = launch(binary, ['serve', '--store', storeDir, '--port', '0', '--rate-limit', '1000000', '--burst', '1000000', ...extra]);
   proc.stderr.resume();
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
@@ -134,6 +137,14 @@ async function main(): Promise<void> {
   line('bottles serve: RSS serving the generation', `${serve.rssMiB.toFixed(0)} MiB`, `≤ ${BUDGETS.serveRss} MB`, serve.rssMiB * 1.048576 <= BUDGETS.serveRss);
   line('bottles serve: peak RSS', `${serve.peakMiB.toFixed(0)} MiB`, '');
   line('bottles serve: start to listening', `${serve.startSeconds.toFixed(1)} s`, '');
+
+  // Pull-through (issue #24): a one-formula mirror whose server holds every other bottle the signed API names.
+  const partial = path.join(work, 'partial');
+  const subset = await run(['sync', '--store', partial, '--api-url', upstream.apiRoot, '--public-key', pemFile, '--without-brew', '--json', '--formulae', formulae[500].name]);
+  if (subset.code !== 0) throw new Error(`partial sync failed: ${subset.stderr}`);
+  const pulling = await measureServe(formulae, partial, ['--pull-through', '--registry-url', new URL(upstream.registryRoot).origin]);
+  line('serve --pull-through, 1-formula mirror: RSS', `${pulling.rssMiB.toFixed(0)} MiB`, `≤ ${BUDGETS.serveRss} MB`, pulling.rssMiB * 1.048576 <= BUDGETS.serveRss);
+  line('  (after pulling 200 bottles and 200 indexes)', `${pulling.peakMiB.toFixed(0)} MiB peak`, '');
 }
 
 
