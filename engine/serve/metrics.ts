@@ -25,6 +25,11 @@ export interface MirrorTotals {
 }
 
 /** Counters updated on every request, so observe() does no string building and no allocation once a route is known. */
+/** One metric in Prometheus's text format: its HELP, its TYPE and its value. */
+function metric(name: string, type: 'counter' | 'gauge', help: string, value: number): string[] {
+  return [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name} ${value}`];
+}
+
 export class ServerMetrics {
   private readonly routes = new Map<string, RouteStats>();
   private bytesServed = 0;
@@ -111,51 +116,21 @@ export class ServerMetrics {
     }
     const total = this.hits + this.misses;
     lines.push(
-      '# HELP mirror_bytes_served_total Response body bytes sent.',
-      '# TYPE mirror_bytes_served_total counter',
-      `mirror_bytes_served_total ${this.bytesServed}`,
-      '# HELP mirror_lookup_hit_ratio Share of lookups the published generation could answer.',
-      '# TYPE mirror_lookup_hit_ratio gauge',
-      `mirror_lookup_hit_ratio ${total === 0 ? 1 : this.hits / total}`,
-      '# HELP mirror_open_connections Client connections open now.',
-      '# TYPE mirror_open_connections gauge',
-      `mirror_open_connections ${this.openConnections}`,
-      '# HELP mirror_connections_refused_total Connections refused with 503 over the total or per-client cap.',
-      '# TYPE mirror_connections_refused_total counter',
-      `mirror_connections_refused_total ${this.connectionsRefused}`,
-      '# HELP mirror_downloads_stalled_total Downloads cut because the client stopped reading.',
-      '# TYPE mirror_downloads_stalled_total counter',
-      `mirror_downloads_stalled_total ${this.downloadsStalled}`,
-      '# HELP mirror_bytes_handed_out_total Blob bytes charged to clients: the sizes of blobs redirected to, and the blob bytes streamed.',
-      '# TYPE mirror_bytes_handed_out_total counter',
-      `mirror_bytes_handed_out_total ${this.bytesHandedOut}`,
-      '# HELP mirror_byte_budget_refusals_total Blob requests refused with 429 because the client had spent its byte budget.',
-      '# TYPE mirror_byte_budget_refusals_total counter',
-      `mirror_byte_budget_refusals_total ${this.byteBudgetRefused}`,
-      '# HELP mirror_pull_through_pulls_total Upstream fetches pull-through made (bottles and image indexes the signed API names).',
-      '# TYPE mirror_pull_through_pulls_total counter',
-      `mirror_pull_through_pulls_total ${this.pullThrough.pulls}`,
-      '# HELP mirror_pull_through_shared_total Requests that waited for a pull already running instead of fetching again.',
-      '# TYPE mirror_pull_through_shared_total counter',
-      `mirror_pull_through_shared_total ${this.pullThrough.shared}`,
-      '# HELP mirror_pull_through_hits_total Requests for pulled objects answered from the store.',
-      '# TYPE mirror_pull_through_hits_total counter',
-      `mirror_pull_through_hits_total ${this.pullThrough.hits}`,
-      '# HELP mirror_pull_through_bytes_total Bytes pull-through fetched, checked and kept.',
-      '# TYPE mirror_pull_through_bytes_total counter',
-      `mirror_pull_through_bytes_total ${this.pullThrough.bytes}`,
-      '# HELP mirror_pull_through_failures_total Pulls that failed: upstream errors, deadlines, digest mismatches, an open breaker.',
-      '# TYPE mirror_pull_through_failures_total counter',
-      `mirror_pull_through_failures_total ${this.pullThrough.failures}`,
-      '# HELP mirror_pull_through_busy_total Pulls refused with 503 because the fetch cap was reached.',
-      '# TYPE mirror_pull_through_busy_total counter',
-      `mirror_pull_through_busy_total ${this.pullThrough.busy}`,
-      '# HELP mirror_pull_through_active Pull-through fetches running now.',
-      '# TYPE mirror_pull_through_active gauge',
-      `mirror_pull_through_active ${this.pullsActive()}`,
-      '# HELP mirror_access_log_dropped_lines_total Access-log lines dropped because the log reader fell behind.',
-      '# TYPE mirror_access_log_dropped_lines_total counter',
-      `mirror_access_log_dropped_lines_total ${this.accessLogDropped()}`,
+      ...metric('mirror_bytes_served_total', 'counter', 'Response body bytes sent.', this.bytesServed),
+      ...metric('mirror_lookup_hit_ratio', 'gauge', 'Share of lookups the published generation could answer.', total === 0 ? 1 : this.hits / total),
+      ...metric('mirror_open_connections', 'gauge', 'Client connections open now.', this.openConnections),
+      ...metric('mirror_connections_refused_total', 'counter', 'Connections refused with 503 over the total or per-client cap.', this.connectionsRefused),
+      ...metric('mirror_downloads_stalled_total', 'counter', 'Downloads cut because the client stopped reading.', this.downloadsStalled),
+      ...metric('mirror_bytes_handed_out_total', 'counter', 'Blob bytes charged to clients: the sizes of blobs redirected to, and the blob bytes streamed.', this.bytesHandedOut),
+      ...metric('mirror_byte_budget_refusals_total', 'counter', 'Blob requests refused with 429 because the client had spent its byte budget.', this.byteBudgetRefused),
+      ...metric('mirror_pull_through_pulls_total', 'counter', 'Upstream fetches pull-through made (bottles and image indexes the signed API names).', this.pullThrough.pulls),
+      ...metric('mirror_pull_through_shared_total', 'counter', 'Requests that waited for a pull already running instead of fetching again.', this.pullThrough.shared),
+      ...metric('mirror_pull_through_hits_total', 'counter', 'Requests for pulled objects answered from the store.', this.pullThrough.hits),
+      ...metric('mirror_pull_through_bytes_total', 'counter', 'Bytes pull-through fetched, checked and kept.', this.pullThrough.bytes),
+      ...metric('mirror_pull_through_failures_total', 'counter', 'Pulls that failed: upstream errors, deadlines, digest mismatches, an open breaker.', this.pullThrough.failures),
+      ...metric('mirror_pull_through_busy_total', 'counter', 'Pulls refused with 503 because the fetch cap was reached.', this.pullThrough.busy),
+      ...metric('mirror_pull_through_active', 'gauge', 'Pull-through fetches running now.', this.pullsActive()),
+      ...metric('mirror_access_log_dropped_lines_total', 'counter', 'Access-log lines dropped because the log reader fell behind.', this.accessLogDropped()),
       '# HELP mirror_generation_age_seconds Age of the published generation being served.',
       '# TYPE mirror_generation_age_seconds gauge',
     );

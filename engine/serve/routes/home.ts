@@ -4,6 +4,7 @@ import { HOME_PAGE_CSP, renderHomePage } from '../home-page';
 import { Exchange, ReplyWriter, SECURITY_HEADERS } from '../reply';
 import { publicReason } from './operations';
 import { ServerMetrics } from '../metrics';
+import type { PullThroughOptions } from '../pull-through';
 
 /** The security headers, with a CSP that lets the page's own style sheet apply (and nothing else). */
 const PAGE_HEADERS: readonly string[] = (() => {
@@ -17,7 +18,7 @@ const PAGE_HEADERS: readonly string[] = (() => {
 /** `/`: the page for people (`home-page.ts`), from the request's generation and the latest run. */
 export class HomePage {
   constructor(
-    private readonly deps: { readonly state: StateStore; readonly publicUrl?: string | (() => string); readonly pullThrough?: unknown },
+    private readonly deps: { readonly state: StateStore; readonly publicUrl?: string | (() => string); readonly pullThrough?: PullThroughOptions },
     private readonly reply: ReplyWriter,
     private readonly metrics: ServerMetrics,
   ) {}

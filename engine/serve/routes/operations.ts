@@ -2,6 +2,7 @@ import { apiKey } from '../../store-layout';
 import { ObjectStore, RateLimiter, StateStore } from '../../ports';
 import { ServerMetrics } from '../metrics';
 import { Exchange, JSON_NO_STORE, ReplyWriter } from '../reply';
+import type { PullThroughOptions } from '../pull-through';
 
 /**
  * A run's failure reason fit for a public page: URLs keep only their origin
@@ -19,7 +20,7 @@ export interface OperationDeps {
   readonly state: StateStore;
   readonly limiter: RateLimiter;
   /** Set when pull-through is on: `/status` then reports its counters. */
-  readonly pullThrough?: unknown;
+  readonly pullThrough?: PullThroughOptions;
 }
 
 /** What operators and load balancers ask: `/health`, `/health/detailed`, `/metrics`, `/status`. */
