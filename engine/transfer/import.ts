@@ -204,7 +204,7 @@ class EntryImporter {
   private async readEntries(): Promise<{ blobs: number; alreadyStored: number; bytes: number }> {
     const apiPrefix = `${STORE_PREFIXES.api}${this.manifest.generation.generation}/`;
     for (const entry of this.manifest.entries) {
-      if (this.options.signal?.aborted) throw new BundleError('interrupted: nothing was published; run the import again to resume');
+      this.stopIfInterrupted();
       const header = await readHeader(this.reader);
       if (!header) throw new BundleError(`the bundle ends before ${entry.path}: it is incomplete`);
       if (header.path !== entry.path || header.size !== entry.size) {
@@ -226,7 +226,13 @@ class EntryImporter {
     this.passGates();
     if ((await readHeader(this.reader)) !== undefined) throw new BundleError('the bundle holds more files than its manifest lists');
     await this.behind.drain();
+    // An interruption after the last entry still publishes nothing: the caller asked to stop before the publish.
+    this.stopIfInterrupted();
     return this.stats;
+  }
+
+  private stopIfInterrupted(): void {
+    if (this.options.signal?.aborted) throw new BundleError('interrupted: nothing was published; run the import again to resume');
   }
 
   private async file(entry: BundleEntry, body: Buffer, apiPrefix: string): Promise<void> {

@@ -319,6 +319,19 @@ describe('bad input changes nothing that is served (issue #23)', () => {
     expect(resumed.bytes.stored).toBeLessThan(big.length);
   });
 
+  test('an interruption after the last file is read still publishes nothing', async () => {
+    const fresh = emptyStore();
+    const { stdout } = await run('tar', ['-xOf', full1, 'bundle.json']);
+    const files = (JSON.parse(stdout) as { entries: unknown[] }).entries.length;
+    const interrupt = new AbortController();
+    let reports = 0;
+    // One progress report per file: the last comes after the last file, with only the end-of-bundle blocks left.
+    const onProgress = () => ++reports === files && interrupt.abort();
+    await expect(importInto(fresh, [full1], { signal: interrupt.signal, onProgress })).rejects.toThrow('interrupted: nothing was published');
+    expect(reports).toBe(files);
+    expect(await localStores(fresh).state.getPublished()).toBeUndefined();
+  });
+
   test('a bundle signed with another key is refused', async () => {
     await expect(importInto(store, [newer], { publicKey: otherKey.publicKey })).rejects.toThrow(/signature does not verify/);
   });
