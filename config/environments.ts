@@ -42,8 +42,8 @@ const prodAlarms: AlarmThresholds = {
   storeBytesDownloadedPerHour: 200 * GIB,
   // Weekly runs keep the generation at most ~7 days old; 8 days means a run was missed.
   freshnessMaxAgeSeconds: 8 * DAY_SECONDS,
-  // prod and its standby (the account's bill): about $928 at the cost script's assumptions.
-  monthlyCostUsd: 1100,
+  // prod and its standby (the account's bill): about $1,019 at the cost script's assumptions.
+  monthlyCostUsd: 1200,
 };
 
 /** Example defaults. Synthesis works with them; deployment needs real values. */
@@ -186,7 +186,7 @@ export const BASE_ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
       redisCpuPercent: 90,
       redisMemoryPercent: 90,
       storeBytesDownloadedPerHour: 20 * GIB,
-      monthlyCostUsd: 150,
+      monthlyCostUsd: 175,
     },
   },
 };

@@ -12,6 +12,7 @@ import { RouteTableAssociation } from '@cdktf/provider-aws/lib/route-table-assoc
 import { Subnet } from '@cdktf/provider-aws/lib/subnet';
 import { Vpc } from '@cdktf/provider-aws/lib/vpc';
 import { VpcEndpoint } from '@cdktf/provider-aws/lib/vpc-endpoint';
+import { InterfaceEndpoints } from './interface-endpoints';
 import { ServiceRole } from './service-role';
 import { ctx } from './environment-context';
 
@@ -26,8 +27,9 @@ export interface NetworkProps {
 /**
  * A three-AZ VPC: public subnets for the ALB and NAT gateways, private subnets
  * for everything else, gateway endpoints so S3 and DynamoDB traffic (the bulk
- * of bottle bytes) bypasses NAT, flow logs, and a default security group that
- * allows nothing (CKV2_AWS_12).
+ * of bottle bytes) bypasses NAT, interface endpoints for what a Fargate task
+ * needs to start (ECR, CloudWatch Logs), flow logs, and a default security
+ * group that allows nothing (CKV2_AWS_12).
  */
 export class Network extends Construct {
   public readonly vpc: Vpc;
@@ -36,6 +38,8 @@ export class Network extends Construct {
   public readonly natGatewayCount: number;
   /** The S3 and DynamoDB gateway endpoints' prefix lists: a security group that may reach only those AWS APIs names them. */
   public readonly gatewayPrefixListIds: { readonly s3: string; readonly dynamodb: string };
+  /** ECR's and CloudWatch Logs' interface endpoints: a task whose 443 egress names their group needs no route out. */
+  public readonly awsApis: InterfaceEndpoints;
 
   constructor(scope: Construct, id: string, props: NetworkProps) {
     super(scope, id);
@@ -64,6 +68,12 @@ export class Network extends Construct {
     });
     const { subnets: privateSubnets, routeTables } = this.privateSubnets(props, natGateways);
     this.gatewayPrefixListIds = this.gatewayEndpoints(routeTables);
+    // As many AZs as NAT gateways, for the same reason: one per AZ survives an AZ's loss; one in all is cheaper.
+    this.awsApis = new InterfaceEndpoints(this, 'aws-apis', {
+      vpcId: this.vpc.id,
+      subnetIds: privateSubnets.slice(0, this.natGatewayCount).map((s) => s.id),
+      clientCidrs: privateSubnets.map((s) => s.cidrBlock),
+    });
     this.flowLogs();
     this.publicSubnetIds = publicSubnets.map((s) => s.id);
     this.privateSubnetIds = privateSubnets.map((s) => s.id);

@@ -22,6 +22,8 @@ export const PRICES = {
   natGatewayHour: 0.045,
   natGatewayGb: 0.045,
   publicIpv4Hour: 0.005,
+  /** An interface VPC endpoint, per AZ it has a network interface in. */
+  interfaceEndpointAzHour: 0.01,
   albHour: 0.0225,
   albLcuHour: 0.008,
   fargateVcpuHour: 0.04048,
@@ -93,6 +95,9 @@ export function estimate(json: Synthesized, usage: Usage): Line[] {
   add('NAT gateways', `${nat} × ${h} h`, nat * h * p.natGatewayHour);
   add('NAT data processing (upstream sync)', `${usage.syncGb} GB`, nat > 0 ? usage.syncGb * p.natGatewayGb : 0);
   add('Public IPv4 addresses (NAT)', `${count(json, 'aws_eip')} × ${h} h`, count(json, 'aws_eip') * h * p.publicIpv4Hour);
+  const interfaces = all(json, 'aws_vpc_endpoint').filter((e) => e.vpc_endpoint_type === 'Interface');
+  const endpointAzs = interfaces.reduce((n, e) => n + (e.subnet_ids?.length ?? 0), 0);
+  add('VPC interface endpoints (ECR, CloudWatch Logs)', `${interfaces.length} × ${endpointAzs / Math.max(interfaces.length, 1)} AZ × ${h} h`, endpointAzs * h * p.interfaceEndpointAzHour);
   const albs = count(json, 'aws_lb');
   add('Application Load Balancer', `${albs} × ${h} h + 1 LCU`, albs * h * (p.albHour + p.albLcuHour));
 

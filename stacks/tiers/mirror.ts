@@ -6,7 +6,7 @@ import { AddressGroup } from '../../constructs/address-group';
 import { ContainerCluster } from '../../constructs/container-cluster';
 import { ctx } from '../../constructs/environment-context';
 import { FargateTaskDefinition, ImageRepository } from '../../constructs/fargate-task-definition';
-import { allow, securityGroup } from '../../constructs/firewall';
+import { Peer, allow, securityGroup } from '../../constructs/firewall';
 import { LoadBalancer } from '../../constructs/load-balancer';
 import { LOG_PREFIXES, LogArchive } from '../../constructs/log-archive';
 import { Network } from '../../constructs/network';
@@ -65,14 +65,11 @@ export class MirrorTier extends AddressGroup {
     const { network, cluster } = platform;
     const standby = props.role === 'standby' ? config.standby : undefined;
     if (props.role === 'standby' && !standby) throw new Error(`${config.name} has no standby configured`);
-    const p = ctx(this).namePrefix;
-
-    const mirrorSg = securityGroup(this, 'mirror-sg', `${p}-mirror-sg`, 'Mirror tasks: traffic from the ALB only', network.vpc.id);
-    allow(this, 'mirror-to-https', { from: mirrorSg, to: { cidr: '0.0.0.0/0' }, port: 443, description: 'AWS APIs over HTTPS' });
 
     const service = config.mirrorService;
     // The standby serves the DR replica, which only replication writes: it never pulls through.
     const pullThrough = service.pullThrough === true && !standby;
+    const mirrorSg = this.mirrorSecurityGroup(network, pullThrough);
     // No certificate given but a hosted zone: ACM issues one, validated through DNS in that zone.
     const givenCertificate = standby ? standby.certificateArn : config.certificateArn;
     const certificateArn =
@@ -147,7 +144,24 @@ export class MirrorTier extends AddressGroup {
       maxTasks: service.maxTasks,
       capacityProvider: cluster.capacityProvider,
       workingHours: standby ? undefined : config.workingHours,
-      dependsOn: [this.loadBalancer.httpsListener, cluster.capacityProviders],
+      dependsOn: [this.loadBalancer.httpsListener, cluster.capacityProviders, ...network.awsApis.endpoints],
     });
+  }
+
+  /**
+   * The tasks reach AWS through its endpoints only (issue #24): with pull-through off, nothing
+   * they run can open a connection to the internet. Pull-through adds the one route it needs;
+   * the registry's hosts (ghcr.io redirects blobs to a CDN) have no fixed addresses to name, so
+   * the upstream checks at start (https only, never link-local or metadata) narrow it instead.
+   */
+  private mirrorSecurityGroup(network: Network, pullThrough: boolean): SecurityGroup {
+    const mirrorSg = securityGroup(this, 'mirror-sg', `${ctx(this).namePrefix}-mirror-sg`, 'Mirror tasks: traffic from the ALB only', network.vpc.id);
+    const https = (id: string, to: Peer, description: string) =>
+      allow(this, id, { from: mirrorSg, to, port: 443, description });
+    https('mirror-to-aws-apis', { securityGroupId: network.awsApis.securityGroup.id }, 'ECR and CloudWatch Logs through their interface endpoints');
+    https('mirror-to-s3', { prefixListId: network.gatewayPrefixListIds.s3 }, "S3 gateway endpoint: the store, and ECR's image layers");
+    https('mirror-to-dynamodb', { prefixListId: network.gatewayPrefixListIds.dynamodb }, 'DynamoDB gateway endpoint: the state table');
+    if (pullThrough) https('mirror-to-registry', { cidr: '0.0.0.0/0' }, 'Registry over HTTPS (pull-through on)');
+    return mirrorSg;
   }
 }

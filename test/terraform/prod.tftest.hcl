@@ -40,8 +40,12 @@ run "prod_plan" {
     error_message = "prod alarms on p99 latency over 500 ms"
   }
   assert {
-    condition     = aws_cloudwatch_metric_alarm.monitoring_alarm_monthly_cost.threshold == 1100 && aws_cloudwatch_metric_alarm.monitoring_alarm_monthly_cost.metric_name == "EstimatedCharges"
-    error_message = "prod alarms on $1100 of estimated charges (prod and its standby)"
+    condition     = aws_cloudwatch_metric_alarm.monitoring_alarm_monthly_cost.threshold == 1200 && aws_cloudwatch_metric_alarm.monitoring_alarm_monthly_cost.metric_name == "EstimatedCharges"
+    error_message = "prod alarms on $1200 of estimated charges (prod and its standby)"
+  }
+  assert {
+    condition     = aws_vpc_endpoint.network_aws_apis_ecr_dkr.private_dns_enabled && length(aws_vpc_endpoint.network_aws_apis_ecr_dkr.subnet_ids) == 3 && aws_vpc_security_group_egress_rule.mirror_to_aws_apis_egress.referenced_security_group_id == aws_security_group.network_aws_apis_sg.id
+    error_message = "prod's mirror tasks reach ECR through interface endpoints in all three AZs, by their security group (issue #24)"
   }
   assert {
     condition     = aws_ecs_cluster_capacity_providers.cluster_capacity.capacity_providers == toset(["FARGATE"])

@@ -35,6 +35,14 @@ describe.each(Object.keys(stacks))('%s: a first apply creates things in the orde
     }
   });
 
+  test("the mirror service waits for the interface endpoints its tasks pull their image through (else CannotPullContainerError: its security group has no route out)", () => {
+    const endpoints = Object.entries(resources.aws_vpc_endpoint ?? {}).filter(([, e]) => e.vpc_endpoint_type === 'Interface').map(([name]) => `aws_vpc_endpoint.${name}`);
+    expect(endpoints).toHaveLength(3);
+    const services = Object.entries(resources.aws_ecs_service ?? {});
+    expect(services.length).toBeGreaterThan(0);
+    for (const [name, service] of services) expect([name, service.depends_on ?? []]).toEqual([name, expect.arrayContaining(endpoints)]);
+  });
+
   test('every S3 access-logging setting waits for the target bucket’s policy (else InvalidTargetBucketForLogging)', () => {
     const loggings = Object.entries(resources.aws_s3_bucket_logging ?? {});
     if (stack !== 'prod-standby') expect(loggings.map(([name]) => name).sort()).toEqual(['audit_trail_bucket_logging', 'bottle_store_store_logging', 'code_signing_artifacts_logging']);

@@ -14,6 +14,9 @@ describe('npm run cost', () => {
   test('prices what each stack synthesizes: NAT per AZ in prod, Spot outside prod, three large cache nodes, a backup copy in the DR region', () => {
     expect(line('prod', 'NAT gateways')).toMatchObject({ quantity: '3 × 730 h', monthlyUsd: 3 * 730 * 0.045 });
     expect(line('dev', 'NAT gateways')!.quantity).toBe('1 × 730 h');
+    // The mirror tasks' way to ECR and CloudWatch Logs without a route out (issue #24): in as many AZs as NAT gateways.
+    expect(line('prod', 'VPC interface endpoints')).toMatchObject({ quantity: '3 × 3 AZ × 730 h', monthlyUsd: expect.closeTo(3 * 3 * 730 * 0.01, 2) });
+    expect(line('dev', 'VPC interface endpoints')!.quantity).toBe('3 × 1 AZ × 730 h');
     expect(line('prod', 'Fargate mirror tasks')!.item).toBe('Fargate mirror tasks');
     expect(line('staging', 'Fargate mirror tasks')!.item).toBe('Fargate mirror tasks (Spot)');
     expect(line('prod', 'Valkey nodes')).toMatchObject({ item: 'Valkey nodes (cache.r7g.large)', quantity: '3 × 730 h' });

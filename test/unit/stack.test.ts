@@ -26,6 +26,9 @@ const parsed = (name: EnvironmentName) => JSON.parse(stacks[name]);
 const resources = (name: EnvironmentName, type: string): Record<string, any> => parsed(name).resource[type] ?? {};
 const alarm = (name: EnvironmentName, suffix: string) => resources(name, 'aws_cloudwatch_metric_alarm')[`monitoring_alarm_${suffix}`];
 
+/** A rule from a CIDR that is not one of the VPC's own subnets: a client network. */
+const fromOutsideTheVpc = (rule: any): boolean => Boolean(rule.cidr_ipv4) && !String(rule.cidr_ipv4).startsWith('${aws_subnet.');
+
 describe('network', () => {
   test('prod has one NAT per AZ; staging and dev share one', () => {
     expect(Object.keys(resources('prod', 'aws_nat_gateway'))).toHaveLength(3);
@@ -51,6 +54,22 @@ describe('network', () => {
     expect(endpoint.route_table_ids).toHaveLength(3);
   });
 
+  test('interface endpoints for ECR and CloudWatch Logs: private DNS, one per AZ with a NAT gateway, 443 only from the private subnets', () => {
+    for (const [name, azs] of [['prod', 3], ['staging', 1], ['dev', 1]] as const) {
+      const interfaces = Object.values(resources(name, 'aws_vpc_endpoint')).filter((e: any) => e.vpc_endpoint_type === 'Interface');
+      expect(interfaces.map((e: any) => e.service_name).sort()).toEqual(['ecr.api', 'ecr.dkr', 'logs'].map((s) => `com.amazonaws.us-east-1.${s}`));
+      for (const e of interfaces) {
+        expect(e).toMatchObject({ private_dns_enabled: true, security_group_ids: ['${aws_security_group.network_aws_apis_sg.id}'] });
+        expect(e.subnet_ids).toHaveLength(azs);
+      }
+      const ingress = Object.values(resources(name, 'aws_vpc_security_group_ingress_rule')).filter((r: any) => r.security_group_id.includes('network_aws_apis_sg'));
+      const privateCidrs = Object.entries(resources(name, 'aws_subnet')).filter(([, s]) => s.tags.Tier === 'private').map(([key]) => `\${aws_subnet.${key}.cidr_block}`);
+      expect(privateCidrs).toHaveLength(3);
+      expect(ingress.map((r: any) => [r.from_port, r.to_port, r.cidr_ipv4])).toEqual(privateCidrs.map((cidr) => [443, 443, cidr]));
+      expect(Object.values(resources(name, 'aws_vpc_security_group_egress_rule')).filter((r: any) => r.security_group_id.includes('network_aws_apis_sg'))).toEqual([]);
+    }
+  });
+
   test('flow logs capture all traffic and the default security group is empty', () => {
     expect(stacks.prod).toHaveResourceWithProperties(FlowLog, { traffic_type: 'ALL', log_destination_type: 'cloud-watch-logs' });
     const sg = resources('prod', 'aws_default_security_group').network_default_sg;
@@ -61,7 +80,7 @@ describe('network', () => {
   test('closed by default (#25 fault 12): no client network reaches prod or staging until HBS_<ENV>_ALLOWED_CIDRS names it', () => {
     for (const name of ['prod', 'staging'] as const) {
       const ingress = Object.values(resources(name, 'aws_vpc_security_group_ingress_rule'));
-      expect([name, ingress.filter((r) => r.cidr_ipv4)]).toEqual([name, []]);
+      expect([name, ingress.filter(fromOutsideTheVpc)]).toEqual([name, []]);
     }
     // Route 53's health checkers still reach prod's health-checked endpoint, by AWS's prefix list, on 443 only.
     const checkers = resources('prod', 'aws_vpc_security_group_ingress_rule').load_balancer_route53_health_checkers_443_ingress;
@@ -74,7 +93,9 @@ describe('network', () => {
   test('only the ALB accepts client traffic, only on 80/443, and only from the networks the one setting names', () => {
     const open = JSON.parse(Testing.synth(new MirrorStack(Testing.app(), loadEnvironmentConfig('prod', { HBS_PROD_ALLOWED_CIDRS: '10.0.0.0/8, 0.0.0.0/0' }))));
     const ingress = Object.values(open.resource.aws_vpc_security_group_ingress_rule as Record<string, any>);
-    const fromCidr = ingress.filter((r) => r.cidr_ipv4);
+    const fromCidr = ingress.filter(fromOutsideTheVpc);
+    // The VPC's own private subnets reach only the AWS API endpoints.
+    expect(ingress.filter((r) => r.cidr_ipv4 && !fromOutsideTheVpc(r)).every((r) => r.security_group_id === '${aws_security_group.network_aws_apis_sg.id}')).toBe(true);
     expect(fromCidr.map((r) => [r.cidr_ipv4, r.from_port]).sort()).toEqual([['0.0.0.0/0', 443], ['0.0.0.0/0', 80], ['10.0.0.0/8', 443], ['10.0.0.0/8', 80]]);
     expect(fromCidr.every((r) => String(r.security_group_id).includes('aws_security_group.load_balancer_sg'))).toBe(true);
     const cache = ingress.filter((r) => String(r.security_group_id).includes('aws_security_group.cache_sg'));
@@ -127,6 +148,26 @@ describe('pull-through (issue #24)', () => {
     // SSE-KMS writes need the data key's GenerateDataKey as well.
     expect(statements(pulling).find((s) => s.sid === 'UseDataKey')!.actions).toEqual(expect.arrayContaining(['kms:Decrypt', 'kms:GenerateDataKey']));
     expect(() => loadEnvironmentConfig('prod', { HBS_PROD_PULL_THROUGH: 'yes' })).toThrow('HBS_PROD_PULL_THROUGH="yes" must be true or false');
+  });
+
+  const mirrorEgress = (json: any) =>
+    Object.values(json.resource.aws_vpc_security_group_egress_rule as Record<string, any>)
+      .filter((r) => r.security_group_id === '${aws_security_group.mirror_sg.id}')
+      .map((r) => [r.from_port, r.cidr_ipv4 ?? r.prefix_list_id ?? r.referenced_security_group_id, r.description])
+      .sort((a, b) => String(a[1]).localeCompare(String(b[1])));
+  const throughEndpoints = [
+    [6379, '${aws_security_group.cache_sg.id}', 'Mirror to Valkey (TLS)'],
+    [443, '${aws_security_group.network_aws_apis_sg.id}', 'ECR and CloudWatch Logs through their interface endpoints'],
+    [443, '${aws_vpc_endpoint.network_dynamodb_endpoint.prefix_list_id}', 'DynamoDB gateway endpoint: the state table'],
+    [443, '${aws_vpc_endpoint.network_s3_endpoint.prefix_list_id}', "S3 gateway endpoint: the store, and ECR's image layers"],
+  ];
+
+  test("off: the mirror tasks' only ways out are AWS's endpoints and the cache, never 0.0.0.0/0", () => {
+    for (const name of ['dev', 'staging', 'prod'] as const) expect(mirrorEgress(parsed(name))).toEqual(throughEndpoints);
+  });
+
+  test('on: one more rule, 443 to anywhere, for the registry (its checks at start: aws-wiring.test.ts)', () => {
+    expect(mirrorEgress(pulling)).toEqual([...throughEndpoints, [443, '0.0.0.0/0', 'Registry over HTTPS (pull-through on)']]);
   });
 
   test("the breaker's keys sit under the prefix the mirror's cache user may touch", () => {
@@ -461,9 +502,9 @@ describe('monitoring', () => {
     expect(freshness).toMatchObject({ namespace: 'HomebrewMirror', metric_name: 'PublishedGenerationAgeSeconds', statistic: 'Maximum' });
   });
 
-  test('cost alarm reads EstimatedCharges in us-east-1 at $1100 (prod and its standby)', () => {
+  test('cost alarm reads EstimatedCharges in us-east-1 at $1200 (prod and its standby)', () => {
     const cost = alarm('prod', 'monthly_cost');
-    expect(cost).toMatchObject({ namespace: 'AWS/Billing', metric_name: 'EstimatedCharges', threshold: 1100, provider: 'aws.billing' });
+    expect(cost).toMatchObject({ namespace: 'AWS/Billing', metric_name: 'EstimatedCharges', threshold: 1200, provider: 'aws.billing' });
     expect(cost.alarm_actions).toEqual(['${aws_sns_topic.monitoring_billing_topic.arn}']);
     expect(parsed('prod').provider.aws.find((p: any) => p.alias === 'billing').region).toBe('us-east-1');
   });

@@ -60,6 +60,20 @@ describe('the standby stack', () => {
     for (const write of ['s3:PutObject', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'elasticache:Connect']) expect(granted).not.toContain(write);
   });
 
+  test("the standby's tasks reach only AWS's endpoints in its VPC, with pull-through on in the primary or not (issue #24)", () => {
+    const pulling = JSON.parse(Testing.synth(new StandbyStack(Testing.app(), loadEnvironmentConfig('prod', { HBS_PROD_PULL_THROUGH: 'true' }))));
+    for (const json of [standby, pulling]) {
+      const egress = Object.values(resources(json, 'aws_vpc_security_group_egress_rule')).filter((r: any) => r.security_group_id === '${aws_security_group.mirror_sg.id}');
+      expect(egress.map((r: any) => r.cidr_ipv4 ?? r.prefix_list_id ?? r.referenced_security_group_id).sort()).toEqual([
+        '${aws_security_group.network_aws_apis_sg.id}',
+        '${aws_vpc_endpoint.network_dynamodb_endpoint.prefix_list_id}',
+        '${aws_vpc_endpoint.network_s3_endpoint.prefix_list_id}',
+      ]);
+      const interfaces = Object.values(resources(json, 'aws_vpc_endpoint')).filter((e: any) => e.vpc_endpoint_type === 'Interface');
+      expect(interfaces.map((e: any) => e.service_name).sort()).toEqual(['com.amazonaws.us-west-2.ecr.api', 'com.amazonaws.us-west-2.ecr.dkr', 'com.amazonaws.us-west-2.logs']);
+    }
+  });
+
   test('the mirror reads the bucket replica and the table replica named in the handoff, and decrypts with the DR key', () => {
     expect(env(standby)).toEqual({
       [STANDBY_MIRROR_SERVICE_ENV.environment]: 'prod',
