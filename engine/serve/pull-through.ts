@@ -1,4 +1,4 @@
-import { IndexedBottle } from '../bottle-index';
+import { NamedBottle } from './named-bottles';
 import { SERVE_DEFAULTS, SYNC_DEFAULTS } from '../defaults';
 import { BlobIntegrityError, BlobStore, CircuitBreaker, ObjectStore } from '../ports';
 import { OCI_INDEX_MEDIA_TYPE, manifestKey } from '../store-layout';
@@ -60,7 +60,7 @@ export class PullThrough {
    * when `open`'s client got the bytes, false when the caller is to serve
    * them from the store.
    */
-  pullBlob(bottle: IndexedBottle, open?: (length: number) => BodyWriter | undefined | Promise<BodyWriter | undefined>): Promise<boolean> {
+  pullBlob(bottle: NamedBottle, open?: (length: number) => BodyWriter | undefined | Promise<BodyWriter | undefined>): Promise<boolean> {
     const running = this.blobFetches.get(bottle.sha256);
     if (running) {
       this.metrics.pullThrough.shared++;
@@ -115,7 +115,7 @@ export class PullThrough {
     }
   }
 
-  private async fetchBlob(bottle: IndexedBottle, open?: (length: number) => BodyWriter | undefined | Promise<BodyWriter | undefined>): Promise<boolean> {
+  private async fetchBlob(bottle: NamedBottle, open?: (length: number) => BodyWriter | undefined | Promise<BodyWriter | undefined>): Promise<boolean> {
     const url = `${this.registryUrl}/v2/homebrew/core/${bottle.image}/blobs/sha256:${bottle.sha256}`;
     const response = await this.options.upstream.get(url, undefined, true, true);
     if (response.length !== undefined && response.length > this.maxPullBytes) {

@@ -2,6 +2,7 @@ import { createHash } from 'crypto';
 import { urlEncode } from '../homebrew/bottle-names';
 import { formulaEntries, wantedBottles } from '../homebrew/wanted-bottles';
 import { ObjectStore, PublishedGeneration } from '../ports';
+import { NamedBottles } from './named-bottles';
 import { apiKey, bottleIndexKey, installScriptKey, namedBottlesKey } from '../store-layout';
 import { BrewRecord, loadBrewRecord } from '../brew/brew-record';
 import { IndexedBottle, decodeBottleIndex } from '../bottle-index';
@@ -55,20 +56,6 @@ export interface GenerationSnapshot {
   readonly named?: NamedBottles;
 }
 
-/**
- * Bottles of the mirrored tags the signed API names but a partial mirror did
- * not mirror (from `namedBottlesKey`): the only things pull-through may fetch.
- * A whole mirror has none.
- */
-export interface NamedBottles {
-  /** By unencoded flat file name. */
-  readonly byName: ReadonlyMap<string, IndexedBottle>;
-  /** By sha256 (the `/v2/…/blobs/sha256:<hex>` route). */
-  readonly bySha: ReadonlyMap<string, IndexedBottle>;
-  /** `<image>:<manifest ref>` → the bottle digests the signed API gives for it (an index must name them all). */
-  readonly manifests: ReadonlyMap<string, readonly string[]>;
-}
-
 /** What a generation serves of brew (its portable Rubies are in `bottles` and `blobs` like any bottle). */
 export interface BrewSnapshot {
   readonly record: BrewRecord;
@@ -118,22 +105,9 @@ export async function loadSnapshot(objects: ObjectStore, generation: PublishedGe
   return { generation, lastModified: new Date(generation.publishedAt).toUTCString(), api, bottles, bottlesByEncodedName, manifests, blobs, brew, bottlesPerTag, named };
 }
 
-/** The named bottles a partial mirror lacks; empty for a whole mirror (no named index) or one published before it existed. */
+/** The named bottles a partial mirror lacks; none for a whole mirror (no named index) or one published before it existed. */
 async function loadNamed(objects: ObjectStore, generation: string, mirrored: ReadonlyMap<string, string>): Promise<NamedBottles> {
-  const byName = new Map<string, IndexedBottle>();
-  const bySha = new Map<string, IndexedBottle>();
-  const manifests = new Map<string, string[]>();
-  const index = await objects.getObject(namedBottlesKey(generation));
-  for (const b of index ? decodeBottleIndex(index) : []) {
-    if (mirrored.has(b.flatFile)) continue;
-    byName.set(b.flatFile, b);
-    bySha.set(b.sha256, b);
-    const id = `${b.image}:${b.manifestRef}`;
-    const digests = manifests.get(id) ?? [];
-    if (!digests.includes(b.sha256)) digests.push(b.sha256);
-    manifests.set(id, digests);
-  }
-  return { byName, bySha, manifests };
+  return new NamedBottles(await objects.getObject(namedBottlesKey(generation)), mirrored);
 }
 
 async function loadBrew(objects: ObjectStore, generation: string): Promise<BrewSnapshot | undefined> {

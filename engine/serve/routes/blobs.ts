@@ -4,7 +4,7 @@ import { BlobStore, RateLimiter, RateVerdict } from '../../ports';
 import { httpErrors } from '../http-errors';
 import { ServerMetrics } from '../metrics';
 import { BoundedMap } from '../bounded-map';
-import { IndexedBottle } from '../../bottle-index';
+import { NamedBottle } from '../named-bottles';
 import { PullThrough } from '../pull-through';
 import { BodyWriter, Exchange, HeaderList, ReplyWriter, attachment, isPromise, notModified, requireSnapshot, withSecurityHeaders } from '../reply';
 
@@ -111,7 +111,7 @@ export class BlobRoutes {
   bottleByName(x: Exchange, name: string): void | Promise<void> {
     const sha256 = requireSnapshot(x).bottles.get(name) ?? x.previous?.bottles.get(name);
     if (sha256) return this.bottle(x, sha256, encodeURIComponent(name), name);
-    const named = this.options.pullThrough && x.snapshot?.named?.byName.get(name);
+    const named = this.options.pullThrough && x.snapshot?.named?.byName(name);
     this.metrics.lookup(named !== undefined);
     if (!named) throw httpErrors.notFound('no such bottle in the published generation');
     return this.pulled(x, named, { key: encodeURIComponent(name), fileName: () => name });
@@ -119,7 +119,7 @@ export class BlobRoutes {
 
   blob(x: Exchange, sha256: string): void | Promise<void> {
     const known = requireSnapshot(x).blobs.has(sha256) || x.previous?.blobs.has(sha256) === true;
-    const named = known || !this.options.pullThrough ? undefined : x.snapshot?.named?.bySha.get(sha256);
+    const named = known || !this.options.pullThrough ? undefined : x.snapshot?.named?.bySha(sha256);
     this.metrics.lookup(known || named !== undefined);
     if (named) return this.pulled(x, named, { key: `sha256:${sha256}` });
     if (!known) throw httpErrors.notFound('no such blob in the published generation');
@@ -134,7 +134,7 @@ export class BlobRoutes {
    * conditional request, and every request that joins a fetch already
    * running, is answered from the store once the fetch has kept the blob.
    */
-  private async pulled(x: Exchange, bottle: IndexedBottle, naming: BlobNaming): Promise<void> {
+  private async pulled(x: Exchange, bottle: NamedBottle, naming: BlobNaming): Promise<void> {
     const stored = this.blobSizes.get(bottle.sha256) ?? (await this.options.blobs.size(bottle.sha256));
     if (stored === undefined) {
       const plain = x.req.method === 'GET' && !x.req.headers.range && !x.req.headers['if-none-match'];

@@ -42,7 +42,7 @@ export class HomePage {
         installScript: snapshot.brew?.installScript !== undefined,
       },
       lastRun: run && { ...run, error: run.error === undefined ? undefined : publicReason(run.error) },
-      pullThrough: this.deps.pullThrough ? { ...this.metrics.pullThrough, named: snapshot?.named?.byName.size ?? 0 } : undefined,
+      pullThrough: this.deps.pullThrough ? { ...this.metrics.pullThrough, named: snapshot?.named?.size ?? 0 } : undefined,
     });
     this.reply.respond(x, 200, PAGE_HEADERS.concat('content-length', String(Buffer.byteLength(html))), html);
   }

@@ -46,7 +46,7 @@ export class RegistryRoutes {
   manifest(x: Exchange, image: string, ref: string): void | Promise<void> {
     const id = `${image}:${ref}`;
     if (!requireSnapshot(x).manifests.has(id)) {
-      const digests = this.pullThrough && x.snapshot?.named?.manifests.get(id);
+      const digests = this.pullThrough && x.snapshot?.named?.manifest(id);
       return digests ? this.pulledManifest(x, image, ref, digests) : this.sendManifest(x, undefined);
     }
     const loaded = this.loadManifest(image, ref);
