@@ -2,11 +2,19 @@
  * Export and import of a Homebrew-size generation (issue #23). Prints each
  * figure next to its budget or its standard-tool baseline; asserts nothing.
  *
- *   npm run bench:transfer [-- --formulae 7500]
+ *   npm run bench:transfer [-- --formulae 7500 --bytes-formulae 150 --bottle-mib 2.5]
  *
- * The scale catalogue (scripts/bench-support/catalogue.ts: 43,000 bottles, a
- * 33 MB formula.jws.json, a Homebrew/brew-size brew.git and twelve portable
- * Rubies) is synced into one store, exported, and imported into an empty one,
+ * Two profiles, one after the other in the same run, because a Homebrew-size
+ * generation is large in two ways that this VM cannot hold at once:
+ * - count: the scale catalogue (scripts/bench-support/catalogue.ts: 43,000
+ *   bottles of 48 bytes, a 33 MB formula.jws.json, a Homebrew/brew-size
+ *   brew.git and twelve portable Rubies), then a week's `--since` bundle;
+ *   the cost here is one file per bottle;
+ * - bytes: 150 formulae with bottles of 2.5 MiB (about 860 bottles, 2.4 GB
+ *   with brew.git and the Rubies), as Homebrew's bottles are megabytes; the
+ *   cost here is hashing and copying bytes, which is where a real
+ *   generation's time goes (hundreds of GB over 43,000 files).
+ * Each is synced into one store, exported, and imported into an empty one,
  * by the bundled `bottles` run as a user runs it, each in its own process.
  *
  * Baselines, on the same bytes, right after the measured command (the page
@@ -30,15 +38,22 @@ import * as path from 'path';
 import { Catalogue, TAGS, addFormula, buildCatalogue, catalogueSyncArgs, publish } from './bench-support/catalogue';
 import { Measured, buildBottles, launch, line, measure } from './bench-support/processes';
 
-const flag = process.argv.indexOf('--formulae');
-const FORMULAE = flag > 0 ? Number(process.argv[flag + 1]) : 7500;
+const option = (name: string, fallback: number): number => {
+  const at = process.argv.indexOf(name);
+  return at > 0 ? Number(process.argv[at + 1]) : fallback;
+};
+/** The count profile: the scale catalogue, Homebrew's number of bottles (tiny ones). */
+const FORMULAE = option('--formulae', 7500);
+/** The byte profile: fewer formulae with bottles of Homebrew's typical size, so bytes dominate, not files. */
+const BYTE_PROFILE = { formulae: option('--bytes-formulae', 150), bottleMiB: option('--bottle-mib', 2.5) };
 const BUDGETS = { rss: 300, importRatio: 0.8 };
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'hbs-transfer-'));
 const binary = path.join(work, 'bottles.js');
-const source = path.join(work, 'source');
-const target = path.join(work, 'target');
-const pemFile = path.join(work, 'key.pem');
+let source = path.join(work, 'source');
+let target = path.join(work, 'target');
+/** Each profile's catalogue signs with its own key: kept (BENCH_KEEP=1), each bundle stays checkable. */
+let pemFile = path.join(work, 'count.pem');
 let catalogue: Catalogue | undefined;
 
 const bottles = (...args: string[]): Promise<Measured> => measure(launch(binary, args));
@@ -89,17 +104,24 @@ async function measureImport(label: string, bundle: string, bytes: number, gener
   line(`${label} import: peak RSS`, `${imported.peakMiB.toFixed(0)} MiB`, `≤ ${BUDGETS.rss} MB`, rss(imported));
 }
 
-async function main(): Promise<void> {
-  buildBottles(binary);
+/** Syncs `catalogue` into a fresh source store; returns the generation. */
+async function syncCatalogue(label: string): Promise<string> {
+  const { key } = catalogue!;
+  fs.writeFileSync(pemFile, key.publicKey.export({ type: 'spki', format: 'pem' }));
+  const synced = JSON.parse((await ok(`${label} sync`, bottles(...catalogueSyncArgs(catalogue!, source, pemFile)))).stdout) as { generation: string };
+  return synced.generation;
+}
+
+/** The count profile: Homebrew's number of bottles, a full bundle and then a week's `--since` one. */
+async function countProfile(): Promise<void> {
   catalogue = await buildCatalogue(FORMULAE);
   const { upstream, brewGit, formulae, newestPins, key } = catalogue;
-  fs.writeFileSync(pemFile, key.publicKey.export({ type: 'spki', format: 'pem' }));
-  console.log(`catalogue: ${FORMULAE} formulae, ${catalogue.bottles} bottles, ${TAGS.length} tags + all, brew.git and 12 portable Rubies`);
-  const first = JSON.parse((await ok('sync', bottles(...catalogueSyncArgs(catalogue, source, pemFile)))).stdout) as { generation: string };
+  console.log(`count profile: ${FORMULAE} formulae, ${catalogue.bottles} bottles of ${catalogue.bottleBytes} bytes, ${TAGS.length} tags + all, brew.git and 12 portable Rubies`);
+  const first = await syncCatalogue('count');
   console.log(`${'figure'.padEnd(44)}${'measured'.padStart(16)}   budget`);
 
   const full = await measureExport('full', path.join(work, 'full.tar'));
-  if (full.generation !== first.generation) throw new Error(`exported ${full.generation}, not the synced ${first.generation}`);
+  if (full.generation !== first) throw new Error(`exported ${full.generation}, not the synced ${first}`);
   await measureImport('full', path.join(work, 'full.tar'), full.bytes, full.generation);
 
   // A week: one formula in 75 changes, brew gains 50 commits and a release.
@@ -110,6 +132,27 @@ async function main(): Promise<void> {
   await ok('weekly sync', bottles(...catalogueSyncArgs(catalogue, source, pemFile)));
   const weekly = await measureExport('--since', path.join(work, 'weekly.tar'), '--since', full.generation);
   await measureImport('--since', path.join(work, 'weekly.tar'), weekly.bytes, weekly.generation);
+}
+
+/** The byte profile: bottles of megabytes, where hashing and copying bytes cost more than creating files. */
+async function byteProfile(): Promise<void> {
+  catalogue = await buildCatalogue(BYTE_PROFILE.formulae, { bottleBytes: Math.round(BYTE_PROFILE.bottleMiB * 1024 ** 2) });
+  console.log(`byte profile: ${BYTE_PROFILE.formulae} formulae, ${catalogue.bottles} bottles of ${BYTE_PROFILE.bottleMiB} MiB, brew.git and 12 portable Rubies`);
+  source = path.join(work, 'bytes-source');
+  target = path.join(work, 'bytes-target');
+  pemFile = path.join(work, 'bytes.pem');
+  const generation = await syncCatalogue('bytes');
+  const full = await measureExport('bytes', path.join(work, 'bytes.tar'));
+  if (full.generation !== generation) throw new Error(`exported ${full.generation}, not the synced ${generation}`);
+  await measureImport('bytes', path.join(work, 'bytes.tar'), full.bytes, full.generation);
+}
+
+async function main(): Promise<void> {
+  buildBottles(binary);
+  await countProfile();
+  await catalogue!.close();
+  if (!process.env.BENCH_KEEP) for (const done of ['source', 'target', 'full.tar', 'weekly.tar']) fs.rmSync(path.join(work, done), { recursive: true, force: true });
+  await byteProfile();
 }
 
 void main()

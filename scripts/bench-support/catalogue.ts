@@ -41,12 +41,15 @@ export function nameOf(i: number): string {
   return `formula-${i.toString(36)}`;
 }
 
-/** Adds a formula's bottles and image index to the fixture upstream. */
-export function addFormula(upstream: FixtureUpstream, f: Omit<Formula, 'files'>, tags: string[]): Formula {
+/** The scale catalogue's bottles: small, so that 43,000 of them fit in the fixture upstream's memory. */
+export const SMALL_BOTTLE_BYTES = 48;
+
+/** Adds a formula's bottles (of `bottleBytes` random bytes each) and image index to the fixture upstream. */
+export function addFormula(upstream: FixtureUpstream, f: Omit<Formula, 'files'>, tags: string[], bottleBytes = SMALL_BOTTLE_BYTES): Formula {
   const image = imageName(f.name);
   const files: Record<string, string> = {};
   const manifests = tags.map((tag) => {
-    const bytes = randomBytes(48);
+    const bytes = randomBytes(bottleBytes);
     const { sha256 } = upstream.addBlob(image, bytes);
     files[tag] = sha256;
     return {
@@ -182,20 +185,26 @@ export interface Catalogue {
   readonly newestPins: PortableRubyPin[];
   readonly key: { publicKey: KeyObject; privateKey: KeyObject };
   readonly bottles: number;
+  /** Each bottle's size. */
+  readonly bottleBytes: number;
   readonly formulaBytes: number;
   readonly packagesBytes: number;
   close(): Promise<void>;
 }
 
-/** Builds `count` formulae, brew.git and its releases on fresh fixture upstreams, and publishes the signed API. */
-export async function buildCatalogue(count: number): Promise<Catalogue> {
+/**
+ * Builds `count` formulae, brew.git and its releases on fresh fixture upstreams, and publishes the signed API.
+ * `bottleBytes` sizes every bottle (@default SMALL_BOTTLE_BYTES): the transfer benchmark's byte-realistic
+ * profile uses a few hundred formulae of megabyte bottles, as Homebrew's are, instead of 7,500 of tiny ones.
+ */
+export async function buildCatalogue(count: number, options: { readonly bottleBytes?: number } = {}): Promise<Catalogue> {
   const key = testSigningKey();
   const upstream = await startFixtureUpstream();
   const formulae: Formula[] = [];
   for (let i = 0; i < count; i++) {
     const onlyAll = i % 20 === 0;
     const f = { name: nameOf(i), version: `${1 + (i % 9)}.${i % 17}.${i % 5}`, revision: i % 11 === 0 ? 1 : 0, rebuild: i % 13 === 0 ? 1 : 0, deps: i > 10 ? [nameOf(i - 1), nameOf(i - 7)] : [] };
-    formulae.push(addFormula(upstream, f, onlyAll ? ['all'] : TAGS));
+    formulae.push(addFormula(upstream, f, onlyAll ? ['all'] : TAGS, options.bottleBytes));
   }
   const brewGit = await startGitUpstream({ history: BREW_HISTORY });
   const newestPins = brewReleases(brewGit, upstream);
@@ -207,6 +216,7 @@ export async function buildCatalogue(count: number): Promise<Catalogue> {
     newestPins,
     key,
     bottles: formulae.reduce((n, f) => n + Object.keys(f.files).length, 0),
+    bottleBytes: options.bottleBytes ?? SMALL_BOTTLE_BYTES,
     formulaBytes,
     packagesBytes: upstream.apiFile(`internal/packages.${TAGS[0]}.jws.json`)!.length,
     close: async () => {
