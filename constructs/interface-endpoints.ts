@@ -1,8 +1,8 @@
-import { Construct } from "constructs";
-import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
-import { VpcEndpoint } from "@cdktf/provider-aws/lib/vpc-endpoint";
-import { allow, securityGroup } from "./firewall";
-import { ctx } from "./environment-context";
+import { Construct } from 'constructs';
+import { SecurityGroup } from '@cdktf/provider-aws/lib/security-group';
+import { VpcEndpoint } from '@cdktf/provider-aws/lib/vpc-endpoint';
+import { allow, securityGroup } from './firewall';
+import { ctx } from './environment-context';
 
 /**
  * The AWS APIs a Fargate task needs before its code runs: pulling its image
@@ -10,7 +10,7 @@ import { ctx } from "./environment-context";
  * shipping its logs (the awslogs driver). Secrets Manager and SSM would join
  * the list the day a task definition references either.
  */
-export const TASK_BOOTSTRAP_SERVICES = ["ecr.api", "ecr.dkr", "logs"] as const;
+export const TASK_BOOTSTRAP_SERVICES = ['ecr.api', 'ecr.dkr', 'logs'] as const;
 
 export interface InterfaceEndpointsProps {
   readonly vpcId: string;
@@ -37,32 +37,21 @@ export class InterfaceEndpoints extends Construct {
   constructor(scope: Construct, id: string, props: InterfaceEndpointsProps) {
     super(scope, id);
     const context = ctx(this);
-    this.securityGroup = securityGroup(
-      this,
-      "sg",
-      context.name("aws-apis"),
-      "Interface endpoints of AWS APIs: HTTPS from the private subnets only",
-      props.vpcId
-    );
+    this.securityGroup = securityGroup(this, 'sg', context.name('aws-apis'), 'Interface endpoints of AWS APIs: HTTPS from the private subnets only', props.vpcId);
     props.clientCidrs.forEach((cidr, i) =>
-      allow(this, `from-private-${i}`, {
-        from: { cidr },
-        to: this.securityGroup,
-        port: 443,
-        description: `HTTPS from private subnet ${i}`,
-      })
+      allow(this, `from-private-${i}`, { from: { cidr }, to: this.securityGroup, port: 443, description: `HTTPS from private subnet ${i}` }),
     );
     this.endpoints = (props.services ?? TASK_BOOTSTRAP_SERVICES).map(
       (service) =>
-        new VpcEndpoint(this, service.replace(".", "-"), {
+        new VpcEndpoint(this, service.replace('.', '-'), {
           vpcId: props.vpcId,
           serviceName: `com.amazonaws.${context.region}.${service}`,
-          vpcEndpointType: "Interface",
+          vpcEndpointType: 'Interface',
           privateDnsEnabled: true,
           subnetIds: [...props.subnetIds],
           securityGroupIds: [this.securityGroup.id],
           tags: { Name: context.name(`${service}-interface`) },
-        })
+        }),
     );
   }
 }

@@ -3,6 +3,9 @@ import { SHA256_HEX } from '../store-layout';
 
 const SHA_BYTES = 32;
 
+/** A copy of `text` that does not keep the whole decoded index alive, as a slice of it would. */
+const own = (text: string): string => Buffer.from(text, 'utf8').toString('utf8');
+
 /** What fetching a named bottle needs: where upstream keeps it and the digest it must hash to. */
 export type NamedBottle = Pick<IndexedBottle, 'sha256' | 'image' | 'manifestRef'>;
 
@@ -38,28 +41,24 @@ export class NamedBottles {
 
   /** The named index's bottles, less those `mirrored` already serves (by flat file name). */
   constructor(index: Buffer | undefined, mirrored: ReadonlyMap<string, string>) {
-    const names: string[] = [];
     const digests: string[] = [];
     const manifestOf: number[] = [];
     for (const b of index ? decodeBottleIndex(index) : []) {
       if (mirrored.has(b.flatFile) || this.rows.has(b.flatFile)) continue;
-      // A copy, so the map does not keep the whole decoded index alive through a sliced string.
-      const name = Buffer.from(b.flatFile, 'utf8').toString('utf8');
-      this.rows.set(name, names.length);
-      names.push(name);
+      this.rows.set(own(b.flatFile), digests.length);
       digests.push(b.sha256);
       manifestOf.push(this.manifestNumber(b.image, b.manifestRef));
     }
-    this.digests = Buffer.alloc(names.length * SHA_BYTES);
+    this.digests = Buffer.alloc(digests.length * SHA_BYTES);
     digests.forEach((hex, row) => this.digests.write(hex, row * SHA_BYTES, SHA_BYTES, 'hex'));
-    this.byDigest = Uint32Array.from(names.keys()).sort((a, b) => this.compareDigests(a, b));
+    this.byDigest = Uint32Array.from(digests.keys()).sort((a, b) => this.compareDigests(a, b));
     this.manifestOfRow = Uint32Array.from(manifestOf);
     // Rows grouped by image index (a counting sort: counts, then starts, then placement).
     this.manifestStart = new Uint32Array(this.manifestImages.length + 1);
     for (const m of manifestOf) this.manifestStart[m + 1]++;
     for (let m = 0; m < this.manifestImages.length; m++) this.manifestStart[m + 1] += this.manifestStart[m];
     const next = this.manifestStart.slice(0, -1);
-    this.manifestRows = new Uint32Array(names.length);
+    this.manifestRows = new Uint32Array(digests.length);
     manifestOf.forEach((m, row) => (this.manifestRows[next[m]++] = row));
   }
 
@@ -105,9 +104,9 @@ export class NamedBottles {
     let m = this.manifestIds.get(id);
     if (m === undefined) {
       m = this.manifestImages.length;
-      this.manifestIds.set(Buffer.from(id, 'utf8').toString('utf8'), m);
-      this.manifestImages.push(Buffer.from(image, 'utf8').toString('utf8'));
-      this.manifestRefs.push(Buffer.from(ref, 'utf8').toString('utf8'));
+      this.manifestIds.set(own(id), m);
+      this.manifestImages.push(own(image));
+      this.manifestRefs.push(own(ref));
     }
     return m;
   }

@@ -13,6 +13,19 @@ function gate<T = void>() {
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
+/** A WriteBehind holding one slow write open and one that has failed with `message`. */
+async function slowAndFailed(message: string) {
+  const behind = new WriteBehind(4);
+  const slow = gate();
+  const state = { slowDone: false };
+  await behind.add(async () => {
+    await slow.promise;
+    state.slowDone = true;
+  });
+  await behind.add(async () => Promise.reject(new Error(message)));
+  return { behind, slow, state };
+}
+
 describe('WriteBehind: store writes overlapped with reading a bundle', () => {
   test('never runs more than its limit at once, and add waits for room', async () => {
     const behind = new WriteBehind(2);
@@ -42,36 +55,22 @@ describe('WriteBehind: store writes overlapped with reading a bundle', () => {
   });
 
   test('the first failure is thrown by the next add, and by drain once every write has finished', async () => {
-    const behind = new WriteBehind(4);
-    const slow = gate();
-    let slowDone = false;
-    await behind.add(async () => {
-      await slow.promise;
-      slowDone = true;
-    });
-    await behind.add(async () => Promise.reject(new Error('disk full')));
+    const { behind, slow, state } = await slowAndFailed('disk full');
     await behind.add(async () => Promise.reject(new Error('second')));
     await tick();
     await expect(behind.add(async () => undefined)).rejects.toThrow('disk full');
     const drained = behind.drain();
     slow.resolve();
     await expect(drained).rejects.toThrow('disk full');
-    expect(slowDone).toBe(true);
+    expect(state.slowDone).toBe(true);
   });
 
   test('settle waits for every write and throws nothing', async () => {
-    const behind = new WriteBehind(4);
-    const slow = gate();
-    let done = false;
-    await behind.add(async () => {
-      await slow.promise;
-      done = true;
-    });
-    await behind.add(async () => Promise.reject(new Error('broken')));
+    const { behind, slow, state } = await slowAndFailed('broken');
     const settled = behind.settle();
     slow.resolve();
     await expect(settled).resolves.toBeUndefined();
-    expect(done).toBe(true);
+    expect(state.slowDone).toBe(true);
   });
 });
 
