@@ -1,5 +1,5 @@
 import { Construct } from 'constructs';
-import type { AccessLogTarget } from './log-archive';
+import type { AccessLogTarget } from './access-log-target';
 import { Cloudtrail } from '@cdktf/provider-aws/lib/cloudtrail';
 import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
 import { ServiceRole } from './service-role';

@@ -1,6 +1,6 @@
 import { Construct } from 'constructs';
 import { S3BucketMetric } from '@cdktf/provider-aws/lib/s3-bucket-metric';
-import type { AccessLogTarget } from './log-archive';
+import type { AccessLogTarget } from './access-log-target';
 import { S3BucketLifecycleConfigurationRule } from '@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration';
 import { ORPHAN_EXPIRY_DAYS, ORPHAN_TAG } from '../engine/runtime-config';
 import { STORE_PREFIXES, StorePrefix } from '../engine/store-layout';

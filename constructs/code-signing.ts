@@ -1,5 +1,5 @@
 import { Construct } from 'constructs';
-import type { AccessLogTarget } from './log-archive';
+import type { AccessLogTarget } from './access-log-target';
 import { TerraformAsset } from 'cdktf';
 import { LambdaCodeSigningConfig } from '@cdktf/provider-aws/lib/lambda-code-signing-config';
 import { S3Object } from '@cdktf/provider-aws/lib/s3-object';

@@ -1,8 +1,8 @@
 import { Construct } from 'constructs';
-import { ITerraformDependable } from 'cdktf';
 import { DataAwsElbServiceAccount } from '@cdktf/provider-aws/lib/data-aws-elb-service-account';
 import { SecureBucket } from './secure-bucket';
 import { ctx } from './environment-context';
+import type { AccessLogTarget } from './access-log-target';
 
 export interface LogArchiveProps {
   /** Days to keep access logs. Default: 365. */
@@ -16,19 +16,6 @@ export const LOG_PREFIXES = {
   lambdaArtifactsAccess: 's3-access/lambda-artifacts/',
   alb: 'alb',
 } as const;
-
-/**
- * Where a resource delivers its access logs, and what must exist first: S3
- * and the ALB check at create time that they may write there
- * (InvalidTargetBucketForLogging, "Access Denied for bucket"), and Terraform
- * orders only by references and `depends_on`.
- */
-export interface AccessLogTarget {
-  readonly bucket: string;
-  readonly prefix: string;
-  /** Resources the delivering resource must depend on: the target bucket's policy. */
-  readonly readyAfter: ITerraformDependable[];
-}
 
 /**
  * The bucket that AWS log delivery writes S3 server access logs and ALB

@@ -1,5 +1,5 @@
 import { Construct } from 'constructs';
-import type { AccessLogTarget } from './log-archive';
+import type { AccessLogTarget } from './access-log-target';
 import { TerraformProvider } from 'cdktf';
 import { DataAwsIamPolicyDocumentStatement } from '@cdktf/provider-aws/lib/data-aws-iam-policy-document';
 import { S3Bucket } from '@cdktf/provider-aws/lib/s3-bucket';

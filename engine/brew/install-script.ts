@@ -1,5 +1,5 @@
 import { MirrorError } from '../errors';
-import { sha256Hex } from '../sync/contracts';
+import { sha256Hex } from '../digest';
 import { Upstream, readAll, redactUrl } from '../upstream/client';
 
 export class InstallScriptError extends MirrorError {

@@ -1,4 +1,4 @@
-import { KeyObject, createHash } from 'crypto';
+import { KeyObject } from 'crypto';
 import { ErrorKind, MirrorError } from '../errors';
 import { ALL_TAG, KNOWN_PLATFORM_TAGS } from '../homebrew/platform-tags';
 import { Logger } from '../logger';
@@ -140,7 +140,6 @@ export type PreparedRun =
   /** Upstream is the published generation, byte for byte, and every bottle is stored: nothing was staged. */
   | { readonly unchanged: PublishedGeneration; readonly plan: SyncPlan; readonly manifest?: undefined };
 
-export const sha256Hex = (body: Buffer): string => createHash('sha256').update(body).digest('hex');
 
 /** What a run mirrors, besides the API: tags, `all` fallback, partial selection. A different scope is a different generation. */
 export function scopeOf(options: SyncOptions): string {

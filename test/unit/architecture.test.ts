@@ -105,3 +105,76 @@ describe('file size and construct surfaces', () => {
     expect(offenders).toEqual([]);
   });
 });
+
+describe('import cycles', () => {
+  const ROOT = path.resolve(__dirname, '../..');
+  const folders = ['engine', 'constructs', 'stacks', 'cli', 'config', 'lambdas', 'containers', 'scripts'];
+
+  /** Every relative import of a file (type-only ones too: a cycle of types is still two rooms that need each other), as repository paths. */
+  function importsOf(file: string): string[] {
+    const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, false);
+    const targets: string[] = [];
+    for (const statement of source.statements) {
+      const specifier = (ts.isImportDeclaration(statement) || ts.isExportDeclaration(statement)) && statement.moduleSpecifier;
+      if (!specifier || !ts.isStringLiteral(specifier) || !specifier.text.startsWith('.')) continue;
+      const target = path.resolve(path.dirname(file), specifier.text);
+      for (const candidate of [`${target}.ts`, path.join(target, 'index.ts')]) {
+        try {
+          readFileSync(candidate);
+          targets.push(path.relative(ROOT, candidate));
+          break;
+        } catch {
+          // not this form of the specifier
+        }
+      }
+    }
+    return targets;
+  }
+
+  /** The strongly connected components with more than one file (Tarjan's algorithm): each is an import cycle. */
+  function cycles(graph: ReadonlyMap<string, readonly string[]>): string[][] {
+    let next = 0;
+    const index = new Map<string, number>();
+    const low = new Map<string, number>();
+    const stack: string[] = [];
+    const onStack = new Set<string>();
+    const found: string[][] = [];
+    const visit = (node: string): void => {
+      index.set(node, next);
+      low.set(node, next++);
+      stack.push(node);
+      onStack.add(node);
+      for (const target of graph.get(node) ?? []) {
+        if (!index.has(target)) {
+          visit(target);
+          low.set(node, Math.min(low.get(node)!, low.get(target)!));
+        } else if (onStack.has(target)) low.set(node, Math.min(low.get(node)!, index.get(target)!));
+      }
+      if (low.get(node) === index.get(node)) {
+        const component: string[] = [];
+        let member: string;
+        do {
+          member = stack.pop()!;
+          onStack.delete(member);
+          component.push(member);
+        } while (member !== node);
+        if (component.length > 1 || (graph.get(node) ?? []).includes(node)) found.push(component.sort());
+      }
+    };
+    for (const node of graph.keys()) if (!index.has(node)) visit(node);
+    return found;
+  }
+
+  test('the cycle finder finds a cycle of two and one of three, and nothing in a chain', () => {
+    expect(cycles(new Map([['a', ['b']], ['b', ['a']], ['c', ['a']]]))).toEqual([['a', 'b']]);
+    expect(cycles(new Map([['x', ['y']], ['y', ['z']], ['z', ['x']]]))).toEqual([['x', 'y', 'z']]);
+    expect(cycles(new Map([['p', ['q']], ['q', ['r']], ['r', []]]))).toEqual([]);
+  });
+
+  test('no source file reaches itself through its imports', () => {
+    const files = folders.flatMap((f) => sourceFiles(path.join(ROOT, f)));
+    const graph = new Map(files.map((file) => [path.relative(ROOT, file), importsOf(file)]));
+    expect(graph.get('engine/sync/prepare.ts')).toContain('engine/sync/contracts.ts');
+    expect(cycles(graph)).toEqual([]);
+  });
+});
