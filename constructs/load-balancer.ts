@@ -1,4 +1,5 @@
 import { Construct } from 'constructs';
+import { ITerraformDependable } from 'cdktf';
 import { DataAwsEc2ManagedPrefixList } from '@cdktf/provider-aws/lib/data-aws-ec2-managed-prefix-list';
 import type { AccessLogTarget } from './access-log-target';
 import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
@@ -21,6 +22,12 @@ export interface LoadBalancerProps {
   /** Public subnets for `internet-facing`, private subnets for `internal`. */
   readonly subnetIds: string[];
   readonly scheme: 'internet-facing' | 'internal';
+  /**
+   * The VPC's internet gateway, which an `internet-facing` ALB is created
+   * after (AWS refuses one in a VPC with no attached gateway: `InvalidSubnet`).
+   * Required for `internet-facing`; ignored for `internal`.
+   */
+  readonly internetGateway?: ITerraformDependable;
   readonly allowedCidrs: readonly string[];
   readonly certificateArn: string;
   readonly targetPort: number;
@@ -55,6 +62,7 @@ export class LoadBalancer extends Construct {
 
   constructor(scope: Construct, id: string, props: LoadBalancerProps) {
     super(scope, id);
+    if (props.scheme === 'internet-facing' && !props.internetGateway) throw new Error('an internet-facing LoadBalancer needs the VPC\'s internetGateway to be created after');
     const context = ctx(this);
     const name = `${context.namePrefix}-mirror`;
     this.securityGroup = securityGroup(this, 'sg', `${name}-alb-sg`, 'Mirror ALB: HTTPS and redirecting HTTP from allowed clients', props.vpcId);
@@ -81,7 +89,7 @@ export class LoadBalancer extends Construct {
       // The ALB appends the address it saw to X-Forwarded-For; the mirror rate-limits on that last entry.
       xffHeaderProcessingMode: 'append',
       accessLogs: { bucket: props.accessLogs.bucket, prefix: props.accessLogs.prefix, enabled: true },
-      dependsOn: props.accessLogs.readyAfter,
+      dependsOn: [...props.accessLogs.readyAfter, ...(props.scheme === 'internet-facing' ? [props.internetGateway!] : [])],
     });
 
     this.targetGroup = new LbTargetGroup(this, 'targets', {

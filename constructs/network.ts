@@ -40,6 +40,12 @@ export class Network extends Construct {
   public readonly gatewayPrefixListIds: { readonly s3: string; readonly dynamodb: string };
   /** ECR's and CloudWatch Logs' interface endpoints: a task whose 443 egress names their group needs no route out. */
   public readonly awsApis: InterfaceEndpoints;
+  /**
+   * What anything internet-facing in the public subnets must wait for: AWS
+   * refuses an internet-facing load balancer in a VPC whose gateway is not
+   * attached yet (`InvalidSubnet: VPC … has no internet gateway`).
+   */
+  public readonly internetGateway: InternetGateway;
 
   constructor(scope: Construct, id: string, props: NetworkProps) {
     super(scope, id);
@@ -56,9 +62,11 @@ export class Network extends Construct {
     new DefaultSecurityGroup(this, 'default-sg', { vpcId: this.vpc.id, ingress: [], egress: [], tags: this.nameTag('default-deny') });
 
     const { subnets: publicSubnets, internetGateway } = this.publicSubnets(props);
+    this.internetGateway = internetGateway;
     this.natGatewayCount = props.natGateways === 'single' ? 1 : props.availabilityZones.length;
     const natGateways = Array.from({ length: this.natGatewayCount }, (_, i) => {
-      const eip = new Eip(this, `nat-eip-${i}`, { domain: 'vpc', tags: this.nameTag(`nat-${i}`) });
+      // The provider's own advice for an EIP in a VPC: depend on the gateway explicitly.
+      const eip = new Eip(this, `nat-eip-${i}`, { domain: 'vpc', tags: this.nameTag(`nat-${i}`), dependsOn: [internetGateway] });
       return new NatGateway(this, `nat-${i}`, {
         allocationId: eip.id,
         subnetId: publicSubnets[i].id,

@@ -84,6 +84,7 @@ export class MirrorTier extends AddressGroup {
       vpcId: network.vpc.id,
       subnetIds: service.albScheme === 'internet-facing' ? network.publicSubnetIds : network.privateSubnetIds,
       scheme: service.albScheme,
+      internetGateway: network.internetGateway,
       allowedCidrs: service.allowedCidrs,
       certificateArn,
       targetPort: MIRROR_PORT,

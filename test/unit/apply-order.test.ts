@@ -35,6 +35,19 @@ describe.each(Object.keys(stacks))('%s: a first apply creates things in the orde
     }
   });
 
+  test('everything internet-facing waits for the internet gateway (else InvalidSubnet: VPC … has no internet gateway)', () => {
+    const gateways = Object.keys(resources.aws_internet_gateway ?? {}).map((name) => `aws_internet_gateway.${name}`);
+    expect(gateways).toHaveLength(1);
+    const internetFacing = [
+      ...Object.entries(resources.aws_lb ?? {}).filter(([, alb]) => alb.internal === false).map(([name, alb]) => [`aws_lb.${name}`, alb] as const),
+      ...Object.entries(resources.aws_eip ?? {}).map(([name, eip]) => [`aws_eip.${name}`, eip] as const),
+      ...Object.entries(resources.aws_nat_gateway ?? {}).map(([name, nat]) => [`aws_nat_gateway.${name}`, nat] as const),
+    ];
+    // dev's ALB is internal; every other stack's faces the internet.
+    expect(internetFacing.some(([address]) => address.startsWith('aws_lb.'))).toBe(stack !== 'dev');
+    for (const [address, resource] of internetFacing) expect([address, resource.depends_on ?? []]).toEqual([address, expect.arrayContaining(gateways)]);
+  });
+
   test("the mirror service waits for the interface endpoints its tasks pull their image through (else CannotPullContainerError: its security group has no route out)", () => {
     const endpoints = Object.entries(resources.aws_vpc_endpoint ?? {}).filter(([, e]) => e.vpc_endpoint_type === 'Interface').map(([name]) => `aws_vpc_endpoint.${name}`);
     expect(endpoints).toHaveLength(3);
