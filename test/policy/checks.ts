@@ -133,7 +133,7 @@ export const EXCEPTIONS: readonly Exception[] = [
   },
   {
     check: 'CKV2_AWS_76',
-    address: 'aws_wafv2_web_acl.load_balancer_waf',
+    address: 'aws_lb.load_balancer_alb',
     reason:
       'The anonymous-IP managed list would block CI hosts and cloud runners that are legitimate mirror clients; the Log4j protection it pairs with (AWSManagedRulesKnownBadInputsRuleSet) is present.',
   },
@@ -402,8 +402,13 @@ export const CHECKS: readonly Check[] = [
   each('CKV_AWS_272', 'Lambda validates code signatures', 'aws_lambda_function', (b) => !!b.code_signing_config_arn),
   each('CKV_AWS_260', 'No security group allows ingress from 0.0.0.0/0 to port 80', 'aws_vpc_security_group_ingress_rule', (b) =>
     !((b.cidr_ipv4 === '0.0.0.0/0' || b.cidr_ipv6 === '::/0') && Number(b.from_port) <= 80 && Number(b.to_port) >= 80)),
-  each('CKV2_AWS_76', 'WAF uses the anonymous-IP managed rule group', 'aws_wafv2_web_acl', (b) =>
-    JSON.stringify(b.rule ?? []).includes('AWSManagedRulesAnonymousIpList')),
+  // A graph check in checkov: it starts from the ALB and follows its association to the web ACL, so the finding names the ALB.
+  each('CKV2_AWS_76', "ALB's WAF web ACL uses the anonymous-IP managed rule group", 'aws_lb', (_b, address, tf) =>
+    tf.referencing('aws_wafv2_web_acl_association', 'resource_arn', address).some(([, association]) => {
+      const acl = /^\$\{(aws_wafv2_web_acl\.[a-z0-9_]+)\.arn\}$/.exec(String(association.web_acl_arn))?.[1];
+      const body = acl && tf.resources('aws_wafv2_web_acl').find(([a]) => a === acl)?.[1];
+      return !!body && JSON.stringify(body.rule ?? []).includes('AWSManagedRulesAnonymousIpList');
+    })),
   // Parameters
   each('CKV2_AWS_34', 'SSM parameter is encrypted (SecureString)', 'aws_ssm_parameter', (b) => b.type === 'SecureString'),
   // Backup

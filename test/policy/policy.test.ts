@@ -194,6 +194,18 @@ describe('the policy suite catches breaches', () => {
     );
   });
 
+  test('CKV2_AWS_76 is reported on the ALB whose web ACL lacks the anonymous-IP list, as the real checkov names it (a graph check from aws_lb)', () => {
+    const json = clone(prod);
+    const all = evaluate(json, []).violations.filter((v) => v.check === 'CKV2_AWS_76').map((v) => v.address);
+    expect(all).toEqual(['aws_lb.load_balancer_alb']);
+    // With the list in the ACL the ALB attached to it passes.
+    json.resource!.aws_wafv2_web_acl.load_balancer_waf.rule.push({ name: 'anonymous', statement: { managed_rule_group_statement: { name: 'AWSManagedRulesAnonymousIpList', vendor_name: 'AWS' } } });
+    expect(evaluate(json, []).violations.filter((v) => v.check === 'CKV2_AWS_76')).toEqual([]);
+    // An ALB with no web ACL at all is a finding too.
+    delete json.resource!.aws_wafv2_web_acl_association;
+    expect(evaluate(json, []).violations.filter((v) => v.check === 'CKV2_AWS_76').map((v) => v.address)).toEqual(['aws_lb.load_balancer_alb']);
+  });
+
   test('a stale exception is reported by the check script', () => {
     const stale = { check: 'CKV_AWS_28', address: 'aws_dynamodb_table.nothing_here', reason: 'test' };
     expect(evaluate(prod, [stale]).appliedExceptions).toEqual([]);
