@@ -7,6 +7,7 @@ import { sha256Hex } from '../digest';
 import { PhaseDeps, PreparedRun, RunManifest, SyncOptions, scopeOf } from './contracts';
 import { mirrorManifests } from './manifests';
 import { brewBlobs, loadBrewRecord } from '../brew/brew-record';
+import { brewChangeSince } from '../brew/brew-changes';
 import { SyncPlan, TransferItem, planSync } from './plan';
 import { refuseLargeDrop, refuseReplay, skippedFailures, verifyApi } from './verify';
 
@@ -73,8 +74,12 @@ export async function prepareRun(
   const { plan, stored, failures } = await planAgainstStore(deps, wanted, deps.objects, options.concurrency);
   failures.push(...skippedFailures(skipped));
   if (unchanged && plan.transfers.length === 0 && failures.length === 0) {
-    log.info('upstream unchanged since the published generation; nothing to publish', { generation: published!.generation });
-    return { unchanged: published!, plan };
+    const brewChange = options.brew && (await brewChangeSince(deps.upstream, { ...options.brew, ...deps.brewPhase }, await loadBrewRecord(deps.objects, published!.generation)));
+    if (!brewChange) {
+      log.info('upstream unchanged since the published generation; nothing to publish', { generation: published!.generation });
+      return { unchanged: published!, plan };
+    }
+    log.info('the API is unchanged but brew is not; publishing a new generation', { reason: brewChange });
   }
   // Staged as the run's own generation; nothing serves it until finalize flips the pointer.
   for (const [file, body] of apiFiles) await deps.objects.putObject(apiKey(runId, file), body);

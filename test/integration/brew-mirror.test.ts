@@ -232,3 +232,81 @@ describe('the install script and the one-line installer', () => {
     }
   });
 });
+
+describe('a run whose API is unchanged publishes what changed of brew (#36 fault 1)', () => {
+  test('a new release upstream with the API as it was: published, `git fetch --tags` sees it, and its Ruby is served', async () => {
+    const first = await sync();
+    expect(first.published).toBe(true);
+    const { server, base } = await serve();
+    try {
+      await git(work, 'clone', '--quiet', `${base}/brew.git`, 'brew');
+      const clone = path.join(work, 'brew');
+      const pin = ruby('x86_64-linux', 'x86_64_linux');
+      brew.release('6.0.30', '4.0.9', [pin]);
+      try {
+        const second = await sync();
+        expect(second).toMatchObject({ published: true, generation: expect.any(String) });
+        expect(second.unchanged).toBeUndefined();
+        expect(second.brew!.releases[0]).toBe('6.0.30');
+        await server.refresh();
+        await git(clone, 'fetch', '--quiet', '--force', '--tags', 'origin');
+        expect(await git(clone, 'tag', '--list')).toContain('6.0.30');
+        const served = await fetch(`${base}/bottles/portable-ruby-4.0.9.x86_64_linux.bottle.tar.gz`);
+        expect(served.status).toBe(200);
+        expect(sha(Buffer.from(await served.arrayBuffer()))).toBe(pin.sha256);
+      } finally {
+        brew.git('tag', '-d', '6.0.30');
+      }
+    } finally {
+      await server.stop(0);
+    }
+  });
+
+  test('a commit on the default branch alone (API as it was) is published: its head is what `brew update` follows', async () => {
+    await sync();
+    const head = brew.commit('Library/Homebrew/dev.rb', `dev ${randomBytes(4).toString('hex')}\n`);
+    const second = await sync();
+    expect(second.published).toBe(true);
+    expect(second.brew!.head).toBe(head);
+  });
+
+  test('a new install.sh alone (API and refs as they were) is published', async () => {
+    await sync();
+    const changed = Buffer.concat([INSTALL_SH, Buffer.from('# a newer install.sh\n')]);
+    upstream.setApiFile('install.sh', changed);
+    try {
+      const second = await sync();
+      expect(second.published).toBe(true);
+      const { server, base } = await serve();
+      try {
+        expect(Buffer.from(await (await fetch(`${base}/install.sh`)).arrayBuffer()).equals(changed)).toBe(true);
+      } finally {
+        await server.stop(0);
+      }
+    } finally {
+      upstream.setApiFile('install.sh', INSTALL_SH);
+    }
+  });
+
+  test('nothing changed upstream, API and brew alike: the run is unchanged and publishes nothing', async () => {
+    const first = await sync();
+    const second = await sync();
+    expect(second).toMatchObject({ published: false, unchanged: true, generation: first.generation });
+  });
+
+  test('a release that was not covered is tried again, even when nothing else changed', async () => {
+    const missing = ruby('arm64-darwin', 'arm64_big_sur', false);
+    brew.release('6.0.31', '4.0.10', [missing]);
+    try {
+      const first = await sync();
+      expect(first.brew!.failures.map((f) => f.release)).toEqual(['6.0.31']);
+      upstream.addBlob('portable-ruby', rubies.get(missing.sha256)!);
+      const second = await sync();
+      expect(second.published).toBe(true);
+      expect(second.brew!.releases[0]).toBe('6.0.31');
+      expect(second.brew!.failures).toEqual([]);
+    } finally {
+      brew.git('tag', '-d', '6.0.31');
+    }
+  });
+});
