@@ -17,7 +17,7 @@ describe('circuit breaker shared through Redis (real redis-server)', () => {
   beforeAll(async () => {
     redis = await startLocalRedis();
   });
-  afterAll(() => redis.stop());
+  afterAll(() => redis?.stop());
 
   test('failures seen by one worker open the circuit for every worker, until the cooldown passes', async () => {
     const workerA = new RedisCircuitBreaker(await redis.client(), policy, 'test1');

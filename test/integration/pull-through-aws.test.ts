@@ -13,6 +13,7 @@ import { awsStores } from '../../engine/wiring/aws';
 import { LocalDynamoDb, startLocalDynamoDb } from '../fixtures/dynamodb';
 import { FixtureFormula, publishApi, testSigningKey } from '../fixtures/homebrew-api';
 import { LocalRedis, startLocalRedis } from '../fixtures/redis';
+import { startPeers } from '../fixtures/peers';
 import { LocalS3, startLocalS3 } from '../fixtures/s3';
 import { FixtureUpstream, startFixtureUpstream } from '../fixtures/upstream-server';
 
@@ -45,7 +46,7 @@ const sync = (formulae: string[]) =>
   runSync({ upstream: new Upstream(), ...stores(), log: quiet }, { apiUrl: upstream.apiRoot, publicKey: key.publicKey, formulae, tags: ['arm64_sonoma'] });
 
 beforeAll(async () => {
-  [s3, dynamo, redis, upstream] = await Promise.all([startLocalS3('pull'), startLocalDynamoDb(), startLocalRedis(), startFixtureUpstream()]);
+  [s3, dynamo, redis, upstream] = await startPeers([startLocalS3('pull'), startLocalDynamoDb(), startLocalRedis(), startFixtureUpstream()]);
   await dynamo.createStateTable('prod-brew-state');
   publishApi(upstream, FORMULAE, key.privateKey);
   expect((await sync(['wget'])).published).toBe(true);
@@ -69,8 +70,9 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  await server.stop(0);
-  await Promise.all([upstream.close(), s3.close(), dynamo.close(), redis.stop()]);
+  // Whatever beforeAll got to (startPeers stops its peers itself when one fails to start).
+  await server?.stop(0);
+  await Promise.all([upstream?.close(), s3?.close(), dynamo?.close(), redis?.stop()]);
 });
 
 function get(url: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer; complete: boolean }> {

@@ -160,7 +160,7 @@ describe('rate limits shared through Redis (real redis-server)', () => {
   beforeAll(async () => {
     redis = await startLocalRedis();
   });
-  afterAll(() => redis.stop());
+  afterAll(() => redis?.stop());
 
   test('two tasks share one per-IP budget; the address the ALB appended to X-Forwarded-For decides the client', async () => {
     const limit = { ratePerSecond: 0.2, burst: 3 };
