@@ -198,6 +198,16 @@ export interface EnvironmentConfig {
   /** Where the runbooks are, linked from the dashboard and the alarms (`HBS_<ENV>_RUNBOOK_URL`). Default: docs/operations.md#runbooks in the project repository. */
   readonly runbookUrl: string;
   /**
+   * Synthesized for `npm run destroy` (issue #36, fault 3): every protection
+   * that stops `terraform destroy` halfway is lifted: buckets and image
+   * repositories may be deleted with their contents, the ALB and the state
+   * table lose deletion protection, backup vaults their recovery points.
+   * Never set for a deploy (`npm run deploy` refuses it). For prod it needs
+   * `HBS_PROD_TEARDOWN_CONFIRM=prod` beside it: prod is named twice.
+   * @default false (`HBS_<ENV>_TEARDOWN=true`)
+   */
+  readonly teardown?: boolean;
+  /**
    * What Lambda does with code the environment's signing profile did not sign.
    * Every deploy signs both functions in every environment; prod refuses
    * anything else (`Enforce`), dev and staging accept it with a warning

@@ -112,7 +112,17 @@ export function loadEnvironmentConfig(name: EnvironmentName, env: Env = process.
     workingHours: workingHours(name, read('WORKING_HOURS'), `${prefix}WORKING_HOURS`, base.workingHours),
     runbookUrl: check(read('RUNBOOK_URL') ?? base.runbookUrl, /^[^\s()<>\[\]]+$/, `${prefix}RUNBOOK_URL`, 'URL'),
     standby: standby(base, { drRegion, hostedZoneId, albScheme }, read, prefix),
+    teardown: teardown(name, read, prefix),
   };
+}
+
+/** `HBS_<ENV>_TEARDOWN`: prod's protections are lifted only when prod is named a second time. */
+function teardown(name: EnvironmentName, read: Read, prefix: string): boolean {
+  const on = flag(read('TEARDOWN'), `${prefix}TEARDOWN`, false);
+  if (on && name === 'prod' && read('TEARDOWN_CONFIRM') !== 'prod') {
+    throw new ConfigurationError(`${prefix}TEARDOWN lifts prod's deletion protections; name prod twice to mean it (${prefix}TEARDOWN_CONFIRM=prod, or npm run destroy -- prod --confirm prod)`);
+  }
+  return on;
 }
 
 /** The standby's settings: on where the base has one (prod) unless `HBS_<ENV>_STANDBY=false`, and the reverse. */

@@ -57,11 +57,13 @@ export class Backup extends Construct {
     super(scope, id);
     const context = ctx(this);
     const lifecycle = { coldStorageAfter: BACKUP_COLD_STORAGE_AFTER_DAYS, deleteAfter: BACKUP_DELETE_AFTER_DAYS };
-    this.vault = new BackupVault(this, 'vault', { name: `${context.namePrefix}-backup-vault`, kmsKeyArn: props.kmsKeyArn });
+    // Recovery points stop a vault's deletion; only `npm run destroy` deletes them with it.
+    this.vault = new BackupVault(this, 'vault', { name: `${context.namePrefix}-backup-vault`, kmsKeyArn: props.kmsKeyArn, forceDestroy: context.teardown });
     if (props.crossRegionCopy) {
       this.drVault = new BackupVault(this, 'dr-vault', {
         name: `${context.namePrefix}-backup-vault-dr`,
         kmsKeyArn: props.crossRegionCopy.kmsKeyArn,
+        forceDestroy: context.teardown,
         provider: props.crossRegionCopy.provider,
       });
     }

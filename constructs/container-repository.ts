@@ -1,6 +1,7 @@
 import { Construct } from 'constructs';
 import { EcrLifecyclePolicy } from '@cdktf/provider-aws/lib/ecr-lifecycle-policy';
 import { EcrRepository } from '@cdktf/provider-aws/lib/ecr-repository';
+import { ctx } from './environment-context';
 
 export interface ContainerRepositoryProps {
   /** Full repository name; callers prefix it with the environment. */
@@ -19,6 +20,8 @@ export class ContainerRepository extends Construct {
     this.repository = new EcrRepository(this, 'repo', {
       name: props.name,
       imageTagMutability: 'IMMUTABLE',
+      // Only `npm run destroy` deletes a repository that holds images (RepositoryNotEmptyException otherwise).
+      forceDelete: ctx(this).teardown,
       imageScanningConfiguration: { scanOnPush: true },
       encryptionConfiguration: [{ encryptionType: 'KMS', kmsKey: props.kmsKeyArn }],
     });

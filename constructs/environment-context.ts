@@ -21,6 +21,12 @@ export interface EnvironmentContextProps {
   readonly logRetentionDays: number;
   /** Retention of security logs (flow, WAF, CloudTrail). @default 365; less is refused. */
   readonly securityLogRetentionDays?: number;
+  /**
+   * Synthesized for `npm run destroy`: constructs lift what would stop
+   * `terraform destroy` halfway (non-empty buckets and repositories, deletion
+   * protection, recovery points). @default false
+   */
+  readonly teardown?: boolean;
 }
 
 /** Security logs are kept at least a year. */
@@ -47,6 +53,10 @@ export class EnvironmentContext {
   }
   get partition(): string {
     return this.props.partition;
+  }
+  /** True only in a stack synthesized for `npm run destroy`. */
+  get teardown(): boolean {
+    return this.props.teardown ?? false;
   }
   get logRetentionDays(): number {
     return this.props.logRetentionDays;

@@ -82,12 +82,14 @@ export class FargateTaskDefinition extends Construct {
       accountId: context.accountId,
     });
 
-    const image = new DataAwsEcrImage(this, 'image', { repositoryName: props.repository.name, imageTag: props.imageTag });
     const container = {
       name: this.containerName,
       // By digest, looked up from the tag: a tag that was never pushed fails the plan ("image not found")
       // instead of registering a task definition ECS cannot pull, and the task runs exactly what was pushed.
-      image: `${props.repository.repositoryUrl}@${image.imageDigest}`,
+      // A stack synthesized for `npm run destroy` runs nothing and looks nothing up, so it destroys whatever images are left.
+      image: context.teardown
+        ? `${props.repository.repositoryUrl}:${props.imageTag}`
+        : `${props.repository.repositoryUrl}@${new DataAwsEcrImage(this, 'image', { repositoryName: props.repository.name, imageTag: props.imageTag }).imageDigest}`,
       essential: true,
       user: CONTAINER_USER,
       readonlyRootFilesystem: true,

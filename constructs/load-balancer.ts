@@ -35,7 +35,7 @@ export interface LoadBalancerProps {
   readonly accessLogs: AccessLogTarget;
   /** Requests per client IP per 5 minutes before WAF blocks it. */
   readonly rateLimitPer5Min: number;
-  /** Default: true. Only tests and throwaway stacks should turn it off. */
+  /** Default: true, except in a stack synthesized for `npm run destroy`. */
   readonly deletionProtection?: boolean;
   /**
    * Admit Route 53's health checkers on 443, by AWS's managed prefix list
@@ -83,7 +83,7 @@ export class LoadBalancer extends Construct {
       subnets: props.subnetIds,
       securityGroups: [this.securityGroup.id],
       dropInvalidHeaderFields: true,
-      enableDeletionProtection: props.deletionProtection ?? true,
+      enableDeletionProtection: props.deletionProtection ?? !context.teardown,
       desyncMitigationMode: 'strictest',
       idleTimeout: ALB_IDLE_TIMEOUT_SECONDS,
       // The ALB appends the address it saw to X-Forwarded-For; the mirror rate-limits on that last entry.

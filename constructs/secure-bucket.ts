@@ -14,6 +14,7 @@ import { S3BucketPublicAccessBlock } from '@cdktf/provider-aws/lib/s3-bucket-pub
 import { S3BucketServerSideEncryptionConfigurationA as S3BucketServerSideEncryptionConfiguration } from '@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration';
 import { S3BucketVersioningA as S3BucketVersioning } from '@cdktf/provider-aws/lib/s3-bucket-versioning';
 import { policyDocument } from './policy-document';
+import { ctx } from './environment-context';
 
 export interface SecureBucketProps {
   /** Bucket name prefix (AWS appends a unique suffix); callers prefix it with the environment. */
@@ -31,7 +32,7 @@ export interface SecureBucketProps {
   readonly noncurrentVersionExpirationDays?: number;
   /** Extra bucket-policy statements, given the bucket ARN (the TLS-only deny is always present). */
   readonly policyStatements?: (bucketArn: string) => DataAwsIamPolicyDocumentStatement[];
-  /** Let `terraform destroy` delete a non-empty bucket. Default: false, so a destroy never drops bottles silently. */
+  /** Let `terraform destroy` delete a non-empty bucket. Default: false (true only in a stack synthesized for `npm run destroy`), so a destroy never drops bottles silently. */
   readonly forceDestroy?: boolean;
   /** Provider of the bucket's region. @default the stack's default provider */
   readonly provider?: TerraformProvider;
@@ -67,7 +68,7 @@ export class SecureBucket extends Construct {
     const provider = props.provider;
     this.namePrefix = props.namePrefix;
     this.retention = { lifecycleRules: props.lifecycleRules ?? [], noncurrentVersionExpirationDays: props.noncurrentVersionExpirationDays };
-    this.bucket = new S3Bucket(this, 'bucket', { bucketPrefix: `${props.namePrefix}-`, forceDestroy: props.forceDestroy ?? false, provider });
+    this.bucket = new S3Bucket(this, 'bucket', { bucketPrefix: `${props.namePrefix}-`, forceDestroy: props.forceDestroy ?? ctx(this).teardown, provider });
     const bucketId = this.bucket.id;
 
     this.versioning = new S3BucketVersioning(this, 'versioning', { bucket: bucketId, versioningConfiguration: { status: 'Enabled' }, provider });

@@ -46,7 +46,7 @@ export class StateTable extends Construct {
         { name: 'sk', type: 'S' },
       ],
       pointInTimeRecovery: { enabled: true },
-      deletionProtectionEnabled: true,
+      deletionProtectionEnabled: !ctx(this).teardown,
       serverSideEncryption: { enabled: true, kmsKeyArn: props.key.arn },
       // Global tables replicate through the stream.
       streamEnabled: true,

@@ -42,6 +42,7 @@ export class MirrorStack extends ReadableAddressStack {
       region: config.region,
       logRetentionDays: config.logRetentionDays,
       securityLogRetentionDays: config.securityLogRetentionDays,
+      teardown: config.teardown,
     });
 
     const foundation = new Foundation(this, 'foundation', { config, dr, billing });

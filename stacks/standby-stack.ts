@@ -58,6 +58,7 @@ export class StandbyStack extends ReadableAddressStack {
       region: config.drRegion,
       logRetentionDays: config.logRetentionDays,
       securityLogRetentionDays: config.securityLogRetentionDays,
+      teardown: config.teardown,
     });
     const logsKey = new CustomerManagedKey(this, 'logs-key', {
       alias: 'logs',

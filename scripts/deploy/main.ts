@@ -4,6 +4,8 @@
  *   npm run deploy -- <env> [--yes]   preflight, staged apply, images, first sync, health, smoke
  *   npm run predeploy -- <env>        the preflight alone
  *   npm run smoke -- <env>            /health, /status with a published generation, one bottle
+ *   npm run destroy -- <env> [--yes] [--confirm <env>]
+ *                                     tears the environment down (prod only when named twice)
  *
  * Exit codes: 0 done; 1 a check or step failed (the message says what to do);
  * 2 usage (no or an unknown environment).
@@ -17,6 +19,7 @@ import { loadEnvironmentConfig } from '../../config/load-environment';
 import { errorKind } from '../../engine/errors';
 import { buildApp } from '../../main';
 import { DeployError, deploy, stackDirectory } from './deploy';
+import { DestroyError, DestroyRefused, destroy } from './destroy';
 import { awsPreflightClients, preflight } from './preflight';
 import { spawnRunner } from './runner';
 import { fetchGet, smoke } from './smoke';
@@ -35,7 +38,27 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const env = name as EnvironmentName;
+  if (command === 'destroy') {
+    const confirmAt = flags.indexOf('--confirm');
+    await destroy({
+      env,
+      confirm: confirmAt >= 0 ? (flags[confirmAt + 1] ?? '') : undefined,
+      variables: process.env,
+      run: spawnRunner,
+      synth: async (variables) => {
+        buildApp(path.join(ROOT, 'cdktf.out'), variables).synth();
+        return path.join(ROOT, 'cdktf.out');
+      },
+      log: (line) => console.log(line),
+      autoApprove: flags.includes('--yes'),
+    });
+    return 0;
+  }
   const config = loadEnvironmentConfig(env, process.env);
+  if (config.teardown) {
+    console.error(`${command}: HBS_${env.toUpperCase()}_TEARDOWN is set, which synthesizes ${env} for npm run destroy (protections lifted); unset it`);
+    return 2;
+  }
   if (command === 'preflight') {
     const result = await preflight(config, awsPreflightClients(config), spawnRunner);
     result.ok.forEach((line) => console.log(`  ok  ${line}`));
@@ -80,7 +103,8 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => (process.exitCode = code),
   (error) => {
-    console.error(`${error instanceof DeployError ? 'deploy' : 'error'}: ${(error as Error).message}`);
-    process.exitCode = errorKind(error) === 'usage' ? 2 : 1;
+    const label = error instanceof DeployError ? 'deploy' : error instanceof DestroyRefused || error instanceof DestroyError ? 'destroy' : 'error';
+    console.error(`${label}: ${(error as Error).message}`);
+    process.exitCode = errorKind(error) === 'usage' || error instanceof DestroyRefused ? 2 : 1;
   },
 );
