@@ -1,6 +1,6 @@
 import { SYNC_DEFAULTS } from '../defaults';
 import { Upstream, readAll, redactUrl } from '../upstream/client';
-import { BrewRecord } from './brew-record';
+import { BrewRecord, uncoveredRubies } from './brew-record';
 import { GitError, checkGitRemote } from './git';
 import { fetchInstallScript } from './install-script';
 import { BREW_LIMIT_ENV } from './mirror-brew';
@@ -28,8 +28,8 @@ export interface BrewChangeCheck {
  */
 export async function brewChangeSince(upstream: Upstream, check: BrewChangeCheck, record: BrewRecord | undefined): Promise<string | undefined> {
   if (!record?.brewGit) return 'the published generation has no brew.git';
-  const uncovered = record.releases.find((r) => r.error);
-  if (uncovered) return `release ${uncovered.tag} was not covered (${uncovered.error}); trying again`;
+  const [uncovered] = uncoveredRubies(record);
+  if (uncovered) return `release ${uncovered.release} (${uncovered.platform}) was not covered (${uncovered.reason}); trying again`;
   const remote = checkGitRemote(check.gitUrl ?? SYNC_DEFAULTS.brewGitUrl, check.plainHttp ?? 'loopback');
   const advertised = await advertisedRefs(upstream, remote);
   if (advertised.defaultBranch !== record.brewGit.defaultBranch) return `brew.git's default branch is now ${advertised.defaultBranch}`;

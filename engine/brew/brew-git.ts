@@ -31,10 +31,10 @@ export interface WorkingRepository {
   readonly record: BrewGitRecord;
   /** Release tags, newest first (by version). */
   releaseTags(): Promise<string[]>;
-  /** A file at a tag, or undefined when the tag has none. */
-  readFile(tag: string, file: string): Promise<string | undefined>;
-  /** File names in a directory at a tag (empty when it has none). */
-  listDirectory(tag: string, dir: string): Promise<string[]>;
+  /** A file at a ref (`refs/tags/<tag>`, `refs/heads/<branch>`), or undefined when the ref has none. */
+  readFile(ref: string, file: string): Promise<string | undefined>;
+  /** File names in a directory at a ref (empty when it has none). */
+  listDirectory(ref: string, dir: string): Promise<string[]>;
   dispose(): Promise<void>;
 }
 
@@ -86,9 +86,8 @@ export async function mirrorBrewGit(deps: BrewGitDeps, remote: string, previous?
       record,
       releaseTags: async () =>
         (await git(['for-each-ref', '--sort=-v:refname', '--format=%(refname:short)', 'refs/tags'])).split('\n').filter((t) => RELEASE_TAG.test(t)),
-      readFile: (tag, file) => git(['cat-file', 'blob', `refs/tags/${tag}:${file}`]).catch(() => undefined),
-      listDirectory: async (tag, sub) =>
-        (await git(['ls-tree', '--name-only', `refs/tags/${tag}:${sub}`]).catch(() => '')).split('\n').filter(Boolean),
+      readFile: (ref, file) => git(['cat-file', 'blob', `${ref}:${file}`]).catch(() => undefined),
+      listDirectory: async (ref, sub) => (await git(['ls-tree', '--name-only', `${ref}:${sub}`]).catch(() => '')).split('\n').filter(Boolean),
       dispose: () => fs.rm(dir, { recursive: true, force: true }),
     };
   } catch (error) {

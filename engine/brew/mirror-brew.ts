@@ -4,7 +4,7 @@ import { BlobStore, ObjectStore } from '../ports';
 import { brewRecordKey, installScriptKey } from '../store-layout';
 import { Upstream } from '../upstream/client';
 import { positiveIntegersFromEnv } from '../runtime-config';
-import { BrewRecord, BrewRelease, coveredReleases, loadBrewRecord } from './brew-record';
+import { BrewRecord, BrewRelease, UncoveredRuby, coveredReleases, loadBrewRecord, uncoveredRubies } from './brew-record';
 import { mirrorBrewGit } from './brew-git';
 import { GitRunner, checkGitRemote, gitCli } from './git';
 import { fetchInstallScript } from './install-script';
@@ -56,10 +56,10 @@ export const BREW_LIMIT_ENV = {
 export interface BrewSummary {
   readonly head: string;
   readonly tags: number;
-  /** Release tags whose pinned portable Rubies are all stored. */
+  /** Releases (then the default branch, by name) with at least one platform's portable Ruby stored. */
   readonly releases: string[];
-  /** Releases that are not covered, and why. */
-  readonly failures: { readonly release: string; readonly reason: string }[];
+  /** Every release/platform pair that is not covered, and why. */
+  readonly failures: readonly UncoveredRuby[];
 }
 
 /**
@@ -85,9 +85,12 @@ export async function mirrorBrew(deps: BrewPhaseDeps, runId: string, options: Br
   try {
     const releases: BrewRelease[] = [];
     const registryUrl = options.registryUrl ?? SYNC_DEFAULTS.registryUrl;
-    for (const tag of (await repo.releaseTags()).slice(0, options.releases ?? SYNC_DEFAULTS.brewReleases)) {
+    const newest = (await repo.releaseTags()).slice(0, options.releases ?? SYNC_DEFAULTS.brewReleases).map((tag) => ({ tag, ref: `refs/tags/${tag}` }));
+    // Then the default branch's head, one more "release": a client that ran a developer command follows it (#36 item 5).
+    const branch = repo.record.defaultBranch;
+    for (const release of [...newest, { tag: branch, ref: `refs/heads/${branch}`, head: true }]) {
       stopIfInterrupted();
-      releases.push(await storePinnedRubies({ upstream: deps.upstream, blobs: deps.blobs, log }, registryUrl, await pinnedRubies(repo, tag)));
+      releases.push(await storePinnedRubies({ upstream: deps.upstream, blobs: deps.blobs, log }, registryUrl, await pinnedRubies(repo, release)));
     }
     const script = await fetchInstallScript(deps.upstream, options.installScriptUrl ?? SYNC_DEFAULTS.installScriptUrl, deps.maxInstallScriptBytes ?? fromEnv.maxInstallScriptBytes ?? SYNC_DEFAULTS.maxInstallScriptBytes);
     await deps.objects.putObject(installScriptKey(runId), script.body);
@@ -95,7 +98,7 @@ export async function mirrorBrew(deps: BrewPhaseDeps, runId: string, options: Br
     const record: BrewRecord = { brewGit: repo.record, releases, installScript: { sha256: script.sha256, size: script.body.length } };
     // Last: every pack and Ruby it names is stored by now.
     await deps.objects.putObject(brewRecordKey(runId), Buffer.from(JSON.stringify(record)));
-    const failures = releases.filter((r) => r.error).map((r) => ({ release: r.tag, reason: r.error! }));
+    const failures = uncoveredRubies(record);
     log.info('brew mirrored', { head: repo.record.head, releases: coveredReleases(record), failures: failures.length });
     return { head: repo.record.head, tags: repo.record.tags, releases: coveredReleases(record), failures };
   } finally {

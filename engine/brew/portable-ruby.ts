@@ -24,20 +24,26 @@ export function parseVendorFile(text: string): { rubyTag: string; sha256: string
   return rubyTag && sha256 && RUBY_TAG.test(rubyTag) && isSha256(sha256) ? { rubyTag, sha256 } : undefined;
 }
 
-/** The portable Rubies one release pins, read from its tree; a release without readable pins says why. */
-export async function pinnedRubies(repo: WorkingRepository, tag: string): Promise<BrewRelease> {
-  const version = (await repo.readFile(tag, `${VENDOR_DIR}/${VERSION_FILE}`))?.trim();
-  if (!version || !RUBY_VERSION.test(version)) return { tag, rubies: [], error: `${VENDOR_DIR}/${VERSION_FILE} is missing or malformed` };
+/**
+ * The portable Rubies one release pins, read from its tree at `ref`
+ * (`refs/tags/<tag>`, or the default branch for its head); a release without
+ * readable pins says why.
+ */
+export async function pinnedRubies(repo: WorkingRepository, release: { readonly tag: string; readonly ref: string; readonly head?: boolean }): Promise<BrewRelease> {
+  const { tag, ref } = release;
+  const head = release.head ? { head: true } : {};
+  const version = (await repo.readFile(ref, `${VENDOR_DIR}/${VERSION_FILE}`))?.trim();
+  if (!version || !RUBY_VERSION.test(version)) return { tag, ...head, rubies: [], error: `${VENDOR_DIR}/${VERSION_FILE} is missing or malformed` };
   const rubies: PinnedRuby[] = [];
-  for (const name of (await repo.listDirectory(tag, VENDOR_DIR)).sort()) {
+  for (const name of (await repo.listDirectory(ref, VENDOR_DIR)).sort()) {
     const platform = PLATFORM_FILE.exec(name)?.[1];
     if (!platform || name === VERSION_FILE) continue;
-    const pin = parseVendorFile((await repo.readFile(tag, `${VENDOR_DIR}/${name}`)) ?? '');
-    if (!pin) return { tag, rubyVersion: version, rubies: [], error: `${VENDOR_DIR}/${name} has no ruby_TAG and ruby_SHA` };
+    const pin = parseVendorFile((await repo.readFile(ref, `${VENDOR_DIR}/${name}`)) ?? '');
+    if (!pin) return { tag, ...head, rubyVersion: version, rubies: [], error: `${VENDOR_DIR}/${name} has no ruby_TAG and ruby_SHA` };
     rubies.push({ platform, ...pin, file: portableRubyFile(version, pin.rubyTag) });
   }
-  if (rubies.length === 0) return { tag, rubyVersion: version, rubies: [], error: `${VENDOR_DIR} pins no portable Ruby` };
-  return { tag, rubyVersion: version, rubies };
+  if (rubies.length === 0) return { tag, ...head, rubyVersion: version, rubies: [], error: `${VENDOR_DIR} pins no portable Ruby` };
+  return { tag, ...head, rubyVersion: version, rubies };
 }
 
 export interface PortableRubyDeps {
@@ -49,7 +55,8 @@ export interface PortableRubyDeps {
 /**
  * Stores every Ruby the release pins, from `<registry>/v2/homebrew/core/portable-ruby/blobs/sha256:<pin>`
  * (anonymous token, as for bottles). The blob store keeps a body only if it hashes to the pin, the only
- * bytes brew accepts. A pin missing upstream fails this release, not the run.
+ * bytes brew accepts. A pin missing upstream fails that platform of this release only: its other
+ * platforms are still stored and served.
  */
 export async function storePinnedRubies(deps: PortableRubyDeps, registryUrl: string, release: BrewRelease): Promise<BrewRelease> {
   if (release.error) return release;
@@ -67,8 +74,8 @@ export async function storePinnedRubies(deps: PortableRubyDeps, registryUrl: str
       stored.push({ ...ruby, size });
     } catch (error) {
       const reason = `portable Ruby ${ruby.file} (sha256 ${ruby.sha256.slice(0, 12)}…): ${(error as Error).message}`;
-      deps.log.warn('a pinned portable Ruby could not be stored; this brew release is not covered', { release: release.tag, reason });
-      return { ...release, error: reason };
+      deps.log.warn('a pinned portable Ruby could not be stored; this platform of the release is not covered', { release: release.tag, platform: ruby.platform, reason });
+      stored.push({ ...ruby, error: reason });
     }
   }
   return { ...release, rubies: stored };

@@ -17,6 +17,10 @@ export interface HomePageView {
     readonly verifiedAt?: string;
     readonly bottlesPerTag: ReadonlyMap<string, number>;
     readonly brewReleases: readonly string[];
+    /** The default branch's name when its head is among `brewReleases`'s sources (shown as such, not as a release). */
+    readonly brewHeadBranch?: string;
+    /** Every release/platform pair whose portable Ruby is not served, and why (already fit for a public page). */
+    readonly brewNotCovered?: readonly { readonly release: string; readonly platform: string; readonly reason: string }[];
     readonly brewGitHead?: string;
     readonly installScript: boolean;
   };
@@ -90,8 +94,15 @@ export function renderHomePage(view: HomePageView): string {
       '<h2>brew releases covered</h2>',
       g.brewReleases.length === 0
         ? '<p>None: this mirror serves no portable Ruby, so brew cannot run from it alone.</p>'
-        : `<p>${g.brewReleases.map((r) => `<code>${e(r)}</code>`).join(', ')}${g.brewGitHead ? `; brew.git at <code>${e(g.brewGitHead.slice(0, 12))}</code>` : ''}.</p>`,
+        : `<p>${g.brewReleases.map((r) => `<code>${e(r)}</code>${r === g.brewHeadBranch ? ' (default branch head)' : ''}`).join(', ')}${g.brewGitHead ? `; brew.git at <code>${e(g.brewGitHead.slice(0, 12))}</code>` : ''}.</p>`,
     );
+    const gaps = g.brewNotCovered ?? [];
+    if (gaps.length > 0) {
+      sections.push(
+        '<h2>Portable Ruby not served</h2>',
+        `<table><tr><th>release</th><th>platform</th><th>why</th></tr>${gaps.map((gap) => `<tr><td>${e(gap.release)}</td><td>${e(gap.platform)}</td><td>${e(gap.reason)}</td></tr>`).join('')}</table>`,
+      );
+    }
   }
   const run = view.lastRun;
   sections.push('<h2>Last sync</h2>');

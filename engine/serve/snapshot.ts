@@ -4,7 +4,7 @@ import { formulaEntries, wantedBottles } from '../homebrew/wanted-bottles';
 import { ObjectStore, PublishedGeneration } from '../ports';
 import { NamedBottles } from './named-bottles';
 import { apiKey, bottleIndexKey, installScriptKey, namedBottlesKey } from '../store-layout';
-import { BrewRecord, loadBrewRecord } from '../brew/brew-record';
+import { BrewRecord, loadBrewRecord, servedRubies } from '../brew/brew-record';
 import { IndexedBottle, decodeBottleIndex } from '../bottle-index';
 import { MirrorError } from '../errors';
 
@@ -96,7 +96,7 @@ export async function loadSnapshot(objects: ObjectStore, generation: PublishedGe
   const brew = await loadBrew(objects, generation.generation);
   // brew asks for portable Ruby in either layout: `/v2/homebrew/core/portable-ruby/blobs/sha256:<pin>`
   // (the digest route) or `<bottle domain>/portable-ruby-<version>.<tag>.bottle.tar.gz` (the flat route).
-  for (const ruby of (brew?.record.releases ?? []).filter((r) => !r.error).flatMap((r) => r.rubies)) {
+  for (const ruby of servedRubies(brew?.record)) {
     bottles.set(ruby.file, ruby.sha256);
     bottlesByEncodedName.set(urlEncode(ruby.file), ruby.sha256);
     blobs.add(ruby.sha256);

@@ -149,8 +149,8 @@ describe('brew in AWS: the orchestrator hands the brew phase to the sync task; a
 
     const summary = await runLargeSync(env.deps, result.runId, { job: 'brew', stopping: () => false });
     expect(summary).toMatchObject({ published: true, generation: result.runId, bottles: { transferred: 1 } });
-    expect(summary!.brew).toMatchObject({ head: brew.git('rev-parse', 'master'), releases: ['6.0.18', '6.0.17'], failures: [] });
-    expect((await env.deps.state.getPublished())!.brewReleases).toEqual(['6.0.18', '6.0.17']);
+    expect(summary!.brew).toMatchObject({ head: brew.git('rev-parse', 'master'), releases: ['6.0.18', '6.0.17', 'master'], failures: [] });
+    expect((await env.deps.state.getPublished())!.brewReleases).toEqual(['6.0.18', '6.0.17', 'master']);
     expect(env.gitCalls.map((args) => args[0])).toContain('fetch');
 
     const { server, base } = await serve(env.deps, 'redirect');

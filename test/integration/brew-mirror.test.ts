@@ -81,7 +81,8 @@ describe('brew.git in the store, served to a real git client', () => {
   test('a real git clone over the mirror gets every tag and the default branch, in redirect mode too, and never a redirect', async () => {
     const summary = await sync();
     expect(summary.published).toBe(true);
-    expect(summary.brew).toMatchObject({ head: brew.git('rev-parse', 'master'), tags: 3, releases: ['6.0.18', '6.0.17', '6.0.16'], failures: [] });
+    // The newest releases, then the default branch's head (#36 item 5): here it pins what 6.0.18 pins.
+    expect(summary.brew).toMatchObject({ head: brew.git('rev-parse', 'master'), tags: 3, releases: ['6.0.18', '6.0.17', '6.0.16', 'master'], failures: [] });
 
     const { server, base } = await serve('redirect');
     try {
@@ -115,7 +116,7 @@ describe('brew.git in the store, served to a real git client', () => {
       const fullClone = Math.max(...brew.requests.filter((r) => r.method === 'POST').map((r) => r.bytes));
       const second = await sync();
       expect(second.published).toBe(true);
-      expect(second.brew!.releases).toEqual(['6.0.19', '6.0.18', '6.0.17']);
+      expect(second.brew!.releases).toEqual(['6.0.19', '6.0.18', '6.0.17', 'master']);
 
       const record = (await loadBrewRecord(localStores(root).objects, second.generation!))!;
       const added = Object.keys(record.brewGit!.packs).filter((name) => !first.brewGit!.packs[name]);
@@ -160,7 +161,7 @@ describe('portable Ruby for the newest brew releases', () => {
   test('every pinned Ruby is served under both URL forms brew tries, byte for byte; the oldest release is left out', async () => {
     const summary = await sync({ brew: { ...brewOptions(), releases: 2 } });
     const [newest, next, older] = upstreamReleases();
-    expect(summary.brew!.releases).toEqual([newest, next]);
+    expect(summary.brew!.releases).toEqual([newest, next, 'master']);
     const record = (await loadBrewRecord(localStores(root).objects, summary.generation!))!;
     const { server, base } = await serve();
     try {
@@ -177,7 +178,7 @@ describe('portable Ruby for the newest brew releases', () => {
       const olderRuby = brew.git('show', `${older}:Library/Homebrew/vendor/portable-ruby-version`);
       expect(['4.0.4', '4.0.5']).toContain(olderRuby);
       expect((await fetch(`${base}/bottles/portable-ruby-${olderRuby}.arm64_big_sur.bottle.tar.gz`)).status).toBe(404);
-      expect((await localStores(root).state.getPublished())!.brewReleases).toEqual([newest, next]);
+      expect((await localStores(root).state.getPublished())!.brewReleases).toEqual([newest, next, 'master']);
     } finally {
       await server.stop(0);
     }
@@ -188,8 +189,10 @@ describe('portable Ruby for the newest brew releases', () => {
     try {
       const summary = await sync();
       expect(summary.published).toBe(true);
+      // 6.0.20 pins one Ruby, which is missing: neither it nor the head (which pins what 6.0.20 pins) is covered.
       expect(summary.brew!.releases).toEqual(upstreamReleases().slice(1, 3));
-      expect(summary.brew!.failures).toEqual([{ release: '6.0.20', reason: expect.stringMatching(/portable-ruby-4\.0\.7\.arm64_big_sur\.bottle\.tar\.gz .*HTTP 404/) }]);
+      const missing = { platform: 'arm64-darwin', reason: expect.stringMatching(/portable-ruby-4\.0\.7\.arm64_big_sur\.bottle\.tar\.gz .*HTTP 404/) };
+      expect(summary.brew!.failures).toEqual([{ release: '6.0.20', ...missing }, { release: 'master', ...missing }]);
       expect((await localStores(root).state.getPublished())!.brewReleases).toEqual(upstreamReleases().slice(1, 3));
     } finally {
       brew.git('tag', '-d', '6.0.20');
@@ -299,7 +302,7 @@ describe('a run whose API is unchanged publishes what changed of brew (#36 fault
     brew.release('6.0.31', '4.0.10', [missing]);
     try {
       const first = await sync();
-      expect(first.brew!.failures.map((f) => f.release)).toEqual(['6.0.31']);
+      expect(first.brew!.failures.map((f) => f.release)).toEqual(['6.0.31', 'master']);
       upstream.addBlob('portable-ruby', rubies.get(missing.sha256)!);
       const second = await sync();
       expect(second.published).toBe(true);
@@ -307,6 +310,59 @@ describe('a run whose API is unchanged publishes what changed of brew (#36 fault
       expect(second.brew!.failures).toEqual([]);
     } finally {
       brew.git('tag', '-d', '6.0.31');
+    }
+  });
+});
+
+describe('portable Ruby per release and platform (#36 items 5 and 6)', () => {
+  test("one platform's missing blob leaves the release's other platforms served; /status and the page name the gap", async () => {
+    const linux = ruby('x86_64-linux', 'x86_64_linux');
+    brew.release('6.0.40', '4.0.40', [ruby('arm64-darwin', 'arm64_big_sur', false), linux]);
+    try {
+      const summary = await sync();
+      expect(summary.published).toBe(true);
+      expect(summary.brew!.releases.slice(0, 1)).toEqual(['6.0.40']);
+      expect(summary.brew!.failures).toEqual([
+        { release: '6.0.40', platform: 'arm64-darwin', reason: expect.stringMatching(/portable-ruby-4\.0\.40\.arm64_big_sur\.bottle\.tar\.gz .*HTTP 404/) },
+        { release: 'master', platform: 'arm64-darwin', reason: expect.stringMatching(/HTTP 404/) },
+      ]);
+      const { server, base } = await serve();
+      try {
+        const flat = await fetch(`${base}/bottles/portable-ruby-4.0.40.x86_64_linux.bottle.tar.gz`);
+        expect(flat.status).toBe(200);
+        expect(sha(Buffer.from(await flat.arrayBuffer()))).toBe(linux.sha256);
+        expect((await fetch(`${base}/v2/homebrew/core/portable-ruby/blobs/sha256:${linux.sha256}`)).status).toBe(200);
+        expect((await fetch(`${base}/bottles/portable-ruby-4.0.40.arm64_big_sur.bottle.tar.gz`)).status).toBe(404);
+        const status = (await (await fetch(`${base}/status`)).json()) as { brew: { releases: string[]; notCovered: { release: string; platform: string; reason: string }[] } };
+        expect(status.brew.releases).toContain('6.0.40');
+        expect(status.brew.notCovered).toEqual([
+          { release: '6.0.40', platform: 'arm64-darwin', reason: expect.stringMatching(/HTTP 404/) },
+          { release: 'master', platform: 'arm64-darwin', reason: expect.stringMatching(/HTTP 404/) },
+        ]);
+        const page = await (await fetch(`${base}/`)).text();
+        expect(page).toMatch(/<td>6\.0\.40<\/td><td>arm64-darwin<\/td><td>[^<]*HTTP 404/);
+      } finally {
+        await server.stop(0);
+      }
+    } finally {
+      brew.git('tag', '-d', '6.0.40');
+    }
+  });
+
+  test("the default branch's head is covered too: a client that ran a developer command gets the Ruby its head pins", async () => {
+    const headRuby = ruby('x86_64-linux', 'x86_64_linux');
+    brew.commit('Library/Homebrew/vendor/portable-ruby-version', '4.0.99\n');
+    brew.commit('Library/Homebrew/vendor/portable-ruby-x86_64-linux', `ruby_TAG=x86_64_linux\nruby_SHA=${headRuby.sha256}\n`);
+    const summary = await sync();
+    expect(summary.brew!.releases.at(-1)).toBe('master');
+    const { server, base } = await serve();
+    try {
+      const served = await fetch(`${base}/bottles/portable-ruby-4.0.99.x86_64_linux.bottle.tar.gz`);
+      expect(served.status).toBe(200);
+      expect(sha(Buffer.from(await served.arrayBuffer()))).toBe(headRuby.sha256);
+      expect(await (await fetch(`${base}/`)).text()).toContain('<code>master</code> (default branch head)');
+    } finally {
+      await server.stop(0);
     }
   });
 });

@@ -113,7 +113,8 @@ describe('the page at / in a real browser', () => {
     expect(text).toMatch(/x86_64_linux\s+1\n/);
     expect(text).toMatch(/all\s+1\n/);
     expect(text).toMatch(/total\s+3/);
-    expect(text).toMatch(/brew releases covered\s+6\.0\.18; brew\.git at [0-9a-f]{12}\./);
+    // The newest release, then the default branch's head (#36 item 5), which pins the same Ruby here.
+    expect(text).toMatch(/brew releases covered\s+6\.0\.18, master \(default branch head\); brew\.git at [0-9a-f]{12}\./);
     expect(text).toMatch(/Last sync\s+published at \d{4}-\d\d-\d\dT[\d:.]+Z: 3 bottles copied, 0 already here, 0 failed\./);
     expect(text).toContain(`curl -fsSL ${base}/install | bash`);
     expect(text).toContain("Command Line Tools");

@@ -64,7 +64,7 @@ describe('brewChangeSince', () => {
   test('no record, or a release left uncovered, is a change without asking upstream', async () => {
     const { upstream, asked } = upstreamServing({});
     expect(await brewChangeSince(upstream, { gitUrl: REMOTE }, undefined)).toBe('the published generation has no brew.git');
-    expect(await brewChangeSince(upstream, { gitUrl: REMOTE }, record(INFO_REFS, { releases: [{ tag: '6.0.19', rubies: [], error: 'HTTP 404' }] }))).toBe('release 6.0.19 was not covered (HTTP 404); trying again');
+    expect(await brewChangeSince(upstream, { gitUrl: REMOTE }, record(INFO_REFS, { releases: [{ tag: '6.0.19', rubies: [], error: 'HTTP 404' }] }))).toBe('release 6.0.19 (*) was not covered (HTTP 404); trying again');
     expect(asked).toEqual([]);
   });
 

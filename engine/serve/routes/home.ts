@@ -1,5 +1,6 @@
 import { brewEnvFile } from '../../homebrew/client-settings';
 import { StateStore } from '../../ports';
+import { coveredReleases, uncoveredRubies } from '../../brew/brew-record';
 import { HOME_PAGE_CSP, renderHomePage } from '../home-page';
 import { Exchange, ReplyWriter, SECURITY_HEADERS } from '../reply';
 import { publicReason } from './operations';
@@ -37,7 +38,9 @@ export class HomePage {
         publishedAt: snapshot.generation.publishedAt,
         verifiedAt: snapshot.generation.verifiedAt,
         bottlesPerTag: snapshot.bottlesPerTag,
-        brewReleases: snapshot.generation.brewReleases ?? [],
+        brewReleases: snapshot.brew ? coveredReleases(snapshot.brew.record) : (snapshot.generation.brewReleases ?? []),
+        brewHeadBranch: snapshot.brew?.record.releases.find((r) => r.head)?.tag,
+        brewNotCovered: uncoveredRubies(snapshot.brew?.record).map((gap) => ({ ...gap, reason: publicReason(gap.reason) })),
         brewGitHead: brewGit?.head,
         installScript: snapshot.brew?.installScript !== undefined,
       },

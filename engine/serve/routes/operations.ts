@@ -1,4 +1,5 @@
 import { apiKey } from '../../store-layout';
+import { coveredReleases, uncoveredRubies } from '../../brew/brew-record';
 import { ObjectStore, RateLimiter, StateStore } from '../../ports';
 import { ServerMetrics } from '../metrics';
 import { Exchange, JSON_NO_STORE, ReplyWriter } from '../reply';
@@ -86,6 +87,13 @@ export class OperationRoutes {
           }
         : null,
       pullThrough: this.deps.pullThrough ? { ...this.metrics.pullThrough, active: this.metrics.pullsActive() } : null,
+      // What brew itself this generation serves: the covered releases, and every release/platform pair it does not serve, and why.
+      brew: x.snapshot?.brew
+        ? {
+            releases: coveredReleases(x.snapshot.brew.record),
+            notCovered: uncoveredRubies(x.snapshot.brew.record).map((gap) => ({ ...gap, reason: publicReason(gap.reason) })),
+          }
+        : null,
     });
     this.reply.send(x, 200, JSON_NO_STORE, body);
   }
