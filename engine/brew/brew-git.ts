@@ -26,9 +26,18 @@ export interface BrewGitDeps {
   readonly signal?: AbortSignal;
 }
 
+/** What one run added to the store of brew.git: new packs, the objects in them, their bytes (packs and indexes). */
+export interface BrewGitTransfer {
+  readonly packs: number;
+  readonly objects: number;
+  readonly bytes: number;
+}
+
 /** The mirrored repository while the brew phase reads release files from it; `dispose` removes it. */
 export interface WorkingRepository {
   readonly record: BrewGitRecord;
+  /** What this run stored that the previous generation did not have. */
+  readonly transferred: BrewGitTransfer;
   /** Release tags, newest first (by version). */
   releaseTags(): Promise<string[]>;
   /** A file at a ref (`refs/tags/<tag>`, `refs/heads/<branch>`), or undefined when the ref has none. */
@@ -67,7 +76,7 @@ export async function mirrorBrewGit(deps: BrewGitDeps, remote: string, previous?
     await git(['fsck', '--connectivity-only', '--no-dangling', '--no-progress']);
     await git(['update-server-info']);
 
-    const packs = await storePacks(deps, dir, previous?.packs ?? {});
+    const { packs, transferred } = await storePacks(deps, dir, previous?.packs ?? {});
     const record: BrewGitRecord = {
       remote: redactUrl(remote),
       defaultBranch,
@@ -84,6 +93,7 @@ export async function mirrorBrewGit(deps: BrewGitDeps, remote: string, previous?
     log.info('brew.git mirrored', { head: record.head, tags: record.tags, packs: Object.keys(packs).length / 2, newPacks: added.length / 2, incremental: reused });
     return {
       record,
+      transferred,
       releaseTags: async () =>
         (await git(['for-each-ref', '--sort=-v:refname', '--format=%(refname:short)', 'refs/tags'])).split('\n').filter((t) => RELEASE_TAG.test(t)),
       readFile: (ref, file) => git(['cat-file', 'blob', `${ref}:${file}`]).catch(() => undefined),
@@ -132,13 +142,18 @@ async function restore(deps: BrewGitDeps, dir: string, git: (args: string[], inp
 }
 
 /** Uploads every pack and index the store lacks (hashed first, then streamed and verified by the blob store). */
-async function storePacks(deps: BrewGitDeps, dir: string, known: Readonly<Record<string, StoredFile>>): Promise<Record<string, StoredFile>> {
+async function storePacks(deps: BrewGitDeps, dir: string, known: Readonly<Record<string, StoredFile>>): Promise<{ packs: Record<string, StoredFile>; transferred: BrewGitTransfer }> {
   const packDir = path.join(dir, 'objects/pack');
   const packs: Record<string, StoredFile> = {};
+  const transferred = { packs: 0, objects: 0, bytes: 0 };
   for (const name of (await fs.readdir(packDir)).filter(isGitPackFile).sort()) {
     if (known[name]) {
       packs[name] = known[name];
       continue;
+    }
+    if (name.endsWith('.idx')) {
+      transferred.packs++;
+      transferred.objects += await packObjectCount(path.join(packDir, name));
     }
     const file = path.join(packDir, name);
     const hash = createHash('sha256');
@@ -150,6 +165,20 @@ async function storePacks(deps: BrewGitDeps, dir: string, known: Readonly<Record
     const sha256 = hash.digest('hex');
     if (!(await deps.blobs.has(sha256))) await deps.blobs.put(createReadStream(file), { sha256, length: size });
     packs[name] = { sha256, size };
+    transferred.bytes += size;
   }
-  return packs;
+  return { packs, transferred };
+}
+
+/** The number of objects a pack holds: the last entry of its version-2 index's fan-out table (`gitformat-pack`). */
+async function packObjectCount(idx: string): Promise<number> {
+  const handle = await fs.open(idx, 'r');
+  try {
+    const header = Buffer.alloc(8 + 256 * 4);
+    await handle.read(header, 0, header.length, 0);
+    if (header.readUInt32BE(0) !== 0xff744f63 || header.readUInt32BE(4) !== 2) throw new GitError(`${path.basename(idx)} is not a version-2 pack index`);
+    return header.readUInt32BE(8 + 255 * 4);
+  } finally {
+    await handle.close();
+  }
 }

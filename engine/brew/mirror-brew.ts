@@ -5,7 +5,7 @@ import { brewRecordKey, installScriptKey } from '../store-layout';
 import { Upstream } from '../upstream/client';
 import { positiveIntegersFromEnv } from '../runtime-config';
 import { BrewRecord, BrewRelease, UncoveredRuby, coveredReleases, loadBrewRecord, uncoveredRubies } from './brew-record';
-import { mirrorBrewGit } from './brew-git';
+import { BrewGitTransfer, mirrorBrewGit } from './brew-git';
 import { GitRunner, checkGitRemote, gitCli } from './git';
 import { fetchInstallScript } from './install-script';
 import { pinnedRubies, storePinnedRubies } from './portable-ruby';
@@ -60,6 +60,12 @@ export interface BrewSummary {
   readonly releases: string[];
   /** Every release/platform pair that is not covered, and why. */
   readonly failures: readonly UncoveredRuby[];
+  /** What this run downloaded and stored: brew.git's new packs (objects, bytes), portable Rubies the store lacked, install.sh. */
+  readonly moved: {
+    readonly brewGit: BrewGitTransfer;
+    readonly rubies: { readonly count: number; readonly bytes: number };
+    readonly installScript: { readonly bytes: number };
+  };
 }
 
 /**
@@ -84,13 +90,14 @@ export async function mirrorBrew(deps: BrewPhaseDeps, runId: string, options: Br
   };
   try {
     const releases: BrewRelease[] = [];
+    const rubiesFetched = { count: 0, bytes: 0 };
     const registryUrl = options.registryUrl ?? SYNC_DEFAULTS.registryUrl;
     const newest = (await repo.releaseTags()).slice(0, options.releases ?? SYNC_DEFAULTS.brewReleases).map((tag) => ({ tag, ref: `refs/tags/${tag}` }));
     // Then the default branch's head, one more "release": a client that ran a developer command follows it (#36 item 5).
     const branch = repo.record.defaultBranch;
     for (const release of [...newest, { tag: branch, ref: `refs/heads/${branch}`, head: true }]) {
       stopIfInterrupted();
-      releases.push(await storePinnedRubies({ upstream: deps.upstream, blobs: deps.blobs, log }, registryUrl, await pinnedRubies(repo, release)));
+      releases.push(await storePinnedRubies({ upstream: deps.upstream, blobs: deps.blobs, log }, registryUrl, await pinnedRubies(repo, release), rubiesFetched));
     }
     const script = await fetchInstallScript(deps.upstream, options.installScriptUrl ?? SYNC_DEFAULTS.installScriptUrl, deps.maxInstallScriptBytes ?? fromEnv.maxInstallScriptBytes ?? SYNC_DEFAULTS.maxInstallScriptBytes);
     await deps.objects.putObject(installScriptKey(runId), script.body);
@@ -100,7 +107,9 @@ export async function mirrorBrew(deps: BrewPhaseDeps, runId: string, options: Br
     await deps.objects.putObject(brewRecordKey(runId), Buffer.from(JSON.stringify(record)));
     const failures = uncoveredRubies(record);
     log.info('brew mirrored', { head: repo.record.head, releases: coveredReleases(record), failures: failures.length });
-    return { head: repo.record.head, tags: repo.record.tags, releases: coveredReleases(record), failures };
+    const moved = { brewGit: repo.transferred, rubies: rubiesFetched, installScript: { bytes: script.body.length } };
+    log.info('brew moved', { packs: moved.brewGit.packs, objects: moved.brewGit.objects, packBytes: moved.brewGit.bytes, rubies: moved.rubies.count, rubyBytes: moved.rubies.bytes, installScriptBytes: moved.installScript.bytes });
+    return { head: repo.record.head, tags: repo.record.tags, releases: coveredReleases(record), failures, moved };
   } finally {
     await repo.dispose();
   }

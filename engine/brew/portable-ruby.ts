@@ -58,7 +58,7 @@ export interface PortableRubyDeps {
  * bytes brew accepts. A pin missing upstream fails that platform of this release only: its other
  * platforms are still stored and served.
  */
-export async function storePinnedRubies(deps: PortableRubyDeps, registryUrl: string, release: BrewRelease): Promise<BrewRelease> {
+export async function storePinnedRubies(deps: PortableRubyDeps, registryUrl: string, release: BrewRelease, fetched?: { count: number; bytes: number }): Promise<BrewRelease> {
   if (release.error) return release;
   const stored: PinnedRuby[] = [];
   for (const ruby of release.rubies) {
@@ -70,6 +70,10 @@ export async function storePinnedRubies(deps: PortableRubyDeps, registryUrl: str
         // A body of unknown length is cut at the API file cap (a portable Ruby is about 15 MB), never written without end.
         const body = cutAt(response.body, response.length ?? deps.upstream.limits.maxApiFileBytes, response.url);
         size = (await deps.blobs.put(body, expected)).bytes;
+        if (fetched) {
+          fetched.count++;
+          fetched.bytes += size;
+        }
       }
       stored.push({ ...ruby, size });
     } catch (error) {

@@ -114,7 +114,8 @@ export async function prepareRun(
     ...(options.brew ? { brew: options.brew } : {}),
   };
   await deps.objects.putObject(runKeys.summary(runId), Buffer.from(JSON.stringify(manifest)));
-  log.info('planned', { transfers: plan.transfers.length, skipped: plan.skipped, bytes: plan.bytesToTransfer, orphans: plan.orphans.length, batches: batchIds.length });
+  // The orphans finalize will mark: the plan's, less what a partial mirror names and what brew's kept generation uses.
+  log.info('planned', { transfers: plan.transfers.length, skipped: plan.skipped, bytes: plan.bytesToTransfer, orphans: manifest.orphans.length, batches: batchIds.length });
   return { manifest, plan };
 }
 

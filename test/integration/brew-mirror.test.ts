@@ -366,3 +366,37 @@ describe('portable Ruby per release and platform (#36 items 5 and 6)', () => {
     }
   });
 });
+
+describe('what a run moved of brew, and its log lines (#36 item 11)', () => {
+  test('the summary counts brew.git objects and bytes, Rubies and the install script; a second run moves only the week', async () => {
+    const first = await sync();
+    const moved = first.brew!.moved;
+    const record = (await loadBrewRecord(localStores(root).objects, first.generation!))!;
+    const packBytes = Object.values(record.brewGit!.packs).reduce((n, p) => n + p.size, 0);
+    const objects = Number(brew.git('rev-list', '--objects', '--all').split('\n').filter(Boolean).length);
+    expect(moved.brewGit).toEqual({ packs: Object.keys(record.brewGit!.packs).length / 2, objects, bytes: packBytes });
+    const rubies = new Map(record.releases.flatMap((r) => r.rubies.filter((ruby) => !ruby.error).map((ruby) => [ruby.sha256, ruby.size!] as const)));
+    expect(moved.rubies).toEqual({ count: rubies.size, bytes: [...rubies.values()].reduce((n, b) => n + b, 0) });
+    expect(moved.installScript).toEqual({ bytes: INSTALL_SH.length });
+
+    brew.commit('Library/Homebrew/moved.rb', `one more ${randomBytes(4).toString('hex')}\n`);
+    const second = await sync();
+    expect(second.brew!.moved.brewGit.packs).toBe(1);
+    expect(second.brew!.moved.brewGit.objects).toBeGreaterThan(0);
+    expect(second.brew!.moved.brewGit.objects).toBeLessThan(10);
+    expect(second.brew!.moved.rubies).toEqual({ count: 0, bytes: 0 });
+  });
+
+  test("the planned and published log lines agree on the orphans: brew's own blobs are never counted as orphans", async () => {
+    await sync();
+    brew.commit('Library/Homebrew/orphans.rb', `again ${randomBytes(4).toString('hex')}\n`);
+    newApiWeek();
+    const lines: Record<string, unknown>[] = [];
+    const summary = await runSync(localSyncDeps(root, { log: jsonLogger({}, (line) => lines.push(JSON.parse(line))) }), { apiUrl: upstream.apiRoot, publicKey: key.publicKey, brew: brewOptions() });
+    expect(summary.published).toBe(true);
+    const planned = lines.find((l) => l.message === 'planned')!;
+    const published = lines.find((l) => l.message === 'published')!;
+    // Last week's wget bottle is the one orphan; brew.git's packs and the Rubies are stored blobs the plan does not name, yet kept.
+    expect([planned.orphans, published.orphans]).toEqual([1, 1]);
+  });
+});
