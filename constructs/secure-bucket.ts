@@ -119,6 +119,8 @@ export class SecureBucket extends Construct {
           status: 'Enabled',
           filter: [{}],
           noncurrentVersionExpiration: [{ noncurrentDays: props.noncurrentVersionExpirationDays ?? 90 }],
+          // A key deleted (by housekeeping, or a replicated delete marker) leaves a marker; once its versions have expired it goes too.
+          expiration: [{ expiredObjectDeleteMarker: true }],
         },
         ...(props.lifecycleRules ?? []),
       ],
