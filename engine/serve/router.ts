@@ -76,6 +76,28 @@ const FIXED: ReadonlyMap<string, RouteMatch> = new Map<string, RouteMatch>([
 ]);
 
 /**
+ * A request URL as the routes see it, for a mirror whose public URL has a
+ * path (`https://tools.example.org/brew`, behind a path-routing proxy):
+ * `<mount>/…` is `/…`, and `/v2<mount>/…` is `/v2/…`, the form brew 6.0.18
+ * builds from an artifact domain with a path (it puts the path after `/v2/`).
+ * Newer brew (Homebrew/brew PR #23062) keeps a domain that ends in `/v2` as it
+ * is, so `<mount>/v2/…` arrives as the first form. A URL outside the mount
+ * is left as it is: a proxy that strips the path sends the routes' own paths.
+ */
+export function unmount(url: string, mount: string): string {
+  if (mount === '') return url;
+  if (url === mount || url.startsWith(`${mount}/`) || url.startsWith(`${mount}?`)) {
+    const rest = url.slice(mount.length);
+    return rest.startsWith('/') ? rest : `/${rest}`;
+  }
+  if (url.startsWith(`/v2${mount}/`)) return `/v2/${url.slice(mount.length + 4)}`;
+  return url;
+}
+
+/** The path of a public URL, without its trailing slash (`''` for a mirror at the root). */
+export const mountPathOf = (publicUrl: string | undefined): string => (publicUrl ? new URL(publicUrl).pathname.replace(/\/+$/, '') : '');
+
+/**
  * Maps a raw request URL to a route. Never throws: a malformed or unknown
  * path is a match of kind `error`, so the caller records it like any other.
  */

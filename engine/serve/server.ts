@@ -12,7 +12,7 @@ import { ConnectionGuard, ServerLimits } from './connection-guard';
 import { httpErrors } from './http-errors';
 import { ServerMetrics } from './metrics';
 import { Exchange, ReplyWriter, isPromise, rawHeader } from './reply';
-import { RouteMatch, matchRoute } from './router';
+import { RouteMatch, matchRoute, mountPathOf, unmount } from './router';
 import { ApiFileRoutes } from './routes/api-files';
 import { BlobRoutes, Presigner, ServeMode } from './routes/blobs';
 import { ClientSetupRoutes } from './routes/client-setup';
@@ -108,6 +108,7 @@ export class MirrorServer {
   /** The generation served before the current one (see `Exchange.previous`). */
   private previous?: GenerationSnapshot;
   private poller?: NodeJS.Timeout;
+  private mount?: { readonly url: string | undefined; readonly path: string };
   /** The poller's refresh in flight, if any (stop() waits for it). */
   private refreshing?: Promise<void>;
   private readonly guard: ConnectionGuard;
@@ -241,13 +242,20 @@ export class MirrorServer {
   private dispatch(x: Exchange): void {
     try {
       if (x.req.method !== 'GET' && x.req.method !== 'HEAD') throw httpErrors.methodNotAllowed();
-      const match = matchRoute(x.req.url ?? '/', x.snapshot, x.previous);
+      const match = matchRoute(unmount(x.req.url ?? '/', this.mountPath()), x.snapshot, x.previous);
       x.route = match.route;
       const pending = this.answer(x, match);
       if (pending) pending.catch((error) => this.reply.fail(x, error));
     } catch (error) {
       this.reply.fail(x, error);
     }
+  }
+
+  /** The public URL's path, the routes' mount point (cached: the URL is configuration, read once per value). */
+  private mountPath(): string {
+    const publicUrl = typeof this.deps.publicUrl === 'function' ? this.deps.publicUrl() : this.deps.publicUrl;
+    if (this.mount === undefined || publicUrl !== this.mount.url) this.mount = { url: publicUrl, path: mountPathOf(publicUrl) };
+    return this.mount.path;
   }
 
   private answer(x: Exchange, match: RouteMatch): void | Promise<void> {

@@ -400,3 +400,53 @@ describe('what a run moved of brew, and its log lines (#36 item 11)', () => {
     expect([planned.orphans, published.orphans]).toEqual([1, 1]);
   });
 });
+
+describe('a mirror behind a path (#36 item 4)', () => {
+  /** The URL brew 6.0.18 builds from HOMEBREW_ARTIFACT_DOMAIN for a ghcr.io path: the domain's path goes after `/v2/` (AIRGAP.md). */
+  const brew6018 = (domain: string, ghcrPath: string) => {
+    const url = new URL(domain);
+    return `${url.origin}/v2${url.pathname.replace(/\/+$/, '')}/${ghcrPath}`;
+  };
+  /** Newer brew (Homebrew/brew PR #23062) leaves a domain that already contains `/v2` as it is. */
+  const brewNewer = (domain: string, ghcrPath: string) => (/\/v2(\/|$)/.test(new URL(domain).pathname) ? `${domain.replace(/\/+$/, '')}/${ghcrPath}` : brew6018(domain, ghcrPath));
+
+  test('every route answers under the path, and the /v2/ layout in both forms brew builds from the settings the mirror prints', async () => {
+    const summary = await sync();
+    const record = (await loadBrewRecord(localStores(root).objects, summary.generation!))!;
+    const pin = record.releases.flatMap((r) => r.rubies).find((ruby) => !ruby.error)!;
+    const { server, base } = await serveMirror(localStores(root), 'proxy', '/brew');
+    try {
+      expect(base).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/brew$/);
+      // The settings the mirror prints, from its own brew.env.
+      const env = Object.fromEntries(
+        (await (await fetch(`${base}/brew.env`)).text())
+          .split('\n')
+          .filter((line) => line.startsWith('HOMEBREW_'))
+          .map((line) => line.split('=') as [string, string]),
+      );
+      expect(env.HOMEBREW_ARTIFACT_DOMAIN).toBe(base);
+      expect((await fetch(`${env.HOMEBREW_API_DOMAIN}/formula.jws.json`)).status).toBe(200);
+      expect((await fetch(`${env.HOMEBREW_BOTTLE_DOMAIN}/${pin.file}`)).status).toBe(200);
+      const blob = `homebrew/core/portable-ruby/blobs/sha256:${pin.sha256}`;
+      for (const url of [brew6018(env.HOMEBREW_ARTIFACT_DOMAIN, blob), brewNewer(`${env.HOMEBREW_ARTIFACT_DOMAIN}/v2`, blob)]) {
+        const response = await fetch(url);
+        expect([url, response.status]).toEqual([url, 200]);
+        expect(sha(Buffer.from(await response.arrayBuffer()))).toBe(pin.sha256);
+      }
+      const tags = (await (await fetch(brew6018(env.HOMEBREW_ARTIFACT_DOMAIN, 'homebrew/core/wget/tags/list'))).json()) as { tags: string[] };
+      for (const url of [brew6018(env.HOMEBREW_ARTIFACT_DOMAIN, `homebrew/core/wget/manifests/${tags.tags[0]}`), brewNewer(`${base}/v2`, `homebrew/core/wget/manifests/${tags.tags[0]}`)]) {
+        expect([url, (await fetch(url, { headers: { accept: 'application/vnd.oci.image.index.v1+json' } })).status]).toEqual([url, 200]);
+      }
+      // brew.git, the installer, the page and /status, under the path.
+      await git(work, 'clone', '--quiet', env.HOMEBREW_BREW_GIT_REMOTE, 'brew');
+      expect(await git(path.join(work, 'brew'), 'rev-parse', 'HEAD')).toBe(brew.git('rev-parse', 'master'));
+      expect(await (await fetch(`${base}/install`)).text()).toContain(`export HOMEBREW_BREW_GIT_REMOTE=${base}/brew.git`);
+      expect((await fetch(`${base}/`)).status).toBe(200);
+      expect((await fetch(`${base}/status`)).status).toBe(200);
+      // Another path on the same host is not this mirror's.
+      expect((await fetch(`${new URL(base).origin}/other/api/formula.jws.json`)).status).toBe(404);
+    } finally {
+      await server.stop(0);
+    }
+  });
+});

@@ -1,4 +1,4 @@
-import { matchRoute } from '../../engine/serve/router';
+import { matchRoute, mountPathOf, unmount } from '../../engine/serve/router';
 
 // The router is pure: a raw path and the request's generations in, a route out; no socket, no store.
 const sha = 'a'.repeat(64);
@@ -62,5 +62,28 @@ describe('router', () => {
     expect(statusOf('/constructor')).toEqual({ route: 'unknown', status: 404 });
     expect(statusOf('/v2%2Fhomebrew/core')).toEqual({ route: 'unknown', status: 400 });
     expect(statusOf('//api/formula.jws.json')).toEqual({ route: 'unknown', status: 400 });
+  });
+});
+
+describe('unmount: a mirror whose public URL has a path (#36 item 4)', () => {
+  test.each([
+    ['/brew/api/formula.jws.json', '/api/formula.jws.json'],
+    ['/brew', '/'],
+    ['/brew/', '/'],
+    ['/brew?x=1', '/?x=1'],
+    ['/v2/brew/homebrew/core/wget/blobs/sha256:ab', '/v2/homebrew/core/wget/blobs/sha256:ab'],
+    ['/brew/v2/homebrew/core/wget/manifests/1.0', '/v2/homebrew/core/wget/manifests/1.0'],
+    ['/api/formula.jws.json', '/api/formula.jws.json'],
+    ['/brewery/api/x', '/brewery/api/x'],
+    ['/v2/brewery/homebrew/core/x', '/v2/brewery/homebrew/core/x'],
+  ])('%s → %s', (url, routed) => {
+    expect(unmount(url, '/brew')).toBe(routed);
+  });
+
+  test('a mirror at the root changes nothing; the mount is the public URL path without its trailing slash', () => {
+    expect(unmount('/brew/api/x', '')).toBe('/brew/api/x');
+    expect(mountPathOf('https://tools.example.org/brew/')).toBe('/brew');
+    expect(mountPathOf('https://bottles.example.org')).toBe('');
+    expect(mountPathOf(undefined)).toBe('');
   });
 });
