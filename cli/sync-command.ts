@@ -165,9 +165,10 @@ function report(summary: SyncSummary, io: Io, options: { json: boolean; customKe
   }
   for (const f of summary.failures) io.stderr(`  failed ${f.name} ${f.tag}: ${f.reason}\n`);
   if (summary.brew) {
-    const releases = summary.brew.releases.length > 0 ? summary.brew.releases.join(', ') : 'none';
+    const { branch } = summary.brew;
+    const releases = summary.brew.releases.length > 0 ? summary.brew.releases.map((r) => (r === branch ? `${r} (default branch head)` : r)).join(', ') : 'none';
     io.stdout(`brew: brew.git at ${summary.brew.head.slice(0, 12)} (${summary.brew.tags} tags); portable Ruby for releases ${releases}\n`);
-    for (const f of summary.brew.failures) io.stderr(`  brew ${f.release} not covered: ${f.reason}\n`);
+    for (const f of summary.brew.failures) io.stderr(`  brew ${f.release} (${f.platform}) not covered: ${f.reason}\n`);
   }
 }
 

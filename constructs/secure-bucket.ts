@@ -104,27 +104,7 @@ export class SecureBucket extends Construct {
       });
     }
 
-    new S3BucketLifecycleConfiguration(this, 'lifecycle', {
-      provider,
-      bucket: bucketId,
-      rule: [
-        {
-          id: 'abort-incomplete-multipart-uploads',
-          status: 'Enabled',
-          filter: [{}],
-          abortIncompleteMultipartUpload: [{ daysAfterInitiation: 7 }],
-        },
-        {
-          id: 'expire-noncurrent-versions',
-          status: 'Enabled',
-          filter: [{}],
-          noncurrentVersionExpiration: [{ noncurrentDays: props.noncurrentVersionExpirationDays ?? 90 }],
-          // A key deleted (by housekeeping, or a replicated delete marker) leaves a marker; once its versions have expired it goes too.
-          expiration: [{ expiredObjectDeleteMarker: true }],
-        },
-        ...(props.lifecycleRules ?? []),
-      ],
-    });
+    this.lifecycle(bucketId, props);
 
     const policy = policyDocument(this, 'policy-document', [
       {
@@ -143,6 +123,31 @@ export class SecureBucket extends Construct {
       policy: policy.json,
       // A policy write racing the public-access block fails; order them.
       dependsOn: [publicAccessBlock],
+    });
+  }
+
+  /** Incomplete uploads and noncurrent versions expire; the caller's rules come on top. */
+  private lifecycle(bucketId: string, props: SecureBucketProps): void {
+    new S3BucketLifecycleConfiguration(this, 'lifecycle', {
+      provider: props.provider,
+      bucket: bucketId,
+      rule: [
+        {
+          id: 'abort-incomplete-multipart-uploads',
+          status: 'Enabled',
+          filter: [{}],
+          abortIncompleteMultipartUpload: [{ daysAfterInitiation: 7 }],
+        },
+        {
+          id: 'expire-noncurrent-versions',
+          status: 'Enabled',
+          filter: [{}],
+          noncurrentVersionExpiration: [{ noncurrentDays: props.noncurrentVersionExpirationDays ?? 90 }],
+          // A key deleted (by housekeeping, or a replicated delete marker) leaves a marker; once its versions have expired it goes too.
+          expiration: [{ expiredObjectDeleteMarker: true }],
+        },
+        ...(props.lifecycleRules ?? []),
+      ],
     });
   }
 }

@@ -55,6 +55,8 @@ export const BREW_LIMIT_ENV = {
 /** What the brew phase did, for the run's summary. */
 export interface BrewSummary {
   readonly head: string;
+  /** The default branch, whose head is the last of `releases` when its pins are covered. */
+  readonly branch: string;
   readonly tags: number;
   /** Releases (then the default branch, by name) with at least one platform's portable Ruby stored. */
   readonly releases: string[];
@@ -109,7 +111,7 @@ export async function mirrorBrew(deps: BrewPhaseDeps, runId: string, options: Br
     log.info('brew mirrored', { head: repo.record.head, releases: coveredReleases(record), failures: failures.length });
     const moved = { brewGit: repo.transferred, rubies: rubiesFetched, installScript: { bytes: script.body.length } };
     log.info('brew moved', { packs: moved.brewGit.packs, objects: moved.brewGit.objects, packBytes: moved.brewGit.bytes, rubies: moved.rubies.count, rubyBytes: moved.rubies.bytes, installScriptBytes: moved.installScript.bytes });
-    return { head: repo.record.head, tags: repo.record.tags, releases: coveredReleases(record), failures, moved };
+    return { head: repo.record.head, branch, tags: repo.record.tags, releases: coveredReleases(record), failures, moved };
   } finally {
     await repo.dispose();
   }

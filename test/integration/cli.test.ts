@@ -63,8 +63,8 @@ describe('bottles sync', () => {
 
       const run = await bottles('sync', '--store', store, '--api-url', upstream.apiRoot, '--public-key', pemFile, ...brewFlags);
       expect(run.code).toBe(0);
-      expect(run.stdout).toMatch(new RegExp(`^brew: brew\\.git at ${brew.git('rev-parse', 'HEAD').slice(0, 12)} \\(1 tags\\); portable Ruby for releases 6\\.0\\.18$`, 'm'));
-      expect((await localStores(store).state.getPublished())!.brewReleases).toEqual(['6.0.18']);
+      expect(run.stdout).toMatch(new RegExp(`^brew: brew\\.git at ${brew.git('rev-parse', 'HEAD').slice(0, 12)} \\(1 tags\\); portable Ruby for releases 6\\.0\\.18, master \\(default branch head\\)$`, 'm'));
+      expect((await localStores(store).state.getPublished())!.brewReleases).toEqual(['6.0.18', 'master']);
     } finally {
       await brew.close();
     }
