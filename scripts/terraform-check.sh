@@ -3,7 +3,8 @@
 #   terraform init -backend=false, terraform validate, and terraform test
 #   (mock_provider, plan + apply) for every stack in cdktf.out, then for the
 #   variant with every option on (prod with a Route 53 zone, so both stacks
-#   write failover records, and its standby promoted to writer).
+#   write failover records, and its standby promoted to writer), and dev and
+#   prod as `npm run destroy` synthesizes them (protections lifted).
 # Fails (never skips) when Terraform or the provider mirror is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,5 +47,12 @@ if [[ $# -eq 0 ]]; then
     npx ts-node --transpile-only -e "require('./main').buildApp('$variant').synth()"
   for stack in prod prod-standby; do
     check_stack "$stack (failover records, promoted standby)" "$variant/stacks/$stack" test/terraform/mocks.tftest.hcl "test/terraform/$stack.failover.tftest.hcl"
+  done
+  teardown=cdktf.out.teardown
+  rm -rf "$teardown"
+  HBS_DEV_TEARDOWN=true HBS_PROD_TEARDOWN=true HBS_PROD_TEARDOWN_CONFIRM=prod \
+    npx ts-node --transpile-only -e "require('./main').buildApp('$teardown').synth()"
+  for stack in dev prod; do # the standby's buckets are the same construct, checked by test/unit/destroy.test.ts
+    check_stack "$stack (teardown for npm run destroy)" "$teardown/stacks/$stack" test/terraform/mocks.tftest.hcl test/terraform/teardown.tftest.hcl
   done
 fi

@@ -81,7 +81,7 @@ run "plan" {
     error_message = "ECR tags are immutable and scanned on push"
   }
   assert {
-    condition     = length([for r in aws_s3_bucket_lifecycle_configuration.bottle_store_store_lifecycle.rule : r if try(length(r.filter[0].tag), 0) == 1 && try(r.expiration[0].days, 0) == 90]) == 1
+    condition     = length([for r in aws_s3_bucket_lifecycle_configuration.bottle_store_store_lifecycle.rule : r if(try(length(r.filter[0].tag), 0) == 1 ? try(r.expiration[0].days, 0) == 90 : false)]) == 1
     error_message = "Orphan-tagged bottles expire after 90 days"
   }
   assert {
@@ -119,7 +119,7 @@ run "apply" {
   }
 
   assert {
-    condition     = anytrue([for r in aws_s3_bucket_lifecycle_configuration.trail_replica_bucket_lifecycle.rule : r.id == "archive-audit-logs" && try(r.expiration[0].days, 0) == 2555]) && anytrue([for r in aws_s3_bucket_lifecycle_configuration.log_archive_replica_bucket_lifecycle.rule : r.id == "expire-access-logs"])
+    condition     = anytrue([for r in aws_s3_bucket_lifecycle_configuration.trail_replica_bucket_lifecycle.rule : r.id == "archive-audit-logs" ? try(r.expiration[0].days, 0) == 2555 : false]) && anytrue([for r in aws_s3_bucket_lifecycle_configuration.log_archive_replica_bucket_lifecycle.rule : r.id == "expire-access-logs"])
     error_message = "The DR copies of audit evidence expire as their sources do (S3 does not replicate lifecycle deletes)"
   }
   assert {
