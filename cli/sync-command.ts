@@ -16,7 +16,7 @@ import type { Io } from './io';
 import { LIMITS, glueNegativeValues, integerOption, numberOption, publicKeyOption } from './options';
 import { ProgressMeter, formatBytes } from './progress';
 
-export const SYNC_USAGE = `usage: bottles sync --store DIR [--tags TAG,...] [--formulae NAME,...] [--without-all] [--dry-run] [--api-url URL]
+export const SYNC_USAGE = `usage: bottles sync --store DIR [--tags TAG,...] [--formulae NAME,...] [--casks TOKEN,... [--allow-unpinned-casks TOKEN,...]] [--without-all] [--dry-run] [--api-url URL]
                    [--public-key PEM] [--allow-http] [--concurrency N] [--max-missing PCT] [--max-drop PCT] [--force]
                    [--without-brew | --brew-git-url URL --brew-releases N --registry-url URL --install-script-url URL]
                    [--json] [--verbose]`;
@@ -34,6 +34,12 @@ is served only once every bottle it names is stored (all or nothing).
   --formulae NAME,... a partial mirror: only these formulae and their runtime
                       dependencies, per tag (from the packages files); the API
                       files are still mirrored whole, other bottles are 404
+  --casks TOKEN,...   also mirror these casks, with the casks and formulae they depend on,
+                      for every mirrored tag, each file verified against the sha256 in that
+                      tag's signed packages file (default: no cask; a whole cask mirror is
+                      many terabytes). A cask that cannot be mirrored is named, not fatal
+  --allow-unpinned-casks TOKEN,...  mirror these sha256 :no_check casks unverified (refused
+                      otherwise: Homebrew signs no checksum for them)
   --dry-run           verify the API and print what a run would transfer (bottles
                       and bytes per tag) and where it would run in AWS; change nothing
   --api-url URL       where the signed API comes from (default: ${SYNC_DEFAULTS.apiUrl})
@@ -72,7 +78,7 @@ Exit codes: 0 published, or upstream unchanged (nothing to publish); 1 the run f
 previous generation stays served; 2 usage, configuration or local error;
 130 interrupted by Ctrl-C (143 by SIGTERM).`;
 
-const VALUE_OPTIONS = ['store', 'api-url', 'tags', 'formulae', 'public-key', 'concurrency', 'max-missing', 'max-drop', 'brew-git-url', 'brew-releases', 'registry-url', 'install-script-url'];
+const VALUE_OPTIONS = ['store', 'api-url', 'tags', 'formulae', 'casks', 'allow-unpinned-casks', 'public-key', 'concurrency', 'max-missing', 'max-drop', 'brew-git-url', 'brew-releases', 'registry-url', 'install-script-url'];
 
 export async function syncCommand(args: string[], io: Io): Promise<number> {
   const { values } = parseArgs({
@@ -83,6 +89,8 @@ export async function syncCommand(args: string[], io: Io): Promise<number> {
       'api-url': { type: 'string' },
       tags: { type: 'string' },
       formulae: { type: 'string' },
+      casks: { type: 'string' },
+      'allow-unpinned-casks': { type: 'string' },
       'without-all': { type: 'boolean' },
       'dry-run': { type: 'boolean' },
       'public-key': { type: 'string' },
@@ -106,12 +114,12 @@ export async function syncCommand(args: string[], io: Io): Promise<number> {
     return 0;
   }
   if (!values.store) throw new UsageError('--store DIR is required');
-  const { apiUrl, tags, formulae, concurrency, maxMissingPercent, maxDropPercent, force, publicKey, brew } = runOptions(values);
+  const { apiUrl, tags, formulae, casks, allowUnpinnedCasks, concurrency, maxMissingPercent, maxDropPercent, force, publicKey, brew } = runOptions(values);
 
   const root = path.resolve(values.store);
   if (!values['dry-run']) requireWritableStore(root);
   const log = jsonLogger({ service: 'bottles-sync' }, values.verbose ? (line) => io.stderr(`${line}\n`) : () => undefined);
-  const options = { apiUrl, tags, formulae, allFallback: !values['without-all'], publicKey, concurrency, maxMissingPercent, maxDropPercent, force, brew };
+  const options = { apiUrl, tags, formulae, casks, allowUnpinnedCasks, allFallback: !values['without-all'], publicKey, concurrency, maxMissingPercent, maxDropPercent, force, brew };
   const plainHttp = values['allow-http'] ? 'any' : 'loopback';
   const upstream = new Upstream({ plainHttp });
   if (values['dry-run']) return dryRun(root, options, log, io, Boolean(values.json), upstream);
@@ -150,9 +158,10 @@ function report(summary: SyncSummary, io: Io, options: { json: boolean; customKe
       ? ' (the API must be signed by Homebrew\'s homebrew-1 key; a mirror of files signed with another key needs --public-key PEM)'
       : '';
   if (options.json) {
-    const { runId, published, generation, bottles, bytes, failures, error, unchanged, brew } = summary;
+    const { runId, published, generation, bottles, bytes, failures, error, unchanged, brew, casks } = summary;
     const outcome = published ? {} : unchanged ? { unchanged: true } : { error: `${error}${hint}` };
-    io.stdout(`${JSON.stringify({ runId, published, generation: generation ?? null, bottles, bytes, failures, ...(brew ? { brew } : {}), ...outcome })}\n`);
+    io.stdout(`${JSON.stringify({ runId, published, generation: generation ?? null, bottles, bytes, failures, ...(brew ? { brew } : {}), ...(casks ? { casks } : {}), ...outcome })}\n`);
+    for (const f of casks?.failures ?? []) io.stderr(`  cask ${f.token} ${f.tag} not mirrored: ${f.reason}\n`);
     return;
   }
   const b = summary.bottles;
@@ -169,6 +178,11 @@ function report(summary: SyncSummary, io: Io, options: { json: boolean; customKe
     const releases = summary.brew.releases.length > 0 ? summary.brew.releases.map((r) => (r === branch ? `${r} (default branch head)` : r)).join(', ') : 'none';
     io.stdout(`brew: brew.git at ${summary.brew.head.slice(0, 12)} (${summary.brew.tags} tags); portable Ruby for releases ${releases}\n`);
     for (const f of summary.brew.failures) io.stderr(`  brew ${f.release} (${f.platform}) not covered: ${f.reason}\n`);
+  }
+  if (summary.casks) {
+    const { files, downloaded, failures } = summary.casks;
+    io.stdout(`casks: ${files} files served, ${downloaded.files} downloaded (${formatBytes(downloaded.bytes)}), ${failures.length} not mirrored\n`);
+    for (const f of failures) io.stderr(`  cask ${f.token} ${f.tag} not mirrored: ${f.reason}\n`);
   }
 }
 
@@ -244,12 +258,20 @@ function runOptions(values: Record<string, string | boolean | undefined>) {
   if (formulae && (formulae.length === 0 || formulae.some((f) => !/^[A-Za-z0-9@+._-]{1,128}$/.test(f)))) {
     throw new UsageError('--formulae must be a comma list of formula names (letters, digits and @+._-)');
   }
+  const tokens = (name: string) => {
+    const list = flag(name)?.split(',').map((t) => t.trim()).filter(Boolean);
+    if (list && (list.length === 0 || list.some((t) => !/^[a-z0-9][a-z0-9@._+-]{0,127}$/.test(t)))) throw new UsageError(`--${name} must be a comma list of cask tokens (lower-case letters, digits and @._+-)`);
+    return list;
+  };
+  const casks = tokens('casks');
+  const allowUnpinnedCasks = tokens('allow-unpinned-casks');
+  if (allowUnpinnedCasks && !casks) throw new UsageError('--allow-unpinned-casks needs --casks');
   const concurrency = integerOption(flag('concurrency'), '--concurrency', LIMITS.concurrency);
   const maxMissingPercent = numberOption(flag('max-missing'), '--max-missing', LIMITS.maxMissingPercent);
   if (values.force && flag('max-drop') !== undefined) throw new UsageError('--force and --max-drop exclude each other');
   const maxDropPercent = values.force ? 100 : numberOption(flag('max-drop'), '--max-drop', LIMITS.maxDropPercent);
   const publicKey = publicKeyOption(flag('public-key'));
-  return { apiUrl, tags, formulae, concurrency, maxMissingPercent, maxDropPercent, force: values.force === true, publicKey, brew: brewOptions(values) };
+  return { apiUrl, tags, formulae, casks, allowUnpinnedCasks, concurrency, maxMissingPercent, maxDropPercent, force: values.force === true, publicKey, brew: brewOptions(values) };
 }
 
 /** brew itself, unless `--without-brew`: each URL checked like `--api-url`. */

@@ -32,6 +32,8 @@ export const SYNC_DEFAULTS = {
   brewGitTimeoutMs: 20 * 60 * 1000,
   /** Largest install script accepted (`HBS_MAX_INSTALL_SCRIPT_BYTES`); Homebrew's is about 35 KB. */
   maxInstallScriptBytes: 1024 * 1024,
+  /** Largest cask file accepted (`HBS_MAX_CASK_BYTES`): some casks are several GB; a file is streamed, never held. */
+  maxCaskBytes: 16 * 1024 * 1024 * 1024,
 } as const;
 
 export const SERVE_DEFAULTS = {

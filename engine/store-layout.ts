@@ -94,6 +94,9 @@ export const namedBottlesKey = (generation: string): string => `${STORE_PREFIXES
  */
 export const brewRecordKey = (generation: string): string => `${STORE_PREFIXES.api}${generation}/_mirror/brew.json`;
 
+/** What one generation serves of casks (`engine/casks/cask-record.ts`), beside its API files. */
+export const caskRecordKey = (generation: string): string => `${STORE_PREFIXES.api}${generation}/_mirror/casks.json`;
+
 /** The generation's copy of Homebrew/install's `install.sh`. */
 export const installScriptKey = (generation: string): string => `${STORE_PREFIXES.api}${generation}/_mirror/install.sh`;
 

@@ -26,6 +26,7 @@ export type RouteMatch =
   | { readonly kind: 'install_script'; readonly route: 'install' }
   | { readonly kind: 'install'; readonly route: 'install' }
   | { readonly kind: 'home'; readonly route: 'home' }
+  | { readonly kind: 'cask'; readonly route: 'cask'; readonly sha256: string }
   /** A malformed (400) or unknown (404) path; `route` names what it was taken for. */
   | { readonly kind: 'error'; readonly route: string; readonly error: HttpError };
 
@@ -128,6 +129,11 @@ export function matchRoute(url: string, current?: RoutableGeneration, previous?:
       return { kind: 'brew_git_pack', route: 'brew_git', name };
     }
     const segments = parts.slice(1);
+    if (segments[0] === 'casks' && segments.length === 2) {
+      route = 'cask';
+      if (!isSha256(segments[1])) throw httpErrors.badRequest('a cask file is asked for by its sha256');
+      return { kind: 'cask', route: 'cask', sha256: segments[1] };
+    }
     if (segments[0] === 'api' && segments.length >= 2) {
       route = 'api';
       return { kind: 'api', route: 'api', file: segments.slice(1).map(decodeSegment).join('/') };

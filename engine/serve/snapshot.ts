@@ -5,6 +5,7 @@ import { ObjectStore, PublishedGeneration } from '../ports';
 import { NamedBottles } from './named-bottles';
 import { apiKey, bottleIndexKey, installScriptKey, namedBottlesKey } from '../store-layout';
 import { BrewRecord, loadBrewRecord, servedRubies } from '../brew/brew-record';
+import { CaskRecord, loadCaskRecord } from '../casks/cask-record';
 import { IndexedBottle, decodeBottleIndex } from '../bottle-index';
 import { MirrorError } from '../errors';
 
@@ -54,6 +55,8 @@ export interface GenerationSnapshot {
   readonly brew?: BrewSnapshot;
   /** With pull-through on: what the signed API names beyond the mirrored bottles, which may be fetched on request. */
   readonly named?: NamedBottles;
+  /** Cask files this generation serves at `/casks/<sha256>`, with the name clients save them under; and the record. */
+  readonly casks?: { readonly bySha: ReadonlyMap<string, string>; readonly record: CaskRecord };
 }
 
 /** What a generation serves of brew (its portable Rubies are in `bottles` and `blobs` like any bottle). */
@@ -102,7 +105,9 @@ export async function loadSnapshot(objects: ObjectStore, generation: PublishedGe
     blobs.add(ruby.sha256);
   }
   const named = options.pullThrough ? await loadNamed(objects, generation.generation, bottles) : undefined;
-  return { generation, lastModified: new Date(generation.publishedAt).toUTCString(), api, bottles, bottlesByEncodedName, manifests, blobs, brew, bottlesPerTag, named };
+  const caskRecord = await loadCaskRecord(objects, generation.generation);
+  const casks = caskRecord && { bySha: new Map(caskRecord.files.map((f) => [f.sha256, f.fileName] as const)), record: caskRecord };
+  return { generation, lastModified: new Date(generation.publishedAt).toUTCString(), api, bottles, bottlesByEncodedName, manifests, blobs, brew, bottlesPerTag, named, casks };
 }
 
 /** The named bottles a partial mirror lacks; none for a whole mirror (no named index) or one published before it existed. */

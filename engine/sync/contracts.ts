@@ -8,6 +8,9 @@ import { SyncPlan } from './plan';
 import type { BrewMirrorOptions, BrewPhaseDeps, BrewSummary } from '../brew/mirror-brew';
 import { TransferDeps } from './transfer';
 import { Upstream } from '../upstream/client';
+import type { WantedCaskFile } from '../casks/cask-selection';
+import type { CaskFailure } from '../casks/cask-record';
+import type { CaskSummary } from '../casks/mirror-casks';
 
 /**
  * What the phases of a sync run share: their options, dependencies, staged
@@ -63,6 +66,13 @@ export interface SyncOptions {
    * script (`engine/brew/mirror-brew.ts`). Default: off in the engine; `bottles sync` turns it on.
    */
   readonly brew?: BrewMirrorOptions;
+  /**
+   * Casks to mirror (issue #33), with the casks and formulae they depend on, for
+   * every mirrored tag. Default none: a whole cask mirror is many terabytes.
+   */
+  readonly casks?: readonly string[];
+  /** `:no_check` casks the operator accepts unverified (`--allow-unpinned-casks`). Default none. */
+  readonly allowUnpinnedCasks?: readonly string[];
 }
 
 export interface PhaseDeps {
@@ -113,7 +123,12 @@ export interface RunManifest {
    * the Fargate task, the workload that has a git binary.
    */
   readonly brew?: BrewMirrorOptions;
+  /** The run also mirrors casks: the files selected from the signed packages files, and the selection's gaps. */
+  readonly casks?: { readonly files: WantedCaskFile[]; readonly failures: CaskFailure[]; readonly allowUnpinned: readonly string[] };
 }
+
+/** The cask phase's result key in a run, beside the batches'. */
+export const CASK_UNIT = 'casks';
 
 /** The brew phase's result key in a run (`runKeys.result(runId, BREW_UNIT)`), beside the batches'. */
 export const BREW_UNIT = 'brew';
@@ -146,6 +161,7 @@ export function scopeOf(options: SyncOptions): string {
   const scope: Record<string, unknown> = { tags: options.tags ? [...options.tags].sort() : null, allFallback: options.allFallback ?? true, formulae: options.formulae ? [...options.formulae].sort() : null };
   // Mirroring brew (or another brew) is another scope: a run that adds it is never "unchanged".
   if (options.brew) scope.brew = options.brew;
+  if (options.casks) scope.casks = { casks: [...options.casks].sort(), allowUnpinned: [...(options.allowUnpinnedCasks ?? [])].sort() };
   return JSON.stringify(scope);
 }
 
@@ -166,6 +182,8 @@ export interface SyncSummary {
   readonly unchanged?: boolean;
   /** What the brew phase mirrored, when the run had one. */
   readonly brew?: BrewSummary;
+  /** What the cask phase mirrored, and the casks it could not (they never hold back the generation). */
+  readonly casks?: CaskSummary;
 }
 
 /** A configured tag upstream has no packages file for. */

@@ -1,7 +1,9 @@
 import { METRICS } from '../runtime-config';
 import { PublishedGeneration, RunFailure } from '../ports';
 import { runKeys } from '../store-layout';
-import { BREW_UNIT, BatchResult, BrewUnitResult, PhaseDeps, RunManifest, SyncAbortedError, SyncSummary } from './contracts';
+import { BREW_UNIT, BatchResult, BrewUnitResult, CASK_UNIT, PhaseDeps, RunManifest, SyncAbortedError, SyncSummary } from './contracts';
+import { caskBlobs, loadCaskRecord } from '../casks/cask-record';
+import type { CaskSummary } from '../casks/mirror-casks';
 import { generationAgeSeconds } from './freshness';
 import { SYNC_LEASE } from './lease';
 import { SyncPlan } from './plan';
@@ -49,6 +51,8 @@ interface GatheredResults {
   readonly failedCount: number;
   /** The brew phase's result, when the run had one. */
   readonly brew?: BrewUnitResult;
+  /** The cask phase's summary, when the run had one and it reported. */
+  readonly casks?: CaskSummary;
 }
 
 /** Every batch result of the run, following continuations; a batch without a result is a transient failure. */
@@ -75,7 +79,9 @@ async function gatherResults(deps: PhaseDeps, runId: string, manifest: RunManife
     }
   }
   const brew = manifest.brew ? await brewResult(deps, runId) : undefined;
-  return { transferred, bytes, failures, failedCount: new Set(failures.map((f) => `${f.name}\n${f.tag}`)).size, brew };
+  const caskBody = manifest.casks ? await deps.objects.getObject(runKeys.result(runId, CASK_UNIT)) : undefined;
+  const casks = caskBody ? (JSON.parse(caskBody.toString('utf8')) as CaskSummary) : undefined;
+  return { transferred, bytes, failures, failedCount: new Set(failures.map((f) => `${f.name}\n${f.tag}`)).size, brew, casks };
 }
 
 /** The brew phase's result; one that never reported is a failure like a batch that never did. */
@@ -93,6 +99,7 @@ async function publishIfComplete(deps: PhaseDeps, runId: string, manifest: RunMa
     bytes: { transferred: gathered.bytes },
     failures: failures.map(({ name, tag, reason }) => ({ name, tag, reason })),
     ...(gathered.brew?.brew ? { brew: gathered.brew.brew } : {}),
+    ...(gathered.casks ? { casks: gathered.casks } : {}),
   };
   // brew.git or the install script missing: clients would get a half mirror of brew, so nothing is published.
   if (gathered.brew?.error !== undefined) return { ...summaryBase, published: false, error: `brew: ${gathered.brew.error}` };
@@ -126,7 +133,7 @@ async function publishIfComplete(deps: PhaseDeps, runId: string, manifest: RunMa
   }
   const at = now();
   for (const sha of manifest.orphans) await deps.blobs.markOrphaned(sha, at);
-  for (const sha of [...manifest.storedWanted, ...brewBlobs(brew)]) await deps.blobs.clearOrphaned(sha);
+  for (const sha of [...manifest.storedWanted, ...brewBlobs(brew), ...caskBlobs(await loadCaskRecord(deps.objects, runId))]) await deps.blobs.clearOrphaned(sha);
   deps.log.child({ runId }).info('published', { generation: runId, orphans: manifest.orphans.length, failures: failures.length });
   return { ...summaryBase, published: true, generation: runId };
 }

@@ -8,6 +8,7 @@ import { PhaseDeps, PreparedRun, RunManifest, SyncOptions, scopeOf } from './con
 import { mirrorManifests } from './manifests';
 import { brewBlobs, loadBrewRecord } from '../brew/brew-record';
 import { brewChangeSince } from '../brew/brew-changes';
+import { caskBlobs, loadCaskRecord } from '../casks/cask-record';
 import { SyncPlan, TransferItem, planSync } from './plan';
 import { refuseLargeDrop, refuseReplay, skippedFailures, verifyApi } from './verify';
 
@@ -48,8 +49,10 @@ function withoutNamed(orphans: string[], named: readonly WantedBottle[] | undefi
   return orphans.filter((sha) => !kept.has(sha));
 }
 
-async function withoutBrewBlobs(objects: ObjectStore, published: PublishedGeneration | undefined, orphans: string[]): Promise<string[]> {
-  const kept = new Set(brewBlobs(published && (await loadBrewRecord(objects, published.generation))));
+/** Blobs the published generation names besides bottles (brew.git's packs, portable Rubies, cask files) are no orphans. */
+async function withoutGenerationBlobs(objects: ObjectStore, published: PublishedGeneration | undefined, orphans: string[]): Promise<string[]> {
+  if (!published) return orphans;
+  const kept = new Set([...brewBlobs(await loadBrewRecord(objects, published.generation)), ...caskBlobs(await loadCaskRecord(objects, published.generation))]);
   return kept.size === 0 ? orphans : orphans.filter((sha) => !kept.has(sha));
 }
 
@@ -65,7 +68,7 @@ export async function prepareRun(
   splitIntoBatches: (plan: SyncPlan) => TransferItem[][],
 ): Promise<PreparedRun> {
   const log = deps.log.child({ runId });
-  const { apiFiles, wanted, named, skipped, packagesGeneratedAt } = await verifyApi(deps, options, log);
+  const { apiFiles, wanted, named, skipped, packagesGeneratedAt, casks } = await verifyApi(deps, options, log);
   // One read of the pointer for both guards and the unchanged check.
   const published = await deps.state.getPublished();
   refuseLargeDrop(published, wanted.length, options.maxDropPercent ?? SYNC_DEFAULTS.maxDropPercent);
@@ -75,11 +78,13 @@ export async function prepareRun(
   failures.push(...skippedFailures(skipped));
   if (unchanged && plan.transfers.length === 0 && failures.length === 0) {
     const brewChange = options.brew && (await brewChangeSince(deps.upstream, { ...options.brew, ...deps.brewPhase }, await loadBrewRecord(deps.objects, published!.generation)));
-    if (!brewChange) {
+    // A cask its vendor failed last time is tried again; the signed API alone does not say it is back.
+    const caskRetry = casks && ((await loadCaskRecord(deps.objects, published!.generation))?.failures.length ?? 1) > 0 && 'casks failed last time';
+    if (!brewChange && !caskRetry) {
       log.info('upstream unchanged since the published generation; nothing to publish', { generation: published!.generation });
       return { unchanged: published!, plan };
     }
-    log.info('the API is unchanged but brew is not; publishing a new generation', { reason: brewChange });
+    log.info('the API is unchanged but brew or the casks are not; publishing a new generation', { reason: brewChange || caskRetry });
   }
   // Staged as the run's own generation; nothing serves it until finalize flips the pointer.
   for (const [file, body] of apiFiles) await deps.objects.putObject(apiKey(runId, file), body);
@@ -106,12 +111,13 @@ export async function prepareRun(
     skipped: plan.skipped,
     planned: plan.transfers.length,
     // brew.git's packs and the portable Rubies are blobs too, wanted while the published generation names them.
-    orphans: await withoutBrewBlobs(deps.objects, published, withoutNamed(plan.orphans, named)),
+    orphans: await withoutGenerationBlobs(deps.objects, published, withoutNamed(plan.orphans, named)),
     storedWanted: wanted.filter((b) => stored.has(b.sha256)).map((b) => b.sha256),
     bottlesByBlob,
     failures,
     batchIds,
     ...(options.brew ? { brew: options.brew } : {}),
+    ...(casks ? { casks: { files: casks.files, failures: casks.failures, allowUnpinned: options.allowUnpinnedCasks ?? [] } } : {}),
   };
   await deps.objects.putObject(runKeys.summary(runId), Buffer.from(JSON.stringify(manifest)));
   // The orphans finalize will mark: the plan's, less what a partial mirror names and what brew's kept generation uses.

@@ -2,6 +2,7 @@ import { randomBytes } from 'crypto';
 import { loadBatch, transferBatch } from './batch';
 import { PhaseDeps, SyncOptions, SyncSummary, emptySummary } from './contracts';
 import { runBrewUnit } from './brew-phase';
+import { runCaskUnit } from './cask-phase';
 import { finalizeRun, recordUnchanged } from './finalize';
 import { prepareRun } from './prepare';
 import { errorKind, isRejectedInput } from '../errors';
@@ -105,6 +106,8 @@ export async function runSync(deps: SyncDeps, options: LocalSyncOptions): Promis
         },
       });
     }
+    if (options.signal?.aborted) throw new SyncInterruptedError();
+    if (manifest.casks) await runCaskUnit(deps, runId);
     if (options.signal?.aborted) throw new SyncInterruptedError();
     if (manifest.brew) await runBrewUnit(deps, runId, { onFailure: 'throw', signal: options.signal });
     if (options.signal?.aborted) throw new SyncInterruptedError();

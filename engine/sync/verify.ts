@@ -9,6 +9,8 @@ import { PublishedGeneration, RunFailure } from '../ports';
 import { CORE_API_FILES, PhaseDeps, SyncAbortedError, SyncOptions, UnknownTagError, packagesFile } from './contracts';
 import { applySelection, selectFormulae } from './selection';
 import { UpstreamError, readAll } from '../upstream/client';
+import { WantedCaskFile, selectCasks } from '../casks/cask-selection';
+import { CaskFailure } from '../casks/cask-record';
 
 /**
  * The verify phase: every API file is fetched and its signature checked
@@ -62,6 +64,8 @@ export interface VerifiedApi {
   readonly skipped: SkippedFormula[];
   /** Packages file → its signed `metadata.generated_at` (Unix seconds), where it has one. */
   readonly packagesGeneratedAt: Map<string, number>;
+  /** With `options.casks`: the cask files to mirror, and the selected casks a tag has no usable entry for. */
+  readonly casks?: { readonly files: WantedCaskFile[]; readonly failures: CaskFailure[] };
 }
 
 /** A new API that names far fewer bottles than the published one is refused unless the caller allows the drop. */
@@ -173,13 +177,18 @@ export async function verifyApi(deps: PhaseDeps, options: SyncOptions, log: Logg
   const tags = options.tags ?? [...new Set(wanted.map((b) => b.tag))].sort();
   // Only a partial mirror reads the packages files' contents (their dependencies).
   const packagesByTag = new Map<string, Record<string, { stable_dependencies?: unknown; bottle_tag?: unknown }>>();
+  const casksByTag = new Map<string, Record<string, unknown>>();
   for (const tag of tags.filter((t) => t !== ALL_TAG)) {
     const file = packagesFile(tag);
     try {
       const { bytes, payload } = await fetchApiFile(deps, apiUrl, file, options.publicKey, retainBytes);
       const generatedAt = checkPackagesShape(file, tag, payload);
       if (generatedAt !== undefined) packagesGeneratedAt.set(file, generatedAt);
-      if (options.formulae) packagesByTag.set(tag, (parsePayload(file, payload) as { formulae: Record<string, { stable_dependencies?: unknown }> }).formulae);
+      if (options.formulae || options.casks) {
+        const parsed = parsePayload(file, payload) as { formulae: Record<string, { stable_dependencies?: unknown }>; casks?: unknown };
+        packagesByTag.set(tag, parsed.formulae);
+        if (options.casks) casksByTag.set(tag, typeof parsed.casks === 'object' && parsed.casks !== null ? (parsed.casks as Record<string, unknown>) : {});
+      }
       apiFiles.set(file, bytes);
     } catch (error) {
       // Tags taken from old bottles may have no packages file; configured tags must have one.
@@ -192,15 +201,19 @@ export async function verifyApi(deps: PhaseDeps, options: SyncOptions, log: Logg
       throw error;
     }
   }
+  const casks = options.casks ? selectCasks(options.casks, casksByTag) : undefined;
+  if (casks) log.info('casks selected', { requested: options.casks!.length, files: casks.files.length, gaps: casks.gaps.length, formulae: casks.formulae.length });
+  const caskResult = casks && { files: casks.files, failures: casks.gaps };
   if (options.formulae) {
-    const selected = selectFormulae(options.formulae, packagesByTag);
+    // A cask's formula dependencies are mirrored with it (a whole mirror has them already).
+    const selected = selectFormulae([...new Set([...options.formulae, ...(casks?.formulae ?? [])])], packagesByTag);
     const partial = applySelection(wanted, selected);
     const kept = skipped.filter((f) => [...selected].some((key) => key.startsWith(`${f.name}\n`)));
     log.info('partial mirror', { requested: options.formulae.length, bottles: partial.length, of: wanted.length });
-    return { apiFiles, wanted: partial, named: wanted, skipped: kept, packagesGeneratedAt };
+    return { apiFiles, wanted: partial, named: wanted, skipped: kept, packagesGeneratedAt, ...(caskResult ? { casks: caskResult } : {}) };
   }
   log.info('API verified', { files: apiFiles.size, bottles: wanted.length, tags: tags.length, skipped: skipped.length });
-  return { apiFiles, wanted, skipped, packagesGeneratedAt };
+  return { apiFiles, wanted, skipped, packagesGeneratedAt, ...(caskResult ? { casks: caskResult } : {}) };
 }
 
 /** One permanent failure per bottle a skipped formula lists, so each counts against `maxMissingPercent`. */

@@ -211,8 +211,9 @@ export class Upstream {
    * GET `url`; resolves with the streaming body of a 200, throws `UpstreamError` otherwise.
    * `registryAuth: false` for the JSON API, which brew fetches without the registry token.
    * `identity: true` asks for the bytes as stored (blobs: their sha256 is of the raw bytes).
+   * `extraHeaders` (lower-case names) are a cask download's own (`url_kwargs`): user agent, referer, cookies.
    */
-  async get(url: string, accept?: string, registryAuth = true, identity = false): Promise<UpstreamResponse> {
+  async get(url: string, accept?: string, registryAuth = true, identity = false, extraHeaders?: Readonly<Record<string, string>>): Promise<UpstreamResponse> {
     const origin = new URL(url).origin;
     let current = url;
     for (let hop = 0; hop <= this.maxRedirects; hop++) {
@@ -222,6 +223,8 @@ export class Upstream {
       if (accept) headers.accept = accept;
       if (identity) headers['accept-encoding'] = 'identity';
       if (registryAuth && new URL(current).origin === origin) headers.authorization = `Bearer ${this.token}`;
+      // A cask's own headers (user agent, referer, cookies) go with every hop; cookies only to the origin that set them, as curl does.
+      for (const [name, value] of Object.entries(extraHeaders ?? {})) if (name !== 'cookie' || new URL(current).origin === origin) headers[name] = value;
       const controller = new AbortController();
       this.inFlight.add(controller);
       const deadline = setTimeout(() => controller.abort(), this.limits.headersTimeoutMs);

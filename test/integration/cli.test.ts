@@ -249,6 +249,8 @@ describe('bottles sync', () => {
     [['sync', '--store', '/tmp/x', '--brew-git-url', 'git@github.com:Homebrew/brew'], /--brew-git-url must be an http\(s\) URL/],
     [['sync', '--store', '/tmp/x', '--brew-releases', '0'], /--brew-releases must be an integer from 1 to 20, not "0"/],
     [['sync', '--store', '/tmp/x', '--public-key', '/nonexistent.pem'], /--public-key: cannot load/],
+    [['sync', '--store', '/tmp/x', '--casks', 'Firefox App'], /--casks must be a comma list of cask tokens/],
+    [['sync', '--store', '/tmp/x', '--allow-unpinned-casks', 'tool'], /--allow-unpinned-casks needs --casks/],
   ])('usage and configuration errors exit 2 with one line and the usage: %p', async (args, message) => {
     const run = await bottles(...(args as string[]));
     expect(run.code).toBe(2);

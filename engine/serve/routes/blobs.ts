@@ -117,6 +117,18 @@ export class BlobRoutes {
     return this.pulled(x, named, { key: encodeURIComponent(name), fileName: () => name });
   }
 
+  /**
+   * `/casks/<sha256>`: a cask file a published generation names (issue #33),
+   * under the same byte budget and modes as bottles, saved under its vendor's
+   * file name. Nothing else in the store is reachable by this route.
+   */
+  cask(x: Exchange, sha256: string): void | Promise<void> {
+    const fileName = requireSnapshot(x).casks?.bySha.get(sha256) ?? x.previous?.casks?.bySha.get(sha256);
+    this.metrics.lookup(fileName !== undefined);
+    if (fileName === undefined) throw httpErrors.notFound('no such cask file in the published generation');
+    return this.sendBlob(x, sha256, { key: `cask:${sha256}`, fileName: () => fileName, contentType: 'application/octet-stream' });
+  }
+
   blob(x: Exchange, sha256: string): void | Promise<void> {
     const known = requireSnapshot(x).blobs.has(sha256) || x.previous?.blobs.has(sha256) === true;
     const named = known || !this.options.pullThrough ? undefined : x.snapshot?.named?.bySha(sha256);

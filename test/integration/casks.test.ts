@@ -1,0 +1,124 @@
+import { createHash, randomBytes } from 'crypto';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { FAKE_USER_AGENT } from '../../engine/casks/cask-request';
+import { loadCaskRecord } from '../../engine/casks/cask-record';
+import { jsonLogger } from '../../engine/logger';
+import { LocalSyncOptions, runSync } from '../../engine/sync/run-sync';
+import { localStores, localSyncDeps } from '../../engine/wiring/local';
+import { serveMirror } from '../fixtures/brew-client';
+import { FixtureCask, FixtureFormula, publishApi, testSigningKey } from '../fixtures/homebrew-api';
+import { FixtureUpstream, startFixtureUpstream } from '../fixtures/upstream-server';
+
+// Casks through the mirror (issue #33), first part: selection from the signed per-tag packages
+// files, verified vendor downloads, and /casks/<sha256>. The fixture casks are the issue's four:
+// a Linux binary, one with per-platform urls (and a vendor that checks its user agent), one
+// `:no_check`, and one whose vendor serves the wrong bytes.
+const key = testSigningKey();
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const TAGS = ['arm64_sonoma', 'x86_64_linux'];
+
+let upstream: FixtureUpstream;
+let root: string;
+const bytes = { tool: randomBytes(3000), multiArm: randomBytes(5000), multiLinux: randomBytes(4000), unpinned: randomBytes(1000), wrongSigned: randomBytes(2000), wrongServed: randomBytes(2000) };
+let formulae: FixtureFormula[];
+let casks: FixtureCask[];
+
+beforeAll(async () => {
+  upstream = await startFixtureUpstream();
+  const tool = upstream.addVendorFile('tool/tool-1.0.tar.gz', bytes.tool);
+  const both = (url: string, b: Buffer) => Object.fromEntries(TAGS.map((t) => [t, { url, sha256: sha(b) }]));
+  casks = [
+    { token: 'tool', version: '1.0', files: both(tool, bytes.tool) },
+    {
+      token: 'multi',
+      version: '2.0',
+      files: {
+        arm64_sonoma: { url: upstream.addVendorFile('multi/Multi-2.0-arm64.dmg', bytes.multiArm, { 'user-agent': FAKE_USER_AGENT }), sha256: sha(bytes.multiArm) },
+        x86_64_linux: { url: upstream.addVendorFile('multi/multi-2.0-linux.tar.gz', bytes.multiLinux, { 'user-agent': FAKE_USER_AGENT }), sha256: sha(bytes.multiLinux) },
+      },
+      urlKwargs: { user_agent: ':fake', verified: 'vendor.example.com/multi/' },
+      dependsOn: { cask: ['tool'], formula: ['wget'] },
+    },
+    { token: 'unpinned', version: 'latest', files: Object.fromEntries(TAGS.map((t) => [t, { url: upstream.addVendorFile('unpinned/Unpinned.zip', bytes.unpinned), sha256: ':no_check' }])) },
+    { token: 'wrong', version: '3.0', files: Object.fromEntries(TAGS.map((t) => [t, { url: upstream.addVendorFile('wrong/wrong-3.0.pkg', bytes.wrongServed), sha256: sha(bytes.wrongSigned) }])) },
+  ];
+  formulae = [
+    { name: 'hello', version: '2.12', bottles: TAGS.map((tag) => ({ tag, bytes: randomBytes(300) })) },
+    { name: 'wget', version: '1.25.0', bottles: TAGS.map((tag) => ({ tag, bytes: randomBytes(300) })) },
+  ];
+  publishApi(upstream, formulae, key.privateKey, { casks });
+});
+
+afterAll(() => upstream.close());
+
+beforeEach(() => {
+  root = fs.mkdtempSync(path.join(os.tmpdir(), 'casks-'));
+});
+
+const sync = (options: Partial<LocalSyncOptions> = {}) =>
+  runSync(localSyncDeps(root, { log: jsonLogger({}, () => undefined) }), { apiUrl: upstream.apiRoot, publicKey: key.publicKey, tags: TAGS, formulae: ['hello'], ...options });
+
+describe('casks from the signed packages files, verified, served by content', () => {
+  test('every platform file of a cask and of its dependency is stored and served byte for byte; wrong bytes and :no_check are named, not served, and publish anyway', async () => {
+    const summary = await sync({ casks: ['multi', 'unpinned', 'wrong'] });
+    expect(summary.published).toBe(true);
+    // multi's formula dependency came with it: wget's bottles are in the partial mirror.
+    expect(summary.bottles.planned).toBe(4);
+    expect(summary.casks).toMatchObject({ files: 4, downloaded: { files: 3, bytes: bytes.multiArm.length + bytes.multiLinux.length + bytes.tool.length } });
+    const failures = summary.casks!.failures.map((f) => `${f.token} ${f.tag}: ${f.reason}`).sort();
+    expect(failures).toEqual([
+      expect.stringMatching(/^unpinned arm64_sonoma: sha256 :no_check: Homebrew signs no checksum/),
+      expect.stringMatching(/^unpinned x86_64_linux: sha256 :no_check/),
+      // Both checksums, since brew itself would delete such a file silently and say only "Download failed".
+      `wrong arm64_sonoma: ${upstream.vendorRoot}/wrong/wrong-3.0.pkg served a file whose sha256 is ${sha(bytes.wrongServed)}, not the signed ${sha(bytes.wrongSigned)}; not kept`,
+      `wrong x86_64_linux: ${upstream.vendorRoot}/wrong/wrong-3.0.pkg served a file whose sha256 is ${sha(bytes.wrongServed)}, not the signed ${sha(bytes.wrongSigned)}; not kept`,
+    ]);
+
+    const { server, base } = await serveMirror(localStores(root));
+    try {
+      for (const [b, name] of [[bytes.multiArm, 'Multi-2.0-arm64.dmg'], [bytes.multiLinux, 'multi-2.0-linux.tar.gz'], [bytes.tool, 'tool-1.0.tar.gz']] as const) {
+        const response = await fetch(`${base}/casks/${sha(b)}`);
+        expect(response.status).toBe(200);
+        expect(response.headers.get('content-disposition')).toContain(name);
+        expect(Buffer.from(await response.arrayBuffer()).equals(b)).toBe(true);
+        expect((await fetch(`${base}/casks/${sha(b)}`, { method: 'HEAD' })).headers.get('content-length')).toBe(String(b.length));
+      }
+      for (const b of [bytes.wrongSigned, bytes.wrongServed, bytes.unpinned]) expect((await fetch(`${base}/casks/${sha(b)}`)).status).toBe(404);
+      // A bottle is a blob in the same store, but not a cask file: the route serves only what the record names.
+      const record = (await loadCaskRecord(localStores(root).objects, summary.generation!))!;
+      expect(record.files.map((f) => `${f.token} ${f.tag}`).sort()).toEqual(['multi arm64_sonoma', 'multi x86_64_linux', 'tool arm64_sonoma', 'tool x86_64_linux']);
+      expect((await fetch(`${base}/casks/not-a-digest`)).status).toBe(400);
+    } finally {
+      await server.stop(0);
+    }
+    // The vendor that checks its user agent was asked with brew's fake one, and the wrong bytes never stayed.
+    expect(fs.readdirSync(path.join(root, 'blobs', 'sha256')).filter((f) => f === sha(bytes.wrongServed))).toEqual([]);
+  });
+
+  test(':no_check casks the operator names are mirrored, marked as not covered by the signature', async () => {
+    const summary = await sync({ casks: ['unpinned'], allowUnpinnedCasks: ['unpinned'] });
+    expect(summary.casks).toMatchObject({ files: 2, failures: [] });
+    const record = (await loadCaskRecord(localStores(root).objects, summary.generation!))!;
+    expect(record.files.map((f) => [f.tag, f.sha256, f.unpinned])).toEqual([
+      ['arm64_sonoma', sha(bytes.unpinned), true],
+      ['x86_64_linux', sha(bytes.unpinned), true],
+    ]);
+  });
+
+  test('an unknown cask is a usage error naming it; no cask file is orphaned by the next run', async () => {
+    const unknown = await sync({ casks: ['no-such-cask'] });
+    expect(unknown).toMatchObject({ published: false, errorKind: 'usage', error: expect.stringMatching(/no mirrored tag's packages file names no-such-cask/) });
+
+    const first = await sync({ casks: ['tool'] });
+    expect(first.casks!.files).toBe(2);
+    // A new week: hello's bottles change, so last week's become orphans; the cask file does not.
+    publishApi(upstream, [{ ...formulae[0], version: '2.13', bottles: TAGS.map((tag) => ({ tag, bytes: randomBytes(300) })) }, formulae[1]], key.privateKey, { casks, generatedAt: 1795000000 + 604800 });
+    const second = await sync({ casks: ['tool'] });
+    expect(second.published).toBe(true);
+    const { blobs } = localStores(root);
+    expect(await blobs.isOrphaned(sha(bytes.tool))).toBe(false);
+    expect(await blobs.isOrphaned(sha(formulae[0].bottles[0].bytes))).toBe(true);
+  });
+});
