@@ -27,6 +27,11 @@ export interface HomePageView {
   readonly lastRun?: Pick<RunRecord, 'runId' | 'status' | 'startedAt' | 'finishedAt' | 'bottles'> & { readonly error?: string };
   /** The brew.env body, when a public URL is configured. */
   readonly brewEnv?: string;
+  /** The generation's cask files, and the casks it could not mirror and why (issue #33; reasons already fit for a public page). */
+  readonly casks?: {
+    readonly files: readonly { readonly token: string; readonly tag: string; readonly version: string; readonly size: number; readonly unpinned?: boolean }[];
+    readonly failures: readonly { readonly token: string; readonly tag: string; readonly reason: string }[];
+  };
   /** Set when pull-through is on (issue #24): what it may fetch, and what it did since the server started. */
   readonly pullThrough?: { readonly named: number; readonly pulls: number; readonly hits: number; readonly bytes: number; readonly failures: number };
   readonly now: Date;
@@ -65,6 +70,27 @@ function pullThroughSection(p: NonNullable<HomePageView['pullThrough']>): string
     `<p>${n(p.named, 'more bottle')} named by Homebrew's signed API can be fetched from upstream on first request, checked against the signed digest and kept.</p>`,
     `<p>Since this server started: ${n(p.pulls, 'fetch')} (${escapeHtml(formatByteSize(p.bytes))}), ${n(p.hits, 'request')} answered from what was fetched, ${n(p.failures, 'failure')}.</p>`,
   ];
+}
+
+/** The mirrored casks per platform with their versions, and the ones that could not be mirrored, with why. */
+function caskSection(c: NonNullable<HomePageView['casks']>): string[] {
+  const e = escapeHtml;
+  const rows = [...c.files].sort((a, b) => a.token.localeCompare(b.token) || a.tag.localeCompare(b.tag));
+  const out = [
+    '<h2>Casks</h2>',
+    rows.length === 0
+      ? '<p>No cask file is mirrored.</p>'
+      : `<table><tr><th>cask</th><th>version</th><th>platform</th><th>size</th><th></th></tr>${rows
+          .map((f) => `<tr><td>${e(f.token)}</td><td>${e(f.version)}</td><td>${e(f.tag)}</td><td class="n">${e(formatByteSize(f.size))}</td><td>${f.unpinned ? 'not covered by Homebrew&#39;s signature (sha256 :no_check)' : ''}</td></tr>`)
+          .join('')}</table>`,
+  ];
+  if (c.failures.length > 0) {
+    out.push(
+      '<h2>Casks not mirrored</h2>',
+      `<table><tr><th>cask</th><th>platform</th><th>why</th></tr>${c.failures.map((f) => `<tr><td>${e(f.token)}</td><td>${e(f.tag)}</td><td>${e(f.reason)}</td></tr>`).join('')}</table>`,
+    );
+  }
+  return out;
 }
 
 export function renderHomePage(view: HomePageView): string {
@@ -127,8 +153,11 @@ export function renderHomePage(view: HomePageView): string {
       `<pre>${e(view.brewEnv ?? '')}</pre>`,
     );
   }
+  if (view.casks) sections.push(...caskSection(view.casks));
   if (view.pullThrough) sections.push(...pullThroughSection(view.pullThrough));
-  sections.push('<p class="muted">Casks and source builds download from their vendors and are not mirrored. Machine-readable status: <a href="/status">/status</a>.</p>');
+  sections.push(
+    `<p class="muted">Source builds${view.casks ? '' : ' and casks'} download from their vendors and are not mirrored${view.casks ? ', nor are casks other than those listed above' : ''}. Machine-readable status: <a href="/status">/status</a>.</p>`,
+  );
   return [
     '<!doctype html>',
     '<html lang="en"><head><meta charset="utf-8">',

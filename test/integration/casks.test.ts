@@ -90,6 +90,13 @@ describe('casks from the signed packages files, verified, served by content', ()
       const record = (await loadCaskRecord(localStores(root).objects, summary.generation!))!;
       expect(record.files.map((f) => `${f.token} ${f.tag}`).sort()).toEqual(['multi arm64_sonoma', 'multi x86_64_linux', 'tool arm64_sonoma', 'tool x86_64_linux']);
       expect((await fetch(`${base}/casks/not-a-digest`)).status).toBe(400);
+      // People and scripts can see it: /status counts the files and names what was not mirrored; the page lists both.
+      const status = (await (await fetch(`${base}/status`)).json()) as { casks: { files: number; bytes: number; notMirrored: { token: string; tag: string; reason: string }[] } };
+      expect(status.casks).toMatchObject({ files: 4, bytes: bytes.multiArm.length + bytes.multiLinux.length + 2 * bytes.tool.length });
+      expect(status.casks.notMirrored.map((f) => `${f.token} ${f.tag}`).sort()).toEqual(['unpinned arm64_sonoma', 'unpinned x86_64_linux', 'wrong arm64_sonoma', 'wrong x86_64_linux']);
+      const page = await (await fetch(`${base}/`)).text();
+      expect(page).toContain('<tr><td>multi</td><td>2.0</td><td>arm64_sonoma</td>');
+      expect(page).toMatch(/<h2>Casks not mirrored<\/h2>.*<td>wrong<\/td><td>arm64_sonoma<\/td><td>[^<]*served a file whose sha256 is/s);
     } finally {
       await server.stop(0);
     }
@@ -100,6 +107,14 @@ describe('casks from the signed packages files, verified, served by content', ()
   test(':no_check casks the operator names are mirrored, marked as not covered by the signature', async () => {
     const summary = await sync({ casks: ['unpinned'], allowUnpinnedCasks: ['unpinned'] });
     expect(summary.casks).toMatchObject({ files: 2, failures: [] });
+    const { server, base } = await serveMirror(localStores(root));
+    try {
+      const status = (await (await fetch(`${base}/status`)).json()) as { casks: { unpinned: { token: string }[] } };
+      expect(status.casks.unpinned.map((f) => f.token)).toEqual(['unpinned', 'unpinned']);
+      expect(await (await fetch(`${base}/`)).text()).toContain('not covered by Homebrew&#39;s signature (sha256 :no_check)');
+    } finally {
+      await server.stop(0);
+    }
     const record = (await loadCaskRecord(localStores(root).objects, summary.generation!))!;
     expect(record.files.map((f) => [f.tag, f.sha256, f.unpinned])).toEqual([
       ['arm64_sonoma', sha(bytes.unpinned), true],

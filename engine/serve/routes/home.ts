@@ -46,6 +46,7 @@ export class HomePage {
       },
       lastRun: run && { ...run, error: run.error === undefined ? undefined : publicReason(run.error) },
       pullThrough: this.deps.pullThrough ? { ...this.metrics.pullThrough, named: snapshot?.named?.size ?? 0 } : undefined,
+      casks: snapshot?.casks && { files: snapshot.casks.record.files, failures: snapshot.casks.record.failures.map((f) => ({ ...f, reason: publicReason(f.reason) })) },
     });
     this.reply.respond(x, 200, PAGE_HEADERS.concat('content-length', String(Buffer.byteLength(html))), html);
   }

@@ -87,6 +87,14 @@ export class OperationRoutes {
           }
         : null,
       pullThrough: this.deps.pullThrough ? { ...this.metrics.pullThrough, active: this.metrics.pullsActive() } : null,
+      casks: x.snapshot?.casks
+        ? {
+            files: x.snapshot.casks.record.files.length,
+            bytes: x.snapshot.casks.record.files.reduce((n, f) => n + f.size, 0),
+            unpinned: x.snapshot.casks.record.files.filter((f) => f.unpinned).map((f) => ({ token: f.token, tag: f.tag, sha256: f.sha256 })),
+            notMirrored: x.snapshot.casks.record.failures.map((f) => ({ ...f, reason: publicReason(f.reason) })),
+          }
+        : null,
       // What brew itself this generation serves: the covered releases, and every release/platform pair it does not serve, and why.
       brew: x.snapshot?.brew
         ? {
