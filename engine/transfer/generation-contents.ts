@@ -1,7 +1,8 @@
 import { decodeBottleIndex } from '../bottle-index';
 import { brewBlobs, loadBrewRecord } from '../brew/brew-record';
+import { caskBlobs, loadCaskRecord } from '../casks/cask-record';
 import { ObjectStore } from '../ports';
-import { apiKey, bottleIndexKey, brewRecordKey, installScriptKey, manifestKey } from '../store-layout';
+import { apiKey, bottleIndexKey, brewRecordKey, caskRecordKey, installScriptKey, manifestKey } from '../store-layout';
 import { BundleError } from './bundle-format';
 
 /** Everything one generation is made of in a store, by key and digest. */
@@ -10,12 +11,12 @@ export interface GenerationContents {
   readonly files: string[];
   /** Store keys of the image indexes its bottles name. */
   readonly manifests: Set<string>;
-  /** Blobs it names: bottles, brew.git's packs, portable Rubies. */
+  /** Blobs it names: bottles, brew.git's packs, portable Rubies, cask files. */
   readonly blobs: Set<string>;
 }
 
 /**
- * What a generation names, from its bottle index and brew record (never from
+ * What a generation names, from its bottle index, brew record and cask record (never from
  * formula.jws.json: a bundle is made of generations this version of the sync
  * wrote, which all have an index).
  */
@@ -34,5 +35,9 @@ export async function generationContents(objects: ObjectStore, generation: strin
   files.push(bottleIndexKey(generation));
   if (brew) files.push(brewRecordKey(generation));
   if (brew?.installScript) files.push(installScriptKey(generation));
+  // Cask files are blobs like bottles: an import checks each hashes to its name.
+  const casks = await loadCaskRecord(objects, generation);
+  for (const sha of caskBlobs(casks)) blobs.add(sha);
+  if (casks) files.push(caskRecordKey(generation));
   return { files, manifests, blobs };
 }

@@ -1,11 +1,12 @@
 import { KeyObject, createHash } from 'crypto';
 import { decodeBottleIndex } from '../bottle-index';
 import { BrewRecord, brewBlobs } from '../brew/brew-record';
+import { CaskRecord } from '../casks/cask-record';
 import { SYNC_DEFAULTS } from '../defaults';
 import { verifySignedPayload, verifySignedPayloadPieces } from '../homebrew/signed-api';
 import { formulaEntries, wantedBottles } from '../homebrew/wanted-bottles';
 import { BlobIntegrityError, BlobStore, HousekeepingPolicy, Housekeeping, OrphanMarker, PublishedGeneration, RunLeftovers } from '../ports';
-import { STORE_PREFIXES, apiKey, blobKey, bottleIndexKey, brewRecordKey } from '../store-layout';
+import { STORE_PREFIXES, apiKey, blobKey, bottleIndexKey, brewRecordKey, caskRecordKey, isSha256 } from '../store-layout';
 import { CORE_API_FILES } from '../sync/contracts';
 import { housekeepAfterPublish } from '../sync/housekeeping';
 import { LOCAL_RUN_LEASE, SYNC_LEASE, acquireRunLease, currentHolder, heldMessage, startHeartbeat } from '../sync/lease';
@@ -80,7 +81,7 @@ export async function importBundle(deps: ImportDeps, stream: AsyncIterable<Uint8
     return summary({ alreadyPublished: true });
   }
   await refuseWrongBase(deps, manifest, published);
-  if (published && generation < published.generation && !options.force) {
+  if (published && isOlder(manifest.generation, published) && !options.force) {
     throw new BundleError(`the bundle holds generation ${generation}, older than the published ${published.generation}; an older bundle is not published (if it is intended, pass --force)`);
   }
   const runId = `import-${newRunId(new Date())}`;
@@ -170,6 +171,10 @@ class EntryImporter {
   /** Digests the signed formula.jws.json names, for any tag: the only bottles the bundle may carry. */
   private signedBottles?: Set<string>;
   private brewBlobs = new Set<string>();
+  /** sha256s the signed packages files give casks: what a pinned cask file in casks.json may be. */
+  private signedCaskFiles = new Set<string>();
+  /** Cask files casks.json names (pinned ones checked against `signedCaskFiles`). */
+  private caskBlobs = new Set<string>();
   private readonly generatedAt = new Map<string, number>();
   private readonly apiSeen = new Set<string>();
   private gated = false;
@@ -269,6 +274,7 @@ class EntryImporter {
       if (tag) {
         const at = checkPackagesShape(file, tag, payload);
         if (at !== undefined) this.generatedAt.set(file, at);
+        for (const sha of signedCaskDigests(payload)) this.signedCaskFiles.add(sha);
       } else if (CORE_API_FILES.includes(file)) {
         checkPayloadShape(file, JSON.parse(payload));
       }
@@ -305,6 +311,18 @@ class EntryImporter {
         if (error instanceof BundleError) throw error;
         throw new BundleError(`the bottle index is malformed near line ${line + 1}`);
       }
+    } else if (entry.path === caskRecordKey(generation)) {
+      let record: CaskRecord;
+      try {
+        record = JSON.parse(body.toString('utf8')) as CaskRecord;
+      } catch {
+        throw new BundleError('casks.json is not JSON');
+      }
+      for (const file of record.files ?? []) {
+        // An unpinned (:no_check) file has no signed digest to match; it is marked so wherever it is served.
+        if (!file.unpinned && !this.signedCaskFiles.has(file.sha256)) throw new BundleError(`casks.json names ${file.token} (${file.tag}) with digest ${file.sha256}, which no signed packages file gives a cask`);
+        this.caskBlobs.add(file.sha256);
+      }
     } else if (entry.path === brewRecordKey(generation)) {
       try {
         this.brewBlobs = new Set(brewBlobs(JSON.parse(body.toString('utf8')) as BrewRecord));
@@ -317,7 +335,9 @@ class EntryImporter {
   /** A blob the signed API or brew.json names, streamed into the store, which keeps it only if it hashes to its name. */
   private async blob(entry: BundleEntry): Promise<void> {
     const sha = entry.sha256;
-    if (!this.signedBottles!.has(sha) && !this.brewBlobs.has(sha)) throw new BundleError(`${entry.path} is neither a bottle the signed API names nor a file brew.json names`);
+    if (!this.signedBottles!.has(sha) && !this.brewBlobs.has(sha) && !this.caskBlobs.has(sha)) {
+      throw new BundleError(`${entry.path} is neither a bottle the signed API names nor a file brew.json or casks.json names`);
+    }
     if (entry.size <= PIPELINED_FILE_BYTES) {
       // Small: read whole, then stored behind the reading, so thousands of bottles overlap their writes.
       const body = await this.reader.read(entry.size);
@@ -381,4 +401,23 @@ async function retagOrphans(deps: ImportDeps, manifest: BundleManifest, previous
   await forEachLimited([...(before?.blobs ?? [])].filter((sha) => !next.blobs.has(sha)), concurrency, (sha) => deps.blobs.markOrphaned(sha, at));
   // Only a blob stored before this import can carry a mark; one it stored is new.
   await forEachLimited([...next.blobs].filter((sha) => !before?.blobs.has(sha) && storedBefore.has(sha)), concurrency, (sha) => deps.blobs.clearOrphaned(sha));
+}
+
+/** The sha256 of every cask in a verified packages payload (`casks`: token → entry); `:no_check` ones have none. */
+function signedCaskDigests(payload: string): string[] {
+  const casks = (JSON.parse(payload) as { casks?: unknown }).casks;
+  if (typeof casks !== 'object' || casks === null) return [];
+  return Object.values(casks as Record<string, { sha256?: unknown }>)
+    .map((entry) => entry?.sha256)
+    .filter((sha): sha is string => typeof sha === 'string' && isSha256(sha));
+}
+
+/**
+ * Which of two generations was published first. Run ids sort by their start
+ * second only (two runs in one second differ by a random suffix), so the
+ * publish time decides, to the millisecond, and the id only breaks a tie.
+ */
+export function isOlder(candidate: PublishedGeneration, published: PublishedGeneration): boolean {
+  if (candidate.publishedAt !== published.publishedAt) return candidate.publishedAt < published.publishedAt;
+  return candidate.generation < published.generation;
 }

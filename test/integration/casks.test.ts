@@ -8,6 +8,10 @@ import { jsonLogger } from '../../engine/logger';
 import { LocalSyncOptions, runSync } from '../../engine/sync/run-sync';
 import { localStores, localSyncDeps } from '../../engine/wiring/local';
 import { serveMirror } from '../fixtures/brew-client';
+import { BundleFileWriter, openBundleFiles } from '../../engine/adapters/local/bundle-files';
+import { exportBundle } from '../../engine/transfer/export';
+import { importBundle } from '../../engine/transfer/import';
+import { localImportDeps } from '../../engine/wiring/local';
 import { FixtureCask, FixtureFormula, publishApi, testSigningKey } from '../fixtures/homebrew-api';
 import { FixtureUpstream, startFixtureUpstream } from '../fixtures/upstream-server';
 
@@ -135,5 +139,41 @@ describe('casks from the signed packages files, verified, served by content', ()
     const { blobs } = localStores(root);
     expect(await blobs.isOrphaned(sha(bytes.tool))).toBe(false);
     expect(await blobs.isOrphaned(sha(formulae[0].bottles[0].bytes))).toBe(true);
+  });
+});
+
+describe('cask files in bundles (export and import)', () => {
+  const quiet = jsonLogger({}, () => undefined);
+  const exportTo = (store: string, out: string) => exportBundle({ ...localStores(store), log: quiet }, {}, (n) => new BundleFileWriter(out, n));
+  const importInto = (store: string, file: string) => {
+    const source = openBundleFiles([file]);
+    return importBundle(localImportDeps(store, quiet), source.stream, source.check, { publicKey: key.publicKey });
+  };
+
+  test('a bundle carries the cask files and their record; the network with no way out serves them; a flipped byte is refused', async () => {
+    const summary = await sync({ casks: ['tool'] });
+    expect(summary.casks!.files).toBe(2);
+    const out = path.join(os.tmpdir(), `casks-bundle-${randomBytes(4).toString('hex')}.tar`);
+    await exportTo(root, out);
+    const offline = fs.mkdtempSync(path.join(os.tmpdir(), 'casks-offline-'));
+    expect(await importInto(offline, out)).toMatchObject({ published: true, generation: summary.generation });
+    const { server, base } = await serveMirror(localStores(offline));
+    try {
+      const response = await fetch(`${base}/casks/${sha(bytes.tool)}`);
+      expect(response.status).toBe(200);
+      expect(Buffer.from(await response.arrayBuffer()).equals(bytes.tool)).toBe(true);
+    } finally {
+      await server.stop(0);
+    }
+    // One byte of the cask file flipped: the import refuses it, and nothing new is published.
+    const tampered = Buffer.from(fs.readFileSync(out));
+    const at = tampered.indexOf(bytes.tool.subarray(0, 64));
+    expect(at).toBeGreaterThan(0);
+    tampered[at + 100] ^= 0x01;
+    const bad = `${out}.tampered`;
+    fs.writeFileSync(bad, tampered);
+    const fresh = fs.mkdtempSync(path.join(os.tmpdir(), 'casks-offline-'));
+    await expect(importInto(fresh, bad)).rejects.toThrow(new RegExp(`blobs/sha256/${sha(bytes.tool)} does not hash to its name`));
+    expect(await localStores(fresh).state.getPublished()).toBeUndefined();
   });
 });

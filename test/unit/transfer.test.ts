@@ -3,7 +3,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { DirectoryBlobStore } from '../../engine/adapters/local/directory-blob-store';
-import { BlobIntegrityError } from '../../engine/ports';
+import { BlobIntegrityError, PublishedGeneration } from '../../engine/ports';
+import { isOlder } from '../../engine/transfer/import';
 import { DEFAULT_RETRY, backoffDelay, transferBlob } from '../../engine/sync/transfer';
 import { Upstream, parseRetryAfter } from '../../engine/upstream/client';
 import { Fault, FixtureUpstream, startFixtureUpstream } from '../fixtures/upstream-server';
@@ -138,5 +139,17 @@ describe('retry timing', () => {
     expect(parseRetryAfter('Sun, 22 Nov 2026 03:00:30 GMT', now)).toBe(30_000);
     expect(parseRetryAfter('soon', now)).toBeUndefined();
     expect(parseRetryAfter(null, now)).toBeUndefined();
+  });
+});
+
+describe('which generation is older (bundle import)', () => {
+  const generation = (id: string, publishedAt: string) => ({ generation: id, runId: id, publishedAt, files: [] }) as unknown as PublishedGeneration;
+
+  test('two runs started in the same second are ordered by when they published, not by their random suffix', () => {
+    const first = generation('20261208T000946Z-569c89', '2026-12-08T00:09:46.120Z');
+    const second = generation('20261208T000946Z-16124c', '2026-12-08T00:09:46.870Z');
+    expect(isOlder(first, second)).toBe(true);
+    expect(isOlder(second, first)).toBe(false);
+    expect(isOlder(first, generation('20261208T000946Z-ffffff', '2026-12-08T00:09:46.120Z'))).toBe(true);
   });
 });
