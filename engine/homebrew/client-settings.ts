@@ -92,8 +92,15 @@ export function installWrapper(options: ClientSettingsOptions): string {
     'fi',
     `script="$(curl -fsSL ${options.publicUrl}/install.sh)"`,
     '# A person at a terminal answers install.sh\'s prompts; a pipe without one runs it unattended.',
-    'if [ -t 1 ] && [ -z "${NONINTERACTIVE:-}" ]; then exec /bin/bash -c "${script}" < /dev/tty; fi',
-    'NONINTERACTIVE=1 exec /bin/bash -c "${script}"',
+    'if [ -t 1 ] && [ -z "${NONINTERACTIVE:-}" ]; then /bin/bash -c "${script}" < /dev/tty; else NONINTERACTIVE=1 /bin/bash -c "${script}"; fi',
+    '# Then the cask command beside brew (docs/casks.md): `brew mirror install --cask NAME`.',
+    'for prefix in /opt/homebrew /usr/local /home/linuxbrew/.linuxbrew "${HOME}/.linuxbrew"; do',
+    '  if [ -x "${prefix}/bin/brew" ] && [ -w "${prefix}/bin" ]; then',
+    `    curl -fsSL ${options.publicUrl}/brew-mirror -o "\${prefix}/bin/brew-mirror" && chmod 755 "\${prefix}/bin/brew-mirror"`,
+    '    echo "==> Installed ${prefix}/bin/brew-mirror: casks come through this mirror with brew mirror install --cask NAME"',
+    '    break',
+    '  fi',
+    'done',
     '',
   ].join('\n');
 }

@@ -78,6 +78,7 @@ function caskSection(c: NonNullable<HomePageView['casks']>): string[] {
   const rows = [...c.files].sort((a, b) => a.token.localeCompare(b.token) || a.tag.localeCompare(b.tag));
   const out = [
     '<h2>Casks</h2>',
+    '<p>Install them with <code>brew mirror install --cask NAME</code> (also <code>upgrade</code>, <code>reinstall</code>, <code>fetch</code>): <code>/install</code> puts the command beside brew, or fetch it from <a href="/brew-mirror">/brew-mirror</a> into brew&#39;s <code>bin</code>. A plain <code>brew install --cask</code> would try the vendor.</p>',
     rows.length === 0
       ? '<p>No cask file is mirrored.</p>'
       : `<table><tr><th>cask</th><th>version</th><th>platform</th><th>size</th><th></th></tr>${rows

@@ -27,6 +27,7 @@ export type RouteMatch =
   | { readonly kind: 'install'; readonly route: 'install' }
   | { readonly kind: 'home'; readonly route: 'home' }
   | { readonly kind: 'cask'; readonly route: 'cask'; readonly sha256: string }
+  | { readonly kind: 'brew_mirror'; readonly route: 'install' }
   /** A malformed (400) or unknown (404) path; `route` names what it was taken for. */
   | { readonly kind: 'error'; readonly route: string; readonly error: HttpError };
 
@@ -69,6 +70,7 @@ const FIXED: ReadonlyMap<string, RouteMatch> = new Map<string, RouteMatch>([
   ['/', { kind: 'home', route: 'home' }],
   ['/install', { kind: 'install', route: 'install' }],
   ['/install.sh', { kind: 'install_script', route: 'install' }],
+  ['/brew-mirror', { kind: 'brew_mirror', route: 'install' }],
   ['/brew.git/HEAD', { kind: 'brew_git_file', route: 'brew_git', file: 'HEAD' }],
   ['/brew.git/info/refs', { kind: 'brew_git_file', route: 'brew_git', file: 'info/refs' }],
   ['/brew.git/objects/info/packs', { kind: 'brew_git_file', route: 'brew_git', file: 'objects/info/packs' }],

@@ -264,6 +264,7 @@ export class MirrorServer {
       case 'bottle_by_name': return this.blobs.bottleByName(x, match.name);
       case 'registry_blob': return this.blobs.blob(x, match.sha256);
       case 'cask': return this.blobs.cask(x, match.sha256);
+      case 'brew_mirror': return this.clientSetup.brewMirror(x);
       case 'api': return this.apiFiles.apiFile(x, match.file);
       case 'manifest': return this.registry.manifest(x, match.image, match.ref);
       case 'manifest_by_digest': return this.registry.manifestByDigest(x, match.image, match.digest);

@@ -5,6 +5,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { promisify } from 'util';
 import { loadBrewRecord } from '../../engine/brew/brew-record';
+import { BREW_MIRROR_SCRIPT } from '../../engine/casks/client-command';
 import { BrewMirrorOptions } from '../../engine/brew/mirror-brew';
 import { jsonLogger } from '../../engine/logger';
 import { LocalSyncOptions, runSync } from '../../engine/sync/run-sync';
@@ -214,8 +215,14 @@ describe('the install script and the one-line installer', () => {
       expect(wrapper).not.toContain('evil.example');
       // Run it as a new machine would (`curl … | bash`), with a home of its own.
       const home = fs.mkdtempSync(path.join(os.tmpdir(), 'home-'));
+      // Where install.sh would have put brew (the stand-in script installs nothing): the wrapper then adds the cask command beside it.
+      fs.mkdirSync(path.join(home, '.linuxbrew/bin'), { recursive: true });
+      fs.writeFileSync(path.join(home, '.linuxbrew/bin/brew'), '#!/bin/sh\n', { mode: 0o755 });
       const { stdout } = await run('bash', ['-c', `curl -fsSL ${base}/install | bash`], { env: { PATH: process.env.PATH, HOME: home } });
       expect(stdout).toContain(`install from ${base}/brew.git`);
+      expect(stdout).toContain(`==> Installed ${home}/.linuxbrew/bin/brew-mirror`);
+      expect(fs.readFileSync(path.join(home, '.linuxbrew/bin/brew-mirror'), 'utf8')).toBe(BREW_MIRROR_SCRIPT);
+      expect(fs.statSync(path.join(home, '.linuxbrew/bin/brew-mirror')).mode & 0o777).toBe(0o755);
       expect(fs.readFileSync(path.join(home, '.homebrew/brew.env'), 'utf8')).toContain(`HOMEBREW_API_DOMAIN=${base}/api`);
       const env = await (await fetch(`${base}/brew.env`)).text();
       expect(env).toContain(`HOMEBREW_BREW_GIT_REMOTE=${base}/brew.git`);

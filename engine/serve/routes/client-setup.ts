@@ -1,4 +1,5 @@
 import { brewEnvFile, installWrapper } from '../../homebrew/client-settings';
+import { BREW_MIRROR_SCRIPT } from '../../casks/client-command';
 import { httpErrors } from '../http-errors';
 import { Exchange, HeaderList, ReplyWriter } from '../reply';
 
@@ -30,6 +31,11 @@ export class ClientSetupRoutes {
     const brew = x.snapshot?.brew;
     if (!brew?.record.brewGit || !brew.installScript) throw httpErrors.notFound('this mirror serves no brew.git and install script (its sync ran --without-brew)');
     this.reply.send(x, 200, TEXT_HEADERS, this.body('install', (publicUrl) => installWrapper({ publicUrl, brewGit: true })));
+  }
+
+  /** The cask client command (`engine/casks/client-command.ts`); it reads the mirror's URL from brew.env, so it is the same for every mirror. */
+  brewMirror(x: Exchange): void {
+    this.reply.send(x, 200, ['content-type', 'text/x-shellscript; charset=utf-8', 'cache-control', 'public, max-age=300'], BREW_MIRROR_SCRIPT);
   }
 
   private body(key: string, make: (publicUrl: string) => string): string {
