@@ -209,6 +209,13 @@ async function dryRun(root: string, options: SyncOptions, log: Logger, io: Io, j
     `total: ${t.bottles} bottles in ${t.blobs} distinct blobs; ${t.alreadyStored} already stored; ${t.toTransfer} to copy, ${formatBytes(t.bytes)}${unknown(t.unknownSizes)}; ${t.orphans} stored blobs no longer wanted`,
     `in AWS (Lambda threshold ${formatBytes(DEFAULT_ROUTING.lambdaThresholdBytes)}): ${routeText(report.route)}`,
     ...report.failures.map((f) => `  cannot plan ${f.name} ${f.tag}: ${f.reason}`),
+    ...(report.casks
+      ? [
+          `${'cask tag'.padEnd(20)}${'files'.padStart(9)}${'to copy'.padStart(9)}${'bytes'.padStart(12)}`,
+          ...report.casks.tags.map((r) => `${r.tag.padEnd(20)}${String(r.files).padStart(9)}${String(r.toTransfer).padStart(9)}${formatBytes(r.bytes).padStart(12)}${unknown(r.unknownSizes)}`),
+          ...report.casks.failures.map((f) => `  cask ${f.token} ${f.tag} would not be mirrored: ${f.reason}`),
+        ]
+      : []),
   ];
   io.stdout(`${lines.join('\n')}\n`);
   return 0;

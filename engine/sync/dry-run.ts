@@ -1,4 +1,6 @@
 import { ObjectStore } from '../ports';
+import { CaskPlanRow, planCasks } from '../casks/cask-plan';
+import { CaskFailure } from '../casks/cask-record';
 import { PhaseDeps, SyncOptions } from './contracts';
 import { planAgainstStore } from './prepare';
 import { DEFAULT_ROUTING, Route, RoutingLimits, routePlan } from './route';
@@ -12,6 +14,8 @@ export interface DryRunReport {
   /** Where the AWS deployment would run it, at the given routing limits. */
   readonly route: { kind: Route['kind']; batches?: number; reason?: string };
   readonly failures: { name: string; tag: string; reason: string }[];
+  /** With `--casks`: cask files per tag, what is stored, what would be downloaded, and what would be refused. */
+  readonly casks?: { readonly tags: CaskPlanRow[]; readonly failures: CaskFailure[] };
 }
 
 /**
@@ -21,7 +25,7 @@ export interface DryRunReport {
 export async function planRun(deps: PhaseDeps, options: SyncOptions, limits: RoutingLimits = DEFAULT_ROUTING): Promise<DryRunReport> {
   const log = deps.log.child({ dryRun: true });
   // A dry run stages nothing, so the verified bytes are not kept.
-  const { apiFiles, wanted, skipped } = await verifyApi(deps, options, log, false);
+  const { apiFiles, wanted, skipped, casks } = await verifyApi(deps, options, log, false);
   const apiFileNames = [...apiFiles.keys()].sort();
   const { plan, stored, sizes, failures } = await planAgainstStore(deps, wanted, readOnlyOverlay(deps.objects), options.concurrency);
   failures.push(...skippedFailures(skipped));
@@ -38,6 +42,7 @@ export async function planRun(deps: PhaseDeps, options: SyncOptions, limits: Rou
     byTag.set(b.tag, row);
   }
   const route = routePlan(plan, limits);
+  const caskPlan = casks && (await planCasks(deps, casks.files, options.allowUnpinnedCasks ?? []));
   return {
     apiFiles: apiFileNames,
     tags: [...byTag.values()].sort((a, b) => (a.tag < b.tag ? -1 : 1)),
@@ -52,6 +57,7 @@ export async function planRun(deps: PhaseDeps, options: SyncOptions, limits: Rou
     },
     route: route.kind === 'lambda' ? { kind: 'lambda', batches: route.batches.length } : route.kind === 'fargate' ? { kind: 'fargate', reason: route.reason } : { kind: 'nothing' },
     failures: failures.map(({ name, tag, reason }) => ({ name, tag, reason })),
+    ...(caskPlan && casks ? { casks: { tags: caskPlan.tags, failures: [...casks.failures, ...caskPlan.failures] } } : {}),
   };
 }
 

@@ -5,6 +5,7 @@ import * as path from 'path';
 import { FAKE_USER_AGENT } from '../../engine/casks/cask-request';
 import { loadCaskRecord } from '../../engine/casks/cask-record';
 import { jsonLogger } from '../../engine/logger';
+import { planRun } from '../../engine/sync/dry-run';
 import { LocalSyncOptions, runSync } from '../../engine/sync/run-sync';
 import { localStores, localSyncDeps } from '../../engine/wiring/local';
 import { serveMirror } from '../fixtures/brew-client';
@@ -175,5 +176,22 @@ describe('cask files in bundles (export and import)', () => {
     const fresh = fs.mkdtempSync(path.join(os.tmpdir(), 'casks-offline-'));
     await expect(importInto(fresh, bad)).rejects.toThrow(new RegExp(`blobs/sha256/${sha(bytes.tool)} does not hash to its name`));
     expect(await localStores(fresh).state.getPublished()).toBeUndefined();
+  });
+});
+
+describe('the dry run counts cask files and bytes per tag, like bottles', () => {
+  test('files, what is stored, the bytes vendors announce, and what would be refused; nothing is stored', async () => {
+    const deps = localSyncDeps(root, { log: jsonLogger({}, () => undefined) });
+    const report = await planRun(deps, { apiUrl: upstream.apiRoot, publicKey: key.publicKey, tags: TAGS, formulae: ['hello'], casks: ['multi', 'unpinned', 'wrong'] });
+    expect(report.casks!.tags).toEqual([
+      { tag: 'arm64_sonoma', files: 3, toTransfer: 3, bytes: bytes.multiArm.length + bytes.tool.length + bytes.wrongServed.length, unknownSizes: 0 },
+      { tag: 'x86_64_linux', files: 3, toTransfer: 3, bytes: bytes.multiLinux.length + bytes.tool.length + bytes.wrongServed.length, unknownSizes: 0 },
+    ]);
+    expect(report.casks!.failures.map((f) => `${f.token} ${f.tag}`)).toEqual(['unpinned arm64_sonoma', 'unpinned x86_64_linux']);
+    expect(fs.existsSync(path.join(root, 'blobs', 'sha256')) ? fs.readdirSync(path.join(root, 'blobs', 'sha256')) : []).toEqual([]);
+    // Once stored, a file is counted as such, with nothing to copy.
+    await sync({ casks: ['tool'] });
+    const again = await planRun(deps, { apiUrl: upstream.apiRoot, publicKey: key.publicKey, tags: TAGS, formulae: ['hello'], casks: ['tool'] });
+    expect(again.casks!.tags.map((r) => [r.tag, r.files, r.toTransfer, r.bytes])).toEqual([['arm64_sonoma', 1, 0, 0], ['x86_64_linux', 1, 0, 0]]);
   });
 });
