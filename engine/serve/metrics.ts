@@ -97,7 +97,7 @@ export class ServerMetrics {
     };
   }
 
-  render(generationAgeSeconds: number | undefined): string {
+  render(generationAgeSeconds: number | undefined, casks: { readonly files: number; readonly bytes: number } = { files: 0, bytes: 0 }): string {
     const lines = ['# HELP mirror_requests_total HTTP requests by route and status.', '# TYPE mirror_requests_total counter'];
     for (const [route, stats] of this.routes) {
       for (const [status, n] of stats.byStatus) lines.push(`mirror_requests_total{route="${route}",status="${status}"} ${n}`);
@@ -131,6 +131,8 @@ export class ServerMetrics {
       ...metric('mirror_pull_through_busy_total', 'counter', 'Pulls refused with 503 because the fetch cap was reached.', this.pullThrough.busy),
       ...metric('mirror_pull_through_active', 'gauge', 'Pull-through fetches running now.', this.pullsActive()),
       ...metric('mirror_access_log_dropped_lines_total', 'counter', 'Access-log lines dropped because the log reader fell behind.', this.accessLogDropped()),
+      ...metric('mirror_cask_files', 'gauge', 'Cask files the served generation names (issue #33).', casks.files),
+      ...metric('mirror_cask_bytes', 'gauge', 'Bytes of the cask files the served generation names.', casks.bytes),
       '# HELP mirror_generation_age_seconds Age of the published generation being served.',
       '# TYPE mirror_generation_age_seconds gauge',
     );

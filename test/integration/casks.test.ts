@@ -99,6 +99,10 @@ describe('casks from the signed packages files, verified, served by content', ()
       const status = (await (await fetch(`${base}/status`)).json()) as { casks: { files: number; bytes: number; notMirrored: { token: string; tag: string; reason: string }[] } };
       expect(status.casks).toMatchObject({ files: 4, bytes: bytes.multiArm.length + bytes.multiLinux.length + 2 * bytes.tool.length });
       expect(status.casks.notMirrored.map((f) => `${f.token} ${f.tag}`).sort()).toEqual(['unpinned arm64_sonoma', 'unpinned x86_64_linux', 'wrong arm64_sonoma', 'wrong x86_64_linux']);
+      const metrics = await (await fetch(`${base}/metrics`)).text();
+      expect(metrics).toContain('\nmirror_cask_files 4\n');
+      expect(metrics).toContain(`\nmirror_cask_bytes ${bytes.multiArm.length + bytes.multiLinux.length + 2 * bytes.tool.length}\n`);
+      expect(metrics).toMatch(/mirror_requests_total\{route="cask",status="200"\} \d+/);
       const page = await (await fetch(`${base}/`)).text();
       expect(page).toContain('<tr><td>multi</td><td>2.0</td><td>arm64_sonoma</td>');
       expect(page).toMatch(/<h2>Casks not mirrored<\/h2>.*<td>wrong<\/td><td>arm64_sonoma<\/td><td>[^<]*served a file whose sha256 is/s);

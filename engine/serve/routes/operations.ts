@@ -65,7 +65,9 @@ export class OperationRoutes {
   prometheus(x: Exchange): void {
     const published = x.snapshot?.generation.publishedAt;
     const age = published ? Math.max(0, (Date.now() - Date.parse(published)) / 1000) : undefined;
-    this.reply.send(x, 200, ['content-type', 'text/plain; version=0.0.4', 'cache-control', 'no-store'], this.metrics.render(age));
+    const files = x.snapshot?.casks?.record.files ?? [];
+    const casks = { files: files.length, bytes: files.reduce((n, f) => n + f.size, 0) };
+    this.reply.send(x, 200, ['content-type', 'text/plain; version=0.0.4', 'cache-control', 'no-store'], this.metrics.render(age, casks));
   }
 
   async status(x: Exchange): Promise<void> {
