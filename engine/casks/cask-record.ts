@@ -37,3 +37,24 @@ export async function loadCaskRecord(objects: ObjectStore, generation: string): 
   const body = await objects.getObject(caskRecordKey(generation));
   return body ? (JSON.parse(body.toString('utf8')) as CaskRecord) : undefined;
 }
+
+/**
+ * The blobs a bundle's `casks.json` names, each pinned one checked against
+ * `signed` (the cask digests the signed packages files give), or why not.
+ * An unpinned (`:no_check`) file has no signed digest to match; it stays
+ * marked so wherever it is served.
+ */
+export function checkedCaskBlobs(body: Buffer, signed: ReadonlySet<string>): string[] | string {
+  let record: CaskRecord;
+  try {
+    record = JSON.parse(body.toString('utf8')) as CaskRecord;
+  } catch {
+    return 'casks.json is not JSON';
+  }
+  const blobs: string[] = [];
+  for (const file of record.files ?? []) {
+    if (!file.unpinned && !signed.has(file.sha256)) return `casks.json names ${file.token} (${file.tag}) with digest ${file.sha256}, which no signed packages file gives a cask`;
+    blobs.push(file.sha256);
+  }
+  return blobs;
+}

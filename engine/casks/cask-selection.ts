@@ -110,3 +110,12 @@ function caskFile(token: string, tag: string, entry: CaskEntry): WantedCaskFile 
   const fileName = /^[A-Za-z0-9][A-Za-z0-9._+@-]{0,200}$/.test(last) ? last : `${token}-${version}`;
   return { token, tag, version, url, ...(sha === ':no_check' ? {} : { sha256: sha as string }), urlKwargs: kwargs, fileName };
 }
+
+/** The sha256 of every cask in a verified packages payload (`casks`: token → entry); `:no_check` ones have none. */
+export function signedCaskDigests(payload: string): string[] {
+  const casks = (JSON.parse(payload) as { casks?: unknown }).casks;
+  if (typeof casks !== 'object' || casks === null) return [];
+  return Object.values(casks as Record<string, { sha256?: unknown }>)
+    .map((entry) => entry?.sha256)
+    .filter((sha): sha is string => typeof sha === 'string' && isSha256(sha));
+}

@@ -69,7 +69,7 @@ for token in "\${tokens[@]}"; do
   pair="$(printf '%s' "$info" | "$ruby" -rjson -e 'c = JSON.parse(STDIN.read).fetch("casks").first or abort("no cask"); puts c.fetch("url"), c.fetch("sha256")')" || die "cannot read brew's entry for $token"
   url="$(printf '%s\\n' "$pair" | sed -n 1p)"
   sha="$(printf '%s\\n' "$pair" | sed -n 2p)"
-  if ! printf '%s' "$sha" | grep -Eq '^[0-9a-f]{64}$'; then
+  if [ "\${#sha}" -ne 64 ] || ! printf '%s' "$sha" | grep -q '^[0-9a-f]*$'; then
     echo "brew mirror: $token has no signed checksum (sha256 $sha): the mirror cannot vouch for it, brew downloads it from its vendor" >&2
     continue
   fi

@@ -121,3 +121,13 @@ export function parseManifest(body: Buffer): BundleManifest {
 
 /** `<out>.001`: volume `index` (0-based) of a split bundle, as `split -d -a 3 --numeric-suffixes=1` names it. */
 export const volumeName = (out: string, index: number): string => `${out}.${String(index + 1).padStart(3, '0')}`;
+
+/**
+ * Which of two generations was published first. Run ids sort by their start
+ * second only (two runs in one second differ by a random suffix), so the
+ * publish time decides, to the millisecond, and the id only breaks a tie.
+ */
+export function isOlder(candidate: PublishedGeneration, published: PublishedGeneration): boolean {
+  if (candidate.publishedAt !== published.publishedAt) return candidate.publishedAt < published.publishedAt;
+  return candidate.generation < published.generation;
+}

@@ -1,19 +1,20 @@
 import { KeyObject, createHash } from 'crypto';
 import { decodeBottleIndex } from '../bottle-index';
 import { BrewRecord, brewBlobs } from '../brew/brew-record';
-import { CaskRecord } from '../casks/cask-record';
+import { checkedCaskBlobs } from '../casks/cask-record';
+import { signedCaskDigests } from '../casks/cask-selection';
 import { SYNC_DEFAULTS } from '../defaults';
 import { verifySignedPayload, verifySignedPayloadPieces } from '../homebrew/signed-api';
 import { formulaEntries, wantedBottles } from '../homebrew/wanted-bottles';
 import { BlobIntegrityError, BlobStore, HousekeepingPolicy, Housekeeping, OrphanMarker, PublishedGeneration, RunLeftovers } from '../ports';
-import { STORE_PREFIXES, apiKey, blobKey, bottleIndexKey, brewRecordKey, caskRecordKey, isSha256 } from '../store-layout';
+import { STORE_PREFIXES, apiKey, blobKey, bottleIndexKey, brewRecordKey, caskRecordKey } from '../store-layout';
 import { CORE_API_FILES } from '../sync/contracts';
 import { housekeepAfterPublish } from '../sync/housekeeping';
 import { LOCAL_RUN_LEASE, SYNC_LEASE, acquireRunLease, currentHolder, heldMessage, startHeartbeat } from '../sync/lease';
 import { newRunId } from '../sync/run-sync';
 import { DEFAULT_UPSTREAM_LIMITS } from '../upstream/client';
 import { checkPackagesShape, checkPayloadShape, refuseLargeDrop, refuseReplay } from '../sync/verify';
-import { BundleEntry, BundleError, BundleManifest, MANIFEST_PATH, MAX_MANIFEST_BYTES, parseManifest, sumsFile } from './bundle-format';
+import { BundleEntry, BundleError, BundleManifest, MANIFEST_PATH, MAX_MANIFEST_BYTES, isOlder, parseManifest, sumsFile } from './bundle-format';
 import { TransferDeps, TransferProgress } from './export';
 import { generationContents } from './generation-contents';
 import { DEFAULT_TRANSFER_CONCURRENCY, PIPELINED_FILE_BYTES, WriteBehind, forEachLimited } from './pipelining';
@@ -312,17 +313,9 @@ class EntryImporter {
         throw new BundleError(`the bottle index is malformed near line ${line + 1}`);
       }
     } else if (entry.path === caskRecordKey(generation)) {
-      let record: CaskRecord;
-      try {
-        record = JSON.parse(body.toString('utf8')) as CaskRecord;
-      } catch {
-        throw new BundleError('casks.json is not JSON');
-      }
-      for (const file of record.files ?? []) {
-        // An unpinned (:no_check) file has no signed digest to match; it is marked so wherever it is served.
-        if (!file.unpinned && !this.signedCaskFiles.has(file.sha256)) throw new BundleError(`casks.json names ${file.token} (${file.tag}) with digest ${file.sha256}, which no signed packages file gives a cask`);
-        this.caskBlobs.add(file.sha256);
-      }
+      const checked = checkedCaskBlobs(body, this.signedCaskFiles);
+      if (typeof checked === 'string') throw new BundleError(checked);
+      this.caskBlobs = new Set(checked);
     } else if (entry.path === brewRecordKey(generation)) {
       try {
         this.brewBlobs = new Set(brewBlobs(JSON.parse(body.toString('utf8')) as BrewRecord));
@@ -403,21 +396,3 @@ async function retagOrphans(deps: ImportDeps, manifest: BundleManifest, previous
   await forEachLimited([...next.blobs].filter((sha) => !before?.blobs.has(sha) && storedBefore.has(sha)), concurrency, (sha) => deps.blobs.clearOrphaned(sha));
 }
 
-/** The sha256 of every cask in a verified packages payload (`casks`: token → entry); `:no_check` ones have none. */
-function signedCaskDigests(payload: string): string[] {
-  const casks = (JSON.parse(payload) as { casks?: unknown }).casks;
-  if (typeof casks !== 'object' || casks === null) return [];
-  return Object.values(casks as Record<string, { sha256?: unknown }>)
-    .map((entry) => entry?.sha256)
-    .filter((sha): sha is string => typeof sha === 'string' && isSha256(sha));
-}
-
-/**
- * Which of two generations was published first. Run ids sort by their start
- * second only (two runs in one second differ by a random suffix), so the
- * publish time decides, to the millisecond, and the id only breaks a tie.
- */
-export function isOlder(candidate: PublishedGeneration, published: PublishedGeneration): boolean {
-  if (candidate.publishedAt !== published.publishedAt) return candidate.publishedAt < published.publishedAt;
-  return candidate.generation < published.generation;
-}

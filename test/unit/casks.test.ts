@@ -1,5 +1,6 @@
 import { BREW_USER_AGENT, FAKE_USER_AGENT, caskRequest } from '../../engine/casks/cask-request';
 import { selectCasks } from '../../engine/casks/cask-selection';
+import { checkedCaskBlobs } from '../../engine/casks/cask-record';
 
 // How the sync reads casks from the signed packages files and asks their vendors (issue #33).
 const SHA = 'b'.repeat(64);
@@ -46,5 +47,16 @@ describe('caskRequest', () => {
     expect(caskRequest({ using: ':git' })).toEqual({ unsupported: 'download strategy ":git"' });
     expect(caskRequest({ header: 'X-Bad: a\nb' })).toEqual({ unsupported: 'header "X-Bad: a\\nb"' });
     expect(caskRequest({ something_new: true })).toEqual({ unsupported: 'url option "something_new"' });
+  });
+});
+
+describe('checkedCaskBlobs (bundle import)', () => {
+  const record = (files: object[]) => Buffer.from(JSON.stringify({ files, failures: [] }));
+  const file = (sha256: string, unpinned?: true) => ({ token: 't', tag: 'x86_64_linux', version: '1', url: 'https://v/t', sha256, size: 1, fileName: 't', ...(unpinned ? { unpinned } : {}) });
+
+  test('a pinned file must have a digest the signed packages files give a cask; an unpinned one need not', () => {
+    expect(checkedCaskBlobs(record([file(SHA), file('c'.repeat(64), true)]), new Set([SHA]))).toEqual([SHA, 'c'.repeat(64)]);
+    expect(checkedCaskBlobs(record([file('d'.repeat(64))]), new Set([SHA]))).toBe(`casks.json names t (x86_64_linux) with digest ${'d'.repeat(64)}, which no signed packages file gives a cask`);
+    expect(checkedCaskBlobs(Buffer.from('{'), new Set())).toBe('casks.json is not JSON');
   });
 });

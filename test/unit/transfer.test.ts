@@ -4,7 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { DirectoryBlobStore } from '../../engine/adapters/local/directory-blob-store';
 import { BlobIntegrityError, PublishedGeneration } from '../../engine/ports';
-import { isOlder } from '../../engine/transfer/import';
+import { isOlder } from '../../engine/transfer/bundle-format';
 import { DEFAULT_RETRY, backoffDelay, transferBlob } from '../../engine/sync/transfer';
 import { Upstream, parseRetryAfter } from '../../engine/upstream/client';
 import { Fault, FixtureUpstream, startFixtureUpstream } from '../fixtures/upstream-server';
