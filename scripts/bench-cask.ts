@@ -69,7 +69,7 @@ async function main(): Promise<void> {
     const syncPeakMiB = Number(sync.stderr.trim().split('\n').pop()) / 1024;
 
     const port = await freePort();
-    const server = spawn(process.execPath, [bottles, 'serve', '--store', store, '--port', String(port)], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const server = spawn(process.execPath, [bottles, 'serve', '--store', store, '--port', String(port)], { stdio: 'ignore' });
     await waitFor(`http://127.0.0.1:${port}/health`);
     const served = Date.now();
     const download = await run('curl', ['-fsS', '-o', '/dev/null', '-w', '%{size_download}', `http://127.0.0.1:${port}/casks/${sha256}`]);
