@@ -83,6 +83,14 @@ export interface SyncConfig {
    * @default false (`HBS_<ENV>_IMPORT_FED=true` turns it on)
    */
   readonly importFed?: boolean;
+  /**
+   * Casks to mirror (issue #33), with the casks and formulae they depend on;
+   * their files are downloaded by the Fargate sync task.
+   * @default none (`HBS_<ENV>_CASKS=firefox,visual-studio-code`)
+   */
+  readonly casks?: readonly string[];
+  /** `:no_check` casks mirrored unverified. @default none (`HBS_<ENV>_ALLOW_UNPINNED_CASKS`) */
+  readonly allowUnpinnedCasks?: readonly string[];
 }
 
 export interface AlarmThresholds {

@@ -203,7 +203,18 @@ function sync(base: SyncConfig, read: Read, prefix: string): SyncConfig {
     ...base,
     mirrorBrew: flag(read('MIRROR_BREW'), `${prefix}MIRROR_BREW`, base.mirrorBrew ?? true),
     importFed: flag(read('IMPORT_FED'), `${prefix}IMPORT_FED`, base.importFed ?? false),
+    casks: caskTokens(read('CASKS'), `${prefix}CASKS`, base.casks ?? []),
+    allowUnpinnedCasks: caskTokens(read('ALLOW_UNPINNED_CASKS'), `${prefix}ALLOW_UNPINNED_CASKS`, base.allowUnpinnedCasks ?? []),
   };
+}
+
+/** A comma list of cask tokens; anything else fails naming the variable. */
+function caskTokens(value: string | undefined, variable: string, fallback: readonly string[]): readonly string[] {
+  if (value === undefined) return fallback;
+  const tokens = value.split(',').map((t) => t.trim()).filter(Boolean);
+  const bad = tokens.find((t) => !/^[a-z0-9][a-z0-9@._+-]{0,127}$/.test(t));
+  if (bad !== undefined) throw new ConfigurationError(`${variable}: ${JSON.stringify(bad)} is not a cask token`);
+  return tokens;
 }
 
 /** `HBS_<ENV>_BYTE_BUDGET_PER_HOUR`: a size such as `50G`. */

@@ -2,7 +2,7 @@ import { Construct } from 'constructs';
 import { CloudwatchEventRule } from '@cdktf/provider-aws/lib/cloudwatch-event-rule';
 import { CloudwatchEventTarget } from '@cdktf/provider-aws/lib/cloudwatch-event-target';
 import { SecurityGroup } from '@cdktf/provider-aws/lib/security-group';
-import { METRICS_NAMESPACE, PROMOTED_SYNC_TASK_ENV, brewSyncEnvironment } from '../engine/runtime-config';
+import { METRICS_NAMESPACE, PROMOTED_SYNC_TASK_ENV, brewSyncEnvironment, caskSyncEnvironment } from '../engine/runtime-config';
 import { BottleStore } from './bottle-store';
 import { ctx } from './environment-context';
 import { FargateTaskDefinition, ImageRepository } from './fargate-task-definition';
@@ -27,6 +27,10 @@ export interface PromotedSyncProps {
   readonly mirrorBrew?: boolean;
   /** @default 3 (`SYNC_DEFAULTS.brewReleases`) */
   readonly brewReleases?: number;
+  /** The casks the primary mirrors. @default none */
+  readonly casks?: readonly string[];
+  /** @default none */
+  readonly allowUnpinnedCasks?: readonly string[];
 }
 
 /**
@@ -62,6 +66,7 @@ export class PromotedSync extends Construct {
         [PROMOTED_SYNC_TASK_ENV.metricsNamespace]: METRICS_NAMESPACE,
         [PROMOTED_SYNC_TASK_ENV.writerRole]: 'promoted',
         ...brewSyncEnvironment(props),
+        ...caskSyncEnvironment(props),
       },
     });
     const role = this.task.taskRole;

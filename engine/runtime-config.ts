@@ -46,6 +46,27 @@ export const BREW_SYNC_ENV = {
 } as const;
 
 /**
+ * The casks a deployment mirrors (issue #33), from its configuration: comma
+ * lists, empty for none. The orchestrator puts them in the run's manifest; the
+ * sync task downloads them; the DR region's promoted sync reads them itself.
+ */
+export const CASK_SYNC_ENV = {
+  /** `HBS_<ENV>_CASKS`: tokens, with the casks and formulae they depend on. */
+  casks: 'HBS_CASKS',
+  /** `HBS_<ENV>_ALLOW_UNPINNED_CASKS`: `:no_check` casks mirrored unverified. */
+  allowUnpinnedCasks: 'HBS_ALLOW_UNPINNED_CASKS',
+} as const;
+
+/**
+ * The `CASK_SYNC_ENV` variables a stack sets from its configuration (read back
+ * by `casksFromEnv`): none at all when it mirrors no cask, the default.
+ */
+export function caskSyncEnvironment(settings: { readonly casks?: readonly string[]; readonly allowUnpinnedCasks?: readonly string[] }): Record<string, string> {
+  if (!settings.casks?.length) return {};
+  return { [CASK_SYNC_ENV.casks]: settings.casks.join(','), ...(settings.allowUnpinnedCasks?.length ? { [CASK_SYNC_ENV.allowUnpinnedCasks]: settings.allowUnpinnedCasks.join(',') } : {}) };
+}
+
+/**
  * API generations the bucket keeps after each publish, the published one
  * included (`S3Housekeeping`; the local store's `bottles gc --keep`). Unset: 3.
  */

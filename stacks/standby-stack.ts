@@ -98,6 +98,8 @@ export class StandbyStack extends ReadableAddressStack {
           replicas,
           mirrorBrew: config.sync.mirrorBrew,
           brewReleases: config.sync.brewReleases,
+          casks: config.sync.casks,
+          allowUnpinnedCasks: config.sync.allowUnpinnedCasks,
         })
       : undefined;
 

@@ -138,7 +138,7 @@ export type BrewUnitResult = { readonly brew: BrewSummary; readonly error?: unde
 
 /** Units the run's countdown starts from: every batch, and the brew phase when the run has one. */
 export function countdownUnits(manifest: RunManifest): number {
-  return manifest.batchIds.length + (manifest.brew ? 1 : 0);
+  return manifest.batchIds.length + (manifest.brew ? 1 : 0) + (manifest.casks ? 1 : 0);
 }
 
 export interface BatchResult {

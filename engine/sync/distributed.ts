@@ -2,8 +2,9 @@ import { Dispatcher, Housekeeping, HousekeepingPolicy, SyncTaskJob } from '../po
 import { housekeepAfterPublish } from './housekeeping';
 import { SYNC_DEFAULTS } from '../defaults';
 import { loadBatch, stageContinuation, transferBatch } from './batch';
-import { BREW_UNIT, PhaseDeps, RunManifest, SyncOptions, SyncSummary, countdownUnits } from './contracts';
+import { BREW_UNIT, CASK_UNIT, PhaseDeps, RunManifest, SyncOptions, SyncSummary, countdownUnits } from './contracts';
 import { runBrewUnit } from './brew-phase';
+import { runCaskUnit } from './cask-phase';
 import { finalizeRun, recordUnchanged } from './finalize';
 import { SYNC_LEASE } from './lease';
 import { prepareRun } from './prepare';
@@ -85,7 +86,7 @@ export async function orchestrate(
     if (prepared.unchanged) return { runId, outcome: 'finalized', summary: await recordUnchanged(deps, runId, started, prepared.unchanged, prepared.plan) };
     const { manifest, plan } = prepared;
     const chosen = route as Route;
-    if (chosen.kind === 'nothing' && !manifest.brew) {
+    if (chosen.kind === 'nothing' && !manifest.brew && !manifest.casks) {
       // Nothing to copy, but the API may still have changed: publish it now.
       return { runId, outcome: 'finalized', summary: await finalizeAndTidy(deps, runId) };
     }
@@ -95,9 +96,11 @@ export async function orchestrate(
     if (chosen.kind === 'fargate') {
       log.info('routing to the Fargate task', { reason: chosen.reason });
       await deps.dispatcher.startLargeSync(runId, 'transfers');
-    } else if (manifest.brew) {
+    } else {
       // Lambda has no git: the brew phase runs in the sync task, beside the workers.
-      await deps.dispatcher.startLargeSync(runId, 'brew');
+      if (manifest.brew) await deps.dispatcher.startLargeSync(runId, 'brew');
+      // A cask file may be several GB: it goes to a task of its own, never through a Lambda's memory or /tmp.
+      if (manifest.casks) await deps.dispatcher.startLargeSync(runId, 'casks');
     }
     const dispatched = chosen.kind === 'nothing' ? 'fargate' : chosen.kind;
     log.info('dispatched', { route: dispatched, batches: manifest.batchIds.length, brew: manifest.brew !== undefined, bytes: plan.bytesToTransfer });
@@ -160,7 +163,8 @@ export async function runLargeSync(
   const stopHeartbeat = startHeartbeat(deps.state, runId, AWS_RUN_LEASE, () => deps.upstream.lastActivityMs, deps.log.child({ runId }));
   try {
     const handedOver = job === 'transfers' && (await transferPending());
-    if (!handedOver && (await brewPending())) await brewPhase();
+    if (!handedOver && job !== 'casks' && (await brewPending())) await brewPhase();
+    if (!handedOver && job !== 'brew' && (await casksPending())) await caskPhase();
   } finally {
     stopHeartbeat();
   }
@@ -189,6 +193,22 @@ export async function runLargeSync(
   async function brewPending(): Promise<boolean> {
     const manifest = JSON.parse((await deps.objects.getObject(runKeys.summary(runId)))!.toString('utf8')) as RunManifest;
     return manifest.brew !== undefined && (await deps.objects.getObject(runKeys.result(runId, BREW_UNIT))) === undefined;
+  }
+
+  async function casksPending(): Promise<boolean> {
+    const manifest = JSON.parse((await deps.objects.getObject(runKeys.summary(runId)))!.toString('utf8')) as RunManifest;
+    return manifest.casks !== undefined && (await deps.objects.getObject(runKeys.result(runId, CASK_UNIT))) === undefined;
+  }
+
+  /** Cask downloads are per file and never fail the run; after SIGTERM before it starts, a successor runs it. */
+  async function caskPhase(): Promise<void> {
+    if (options.stopping()) {
+      deps.log.child({ runId }).info('SIGTERM before the cask phase: a successor task runs it');
+      await deps.dispatcher.startLargeSync(runId, 'casks');
+      return;
+    }
+    await runCaskUnit(deps, runId);
+    finishedUnits++;
   }
 
   async function brewPhase(): Promise<void> {

@@ -26,6 +26,7 @@ import {
   PULL_THROUGH_ENV,
   pullThroughFromEnv,
   BREW_SYNC_ENV,
+  CASK_SYNC_ENV,
   ORCHESTRATOR_ENV,
   PROMOTED_SYNC_TASK_ENV,
   STANDBY_MIRROR_SERVICE_ENV,
@@ -247,6 +248,14 @@ export function brewFromEnv(env: Env = process.env): BrewMirrorOptions | undefin
   const config = readEnvironment(BREW_SYNC_ENV, env);
   if (oneOf(config.mirrorBrew, BREW_SYNC_ENV.mirrorBrew, ['true', 'false'] as const) === 'false') return undefined;
   return { releases: positiveInteger(config.brewReleases, BREW_SYNC_ENV.brewReleases) };
+}
+
+/** What the stack says about casks: the tokens to mirror (none: undefined) and the unpinned ones allowed. */
+export function casksFromEnv(env: Env = process.env): { casks?: string[]; allowUnpinnedCasks?: string[] } {
+  const list = (name: string) => (env[name] ?? '').split(',').map((t) => t.trim()).filter(Boolean);
+  const casks = list(CASK_SYNC_ENV.casks);
+  if (casks.length === 0) return {};
+  return { casks, allowUnpinnedCasks: list(CASK_SYNC_ENV.allowUnpinnedCasks) };
 }
 
 /** The routing limits for this deployment (threshold from the stack). */

@@ -11,7 +11,7 @@ import { allow, securityGroup } from '../../constructs/firewall';
 import { Grantable } from '../../constructs/service-role';
 import { SyncFunction } from '../../constructs/sync-function';
 import { SyncSchedule } from '../../constructs/sync-schedule';
-import { METRICS_NAMESPACE, ORCHESTRATOR_ENV, SYNC_ENV, TASK_DISPATCH_ENV, brewSyncEnvironment } from '../../engine/runtime-config';
+import { METRICS_NAMESPACE, ORCHESTRATOR_ENV, SYNC_ENV, TASK_DISPATCH_ENV, brewSyncEnvironment, caskSyncEnvironment } from '../../engine/runtime-config';
 import { DataTier } from './data';
 import { Foundation } from './foundation';
 
@@ -102,6 +102,8 @@ export class SyncTier extends AddressGroup {
         [ORCHESTRATOR_ENV.lambdaThresholdBytes]: String(config.sync.lambdaThresholdBytes),
         // The run's manifest carries these to the sync task, which runs the brew phase (it has git).
         ...brewSyncEnvironment(config.sync),
+        // And these to the cask phase, which runs in the sync task too (a cask file may be several GB).
+        ...caskSyncEnvironment(config.sync),
       },
     });
 

@@ -19,7 +19,7 @@ export interface AwsDispatcherConfig {
 
 /** Environment variable through which the task learns its run (the only override sent for a whole run). */
 export const RUN_ID_ENV = 'HBS_RUN_ID';
-/** Sent only when the task runs just the brew phase (`SyncTaskJob`); absent means `transfers`. */
+/** Sent only when the task runs just the brew phase or just the cask phase (`SyncTaskJob`); absent means `transfers`. */
 export const SYNC_JOB_ENV = 'HBS_SYNC_JOB';
 
 /** Structural subset of the SDK clients, so tests can record the exact requests. */
@@ -55,7 +55,7 @@ export class AwsDispatcher implements Dispatcher {
   }
 
   async startLargeSync(runId: string, job: SyncTaskJob = 'transfers'): Promise<string> {
-    const environment = [{ name: RUN_ID_ENV, value: runId }, ...(job === 'brew' ? [{ name: SYNC_JOB_ENV, value: job }] : [])];
+    const environment = [{ name: RUN_ID_ENV, value: runId }, ...(job !== 'transfers' ? [{ name: SYNC_JOB_ENV, value: job }] : [])];
     const response = await this.ecs.send(
       new RunTaskCommand({
         cluster: this.config.clusterArn,
@@ -70,7 +70,7 @@ export class AwsDispatcher implements Dispatcher {
           },
         },
         overrides: { containerOverrides: [{ name: this.config.containerName, environment }] },
-        startedBy: `sync-${job === 'brew' ? 'brew-' : ''}${runId}`.slice(0, 128),
+        startedBy: `sync-${job !== 'transfers' ? `${job}-` : ''}${runId}`.slice(0, 128),
       }),
     );
     const taskArn = response.tasks?.[0]?.taskArn;
