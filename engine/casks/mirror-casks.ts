@@ -19,6 +19,19 @@ export interface CaskMirrorDeps {
   readonly log: Logger;
   /** Where an unpinned (`:no_check`) file is hashed before it is stored. Default: the OS temp directory. */
   readonly workDir?: string;
+  /**
+   * Ends the phase (SIGTERM in the sync task, Ctrl-C locally): it throws and
+   * writes no record, so the casks it did not reach are not reported as
+   * failures of a run that was only stopped; a successor runs it again.
+   */
+  readonly signal?: AbortSignal;
+}
+
+/** The cask phase was stopped by a signal; it recorded nothing. */
+export class CaskPhaseInterruptedError extends Error {
+  constructor() {
+    super('cask phase interrupted');
+  }
 }
 
 export interface CaskMirrorOptions {
@@ -52,12 +65,15 @@ export async function mirrorCasks(deps: CaskMirrorDeps, runId: string, wanted: r
   // One download per (url, sha256): every tag that shares a file shares the stored blob.
   const done = new Map<string, { sha256: string; size: number } | { reason: string }>();
   for (const file of wanted) {
+    if (deps.signal?.aborted) throw new CaskPhaseInterruptedError();
     const key = `${file.url}\n${file.sha256 ?? ':no_check'}`;
     let outcome = done.get(key);
     if (!outcome) {
       outcome = await fetchOne(deps, file, allowed, options.maxBytes, downloaded).catch((error: Error) => ({ reason: error.message }));
       done.set(key, outcome);
     }
+    // A download cut by the signal is the stop, not the cask's failure.
+    if (deps.signal?.aborted) throw new CaskPhaseInterruptedError();
     if ('reason' in outcome) {
       failures.push({ token: file.token, tag: file.tag, reason: outcome.reason });
       log.warn('cask not mirrored', { token: file.token, tag: file.tag, reason: outcome.reason });

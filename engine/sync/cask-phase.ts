@@ -13,11 +13,11 @@ export const CASK_LIMIT_ENV = { maxCaskBytes: 'HBS_MAX_CASK_BYTES' } as const;
  * generation, and its summary beside the batches' results, where finalize
  * reads it. It never fails the run: a cask that cannot be mirrored is named.
  */
-export async function runCaskUnit(deps: PhaseDeps, runId: string): Promise<void> {
+export async function runCaskUnit(deps: PhaseDeps, runId: string, signal?: AbortSignal): Promise<void> {
   const body = await deps.objects.getObject(runKeys.summary(runId));
   const casks = body && (JSON.parse(body.toString('utf8')) as RunManifest).casks;
   if (!casks) throw new Error(`run ${runId} has no cask phase`);
   const maxBytes = positiveIntegersFromEnv(CASK_LIMIT_ENV, process.env).maxCaskBytes ?? SYNC_DEFAULTS.maxCaskBytes;
-  const summary = await mirrorCasks(deps, runId, casks.files, [...casks.failures], { allowUnpinned: casks.allowUnpinned, maxBytes });
+  const summary = await mirrorCasks({ ...deps, signal }, runId, casks.files, [...casks.failures], { allowUnpinned: casks.allowUnpinned, maxBytes });
   await deps.objects.putObject(runKeys.result(runId, CASK_UNIT), Buffer.from(JSON.stringify(summary)));
 }

@@ -200,15 +200,19 @@ export async function runLargeSync(
     return manifest.casks !== undefined && (await deps.objects.getObject(runKeys.result(runId, CASK_UNIT))) === undefined;
   }
 
-  /** Cask downloads are per file and never fail the run; after SIGTERM before it starts, a successor runs it. */
+  /** Cask downloads are per file and never fail the run; after SIGTERM (before or during it) a successor runs it. */
   async function caskPhase(): Promise<void> {
-    if (options.stopping()) {
-      deps.log.child({ runId }).info('SIGTERM before the cask phase: a successor task runs it');
-      await deps.dispatcher.startLargeSync(runId, 'casks');
-      return;
+    if (!options.stopping()) {
+      try {
+        await runCaskUnit(deps, runId, options.signal);
+        finishedUnits++;
+        return;
+      } catch (error) {
+        if (!options.stopping()) throw error;
+      }
     }
-    await runCaskUnit(deps, runId);
-    finishedUnits++;
+    deps.log.child({ runId }).info('SIGTERM before the cask phase finished: a successor task runs it');
+    await deps.dispatcher.startLargeSync(runId, 'casks');
   }
 
   async function brewPhase(): Promise<void> {

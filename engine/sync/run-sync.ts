@@ -107,7 +107,7 @@ export async function runSync(deps: SyncDeps, options: LocalSyncOptions): Promis
       });
     }
     if (options.signal?.aborted) throw new SyncInterruptedError();
-    if (manifest.casks) await runCaskUnit(deps, runId);
+    if (manifest.casks) await runCaskUnit(deps, runId, options.signal);
     if (options.signal?.aborted) throw new SyncInterruptedError();
     if (manifest.brew) await runBrewUnit(deps, runId, { onFailure: 'throw', signal: options.signal });
     if (options.signal?.aborted) throw new SyncInterruptedError();

@@ -7,6 +7,8 @@ import { DistributedDeps, orchestrate, runLargeSync, runWorkerBatch } from '../.
 import { DEFAULT_ROUTING } from '../../engine/sync/route';
 import { Upstream } from '../../engine/upstream/client';
 import { awsStores, casksFromEnv } from '../../engine/wiring/aws';
+import { runKeys } from '../../engine/store-layout';
+import { CASK_UNIT } from '../../engine/sync/contracts';
 import { serveMirror } from '../fixtures/brew-client';
 import { PROD_DISPATCH } from '../fixtures/dispatch';
 import { LocalDynamoDb, startLocalDynamoDb } from '../fixtures/dynamodb';
@@ -69,6 +71,14 @@ describe('casks in AWS', () => {
 
     const batch = JSON.parse(Buffer.from(invokes[0].input.Payload as Uint8Array).toString('utf8')) as { runId: string; batchId: string };
     expect(await runWorkerBatch(deps, batch.runId, batch.batchId, { remainingMs: () => 900_000 })).toBeUndefined();
+    expect(await deps.state.getPublished()).toBeUndefined();
+    // SIGTERM (a Spot reclaim) during the cask phase: nothing is recorded, and a successor task is started for it.
+    const stopped = new AbortController();
+    stopped.abort();
+    let asked = 0;
+    expect(await runLargeSync(deps, result.runId, { job: 'casks', stopping: () => asked++ > 0, signal: stopped.signal })).toBeUndefined();
+    expect(await deps.objects.getObject(runKeys.result(result.runId, CASK_UNIT))).toBeUndefined();
+    expect(runTasks.map((t) => t.input.startedBy)).toEqual([`sync-casks-${result.runId}`, `sync-casks-${result.runId}`]);
     expect(await deps.state.getPublished()).toBeUndefined();
     const summary = await runLargeSync(deps, result.runId, { job: 'casks', stopping: () => false });
     expect(summary).toMatchObject({ published: true, generation: result.runId, casks: { files: 1, downloaded: { files: 1, bytes: APP.length }, failures: [] } });
