@@ -46,7 +46,15 @@ const option = (name: string, fallback: number): number => {
 const FORMULAE = option('--formulae', 7500);
 /** The byte profile: fewer formulae with bottles of Homebrew's typical size, so bytes dominate, not files. */
 const BYTE_PROFILE = { formulae: option('--bytes-formulae', 150), bottleMiB: option('--bottle-mib', 2.5) };
-const BUDGETS = { rss: 300, importRatio: 0.8 };
+/**
+ * Ratios to the standard tools (issue #36 item 10): on the byte profile, where a real generation's
+ * time goes, import ≥ 0.8× `tar -xO | sha256sum`; on the count profile, where the cost is one file
+ * per bottle, import ≥ 0.6× `tar -x` to disk with `sha256sum` beside it, and export ≥ 0.3× `tar -c`
+ * plus `sync`. A ratio is printed with OVER when it is under its budget.
+ */
+const BUDGETS = { rss: 300, importRatio: 0.8, countImportToDisk: 0.6, countExport: 0.3 };
+/** `since`: a week's `--since` bundle of the count profile, whose time is the signed API's fixed cost: no ratio budget. */
+type Profile = 'count' | 'since' | 'bytes';
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'hbs-transfer-'));
 const binary = path.join(work, 'bottles.js');
@@ -70,7 +78,7 @@ const rate = (bytes: number, seconds: number) => `${mbps(bytes, seconds).toFixed
 const rss = (m: Measured) => m.peakMiB * 1.048576 <= BUDGETS.rss;
 
 /** Exports `args` into `bundle`, then tars the same files with `tar -c`; prints both. */
-async function measureExport(label: string, bundle: string, ...args: string[]): Promise<{ bytes: number; generation: string }> {
+async function measureExport(profile: Profile, label: string, bundle: string, ...args: string[]): Promise<{ bytes: number; generation: string }> {
   const exported = await ok(`${label} export`, bottles('export', '--store', source, '--out', bundle, '--json', ...args));
   const summary = JSON.parse(exported.stdout) as { bytes: number; generation: string; files: number; blobs: number };
   const list = path.join(work, `${label}.files`);
@@ -81,13 +89,16 @@ async function measureExport(label: string, bundle: string, ...args: string[]): 
   fs.rmSync(copy);
   line(`${label} export: bundle`, `${(summary.bytes / 1e6).toFixed(0)} MB`, `${summary.files} files, ${summary.blobs} blobs`);
   line(`${label} export: time (throughput)`, `${exported.seconds.toFixed(1)} s (${rate(summary.bytes, exported.seconds)})`, '');
-  line(`${label} tar -c of the same files, synced`, `${baseline.seconds.toFixed(1)} s (${rate(summary.bytes, baseline.seconds)})`, `ratio ${(baseline.seconds / exported.seconds).toFixed(2)}×`);
+  line(`${label} tar -c of the same files, synced`, `${baseline.seconds.toFixed(1)} s (${rate(summary.bytes, baseline.seconds)})`, '');
+  const exportRatio = baseline.seconds / exported.seconds;
+  if (profile === 'count') line(`${label} export throughput / tar -c + sync`, `${exportRatio.toFixed(2)}×`, `≥ ${BUDGETS.countExport}×`, exportRatio >= BUDGETS.countExport);
+  else line(`${label} export throughput / tar -c + sync`, `${exportRatio.toFixed(2)}×`, '');
   line(`${label} export: peak RSS`, `${exported.peakMiB.toFixed(0)} MiB`, `≤ ${BUDGETS.rss} MB`, rss(exported));
   return summary;
 }
 
 /** Imports `bundle` into the target store, then runs `tar -xOf | sha256sum` over it; prints both. */
-async function measureImport(label: string, bundle: string, bytes: number, generation: string): Promise<void> {
+async function measureImport(profile: Profile, label: string, bundle: string, bytes: number, generation: string): Promise<void> {
   const imported = await ok(`${label} import`, bottles('import', '--store', target, '--public-key', pemFile, '--json', bundle));
   const summary = JSON.parse(imported.stdout) as { generation: string; published: boolean };
   if (summary.generation !== generation || !summary.published) throw new Error(`${label} import published ${JSON.stringify(summary)}, not ${generation}`);
@@ -99,8 +110,16 @@ async function measureImport(label: string, bundle: string, bytes: number, gener
   const ratio = baseline.seconds / imported.seconds;
   line(`${label} import: time (throughput)`, `${imported.seconds.toFixed(1)} s (${rate(bytes, imported.seconds)})`, '');
   line(`${label} tar -xO | sha256sum of the bundle`, `${baseline.seconds.toFixed(1)} s (${rate(bytes, baseline.seconds)})`, '');
-  line(`${label} tar -x to disk, sha256sum beside it`, `${toDisk.seconds.toFixed(1)} s (${rate(bytes, toDisk.seconds)})`, `ratio ${(toDisk.seconds / imported.seconds).toFixed(2)}×`);
-  line(`${label} import throughput / baseline`, `${ratio.toFixed(2)}×`, `≥ ${BUDGETS.importRatio}×`, ratio >= BUDGETS.importRatio);
+  line(`${label} tar -x to disk, sha256sum beside it`, `${toDisk.seconds.toFixed(1)} s (${rate(bytes, toDisk.seconds)})`, '');
+  const toDiskRatio = toDisk.seconds / imported.seconds;
+  if (profile === 'count') {
+    line(`${label} import throughput / tar -x to disk`, `${toDiskRatio.toFixed(2)}×`, `≥ ${BUDGETS.countImportToDisk}×`, toDiskRatio >= BUDGETS.countImportToDisk);
+    line(`${label} import throughput / tar -xO | sha256sum`, `${ratio.toFixed(2)}×`, '');
+  } else {
+    line(`${label} import throughput / tar -x to disk`, `${toDiskRatio.toFixed(2)}×`, '');
+    if (profile === 'bytes') line(`${label} import throughput / tar -xO | sha256sum`, `${ratio.toFixed(2)}×`, `≥ ${BUDGETS.importRatio}×`, ratio >= BUDGETS.importRatio);
+    else line(`${label} import throughput / tar -xO | sha256sum`, `${ratio.toFixed(2)}×`, '');
+  }
   line(`${label} import: peak RSS`, `${imported.peakMiB.toFixed(0)} MiB`, `≤ ${BUDGETS.rss} MB`, rss(imported));
 }
 
@@ -120,9 +139,9 @@ async function countProfile(): Promise<void> {
   const first = await syncCatalogue('count');
   console.log(`${'figure'.padEnd(44)}${'measured'.padStart(16)}   budget`);
 
-  const full = await measureExport('full', path.join(work, 'full.tar'));
+  const full = await measureExport('count', 'full', path.join(work, 'full.tar'));
   if (full.generation !== first) throw new Error(`exported ${full.generation}, not the synced ${first}`);
-  await measureImport('full', path.join(work, 'full.tar'), full.bytes, full.generation);
+  await measureImport('count', 'full', path.join(work, 'full.tar'), full.bytes, full.generation);
 
   // A week: one formula in 75 changes, brew gains 50 commits and a release.
   for (let i = 0; i < formulae.length; i += 75) formulae[i] = addFormula(upstream, { ...formulae[i], version: `${formulae[i].version}.1` }, Object.keys(formulae[i].files));
@@ -130,8 +149,8 @@ async function countProfile(): Promise<void> {
   for (let i = 0; i < 50; i++) brewGit.commit(`Library/Homebrew/week/change-${i}.rb`, `# ${i}\n`);
   brewGit.release('6.0.19', '4.0.6', newestPins);
   await ok('weekly sync', bottles(...catalogueSyncArgs(catalogue, source, pemFile)));
-  const weekly = await measureExport('--since', path.join(work, 'weekly.tar'), '--since', full.generation);
-  await measureImport('--since', path.join(work, 'weekly.tar'), weekly.bytes, weekly.generation);
+  const weekly = await measureExport('since', '--since', path.join(work, 'weekly.tar'), '--since', full.generation);
+  await measureImport('since', '--since', path.join(work, 'weekly.tar'), weekly.bytes, weekly.generation);
 }
 
 /** The byte profile: bottles of megabytes, where hashing and copying bytes cost more than creating files. */
@@ -142,9 +161,9 @@ async function byteProfile(): Promise<void> {
   target = path.join(work, 'bytes-target');
   pemFile = path.join(work, 'bytes.pem');
   const generation = await syncCatalogue('bytes');
-  const full = await measureExport('bytes', path.join(work, 'bytes.tar'));
+  const full = await measureExport('bytes', 'bytes', path.join(work, 'bytes.tar'));
   if (full.generation !== generation) throw new Error(`exported ${full.generation}, not the synced ${generation}`);
-  await measureImport('bytes', path.join(work, 'bytes.tar'), full.bytes, full.generation);
+  await measureImport('bytes', 'bytes', path.join(work, 'bytes.tar'), full.bytes, full.generation);
 }
 
 async function main(): Promise<void> {
