@@ -163,8 +163,8 @@ export async function runLargeSync(
   const stopHeartbeat = startHeartbeat(deps.state, runId, AWS_RUN_LEASE, () => deps.upstream.lastActivityMs, deps.log.child({ runId }));
   try {
     const handedOver = job === 'transfers' && (await transferPending());
-    if (!handedOver && job !== 'casks' && (await brewPending())) await brewPhase();
-    if (!handedOver && job !== 'brew' && (await casksPending())) await caskPhase();
+    if (!handedOver && job !== 'casks' && (await pending('brew'))) await taskPhase('brew', () => runBrewUnit(deps, runId, { onFailure: 'record', signal: options.signal }));
+    if (!handedOver && job !== 'brew' && (await pending('casks'))) await taskPhase('casks', () => runCaskUnit(deps, runId, options.signal));
   } finally {
     stopHeartbeat();
   }
@@ -190,43 +190,28 @@ export async function runLargeSync(
     return false;
   }
 
-  async function brewPending(): Promise<boolean> {
+  /** True when the run has this phase (`brew` or `casks` in its manifest) and no process has reported its result. */
+  async function pending(unit: 'brew' | 'casks'): Promise<boolean> {
     const manifest = JSON.parse((await deps.objects.getObject(runKeys.summary(runId)))!.toString('utf8')) as RunManifest;
-    return manifest.brew !== undefined && (await deps.objects.getObject(runKeys.result(runId, BREW_UNIT))) === undefined;
+    return manifest[unit] !== undefined && (await deps.objects.getObject(runKeys.result(runId, unit === 'brew' ? BREW_UNIT : CASK_UNIT))) === undefined;
   }
 
-  async function casksPending(): Promise<boolean> {
-    const manifest = JSON.parse((await deps.objects.getObject(runKeys.summary(runId)))!.toString('utf8')) as RunManifest;
-    return manifest.casks !== undefined && (await deps.objects.getObject(runKeys.result(runId, CASK_UNIT))) === undefined;
-  }
-
-  /** Cask downloads are per file and never fail the run; after SIGTERM (before or during it) a successor runs it. */
-  async function caskPhase(): Promise<void> {
+  /**
+   * One of the task's own phases (brew needs git; a cask file may be several GB). After SIGTERM,
+   * before or during it, it records nothing and a successor task runs it again.
+   */
+  async function taskPhase(job: 'brew' | 'casks', run: () => Promise<unknown>): Promise<void> {
     if (!options.stopping()) {
       try {
-        await runCaskUnit(deps, runId, options.signal);
+        await run();
         finishedUnits++;
         return;
       } catch (error) {
         if (!options.stopping()) throw error;
       }
     }
-    deps.log.child({ runId }).info('SIGTERM before the cask phase finished: a successor task runs it');
-    await deps.dispatcher.startLargeSync(runId, 'casks');
-  }
-
-  async function brewPhase(): Promise<void> {
-    if (!options.stopping()) {
-      try {
-        await runBrewUnit(deps, runId, { onFailure: 'record', signal: options.signal });
-        finishedUnits++;
-        return;
-      } catch (error) {
-        if (!options.stopping()) throw error;
-      }
-    }
-    deps.log.child({ runId }).info('SIGTERM before the brew phase finished: a successor task runs it');
-    await deps.dispatcher.startLargeSync(runId, 'brew');
+    deps.log.child({ runId }).info(`SIGTERM before the ${job} phase finished: a successor task runs it`);
+    await deps.dispatcher.startLargeSync(runId, job);
   }
 }
 
