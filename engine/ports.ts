@@ -59,6 +59,8 @@ export class BlobIntegrityError extends MirrorError {
   constructor(
     public readonly mismatch: 'digest' | 'length',
     message: string,
+    /** For a digest mismatch: what the body hashed to. */
+    public readonly actualSha256?: string,
   ) {
     super(message);
   }

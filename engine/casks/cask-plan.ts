@@ -1,7 +1,7 @@
 import { BlobStore } from '../ports';
 import { Upstream } from '../upstream/client';
 import { CaskFailure } from './cask-record';
-import { caskRequest } from './cask-request';
+import { admit } from './mirror-casks';
 import { WantedCaskFile } from './cask-selection';
 
 /** A dry run's cask figures for one tag, like the bottles'. */
@@ -32,14 +32,13 @@ export async function planCasks(
   for (const file of files) {
     const row = rows.get(file.tag) ?? { tag: file.tag, files: 0, toTransfer: 0, bytes: 0, unknownSizes: 0 };
     rows.set(file.tag, row);
-    const request = caskRequest(file.urlKwargs);
-    if (!file.sha256 && !allowUnpinned.includes(file.token)) failures.push({ token: file.token, tag: file.tag, reason: 'sha256 :no_check: refused without --allow-unpinned-casks' });
-    else if ('unsupported' in request) failures.push({ token: file.token, tag: file.tag, reason: `its download needs ${request.unsupported}` });
+    const admitted = admit(file, new Set(allowUnpinned));
+    if ('refused' in admitted) failures.push({ token: file.token, tag: file.tag, reason: admitted.refused });
     else {
       row.files++;
       if (file.sha256 && (await deps.blobs.has(file.sha256))) continue;
       row.toTransfer++;
-      if (!sizes.has(file.url)) sizes.set(file.url, await announcedLength(deps.upstream, file.url, request.headers));
+      if (!sizes.has(file.url)) sizes.set(file.url, await announcedLength(deps.upstream, file.url, admitted.headers));
       const size = sizes.get(file.url);
       if (size instanceof Error) failures.push({ token: file.token, tag: file.tag, reason: size.message });
       if (typeof size === 'number') row.bytes += size;

@@ -94,16 +94,13 @@ async function fetchOne(
   maxBytes: number,
   downloaded: { files: number; bytes: number },
 ): Promise<{ sha256: string; size: number } | { reason: string }> {
-  if (!file.sha256 && !allowed.has(file.token)) {
-    return { reason: 'sha256 :no_check: Homebrew signs no checksum for it, so the mirror cannot vouch for it (name it in --allow-unpinned-casks to mirror it unverified)' };
-  }
-  const request = caskRequest(file.urlKwargs);
-  if ('unsupported' in request) return { reason: `its download needs ${request.unsupported}` };
+  const admitted = admit(file, allowed);
+  if ('refused' in admitted) return { reason: admitted.refused };
   if (file.sha256) {
     const stored = await deps.blobs.size(file.sha256);
     if (stored !== undefined) return { sha256: file.sha256, size: stored };
   }
-  const response = await deps.upstream.get(file.url, undefined, false, true, request.headers);
+  const response = await deps.upstream.get(file.url, undefined, false, true, admitted.headers);
   if (response.length !== undefined && response.length > maxBytes) {
     response.cancel();
     return { reason: `${redactUrl(file.url)} is ${response.length} bytes, over the ${maxBytes}-byte limit (HBS_MAX_CASK_BYTES)` };
@@ -115,7 +112,7 @@ async function fetchOne(
     try {
       ({ bytes } = await deps.blobs.put(body, { sha256: file.sha256, length: response.length }));
     } catch (error) {
-      const got = error instanceof BlobIntegrityError && error.mismatch === 'digest' ? error.message.split('hashes to ')[1] : undefined;
+      const got = error instanceof BlobIntegrityError ? error.actualSha256 : undefined;
       if (got) return { reason: `${redactUrl(file.url)} served a file whose sha256 is ${got}, not the signed ${file.sha256}; not kept` };
       throw error;
     }
@@ -124,6 +121,15 @@ async function fetchOne(
     return { sha256: file.sha256, size: bytes };
   }
   return storeUnpinned(deps, body, downloaded);
+}
+
+/** The request headers for `file`, or why the sync will not download it at all (a dry run reports the same). */
+export function admit(file: WantedCaskFile, allowUnpinned: ReadonlySet<string>): { readonly headers: Record<string, string> } | { readonly refused: string } {
+  if (!file.sha256 && !allowUnpinned.has(file.token)) {
+    return { refused: 'sha256 :no_check: Homebrew signs no checksum for it, so the mirror cannot vouch for it (name it in --allow-unpinned-casks to mirror it unverified)' };
+  }
+  const request = caskRequest(file.urlKwargs);
+  return 'unsupported' in request ? { refused: `its download needs ${request.unsupported}` } : request;
 }
 
 /** A `:no_check` file: hashed on its way to a temporary file, then stored under the sha256 the sync saw. */

@@ -88,7 +88,7 @@ export class S3BlobStore implements BlobStore, OrphanMarker {
         throw new BlobIntegrityError('length', `blob ${expected.sha256}: got ${bytes} bytes, expected ${expected.length}`);
       }
       const digest = hash.digest('hex');
-      if (digest !== expected.sha256) throw new BlobIntegrityError('digest', `blob ${expected.sha256}: body hashes to ${digest}`);
+      if (digest !== expected.sha256) throw new BlobIntegrityError('digest', `blob ${expected.sha256}: body hashes to ${digest}`, digest);
       await this.s3.send(
         new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId, MultipartUpload: { Parts: parts } }),
       );

@@ -17,7 +17,7 @@ function verified(expected: BlobExpectation, bytes: number, digest: string): voi
   if (expected.length !== undefined && bytes !== expected.length) {
     throw new BlobIntegrityError('length', `blob ${expected.sha256}: got ${bytes} bytes, expected ${expected.length}`);
   }
-  if (digest !== expected.sha256) throw new BlobIntegrityError('digest', `blob ${expected.sha256}: body hashes to ${digest}`);
+  if (digest !== expected.sha256) throw new BlobIntegrityError('digest', `blob ${expected.sha256}: body hashes to ${digest}`, digest);
 }
 
 /**
