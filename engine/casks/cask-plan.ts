@@ -33,7 +33,7 @@ export async function planCasks(
     const row = rows.get(file.tag) ?? { tag: file.tag, files: 0, toTransfer: 0, bytes: 0, unknownSizes: 0 };
     rows.set(file.tag, row);
     const admitted = admit(file, new Set(allowUnpinned));
-    if ('refused' in admitted) failures.push({ token: file.token, tag: file.tag, reason: admitted.refused });
+    if ('refused' in admitted) failures.push({ token: file.token, tag: file.tag, reason: admitted.refused, refused: true });
     else {
       row.files++;
       if (file.sha256 && (await deps.blobs.has(file.sha256))) continue;

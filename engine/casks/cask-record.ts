@@ -28,7 +28,16 @@ export interface CaskFailure {
   readonly token: string;
   readonly tag: string;
   readonly reason: string;
+  /**
+   * Decided by the signed API and the options alone (`:no_check` not allowed, a download the sync
+   * cannot make, a malformed entry): the same next week, so no reason to run again. Otherwise the
+   * vendor failed (an error, wrong bytes), and a run with an unchanged API tries it again.
+   */
+  readonly refused?: true;
 }
+
+/** True when a record's failures include one a new run might not repeat (a vendor's, not a refusal). */
+export const hasRetryableFailures = (record: CaskRecord | undefined): boolean => record === undefined || record.failures.some((f) => !f.refused);
 
 /** Every blob a record names (kept from orphan expiry while the published generation names them). */
 export const caskBlobs = (record: CaskRecord | undefined): string[] => [...new Set((record?.files ?? []).map((f) => f.sha256))];

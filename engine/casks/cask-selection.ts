@@ -26,6 +26,8 @@ export interface CaskSelectionGap {
   readonly token: string;
   readonly tag: string;
   readonly reason: string;
+  /** A malformed signed entry is the same on every run. */
+  readonly refused: true;
 }
 
 export class UnknownCaskError extends MirrorError {
@@ -93,7 +95,7 @@ export function selectCasks(
 }
 
 function caskFile(token: string, tag: string, entry: CaskEntry): WantedCaskFile | CaskSelectionGap {
-  const gap = (reason: string): CaskSelectionGap => ({ token, tag, reason });
+  const gap = (reason: string): CaskSelectionGap => ({ token, tag, reason, refused: true });
   const url = Array.isArray(entry.url_args) && typeof entry.url_args[0] === 'string' ? entry.url_args[0] : undefined;
   if (!url) return gap('its entry has no url');
   let parsed: URL;

@@ -63,7 +63,7 @@ export async function mirrorCasks(deps: CaskMirrorDeps, runId: string, wanted: r
   const files: CaskFileRecord[] = [];
   const downloaded = { files: 0, bytes: 0 };
   // One download per (url, sha256): every tag that shares a file shares the stored blob.
-  const done = new Map<string, { sha256: string; size: number } | { reason: string }>();
+  const done = new Map<string, { sha256: string; size: number } | { reason: string; refused?: true }>();
   for (const file of wanted) {
     if (deps.signal?.aborted) throw new CaskPhaseInterruptedError();
     const key = `${file.url}\n${file.sha256 ?? ':no_check'}`;
@@ -75,7 +75,7 @@ export async function mirrorCasks(deps: CaskMirrorDeps, runId: string, wanted: r
     // A download cut by the signal is the stop, not the cask's failure.
     if (deps.signal?.aborted) throw new CaskPhaseInterruptedError();
     if ('reason' in outcome) {
-      failures.push({ token: file.token, tag: file.tag, reason: outcome.reason });
+      failures.push({ token: file.token, tag: file.tag, reason: outcome.reason, ...(outcome.refused ? { refused: true as const } : {}) });
       log.warn('cask not mirrored', { token: file.token, tag: file.tag, reason: outcome.reason });
       continue;
     }
@@ -93,9 +93,9 @@ async function fetchOne(
   allowed: ReadonlySet<string>,
   maxBytes: number,
   downloaded: { files: number; bytes: number },
-): Promise<{ sha256: string; size: number } | { reason: string }> {
+): Promise<{ sha256: string; size: number } | { reason: string; refused?: true }> {
   const admitted = admit(file, allowed);
-  if ('refused' in admitted) return { reason: admitted.refused };
+  if ('refused' in admitted) return { reason: admitted.refused, refused: true };
   if (file.sha256) {
     const stored = await deps.blobs.size(file.sha256);
     if (stored !== undefined) return { sha256: file.sha256, size: stored };

@@ -8,7 +8,7 @@ import { PhaseDeps, PreparedRun, RunManifest, SyncOptions, scopeOf } from './con
 import { mirrorManifests } from './manifests';
 import { brewBlobs, loadBrewRecord } from '../brew/brew-record';
 import { brewChangeSince } from '../brew/brew-changes';
-import { caskBlobs, loadCaskRecord } from '../casks/cask-record';
+import { caskBlobs, hasRetryableFailures, loadCaskRecord } from '../casks/cask-record';
 import { SyncPlan, TransferItem, planSync } from './plan';
 import { refuseLargeDrop, refuseReplay, skippedFailures, verifyApi } from './verify';
 
@@ -79,7 +79,7 @@ export async function prepareRun(
   if (unchanged && plan.transfers.length === 0 && failures.length === 0) {
     const brewChange = options.brew && (await brewChangeSince(deps.upstream, { ...options.brew, ...deps.brewPhase }, await loadBrewRecord(deps.objects, published!.generation)));
     // A cask its vendor failed last time is tried again; the signed API alone does not say it is back.
-    const caskRetry = casks && ((await loadCaskRecord(deps.objects, published!.generation))?.failures.length ?? 1) > 0 && 'casks failed last time';
+    const caskRetry = casks && hasRetryableFailures(await loadCaskRecord(deps.objects, published!.generation)) && 'a cask failed last time';
     if (!brewChange && !caskRetry) {
       log.info('upstream unchanged since the published generation; nothing to publish', { generation: published!.generation });
       return { unchanged: published!, plan };

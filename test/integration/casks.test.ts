@@ -147,6 +147,20 @@ describe('casks from the signed packages files, verified, served by content', ()
   });
 });
 
+describe('a run whose API is unchanged', () => {
+  test('runs again for a cask its vendor failed, and not for one the options refuse (the same next week)', async () => {
+    const refusedOnly = await sync({ casks: ['tool', 'unpinned'] });
+    expect(refusedOnly.casks!.failures.map((f) => [f.token, f.refused])).toEqual([['unpinned', true], ['unpinned', true]]);
+    expect(await sync({ casks: ['tool', 'unpinned'] })).toMatchObject({ published: false, unchanged: true, generation: refusedOnly.generation });
+
+    const vendorFailed = await sync({ casks: ['wrong'] });
+    expect(vendorFailed.casks!.failures.map((f) => [f.token, f.refused])).toEqual([['wrong', undefined], ['wrong', undefined]]);
+    const retried = await sync({ casks: ['wrong'] });
+    expect(retried).toMatchObject({ published: true });
+    expect(retried.generation).not.toBe(vendorFailed.generation);
+  });
+});
+
 describe('cask files in bundles (export and import)', () => {
   const quiet = jsonLogger({}, () => undefined);
   const exportTo = (store: string, out: string) => exportBundle({ ...localStores(store), log: quiet }, {}, (n) => new BundleFileWriter(out, n));

@@ -20,7 +20,7 @@ describe('selectCasks', () => {
   });
 
   test('a tag the cask is not for is skipped; a malformed entry is a named gap; an unknown token is a usage error', () => {
-    expect(selectCasks(['helper', 'broken'], casksByTag).gaps).toEqual([{ token: 'broken', tag: 'x86_64_linux', reason: 'its sha256 is malformed ("nope")' }]);
+    expect(selectCasks(['helper', 'broken'], casksByTag).gaps).toEqual([{ token: 'broken', tag: 'x86_64_linux', reason: 'its sha256 is malformed ("nope")', refused: true }]);
     expect(() => selectCasks(['missing'], casksByTag)).toThrow("--casks: no mirrored tag's packages file names missing");
     expect(() => selectCasks(['../etc'], casksByTag)).toThrow('is not a cask token');
   });
