@@ -56,7 +56,7 @@ export interface GenerationSnapshot {
   /** With pull-through on: what the signed API names beyond the mirrored bottles, which may be fetched on request. */
   readonly named?: NamedBottles;
   /** Cask files this generation serves at `/casks/<sha256>`, with the name clients save them under; and the record. */
-  readonly casks?: { readonly bySha: ReadonlyMap<string, string>; readonly record: CaskRecord };
+  readonly casks?: { readonly bySha: ReadonlyMap<string, string>; readonly record: CaskRecord; readonly bytes: number };
 }
 
 /** What a generation serves of brew (its portable Rubies are in `bottles` and `blobs` like any bottle). */
@@ -106,7 +106,11 @@ export async function loadSnapshot(objects: ObjectStore, generation: PublishedGe
   }
   const named = options.pullThrough ? await loadNamed(objects, generation.generation, bottles) : undefined;
   const caskRecord = await loadCaskRecord(objects, generation.generation);
-  const casks = caskRecord && { bySha: new Map(caskRecord.files.map((f) => [f.sha256, f.fileName] as const)), record: caskRecord };
+  const casks = caskRecord && {
+    bySha: new Map(caskRecord.files.map((f) => [f.sha256, f.fileName] as const)),
+    record: caskRecord,
+    bytes: caskRecord.files.reduce((n, f) => n + f.size, 0),
+  };
   return { generation, lastModified: new Date(generation.publishedAt).toUTCString(), api, bottles, bottlesByEncodedName, manifests, blobs, brew, bottlesPerTag, named, casks };
 }
 

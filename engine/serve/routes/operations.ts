@@ -65,8 +65,7 @@ export class OperationRoutes {
   prometheus(x: Exchange): void {
     const published = x.snapshot?.generation.publishedAt;
     const age = published ? Math.max(0, (Date.now() - Date.parse(published)) / 1000) : undefined;
-    const files = x.snapshot?.casks?.record.files ?? [];
-    const casks = { files: files.length, bytes: files.reduce((n, f) => n + f.size, 0) };
+    const casks = { files: x.snapshot?.casks?.record.files.length ?? 0, bytes: x.snapshot?.casks?.bytes ?? 0 };
     this.reply.send(x, 200, ['content-type', 'text/plain; version=0.0.4', 'cache-control', 'no-store'], this.metrics.render(age, casks));
   }
 
@@ -92,7 +91,7 @@ export class OperationRoutes {
       casks: x.snapshot?.casks
         ? {
             files: x.snapshot.casks.record.files.length,
-            bytes: x.snapshot.casks.record.files.reduce((n, f) => n + f.size, 0),
+            bytes: x.snapshot.casks.bytes,
             unpinned: x.snapshot.casks.record.files.filter((f) => f.unpinned).map((f) => ({ token: f.token, tag: f.tag, sha256: f.sha256 })),
             notMirrored: x.snapshot.casks.record.failures.map((f) => ({ ...f, reason: publicReason(f.reason) })),
           }
