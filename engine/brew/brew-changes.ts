@@ -76,7 +76,7 @@ function parseInfoRefs(text: string): Map<string, string> {
  * whose first ref carries `symref=HEAD:refs/heads/<branch>`; a dumb one (a
  * mirror chained to this one) with plain `info/refs`, and `HEAD` beside it.
  */
-async function advertisedRefs(upstream: Upstream, remote: string): Promise<{ refs: Refs; defaultBranch: string }> {
+export async function advertisedRefs(upstream: Upstream, remote: string): Promise<{ refs: Refs; defaultBranch: string }> {
   const base = remote.replace(/\/+$/, '');
   const response = await upstream.get(`${base}/info/refs?service=git-upload-pack`, undefined, false);
   const smart = response.headers.get('content-type') === 'application/x-git-upload-pack-advertisement';

@@ -25,9 +25,9 @@ export interface GitRunner {
 }
 
 /** The remote's URL after the same checks as every upstream request (https, or http to loopback unless allowed). */
-export function checkGitRemote(url: string, plainHttp: 'loopback' | 'any'): string {
+export function checkGitRemote(url: string, plainHttp: 'loopback' | 'any', what = 'brew.git'): string {
   const refused = refuseTarget(url, plainHttp);
-  if (refused) throw new GitError(`brew.git remote ${redactUrl(url)}: ${refused}`);
+  if (refused) throw new GitError(`${what} remote ${redactUrl(url)}: ${refused}`);
   return url;
 }
 
