@@ -34,6 +34,16 @@ export const SYNC_DEFAULTS = {
   maxInstallScriptBytes: 1024 * 1024,
   /** Largest cask file accepted (`HBS_MAX_CASK_BYTES`): some casks are several GB; a file is streamed, never held. */
   maxCaskBytes: 16 * 1024 * 1024 * 1024,
+  /** Largest download a tap's formula or cask may name (`HBS_MAX_TAP_DOWNLOAD_BYTES`): as for casks, streamed, never held. */
+  maxTapDownloadBytes: 16 * 1024 * 1024 * 1024,
+  /** Most taps one sync mirrors (`HBS_MAX_TAPS`): each costs a Ruby evaluation (about 0.5 GB for seconds) and a repository. */
+  maxTaps: 50,
+  /** One Ruby evaluation of a tap (every file, every tag) is stopped after this long (`HBS_TAP_EVAL_SECONDS`). */
+  tapEvalSeconds: 300,
+  /** One Ruby evaluation is stopped past this resident memory (`HBS_TAP_EVAL_MEMORY_MB`); Ruby on WASI starts near 550 MB. */
+  tapEvalMemoryMb: 1024,
+  /** One git command against a tap's repository is stopped after this long (`HBS_TAP_GIT_TIMEOUT_MS`). */
+  tapGitTimeoutMs: 10 * 60 * 1000,
 } as const;
 
 export const SERVE_DEFAULTS = {

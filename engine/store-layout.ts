@@ -11,6 +11,8 @@ import { MirrorError } from './errors';
  * api/generations/<gen>/_mirror/bottles.tsv   its bottle index, for the mirror's lookups
  * api/generations/<gen>/_mirror/brew.json     brew itself: brew.git's refs and packs, portable Rubies
  * api/generations/<gen>/_mirror/install.sh    Homebrew/install's script, byte for byte
+ * api/generations/<gen>/_mirror/casks.json    its cask files
+ * api/generations/<gen>/_mirror/taps.json     its third-party taps: rewritten repositories and downloads
  * runs/<runId>/run.json              a run's staged plan summary
  * runs/<runId>/batches/<id>.json     one batch of transfers
  * runs/<runId>/results/<id>.json     what that batch did
@@ -96,6 +98,9 @@ export const brewRecordKey = (generation: string): string => `${STORE_PREFIXES.a
 
 /** What one generation serves of casks (`engine/casks/cask-record.ts`), beside its API files. */
 export const caskRecordKey = (generation: string): string => `${STORE_PREFIXES.api}${generation}/_mirror/casks.json`;
+
+/** Its third-party taps: each rewritten repository's refs and packs, and the downloads it points at the mirror for. */
+export const tapRecordKey = (generation: string): string => `${STORE_PREFIXES.api}${generation}/_mirror/taps.json`;
 
 /** The generation's copy of Homebrew/install's `install.sh`. */
 export const installScriptKey = (generation: string): string => `${STORE_PREFIXES.api}${generation}/_mirror/install.sh`;

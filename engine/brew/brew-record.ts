@@ -96,7 +96,7 @@ export function brewBlobs(record: BrewRecord | undefined): string[] {
   return [...new Set([...packs, ...rubies])];
 }
 
-export async function loadBrewRecord(objects: ObjectStore, generation: string): Promise<BrewRecord | undefined> {
+export async function loadBrewRecord(objects: Pick<ObjectStore, 'getObject'>, generation: string): Promise<BrewRecord | undefined> {
   const body = await objects.getObject(brewRecordKey(generation));
   return body ? (JSON.parse(body.toString('utf8')) as BrewRecord) : undefined;
 }

@@ -42,7 +42,7 @@ export const hasRetryableFailures = (record: CaskRecord | undefined): boolean =>
 /** Every blob a record names (kept from orphan expiry while the published generation names them). */
 export const caskBlobs = (record: CaskRecord | undefined): string[] => [...new Set((record?.files ?? []).map((f) => f.sha256))];
 
-export async function loadCaskRecord(objects: ObjectStore, generation: string): Promise<CaskRecord | undefined> {
+export async function loadCaskRecord(objects: Pick<ObjectStore, 'getObject'>, generation: string): Promise<CaskRecord | undefined> {
   const body = await objects.getObject(caskRecordKey(generation));
   return body ? (JSON.parse(body.toString('utf8')) as CaskRecord) : undefined;
 }

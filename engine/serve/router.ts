@@ -28,6 +28,9 @@ export type RouteMatch =
   | { readonly kind: 'home'; readonly route: 'home' }
   | { readonly kind: 'cask'; readonly route: 'cask'; readonly sha256: string }
   | { readonly kind: 'brew_mirror'; readonly route: 'install' }
+  | { readonly kind: 'tap_git_file'; readonly route: 'tap_git'; readonly tap: string; readonly file: BrewGitFile }
+  | { readonly kind: 'tap_git_pack'; readonly route: 'tap_git'; readonly tap: string; readonly name: string }
+  | { readonly kind: 'tap_download'; readonly route: 'tap_download'; readonly key: string }
   /** A malformed (400) or unknown (404) path; `route` names what it was taken for. */
   | { readonly kind: 'error'; readonly route: string; readonly error: HttpError };
 
@@ -131,6 +134,14 @@ export function matchRoute(url: string, current?: RoutableGeneration, previous?:
       return { kind: 'brew_git_pack', route: 'brew_git', name };
     }
     const segments = parts.slice(1);
+    if (segments[0] === 'taps') {
+      route = 'tap_git';
+      return tapGitMatch(segments);
+    }
+    if (segments[0] === 'dl' && segments.length >= 3) {
+      route = 'tap_download';
+      return { kind: 'tap_download', route: 'tap_download', key: tapDownloadKey(raw.slice(4), query === -1 ? '' : url.slice(query)) };
+    }
     if (segments[0] === 'casks' && segments.length === 2) {
       route = 'cask';
       if (!isSha256(segments[1])) throw httpErrors.badRequest('a cask file is asked for by its sha256');
@@ -172,6 +183,31 @@ export function matchRoute(url: string, current?: RoutableGeneration, previous?:
     if (!(error instanceof HttpError)) throw error;
     return { kind: 'error', route, error };
   }
+}
+
+const TAP_SEGMENT = /^[a-z0-9_.-]+$/;
+const GIT_FILES: ReadonlyMap<string, BrewGitFile> = new Map([['HEAD', 'HEAD'], ['info/refs', 'info/refs'], ['objects/info/packs', 'objects/info/packs']]);
+
+/** `/taps/<user>/<repo>.git/<file>`: a rewritten tap for git's dumb HTTP protocol (refs, HEAD and packs only). */
+function tapGitMatch(segments: string[]): RouteMatch {
+  const [, user, repoGit, ...rest] = segments;
+  if (!user || !repoGit?.endsWith('.git') || !TAP_SEGMENT.test(user) || !TAP_SEGMENT.test(repoGit.slice(0, -4)) || user.startsWith('.')) throw httpErrors.notFound('no such tap');
+  const tap = `${user}/${repoGit.slice(0, -4)}`;
+  const file = GIT_FILES.get(rest.join('/'));
+  if (file) return { kind: 'tap_git_file', route: 'tap_git', tap, file };
+  if (rest.length === 3 && rest[0] === 'objects' && rest[1] === 'pack' && isGitPackFile(rest[2])) return { kind: 'tap_git_pack', route: 'tap_git', tap, name: rest[2] };
+  throw httpErrors.notFound('a tap serves its packs, refs and HEAD only');
+}
+
+/** The key a `/dl/<host><path>` request is looked up by: normalized as the sync normalized the upstream URL. */
+function tapDownloadKey(hostAndPath: string, query: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(`https://${hostAndPath}${query}`);
+  } catch {
+    throw httpErrors.badRequest('malformed download path');
+  }
+  return `${parsed.host}${parsed.pathname}${parsed.search}`;
 }
 
 function manifestMatch(route: 'manifest' | 'registry_manifest', imageSegments: string[], rawRef: string): RouteMatch {

@@ -17,6 +17,7 @@ import { ApiFileRoutes } from './routes/api-files';
 import { BlobRoutes, Presigner, ServeMode } from './routes/blobs';
 import { ClientSetupRoutes } from './routes/client-setup';
 import { BrewRoutes } from './routes/brew';
+import { TapRoutes } from './routes/taps';
 import { HomePage } from './routes/home';
 import { OperationRoutes } from './routes/operations';
 import { RegistryRoutes } from './routes/registry';
@@ -119,6 +120,7 @@ export class MirrorServer {
   private readonly operations: OperationRoutes;
   private readonly clientSetup: ClientSetupRoutes;
   private readonly brew: BrewRoutes;
+  private readonly taps: TapRoutes;
   private readonly home: HomePage;
 
   constructor(private readonly deps: MirrorServerDeps) {
@@ -133,6 +135,7 @@ export class MirrorServer {
     this.operations = new OperationRoutes(deps, this.reply, this.metrics);
     this.clientSetup = new ClientSetupRoutes(deps.publicUrl, this.reply);
     this.brew = new BrewRoutes(this.reply, this.blobs);
+    this.taps = new TapRoutes(this.reply, this.blobs);
     this.home = new HomePage(deps, this.reply, this.metrics);
     this.server = http.createServer((req, res) => this.handle(req, res));
     this.server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
@@ -279,6 +282,9 @@ export class MirrorServer {
       case 'install_script': return this.brew.installScript(x);
       case 'brew_git_file': return this.brew.gitFile(x, match.file);
       case 'brew_git_pack': return this.brew.gitPack(x, match.name);
+      case 'tap_git_file': return this.taps.gitFile(x, match.tap, match.file);
+      case 'tap_git_pack': return this.taps.gitPack(x, match.tap, match.name);
+      case 'tap_download': return this.taps.download(x, match.key);
       case 'home': return this.home.page(x);
       case 'error': throw match.error;
     }

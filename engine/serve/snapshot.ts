@@ -6,6 +6,7 @@ import { NamedBottles } from './named-bottles';
 import { apiKey, bottleIndexKey, installScriptKey, namedBottlesKey } from '../store-layout';
 import { BrewRecord, loadBrewRecord, servedRubies } from '../brew/brew-record';
 import { CaskRecord, loadCaskRecord } from '../casks/cask-record';
+import { MirroredTap, TapFileRecord, TapRecord, loadTapRecord } from '../taps/tap-record';
 import { IndexedBottle, decodeBottleIndex } from '../bottle-index';
 import { MirrorError } from '../errors';
 
@@ -57,6 +58,8 @@ export interface GenerationSnapshot {
   readonly named?: NamedBottles;
   /** Cask files this generation serves at `/casks/<sha256>`, with the name clients save them under; and the record. */
   readonly casks?: { readonly bySha: ReadonlyMap<string, string>; readonly record: CaskRecord; readonly bytes: number };
+  /** Taps this generation serves at `/taps/<user>/<repo>.git`, and their downloads at `/dl/<host><path>` by key. */
+  readonly taps?: { readonly byName: ReadonlyMap<string, MirroredTap>; readonly downloads: ReadonlyMap<string, TapFileRecord>; readonly record: TapRecord };
 }
 
 /** What a generation serves of brew (its portable Rubies are in `bottles` and `blobs` like any bottle). */
@@ -111,7 +114,13 @@ export async function loadSnapshot(objects: ObjectStore, generation: PublishedGe
     record: caskRecord,
     bytes: caskRecord.files.reduce((n, f) => n + f.size, 0),
   };
-  return { generation, lastModified: new Date(generation.publishedAt).toUTCString(), api, bottles, bottlesByEncodedName, manifests, blobs, brew, bottlesPerTag, named, casks };
+  const tapRecord = await loadTapRecord(objects, generation.generation);
+  const taps = tapRecord && {
+    byName: new Map(tapRecord.taps.map((t) => [t.name, t] as const)),
+    downloads: new Map(tapRecord.taps.flatMap((t) => t.downloads.map((d) => [d.key, d] as const))),
+    record: tapRecord,
+  };
+  return { generation, lastModified: new Date(generation.publishedAt).toUTCString(), api, bottles, bottlesByEncodedName, manifests, blobs, brew, bottlesPerTag, named, casks, taps };
 }
 
 /** The named bottles a partial mirror lacks; none for a whole mirror (no named index) or one published before it existed. */

@@ -11,6 +11,8 @@ import { Upstream } from '../upstream/client';
 import type { WantedCaskFile } from '../casks/cask-selection';
 import type { CaskFailure } from '../casks/cask-record';
 import type { CaskSummary } from '../casks/mirror-casks';
+import type { TapSource } from '../taps/tap-names';
+import type { TapSummary } from '../taps/mirror-taps';
 
 /**
  * What the phases of a sync run share: their options, dependencies, staged
@@ -73,6 +75,14 @@ export interface SyncOptions {
   readonly casks?: readonly string[];
   /** `:no_check` casks the operator accepts unverified (`--allow-unpinned-casks`). Default none. */
   readonly allowUnpinnedCasks?: readonly string[];
+  /**
+   * Third-party taps to mirror (issue #34): each repository, rewritten to point
+   * brew at the mirror for every download its formulae and casks name, which
+   * the sync fetches and verifies. Needs `publicUrl`. Default none.
+   */
+  readonly taps?: readonly TapSource[];
+  /** The mirror's URL as clients reach it: a rewritten tap names `<publicUrl>/dl/<host>/…`. */
+  readonly publicUrl?: string;
 }
 
 export interface PhaseDeps {
@@ -125,7 +135,12 @@ export interface RunManifest {
   readonly brew?: BrewMirrorOptions;
   /** The run also mirrors casks: the files selected from the signed packages files, and the selection's gaps. */
   readonly casks?: { readonly files: WantedCaskFile[]; readonly failures: CaskFailure[]; readonly allowUnpinned: readonly string[] };
+  /** The run also mirrors these taps, rewritten for this public URL (the tap phase, under `TAP_UNIT`). */
+  readonly taps?: { readonly taps: readonly TapSource[]; readonly publicUrl: string };
 }
+
+/** The tap phase's result key in a run, beside the batches'. */
+export const TAP_UNIT = 'taps';
 
 /** The cask phase's result key in a run, beside the batches'. */
 export const CASK_UNIT = 'casks';
@@ -138,7 +153,7 @@ export type BrewUnitResult = { readonly brew: BrewSummary; readonly error?: unde
 
 /** Units the run's countdown starts from: every batch, and the brew phase when the run has one. */
 export function countdownUnits(manifest: RunManifest): number {
-  return manifest.batchIds.length + (manifest.brew ? 1 : 0) + (manifest.casks ? 1 : 0);
+  return manifest.batchIds.length + (manifest.brew ? 1 : 0) + (manifest.casks ? 1 : 0) + (manifest.taps ? 1 : 0);
 }
 
 export interface BatchResult {
@@ -162,6 +177,8 @@ export function scopeOf(options: SyncOptions): string {
   // Mirroring brew (or another brew) is another scope: a run that adds it is never "unchanged".
   if (options.brew) scope.brew = options.brew;
   if (options.casks) scope.casks = { casks: [...options.casks].sort(), allowUnpinned: [...(options.allowUnpinnedCasks ?? [])].sort() };
+  // The rewritten taps name the public URL: another URL is another generation.
+  if (options.taps?.length) scope.taps = { taps: options.taps.map((t) => `${t.name}=${t.remote}`).sort(), publicUrl: options.publicUrl ?? null };
   return JSON.stringify(scope);
 }
 
@@ -184,6 +201,8 @@ export interface SyncSummary {
   readonly brew?: BrewSummary;
   /** What the cask phase mirrored, and the casks it could not (they never hold back the generation). */
   readonly casks?: CaskSummary;
+  /** What the tap phase mirrored, and the formulae, casks and taps it could not (they never hold back the generation). */
+  readonly taps?: TapSummary;
 }
 
 /** A configured tag upstream has no packages file for. */

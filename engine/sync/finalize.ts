@@ -1,13 +1,14 @@
 import { METRICS } from '../runtime-config';
 import { PublishedGeneration, RunFailure } from '../ports';
 import { runKeys } from '../store-layout';
-import { BREW_UNIT, BatchResult, BrewUnitResult, CASK_UNIT, PhaseDeps, RunManifest, SyncAbortedError, SyncSummary } from './contracts';
-import { caskBlobs, loadCaskRecord } from '../casks/cask-record';
+import { BREW_UNIT, BatchResult, BrewUnitResult, CASK_UNIT, PhaseDeps, RunManifest, SyncAbortedError, SyncSummary, TAP_UNIT } from './contracts';
 import type { CaskSummary } from '../casks/mirror-casks';
+import type { TapSummary } from '../taps/mirror-taps';
+import { recordedBlobs } from '../generation-records';
 import { generationAgeSeconds } from './freshness';
 import { SYNC_LEASE } from './lease';
 import { SyncPlan } from './plan';
-import { brewBlobs, coveredReleases, loadBrewRecord } from '../brew/brew-record';
+import { coveredReleases, loadBrewRecord } from '../brew/brew-record';
 
 /**
  * Records a run that found upstream unchanged: the pointer keeps its
@@ -53,6 +54,8 @@ interface GatheredResults {
   readonly brew?: BrewUnitResult;
   /** The cask phase's summary, when the run had one and it reported. */
   readonly casks?: CaskSummary;
+  /** The tap phase's summary, when the run had one and it reported. */
+  readonly taps?: TapSummary;
 }
 
 /** Every batch result of the run, following continuations; a batch without a result is a transient failure. */
@@ -81,7 +84,9 @@ async function gatherResults(deps: PhaseDeps, runId: string, manifest: RunManife
   const brew = manifest.brew ? await brewResult(deps, runId) : undefined;
   const caskBody = manifest.casks ? await deps.objects.getObject(runKeys.result(runId, CASK_UNIT)) : undefined;
   const casks = caskBody ? (JSON.parse(caskBody.toString('utf8')) as CaskSummary) : undefined;
-  return { transferred, bytes, failures, failedCount: new Set(failures.map((f) => `${f.name}\n${f.tag}`)).size, brew, casks };
+  const tapBody = manifest.taps ? await deps.objects.getObject(runKeys.result(runId, TAP_UNIT)) : undefined;
+  const taps = tapBody ? (JSON.parse(tapBody.toString('utf8')) as TapSummary) : undefined;
+  return { transferred, bytes, failures, failedCount: new Set(failures.map((f) => `${f.name}\n${f.tag}`)).size, brew, casks, taps };
 }
 
 /** The brew phase's result; one that never reported is a failure like a batch that never did. */
@@ -100,6 +105,7 @@ async function publishIfComplete(deps: PhaseDeps, runId: string, manifest: RunMa
     failures: failures.map(({ name, tag, reason }) => ({ name, tag, reason })),
     ...(gathered.brew?.brew ? { brew: gathered.brew.brew } : {}),
     ...(gathered.casks ? { casks: gathered.casks } : {}),
+    ...(gathered.taps ? { taps: gathered.taps } : {}),
   };
   // brew.git or the install script missing: clients would get a half mirror of brew, so nothing is published.
   if (gathered.brew?.error !== undefined) return { ...summaryBase, published: false, error: `brew: ${gathered.brew.error}` };
@@ -133,7 +139,7 @@ async function publishIfComplete(deps: PhaseDeps, runId: string, manifest: RunMa
   }
   const at = now();
   for (const sha of manifest.orphans) await deps.blobs.markOrphaned(sha, at);
-  for (const sha of [...manifest.storedWanted, ...brewBlobs(brew), ...caskBlobs(await loadCaskRecord(deps.objects, runId))]) await deps.blobs.clearOrphaned(sha);
+  for (const sha of [...manifest.storedWanted, ...(await recordedBlobs(deps.objects, runId))]) await deps.blobs.clearOrphaned(sha);
   deps.log.child({ runId }).info('published', { generation: runId, orphans: manifest.orphans.length, failures: failures.length });
   return { ...summaryBase, published: true, generation: runId };
 }

@@ -6,9 +6,13 @@ import { apiKey, bottleIndexKey, namedBottlesKey, runKeys } from '../store-layou
 import { sha256Hex } from '../digest';
 import { PhaseDeps, PreparedRun, RunManifest, SyncOptions, scopeOf } from './contracts';
 import { mirrorManifests } from './manifests';
-import { brewBlobs, loadBrewRecord } from '../brew/brew-record';
+import { loadBrewRecord } from '../brew/brew-record';
 import { brewChangeSince } from '../brew/brew-changes';
-import { caskBlobs, hasRetryableFailures, loadCaskRecord } from '../casks/cask-record';
+import { hasRetryableFailures, loadCaskRecord } from '../casks/cask-record';
+import { recordedBlobs } from '../generation-records';
+import { tapChangeSince } from '../taps/tap-changes';
+import { UsageError } from '../errors';
+import { positiveIntegersFromEnv } from '../runtime-config';
 import { SyncPlan, TransferItem, planSync } from './plan';
 import { refuseLargeDrop, refuseReplay, skippedFailures, verifyApi } from './verify';
 
@@ -49,10 +53,10 @@ function withoutNamed(orphans: string[], named: readonly WantedBottle[] | undefi
   return orphans.filter((sha) => !kept.has(sha));
 }
 
-/** Blobs the published generation names besides bottles (brew.git's packs, portable Rubies, cask files) are no orphans. */
+/** Blobs the published generation names besides bottles (brew.git's packs, portable Rubies, cask files, taps) are no orphans. */
 async function withoutGenerationBlobs(objects: ObjectStore, published: PublishedGeneration | undefined, orphans: string[]): Promise<string[]> {
   if (!published) return orphans;
-  const kept = new Set([...brewBlobs(await loadBrewRecord(objects, published.generation)), ...caskBlobs(await loadCaskRecord(objects, published.generation))]);
+  const kept = new Set(await recordedBlobs(objects, published.generation));
   return kept.size === 0 ? orphans : orphans.filter((sha) => !kept.has(sha));
 }
 
@@ -68,6 +72,7 @@ export async function prepareRun(
   splitIntoBatches: (plan: SyncPlan) => TransferItem[][],
 ): Promise<PreparedRun> {
   const log = deps.log.child({ runId });
+  if (options.taps?.length) checkTapSelection(options.taps.length, options.publicUrl);
   const { apiFiles, wanted, named, skipped, packagesGeneratedAt, casks } = await verifyApi(deps, options, log);
   // One read of the pointer for both guards and the unchanged check.
   const published = await deps.state.getPublished();
@@ -80,11 +85,12 @@ export async function prepareRun(
     const brewChange = options.brew && (await brewChangeSince(deps.upstream, { ...options.brew, ...deps.brewPhase }, await loadBrewRecord(deps.objects, published!.generation)));
     // A cask its vendor failed last time is tried again; the signed API alone does not say it is back.
     const caskRetry = casks && hasRetryableFailures(await loadCaskRecord(deps.objects, published!.generation)) && 'a cask failed last time';
-    if (!brewChange && !caskRetry) {
+    const tapChange = !brewChange && !caskRetry && options.taps?.length ? await tapChangeSince(deps.upstream, options.taps, published!.generation, deps.objects) : undefined;
+    if (!brewChange && !caskRetry && !tapChange) {
       log.info('upstream unchanged since the published generation; nothing to publish', { generation: published!.generation });
       return { unchanged: published!, plan };
     }
-    log.info('the API is unchanged but brew or the casks are not; publishing a new generation', { reason: brewChange || caskRetry });
+    log.info('the API is unchanged but brew, the casks or the taps are not; publishing a new generation', { reason: brewChange || caskRetry || tapChange });
   }
   // Staged as the run's own generation; nothing serves it until finalize flips the pointer.
   for (const [file, body] of apiFiles) await deps.objects.putObject(apiKey(runId, file), body);
@@ -118,6 +124,7 @@ export async function prepareRun(
     batchIds,
     ...(options.brew ? { brew: options.brew } : {}),
     ...(casks ? { casks: { files: casks.files, failures: casks.failures, allowUnpinned: options.allowUnpinnedCasks ?? [] } } : {}),
+    ...(options.taps?.length ? { taps: { taps: options.taps, publicUrl: requirePublicUrl(options.publicUrl) } } : {}),
   };
   await deps.objects.putObject(runKeys.summary(runId), Buffer.from(JSON.stringify(manifest)));
   // The orphans finalize will mark: the plan's, less what a partial mirror names and what brew's kept generation uses.
@@ -125,3 +132,16 @@ export async function prepareRun(
   return { manifest, plan };
 }
 
+
+/** Before anything is staged: the number of taps within its limit, and the public URL they will name. */
+function checkTapSelection(count: number, publicUrl: string | undefined): void {
+  const max = positiveIntegersFromEnv({ maxTaps: 'HBS_MAX_TAPS' }, process.env).maxTaps ?? SYNC_DEFAULTS.maxTaps;
+  if (count > max) throw new UsageError(`${count} taps selected, over the limit of ${max} per sync (HBS_MAX_TAPS)`);
+  requirePublicUrl(publicUrl);
+}
+
+/** A rewritten tap names the mirror's URL, so mirroring taps needs it. */
+function requirePublicUrl(publicUrl: string | undefined): string {
+  if (!publicUrl) throw new UsageError('mirroring taps needs the mirror\'s public URL (--public-url): the rewritten taps name it');
+  return publicUrl.replace(/\/+$/, '');
+}

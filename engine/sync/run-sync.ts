@@ -3,6 +3,7 @@ import { loadBatch, transferBatch } from './batch';
 import { PhaseDeps, SyncOptions, SyncSummary, emptySummary } from './contracts';
 import { runBrewUnit } from './brew-phase';
 import { runCaskUnit } from './cask-phase';
+import { runTapUnit } from './tap-phase';
 import { finalizeRun, recordUnchanged } from './finalize';
 import { prepareRun } from './prepare';
 import { errorKind, isRejectedInput } from '../errors';
@@ -108,6 +109,8 @@ export async function runSync(deps: SyncDeps, options: LocalSyncOptions): Promis
     }
     if (options.signal?.aborted) throw new SyncInterruptedError();
     if (manifest.casks) await runCaskUnit(deps, runId, options.signal);
+    if (options.signal?.aborted) throw new SyncInterruptedError();
+    if (manifest.taps) await runTapUnit(deps, runId, options.signal);
     if (options.signal?.aborted) throw new SyncInterruptedError();
     if (manifest.brew) await runBrewUnit(deps, runId, { onFailure: 'throw', signal: options.signal });
     if (options.signal?.aborted) throw new SyncInterruptedError();

@@ -2,7 +2,8 @@ import { decodeBottleIndex } from '../bottle-index';
 import { brewBlobs, loadBrewRecord } from '../brew/brew-record';
 import { caskBlobs, loadCaskRecord } from '../casks/cask-record';
 import { ObjectStore } from '../ports';
-import { apiKey, bottleIndexKey, brewRecordKey, caskRecordKey, installScriptKey, manifestKey } from '../store-layout';
+import { apiKey, bottleIndexKey, brewRecordKey, caskRecordKey, installScriptKey, manifestKey, tapRecordKey } from '../store-layout';
+import { loadTapRecord, tapBlobs } from '../taps/tap-record';
 import { BundleError } from './bundle-format';
 
 /** Everything one generation is made of in a store, by key and digest. */
@@ -11,7 +12,7 @@ export interface GenerationContents {
   readonly files: string[];
   /** Store keys of the image indexes its bottles name. */
   readonly manifests: Set<string>;
-  /** Blobs it names: bottles, brew.git's packs, portable Rubies, cask files. */
+  /** Blobs it names: bottles, brew.git's packs, portable Rubies, cask files, taps' packs and downloads. */
   readonly blobs: Set<string>;
 }
 
@@ -39,5 +40,9 @@ export async function generationContents(objects: ObjectStore, generation: strin
   const casks = await loadCaskRecord(objects, generation);
   for (const sha of caskBlobs(casks)) blobs.add(sha);
   if (casks) files.push(caskRecordKey(generation));
+  // A tap's packs and downloads too: its record names each by digest.
+  const taps = await loadTapRecord(objects, generation);
+  for (const sha of tapBlobs(taps)) blobs.add(sha);
+  if (taps) files.push(tapRecordKey(generation));
   return { files, manifests, blobs };
 }

@@ -1,13 +1,13 @@
 import { KeyObject, createHash } from 'crypto';
 import { decodeBottleIndex } from '../bottle-index';
-import { BrewRecord, brewBlobs } from '../brew/brew-record';
+import { blobsNamedIn } from '../generation-records';
 import { checkedCaskBlobs } from '../casks/cask-record';
 import { signedCaskDigests } from '../casks/cask-selection';
 import { SYNC_DEFAULTS } from '../defaults';
 import { verifySignedPayload, verifySignedPayloadPieces } from '../homebrew/signed-api';
 import { formulaEntries, wantedBottles } from '../homebrew/wanted-bottles';
 import { BlobIntegrityError, BlobStore, HousekeepingPolicy, Housekeeping, OrphanMarker, PublishedGeneration, RunLeftovers } from '../ports';
-import { STORE_PREFIXES, apiKey, blobKey, bottleIndexKey, brewRecordKey, caskRecordKey } from '../store-layout';
+import { STORE_PREFIXES, apiKey, blobKey, bottleIndexKey, brewRecordKey, caskRecordKey, tapRecordKey } from '../store-layout';
 import { CORE_API_FILES } from '../sync/contracts';
 import { housekeepAfterPublish } from '../sync/housekeeping';
 import { LOCAL_RUN_LEASE, SYNC_LEASE, acquireRunLease, currentHolder, heldMessage, startHeartbeat } from '../sync/lease';
@@ -171,7 +171,8 @@ async function refuseWrongBase(deps: ImportDeps, manifest: BundleManifest, publi
 class EntryImporter {
   /** Digests the signed formula.jws.json names, for any tag: the only bottles the bundle may carry. */
   private signedBottles?: Set<string>;
-  private brewBlobs = new Set<string>();
+  /** Blobs brew.json and taps.json name: brew.git's packs, portable Rubies, taps' packs and downloads. */
+  private readonly recordBlobs = new Set<string>();
   /** sha256s the signed packages files give casks: what a pinned cask file in casks.json may be. */
   private signedCaskFiles = new Set<string>();
   /** Cask files casks.json names (pinned ones checked against `signedCaskFiles`). */
@@ -316,20 +317,19 @@ class EntryImporter {
       const checked = checkedCaskBlobs(body, this.signedCaskFiles);
       if (typeof checked === 'string') throw new BundleError(checked);
       this.caskBlobs = new Set(checked);
-    } else if (entry.path === brewRecordKey(generation)) {
-      try {
-        this.brewBlobs = new Set(brewBlobs(JSON.parse(body.toString('utf8')) as BrewRecord));
-      } catch {
-        throw new BundleError('brew.json is not JSON');
-      }
+    } else if (entry.path === brewRecordKey(generation) || entry.path === tapRecordKey(generation)) {
+      // brew.json and taps.json name their blobs by digest; each is checked against it as it is stored.
+      const named = blobsNamedIn(entry.path === brewRecordKey(generation) ? 'brew.json' : 'taps.json', body);
+      if (typeof named === 'string') throw new BundleError(named);
+      for (const sha of named) this.recordBlobs.add(sha);
     }
   }
 
   /** A blob the signed API or brew.json names, streamed into the store, which keeps it only if it hashes to its name. */
   private async blob(entry: BundleEntry): Promise<void> {
     const sha = entry.sha256;
-    if (!this.signedBottles!.has(sha) && !this.brewBlobs.has(sha) && !this.caskBlobs.has(sha)) {
-      throw new BundleError(`${entry.path} is neither a bottle the signed API names nor a file brew.json or casks.json names`);
+    if (!this.signedBottles!.has(sha) && !this.recordBlobs.has(sha) && !this.caskBlobs.has(sha)) {
+      throw new BundleError(`${entry.path} is neither a bottle the signed API names nor a file brew.json, casks.json or taps.json names`);
     }
     if (entry.size <= PIPELINED_FILE_BYTES) {
       // Small: read whole, then stored behind the reading, so thousands of bottles overlap their writes.

@@ -3,8 +3,8 @@ import * as path from 'path';
 import { decodeBottleIndex } from '../../bottle-index';
 import { formulaEntries, wantedBottles } from '../../homebrew/wanted-bottles';
 import { Housekeeping, HousekeepingPolicy, HousekeepingReport, StateStore } from '../../ports';
-import { STORE_PREFIXES, apiKey, bottleIndexKey, brewRecordKey, isSha256, keySegments } from '../../store-layout';
-import { BrewRecord, brewBlobs } from '../../brew/brew-record';
+import { STORE_PREFIXES, apiKey, bottleIndexKey, isSha256, keySegments } from '../../store-layout';
+import { recordedBlobs } from '../../generation-records';
 
 /**
  * Housekeeping of a directory store, what the bucket's lifecycle rules do in
@@ -83,8 +83,9 @@ export class DirectoryHousekeeping implements Housekeeping {
   private async blobsNamedBy(generations: string[]): Promise<Set<string>> {
     const named = new Set<string>();
     for (const generation of generations) {
-      const brew = await fs.readFile(path.join(this.root, ...keySegments(brewRecordKey(generation))), 'utf8').catch(() => undefined);
-      for (const sha of brewBlobs(brew === undefined ? undefined : (JSON.parse(brew) as BrewRecord))) named.add(sha);
+      // brew.git, portable Rubies, cask files and taps: what the generation's `_mirror/` records name.
+      const records = { getObject: (key: string) => fs.readFile(path.join(this.root, ...keySegments(key))).catch(() => undefined) };
+      for (const sha of await recordedBlobs(records, generation)) named.add(sha);
       const index = await fs.readFile(path.join(this.root, ...keySegments(bottleIndexKey(generation)))).catch(() => undefined);
       if (index) {
         for (const b of decodeBottleIndex(index)) named.add(b.sha256);

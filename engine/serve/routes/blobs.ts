@@ -129,6 +129,12 @@ export class BlobRoutes {
     return this.sendBlob(x, sha256, { key: `cask:${sha256}`, fileName: () => fileName, contentType: 'application/octet-stream' });
   }
 
+  /** A download of a mirrored tap (`routes/taps.ts` looked it up), under the same budget and modes as bottles. */
+  tapDownload(x: Exchange, sha256: string, fileName: string): void | Promise<void> {
+    this.metrics.lookup(true);
+    return this.sendBlob(x, sha256, { key: `tap:${sha256}`, fileName: () => fileName, contentType: 'application/octet-stream' });
+  }
+
   blob(x: Exchange, sha256: string): void | Promise<void> {
     const known = requireSnapshot(x).blobs.has(sha256) || x.previous?.blobs.has(sha256) === true;
     const named = known || !this.options.pullThrough ? undefined : x.snapshot?.named?.bySha(sha256);

@@ -1,0 +1,153 @@
+import { execFile } from 'child_process';
+import { promisify } from 'util';
+import { createHash, randomBytes } from 'crypto';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { jsonLogger } from '../../engine/logger';
+import { LocalSyncOptions, runSync } from '../../engine/sync/run-sync';
+import { loadTapRecord } from '../../engine/taps/tap-record';
+import { localStores, localSyncDeps } from '../../engine/wiring/local';
+import { serveMirror } from '../fixtures/brew-client';
+import { FixtureFormula, publishApi, testSigningKey } from '../fixtures/homebrew-api';
+import { CORRUPT_DOWNLOAD, TAP_TEMPLATE, TapUpstream, payload, startTapUpstream } from '../fixtures/tap-upstream';
+import { FixtureUpstream, startFixtureUpstream } from '../fixtures/upstream-server';
+
+// Third-party taps through the mirror (issue #34): the fixture tap's formulae branch with
+// on_macos/on_arm blocks (acme-db) and with `if OS.mac? && Hardware::CPU.intel?` (acme-cli) and
+// `if Hardware::CPU.intel?` (acme-agent). Its files are evaluated for real, by Ruby 4.0 on WASI.
+const key = testSigningKey();
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const TAGS = ['arm64_sonoma', 'x86_64_linux'];
+// The URL clients reach the mirror at: the rewritten tap names it (the test fetches by path).
+const PUBLIC_URL = 'http://mirror.invalid/brew';
+
+let upstream: FixtureUpstream;
+let tap: TapUpstream;
+let root: string;
+const formulae: FixtureFormula[] = [{ name: 'hello', version: '2.12', bottles: TAGS.map((tag) => ({ tag, bytes: randomBytes(300) })) }];
+
+beforeAll(async () => {
+  upstream = await startFixtureUpstream();
+  publishApi(upstream, formulae, key.privateKey);
+  tap = await startTapUpstream(upstream);
+});
+
+afterAll(async () => {
+  await tap.close();
+  await upstream.close();
+});
+
+beforeEach(() => {
+  root = fs.mkdtempSync(path.join(os.tmpdir(), 'taps-'));
+});
+
+const sync = (options: Partial<LocalSyncOptions> = {}) =>
+  runSync(localSyncDeps(root, { log: jsonLogger({}, process.env.TAP_DEBUG ? (l) => process.stderr.write(`${l}\n`) : () => undefined) }), {
+    apiUrl: upstream.apiRoot,
+    publicKey: key.publicKey,
+    tags: TAGS,
+    formulae: ['hello'],
+    brew: undefined,
+    taps: [{ name: 'acme/tools', remote: tap.url }],
+    publicUrl: PUBLIC_URL,
+    ...options,
+  });
+
+const vendorHost = () => new URL(upstream.vendorRoot).host;
+const mirrored = (file: string) => `${PUBLIC_URL}/dl/${vendorHost()}/downloads/${file}`;
+// Asynchronous: the mirror answers from this process.
+const git = async (cwd: string, ...args: string[]) =>
+  (await promisify(execFile)('git', args, { cwd, encoding: 'utf8', env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null', GIT_TERMINAL_PROMPT: '0' } })).stdout;
+
+/** Every platform's download of the fixture tap, by the vendor path each is served from. */
+const EVERY_PLATFORM = [
+  'acme-cli/1.4.2/acme-cli_1.4.2_darwin_amd64.zip',
+  'acme-cli/1.4.2/acme-cli_1.4.2_darwin_arm64.zip',
+  'acme-cli/1.4.2/acme-cli_1.4.2_linux_amd64.zip',
+  'acme-cli/1.4.2/acme-cli_1.4.2_linux_arm64.zip',
+  'acme-db/acme-db-2.0.1.tar.gz',
+  'acme-db/accelerator-darwin-arm64.tar.gz',
+  'acme-db/accelerator-darwin-amd64.tar.gz',
+  'acme-db/accelerator-linux-arm64.tar.gz',
+  'acme-db/accelerator-linux-x86_64.tar.gz',
+  'acme-db/sonoma-sdk.patch',
+  'acme-agent/acme-agent-3.1.0-x86_64.tgz',
+  'acme-agent/acme-agent-3.1.0-aarch64.tgz',
+  'bottles/acme-agent--3.1.0_1.arm64_sonoma.bottle.tar.gz',
+  'bottles/acme-agent--3.1.0_1.x86_64_linux.bottle.tar.gz',
+  'acme-app/5.2.0/AcmeApp-arm64.dmg',
+  'acme-app/5.2.0/AcmeApp-x64.dmg',
+].sort();
+
+describe('a third-party tap: every platform download verified, a rewritten tap published append-only', () => {
+  test('every platform of both branching styles is stored, served byte for byte and named by the rewritten tap; what cannot verify is named, not served', async () => {
+    const summary = await sync();
+    expect(summary.published).toBe(true);
+    if (summary.taps!.taps === 0) throw new Error(JSON.stringify(summary.taps));
+    expect(summary.taps).toMatchObject({ taps: 1, mirrored: 4, downloaded: { files: EVERY_PLATFORM.length } });
+    const failures = Object.fromEntries(summary.taps!.failures.map((f) => [f.name, f.reason]));
+    expect(Object.keys(failures).sort()).toEqual(['acme/tools/Casks/acme-nightly.rb', 'acme/tools/Formula/acme-broken.rb', 'acme/tools/Formula/acme-corrupt.rb', 'acme/tools/Formula/acme-legacy.rb']);
+    expect(failures['acme/tools/Formula/acme-corrupt.rb']).toBe(
+      `${tap.vendorUrl(CORRUPT_DOWNLOAD)} served a file whose sha256 is ${sha(Buffer.from('not the bytes the formula names\n'))}, not the ${sha(payload('acme-corrupt/expected-bytes'))} the tap names; not kept`,
+    );
+    expect(failures['acme/tools/Formula/acme-legacy.rb']).toMatch(/a git source \(tag: v0\.9\.0, revision: 0123456789abcdef0123456789abcdef01234567\): no sha256 to verify$/);
+    expect(failures['acme/tools/Formula/acme-broken.rb']).toBe('does not evaluate (line 4): NameError: uninitialized constant AcmeBroken::AcmeDownloads');
+    expect(failures['acme/tools/Casks/acme-nightly.rb']).toMatch(/sha256 :no_check: no checksum to verify$/);
+
+    const record = (await loadTapRecord(localStores(root).objects, summary.generation!))!;
+    const [acme] = record.taps;
+    expect(acme.downloads.map((d) => d.key.replace(`${vendorHost()}/downloads/`, '')).sort()).toEqual(EVERY_PLATFORM);
+    expect([...acme.mirrored].sort()).toEqual(['Casks/acme-app.rb', 'Formula/acme-agent.rb', 'Formula/acme-cli.rb', 'Formula/acme-db.rb']);
+
+    const { server, base } = await serveMirror(localStores(root));
+    try {
+      for (const file of EVERY_PLATFORM) {
+        const response = await fetch(mirrored(file).replace(PUBLIC_URL, base));
+        expect([file, response.status]).toEqual([file, 200]);
+        expect(Buffer.from(await response.arrayBuffer()).equals(payload(file))).toBe(true);
+      }
+      // The download that did not verify is not on the mirror.
+      expect((await fetch(mirrored(CORRUPT_DOWNLOAD).replace(PUBLIC_URL, base))).status).toBe(404);
+      expect((await fetch(`${base}/dl/${vendorHost()}/downloads/acme-cli/unknown.zip`)).status).toBe(404);
+
+      // A real git client clones the rewritten tap over the mirror's dumb HTTP.
+      const clone = fs.mkdtempSync(path.join(os.tmpdir(), 'tap-clone-'));
+      await git(clone, 'clone', '--quiet', `${base}/taps/acme/tools.git`, 'tools');
+      const work = path.join(clone, 'tools');
+      const cli = fs.readFileSync(path.join(work, 'Formula/acme-cli.rb'), 'utf8');
+      expect(cli).toContain(`url "${PUBLIC_URL}/dl/${vendorHost()}/downloads/acme-cli/#{version}/acme-cli_#{version}_darwin_arm64.zip"`);
+      expect(cli).not.toContain(upstream.vendorRoot);
+      // Every sha256 line is upstream's, untouched: brew still checks upstream's checksum.
+      const sha256Lines = (text: string) => text.split('\n').filter((l) => /sha256/.test(l));
+      for (const file of ['Formula/acme-cli.rb', 'Formula/acme-db.rb', 'Formula/acme-agent.rb', 'Casks/acme-app.rb']) {
+        expect(sha256Lines(fs.readFileSync(path.join(work, file), 'utf8'))).toEqual(sha256Lines(tap.git('show', `HEAD:${file}`)));
+      }
+
+      const firstHead = (await git(work, 'rev-parse', 'HEAD')).trim();
+
+      // Nothing moved upstream: the next sync publishes nothing (one GET of the tap's refs says so).
+      expect(await sync()).toMatchObject({ unchanged: true, generation: summary.generation });
+
+      // Upstream moves on: a new acme-cli release. The next sync appends one commit; the clone fast-forwards.
+      tap.commit('Formula/acme-cli.rb', fs.readFileSync(path.join(TAP_TEMPLATE, 'Formula/acme-cli.rb'), 'utf8').replace(/1\.4\.2/g, '1.5.0'));
+      const next = await sync();
+      expect(next).toMatchObject({ published: true, taps: { mirrored: 4, downloaded: { files: 4 } } });
+      // A mirror started now serves the new generation (this one's poller would take a minute).
+      const again = await serveMirror(localStores(root));
+      try {
+        await git(work, 'remote', 'set-url', 'origin', `${again.base}/taps/acme/tools.git`);
+        await git(work, 'pull', '--quiet', '--ff-only');
+        expect((await git(work, 'rev-parse', 'HEAD^')).trim()).toBe(firstHead);
+        expect(fs.readFileSync(path.join(work, 'Formula/acme-cli.rb'), 'utf8')).toContain(`url "${PUBLIC_URL}/dl/${vendorHost()}/downloads/acme-cli/#{version}/acme-cli_#{version}_linux_arm64.zip"`);
+        const newFile = 'acme-cli/1.5.0/acme-cli_1.5.0_linux_arm64.zip';
+        const response = await fetch(mirrored(newFile).replace(PUBLIC_URL, again.base));
+        expect(Buffer.from(await response.arrayBuffer()).equals(payload(newFile))).toBe(true);
+      } finally {
+        await again.server.stop(0);
+      }
+    } finally {
+      await server.stop(0);
+    }
+  }, 120_000);
+});
