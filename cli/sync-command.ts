@@ -13,10 +13,13 @@ import { DEFAULT_UPSTREAM_LIMITS, UPSTREAM_LIMIT_ENV, Upstream } from '../engine
 import { localSyncDeps } from '../engine/wiring/local';
 import { BrewMirrorOptions } from '../engine/brew/mirror-brew';
 import type { Io } from './io';
+import { parseTapList } from '../engine/taps/tap-names';
+import { withBrewfiles } from './brewfile-option';
 import { LIMITS, glueNegativeValues, integerOption, numberOption, publicKeyOption } from './options';
 import { ProgressMeter, formatBytes } from './progress';
 
 export const SYNC_USAGE = `usage: bottles sync --store DIR [--tags TAG,...] [--formulae NAME,...] [--casks TOKEN,... [--allow-unpinned-casks TOKEN,...]] [--without-all] [--dry-run] [--api-url URL]
+                   [--brewfile PATH ...] [--taps USER/REPO[=URL],... --public-url URL]
                    [--public-key PEM] [--allow-http] [--concurrency N] [--max-missing PCT] [--max-drop PCT] [--force]
                    [--without-brew | --brew-git-url URL --brew-releases N --registry-url URL --install-script-url URL]
                    [--json] [--verbose]`;
@@ -40,6 +43,16 @@ is served only once every bottle it names is stored (all or nothing).
                       many terabytes). A cask that cannot be mirrored is named, not fatal
   --allow-unpinned-casks TOKEN,...  mirror these sha256 :no_check casks unverified (refused
                       otherwise: Homebrew signs no checksum for them)
+  --brewfile PATH     a Brewfile as the selection (repeatable, adds to --formulae, --casks and
+                      --taps): its brew, cask and tap entries, for every platform; entries the
+                      mirror cannot serve (mas, vscode, go, ...) are listed, not fatal
+  --taps USER/REPO[=URL],...  third-party taps (default URL https://github.com/USER/homebrew-REPO):
+                      each repository is mirrored, every download its formulae and casks name
+                      for any platform is fetched and checked against its sha256, and a
+                      rewritten copy that points brew at the mirror is served at
+                      <public-url>/taps/USER/REPO.git
+  --public-url URL    the mirror's URL as clients reach it; needed with taps (the rewritten
+                      taps name it)
   --dry-run           verify the API and print what a run would transfer (bottles
                       and bytes per tag) and where it would run in AWS; change nothing
   --api-url URL       where the signed API comes from (default: ${SYNC_DEFAULTS.apiUrl})
@@ -78,7 +91,7 @@ Exit codes: 0 published, or upstream unchanged (nothing to publish); 1 the run f
 previous generation stays served; 2 usage, configuration or local error;
 130 interrupted by Ctrl-C (143 by SIGTERM).`;
 
-const VALUE_OPTIONS = ['store', 'api-url', 'tags', 'formulae', 'casks', 'allow-unpinned-casks', 'public-key', 'concurrency', 'max-missing', 'max-drop', 'brew-git-url', 'brew-releases', 'registry-url', 'install-script-url'];
+const VALUE_OPTIONS = ['store', 'api-url', 'tags', 'formulae', 'casks', 'allow-unpinned-casks', 'brewfile', 'taps', 'public-url', 'public-key', 'concurrency', 'max-missing', 'max-drop', 'brew-git-url', 'brew-releases', 'registry-url', 'install-script-url'];
 
 export async function syncCommand(args: string[], io: Io): Promise<number> {
   const { values } = parseArgs({
@@ -91,6 +104,9 @@ export async function syncCommand(args: string[], io: Io): Promise<number> {
       formulae: { type: 'string' },
       casks: { type: 'string' },
       'allow-unpinned-casks': { type: 'string' },
+      brewfile: { type: 'string', multiple: true },
+      taps: { type: 'string' },
+      'public-url': { type: 'string' },
       'without-all': { type: 'boolean' },
       'dry-run': { type: 'boolean' },
       'public-key': { type: 'string' },
@@ -114,12 +130,15 @@ export async function syncCommand(args: string[], io: Io): Promise<number> {
     return 0;
   }
   if (!values.store) throw new UsageError('--store DIR is required');
-  const { apiUrl, tags, formulae, casks, allowUnpinnedCasks, concurrency, maxMissingPercent, maxDropPercent, force, publicKey, brew } = runOptions(values);
+  const { apiUrl, tags, concurrency, maxMissingPercent, maxDropPercent, force, publicKey, brew, ...chosen } = runOptions(values);
+  const { formulae, casks, allowUnpinnedCasks, taps, publicUrl, unserved } = await withBrewfiles(chosen, values.brewfile ?? []);
 
   const root = path.resolve(values.store);
   if (!values['dry-run']) requireWritableStore(root);
   const log = jsonLogger({ service: 'bottles-sync' }, values.verbose ? (line) => io.stderr(`${line}\n`) : () => undefined);
-  const options = { apiUrl, tags, formulae, casks, allowUnpinnedCasks, allFallback: !values['without-all'], publicKey, concurrency, maxMissingPercent, maxDropPercent, force, brew };
+  const options = { apiUrl, tags, formulae, casks, allowUnpinnedCasks, taps, publicUrl, allFallback: !values['without-all'], publicKey, concurrency, maxMissingPercent, maxDropPercent, force, brew };
+  // One line each, whatever the outcome: a Brewfile entry the mirror cannot serve is the operator's to know.
+  for (const entry of unserved) io.stderr(`  brewfile ${entry.file}${entry.line ? `:${entry.line}` : ''}: ${entry.type} ${JSON.stringify(entry.name)} is not served by the mirror\n`);
   const plainHttp = values['allow-http'] ? 'any' : 'loopback';
   const upstream = new Upstream({ plainHttp });
   if (values['dry-run']) return dryRun(root, options, log, io, Boolean(values.json), upstream);
@@ -158,10 +177,11 @@ function report(summary: SyncSummary, io: Io, options: { json: boolean; customKe
       ? ' (the API must be signed by Homebrew\'s homebrew-1 key; a mirror of files signed with another key needs --public-key PEM)'
       : '';
   if (options.json) {
-    const { runId, published, generation, bottles, bytes, failures, error, unchanged, brew, casks } = summary;
+    const { runId, published, generation, bottles, bytes, failures, error, unchanged, brew, casks, taps } = summary;
     const outcome = published ? {} : unchanged ? { unchanged: true } : { error: `${error}${hint}` };
-    io.stdout(`${JSON.stringify({ runId, published, generation: generation ?? null, bottles, bytes, failures, ...(brew ? { brew } : {}), ...(casks ? { casks } : {}), ...outcome })}\n`);
+    io.stdout(`${JSON.stringify({ runId, published, generation: generation ?? null, bottles, bytes, failures, ...(brew ? { brew } : {}), ...(casks ? { casks } : {}), ...(taps ? { taps } : {}), ...outcome })}\n`);
     for (const f of casks?.failures ?? []) io.stderr(`  cask ${f.token} ${f.tag} not mirrored: ${f.reason}\n`);
+    for (const f of taps?.failures ?? []) io.stderr(`  tap ${f.name} not mirrored: ${f.reason}\n`);
     return;
   }
   const b = summary.bottles;
@@ -183,6 +203,11 @@ function report(summary: SyncSummary, io: Io, options: { json: boolean; customKe
     const { files, downloaded, failures } = summary.casks;
     io.stdout(`casks: ${files} files served, ${downloaded.files} downloaded (${formatBytes(downloaded.bytes)}), ${failures.length} not mirrored\n`);
     for (const f of failures) io.stderr(`  cask ${f.token} ${f.tag} not mirrored: ${f.reason}\n`);
+  }
+  if (summary.taps) {
+    const { taps, mirrored, downloaded, failures } = summary.taps;
+    io.stdout(`taps: ${taps} served, ${mirrored} formulae and casks mirrored, ${downloaded.files} files downloaded (${formatBytes(downloaded.bytes)}), ${failures.length} not mirrored\n`);
+    for (const f of failures) io.stderr(`  tap ${f.name} not mirrored: ${f.reason}\n`);
   }
 }
 
@@ -252,7 +277,7 @@ export function storeError(root: string, error: NodeJS.ErrnoException): Error {
 }
 
 /** The run's options from the parsed flags, each checked against its limits (a bad one is a usage error). */
-function runOptions(values: Record<string, string | boolean | undefined>) {
+function runOptions(values: Record<string, string | string[] | boolean | undefined>) {
   const flag = (name: string) => values[name] as string | undefined;
   const apiUrl = flag('api-url') ?? SYNC_DEFAULTS.apiUrl;
   if (!/^https?:\/\//.test(apiUrl)) throw new UsageError(`--api-url must be an http(s) URL, not ${JSON.stringify(apiUrl)}`);
@@ -278,11 +303,14 @@ function runOptions(values: Record<string, string | boolean | undefined>) {
   if (values.force && flag('max-drop') !== undefined) throw new UsageError('--force and --max-drop exclude each other');
   const maxDropPercent = values.force ? 100 : numberOption(flag('max-drop'), '--max-drop', LIMITS.maxDropPercent);
   const publicKey = publicKeyOption(flag('public-key'));
-  return { apiUrl, tags, formulae, casks, allowUnpinnedCasks, concurrency, maxMissingPercent, maxDropPercent, force: values.force === true, publicKey, brew: brewOptions(values) };
+  const taps = flag('taps') === undefined ? undefined : parseTapList(flag('taps')!);
+  const publicUrl = flag('public-url');
+  if (publicUrl !== undefined && !/^https?:\/\/[^\s?#]+$/.test(publicUrl)) throw new UsageError(`--public-url must be an http(s) URL without query, not ${JSON.stringify(publicUrl)}`);
+  return { apiUrl, tags, formulae, casks, allowUnpinnedCasks, taps, publicUrl, concurrency, maxMissingPercent, maxDropPercent, force: values.force === true, publicKey, brew: brewOptions(values) };
 }
 
 /** brew itself, unless `--without-brew`: each URL checked like `--api-url`. */
-function brewOptions(values: Record<string, string | boolean | undefined>): BrewMirrorOptions | undefined {
+function brewOptions(values: Record<string, string | string[] | boolean | undefined>): BrewMirrorOptions | undefined {
   const flag = (name: string) => values[name] as string | undefined;
   const named = ['brew-git-url', 'brew-releases', 'registry-url', 'install-script-url'].filter((name) => flag(name) !== undefined);
   if (values['without-brew']) {
