@@ -136,7 +136,7 @@ export async function syncCommand(args: string[], io: Io): Promise<number> {
   const root = path.resolve(values.store);
   if (!values['dry-run']) requireWritableStore(root);
   const log = jsonLogger({ service: 'bottles-sync' }, values.verbose ? (line) => io.stderr(`${line}\n`) : () => undefined);
-  const options = { apiUrl, tags, formulae, casks, allowUnpinnedCasks, taps, publicUrl, allFallback: !values['without-all'], publicKey, concurrency, maxMissingPercent, maxDropPercent, force, brew };
+  const options = { apiUrl, tags, formulae, casks, allowUnpinnedCasks, taps, publicUrl, notServed: unserved, allFallback: !values['without-all'], publicKey, concurrency, maxMissingPercent, maxDropPercent, force, brew };
   // One line each, whatever the outcome: a Brewfile entry the mirror cannot serve is the operator's to know.
   for (const entry of unserved) io.stderr(`  brewfile ${entry.file}${entry.line ? `:${entry.line}` : ''}: ${entry.type} ${JSON.stringify(entry.name)} is not served by the mirror\n`);
   const plainHttp = values['allow-http'] ? 'any' : 'loopback';

@@ -13,6 +13,7 @@ import { MirrorError } from './errors';
  * api/generations/<gen>/_mirror/install.sh    Homebrew/install's script, byte for byte
  * api/generations/<gen>/_mirror/casks.json    its cask files
  * api/generations/<gen>/_mirror/taps.json     its third-party taps: rewritten repositories and downloads
+ * api/generations/<gen>/_mirror/selection.json  Brewfile entries the mirror cannot serve
  * runs/<runId>/run.json              a run's staged plan summary
  * runs/<runId>/batches/<id>.json     one batch of transfers
  * runs/<runId>/results/<id>.json     what that batch did
@@ -98,6 +99,9 @@ export const brewRecordKey = (generation: string): string => `${STORE_PREFIXES.a
 
 /** What one generation serves of casks (`engine/casks/cask-record.ts`), beside its API files. */
 export const caskRecordKey = (generation: string): string => `${STORE_PREFIXES.api}${generation}/_mirror/casks.json`;
+
+/** What its selection asked for that the mirror cannot serve (Brewfile `mas`, `vscode`, … entries). */
+export const selectionRecordKey = (generation: string): string => `${STORE_PREFIXES.api}${generation}/_mirror/selection.json`;
 
 /** Its third-party taps: each rewritten repository's refs and packs, and the downloads it points at the mirror for. */
 export const tapRecordKey = (generation: string): string => `${STORE_PREFIXES.api}${generation}/_mirror/taps.json`;

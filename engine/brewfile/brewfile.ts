@@ -5,6 +5,7 @@ import { UsageError } from '../errors';
 import { KNOWN_PLATFORM_TAGS } from '../homebrew/platform-tags';
 import { RubySandboxLimits, rubyFile, runRuby } from '../taps/ruby-sandbox';
 import { TapSource, mergeTaps, parseTap } from '../taps/tap-names';
+import { NotServedEntry } from './not-served';
 
 /**
  * A Brewfile as a mirror selection (issue #34): its `brew`, `cask` and `tap`
@@ -21,7 +22,7 @@ export interface BrewfileSelection {
   /** `tap` lines, and the taps `brew "user/repo/name"` and `cask "user/repo/token"` name. */
   readonly taps: TapSource[];
   /** Entries the mirror cannot serve (`mas`, `vscode`, `go`, …): listed in the report and on the page, not fatal. */
-  readonly unserved: readonly { readonly type: string; readonly name: string; readonly file: string; readonly line: number | null }[];
+  readonly unserved: readonly NotServedEntry[];
 }
 
 interface EvaluatedEntry {
@@ -56,7 +57,7 @@ function selectionOf(file: string, entries: readonly EvaluatedEntry[]): Brewfile
   const formulae = new Set<string>();
   const casks = new Set<string>();
   const taps: TapSource[] = [];
-  const unserved: BrewfileSelection['unserved'][number][] = [];
+  const unserved: NotServedEntry[] = [];
   const at = (entry: EvaluatedEntry) => `${file}${entry.line ? `:${entry.line}` : ''}`;
   for (const entry of entries) {
     try {

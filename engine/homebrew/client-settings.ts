@@ -53,9 +53,9 @@ export function clientSettings(options: ClientSettingsOptions): ReadonlyArray<re
  * machine of a fleet. bin/brew exports each line that starts with
  * `HOMEBREW_` as it stands (no quotes are removed), and skips the rest.
  */
-export function brewEnvFile(options: ClientSettingsOptions): string {
+export function brewEnvFile(options: ClientSettingsOptions, comments: readonly string[] = []): string {
   const lines = clientSettings(options).map(([name, value]) => `${name}=${value}`);
-  return [`# brew settings for the mirror at ${options.publicUrl}: save as /etc/homebrew/brew.env`, ...lines, ''].join('\n');
+  return [`# brew settings for the mirror at ${options.publicUrl}: save as /etc/homebrew/brew.env`, ...lines, ...comments, ''].join('\n');
 }
 
 /** The settings as shell `export` lines, for one machine or a CI job. */

@@ -1,6 +1,7 @@
 import { createHash } from 'crypto';
 import { formatByteSize } from '../byte-size';
 import { RunRecord } from '../ports';
+import { tapClientLines } from '../taps/tap-client';
 
 /**
  * The page at `/`, for people: what this mirror is, how fresh it is, what it
@@ -31,6 +32,13 @@ export interface HomePageView {
   readonly casks?: {
     readonly files: readonly { readonly token: string; readonly tag: string; readonly version: string; readonly size: number; readonly unpinned?: boolean }[];
     readonly failures: readonly { readonly token: string; readonly tag: string; readonly reason: string }[];
+  };
+  /** The generation's third-party taps (issue #34): how to tap each, and what is not mirrored and why (reasons fit for a public page). */
+  readonly taps?: {
+    readonly served: readonly { readonly name: string; readonly head: string; readonly mirrored: number; readonly downloads: number; readonly bytes: number; readonly mirroredAt: string }[];
+    readonly notMirrored: readonly { readonly name: string; readonly reason: string }[];
+    /** Brewfile entries the mirror cannot serve (`mas`, `vscode`, …). */
+    readonly brewfileNotServed: readonly { readonly type: string; readonly name: string; readonly line: number | null }[];
   };
   /** Set when pull-through is on (issue #24): what it may fetch, and what it did since the server started. */
   readonly pullThrough?: { readonly named: number; readonly pulls: number; readonly hits: number; readonly bytes: number; readonly failures: number };
@@ -89,6 +97,40 @@ function caskSection(c: NonNullable<HomePageView['casks']>): string[] {
     out.push(
       '<h2>Casks not mirrored</h2>',
       `<table><tr><th>cask</th><th>platform</th><th>why</th></tr>${c.failures.map((f) => `<tr><td>${e(f.token)}</td><td>${e(f.tag)}</td><td>${e(f.reason)}</td></tr>`).join('')}</table>`,
+    );
+  }
+  return out;
+}
+
+/** Each mirrored tap with the lines a Mac runs, and what of the taps (and Brewfiles) is not mirrored, with why. */
+function tapSection(t: NonNullable<HomePageView['taps']>, publicUrl: string | undefined): string[] {
+  const e = escapeHtml;
+  const out = ['<h2>Third-party taps</h2>'];
+  if (t.served.length === 0) out.push('<p>No tap is mirrored.</p>');
+  else {
+    out.push(
+      `<table><tr><th>tap</th><th>formulae and casks mirrored</th><th>files</th><th>size</th><th>rewritten at</th></tr>${t.served
+        .map((tap) => `<tr><td>${e(tap.name)}</td><td class="n">${tap.mirrored}</td><td class="n">${tap.downloads}</td><td class="n">${e(formatByteSize(tap.bytes))}</td><td><code>${e(tap.head.slice(0, 12))}</code></td></tr>`)
+        .join('')}</table>`,
+    );
+    if (publicUrl) {
+      const lines = t.served.map((tap) => tapClientLines(publicUrl, tap.name));
+      out.push(
+        '<p>On each machine, tap from this mirror and trust the tap (brew trusts a tap by its URL):</p>',
+        `<pre>${lines.map((l) => e(l.command)).join('\n')}</pre>`,
+        '<p>or in the fleet&#39;s Brewfile:</p>',
+        `<pre>${lines.map((l) => e(l.brewfile)).join('\n')}</pre>`,
+        '<p class="muted"><code>HOMEBREW_ALLOWED_TAPS</code> and <code>HOMEBREW_FORBIDDEN_TAPS</code>, if the fleet sets them, must name these URLs.</p>',
+      );
+    }
+  }
+  if (t.notMirrored.length > 0) {
+    out.push('<h2>Not mirrored from taps</h2>', `<table><tr><th>formula, cask or tap</th><th>why</th></tr>${t.notMirrored.map((f) => `<tr><td>${e(f.name)}</td><td>${e(f.reason)}</td></tr>`).join('')}</table>`);
+  }
+  if (t.brewfileNotServed.length > 0) {
+    out.push(
+      '<h2>Brewfile entries this mirror cannot serve</h2>',
+      `<table><tr><th>entry</th><th>line</th></tr>${t.brewfileNotServed.map((u) => `<tr><td>${e(`${u.type} "${u.name}"`)}</td><td class="n">${u.line ?? ''}</td></tr>`).join('')}</table>`,
     );
   }
   return out;
@@ -155,6 +197,7 @@ export function renderHomePage(view: HomePageView): string {
     );
   }
   if (view.casks) sections.push(...caskSection(view.casks));
+  if (view.taps) sections.push(...tapSection(view.taps, view.publicUrl));
   if (view.pullThrough) sections.push(...pullThroughSection(view.pullThrough));
   sections.push(
     `<p class="muted">Source builds${view.casks ? '' : ' and casks'} download from their vendors and are not mirrored${view.casks ? ', nor are casks other than those listed above' : ''}. Machine-readable status: <a href="/status">/status</a>.</p>`,

@@ -3,10 +3,11 @@ import { urlEncode } from '../homebrew/bottle-names';
 import { formulaEntries, wantedBottles } from '../homebrew/wanted-bottles';
 import { ObjectStore, PublishedGeneration } from '../ports';
 import { NamedBottles } from './named-bottles';
-import { apiKey, bottleIndexKey, installScriptKey, namedBottlesKey } from '../store-layout';
+import { apiKey, bottleIndexKey, installScriptKey, namedBottlesKey, selectionRecordKey } from '../store-layout';
 import { BrewRecord, loadBrewRecord, servedRubies } from '../brew/brew-record';
 import { CaskRecord, loadCaskRecord } from '../casks/cask-record';
 import { MirroredTap, TapFileRecord, TapRecord, loadTapRecord } from '../taps/tap-record';
+import type { NotServedEntry } from '../brewfile/not-served';
 import { IndexedBottle, decodeBottleIndex } from '../bottle-index';
 import { MirrorError } from '../errors';
 
@@ -60,6 +61,8 @@ export interface GenerationSnapshot {
   readonly casks?: { readonly bySha: ReadonlyMap<string, string>; readonly record: CaskRecord; readonly bytes: number };
   /** Taps this generation serves at `/taps/<user>/<repo>.git`, and their downloads at `/dl/<host><path>` by key. */
   readonly taps?: { readonly byName: ReadonlyMap<string, MirroredTap>; readonly downloads: ReadonlyMap<string, TapFileRecord>; readonly record: TapRecord };
+  /** Brewfile entries the generation's selection named that the mirror cannot serve. */
+  readonly notServed?: readonly NotServedEntry[];
 }
 
 /** What a generation serves of brew (its portable Rubies are in `bottles` and `blobs` like any bottle). */
@@ -120,7 +123,9 @@ export async function loadSnapshot(objects: ObjectStore, generation: PublishedGe
     downloads: new Map(tapRecord.taps.flatMap((t) => t.downloads.map((d) => [d.key, d] as const))),
     record: tapRecord,
   };
-  return { generation, lastModified: new Date(generation.publishedAt).toUTCString(), api, bottles, bottlesByEncodedName, manifests, blobs, brew, bottlesPerTag, named, casks, taps };
+  const selection = await objects.getObject(selectionRecordKey(generation.generation));
+  const notServed = selection ? (JSON.parse(selection.toString('utf8')) as { notServed: NotServedEntry[] }).notServed : undefined;
+  return { generation, lastModified: new Date(generation.publishedAt).toUTCString(), api, bottles, bottlesByEncodedName, manifests, blobs, brew, bottlesPerTag, named, casks, taps, notServed };
 }
 
 /** The named bottles a partial mirror lacks; none for a whole mirror (no named index) or one published before it existed. */

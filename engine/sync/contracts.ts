@@ -13,6 +13,7 @@ import type { CaskFailure } from '../casks/cask-record';
 import type { CaskSummary } from '../casks/mirror-casks';
 import type { TapSource } from '../taps/tap-names';
 import type { TapSummary } from '../taps/mirror-taps';
+import type { NotServedEntry } from '../brewfile/not-served';
 
 /**
  * What the phases of a sync run share: their options, dependencies, staged
@@ -83,7 +84,10 @@ export interface SyncOptions {
   readonly taps?: readonly TapSource[];
   /** The mirror's URL as clients reach it: a rewritten tap names `<publicUrl>/dl/<host>/…`. */
   readonly publicUrl?: string;
+  /** Brewfile entries the mirror cannot serve (`mas`, `vscode`, …): recorded with the generation for the page. */
+  readonly notServed?: readonly NotServedEntry[];
 }
+
 
 export interface PhaseDeps {
   readonly upstream: Upstream;

@@ -2,7 +2,7 @@ import { SYNC_DEFAULTS } from '../defaults';
 import { encodeBottleIndex } from '../bottle-index';
 import { WantedBottle } from '../homebrew/wanted-bottles';
 import { ObjectStore, PublishedGeneration, RunFailure } from '../ports';
-import { apiKey, bottleIndexKey, namedBottlesKey, runKeys } from '../store-layout';
+import { apiKey, bottleIndexKey, namedBottlesKey, runKeys, selectionRecordKey } from '../store-layout';
 import { sha256Hex } from '../digest';
 import { PhaseDeps, PreparedRun, RunManifest, SyncOptions, scopeOf } from './contracts';
 import { mirrorManifests } from './manifests';
@@ -96,6 +96,9 @@ export async function prepareRun(
   for (const [file, body] of apiFiles) await deps.objects.putObject(apiKey(runId, file), body);
   await deps.objects.putObject(bottleIndexKey(runId), encodeBottleIndex(wanted));
   if (named) await deps.objects.putObject(namedBottlesKey(runId), encodeBottleIndex(named));
+  // Only the base name of each Brewfile: the page is public, the operator's paths are not.
+  const notServed = options.notServed?.map((entry) => ({ ...entry, file: entry.file.split('/').pop() ?? '' }));
+  if (notServed?.length) await deps.objects.putObject(selectionRecordKey(runId), Buffer.from(JSON.stringify({ notServed })));
 
   const transferShas = new Set(plan.transfers.map((t) => t.sha256));
   const bottlesByBlob: Record<string, [string, string][]> = {};

@@ -2,7 +2,7 @@ import { decodeBottleIndex } from '../bottle-index';
 import { brewBlobs, loadBrewRecord } from '../brew/brew-record';
 import { caskBlobs, loadCaskRecord } from '../casks/cask-record';
 import { ObjectStore } from '../ports';
-import { apiKey, bottleIndexKey, brewRecordKey, caskRecordKey, installScriptKey, manifestKey, tapRecordKey } from '../store-layout';
+import { apiKey, bottleIndexKey, brewRecordKey, caskRecordKey, installScriptKey, manifestKey, selectionRecordKey, tapRecordKey } from '../store-layout';
 import { loadTapRecord, tapBlobs } from '../taps/tap-record';
 import { BundleError } from './bundle-format';
 
@@ -44,5 +44,6 @@ export async function generationContents(objects: ObjectStore, generation: strin
   const taps = await loadTapRecord(objects, generation);
   for (const sha of tapBlobs(taps)) blobs.add(sha);
   if (taps) files.push(tapRecordKey(generation));
+  if (await objects.hasObject(selectionRecordKey(generation))) files.push(selectionRecordKey(generation));
   return { files, manifests, blobs };
 }

@@ -12,6 +12,7 @@ import { serveMirror } from '../fixtures/brew-client';
 import { FixtureFormula, publishApi, testSigningKey } from '../fixtures/homebrew-api';
 import { CORRUPT_DOWNLOAD, TAP_TEMPLATE, TapUpstream, payload, startTapUpstream } from '../fixtures/tap-upstream';
 import { FixtureUpstream, startFixtureUpstream } from '../fixtures/upstream-server';
+import { chromium } from 'playwright-core';
 
 // Third-party taps through the mirror (issue #34): the fixture tap's formulae branch with
 // on_macos/on_arm blocks (acme-db) and with `if OS.mac? && Hardware::CPU.intel?` (acme-cli) and
@@ -147,6 +148,42 @@ describe('a third-party tap: every platform download verified, a rewritten tap p
         await again.server.stop(0);
       }
     } finally {
+      await server.stop(0);
+    }
+  }, 120_000);
+
+  test('a person sees every tap with the lines to use it, and every formula not mirrored with why; /status and /brew.env say the same', async () => {
+    const notServed = [{ type: 'mas', name: 'Xcode', file: '/home/ops/fleet/Brewfile', line: 12 }];
+    const summary = await sync({ notServed });
+    expect(summary.published).toBe(true);
+    // The mirror's public URL is where the page says to tap from.
+    const { server, base } = await serveMirror(localStores(root));
+    const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--no-sandbox'] });
+    try {
+      const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+      await page.goto(`${base}/`);
+      const shot = await page.screenshot({ fullPage: true });
+      expect(shot.subarray(1, 4).toString()).toBe('PNG');
+      const text = await page.innerText('body');
+      expect(text).toContain(`brew tap acme/tools ${base}/taps/acme/tools.git && brew trust acme/tools`);
+      expect(text).toContain(`tap "acme/tools", "${base}/taps/acme/tools.git", trusted: true`);
+      expect(text).toMatch(/acme\/tools\s+4\s+16\s/);
+      // The wrong bytes are named with both digests; the vendor's path is not shown on a public page.
+      expect(text).toContain(`acme/tools/Formula/acme-corrupt.rb\t${upstream.vendorRoot.replace(/\/downloads$/, '')}/… served a file whose sha256 is ${sha(Buffer.from('not the bytes the formula names\n'))}, not the ${sha(payload('acme-corrupt/expected-bytes'))} the tap names; not kept`);
+      expect(text).toContain('acme/tools/Formula/acme-legacy.rb');
+      expect(text).toMatch(/mas "Xcode"\s+12/);
+      expect(text).not.toContain('/home/ops');
+
+      const status = (await (await fetch(`${base}/status`)).json()) as { taps: { served: { name: string; mirrored: number }[]; notMirrored: { name: string }[]; brewfileNotServed: unknown[] } };
+      expect(status.taps.served).toMatchObject([{ name: 'acme/tools', mirrored: 4 }]);
+      expect(status.taps.notMirrored.map((f) => f.name).sort()).toEqual(['acme/tools/Casks/acme-nightly.rb', 'acme/tools/Formula/acme-broken.rb', 'acme/tools/Formula/acme-corrupt.rb', 'acme/tools/Formula/acme-legacy.rb']);
+      expect(status.taps.brewfileNotServed).toEqual([{ type: 'mas', name: 'Xcode', line: 12 }]);
+      const env = await (await fetch(`${base}/brew.env`)).text();
+      expect(env).toContain(`#   brew tap acme/tools ${base}/taps/acme/tools.git && brew trust acme/tools\n`);
+      // Every non-comment line is still a setting brew reads.
+      expect(env.split('\n').filter((l) => l && !l.startsWith('#')).every((l) => /^HOMEBREW_[A-Z_]+=\S+$/.test(l))).toBe(true);
+    } finally {
+      await browser.close();
       await server.stop(0);
     }
   }, 120_000);

@@ -109,7 +109,7 @@ describe('sizes as people write them', () => {
 
 describe('/status failure reasons', () => {
   test('keep the reason, drop the internals: URL paths and queries, local file paths', () => {
-    const { publicReason } = require('../../engine/serve/routes/operations') as typeof import('../../engine/serve/routes/operations');
+    const { publicReason } = require('../../engine/serve/public-reason') as typeof import('../../engine/serve/public-reason');
     expect(publicReason('cannot fetch formula.jws.json: GET https://formulae.brew.sh/api/formula.jws.json: HTTP 503')).toBe(
       'cannot fetch formula.jws.json: GET https://formulae.brew.sh/…: HTTP 503',
     );

@@ -1,5 +1,6 @@
 import { brewEnvFile, installWrapper } from '../../homebrew/client-settings';
 import { BREW_MIRROR_SCRIPT } from '../../casks/client-command';
+import { tapEnvComments } from '../../taps/tap-client';
 import { httpErrors } from '../http-errors';
 import { Exchange, HeaderList, ReplyWriter } from '../reply';
 
@@ -24,7 +25,9 @@ export class ClientSetupRoutes {
 
   brewEnv(x: Exchange): void {
     const brewGit = x.snapshot?.brew?.record.brewGit !== undefined;
-    this.reply.send(x, 200, TEXT_HEADERS, this.body(`brew.env:${brewGit}`, (publicUrl) => brewEnvFile({ publicUrl, brewGit })));
+    // The mirrored taps' client lines ride along as comments: brew ignores them, a person copies them.
+    const taps = [...(x.snapshot?.taps?.byName.keys() ?? [])];
+    this.reply.send(x, 200, TEXT_HEADERS, this.body(`brew.env:${brewGit}:${taps.join(',')}`, (publicUrl) => brewEnvFile({ publicUrl, brewGit }, tapEnvComments(publicUrl, taps))));
   }
 
   install(x: Exchange): void {

@@ -3,7 +3,8 @@ import { StateStore } from '../../ports';
 import { coveredReleases, uncoveredRubies } from '../../brew/brew-record';
 import { HOME_PAGE_CSP, renderHomePage } from '../home-page';
 import { Exchange, ReplyWriter, SECURITY_HEADERS } from '../reply';
-import { publicReason } from './operations';
+import { publicReason } from '../public-reason';
+import { tapView } from './tap-status';
 import { ServerMetrics } from '../metrics';
 import type { PullThroughOptions } from '../pull-through';
 
@@ -46,6 +47,7 @@ export class HomePage {
       },
       lastRun: run && { ...run, error: run.error === undefined ? undefined : publicReason(run.error) },
       pullThrough: this.deps.pullThrough ? { ...this.metrics.pullThrough, named: snapshot?.named?.size ?? 0 } : undefined,
+      taps: tapView(snapshot),
       casks: snapshot?.casks && { files: snapshot.casks.record.files, failures: snapshot.casks.record.failures.map((f) => ({ ...f, reason: publicReason(f.reason) })) },
     });
     this.reply.respond(x, 200, PAGE_HEADERS.concat('content-length', String(Buffer.byteLength(html))), html);

@@ -4,17 +4,9 @@ import { ObjectStore, RateLimiter, StateStore } from '../../ports';
 import { ServerMetrics } from '../metrics';
 import { Exchange, JSON_NO_STORE, ReplyWriter } from '../reply';
 import type { PullThroughOptions } from '../pull-through';
+import { tapView } from './tap-status';
+import { publicReason } from '../public-reason';
 
-/**
- * A run's failure reason fit for a public page: URLs keep only their origin
- * (paths and query strings can carry tokens), local file paths are hidden.
- */
-export function publicReason(reason: string): string {
-  return reason
-    .replace(/\b(https?:\/\/[^\s/?#'"]+)([^\s'"]*?)([:;,.]?)(?=[\s'"]|$)/g, (_, origin: string, rest: string, end: string) => `${origin}${rest ? '/…' : ''}${end}`)
-    .replace(/(^|[\s'"(=])(\/[^\s'"):]+)/g, '$1(local path)')
-    .slice(0, 300);
-}
 
 export interface OperationDeps {
   readonly objects: ObjectStore;
@@ -96,6 +88,8 @@ export class OperationRoutes {
             notMirrored: x.snapshot.casks.record.failures.map((f) => ({ ...f, reason: publicReason(f.reason) })),
           }
         : null,
+      // The mirrored taps, what of them is not mirrored and why, and Brewfile entries not served (issue #34).
+      taps: tapView(x.snapshot) ?? null,
       // What brew itself this generation serves: the covered releases, and every release/platform pair it does not serve, and why.
       brew: x.snapshot?.brew
         ? {
