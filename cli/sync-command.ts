@@ -241,6 +241,13 @@ async function dryRun(root: string, options: SyncOptions, log: Logger, io: Io, j
           ...report.casks.failures.map((f) => `  cask ${f.token} ${f.tag} would not be mirrored: ${f.reason}`),
         ]
       : []),
+    ...(report.taps
+      ? [
+          `${'tap'.padEnd(20)}${'files'.padStart(9)}${'downloads'.padStart(11)}${'to copy'.padStart(9)}${'bytes'.padStart(12)}`,
+          ...report.taps.taps.map((r) => `${r.tap.padEnd(20)}${String(r.files).padStart(9)}${String(r.downloads).padStart(11)}${String(r.toTransfer).padStart(9)}${formatBytes(r.bytes).padStart(12)}${unknown(r.unknownSizes)}`),
+          ...report.taps.failures.map((f) => `  tap ${f.name} would not be mirrored: ${f.reason}`),
+        ]
+      : []),
   ];
   io.stdout(`${lines.join('\n')}\n`);
   return 0;

@@ -48,7 +48,8 @@ export async function planCasks(
   return { tags: [...rows.values()].sort((a, b) => a.tag.localeCompare(b.tag)), failures };
 }
 
-async function announcedLength(upstream: Upstream, url: string, headers: Record<string, string>): Promise<number | undefined | Error> {
+/** The length a vendor announces for `url` (its response is dropped before the body), or the error that stopped it. */
+export async function announcedLength(upstream: Upstream, url: string, headers: Record<string, string>): Promise<number | undefined | Error> {
   try {
     const response = await upstream.get(url, undefined, false, true, headers);
     response.cancel();

@@ -1,6 +1,10 @@
 import { ObjectStore } from '../ports';
 import { CaskPlanRow, planCasks } from '../casks/cask-plan';
 import { CaskFailure } from '../casks/cask-record';
+import { TapPlanRow, planTaps } from '../taps/tap-plan';
+import { loadTapRecord } from '../taps/tap-record';
+import { checkGitRemote, gitCli } from '../brew/git';
+import { tapLimits } from './tap-phase';
 import { PhaseDeps, SyncOptions } from './contracts';
 import { planAgainstStore } from './prepare';
 import { DEFAULT_ROUTING, Route, RoutingLimits, routePlan } from './route';
@@ -16,6 +20,8 @@ export interface DryRunReport {
   readonly failures: { name: string; tag: string; reason: string }[];
   /** With `--casks`: cask files per tag, what is stored, what would be downloaded, and what would be refused. */
   readonly casks?: { readonly tags: CaskPlanRow[]; readonly failures: CaskFailure[] };
+  /** With taps: per tap, the files evaluated, the downloads they name, what is stored and what would be fetched; what would not be mirrored. */
+  readonly taps?: { readonly taps: TapPlanRow[]; readonly failures: { readonly name: string; readonly reason: string }[] };
 }
 
 /**
@@ -43,6 +49,7 @@ export async function planRun(deps: PhaseDeps, options: SyncOptions, limits: Rou
   }
   const route = routePlan(plan, limits);
   const caskPlan = casks && (await planCasks(deps, casks.files, options.allowUnpinnedCasks ?? []));
+  const tapPlan = options.taps?.length ? await planTapsOf(deps, options) : undefined;
   return {
     apiFiles: apiFileNames,
     tags: [...byTag.values()].sort((a, b) => (a.tag < b.tag ? -1 : 1)),
@@ -58,7 +65,16 @@ export async function planRun(deps: PhaseDeps, options: SyncOptions, limits: Rou
     route: route.kind === 'lambda' ? { kind: 'lambda', batches: route.batches.length } : route.kind === 'fargate' ? { kind: 'fargate', reason: route.reason } : { kind: 'nothing' },
     failures: failures.map(({ name, tag, reason }) => ({ name, tag, reason })),
     ...(caskPlan && casks ? { casks: { tags: caskPlan.tags, failures: [...casks.failures, ...caskPlan.failures] } } : {}),
+    ...(tapPlan ? { taps: tapPlan } : {}),
   };
+}
+
+/** The taps' plan on top of the published generation's copies, with the tap phase's limits and git confinement. */
+async function planTapsOf(deps: PhaseDeps, options: SyncOptions) {
+  const published = (await deps.state.getPublished())?.generation;
+  const plainHttp = deps.brewPhase?.plainHttp ?? 'loopback';
+  const git = (remote: string) => deps.brewPhase?.git ?? gitCli(checkGitRemote(remote, plainHttp, 'tap'));
+  return planTaps({ ...deps, git }, options.taps!, published ? await loadTapRecord(deps.objects, published) : undefined, tapLimits());
 }
 
 /** Reads from `objects` and drops writes: what a dry run fetches is never stored (nor kept: only sizes are needed). */

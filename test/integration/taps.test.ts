@@ -6,6 +6,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { jsonLogger } from '../../engine/logger';
 import { LocalSyncOptions, runSync } from '../../engine/sync/run-sync';
+import { planRun } from '../../engine/sync/dry-run';
 import { loadTapRecord } from '../../engine/taps/tap-record';
 import { localStores, localSyncDeps } from '../../engine/wiring/local';
 import { serveMirror } from '../fixtures/brew-client';
@@ -186,5 +187,21 @@ describe('a third-party tap: every platform download verified, a rewritten tap p
       await browser.close();
       await server.stop(0);
     }
+  }, 120_000);
+
+  test('the dry run counts the downloads of each tap, what is stored and what would be fetched, and names what would not be mirrored; it stores nothing', async () => {
+    const options = { apiUrl: upstream.apiRoot, publicKey: key.publicKey, tags: TAGS, formulae: ['hello'], taps: [{ name: 'acme/tools', remote: tap.url }] };
+    const deps = localSyncDeps(root, { log: jsonLogger({}, () => undefined) });
+    const before = await planRun(deps, options);
+    // 16 verified downloads and the corrupt one (its bytes are only known once fetched): every platform, both branching styles.
+    const announced = [...EVERY_PLATFORM.map(payload), Buffer.from('not the bytes the formula names\n')].reduce((n, b) => n + b.length, 0);
+    expect(before.taps?.taps).toEqual([{ tap: 'acme/tools', files: 8, downloads: 17, toTransfer: 17, bytes: announced, unknownSizes: 0 }]);
+    expect(before.taps?.failures.map((f) => f.name).sort()).toEqual(['acme/tools/Casks/acme-nightly.rb', 'acme/tools/Formula/acme-broken.rb', 'acme/tools/Formula/acme-legacy.rb']);
+    expect(fs.existsSync(path.join(root, 'blobs'))).toBe(false);
+
+    expect((await sync()).published).toBe(true);
+    const after = await planRun(deps, options);
+    // Only the download that did not verify is still to fetch.
+    expect(after.taps?.taps).toMatchObject([{ downloads: 17, toTransfer: 1 }]);
   }, 120_000);
 });
