@@ -7,6 +7,11 @@ import * as path from 'path';
 import { jsonLogger } from '../../engine/logger';
 import { LocalSyncOptions, runSync } from '../../engine/sync/run-sync';
 import { planRun } from '../../engine/sync/dry-run';
+import { BundleFileWriter, openBundleFiles } from '../../engine/adapters/local/bundle-files';
+import { exportBundle } from '../../engine/transfer/export';
+import { importBundle } from '../../engine/transfer/import';
+import { localHousekeeping, localImportDeps } from '../../engine/wiring/local';
+import { runHousekeeping } from '../../engine/sync/housekeeping';
 import { loadTapRecord } from '../../engine/taps/tap-record';
 import { localStores, localSyncDeps } from '../../engine/wiring/local';
 import { serveMirror } from '../fixtures/brew-client';
@@ -203,5 +208,50 @@ describe('a third-party tap: every platform download verified, a rewritten tap p
     const after = await planRun(deps, options);
     // Only the download that did not verify is still to fetch.
     expect(after.taps?.taps).toMatchObject([{ downloads: 17, toTransfer: 1 }]);
+  }, 120_000);
+});
+
+describe('taps in bundles and housekeeping', () => {
+  const quiet = jsonLogger({}, () => undefined);
+  const cliTemplate = () => fs.readFileSync(path.join(TAP_TEMPLATE, 'Formula/acme-cli.rb'), 'utf8');
+
+  test('a bundle carries the rewritten tap and its downloads; a network with no way out clones it and downloads from it', async () => {
+    const summary = await sync();
+    const out = path.join(os.tmpdir(), `taps-bundle-${randomBytes(4).toString('hex')}.tar`);
+    await exportBundle({ ...localStores(root), log: quiet }, {}, (n) => new BundleFileWriter(out, n));
+    const offline = fs.mkdtempSync(path.join(os.tmpdir(), 'taps-offline-'));
+    const source = openBundleFiles([out]);
+    expect(await importBundle(localImportDeps(offline, quiet), source.stream, source.check, { publicKey: key.publicKey })).toMatchObject({ published: true, generation: summary.generation });
+    const { server, base } = await serveMirror(localStores(offline));
+    try {
+      const clone = fs.mkdtempSync(path.join(os.tmpdir(), 'tap-clone-'));
+      await git(clone, 'clone', '--quiet', `${base}/taps/acme/tools.git`, 'tools');
+      const record = (await loadTapRecord(localStores(offline).objects, summary.generation!))!;
+      expect(record.taps[0].downloads.length).toBe(EVERY_PLATFORM.length);
+      for (const d of record.taps[0].downloads) {
+        const response = await fetch(`${base}/dl/${d.key}`);
+        expect(createHash('sha256').update(Buffer.from(await response.arrayBuffer())).digest('hex')).toBe(d.sha256);
+      }
+    } finally {
+      await server.stop(0);
+    }
+  }, 120_000);
+
+  test('housekeeping removes tap downloads no kept generation names, and keeps every one the served generation names', async () => {
+    tap.commit('Formula/acme-cli.rb', cliTemplate().replace(/1\.4\.2/g, '1.6.0'));
+    const first = await sync();
+    const old = (await loadTapRecord(localStores(root).objects, first.generation!))!.taps[0].downloads.filter((d) => d.key.includes('acme-cli/'));
+    tap.commit('Formula/acme-cli.rb', cliTemplate().replace(/1\.4\.2/g, '1.7.0'));
+    expect((await sync()).published).toBe(true);
+    // One more upstream change: this run marks what only the first generation named.
+    tap.commit('Formula/acme-db.rb', `${tap.git('show', 'HEAD:Formula/acme-db.rb')}# touched\n`);
+    const last = await sync();
+    expect(last.published).toBe(true);
+    const report = await runHousekeeping({ state: localStores(root).state, housekeeping: localHousekeeping(root), log: quiet }, { keepGenerations: 1, runRecordDays: 365, orphanGraceDays: 0 }, new Date(Date.now() + 86_400_000));
+    expect(report).toMatchObject({ ran: true });
+    const blobs = localStores(root).blobs;
+    for (const d of old) expect([d.key, await blobs.size(d.sha256)]).toEqual([d.key, undefined]);
+    for (const d of (await loadTapRecord(localStores(root).objects, last.generation!))!.taps[0].downloads) expect([d.key, await blobs.size(d.sha256)]).toEqual([d.key, d.size]);
+    for (const pack of Object.values((await loadTapRecord(localStores(root).objects, last.generation!))!.taps[0].git.packs)) expect(await blobs.size(pack.sha256)).toBe(pack.size);
   }, 120_000);
 });
