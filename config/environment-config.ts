@@ -91,6 +91,12 @@ export interface SyncConfig {
   readonly casks?: readonly string[];
   /** `:no_check` casks mirrored unverified. @default none (`HBS_<ENV>_ALLOW_UNPINNED_CASKS`) */
   readonly allowUnpinnedCasks?: readonly string[];
+  /**
+   * Third-party taps to mirror (issue #34), `user/repo` or `user/repo=URL`, rewritten to
+   * download from `https://<domainName>`; evaluated and fetched by the Fargate sync task.
+   * @default none (`HBS_<ENV>_TAPS=hashicorp/tap,acme/tools=https://git.example.org/acme/homebrew-tools.git`)
+   */
+  readonly taps?: readonly string[];
 }
 
 export interface AlarmThresholds {

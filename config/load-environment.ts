@@ -3,6 +3,7 @@ import { SERVE_DEFAULTS } from '../engine/defaults';
 import { ConfigurationError } from '../engine/errors';
 import { EnvironmentName, MirrorServiceConfig, RemoteStateConfig, StandbyConfig, EnvironmentConfig, SyncConfig, WorkingHours } from './environment-config';
 import { BASE_ENVIRONMENTS, PLACEHOLDER_ACCOUNT_ID, PLACEHOLDER_DOMAIN_SUFFIX, placeholderCertificate } from './environments';
+import { parseTapList } from '../engine/taps/tap-names';
 
 /**
  * Reads one environment's configuration: the example values of
@@ -205,7 +206,18 @@ function sync(base: SyncConfig, read: Read, prefix: string): SyncConfig {
     importFed: flag(read('IMPORT_FED'), `${prefix}IMPORT_FED`, base.importFed ?? false),
     casks: caskTokens(read('CASKS'), `${prefix}CASKS`, base.casks ?? []),
     allowUnpinnedCasks: caskTokens(read('ALLOW_UNPINNED_CASKS'), `${prefix}ALLOW_UNPINNED_CASKS`, base.allowUnpinnedCasks ?? []),
+    taps: tapSpecs(read('TAPS'), `${prefix}TAPS`, base.taps ?? []),
   };
+}
+
+/** A comma list of `user/repo[=URL]`; anything else fails naming the variable. */
+function tapSpecs(value: string | undefined, variable: string, fallback: readonly string[]): readonly string[] {
+  if (value === undefined) return fallback;
+  try {
+    return parseTapList(value).map((tap) => `${tap.name}=${tap.remote}`);
+  } catch (error) {
+    throw new ConfigurationError(`${variable}: ${(error as Error).message}`);
+  }
 }
 
 /** A comma list of cask tokens; anything else fails naming the variable. */

@@ -2,7 +2,7 @@ import { Construct } from 'constructs';
 import { CloudwatchEventRule } from '@cdktf/provider-aws/lib/cloudwatch-event-rule';
 import { CloudwatchEventTarget } from '@cdktf/provider-aws/lib/cloudwatch-event-target';
 import { SecurityGroup } from '@cdktf/provider-aws/lib/security-group';
-import { METRICS_NAMESPACE, PROMOTED_SYNC_TASK_ENV, brewSyncEnvironment, caskSyncEnvironment } from '../engine/runtime-config';
+import { METRICS_NAMESPACE, PROMOTED_SYNC_TASK_ENV, brewSyncEnvironment, caskSyncEnvironment, tapSyncEnvironment } from '../engine/runtime-config';
 import { BottleStore } from './bottle-store';
 import { ctx } from './environment-context';
 import { FargateTaskDefinition, ImageRepository } from './fargate-task-definition';
@@ -31,6 +31,10 @@ export interface PromotedSyncProps {
   readonly casks?: readonly string[];
   /** @default none */
   readonly allowUnpinnedCasks?: readonly string[];
+  /** The taps the primary mirrors (`user/repo=URL`), and the public URL their rewrite names. @default none */
+  readonly taps?: readonly string[];
+  /** `https://<domainName>`: the same URL the primary's taps name, so clients see one history. */
+  readonly publicUrl?: string;
 }
 
 /**
@@ -67,6 +71,7 @@ export class PromotedSync extends Construct {
         [PROMOTED_SYNC_TASK_ENV.writerRole]: 'promoted',
         ...brewSyncEnvironment(props),
         ...caskSyncEnvironment(props),
+        ...tapSyncEnvironment(props.taps, props.publicUrl ?? ''),
       },
     });
     const role = this.task.taskRole;

@@ -8,7 +8,7 @@ import { MirrorError } from './errors';
 
 /** Hands planned work to compute. The plan itself is in the store; only ids travel. */
 /** What a sync task started for a run does (`Dispatcher.startLargeSync`). */
-export type SyncTaskJob = 'transfers' | 'brew' | 'casks';
+export type SyncTaskJob = 'transfers' | 'brew' | 'casks' | 'taps';
 
 export interface Dispatcher {
   /** Starts one asynchronous worker per batch. */

@@ -57,6 +57,19 @@ export const CASK_SYNC_ENV = {
   allowUnpinnedCasks: 'HBS_ALLOW_UNPINNED_CASKS',
 } as const;
 
+/** What the stack says about third-party taps (issue #34), read by `tapsFromEnv`. */
+export const TAP_SYNC_ENV = {
+  /** `HBS_<ENV>_TAPS`: `user/repo=URL` entries, comma-separated. */
+  taps: 'HBS_TAPS',
+  /** The mirror's public URL (`https://<domainName>`): the rewritten taps name it. */
+  publicUrl: 'HBS_TAPS_PUBLIC_URL',
+} as const;
+
+/** The `TAP_SYNC_ENV` variables a stack sets: none when it mirrors no tap, the default. */
+export function tapSyncEnvironment(taps: readonly string[] | undefined, publicUrl: string): Record<string, string> {
+  return taps?.length ? { [TAP_SYNC_ENV.taps]: taps.join(','), [TAP_SYNC_ENV.publicUrl]: publicUrl } : {};
+}
+
 /**
  * The `CASK_SYNC_ENV` variables a stack sets from its configuration (read back
  * by `casksFromEnv`): none at all when it mirrors no cask, the default.

@@ -100,6 +100,8 @@ export class StandbyStack extends ReadableAddressStack {
           brewReleases: config.sync.brewReleases,
           casks: config.sync.casks,
           allowUnpinnedCasks: config.sync.allowUnpinnedCasks,
+          taps: config.sync.taps,
+          publicUrl: `https://${config.domainName}`,
         })
       : undefined;
 

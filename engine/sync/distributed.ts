@@ -2,9 +2,10 @@ import { Dispatcher, Housekeeping, HousekeepingPolicy, SyncTaskJob } from '../po
 import { housekeepAfterPublish } from './housekeeping';
 import { SYNC_DEFAULTS } from '../defaults';
 import { loadBatch, stageContinuation, transferBatch } from './batch';
-import { BREW_UNIT, CASK_UNIT, PhaseDeps, RunManifest, SyncOptions, SyncSummary, countdownUnits } from './contracts';
+import { BREW_UNIT, CASK_UNIT, PhaseDeps, RunManifest, SyncOptions, SyncSummary, TAP_UNIT, countdownUnits } from './contracts';
 import { runBrewUnit } from './brew-phase';
 import { runCaskUnit } from './cask-phase';
+import { runTapUnit } from './tap-phase';
 import { finalizeRun, recordUnchanged } from './finalize';
 import { SYNC_LEASE } from './lease';
 import { prepareRun } from './prepare';
@@ -86,7 +87,7 @@ export async function orchestrate(
     if (prepared.unchanged) return { runId, outcome: 'finalized', summary: await recordUnchanged(deps, runId, started, prepared.unchanged, prepared.plan) };
     const { manifest, plan } = prepared;
     const chosen = route as Route;
-    if (chosen.kind === 'nothing' && !manifest.brew && !manifest.casks) {
+    if (chosen.kind === 'nothing' && !manifest.brew && !manifest.casks && !manifest.taps) {
       // Nothing to copy, but the API may still have changed: publish it now.
       return { runId, outcome: 'finalized', summary: await finalizeAndTidy(deps, runId) };
     }
@@ -101,6 +102,8 @@ export async function orchestrate(
       if (manifest.brew) await deps.dispatcher.startLargeSync(runId, 'brew');
       // A cask file may be several GB: it goes to a task of its own, never through a Lambda's memory or /tmp.
       if (manifest.casks) await deps.dispatcher.startLargeSync(runId, 'casks');
+      // A tap needs git and Ruby on WASI (about 0.5 GB), and its downloads may be large: the task again.
+      if (manifest.taps) await deps.dispatcher.startLargeSync(runId, 'taps');
     }
     const dispatched = chosen.kind === 'nothing' ? 'fargate' : chosen.kind;
     log.info('dispatched', { route: dispatched, batches: manifest.batchIds.length, brew: manifest.brew !== undefined, bytes: plan.bytesToTransfer });
@@ -163,8 +166,11 @@ export async function runLargeSync(
   const stopHeartbeat = startHeartbeat(deps.state, runId, AWS_RUN_LEASE, () => deps.upstream.lastActivityMs, deps.log.child({ runId }));
   try {
     const handedOver = job === 'transfers' && (await transferPending());
-    if (!handedOver && job !== 'casks' && (await pending('brew'))) await taskPhase('brew', () => runBrewUnit(deps, runId, { onFailure: 'record', signal: options.signal }));
-    if (!handedOver && job !== 'brew' && (await pending('casks'))) await taskPhase('casks', () => runCaskUnit(deps, runId, options.signal));
+    // `transfers` runs every phase still pending after its batches; `brew`, `casks` and `taps` only their own.
+    const phases = { brew: () => runBrewUnit(deps, runId, { onFailure: 'record', signal: options.signal }), casks: () => runCaskUnit(deps, runId, options.signal), taps: () => runTapUnit(deps, runId, options.signal) };
+    for (const unit of ['brew', 'casks', 'taps'] as const) {
+      if (!handedOver && (job === 'transfers' || job === unit) && (await pending(unit))) await taskPhase(unit, phases[unit]);
+    }
   } finally {
     stopHeartbeat();
   }
@@ -190,17 +196,17 @@ export async function runLargeSync(
     return false;
   }
 
-  /** True when the run has this phase (`brew` or `casks` in its manifest) and no process has reported its result. */
-  async function pending(unit: 'brew' | 'casks'): Promise<boolean> {
+  /** True when the run has this phase (`brew`, `casks` or `taps` in its manifest) and no process has reported its result. */
+  async function pending(unit: 'brew' | 'casks' | 'taps'): Promise<boolean> {
     const manifest = JSON.parse((await deps.objects.getObject(runKeys.summary(runId)))!.toString('utf8')) as RunManifest;
-    return manifest[unit] !== undefined && (await deps.objects.getObject(runKeys.result(runId, unit === 'brew' ? BREW_UNIT : CASK_UNIT))) === undefined;
+    return manifest[unit] !== undefined && (await deps.objects.getObject(runKeys.result(runId, { brew: BREW_UNIT, casks: CASK_UNIT, taps: TAP_UNIT }[unit]))) === undefined;
   }
 
   /**
    * One of the task's own phases (brew needs git; a cask file may be several GB). After SIGTERM,
    * before or during it, it records nothing and a successor task runs it again.
    */
-  async function taskPhase(job: 'brew' | 'casks', run: () => Promise<unknown>): Promise<void> {
+  async function taskPhase(job: 'brew' | 'casks' | 'taps', run: () => Promise<unknown>): Promise<void> {
     if (!options.stopping()) {
       try {
         await run();

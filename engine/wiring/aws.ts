@@ -18,6 +18,7 @@ import { CircuitBreaker, HousekeepingPolicy, RateLimiter, StateStore, byteBudget
 import { ImportDeps } from '../transfer/import';
 import { WRITER_ROLES, assertWriter } from '../sync/writer';
 import { MetricSink, emfSink } from '../metrics';
+import { TapSource, parseTapList } from '../taps/tap-names';
 import {
   CACHE_KEY_PREFIXES,
   IMPORT_ENV,
@@ -27,6 +28,7 @@ import {
   pullThroughFromEnv,
   BREW_SYNC_ENV,
   CASK_SYNC_ENV,
+  TAP_SYNC_ENV,
   ORCHESTRATOR_ENV,
   PROMOTED_SYNC_TASK_ENV,
   STANDBY_MIRROR_SERVICE_ENV,
@@ -248,6 +250,13 @@ export function brewFromEnv(env: Env = process.env): BrewMirrorOptions | undefin
   const config = readEnvironment(BREW_SYNC_ENV, env);
   if (oneOf(config.mirrorBrew, BREW_SYNC_ENV.mirrorBrew, ['true', 'false'] as const) === 'false') return undefined;
   return { releases: positiveInteger(config.brewReleases, BREW_SYNC_ENV.brewReleases) };
+}
+
+/** What the stack says about taps: the taps to mirror and the public URL they name (none: empty). */
+export function tapsFromEnv(env: Env = process.env): { taps?: TapSource[]; publicUrl?: string } {
+  const list = env[TAP_SYNC_ENV.taps];
+  if (!list) return {};
+  return { taps: parseTapList(list), publicUrl: parsePublicUrl(env[TAP_SYNC_ENV.publicUrl] ?? '', TAP_SYNC_ENV.publicUrl) };
 }
 
 /** What the stack says about casks: the tokens to mirror (none: undefined) and the unpinned ones allowed. */

@@ -11,7 +11,7 @@ import { allow, securityGroup } from '../../constructs/firewall';
 import { Grantable } from '../../constructs/service-role';
 import { SyncFunction } from '../../constructs/sync-function';
 import { SyncSchedule } from '../../constructs/sync-schedule';
-import { METRICS_NAMESPACE, ORCHESTRATOR_ENV, SYNC_ENV, TASK_DISPATCH_ENV, brewSyncEnvironment, caskSyncEnvironment } from '../../engine/runtime-config';
+import { METRICS_NAMESPACE, ORCHESTRATOR_ENV, SYNC_ENV, TASK_DISPATCH_ENV, brewSyncEnvironment, caskSyncEnvironment, tapSyncEnvironment } from '../../engine/runtime-config';
 import { DataTier } from './data';
 import { Foundation } from './foundation';
 
@@ -104,6 +104,8 @@ export class SyncTier extends AddressGroup {
         ...brewSyncEnvironment(config.sync),
         // And these to the cask phase, which runs in the sync task too (a cask file may be several GB).
         ...caskSyncEnvironment(config.sync),
+        // And these to the tap phase, in the sync task too (it has git, and Ruby on WASI in its image).
+        ...tapSyncEnvironment(config.sync.taps, `https://${config.domainName}`),
       },
     });
 
