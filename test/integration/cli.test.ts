@@ -12,6 +12,7 @@ import { publishApi, signApiFile, testSigningKey } from '../fixtures/homebrew-ap
 import { FixtureUpstream, startFixtureUpstream } from '../fixtures/upstream-server';
 import { bundleCli } from '../fixtures/cli-bundle';
 import { startGitUpstream } from '../fixtures/git-upstream';
+import { startTapUpstream } from '../fixtures/tap-upstream';
 
 // The real command: the same esbuild bundle `npm run build` makes, run as a child process.
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'hbs-cli-'));
@@ -48,6 +49,28 @@ function bottlesWithEnv(env: NodeJS.ProcessEnv, ...args: string[]): Promise<{ co
 const syncArgs = (...extra: string[]) => ['sync', '--store', store, '--api-url', upstream.apiRoot, '--public-key', pemFile, '--without-brew', ...extra];
 
 describe('bottles sync', () => {
+  test('--brewfile: its formulae, casks and taps are the selection; an entry the mirror cannot serve is one line on stderr; a bad line is exit 2 naming file and line', async () => {
+    publishApi(upstream, [{ name: 'wget', version: '1.25.0', bottles: [{ tag: 'arm64_sonoma', bytes: randomBytes(100) }] }, { name: 'jq', version: '1.7', bottles: [{ tag: 'arm64_sonoma', bytes: randomBytes(100) }] }], key.privateKey);
+    const tap = await startTapUpstream(upstream);
+    try {
+      const brewfile = path.join(work, 'Brewfile');
+      fs.writeFileSync(brewfile, `tap "acme/tools", "${tap.url}"\nbrew "wget"\nbrew "acme/tools/acme-cli"\nmas "Xcode", id: 497799835\n`);
+      const run = await bottles(...syncArgs('--tags', 'arm64_sonoma', '--brewfile', brewfile, '--public-url', 'https://brew.example.org', '--json'));
+      expect(run.stderr).toContain(`  brewfile ${brewfile}:4: mas "Xcode" is not served by the mirror\n`);
+      expect(run.code).toBe(0);
+      const summary = JSON.parse(run.stdout) as { published: boolean; bottles: { planned: number }; taps: { taps: number; mirrored: number } };
+      // wget only (jq is not in the Brewfile), and the tap.
+      expect(summary).toMatchObject({ published: true, bottles: { planned: 1 }, taps: { taps: 1, mirrored: 4 } });
+
+      fs.writeFileSync(brewfile, 'brew "wget"\ncask_args appdir: "/Applications"\nbrew "jq" if OS.mac? &&\n');
+      const bad = await bottles(...syncArgs('--brewfile', brewfile));
+      expect(bad.code).toBe(2);
+      expect(bad.stderr.split('\n')[0]).toMatch(new RegExp(`^bottles: ${brewfile.replace(/[.]/g, '\\.')}:[34]: syntax error: `));
+    } finally {
+      await tap.close();
+    }
+  }, 60_000);
+
   test('mirrors brew itself by default, from the URLs given; without git it stops with exit 2 and one line', async () => {
     publishApi(upstream, [{ name: 'wget', version: '1.25.0', bottles: [{ tag: 'all', bytes: randomBytes(100) }] }], key.privateKey);
     upstream.setApiFile('install.sh', Buffer.from('#!/bin/bash\necho install\n'));

@@ -255,3 +255,31 @@ describe('taps in bundles and housekeeping', () => {
     for (const pack of Object.values((await loadTapRecord(localStores(root).objects, last.generation!))!.taps[0].git.packs)) expect(await blobs.size(pack.sha256)).toBe(pack.size);
   }, 120_000);
 });
+
+describe('tap limits', () => {
+  const withEnv = async <T>(name: string, value: string, run: () => Promise<T>): Promise<T> => {
+    process.env[name] = value;
+    try {
+      return await run();
+    } finally {
+      delete process.env[name];
+    }
+  };
+
+  test('more taps than HBS_MAX_TAPS is a usage error before anything is staged', async () => {
+    const summary = await withEnv('HBS_MAX_TAPS', '1', () => sync({ taps: [{ name: 'acme/tools', remote: tap.url }, { name: 'acme/more', remote: tap.url }] }));
+    expect(summary).toMatchObject({ published: false, errorKind: 'usage', error: '2 taps selected, over the limit of 1 per sync (HBS_MAX_TAPS)' });
+    expect(fs.existsSync(path.join(root, 'api'))).toBe(false);
+  });
+
+  test('a download over HBS_MAX_TAP_DOWNLOAD_BYTES fails the formulae that name it, by name, and is not stored', async () => {
+    const summary = await withEnv('HBS_MAX_TAP_DOWNLOAD_BYTES', '40', () => sync());
+    expect(summary.published).toBe(true);
+    expect(summary.taps).toMatchObject({ mirrored: 0, downloaded: { files: 0 } });
+    const cli = summary.taps!.failures.find((f) => f.name === 'acme/tools/Formula/acme-cli.rb')!;
+    expect(cli.reason).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/downloads\/acme-cli\/[\d.]+\/acme-cli_[\d.]+_\w+\.zip is \d+ bytes, over the 40-byte limit \(HBS_MAX_TAP_DOWNLOAD_BYTES\)$/);
+    // The store holds hello's two bottles and the tap's packs, and no download.
+    const packs = Object.values((await loadTapRecord(localStores(root).objects, summary.generation!))!.taps[0].git.packs).map((p) => p.sha256);
+    expect(fs.readdirSync(path.join(root, 'blobs/sha256')).filter((f) => !f.startsWith('.')).filter((sha) => !packs.includes(sha))).toHaveLength(2);
+  }, 60_000);
+});
