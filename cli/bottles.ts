@@ -7,6 +7,7 @@ import { SYNC_HELP, SYNC_USAGE, syncCommand } from './sync-command';
 import { GC_HELP, GC_USAGE, gcCommand } from './gc-command';
 import { EXPORT_HELP, EXPORT_USAGE, exportCommand } from './export-command';
 import { IMPORT_HELP, IMPORT_USAGE, importCommand } from './import-command';
+import { TOKEN_HELP, TOKEN_USAGE, tokenCommand } from './token-command';
 
 export { progressLine } from './progress';
 export type { Io } from './io';
@@ -19,7 +20,7 @@ export type { Io } from './io';
  */
 
 export const VERSION = version;
-export const USAGE = [SYNC_USAGE, SERVE_USAGE, GC_USAGE, EXPORT_USAGE, IMPORT_USAGE].map((u, i) => (i === 0 ? u : u.replace('usage:', '      '))).join('\n');
+export const USAGE = [SYNC_USAGE, SERVE_USAGE, GC_USAGE, EXPORT_USAGE, IMPORT_USAGE, TOKEN_USAGE].map((u, i) => (i === 0 ? u : u.replace('usage:', '      '))).join('\n');
 
 export const HELP = `bottles ${VERSION}: a Homebrew bottle mirror on one machine
 
@@ -32,12 +33,13 @@ Commands:
   gc      housekeeping: keep the last generations, expire orphaned bottles and old runs
   export  write the published generation as a bundle for a network with no way out
   import  check a bundle and publish its generation
+  token   team tokens for token mode: create, list, revoke
 
 Run \`bottles <command> --help\` for every option and its default.
 Options: --help, --version.`;
 
-const COMMAND_USAGE: Record<string, string> = { sync: SYNC_USAGE, serve: SERVE_USAGE, gc: GC_USAGE, export: EXPORT_USAGE, import: IMPORT_USAGE };
-export const COMMAND_HELP: Record<string, string> = { sync: SYNC_HELP, serve: SERVE_HELP, gc: GC_HELP, export: EXPORT_HELP, import: IMPORT_HELP };
+const COMMAND_USAGE: Record<string, string> = { sync: SYNC_USAGE, serve: SERVE_USAGE, gc: GC_USAGE, export: EXPORT_USAGE, import: IMPORT_USAGE, token: TOKEN_USAGE };
+export const COMMAND_HELP: Record<string, string> = { sync: SYNC_HELP, serve: SERVE_HELP, gc: GC_HELP, export: EXPORT_HELP, import: IMPORT_HELP, token: TOKEN_HELP };
 
 export async function main(argv: string[], io: Io = realIo): Promise<number> {
   const [command, ...rest] = argv;
@@ -47,6 +49,7 @@ export async function main(argv: string[], io: Io = realIo): Promise<number> {
     if (command === 'gc') return await gcCommand(rest, io);
     if (command === 'export') return await exportCommand(rest, io);
     if (command === 'import') return await importCommand(rest, io);
+    if (command === 'token') return await tokenCommand(rest, io);
     if (command === '--help' || command === '-h' || command === 'help') {
       io.stdout(`${rest[0] && COMMAND_HELP[rest[0]] ? COMMAND_HELP[rest[0]] : HELP}\n`);
       return 0;

@@ -13,10 +13,12 @@ import { clientSettings, parsePublicUrl } from '../engine/homebrew/client-settin
 import { LocalServeOptions, localServerDeps, localStores } from '../engine/wiring/local';
 import { Upstream, refuseTarget } from '../engine/upstream/client';
 import type { Io } from './io';
+import { TokenVerifier } from '../engine/keys/token-verifier';
+import { FileTokenStore } from '../engine/adapters/local/file-token-store';
 import { LIMITS, glueNegativeValues, integerOption, positiveOption, sizeOption } from './options';
 
 export const SERVE_USAGE = `usage: bottles serve --store DIR [--host ${SERVE_DEFAULTS.host}] [--port ${SERVE_DEFAULTS.port}|0] [--rate-limit PER_SECOND] [--burst N] [--byte-budget SIZE] [--public-url URL]
-                   [--pull-through [--registry-url URL] [--max-pulls N] [--max-pull-bytes SIZE]]`;
+                   [--pull-through [--registry-url URL] [--max-pulls N] [--max-pull-bytes SIZE]] [--require-token]`;
 
 export const SERVE_HELP = `${SERVE_USAGE}
 
@@ -32,6 +34,9 @@ bottles stream from DIR).
                           past it, 429 with Retry-After (default: ${formatByteSize(SERVE_DEFAULTS.byteBudgetPerHour).replace(' ', '')}; sizes like 512M, 20G)
   --public-url URL        the URL clients reach this mirror by, handed out in /brew.env and the printed
                           settings (default: http://HOST:PORT as listened on; 127.0.0.1 for 0.0.0.0)
+  --require-token         token mode: bottles, image indexes, portable Ruby, cask and tap files and the
+                          git repositories need a team token (\`bottles token create\`), and the rate limit
+                          and byte budget count per token; the API, /install, /brew.env and the page stay open
   --pull-through          a partial mirror (\`sync --formulae\`) fetches a bottle or image index the signed
                           API names but the store lacks on its first request, checks it against the signed
                           digest, keeps it and serves it; nothing else is ever fetched (default: off, 404)
@@ -68,6 +73,7 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
       'byte-budget': { type: 'string' },
       'public-url': { type: 'string' },
       'pull-through': { type: 'boolean' },
+      'require-token': { type: 'boolean' },
       'registry-url': { type: 'string' },
       'max-pulls': { type: 'string' },
       'max-pull-bytes': { type: 'string' },
@@ -96,6 +102,7 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
   const publicUrl = () => givenUrl ?? reachableUrl(host, bound);
 
   const limits = serverLimitsFromEnv();
+  const tokens = values['require-token'] ? await startTokenVerifier(root, io) : undefined;
   // An undrained stderr drops access-log lines (counted in /metrics) instead of growing without bound.
   const accessLog = new BatchedAccessLog({ service: 'bottles-serve' }, (chunk) => io.stderr(chunk.toString()), { backlog: io.stderrBacklog, maxBacklogBytes: accessLogBacklogFromEnv() });
   const server = new MirrorServer(
@@ -108,6 +115,7 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
       limits,
       publicUrl,
       pullThrough,
+      tokens,
     }),
   );
   try {
@@ -117,11 +125,7 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
   }
   // Signal handlers before the first line: whoever reads it may stop the server at once.
   const stopped = new Promise<void>((resolve) => {
-    const stop = () =>
-      void server.stop().then(() => {
-        accessLog.flush();
-        resolve();
-      });
+    const stop = () => void server.stop().then(() => (tokens?.stop(), accessLog.flush(), resolve()));
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
   });
@@ -131,6 +135,13 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
   io.stdout(`${announce(root, host, bound, givenUrl)}\n`);
   await stopped;
   return 0;
+}
+
+/** Token mode reads the store's token records now and every 10 s: a revoked token is refused within that. */
+async function startTokenVerifier(root: string, io: Io): Promise<TokenVerifier> {
+  const verifier = new TokenVerifier(new FileTokenStore(root), jsonLogger({ service: 'bottles-serve' }, (line) => io.stderr(`${line}\n`)));
+  await verifier.start();
+  return verifier;
 }
 
 /** `--pull-through` and its settings; each setting without it is a usage error (it would do nothing). */

@@ -1,3 +1,4 @@
+import type { TeamToken } from './keys/team-token';
 /**
  * Ports: what the sync engine needs from the outside world. Adapters live in
  * `engine/adapters/aws` (S3, DynamoDB, ElastiCache, Lambda, ECS) and
@@ -165,6 +166,22 @@ export interface WriterPin {
 }
 
 /** Sync state: the run lease, the published pointer and run records. */
+/**
+ * Team tokens (issue #35), kept as records with the sha256 of each secret,
+ * never the token: in the store's state directory locally, in the state
+ * table in AWS.
+ */
+export interface TokenStore {
+  /** Adds a new token record (its id is new). */
+  putToken(token: TeamToken): Promise<void>;
+  /** Every token record, revoked and expired ones included. */
+  listTokens(): Promise<TeamToken[]>;
+  /** Marks a token revoked at `at`; false if there is no such id. */
+  revokeToken(id: string, at: string): Promise<boolean>;
+  /** Records when a mirror last accepted the token (best effort). */
+  recordTokenUse(id: string, at: string): Promise<void>;
+}
+
 export interface StateStore {
   /** The writer pin, if an operator set one. */
   readWriterPin(): Promise<WriterPin | undefined>;

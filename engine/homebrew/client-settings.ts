@@ -17,6 +17,14 @@ export interface ClientSettingsOptions {
   readonly publicUrl: string;
   /** The mirror serves brew.git at `<publicUrl>/brew.git`. Default false. */
   readonly brewGit?: boolean;
+  /**
+   * Token mode (issue #35): the settings name only the `/v2/` layout, whose requests carry
+   * `HOMEBREW_DOCKER_REGISTRY_TOKEN` (brew sends no token to `HOMEBREW_BOTTLE_DOMAIN`'s flat
+   * layout: its downloads use the plain curl strategy), and, when `token` is given, the token
+   * itself, in the registry variable and in brew.git's remote URL (git's basic auth).
+   */
+  readonly tokenMode?: boolean;
+  readonly token?: string;
 }
 
 /** `https://host[:port][/prefix]`, without a trailing slash; anything else is a configuration error naming `setting`. */
@@ -38,13 +46,19 @@ export function parsePublicUrl(value: string, setting: string): string {
 /** The settings, in the order a person reads them. */
 export function clientSettings(options: ClientSettingsOptions): ReadonlyArray<readonly [string, string]> {
   const base = options.publicUrl.replace(/\/+$/, '');
+  const gitRemote = new URL(`${base}/brew.git`);
+  if (options.token) {
+    gitRemote.username = 'token';
+    gitRemote.password = options.token;
+  }
   return [
     ['HOMEBREW_API_DOMAIN', `${base}/api`],
-    ['HOMEBREW_BOTTLE_DOMAIN', `${base}/bottles`],
+    ...(options.tokenMode ? [] : ([['HOMEBREW_BOTTLE_DOMAIN', `${base}/bottles`]] as const)),
     ['HOMEBREW_ARTIFACT_DOMAIN', base],
     ['HOMEBREW_ARTIFACT_DOMAIN_NO_FALLBACK', '1'],
+    ...(options.token ? ([['HOMEBREW_DOCKER_REGISTRY_TOKEN', options.token]] as const) : []),
     ['HOMEBREW_NO_ANALYTICS', '1'],
-    ...(options.brewGit ? ([['HOMEBREW_BREW_GIT_REMOTE', `${base}/brew.git`]] as const) : []),
+    ...(options.brewGit ? ([['HOMEBREW_BREW_GIT_REMOTE', gitRemote.href]] as const) : []),
   ];
 }
 

@@ -41,6 +41,8 @@ export class ServerMetrics {
   bytesHandedOut = 0;
   /** Blob requests refused with 429 because the client's byte budget was spent. */
   byteBudgetRefused = 0;
+  /** Blob bytes handed out per team (token mode), by team name: never a token. */
+  readonly teamBytes = new Map<string, number>();
   /**
    * Pull-through (issue #24): upstream fetches made (`pulls`), requests that waited for one already
    * running (`shared`), requests for pulled objects answered from the store (`hits`), bytes kept,
@@ -133,6 +135,10 @@ export class ServerMetrics {
       ...metric('mirror_access_log_dropped_lines_total', 'counter', 'Access-log lines dropped because the log reader fell behind.', this.accessLogDropped()),
       ...metric('mirror_cask_files', 'gauge', 'Cask files the served generation names (issue #33).', casks.files),
       ...metric('mirror_cask_bytes', 'gauge', 'Bytes of the cask files the served generation names.', casks.bytes),
+      '# HELP mirror_team_bytes_handed_out_total Blob bytes charged per team (token mode), by team name.',
+      '# TYPE mirror_team_bytes_handed_out_total counter',
+      // Team names are lower-case letters, digits and ._- (TEAM_NAME): safe inside a label as they are.
+      ...[...this.teamBytes].map(([team, bytes]) => `mirror_team_bytes_handed_out_total{team="${team}"} ${bytes}`),
       '# HELP mirror_generation_age_seconds Age of the published generation being served.',
       '# TYPE mirror_generation_age_seconds gauge',
     );

@@ -1,3 +1,4 @@
+import type { TeamIdentity } from '../keys/token-verifier';
 import * as http from 'http';
 import { performance } from 'perf_hooks';
 import { Readable } from 'stream';
@@ -34,6 +35,8 @@ export interface Exchange {
   bytes: number;
   /** Client address, resolved on first use. */
   ip?: string;
+  /** The team whose valid token the request carries (token mode), set before routing. */
+  team?: TeamIdentity;
 }
 
 /** Handlers answer synchronously when everything is in memory, and return a promise only when they must wait. */
@@ -266,6 +269,8 @@ export class ReplyWriter {
       bytes: x.bytes,
       durationMs: Math.round(seconds * 1000),
       ip: this.clientIp(x),
+      // The team, never its token: the egress a team caused can be read from the log.
+      ...(x.team ? { team: x.team.team } : {}),
       generation: x.snapshot?.generation.generation,
     };
     if (this.deps.accessLog) this.deps.accessLog(record);

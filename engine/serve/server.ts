@@ -9,7 +9,8 @@ import { BlobStore, ObjectStore, RateLimiter, RateVerdict, StateStore } from '..
 import { AccessLog } from './access-log';
 import { missingObjects } from './completeness';
 import { ConnectionGuard, ServerLimits } from './connection-guard';
-import { httpErrors } from './http-errors';
+import { HttpError, httpErrors } from './http-errors';
+import { TokenVerifier } from '../keys/token-verifier';
 import { ServerMetrics } from './metrics';
 import { Exchange, ReplyWriter, isPromise, rawHeader } from './reply';
 import { RouteMatch, matchRoute, mountPathOf, unmount } from './router';
@@ -23,6 +24,20 @@ import { OperationRoutes } from './routes/operations';
 import { RegistryRoutes } from './routes/registry';
 import { GenerationSnapshot, loadSnapshot } from './snapshot';
 import { PullThrough, PullThroughOptions } from './pull-through';
+
+/**
+ * Routes that need a team's token in token mode: every blob (bottles, image indexes, portable
+ * Ruby, cask and tap files) and the git repositories. The signed API, `/install`, `/brew.env`,
+ * the page, `/status`, `/metrics` and `/health` stay open: the API is Homebrew's public, signed
+ * data, and the rest is what a machine needs before it has a token (docs/tokens.md).
+ */
+const TOKEN_ROUTES: ReadonlySet<string> = new Set(['bottle', 'manifest', 'registry_manifest', 'registry_tags', 'registry_blob', 'cask', 'tap_download', 'brew_git', 'tap_git']);
+
+/** 401 with the challenge each client understands: git answers `Basic` with its credentials, brew sends `Bearer` unasked. */
+function tokenRequired(route: string): HttpError {
+  const git = route === 'brew_git' || route === 'tap_git';
+  return httpErrors.unauthorized(git ? 'Basic realm="homebrew mirror", charset="UTF-8"' : 'Bearer realm="homebrew mirror"');
+}
 
 export interface MirrorServerDeps {
   readonly objects: ObjectStore;
@@ -38,6 +53,13 @@ export interface MirrorServerDeps {
    * in memory locally and shared through Redis in AWS.
    */
   readonly byteBudget: RateLimiter;
+  /** A byte budget of another size, for a team whose token carries its own. Default: `byteBudget`'s size. */
+  readonly teamByteBudget?: (bytesPerHour: number) => RateLimiter;
+  /**
+   * Token mode (issue #35), off by default: blob and git routes answer 401 without a valid team token,
+   * and the rate limit and byte budget count per token instead of per address.
+   */
+  readonly tokens?: TokenVerifier;
   /** How bottles are delivered. `proxy` streams them; `redirect` needs a presigner. */
   readonly mode: ServeMode;
   /** A short-lived URL for a blob; required in redirect mode. */
@@ -133,7 +155,7 @@ export class MirrorServer {
     this.apiFiles = new ApiFileRoutes(deps.objects, this.reply, this.metrics);
     this.registry = new RegistryRoutes(deps.objects, this.reply, this.metrics, pullThrough);
     this.operations = new OperationRoutes(deps, this.reply, this.metrics);
-    this.clientSetup = new ClientSetupRoutes(deps.publicUrl, this.reply);
+    this.clientSetup = new ClientSetupRoutes(deps.publicUrl, this.reply, deps.tokens !== undefined);
     this.brew = new BrewRoutes(this.reply, this.blobs);
     this.taps = new TapRoutes(this.reply, this.blobs);
     this.home = new HomePage(deps, this.reply, this.metrics);
@@ -227,7 +249,9 @@ export class MirrorServer {
       // The ALB's health check is never limited; everything else is, before routing, so
       // floods of 404, 400 and 405 requests cost a client its budget like any other.
       if (req.url === HEALTH_PATH && req.method === 'GET') return this.dispatch(x);
-      const verdict = this.deps.limiter.take(this.reply.clientIp(x));
+      // Token mode: a team's requests count against its token, wherever they come from (one NAT, many teams).
+      if (this.deps.tokens) x.team = this.deps.tokens.verify(req.headers.authorization);
+      const verdict = this.deps.limiter.take(x.team ? `team:${x.team.id}` : this.reply.clientIp(x));
       if (isPromise(verdict)) verdict.then((v) => this.admit(x, v), (error) => this.reply.fail(x, error));
       else this.admit(x, verdict);
     } catch (error) {
@@ -247,6 +271,7 @@ export class MirrorServer {
       if (x.req.method !== 'GET' && x.req.method !== 'HEAD') throw httpErrors.methodNotAllowed();
       const match = matchRoute(unmount(x.req.url ?? '/', this.mountPath()), x.snapshot, x.previous);
       x.route = match.route;
+      if (this.deps.tokens && !x.team && TOKEN_ROUTES.has(match.route)) throw tokenRequired(match.route);
       const pending = this.answer(x, match);
       if (pending) pending.catch((error) => this.reply.fail(x, error));
     } catch (error) {

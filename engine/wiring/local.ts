@@ -1,3 +1,4 @@
+import { TokenVerifier } from '../keys/token-verifier';
 import { DirectoryBlobStore } from '../adapters/local/directory-blob-store';
 import { DirectoryObjectStore } from '../adapters/local/directory-object-store';
 import { FileStateStore } from '../adapters/local/file-state-store';
@@ -74,6 +75,8 @@ export interface LocalServeOptions {
   readonly publicUrl?: MirrorServerDeps['publicUrl'];
   /** Pull-through's upstream and cap; the breaker is this process's own. Default: off. */
   readonly pullThrough?: Omit<PullThroughOptions, 'breaker'>;
+  /** Token mode (`--require-token`): the verifier over the store's tokens, started by the caller. Default: off. */
+  readonly tokens?: TokenVerifier;
 }
 
 /** A directory store serves in proxy mode: there is no presigner. */
@@ -90,6 +93,8 @@ export function localServerDeps(root: string, options: LocalServeOptions): Mirro
     accessLogDropped: options.accessLogDropped,
     publicUrl: options.publicUrl,
     pullThrough: options.pullThrough && { ...options.pullThrough, breaker: new MemoryCircuitBreaker() },
+    tokens: options.tokens,
+    teamByteBudget: (bytesPerHour) => memoryByteBudget(bytesPerHour),
   };
 }
 

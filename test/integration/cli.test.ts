@@ -608,3 +608,33 @@ describe('terminal progress', () => {
     expect(lines[lines.length - 1]).toBe('bottles 0/10  60.0 MiB/100.0 MiB  0 B/s  ETA --');
   });
 });
+
+describe('bottles token', () => {
+  test('create prints a token once (--json with team, id, expiry); list shows teams and never a token; revoke by id or team; a bad --expires is exit 2', async () => {
+    const created = await bottles('token', 'create', '--team', 'ios', '--expires', '90d', '--json', '--store', store);
+    expect(created.code).toBe(0);
+    const first = JSON.parse(created.stdout) as { team: string; id: string; token: string; expires: string };
+    expect(first).toMatchObject({ team: 'ios', id: expect.stringMatching(/^[0-9a-f]{12}$/), token: expect.stringMatching(/^hbsk_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/) });
+    expect(Date.parse(first.expires) - Date.now()).toBeGreaterThan(89 * 86_400_000);
+    const second = await bottles('token', 'create', '--team', 'web', '--budget', '50G', '--store', store);
+    expect([second.code, /^hbsk_/.test(second.stdout)]).toEqual([0, true]);
+    expect(second.stderr).toMatch(/^bottles: token [0-9a-f]{12} for team web: shown once, keep it now\n$/);
+
+    const list = await bottles('token', 'list', '--json', '--store', store);
+    const rows = JSON.parse(list.stdout) as { team: string; id: string; state: string; budget: number | null }[];
+    expect(rows.map((r) => [r.team, r.state, r.budget])).toEqual([['ios', 'active', null], ['web', 'active', 50 * 1024 ** 3]]);
+    // Neither the listing nor the store holds a token.
+    const stored = fs.readdirSync(path.join(store, 'state/tokens')).map((f) => fs.readFileSync(path.join(store, 'state/tokens', f), 'utf8')).join('\n');
+    for (const text of [list.stdout, stored]) expect(text).not.toContain(first.token.slice(18));
+
+    expect((await bottles('token', 'revoke', first.id, '--store', store)).stdout).toBe(`revoked ${first.id} (ios)\n`);
+    expect((await bottles('token', 'revoke', 'web', '--store', store)).code).toBe(0);
+    const after = JSON.parse((await bottles('token', 'list', '--json', '--store', store)).stdout) as { state: string }[];
+    expect(after.every((r) => r.state.startsWith('revoked '))).toBe(true);
+
+    const bad = await bottles('token', 'create', '--team', 'ios', '--expires', '90 days', '--store', store);
+    expect([bad.code, bad.stderr.split('\n')[0]]).toEqual([2, 'bottles: --expires must be a positive number with s, m, h or d (e.g. 90d), not "90 days"']);
+    expect((await bottles('token', 'list', '--store', store, '--env', 'dev')).code).toBe(2);
+  });
+});
+

@@ -14,7 +14,7 @@ describe('starting local peers', () => {
     await expect(startPeers([startFixtureUpstream(), Promise.resolve(fake), Promise.reject(new Error('redis-server is required'))])).rejects.toThrow('redis-server is required');
     expect(stopped).toBe(1);
     // A closed server leaves the list in a later turn of the event loop (its close callbacks phase).
-    for (let turn = 0; turn < 100 && listeningServers() !== before; turn++) await new Promise((resolve) => setTimeout(resolve, 10));
+    for (let turn = 0; turn < 500 && listeningServers() !== before; turn++) await new Promise((resolve) => setTimeout(resolve, 10));
     expect(listeningServers()).toBe(before);
   });
 

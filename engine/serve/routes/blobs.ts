@@ -34,6 +34,8 @@ export interface BlobRouteOptions {
    * redirected to, or the bytes it is streamed, before it gets them; spent, it gets 429.
    */
   readonly byteBudget: RateLimiter;
+  /** A byte budget of another size, for a team whose token has its own (`bottles token create --budget`). Default: the one above. */
+  readonly teamByteBudget?: (bytesPerHour: number) => RateLimiter;
   /** Set when pull-through is on: a bottle the signed API names but the store lacks is fetched on request. */
   readonly pullThrough?: PullThrough;
 }
@@ -83,6 +85,8 @@ export function parseRange(header: string | undefined, size: number): { start: n
  */
 export class BlobRoutes {
   private readonly blobSizes = new BoundedMap<string, number>(BLOB_SIZE_ENTRIES);
+  /** One limiter per team budget size in use (a handful: budgets are set per token by an operator). */
+  private readonly teamBudgets = new Map<number, RateLimiter>();
   /** Recently presigned URLs with their complete 302 header lists, reusable until `until` (performance.now() ms). */
   private readonly presigned = new BoundedMap<string, { until: number; headers: HeaderList }>(PRESIGNED_ENTRIES);
   private readonly expiresIn: number;
@@ -167,8 +171,8 @@ export class BlobRoutes {
 
   /** The first client's response to a pull, charged its length like any download. */
   private async openPulled(x: Exchange, sha256: string, length: number, naming: BlobNaming): Promise<BodyWriter> {
-    const verdict = this.options.byteBudget.take(this.reply.clientIp(x), length);
-    this.admitBytes(isPromise(verdict) ? await verdict : verdict, length);
+    const verdict = this.takeBytes(x, length);
+    this.admitBytes(x, isPromise(verdict) ? await verdict : verdict, length);
     return this.reply.openBody(x, 200, blobHeaders(sha256, naming), length);
   }
 
@@ -192,23 +196,41 @@ export class BlobRoutes {
    * budget): the redirect route is measured per request (`npm run bench:serve`).
    */
   private charged(x: Exchange, bytes: number, answer: (this: BlobRoutes, x: Exchange, sha256: string, naming: BlobNaming) => void | Promise<void>, sha256: string, naming: BlobNaming): void | Promise<void> {
-    const verdict = this.options.byteBudget.take(this.reply.clientIp(x), bytes);
+    const verdict = this.takeBytes(x, bytes);
     if (isPromise(verdict)) {
       return verdict.then((v) => {
-        this.admitBytes(v, bytes);
+        this.admitBytes(x, v, bytes);
         return answer.call(this, x, sha256, naming);
       });
     }
-    this.admitBytes(verdict, bytes);
+    this.admitBytes(x, verdict, bytes);
     return answer.call(this, x, sha256, naming);
   }
 
-  private admitBytes(verdict: RateVerdict, bytes: number): void {
+  /**
+   * The budget a request draws on: its team's, by token, when it carries one (token mode),
+   * with the team's own bytes per hour if its token has one; otherwise its address's.
+   */
+  private takeBytes(x: Exchange, bytes: number): RateVerdict | Promise<RateVerdict> {
+    const team = x.team;
+    if (!team) return this.options.byteBudget.take(this.reply.clientIp(x), bytes);
+    return this.teamBudget(team.budgetBytesPerHour).take(`team:${team.id}`, bytes);
+  }
+
+  private teamBudget(bytesPerHour: number | undefined): RateLimiter {
+    if (bytesPerHour === undefined || !this.options.teamByteBudget) return this.options.byteBudget;
+    let limiter = this.teamBudgets.get(bytesPerHour);
+    if (!limiter) this.teamBudgets.set(bytesPerHour, (limiter = this.options.teamByteBudget(bytesPerHour)));
+    return limiter;
+  }
+
+  private admitBytes(x: Exchange, verdict: RateVerdict, bytes: number): void {
     if (!verdict.allowed) {
       this.metrics.byteBudgetRefused++;
       throw httpErrors.byteBudgetSpent(verdict.retryAfterSeconds);
     }
     this.metrics.bytesHandedOut += bytes;
+    if (x.team) this.metrics.teamBytes.set(x.team.team, (this.metrics.teamBytes.get(x.team.team) ?? 0) + bytes);
   }
 
   /**
@@ -255,8 +277,8 @@ export class BlobRoutes {
     const headers = range ? base.concat('content-range', `bytes ${range.start}-${range.end}/${size}`) : base;
     if (x.req.method === 'HEAD') return this.reply.send(x, range ? 206 : 200, headers.concat('content-length', String(length)));
     // A resumed download pays for the range it asks for.
-    const verdict = this.options.byteBudget.take(this.reply.clientIp(x), length);
-    this.admitBytes(isPromise(verdict) ? await verdict : verdict, length);
+    const verdict = this.takeBytes(x, length);
+    this.admitBytes(x, isPromise(verdict) ? await verdict : verdict, length);
     const source = await this.options.blobs.read(sha256, range);
     await this.reply.stream(x, range ? 206 : 200, headers, source, length);
   }
