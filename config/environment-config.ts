@@ -55,6 +55,12 @@ export interface MirrorServiceConfig {
    * @default false (`HBS_<ENV>_PULL_THROUGH=true` turns it on)
    */
   readonly pullThrough?: boolean;
+  /**
+   * Token mode (issue #35, docs/tokens.md): blob and git routes need a team token (`bottles token
+   * create --env`), and the budgets count per token. The ALB allow-list keeps working beside it.
+   * @default false (`HBS_<ENV>_REQUIRE_TOKEN=true` turns it on)
+   */
+  readonly requireToken?: boolean;
 }
 
 export interface SyncConfig {

@@ -196,6 +196,7 @@ function mirrorService(base: MirrorServiceConfig, albScheme: MirrorServiceConfig
     allowedCidrs: allowedCidrs(read('ALLOWED_CIDRS'), `${prefix}ALLOWED_CIDRS`, base.allowedCidrs),
     byteBudgetPerHour: byteSize(read('BYTE_BUDGET_PER_HOUR'), `${prefix}BYTE_BUDGET_PER_HOUR`, base.byteBudgetPerHour ?? SERVE_DEFAULTS.byteBudgetPerHour),
     pullThrough: flag(read('PULL_THROUGH'), `${prefix}PULL_THROUGH`, base.pullThrough ?? false),
+    requireToken: flag(read('REQUIRE_TOKEN'), `${prefix}REQUIRE_TOKEN`, base.requireToken ?? false),
   };
 }
 

@@ -6,6 +6,7 @@ import { SsmParameter } from '@cdktf/provider-aws/lib/ssm-parameter';
 import { SecurityGroup } from '@cdktf/provider-aws/lib/security-group';
 import { STANDBY_MIRROR_SERVICE_ENV } from '../engine/runtime-config';
 import { BottleStore } from './bottle-store';
+import { StateTable } from './state-table';
 import { ctx } from './environment-context';
 import { ImageRepository } from './fargate-task-definition';
 import { Grantable } from './service-role';
@@ -110,13 +111,14 @@ export class ReplicaData extends Construct {
   }
 
   /** Read what the mirror serves from the bucket replica, the pointer from the table replica, decrypt both. */
-  grantMirror(_scope: Construct, grantee: Grantable, _securityGroup: SecurityGroup, options: { readonly pullThrough?: boolean } = {}): void {
+  grantMirror(_scope: Construct, grantee: Grantable, _securityGroup: SecurityGroup, options: { readonly pullThrough?: boolean; readonly tokens?: boolean } = {}): void {
     if (options.pullThrough) throw new Error('the standby serves the DR replica, which only replication writes: it never pulls through');
     grantee.addToPolicy(...BottleStore.serveStatements(this.bucketArn), {
       sid: 'ReadState',
       actions: ['dynamodb:GetItem'],
       resources: [this.tableArn],
     });
+    if (options.tokens) grantee.addToPolicy(StateTable.tokenStatement(this.tableArn));
     grantee.addKeyActions(this.keyArn, 'DrData', ['kms:Decrypt', 'kms:DescribeKey']);
   }
 }

@@ -75,6 +75,19 @@ export class StateTable extends Construct {
     return { sid: 'StateStore', actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], resources: [tableArn] };
   }
 
+  /**
+   * Token mode: the mirror lists the team tokens (one Query) and records their last use
+   * (UpdateItem), on the `tokens` partition only (`dynamodb:LeadingKeys`).
+   */
+  static tokenStatement(tableArn: string): Statement {
+    return {
+      sid: 'TeamTokens',
+      actions: ['dynamodb:Query', 'dynamodb:UpdateItem'],
+      resources: [tableArn],
+      condition: [{ test: 'ForAllValues:StringEquals', variable: 'dynamodb:LeadingKeys', values: ['tokens'] }],
+    };
+  }
+
   /** The mirror reads the published pointer and run records (`GetItem` only). */
   grantReadState(grantee: Grantable): void {
     grantee.addToPolicy({ sid: 'ReadState', actions: ['dynamodb:GetItem'], resources: [this.table.arn] });

@@ -141,6 +141,9 @@ export function byteBudgetFromEnv(env: Readonly<Record<string, string | undefine
  * Pull-through in the mirror service (issue #24). The stack sets these only for an
  * environment with `HBS_<ENV>_PULL_THROUGH=true`; unset, the mirror never fetches.
  */
+/** Token mode of the mirror service (issue #35): `true` turns it on; unset, off; anything else stops the task. */
+export const TOKEN_ENV = { requireToken: 'HBS_REQUIRE_TOKEN' } as const;
+
 export const PULL_THROUGH_ENV = {
   /** `true` turns it on; unset or `false`, off; anything else stops the mirror at start. */
   enabled: 'HBS_PULL_THROUGH',

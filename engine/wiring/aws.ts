@@ -19,6 +19,8 @@ import { ImportDeps } from '../transfer/import';
 import { WRITER_ROLES, assertWriter } from '../sync/writer';
 import { MetricSink, emfSink } from '../metrics';
 import { TapSource, parseTapList } from '../taps/tap-names';
+import { TokenVerifier } from '../keys/token-verifier';
+import { DynamoDbTokenStore } from '../adapters/aws/dynamodb-token-store';
 import {
   CACHE_KEY_PREFIXES,
   IMPORT_ENV,
@@ -29,6 +31,7 @@ import {
   BREW_SYNC_ENV,
   CASK_SYNC_ENV,
   TAP_SYNC_ENV,
+  TOKEN_ENV,
   ORCHESTRATOR_ENV,
   PROMOTED_SYNC_TASK_ENV,
   STANDBY_MIRROR_SERVICE_ENV,
@@ -149,8 +152,12 @@ export async function awsMirrorService(log: Logger, accessLog: AccessLog, env: E
   if (pull && standby) throw new ConfigurationError(`${PULL_THROUGH_ENV.enabled}: the standby mirror never pulls through; unset it`);
   const refused = pull && refuseTarget(pull.registryUrl);
   if (refused) throw new ConfigurationError(`${PULL_THROUGH_ENV.registryUrl}: ${refused}`);
-  const { s3, dynamo, limiter, byteBudget, breaker, close } = 'cacheEndpoint' in config ? await sharedLimits(config, log, env, bytesPerHour) : standbyClients(log, bytesPerHour);
+  const requireToken = oneOf(env[TOKEN_ENV.requireToken] ?? 'false', TOKEN_ENV.requireToken, ['true', 'false'] as const) === 'true';
+  const { s3, dynamo, limiter, byteBudget, teamByteBudget, breaker, close } = 'cacheEndpoint' in config ? await sharedLimits(config, log, env, bytesPerHour) : standbyClients(log, bytesPerHour);
   const stores = awsStores(s3, config.bottleBucket, dynamo, config.stateTable);
+  // Token mode: the team tokens from the state table (the standby: its replica), read again every 10 s.
+  const tokens = requireToken ? new TokenVerifier(new DynamoDbTokenStore(dynamo, config.stateTable), log) : undefined;
+  await tokens?.start();
   return {
     deps: {
       ...stores,
@@ -158,6 +165,8 @@ export async function awsMirrorService(log: Logger, accessLog: AccessLog, env: E
       accessLog,
       limiter,
       byteBudget,
+      teamByteBudget,
+      tokens,
       mode,
       presign: (sha256, expiresIn, disposition) => stores.blobs.presign(sha256, expiresIn, disposition),
       trustProxy: true,
@@ -172,11 +181,20 @@ export async function awsMirrorService(log: Logger, accessLog: AccessLog, env: E
     metrics: emfSink(config.environment, { namespace: config.metricsNamespace }),
     port,
     mode,
-    close,
+    close: () => (tokens?.stop(), close()),
   };
 }
 
-type MirrorClients = { s3: S3Client; dynamo: DynamoDBClient; limiter: RateLimiter; byteBudget: RateLimiter; breaker: CircuitBreaker; close: () => void };
+type MirrorClients = {
+  s3: S3Client;
+  dynamo: DynamoDBClient;
+  limiter: RateLimiter;
+  byteBudget: RateLimiter;
+  /** A byte budget of another size, for a team whose token has its own. */
+  teamByteBudget: (bytesPerHour: number) => RateLimiter;
+  breaker: CircuitBreaker;
+  close: () => void;
+};
 
 /** The request limit and the byte budget in Valkey, so every task counts a client against one budget. */
 async function sharedLimits(config: Parameters<typeof clients>[0], log: Logger, env: Env, bytesPerHour: number): Promise<MirrorClients> {
@@ -186,6 +204,8 @@ async function sharedLimits(config: Parameters<typeof clients>[0], log: Logger, 
     dynamo,
     limiter: new RedisRateLimiter(cache, undefined, CACHE_KEY_PREFIXES.rateLimit),
     byteBudget: new RedisRateLimiter(cache, byteBudgetLimit(bytesPerHour), CACHE_KEY_PREFIXES.byteBudget),
+    // Under the same key prefix (the mirror cache user's pattern): a team's key is its token's id, whatever its size.
+    teamByteBudget: (teamBytes) => new RedisRateLimiter(cache, byteBudgetLimit(teamBytes), CACHE_KEY_PREFIXES.byteBudget),
     // Pull-through's breaker, shared by every mirror task; under the mirror cache user's only key pattern.
     breaker: new RedisCircuitBreaker(cache, undefined, CACHE_KEY_PREFIXES.pullBreaker),
     close: () => cache.disconnect(),
@@ -194,7 +214,15 @@ async function sharedLimits(config: Parameters<typeof clients>[0], log: Logger, 
 
 function standbyClients(log: Logger, bytesPerHour: number): MirrorClients {
   log.info('standby: reading the DR replicas; rate limits and byte budgets are per task');
-  return { s3: new S3Client({}), dynamo: new DynamoDBClient({}), limiter: new MemoryRateLimiter(), byteBudget: memoryByteBudget(bytesPerHour), breaker: new MemoryCircuitBreaker(), close: () => undefined };
+  return {
+    s3: new S3Client({}),
+    dynamo: new DynamoDBClient({}),
+    limiter: new MemoryRateLimiter(),
+    byteBudget: memoryByteBudget(bytesPerHour),
+    teamByteBudget: (teamBytes) => memoryByteBudget(teamBytes),
+    breaker: new MemoryCircuitBreaker(),
+    close: () => undefined,
+  };
 }
 
 /**

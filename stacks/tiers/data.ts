@@ -74,11 +74,12 @@ export class DataTier extends AddressGroup {
   }
 
   /** Serve from the store, read the pointer, and reach the cache as the mirror's user. */
-  grantMirror(scope: Construct, grantee: Grantable, securityGroup: SecurityGroup, options: { readonly pullThrough?: boolean } = {}): void {
+  grantMirror(scope: Construct, grantee: Grantable, securityGroup: SecurityGroup, options: { readonly pullThrough?: boolean; readonly tokens?: boolean } = {}): void {
     allow(scope, 'mirror-to-cache', { from: securityGroup, to: this.cache.securityGroup, port: CACHE_PORT, description: 'Mirror to Valkey (TLS)' });
     this.store.grantServe(grantee);
     if (options.pullThrough) this.store.grantPullThrough(grantee);
     this.state.grantReadState(grantee);
+    if (options.tokens) grantee.addToPolicy(StateTable.tokenStatement(this.state.tableArn));
     this.cache.grantConnect(grantee, 'mirror');
   }
 

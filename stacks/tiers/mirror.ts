@@ -13,7 +13,7 @@ import { Network } from '../../constructs/network';
 import { Grantable } from '../../constructs/service-role';
 import { DnsAlias, EndpointHealthCheck, ManagedCertificate } from '../../constructs/mirror-domain';
 import { MirrorService } from '../../constructs/mirror-service';
-import { BYTE_BUDGET_ENV, METRICS_NAMESPACE, MIRROR_SERVICE_ENV, MIRROR_SERVICE_NODE_FLAGS, PULL_THROUGH_ENV } from '../../engine/runtime-config';
+import { BYTE_BUDGET_ENV, METRICS_NAMESPACE, MIRROR_SERVICE_ENV, MIRROR_SERVICE_NODE_FLAGS, PULL_THROUGH_ENV, TOKEN_ENV } from '../../engine/runtime-config';
 import { SERVE_DEFAULTS, SYNC_DEFAULTS } from '../../engine/defaults';
 import { NODE_MEMORY_FLAGS } from '../../engine/heap';
 
@@ -36,7 +36,7 @@ export interface MirrorData {
    * Grants the task role what serving needs, and lets the tasks' security group reach the data;
    * with `pullThrough`, also what keeping pulled objects needs (the primary's data only).
    */
-  grantMirror(scope: Construct, role: Grantable, securityGroup: SecurityGroup, options?: { readonly pullThrough?: boolean }): void;
+  grantMirror(scope: Construct, role: Grantable, securityGroup: SecurityGroup, options?: { readonly pullThrough?: boolean; readonly tokens?: boolean }): void;
 }
 
 export interface MirrorTierProps {
@@ -112,9 +112,11 @@ export class MirrorTier extends AddressGroup {
         // One budget per client for every task: shared through Valkey (the standby's, per task).
         [BYTE_BUDGET_ENV]: String(service.byteBudgetPerHour ?? SERVE_DEFAULTS.byteBudgetPerHour),
         ...(pullThrough ? { [PULL_THROUGH_ENV.enabled]: 'true', [PULL_THROUGH_ENV.registryUrl]: SYNC_DEFAULTS.registryUrl } : {}),
+        // The standby reads the same tokens from the table's replica: a failover keeps every team's key.
+        ...(service.requireToken ? { [TOKEN_ENV.requireToken]: 'true' } : {}),
       },
     });
-    data.grantMirror(this, this.task.taskRole, mirrorSg, { pullThrough });
+    data.grantMirror(this, this.task.taskRole, mirrorSg, { pullThrough, tokens: service.requireToken === true });
 
     if (checked) {
       this.healthCheck = new EndpointHealthCheck(this, 'endpoint-health', {

@@ -18,6 +18,7 @@ import { LocalDynamoDb, startLocalDynamoDb } from '../fixtures/dynamodb';
 import { GitUpstream, startGitUpstream } from '../fixtures/git-upstream';
 import { publishApi, testSigningKey } from '../fixtures/homebrew-api';
 import { FixtureUpstream, startFixtureUpstream } from '../fixtures/upstream-server';
+import { synthAll } from '../synth';
 
 // Token mode (issue #35), through real HTTP against the server: blob and git routes need a team's
 // token; the budget counts per token; brew.env carries it; nothing the server writes contains it.
@@ -225,5 +226,22 @@ describe('revocation across mirrors that share the state table (dynalite)', () =
     } finally {
       for (const m of mirrors) await m.stop();
     }
+  });
+});
+
+describe('token mode in AWS (issue #35)', () => {
+  test('HBS_<ENV>_REQUIRE_TOKEN turns it on for the mirror and the standby, whose roles may read and touch only the tokens partition', () => {
+    const stacks = synthAll({ HBS_PROD_REQUIRE_TOKEN: 'true' });
+    for (const stack of ['prod', 'prod-standby']) {
+      const resources = (stacks[stack] as any).resource;
+      const task = Object.values(resources.aws_ecs_task_definition as Record<string, any>).find((t) => String(t.family).endsWith('-mirror'))!;
+      const env = (JSON.parse(task.container_definitions)[0].environment as { name: string; value: string }[]).find((e) => e.name === 'HBS_REQUIRE_TOKEN');
+      expect([stack, env?.value]).toEqual([stack, 'true']);
+      const documents = JSON.stringify((stacks[stack] as any).data.aws_iam_policy_document);
+      expect(documents).toContain('"sid":"TeamTokens"');
+      expect(documents).toMatch(/"actions":\["dynamodb:Query","dynamodb:UpdateItem"\],"condition":\[\{"test":"ForAllValues:StringEquals","values":\["tokens"\],"variable":"dynamodb:LeadingKeys"\}\]/);
+    }
+    const dev = JSON.stringify((synthAll({}).dev as any).resource.aws_ecs_task_definition);
+    expect(dev).not.toContain('HBS_REQUIRE_TOKEN');
   });
 });
