@@ -15,10 +15,11 @@ import { Upstream, refuseTarget } from '../engine/upstream/client';
 import type { Io } from './io';
 import { TokenVerifier } from '../engine/keys/token-verifier';
 import { FileTokenStore } from '../engine/adapters/local/file-token-store';
+import { policyOption } from './policy-option';
 import { LIMITS, glueNegativeValues, integerOption, positiveOption, sizeOption } from './options';
 
 export const SERVE_USAGE = `usage: bottles serve --store DIR [--host ${SERVE_DEFAULTS.host}] [--port ${SERVE_DEFAULTS.port}|0] [--rate-limit PER_SECOND] [--burst N] [--byte-budget SIZE] [--public-url URL]
-                   [--pull-through [--registry-url URL] [--max-pulls N] [--max-pull-bytes SIZE]] [--require-token]`;
+                   [--pull-through [--registry-url URL] [--max-pulls N] [--max-pull-bytes SIZE]] [--require-token] [--policy FILE]`;
 
 export const SERVE_HELP = `${SERVE_USAGE}
 
@@ -37,6 +38,8 @@ bottles stream from DIR).
   --require-token         token mode: bottles, image indexes, portable Ruby, cask and tap files and the
                           git repositories need a team token (\`bottles token create\`), and the rate limit
                           and byte budget count per token; the API, /install, /brew.env and the page stay open
+  --policy FILE           the fleet's policy in brew.env's syntax (HOMEBREW_FORBIDDEN_*, HOMEBREW_ALLOWED_TAPS):
+                          /brew.env and /install hand it to every machine, where brew enforces it
   --pull-through          a partial mirror (\`sync --formulae\`) fetches a bottle or image index the signed
                           API names but the store lacks on its first request, checks it against the signed
                           digest, keeps it and serves it; nothing else is ever fetched (default: off, 404)
@@ -74,6 +77,7 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
       'public-url': { type: 'string' },
       'pull-through': { type: 'boolean' },
       'require-token': { type: 'boolean' },
+      policy: { type: 'string' },
       'registry-url': { type: 'string' },
       'max-pulls': { type: 'string' },
       'max-pull-bytes': { type: 'string' },
@@ -116,6 +120,7 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
       publicUrl,
       pullThrough,
       tokens,
+      policy: policyOption(values.policy),
     }),
   );
   try {

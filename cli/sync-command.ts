@@ -15,11 +15,12 @@ import { BrewMirrorOptions } from '../engine/brew/mirror-brew';
 import type { Io } from './io';
 import { parseTapList } from '../engine/taps/tap-names';
 import { withBrewfiles } from './brewfile-option';
+import { policyOption } from './policy-option';
 import { LIMITS, glueNegativeValues, integerOption, numberOption, publicKeyOption } from './options';
 import { ProgressMeter, formatBytes } from './progress';
 
 export const SYNC_USAGE = `usage: bottles sync --store DIR [--tags TAG,...] [--formulae NAME,...] [--casks TOKEN,... [--allow-unpinned-casks TOKEN,...]] [--without-all] [--dry-run] [--api-url URL]
-                   [--brewfile PATH ...] [--taps USER/REPO[=URL],... --public-url URL]
+                   [--brewfile PATH ...] [--taps USER/REPO[=URL],... --public-url URL] [--policy FILE]
                    [--public-key PEM] [--allow-http] [--concurrency N] [--max-missing PCT] [--max-drop PCT] [--force]
                    [--without-brew | --brew-git-url URL --brew-releases N --registry-url URL --install-script-url URL]
                    [--json] [--verbose]`;
@@ -53,6 +54,9 @@ is served only once every bottle it names is stored (all or nothing).
                       <public-url>/taps/USER/REPO.git
   --public-url URL    the mirror's URL as clients reach it; needed with taps (the rewritten
                       taps name it)
+  --policy FILE       the fleet's policy in brew.env's syntax (HOMEBREW_FORBIDDEN_FORMULAE,
+                      _CASKS, _LICENSES, _TAPS, HOMEBREW_ALLOWED_TAPS): what it forbids is not
+                      mirrored, and a selection that asks for it is told on stderr
   --dry-run           verify the API and print what a run would transfer (bottles
                       and bytes per tag) and where it would run in AWS; change nothing
   --api-url URL       where the signed API comes from (default: ${SYNC_DEFAULTS.apiUrl})
@@ -91,7 +95,7 @@ Exit codes: 0 published, or upstream unchanged (nothing to publish); 1 the run f
 previous generation stays served; 2 usage, configuration or local error;
 130 interrupted by Ctrl-C (143 by SIGTERM).`;
 
-const VALUE_OPTIONS = ['store', 'api-url', 'tags', 'formulae', 'casks', 'allow-unpinned-casks', 'brewfile', 'taps', 'public-url', 'public-key', 'concurrency', 'max-missing', 'max-drop', 'brew-git-url', 'brew-releases', 'registry-url', 'install-script-url'];
+const VALUE_OPTIONS = ['store', 'api-url', 'tags', 'formulae', 'casks', 'allow-unpinned-casks', 'brewfile', 'taps', 'public-url', 'policy', 'public-key', 'concurrency', 'max-missing', 'max-drop', 'brew-git-url', 'brew-releases', 'registry-url', 'install-script-url'];
 
 export async function syncCommand(args: string[], io: Io): Promise<number> {
   const { values } = parseArgs({
@@ -107,6 +111,7 @@ export async function syncCommand(args: string[], io: Io): Promise<number> {
       brewfile: { type: 'string', multiple: true },
       taps: { type: 'string' },
       'public-url': { type: 'string' },
+      policy: { type: 'string' },
       'without-all': { type: 'boolean' },
       'dry-run': { type: 'boolean' },
       'public-key': { type: 'string' },
@@ -136,7 +141,7 @@ export async function syncCommand(args: string[], io: Io): Promise<number> {
   const root = path.resolve(values.store);
   if (!values['dry-run']) requireWritableStore(root);
   const log = jsonLogger({ service: 'bottles-sync' }, values.verbose ? (line) => io.stderr(`${line}\n`) : () => undefined);
-  const options = { apiUrl, tags, formulae, casks, allowUnpinnedCasks, taps, publicUrl, notServed: unserved, allFallback: !values['without-all'], publicKey, concurrency, maxMissingPercent, maxDropPercent, force, brew };
+  const options = { apiUrl, tags, formulae, casks, allowUnpinnedCasks, taps, publicUrl, notServed: unserved, policy: policyOption(values.policy), allFallback: !values['without-all'], publicKey, concurrency, maxMissingPercent, maxDropPercent, force, brew };
   // One line each, whatever the outcome: a Brewfile entry the mirror cannot serve is the operator's to know.
   for (const entry of unserved) io.stderr(`  brewfile ${entry.file}${entry.line ? `:${entry.line}` : ''}: ${entry.type} ${JSON.stringify(entry.name)} is not served by the mirror\n`);
   const plainHttp = values['allow-http'] ? 'any' : 'loopback';
@@ -179,9 +184,11 @@ function report(summary: SyncSummary, io: Io, options: { json: boolean; customKe
   if (options.json) {
     const { runId, published, generation, bottles, bytes, failures, error, unchanged, brew, casks, taps } = summary;
     const outcome = published ? {} : unchanged ? { unchanged: true } : { error: `${error}${hint}` };
-    io.stdout(`${JSON.stringify({ runId, published, generation: generation ?? null, bottles, bytes, failures, ...(brew ? { brew } : {}), ...(casks ? { casks } : {}), ...(taps ? { taps } : {}), ...outcome })}\n`);
+    const refusedByPolicy = summary.refusedByPolicy;
+    io.stdout(`${JSON.stringify({ runId, published, generation: generation ?? null, bottles, bytes, failures, ...(brew ? { brew } : {}), ...(casks ? { casks } : {}), ...(taps ? { taps } : {}), ...(refusedByPolicy ? { refusedByPolicy } : {}), ...outcome })}\n`);
     for (const f of casks?.failures ?? []) io.stderr(`  cask ${f.token} ${f.tag} not mirrored: ${f.reason}\n`);
     for (const f of taps?.failures ?? []) io.stderr(`  tap ${f.name} not mirrored: ${f.reason}\n`);
+    for (const r of summary.refusedByPolicy ?? []) io.stderr(`  policy: ${r.kind} ${r.name} not mirrored: ${r.reason}\n`);
     return;
   }
   const b = summary.bottles;
@@ -204,6 +211,7 @@ function report(summary: SyncSummary, io: Io, options: { json: boolean; customKe
     io.stdout(`casks: ${files} files served, ${downloaded.files} downloaded (${formatBytes(downloaded.bytes)}), ${failures.length} not mirrored\n`);
     for (const f of failures) io.stderr(`  cask ${f.token} ${f.tag} not mirrored: ${f.reason}\n`);
   }
+  for (const r of summary.refusedByPolicy ?? []) io.stderr(`  policy: ${r.kind} ${r.name} not mirrored: ${r.reason}\n`);
   if (summary.taps) {
     const { taps, mirrored, downloaded, failures } = summary.taps;
     io.stdout(`taps: ${taps} served, ${mirrored} formulae and casks mirrored, ${downloaded.files} files downloaded (${formatBytes(downloaded.bytes)}), ${failures.length} not mirrored\n`);

@@ -25,6 +25,8 @@ export interface ClientSettingsOptions {
    */
   readonly tokenMode?: boolean;
   readonly token?: string;
+  /** The fleet's policy settings (`HOMEBREW_FORBIDDEN_*`, `HOMEBREW_ALLOWED_TAPS`), as `NAME=value` lines. */
+  readonly policy?: readonly string[];
 }
 
 /** `https://host[:port][/prefix]`, without a trailing slash; anything else is a configuration error naming `setting`. */
@@ -59,6 +61,7 @@ export function clientSettings(options: ClientSettingsOptions): ReadonlyArray<re
     ...(options.token ? ([['HOMEBREW_DOCKER_REGISTRY_TOKEN', options.token]] as const) : []),
     ['HOMEBREW_NO_ANALYTICS', '1'],
     ...(options.brewGit ? ([['HOMEBREW_BREW_GIT_REMOTE', gitRemote.href]] as const) : []),
+    ...(options.policy ?? []).map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)] as const),
   ];
 }
 

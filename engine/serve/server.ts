@@ -11,6 +11,7 @@ import { missingObjects } from './completeness';
 import { ConnectionGuard, ServerLimits } from './connection-guard';
 import { HttpError, httpErrors } from './http-errors';
 import { TokenVerifier } from '../keys/token-verifier';
+import { FleetPolicy, policyEnvLines } from '../policy/fleet-policy';
 import { ServerMetrics } from './metrics';
 import { Exchange, ReplyWriter, isPromise, rawHeader } from './reply';
 import { RouteMatch, matchRoute, mountPathOf, unmount } from './router';
@@ -60,6 +61,8 @@ export interface MirrorServerDeps {
    * and the rate limit and byte budget count per token instead of per address.
    */
   readonly tokens?: TokenVerifier;
+  /** The fleet's policy (`--policy FILE`, `HBS_<ENV>_FORBIDDEN_*`): `/brew.env` and `/install` carry it to brew. Default none. */
+  readonly policy?: FleetPolicy;
   /** How bottles are delivered. `proxy` streams them; `redirect` needs a presigner. */
   readonly mode: ServeMode;
   /** A short-lived URL for a blob; required in redirect mode. */
@@ -155,7 +158,7 @@ export class MirrorServer {
     this.apiFiles = new ApiFileRoutes(deps.objects, this.reply, this.metrics);
     this.registry = new RegistryRoutes(deps.objects, this.reply, this.metrics, pullThrough);
     this.operations = new OperationRoutes(deps, this.reply, this.metrics);
-    this.clientSetup = new ClientSetupRoutes(deps.publicUrl, this.reply, deps.tokens !== undefined);
+    this.clientSetup = new ClientSetupRoutes(deps.publicUrl, this.reply, deps.tokens !== undefined, deps.policy ? policyEnvLines(deps.policy) : []);
     this.brew = new BrewRoutes(this.reply, this.blobs);
     this.taps = new TapRoutes(this.reply, this.blobs);
     this.home = new HomePage(deps, this.reply, this.metrics);

@@ -14,6 +14,8 @@ import type { CaskSummary } from '../casks/mirror-casks';
 import type { TapSource } from '../taps/tap-names';
 import type { TapSummary } from '../taps/mirror-taps';
 import type { NotServedEntry } from '../brewfile/not-served';
+import type { FleetPolicy } from '../policy/fleet-policy';
+import type { PolicyRefusal } from '../policy/apply-policy';
 
 /**
  * What the phases of a sync run share: their options, dependencies, staged
@@ -86,6 +88,8 @@ export interface SyncOptions {
   readonly publicUrl?: string;
   /** Brewfile entries the mirror cannot serve (`mas`, `vscode`, …): recorded with the generation for the page. */
   readonly notServed?: readonly NotServedEntry[];
+  /** The fleet's policy (issue #35): what it forbids is not mirrored, and a selection that asks for it is told. */
+  readonly policy?: FleetPolicy;
 }
 
 
@@ -139,6 +143,8 @@ export interface RunManifest {
   readonly brew?: BrewMirrorOptions;
   /** The run also mirrors casks: the files selected from the signed packages files, and the selection's gaps. */
   readonly casks?: { readonly files: WantedCaskFile[]; readonly failures: CaskFailure[]; readonly allowUnpinned: readonly string[] };
+  /** What the selection asked for that the fleet's policy forbids. */
+  readonly refusedByPolicy?: readonly PolicyRefusal[];
   /** The run also mirrors these taps, rewritten for this public URL (the tap phase, under `TAP_UNIT`). */
   readonly taps?: { readonly taps: readonly TapSource[]; readonly publicUrl: string };
 }
@@ -182,6 +188,8 @@ export function scopeOf(options: SyncOptions): string {
   if (options.brew) scope.brew = options.brew;
   if (options.casks) scope.casks = { casks: [...options.casks].sort(), allowUnpinned: [...(options.allowUnpinnedCasks ?? [])].sort() };
   // The rewritten taps name the public URL: another URL is another generation.
+  // A policy that forbids more (or less) is another mirror: its bottles change.
+  if (options.policy) scope.policy = options.policy;
   if (options.taps?.length) scope.taps = { taps: options.taps.map((t) => `${t.name}=${t.remote}`).sort(), publicUrl: options.publicUrl ?? null };
   return JSON.stringify(scope);
 }
@@ -207,6 +215,8 @@ export interface SyncSummary {
   readonly casks?: CaskSummary;
   /** What the tap phase mirrored, and the formulae, casks and taps it could not (they never hold back the generation). */
   readonly taps?: TapSummary;
+  /** What the selection asked for that the fleet's policy forbids: not mirrored. */
+  readonly refusedByPolicy?: readonly PolicyRefusal[];
 }
 
 /** A configured tag upstream has no packages file for. */

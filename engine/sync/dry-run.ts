@@ -2,6 +2,7 @@ import { ObjectStore } from '../ports';
 import { CaskPlanRow, planCasks } from '../casks/cask-plan';
 import { CaskFailure } from '../casks/cask-record';
 import { TapPlanRow, planTaps } from '../taps/tap-plan';
+import { selectionUnderPolicy } from '../policy/apply-policy';
 import { loadTapRecord } from '../taps/tap-record';
 import { checkGitRemote, gitCli } from '../brew/git';
 import { tapLimits } from './tap-phase';
@@ -28,8 +29,9 @@ export interface DryRunReport {
  * A dry run: verifies the API and plans exactly as a run would, changing
  * nothing (no lease, no staged files; image indexes are read, never stored).
  */
-export async function planRun(deps: PhaseDeps, options: SyncOptions, limits: RoutingLimits = DEFAULT_ROUTING): Promise<DryRunReport> {
+export async function planRun(deps: PhaseDeps, requested: SyncOptions, limits: RoutingLimits = DEFAULT_ROUTING): Promise<DryRunReport> {
   const log = deps.log.child({ dryRun: true });
+  const { options } = selectionUnderPolicy(requested);
   // A dry run stages nothing, so the verified bytes are not kept.
   const { apiFiles, wanted, skipped, casks } = await verifyApi(deps, options, log, false);
   const apiFileNames = [...apiFiles.keys()].sort();

@@ -106,6 +106,7 @@ async function publishIfComplete(deps: PhaseDeps, runId: string, manifest: RunMa
     ...(gathered.brew?.brew ? { brew: gathered.brew.brew } : {}),
     ...(gathered.casks ? { casks: gathered.casks } : {}),
     ...(gathered.taps ? { taps: gathered.taps } : {}),
+    ...(manifest.refusedByPolicy ? { refusedByPolicy: manifest.refusedByPolicy } : {}),
   };
   // brew.git or the install script missing: clients would get a half mirror of brew, so nothing is published.
   if (gathered.brew?.error !== undefined) return { ...summaryBase, published: false, error: `brew: ${gathered.brew.error}` };

@@ -12,6 +12,7 @@ import { hasRetryableFailures, loadCaskRecord } from '../casks/cask-record';
 import { recordedBlobs } from '../generation-records';
 import { tapChangeSince } from '../taps/tap-changes';
 import { UsageError } from '../errors';
+import { selectionUnderPolicy } from '../policy/apply-policy';
 import { positiveIntegersFromEnv } from '../runtime-config';
 import { SyncPlan, TransferItem, planSync } from './plan';
 import { refuseLargeDrop, refuseReplay, skippedFailures, verifyApi } from './verify';
@@ -67,11 +68,14 @@ async function withoutGenerationBlobs(objects: ObjectStore, published: Published
  */
 export async function prepareRun(
   deps: PhaseDeps,
-  options: SyncOptions,
+  requested: SyncOptions,
   runId: string,
   splitIntoBatches: (plan: SyncPlan) => TransferItem[][],
 ): Promise<PreparedRun> {
   const log = deps.log.child({ runId });
+  // What the fleet's policy forbids is taken out of the selection here, and named in the run's summary.
+  const { options, refused } = selectionUnderPolicy(requested);
+  for (const r of refused) log.warn('not mirrored: the policy forbids it', { ...r });
   if (options.taps?.length) checkTapSelection(options.taps.length, options.publicUrl);
   const { apiFiles, wanted, named, skipped, packagesGeneratedAt, casks } = await verifyApi(deps, options, log);
   // One read of the pointer for both guards and the unchanged check.
@@ -128,6 +132,7 @@ export async function prepareRun(
     ...(options.brew ? { brew: options.brew } : {}),
     ...(casks ? { casks: { files: casks.files, failures: casks.failures, allowUnpinned: options.allowUnpinnedCasks ?? [] } } : {}),
     ...(options.taps?.length ? { taps: { taps: options.taps, publicUrl: requirePublicUrl(options.publicUrl) } } : {}),
+    ...(refused.length > 0 ? { refusedByPolicy: refused } : {}),
   };
   await deps.objects.putObject(runKeys.summary(runId), Buffer.from(JSON.stringify(manifest)));
   // The orphans finalize will mark: the plan's, less what a partial mirror names and what brew's kept generation uses.

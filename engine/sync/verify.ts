@@ -170,7 +170,9 @@ export async function verifyApi(deps: PhaseDeps, options: SyncOptions, log: Logg
   }
   const tagFilter = options.tags ? new Set(options.tags) : undefined;
   const skipped: SkippedFormula[] = [];
-  const wanted = wantedBottles(formulaEntries(formulaPieces()), tagFilter, options.allFallback ?? true, skipped);
+  // A formula the fleet's policy forbids is not mirrored, in a whole mirror or as anyone's dependency.
+  const forbidden = new Set(options.policy?.forbiddenFormulae ?? []);
+  const wanted = wantedBottles(formulaEntries(formulaPieces()), tagFilter, options.allFallback ?? true, skipped).filter((b) => !forbidden.has(b.name));
   formulaPieces = () => [];
   if (!retainBytes) apiFiles.set('formula.jws.json', NOT_RETAINED);
   for (const s of skipped) log.warn('formula skipped', { name: s.name, reason: s.reason });

@@ -1,3 +1,4 @@
+import { FleetPolicy } from '../policy/fleet-policy';
 import { TokenVerifier } from '../keys/token-verifier';
 import { DirectoryBlobStore } from '../adapters/local/directory-blob-store';
 import { DirectoryObjectStore } from '../adapters/local/directory-object-store';
@@ -77,6 +78,8 @@ export interface LocalServeOptions {
   readonly pullThrough?: Omit<PullThroughOptions, 'breaker'>;
   /** Token mode (`--require-token`): the verifier over the store's tokens, started by the caller. Default: off. */
   readonly tokens?: TokenVerifier;
+  /** The fleet's policy, handed to brew in `/brew.env` (`--policy FILE`). Default none. */
+  readonly policy?: FleetPolicy;
 }
 
 /** A directory store serves in proxy mode: there is no presigner. */
@@ -94,6 +97,7 @@ export function localServerDeps(root: string, options: LocalServeOptions): Mirro
     publicUrl: options.publicUrl,
     pullThrough: options.pullThrough && { ...options.pullThrough, breaker: new MemoryCircuitBreaker() },
     tokens: options.tokens,
+    policy: options.policy,
     teamByteBudget: (bytesPerHour) => memoryByteBudget(bytesPerHour),
   };
 }

@@ -35,6 +35,8 @@ export class ClientSetupRoutes {
     private readonly reply: ReplyWriter,
     /** Token mode: the settings name the `/v2/` layout only, and carry the request's own token when it has a valid one. */
     private readonly tokenMode = false,
+    /** The fleet's policy lines, in every brew.env and /install this mirror hands out. */
+    private readonly policy: readonly string[] = [],
   ) {}
 
   brewEnv(x: Exchange): void {
@@ -42,7 +44,7 @@ export class ClientSetupRoutes {
     // The mirrored taps' client lines ride along as comments: brew ignores them, a person copies them.
     const taps = [...(x.snapshot?.taps?.byName.keys() ?? [])];
     const token = this.requestToken(x);
-    const make = (publicUrl: string) => brewEnvFile({ publicUrl, brewGit, tokenMode: this.tokenMode, token }, [...tokenComments(this.tokenMode, token), ...tapEnvComments(publicUrl, taps)]);
+    const make = (publicUrl: string) => brewEnvFile({ publicUrl, brewGit, tokenMode: this.tokenMode, token, policy: this.policy }, [...tokenComments(this.tokenMode, token), ...tapEnvComments(publicUrl, taps)]);
     // A body with a token is the caller's alone: built for the request, never cached or logged.
     this.reply.send(x, 200, token ? PRIVATE_TEXT_HEADERS : TEXT_HEADERS, token ? make(this.resolvedUrl()) : this.body(`brew.env:${brewGit}:${taps.join(',')}`, make));
   }
@@ -51,7 +53,7 @@ export class ClientSetupRoutes {
     const brew = x.snapshot?.brew;
     if (!brew?.record.brewGit || !brew.installScript) throw httpErrors.notFound('this mirror serves no brew.git and install script (its sync ran --without-brew)');
     const token = this.requestToken(x);
-    const make = (publicUrl: string) => installWrapper({ publicUrl, brewGit: true, tokenMode: this.tokenMode, token });
+    const make = (publicUrl: string) => installWrapper({ publicUrl, brewGit: true, tokenMode: this.tokenMode, token, policy: this.policy });
     this.reply.send(x, 200, token ? PRIVATE_TEXT_HEADERS : TEXT_HEADERS, token ? make(this.resolvedUrl()) : this.body('install', make));
   }
 
