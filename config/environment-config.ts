@@ -1,3 +1,4 @@
+import type { FleetPolicy } from '../engine/policy/fleet-policy';
 /**
  * The shape of one deployment environment's configuration: what differs
  * between dev, staging and prod. The values are in config/environments.ts;
@@ -245,6 +246,12 @@ export interface EnvironmentConfig {
   readonly cache: CacheConfig;
   readonly mirrorService: MirrorServiceConfig;
   readonly sync: SyncConfig;
+  /**
+   * The fleet's policy (issue #35, docs/tokens.md): what it forbids is not mirrored, and the mirror
+   * hands it to brew in `/brew.env`. @default none (`HBS_<ENV>_FORBIDDEN_FORMULAE`, `…_CASKS`,
+   * `…_LICENSES`, `…_TAPS`, `HBS_<ENV>_ALLOWED_TAPS`, each a space- or comma-separated list)
+   */
+  readonly policy?: FleetPolicy;
   readonly alarms: AlarmThresholds;
   /** Absent means a local backend (state file next to the synthesized stack). */
   readonly remoteState?: RemoteStateConfig;

@@ -4,6 +4,7 @@ import { ConfigurationError } from '../engine/errors';
 import { EnvironmentName, MirrorServiceConfig, RemoteStateConfig, StandbyConfig, EnvironmentConfig, SyncConfig, WorkingHours } from './environment-config';
 import { BASE_ENVIRONMENTS, PLACEHOLDER_ACCOUNT_ID, PLACEHOLDER_DOMAIN_SUFFIX, placeholderCertificate } from './environments';
 import { parseTapList } from '../engine/taps/tap-names';
+import { FleetPolicy, POLICY_VARIABLES, parsePolicy } from '../engine/policy/fleet-policy';
 
 /**
  * Reads one environment's configuration: the example values of
@@ -108,6 +109,7 @@ export function loadEnvironmentConfig(name: EnvironmentName, env: Env = process.
     imageTag: check(read('IMAGE_TAG') ?? base.imageTag, IMAGE_TAG, `${prefix}IMAGE_TAG`, 'container image tag'),
     mirrorService: mirrorService(base.mirrorService, albScheme, read, prefix),
     sync: sync(base.sync, read, prefix),
+    policy: policy(base.policy, read, prefix),
     remoteState,
     manageBackupRegionSettings: flag(read('MANAGE_BACKUP_SETTINGS'), `${prefix}MANAGE_BACKUP_SETTINGS`, base.manageBackupRegionSettings),
     workingHours: workingHours(name, read('WORKING_HOURS'), `${prefix}WORKING_HOURS`, base.workingHours),
@@ -115,6 +117,24 @@ export function loadEnvironmentConfig(name: EnvironmentName, env: Env = process.
     standby: standby(base, { drRegion, hostedZoneId, albScheme }, read, prefix),
     teardown: teardown(name, read, prefix),
   };
+}
+
+/** `HBS_<ENV>_FORBIDDEN_*` and `HBS_<ENV>_ALLOWED_TAPS`, read as a brew.env policy file would be. */
+function policy(base: FleetPolicy | undefined, read: Read, prefix: string): FleetPolicy | undefined {
+  const given: [string, string | undefined][] = [
+    [POLICY_VARIABLES.forbiddenFormulae, read('FORBIDDEN_FORMULAE')],
+    [POLICY_VARIABLES.forbiddenCasks, read('FORBIDDEN_CASKS')],
+    [POLICY_VARIABLES.forbiddenLicenses, read('FORBIDDEN_LICENSES')],
+    [POLICY_VARIABLES.forbiddenTaps, read('FORBIDDEN_TAPS')],
+    [POLICY_VARIABLES.allowedTaps, read('ALLOWED_TAPS')],
+  ];
+  const lines = given.filter(([, value]) => value !== undefined).map(([variable, value]) => `${variable}=${value!.split(/[\s,]+/).filter(Boolean).join(' ')}`);
+  if (lines.length === 0) return base;
+  try {
+    return parsePolicy(lines.join('\n'), `${prefix}FORBIDDEN_*`);
+  } catch (error) {
+    throw new ConfigurationError((error as Error).message);
+  }
 }
 
 /** `HBS_<ENV>_TEARDOWN`: prod's protections are lifted only when prod is named a second time. */

@@ -1,8 +1,9 @@
+import type { FleetPolicy } from '../engine/policy/fleet-policy';
 import { Construct } from 'constructs';
 import { CloudwatchEventRule } from '@cdktf/provider-aws/lib/cloudwatch-event-rule';
 import { CloudwatchEventTarget } from '@cdktf/provider-aws/lib/cloudwatch-event-target';
 import { SecurityGroup } from '@cdktf/provider-aws/lib/security-group';
-import { METRICS_NAMESPACE, PROMOTED_SYNC_TASK_ENV, brewSyncEnvironment, caskSyncEnvironment, tapSyncEnvironment } from '../engine/runtime-config';
+import { METRICS_NAMESPACE, PROMOTED_SYNC_TASK_ENV, brewSyncEnvironment, caskSyncEnvironment, policyEnvironment, tapSyncEnvironment } from '../engine/runtime-config';
 import { BottleStore } from './bottle-store';
 import { ctx } from './environment-context';
 import { FargateTaskDefinition, ImageRepository } from './fargate-task-definition';
@@ -35,6 +36,8 @@ export interface PromotedSyncProps {
   readonly taps?: readonly string[];
   /** `https://<domainName>`: the same URL the primary's taps name, so clients see one history. */
   readonly publicUrl?: string;
+  /** The fleet's policy, as the primary's sync applies it. @default none */
+  readonly policy?: FleetPolicy;
 }
 
 /**
@@ -72,6 +75,7 @@ export class PromotedSync extends Construct {
         ...brewSyncEnvironment(props),
         ...caskSyncEnvironment(props),
         ...tapSyncEnvironment(props.taps, props.publicUrl ?? ''),
+        ...policyEnvironment(props.policy),
       },
     });
     const role = this.task.taskRole;

@@ -141,6 +141,21 @@ export function byteBudgetFromEnv(env: Readonly<Record<string, string | undefine
  * Pull-through in the mirror service (issue #24). The stack sets these only for an
  * environment with `HBS_<ENV>_PULL_THROUGH=true`; unset, the mirror never fetches.
  */
+/** The fleet's policy (issue #35), read by the orchestrator, the promoted sync and the mirror (`policyFromEnv`). */
+export const POLICY_ENV = {
+  forbiddenFormulae: 'HBS_FORBIDDEN_FORMULAE',
+  forbiddenCasks: 'HBS_FORBIDDEN_CASKS',
+  forbiddenLicenses: 'HBS_FORBIDDEN_LICENSES',
+  forbiddenTaps: 'HBS_FORBIDDEN_TAPS',
+  allowedTaps: 'HBS_ALLOWED_TAPS',
+} as const;
+
+/** The `POLICY_ENV` variables a stack sets: only the lists the policy has (none by default). */
+export function policyEnvironment(policy: { readonly [K in keyof typeof POLICY_ENV]: readonly string[] } | undefined): Record<string, string> {
+  if (!policy) return {};
+  return Object.fromEntries((Object.keys(POLICY_ENV) as (keyof typeof POLICY_ENV)[]).filter((key) => policy[key].length > 0).map((key) => [POLICY_ENV[key], policy[key].join(' ')]));
+}
+
 /** Token mode of the mirror service (issue #35): `true` turns it on; unset, off; anything else stops the task. */
 export const TOKEN_ENV = { requireToken: 'HBS_REQUIRE_TOKEN' } as const;
 

@@ -102,6 +102,7 @@ export class StandbyStack extends ReadableAddressStack {
           allowUnpinnedCasks: config.sync.allowUnpinnedCasks,
           taps: config.sync.taps,
           publicUrl: `https://${config.domainName}`,
+          policy: config.policy,
         })
       : undefined;
 

@@ -3,7 +3,7 @@ import { jsonLogger } from '../../engine/logger';
 import { PROMOTED_SYNC_TASK_ENV, SYNC_ENV, SYNC_TASK_ENV, oneOf, readEnvironment } from '../../engine/runtime-config';
 import { AWS_RUN_LEASE, runLargeSync } from '../../engine/sync/distributed';
 import { runSync } from '../../engine/sync/run-sync';
-import { assertAwsWriter, awsPromotedSyncDeps, awsSyncDeps, brewFromEnv, casksFromEnv, homebrewKey, tapsFromEnv } from '../../engine/wiring/aws';
+import { assertAwsWriter, awsPromotedSyncDeps, awsSyncDeps, brewFromEnv, casksFromEnv, homebrewKey, policyFromEnv, tapsFromEnv } from '../../engine/wiring/aws';
 import { limitHeapGrowth } from '../../engine/heap';
 
 // At load, before the heap grows (see engine/heap.ts).
@@ -55,7 +55,7 @@ async function promotedSync(): Promise<number> {
   await assertAwsWriter(deps.state);
   const interrupted = new AbortController();
   process.once('SIGTERM', () => interrupted.abort());
-  const summary = await runSync(deps, { publicKey: homebrewKey(), brew: brewFromEnv(), ...casksFromEnv(), ...tapsFromEnv(), lease: AWS_RUN_LEASE, signal: interrupted.signal });
+  const summary = await runSync(deps, { publicKey: homebrewKey(), brew: brewFromEnv(), ...casksFromEnv(), ...tapsFromEnv(), policy: policyFromEnv(), lease: AWS_RUN_LEASE, signal: interrupted.signal });
   log.info('run finished', { published: summary.published, error: summary.error });
   return summary.published || !summary.error ? 0 : 1;
 }

@@ -20,6 +20,7 @@ import { WRITER_ROLES, assertWriter } from '../sync/writer';
 import { MetricSink, emfSink } from '../metrics';
 import { TapSource, parseTapList } from '../taps/tap-names';
 import { TokenVerifier } from '../keys/token-verifier';
+import { FleetPolicy, POLICY_VARIABLES, parsePolicy } from '../policy/fleet-policy';
 import { DynamoDbTokenStore } from '../adapters/aws/dynamodb-token-store';
 import {
   CACHE_KEY_PREFIXES,
@@ -32,6 +33,7 @@ import {
   CASK_SYNC_ENV,
   TAP_SYNC_ENV,
   TOKEN_ENV,
+  POLICY_ENV,
   ORCHESTRATOR_ENV,
   PROMOTED_SYNC_TASK_ENV,
   STANDBY_MIRROR_SERVICE_ENV,
@@ -167,6 +169,7 @@ export async function awsMirrorService(log: Logger, accessLog: AccessLog, env: E
       byteBudget,
       teamByteBudget,
       tokens,
+      policy: policyFromEnv(env),
       mode,
       presign: (sha256, expiresIn, disposition) => stores.blobs.presign(sha256, expiresIn, disposition),
       trustProxy: true,
@@ -285,6 +288,12 @@ export function tapsFromEnv(env: Env = process.env): { taps?: TapSource[]; publi
   const list = env[TAP_SYNC_ENV.taps];
   if (!list) return {};
   return { taps: parseTapList(list), publicUrl: parsePublicUrl(env[TAP_SYNC_ENV.publicUrl] ?? '', TAP_SYNC_ENV.publicUrl) };
+}
+
+/** What the stack says about the fleet's policy (none: undefined), read as a brew.env policy file would be. */
+export function policyFromEnv(env: Env = process.env): FleetPolicy | undefined {
+  const lines = (Object.keys(POLICY_ENV) as (keyof typeof POLICY_ENV)[]).filter((key) => env[POLICY_ENV[key]]).map((key) => `${POLICY_VARIABLES[key]}=${env[POLICY_ENV[key]]}`);
+  return lines.length === 0 ? undefined : parsePolicy(lines.join('\n'), 'the policy variables');
 }
 
 /** What the stack says about casks: the tokens to mirror (none: undefined) and the unpinned ones allowed. */

@@ -3,7 +3,7 @@ import { PowertoolsLogger, powertoolsLogger } from '../../engine/adapters/aws/po
 import { FRESHNESS_REPORT_EVENT, ORCHESTRATOR_ENV, readEnvironment } from '../../engine/runtime-config';
 import { OrchestrateResult, orchestrate } from '../../engine/sync/distributed';
 import { reportFreshness } from '../../engine/sync/freshness';
-import { assertAwsWriter, awsSyncDeps, brewFromEnv, casksFromEnv, homebrewKey, routingFromEnv, tapsFromEnv } from '../../engine/wiring/aws';
+import { assertAwsWriter, awsSyncDeps, brewFromEnv, casksFromEnv, homebrewKey, routingFromEnv, tapsFromEnv, policyFromEnv } from '../../engine/wiring/aws';
 import { limitHeapGrowth } from '../../engine/heap';
 
 // At load, before the heap grows (see engine/heap.ts).
@@ -31,7 +31,7 @@ export const handler = async (event: unknown, context?: Context): Promise<Orches
   logger.info('sync requested', { source: (event as { source?: string } | null)?.source });
   // After a promotion the DR region writes: this region's run stops here (and the error alarm says so).
   await assertAwsWriter(deps.state);
-  const result = await orchestrate(deps, { publicKey: homebrewKey(), brew: brewFromEnv(), ...casksFromEnv(), ...tapsFromEnv(), limits: routingFromEnv() });
+  const result = await orchestrate(deps, { publicKey: homebrewKey(), brew: brewFromEnv(), ...casksFromEnv(), ...tapsFromEnv(), policy: policyFromEnv(), limits: routingFromEnv() });
   if (result.outcome === 'aborted') throw new Error(`sync aborted: ${result.reason}`);
   if (result.outcome === 'finalized' && !result.summary.published) throw new Error(`sync failed: ${result.summary.error}`);
   return result;

@@ -13,7 +13,7 @@ import { Network } from '../../constructs/network';
 import { Grantable } from '../../constructs/service-role';
 import { DnsAlias, EndpointHealthCheck, ManagedCertificate } from '../../constructs/mirror-domain';
 import { MirrorService } from '../../constructs/mirror-service';
-import { BYTE_BUDGET_ENV, METRICS_NAMESPACE, MIRROR_SERVICE_ENV, MIRROR_SERVICE_NODE_FLAGS, PULL_THROUGH_ENV, TOKEN_ENV } from '../../engine/runtime-config';
+import { BYTE_BUDGET_ENV, METRICS_NAMESPACE, MIRROR_SERVICE_ENV, MIRROR_SERVICE_NODE_FLAGS, PULL_THROUGH_ENV, TOKEN_ENV, policyEnvironment } from '../../engine/runtime-config';
 import { SERVE_DEFAULTS, SYNC_DEFAULTS } from '../../engine/defaults';
 import { NODE_MEMORY_FLAGS } from '../../engine/heap';
 
@@ -114,6 +114,8 @@ export class MirrorTier extends AddressGroup {
         ...(pullThrough ? { [PULL_THROUGH_ENV.enabled]: 'true', [PULL_THROUGH_ENV.registryUrl]: SYNC_DEFAULTS.registryUrl } : {}),
         // The standby reads the same tokens from the table's replica: a failover keeps every team's key.
         ...(service.requireToken ? { [TOKEN_ENV.requireToken]: 'true' } : {}),
+        // The fleet's policy, handed to every machine in /brew.env.
+        ...policyEnvironment(config.policy),
       },
     });
     data.grantMirror(this, this.task.taskRole, mirrorSg, { pullThrough, tokens: service.requireToken === true });

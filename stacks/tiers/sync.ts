@@ -11,7 +11,7 @@ import { allow, securityGroup } from '../../constructs/firewall';
 import { Grantable } from '../../constructs/service-role';
 import { SyncFunction } from '../../constructs/sync-function';
 import { SyncSchedule } from '../../constructs/sync-schedule';
-import { METRICS_NAMESPACE, ORCHESTRATOR_ENV, SYNC_ENV, TASK_DISPATCH_ENV, brewSyncEnvironment, caskSyncEnvironment, tapSyncEnvironment } from '../../engine/runtime-config';
+import { METRICS_NAMESPACE, ORCHESTRATOR_ENV, SYNC_ENV, TASK_DISPATCH_ENV, brewSyncEnvironment, caskSyncEnvironment, policyEnvironment, tapSyncEnvironment } from '../../engine/runtime-config';
 import { DataTier } from './data';
 import { Foundation } from './foundation';
 
@@ -106,6 +106,8 @@ export class SyncTier extends AddressGroup {
         ...caskSyncEnvironment(config.sync),
         // And these to the tap phase, in the sync task too (it has git, and Ruby on WASI in its image).
         ...tapSyncEnvironment(config.sync.taps, `https://${config.domainName}`),
+        // What the fleet's policy forbids is left out of the run's selection (prepare.ts).
+        ...policyEnvironment(config.policy),
       },
     });
 

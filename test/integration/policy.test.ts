@@ -14,6 +14,8 @@ import { decodeBottleIndex } from '../../engine/bottle-index';
 import { bottleIndexKey } from '../../engine/store-layout';
 import { publishApi, testSigningKey } from '../fixtures/homebrew-api';
 import { FixtureUpstream, startFixtureUpstream } from '../fixtures/upstream-server';
+import { synthAll } from '../synth';
+import { policyFromEnv } from '../../engine/wiring/aws';
 
 // The fleet's policy in brew's own settings (issue #35, item 5): what it forbids is not mirrored,
 // a selection that asks for it is told, and /brew.env hands the settings to brew, which enforces them.
@@ -92,5 +94,20 @@ describe('the fleet policy', () => {
     } finally {
       await server.stop(0);
     }
+  });
+});
+
+describe('the fleet policy in AWS', () => {
+  test('HBS_<ENV>_FORBIDDEN_* reach the orchestrator and the mirror as the policy brew reads; a malformed value fails synthesis naming it', () => {
+    const stacks = synthAll({ HBS_STAGING_FORBIDDEN_FORMULAE: 'jq,telnet', HBS_STAGING_ALLOWED_TAPS: 'acme/tools' });
+    const resources = (stacks.staging as any).resource;
+    const orchestrator = Object.values(resources.aws_lambda_function as Record<string, any>).find((f) => String(f.function_name).endsWith('-orchestrator'))!.environment.variables;
+    expect(orchestrator).toMatchObject({ HBS_FORBIDDEN_FORMULAE: 'jq telnet', HBS_ALLOWED_TAPS: 'acme/tools' });
+    expect(policyFromEnv(orchestrator)).toEqual({ forbiddenFormulae: ['jq', 'telnet'], forbiddenCasks: [], forbiddenLicenses: [], forbiddenTaps: [], allowedTaps: ['acme/tools'] });
+    const mirror = Object.values(resources.aws_ecs_task_definition as Record<string, any>).find((t) => String(t.family).endsWith('-mirror'))!;
+    const env = JSON.parse(mirror.container_definitions)[0].environment as { name: string; value: string }[];
+    expect(env).toContainEqual({ name: 'HBS_FORBIDDEN_FORMULAE', value: 'jq telnet' });
+    expect(JSON.stringify((stacks.prod as any).resource.aws_lambda_function)).not.toContain('HBS_FORBIDDEN_');
+    expect(() => synthAll({ HBS_DEV_FORBIDDEN_CASKS: 'zoom "quoted"' })).toThrow(/HBS_DEV_FORBIDDEN_\*:1: "\\"quoted\\"" is not a name, license or URL/);
   });
 });
