@@ -7,6 +7,7 @@ import { ApiShapeError, SkippedFormula, WantedBottle, formulaEntries, wantedBott
 import { Logger } from '../logger';
 import { PublishedGeneration, RunFailure } from '../ports';
 import { CORE_API_FILES, PhaseDeps, SyncAbortedError, SyncOptions, UnknownTagError, packagesFile } from './contracts';
+import { licenseForbidden } from '../policy/licenses';
 import { applySelection, selectFormulae } from './selection';
 import { UpstreamError, readAll } from '../upstream/client';
 import { WantedCaskFile, selectCasks } from '../casks/cask-selection';
@@ -170,9 +171,10 @@ export async function verifyApi(deps: PhaseDeps, options: SyncOptions, log: Logg
   }
   const tagFilter = options.tags ? new Set(options.tags) : undefined;
   const skipped: SkippedFormula[] = [];
-  // A formula the fleet's policy forbids is not mirrored, in a whole mirror or as anyone's dependency.
+  // A formula the fleet's policy forbids (by name or license) is not mirrored, in a whole mirror or as anyone's dependency.
   const forbidden = new Set(options.policy?.forbiddenFormulae ?? []);
-  const wanted = wantedBottles(formulaEntries(formulaPieces()), tagFilter, options.allFallback ?? true, skipped).filter((b) => !forbidden.has(b.name));
+  const entries = withoutForbiddenLicenses(formulaEntries(formulaPieces()), options.policy?.forbiddenLicenses ?? [], forbidden);
+  const wanted = wantedBottles(entries, tagFilter, options.allFallback ?? true, skipped).filter((b) => !forbidden.has(b.name));
   formulaPieces = () => [];
   if (!retainBytes) apiFiles.set('formula.jws.json', NOT_RETAINED);
   for (const s of skipped) log.warn('formula skipped', { name: s.name, reason: s.reason });
@@ -221,4 +223,13 @@ export async function verifyApi(deps: PhaseDeps, options: SyncOptions, log: Logg
 /** One permanent failure per bottle a skipped formula lists, so each counts against `maxMissingPercent`. */
 export function skippedFailures(skipped: readonly SkippedFormula[]): RunFailure[] {
   return skipped.flatMap((s) => s.tags.map((tag) => ({ name: s.name, tag, reason: `skipped: ${s.reason}`, permanent: true })));
+}
+
+/** The formula entries, less those whose license the policy forbids (their names are added to `forbidden`). */
+function* withoutForbiddenLicenses(entries: Iterable<unknown>, licenses: readonly string[], forbidden: Set<string>): Generator<unknown, void, undefined> {
+  for (const entry of entries) {
+    const formula = entry as { name?: unknown; license?: unknown };
+    if (licenses.length > 0 && typeof formula.name === 'string' && licenseForbidden(formula.license, licenses)) forbidden.add(formula.name);
+    else yield entry;
+  }
 }

@@ -34,7 +34,11 @@ beforeAll(async () => {
   upstream = await startFixtureUpstream();
   publishApi(
     upstream,
-    ['wget', 'jq', 'htop'].map((name) => ({ name, version: '1.0', bottles: [{ tag: 'arm64_sonoma', bytes: randomBytes(200) }] })),
+    [
+      ...['wget', 'jq', 'htop'].map((name) => ({ name, version: '1.0', license: 'GPL-3.0-or-later OR MIT', bottles: [{ tag: 'arm64_sonoma', bytes: randomBytes(200) }] })),
+      // Its license is one the policy forbids: left out like a forbidden name.
+      { name: 'mongosh', version: '2.0', license: 'AGPL-3.0-only', bottles: [{ tag: 'arm64_sonoma', bytes: randomBytes(200) }] },
+    ],
     key.privateKey,
   );
 });
@@ -54,7 +58,7 @@ describe('the fleet policy', () => {
     );
   });
 
-  test('forbidden formulae are not mirrored, whole or selected, and a selection that names one is told; forbidden taps are not mirrored; /brew.env carries the policy as brew reads it', async () => {
+  test('forbidden formulae (by name or license) are not mirrored, whole or selected, and a selection that names one is told; forbidden taps are not mirrored; /brew.env carries the policy as brew reads it', async () => {
     const policy = parsePolicy(POLICY, 'policy.env');
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'policy-'));
     const deps = localSyncDeps(root, { log: jsonLogger({}, () => undefined) });
