@@ -8,7 +8,8 @@ import { METRICS_NAMESPACE } from './runtime-config';
 export type MetricUnit = 'Count' | 'Bytes' | 'Milliseconds' | 'Seconds';
 
 export interface MetricSink {
-  emit(metrics: Record<string, { value: number; unit: MetricUnit }>, properties?: Record<string, unknown>): void;
+  /** `dimensions` adds property names (present in `properties`) to `Environment` as the metrics' dimensions. */
+  emit(metrics: Record<string, { value: number; unit: MetricUnit }>, properties?: Record<string, unknown>, dimensions?: readonly string[]): void;
 }
 
 export interface EmfSinkOptions {
@@ -24,7 +25,7 @@ export function emfSink(environment: string, options: EmfSinkOptions = {}): Metr
   const write = options.write ?? ((l: string) => process.stdout.write(`${l}\n`));
   const now = options.now ?? Date.now;
   return {
-    emit(metrics, properties = {}) {
+    emit(metrics, properties = {}, dimensions = []) {
       const names = Object.keys(metrics);
       if (names.length === 0) return;
       write(
@@ -32,7 +33,7 @@ export function emfSink(environment: string, options: EmfSinkOptions = {}): Metr
           _aws: {
             Timestamp: now(),
             CloudWatchMetrics: [
-              { Namespace: namespace, Dimensions: [['Environment']], Metrics: names.map((Name) => ({ Name, Unit: metrics[Name].unit })) },
+              { Namespace: namespace, Dimensions: [['Environment', ...dimensions]], Metrics: names.map((Name) => ({ Name, Unit: metrics[Name].unit })) },
             ],
           },
           Environment: environment,

@@ -250,6 +250,8 @@ export const METRICS = {
   mirrorDownloadsStalled: 'MirrorDownloadsStalled',
   /** Access-log lines dropped because stdout was not drained. */
   mirrorAccessLogDropped: 'MirrorAccessLogDroppedLines',
+  /** Blob bytes charged to one team (token mode), with a `Team` dimension: the egress a team caused. */
+  mirrorTeamBytes: 'MirrorTeamBytes',
 } as const;
 
 /** The shallow health route the ALB's target group checks (the server answers it from memory). */

@@ -134,6 +134,15 @@ export class MirrorDashboard extends DashboardLayout {
         { period: 300 },
       ),
     ]);
+    // Token mode: the blob bytes each team drew (MirrorTeamBytes by Team), one line per team.
+    this.row([
+      this.graph(
+        'Mirror service: bytes per team (token mode)',
+        [[{ expression: `SEARCH('{${METRICS_NAMESPACE},Environment,Team} MetricName="${METRICS.mirrorTeamBytes}" Environment="${environment}"', 'Sum', 300)`, id: 'teams', label: '' }]],
+        DASHBOARD_RANGES.serving,
+        { period: 300 },
+      ),
+    ]);
 
   }
 

@@ -13,6 +13,8 @@ export const MIRROR_REPORT_INTERVAL_MS = 60_000;
 export class MirrorMetricsReporter {
   private last: MirrorTotals = { requests: 0, serverErrors: 0, bytesServed: 0, lookupHits: 0, lookupMisses: 0, connectionsRefused: 0, downloadsStalled: 0, accessLogDropped: 0 };
 
+  private readonly lastTeamBytes = new Map<string, number>();
+
   constructor(
     private readonly metrics: ServerMetrics,
     private readonly sink: MetricSink,
@@ -32,6 +34,12 @@ export class MirrorMetricsReporter {
       [METRICS.mirrorAccessLogDropped]: { value: delta('accessLogDropped'), unit: 'Count' },
     });
     this.last = now;
+    // One line per team that drew bytes since the last report (token mode): the team's name, never its token.
+    for (const [team, bytes] of this.metrics.teamBytes) {
+      const delta = bytes - (this.lastTeamBytes.get(team) ?? 0);
+      if (delta > 0) this.sink.emit({ [METRICS.mirrorTeamBytes]: { value: delta, unit: 'Bytes' } }, { Team: team }, ['Team']);
+      this.lastTeamBytes.set(team, bytes);
+    }
   }
 
   /** Reports every `intervalMs` until the returned function is called (which reports once more). */

@@ -32,4 +32,22 @@ describe('mirror service figures for CloudWatch', () => {
     stop();
     expect(JSON.parse(lines[0])).toMatchObject({ MirrorRequests: 1, MirrorBytesServed: 7 });
   });
+
+  test('token mode: each team that drew bytes since the last report gets a line with a Team dimension and its delta (the name, never a token)', () => {
+    const lines: Record<string, unknown>[] = [];
+    const metrics = new ServerMetrics();
+    const reporter = new MirrorMetricsReporter(metrics, emfSink('prod', { write: (l) => lines.push(JSON.parse(l)) }));
+    metrics.teamBytes.set('ios', 5000);
+    metrics.teamBytes.set('web', 300);
+    reporter.report();
+    metrics.teamBytes.set('ios', 5600);
+    reporter.report();
+    const teamLines = lines.filter((l) => 'MirrorTeamBytes' in l).map(({ Team, MirrorTeamBytes }) => ({ Team, MirrorTeamBytes }));
+    expect(teamLines).toEqual([
+      { Team: 'ios', MirrorTeamBytes: 5000 },
+      { Team: 'web', MirrorTeamBytes: 300 },
+      { Team: 'ios', MirrorTeamBytes: 600 },
+    ]);
+    expect(lines.find((l) => 'MirrorTeamBytes' in l)).toMatchObject({ _aws: { CloudWatchMetrics: [{ Dimensions: [['Environment', 'Team']], Metrics: [{ Name: 'MirrorTeamBytes', Unit: 'Bytes' }] }] } });
+  });
 });
