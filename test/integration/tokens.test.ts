@@ -10,7 +10,10 @@ import { MemoryRateLimiter, memoryByteBudget } from '../../engine/adapters/local
 import { newTeamToken } from '../../engine/keys/team-token';
 import { TokenVerifier } from '../../engine/keys/token-verifier';
 import { jsonLogger } from '../../engine/logger';
-import { TokenStore } from '../../engine/ports';
+import { RateLimiter, TokenStore, byteBudgetLimit } from '../../engine/ports';
+import { RedisRateLimiter } from '../../engine/adapters/aws/redis-rate-limiter';
+import { LocalRedis, startLocalRedis } from '../fixtures/redis';
+import { startPeers } from '../fixtures/peers';
 import { MirrorServer } from '../../engine/serve/server';
 import { runSync } from '../../engine/sync/run-sync';
 import { localStores, localSyncDeps } from '../../engine/wiring/local';
@@ -58,7 +61,10 @@ interface Mirror {
 }
 
 /** A mirror in token mode over `store`'s tokens; every line it logs is kept, to be searched for tokens. */
-async function tokenMirror(store: TokenStore, options: { mode?: 'proxy' | 'redirect'; byteBudgetPerHour?: number; refreshMs?: number } = {}): Promise<Mirror> {
+async function tokenMirror(
+  store: TokenStore,
+  options: { mode?: 'proxy' | 'redirect'; byteBudgetPerHour?: number; refreshMs?: number; teamByteBudget?: (bytesPerHour: number) => RateLimiter } = {},
+): Promise<Mirror> {
   const logs: string[] = [];
   const log = jsonLogger({}, (line) => logs.push(line));
   const verifier = new TokenVerifier(store, log, { refreshMs: options.refreshMs ?? 10_000 });
@@ -70,7 +76,7 @@ async function tokenMirror(store: TokenStore, options: { mode?: 'proxy' | 'redir
     accessLog: (record) => logs.push(JSON.stringify(record)),
     limiter: new MemoryRateLimiter({ ratePerSecond: 1000, burst: 1000 }),
     byteBudget: memoryByteBudget(options.byteBudgetPerHour),
-    teamByteBudget: (bytes) => memoryByteBudget(bytes),
+    teamByteBudget: options.teamByteBudget ?? ((bytes) => memoryByteBudget(bytes)),
     mode: options.mode ?? 'proxy',
     presign: options.mode === 'redirect' ? async (digest) => `http://127.0.0.1:9/presigned/${digest}` : undefined,
     pollMs: 60_000,
@@ -191,23 +197,31 @@ describe('token mode', () => {
   });
 });
 
-describe('revocation across mirrors that share the state table (dynalite)', () => {
+describe('two mirrors that share the AWS peers (dynalite for the tokens, redis-server for the budgets)', () => {
   let dynamo: LocalDynamoDb;
+  let redis: LocalRedis;
   beforeAll(async () => {
-    dynamo = await startLocalDynamoDb();
+    [dynamo, redis] = await startPeers([startLocalDynamoDb(), startLocalRedis()]);
   });
-  afterAll(() => dynamo.close());
+  afterAll(async () => {
+    await Promise.all([dynamo?.close(), redis?.stop()]);
+  });
 
-  test('a token revoked in the table is refused by both mirrors within the refresh bound; an expired one never works', async () => {
+  test('a team\'s budget is one across both; a token revoked in the table is refused by both within the refresh bound; an expired one never works', async () => {
     await dynamo.createStateTable('prod-brew-state-tokens');
     const store = new DynamoDbTokenStore(dynamo.client, 'prod-brew-state-tokens');
     const { record, token } = newTeamToken('data', new Date());
     const expired = newTeamToken('old', new Date(Date.now() - 120_000), { expiresInMs: 60_000 });
-    await store.putToken(record);
-    await store.putToken(expired.record);
+    const oneBottle = newTeamToken('frugal', new Date(), { budgetBytesPerHour: BOTTLE.length });
+    for (const t of [record, expired.record, oneBottle.record]) await store.putToken(t);
     const refreshMs = 500;
-    const mirrors = [await tokenMirror(store, { refreshMs }), await tokenMirror(store, { refreshMs })];
+    const client = await redis.client();
+    const teamByteBudget = (bytes: number) => new RedisRateLimiter(client, byteBudgetLimit(bytes), 'bb:');
+    const mirrors = [await tokenMirror(store, { refreshMs, teamByteBudget }), await tokenMirror(store, { refreshMs, teamByteBudget })];
     try {
+      // The team's one-bottle budget, spent on the first mirror, is spent on the second.
+      expect((await fetch(bottleUrl(mirrors[0].base), { headers: bearer(oneBottle.token) })).status).toBe(200);
+      expect((await fetch(bottleUrl(mirrors[1].base), { headers: bearer(oneBottle.token) })).status).toBe(429);
       for (const m of mirrors) {
         expect((await fetch(bottleUrl(m.base), { headers: bearer(token) })).status).toBe(200);
         expect((await fetch(bottleUrl(m.base), { headers: bearer(expired.token) })).status).toBe(401);
@@ -225,6 +239,7 @@ describe('revocation across mirrors that share the state table (dynalite)', () =
       expect((await store.listTokens()).find((t) => t.id === record.id)).toMatchObject({ team: 'data', revokedAt: expect.any(String), lastUsedAt: expect.any(String) });
     } finally {
       for (const m of mirrors) await m.stop();
+      client.disconnect();
     }
   });
 });
