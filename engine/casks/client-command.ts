@@ -84,7 +84,12 @@ for token in "\${tokens[@]}"; do
   # brew uses the one file downloads/<key>--* when there is exactly one: leave no other.
   rm -f "$downloads/$key--"*
   partial="$downloads/.brew-mirror-$key.partial"
-  curl -fsL --retry 2 --connect-timeout 10 -o "$partial" "$mirror/casks/$sha" || {
+  # A mirror in token mode needs the team's token (brew.env's HOMEBREW_DOCKER_REGISTRY_TOKEN): sent
+  # as curl config on stdin, so it is never in the process list.
+  auth=""
+  [ -z "\${HOMEBREW_DOCKER_REGISTRY_TOKEN:-}" ] || auth="header = \\"Authorization: Bearer $HOMEBREW_DOCKER_REGISTRY_TOKEN\\""
+  printf '%s\\n' "$auth" |
+    curl -K - -fsL --retry 2 --connect-timeout 10 -o "$partial" "$mirror/casks/$sha" || {
     rm -f "$partial"
     die "$token: $mirror has no file for sha256 $sha (is $token in the mirror's --casks?)"
   }

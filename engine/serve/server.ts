@@ -27,12 +27,15 @@ import { GenerationSnapshot, loadSnapshot } from './snapshot';
 import { PullThrough, PullThroughOptions } from './pull-through';
 
 /**
- * Routes that need a team's token in token mode: every blob (bottles, image indexes, portable
- * Ruby, cask and tap files) and the git repositories. The signed API, `/install`, `/brew.env`,
- * the page, `/status`, `/metrics` and `/health` stay open: the API is Homebrew's public, signed
- * data, and the rest is what a machine needs before it has a token (docs/tokens.md).
+ * Routes that need a team's token in token mode: bottles, image indexes, portable Ruby, cask
+ * files (the `brew mirror` command sends the token) and the git repositories. The signed API,
+ * `/install`, `/brew.env`, the page, `/status`, `/metrics` and `/health` stay open: the API is
+ * Homebrew's public, signed data, and the rest is what a machine needs before it has a token.
+ * A tap's downloads (`/dl/…`) stay open too: brew fetches them with its plain curl strategy,
+ * which sends no token (only `ghcr.io`-style URLs carry `HOMEBREW_DOCKER_REGISTRY_TOKEN`), so a
+ * token there would break every tap install; they are vendors' public files, charged per address.
  */
-const TOKEN_ROUTES: ReadonlySet<string> = new Set(['bottle', 'manifest', 'registry_manifest', 'registry_tags', 'registry_blob', 'cask', 'tap_download', 'brew_git', 'tap_git']);
+const TOKEN_ROUTES: ReadonlySet<string> = new Set(['bottle', 'manifest', 'registry_manifest', 'registry_tags', 'registry_blob', 'cask', 'brew_git', 'tap_git']);
 
 /** 401 with the challenge each client understands: git answers `Basic` with its credentials, brew sends `Bearer` unasked. */
 function tokenRequired(route: string): HttpError {

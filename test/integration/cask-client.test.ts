@@ -8,6 +8,11 @@ import { jsonLogger } from '../../engine/logger';
 import { runSync } from '../../engine/sync/run-sync';
 import { localStores, localSyncDeps } from '../../engine/wiring/local';
 import { serveMirror } from '../fixtures/brew-client';
+import { FileTokenStore } from '../../engine/adapters/local/file-token-store';
+import { newTeamToken } from '../../engine/keys/team-token';
+import { TokenVerifier } from '../../engine/keys/token-verifier';
+import { MirrorServer } from '../../engine/serve/server';
+import { localServerDeps } from '../../engine/wiring/local';
 import { publishApi, testSigningKey } from '../fixtures/homebrew-api';
 import { FixtureUpstream, startFixtureUpstream } from '../fixtures/upstream-server';
 
@@ -39,7 +44,7 @@ beforeAll(async () => {
 afterAll(() => upstream.close());
 
 /** A machine: a stand-in brew on PATH with its cache and repository, and the mirror's brew-mirror script. */
-async function machine(base: string, casks: Record<string, { url: string; sha256: string }>, outdated: string[] = []) {
+async function machine(base: string, casks: Record<string, { url: string; sha256: string }>, outdated: string[] = [], extraEnv: Record<string, string> = {}) {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'cask-machine-'));
   const bin = path.join(home, 'bin');
   const cache = path.join(home, 'cache');
@@ -72,7 +77,7 @@ async function machine(base: string, casks: Record<string, { url: string; sha256
   expect([served.status, served.headers.get('content-type')]).toEqual([200, 'text/x-shellscript; charset=utf-8']);
   fs.writeFileSync(script, Buffer.from(await served.arrayBuffer()), { mode: 0o755 });
   const brewMirror = (...args: string[]) =>
-    run('bash', [script, ...args], { env: { PATH: `${bin}:${process.env.PATH}`, HOME: home, HOMEBREW_API_DOMAIN: `${base}/api` } }).then(
+    run('bash', [script, ...args], { env: { PATH: `${bin}:${process.env.PATH}`, HOME: home, HOMEBREW_API_DOMAIN: `${base}/api`, ...extraEnv } }).then(
       (r) => ({ code: 0, ...r }),
       (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
     );
@@ -80,6 +85,28 @@ async function machine(base: string, casks: Record<string, { url: string; sha256
 }
 
 describe('brew mirror install --cask, against bottles serve', () => {
+  test('token mode: it sends the team token brew.env gives brew (curl config on stdin, not in argv); without one the mirror refuses the file', async () => {
+    const tokens = new FileTokenStore(root);
+    const { record, token } = newTeamToken('mac', new Date());
+    await tokens.putToken(record);
+    const verifier = new TokenVerifier(tokens, jsonLogger({}, () => undefined));
+    await verifier.start();
+    let base = '';
+    const server = new MirrorServer({ ...localServerDeps(root, { log: jsonLogger({}, () => undefined), publicUrl: () => base }), tokens: verifier });
+    base = `http://127.0.0.1:${await server.listen(0, '127.0.0.1')}`;
+    try {
+      const casks = { tool: { url: toolUrl, sha256: sha(TOOL) } };
+      const withToken = await (await machine(base, casks, [], { HOMEBREW_DOCKER_REGISTRY_TOKEN: token })).brewMirror('install', '--cask', 'tool');
+      expect([withToken.code, withToken.stderr]).toEqual([0, '']);
+      const without = await (await machine(base, casks)).brewMirror('install', '--cask', 'tool');
+      expect(without.code).not.toBe(0);
+      expect(without.stderr).toMatch(/has no file for sha256/);
+    } finally {
+      verifier.stop();
+      await server.stop(0);
+    }
+  }, 60_000);
+
   test('places the file under the key brew computes (exactly one), then hands over to brew without retries and with a short connect timeout', async () => {
     const { server, base } = await serveMirror(localStores(root));
     try {
