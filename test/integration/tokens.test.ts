@@ -9,6 +9,7 @@ import { FileTokenStore } from '../../engine/adapters/local/file-token-store';
 import { MemoryRateLimiter, memoryByteBudget } from '../../engine/adapters/local/memory-rate-limiter';
 import { newTeamToken } from '../../engine/keys/team-token';
 import { TokenVerifier } from '../../engine/keys/token-verifier';
+import { FleetPolicy, parsePolicy } from '../../engine/policy/fleet-policy';
 import { jsonLogger } from '../../engine/logger';
 import { RateLimiter, TokenStore, byteBudgetLimit } from '../../engine/ports';
 import { RedisRateLimiter } from '../../engine/adapters/aws/redis-rate-limiter';
@@ -63,7 +64,7 @@ interface Mirror {
 /** A mirror in token mode over `store`'s tokens; every line it logs is kept, to be searched for tokens. */
 async function tokenMirror(
   store: TokenStore,
-  options: { mode?: 'proxy' | 'redirect'; byteBudgetPerHour?: number; refreshMs?: number; teamByteBudget?: (bytesPerHour: number) => RateLimiter } = {},
+  options: { mode?: 'proxy' | 'redirect'; byteBudgetPerHour?: number; refreshMs?: number; teamByteBudget?: (bytesPerHour: number) => RateLimiter; policy?: FleetPolicy } = {},
 ): Promise<Mirror> {
   const logs: string[] = [];
   const log = jsonLogger({}, (line) => logs.push(line));
@@ -82,6 +83,7 @@ async function tokenMirror(
     pollMs: 60_000,
     publicUrl: () => base,
     tokens: verifier,
+    policy: options.policy,
   });
   base = `http://127.0.0.1:${await server.listen(0, '127.0.0.1')}`;
   return { base, logs, verifier, stop: async () => (verifier.stop(), await server.stop(0)) };
@@ -161,11 +163,11 @@ describe('token mode', () => {
     }
   });
 
-  test('/brew.env and /install carry the caller\'s token in the /v2/ layout; brew reads it; no log line, metric or page contains a token', async () => {
+  test('/brew.env and /install carry the caller\'s token in the /v2/ layout and the fleet\'s policy; brew reads them; no log line, metric or page contains a token', async () => {
     const tokens = new FileTokenStore(root);
     const { record, token } = newTeamToken('web', new Date());
     await tokens.putToken(record);
-    const mirror = await tokenMirror(tokens);
+    const mirror = await tokenMirror(tokens, { policy: parsePolicy('HOMEBREW_FORBIDDEN_FORMULAE=telnet\nHOMEBREW_FORBIDDEN_LICENSES=AGPL-3.0-only\n', 'policy.env') });
     try {
       const env = await (await fetch(`${mirror.base}/brew.env`, { headers: bearer(token) })).text();
       const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tokens-env-')), 'brew.env');
@@ -173,6 +175,8 @@ describe('token mode', () => {
       const { stdout } = await promisify(execFile)('bash', [path.join(__dirname, '../fixtures/brew-env-reader.sh'), file], { env: { PATH: process.env.PATH } });
       const settings = Object.fromEntries(stdout.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
       expect(settings.HOMEBREW_DOCKER_REGISTRY_TOKEN).toBe(token);
+      // The fleet's policy rides along, as brew reads it.
+      expect([settings.HOMEBREW_FORBIDDEN_FORMULAE, settings.HOMEBREW_FORBIDDEN_LICENSES]).toEqual(['telnet', 'AGPL-3.0-only']);
       expect(settings.HOMEBREW_ARTIFACT_DOMAIN).toBe(mirror.base);
       // brew sends no token to the flat layout: token mode does not hand it out.
       expect(settings.HOMEBREW_BOTTLE_DOMAIN).toBeUndefined();
