@@ -137,9 +137,16 @@ describe('a third-party tap: every platform download verified, a rewritten tap p
       expect(await sync()).toMatchObject({ unchanged: true, generation: summary.generation });
 
       // Upstream moves on: a new acme-cli release. The next sync appends one commit; the clone fast-forwards.
+      const fetchedBefore = tap.requests.length;
       tap.commit('Formula/acme-cli.rb', fs.readFileSync(path.join(TAP_TEMPLATE, 'Formula/acme-cli.rb'), 'utf8').replace(/1\.4\.2/g, '1.5.0'));
       const next = await sync();
       expect(next).toMatchObject({ published: true, taps: { mirrored: 4, downloaded: { files: 4 } } });
+      // The weekly fetch negotiates from the stored packs: its pack is a fraction of the first clone's.
+      const packBytes = (requests: typeof tap.requests) => requests.filter((r) => r.method === 'POST' && r.path.endsWith('git-upload-pack')).reduce((n, r) => n + r.bytes, 0);
+      const first = packBytes(tap.requests.slice(0, fetchedBefore));
+      const weekly = packBytes(tap.requests.slice(fetchedBefore));
+      expect(weekly).toBeGreaterThan(0);
+      expect(weekly).toBeLessThan(first / 2);
       // A mirror started now serves the new generation (this one's poller would take a minute).
       const again = await serveMirror(localStores(root));
       try {
