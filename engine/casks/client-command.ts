@@ -9,6 +9,8 @@ export const BREW_MIRROR_SCRIPT = `#!/bin/bash
 # brew-mirror: installs casks through the mirror (issue #33, docs/casks.md).
 #   brew mirror install|upgrade|reinstall|fetch [--cask] TOKEN... [brew flags]
 #   brew mirror upgrade            every outdated cask
+#   brew mirror bundle [--file F] [brew bundle flags]
+#                                  seeds every cask of the Brewfile, then runs brew bundle
 # For each cask it takes the url and sha256 brew itself has for this machine
 # (brew info, from the signed API), fetches <mirror>/casks/<sha256>, checks
 # the sha256 itself (brew would delete a wrong file silently and say only
@@ -35,20 +37,33 @@ mirror="\${mirror%/}"
 
 command="\${1:-}"
 case "$command" in
-  install | upgrade | reinstall | fetch) shift ;;
-  *) die "usage: brew mirror install|upgrade|reinstall|fetch [--cask] TOKEN..." ;;
+  install | upgrade | reinstall | fetch | bundle) shift ;;
+  *) die "usage: brew mirror install|upgrade|reinstall|fetch [--cask] TOKEN... | bundle [--file BREWFILE]" ;;
 esac
 
 tokens=()
 flags=()
-for arg in "$@"; do
-  case "$arg" in
-    --cask | --casks) ;;
-    -*) flags+=("$arg") ;;
-    *) tokens+=("$arg") ;;
-  esac
-done
-if [ \${#tokens[@]} -eq 0 ]; then
+if [ "$command" = bundle ]; then
+  # brew bundle reads the Brewfile as Ruby: its own list of casks, never a guess at the file.
+  flags=("$@")
+  while IFS= read -r name; do
+    case "$name" in
+      "") ;;
+      homebrew/cask/*) tokens+=("\${name#homebrew/cask/}") ;;
+      */*) echo "brew mirror: $name comes from a tap: the mirror's rewritten tap downloads it" ;;
+      *) tokens+=("$name") ;;
+    esac
+  done < <(brew bundle list --cask \${flags[@]+"\${flags[@]}"})
+else
+  for arg in "$@"; do
+    case "$arg" in
+      --cask | --casks) ;;
+      -*) flags+=("$arg") ;;
+      *) tokens+=("$arg") ;;
+    esac
+  done
+fi
+if [ "$command" != bundle ] && [ \${#tokens[@]} -eq 0 ]; then
   [ "$command" = upgrade ] || die "name the casks to $command"
   while IFS= read -r token; do [ -n "$token" ] && tokens+=("$token"); done < <(brew outdated --cask --quiet)
   if [ \${#tokens[@]} -eq 0 ]; then
@@ -64,7 +79,7 @@ ruby="$(brew --repository)/Library/Homebrew/vendor/portable-ruby/current/bin/rub
 downloads="$(brew --cache)/downloads"
 mkdir -p "$downloads"
 
-for token in "\${tokens[@]}"; do
+for token in \${tokens[@]+"\${tokens[@]}"}; do
   info="$(brew info --json=v2 --cask "$token")" || die "brew knows no cask $token"
   pair="$(printf '%s' "$info" | "$ruby" -rjson -e 'c = JSON.parse(STDIN.read).fetch("casks").first or abort("no cask"); puts c.fetch("url"), c.fetch("sha256")')" || die "cannot read brew's entry for $token"
   url="$(printf '%s\\n' "$pair" | sed -n 1p)"
@@ -104,5 +119,8 @@ done
 
 curlrc="$(brew --cache)/brew-mirror.curlrc"
 printf 'connect-timeout = 3\\n' >"$curlrc"
+if [ "$command" = bundle ]; then
+  exec env HOMEBREW_CURL_RETRIES=0 HOMEBREW_CURLRC="$curlrc" brew bundle \${flags[@]+"\${flags[@]}"}
+fi
 exec env HOMEBREW_CURL_RETRIES=0 HOMEBREW_CURLRC="$curlrc" brew "$command" --cask \${flags[@]+"\${flags[@]}"} "\${tokens[@]}"
 `;

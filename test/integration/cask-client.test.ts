@@ -54,6 +54,7 @@ async function machine(base: string, casks: Record<string, { url: string; sha256
   for (const dir of [bin, cache, rubyDir, infoDir]) fs.mkdirSync(dir, { recursive: true });
   for (const [token, c] of Object.entries(casks)) fs.writeFileSync(path.join(infoDir, `${token}.json`), JSON.stringify({ formulae: [], casks: [{ token, url: c.url, sha256: c.sha256, version: '1.0' }] }));
   fs.writeFileSync(path.join(home, 'outdated'), outdated.map((t) => `${t}\n`).join(''));
+  fs.writeFileSync(path.join(home, 'bundle-casks'), ['homebrew/cask/tool', 'acme/tools/acme-app', ''].join('\n'));
   const log = path.join(home, 'brew.log');
   fs.writeFileSync(
     path.join(bin, 'brew'),
@@ -65,6 +66,8 @@ async function machine(base: string, casks: Record<string, { url: string; sha256
       `  --cache) echo "${cache}" ;;`,
       `  info) cat "${infoDir}/$4.json" 2>/dev/null || { echo "Error: No available cask with the name \\"$4\\"." >&2; exit 1; } ;;`,
       `  outdated) cat "${home}/outdated" ;;`,
+      // brew bundle list --cask --file F: the casks brew bundle reads from the Brewfile (here, a list the test writes).
+      `  bundle) if [ "$2" = list ]; then echo "$*" >> "${home}/bundle-list.log"; cat "${home}/bundle-casks"; else { echo "$*"; echo "HOMEBREW_CURL_RETRIES=$HOMEBREW_CURL_RETRIES"; } >> "${log}"; fi ;;`,
       `  *) { echo "$*"; echo "HOMEBREW_CURL_RETRIES=$HOMEBREW_CURL_RETRIES"; echo "HOMEBREW_CURLRC=$HOMEBREW_CURLRC"; } >> "${log}" ;;`,
       'esac',
       '',
@@ -85,6 +88,22 @@ async function machine(base: string, casks: Record<string, { url: string; sha256
 }
 
 describe('brew mirror install --cask, against bottles serve', () => {
+  test('bundle: seeds every cask brew bundle lists for the Brewfile (a tap\'s cask is left to the rewritten tap), then runs brew bundle with the same flags', async () => {
+    const { server, base } = await serveMirror(localStores(root));
+    try {
+      const m = await machine(base, { tool: { url: toolUrl, sha256: sha(TOOL) } });
+      const result = await m.brewMirror('bundle', '--file', '/etc/fleet/Brewfile');
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain('brew mirror: acme/tools/acme-app comes from a tap: the mirror\'s rewritten tap downloads it');
+      expect(result.stdout).toContain(`brew mirror: tool ${sha(TOOL)} placed in brew's cache`);
+      expect(fs.readdirSync(path.join(m.cache, 'downloads'))).toEqual([`${sha(toolUrl)}--tool-1.0.tar.gz`]);
+      expect(fs.readFileSync(path.join(path.dirname(m.log), 'bundle-list.log'), 'utf8')).toBe('bundle list --cask --file /etc/fleet/Brewfile\n');
+      expect(m.handedOver().trim().split('\n').slice(0, 2)).toEqual(['bundle --file /etc/fleet/Brewfile', 'HOMEBREW_CURL_RETRIES=0']);
+    } finally {
+      await server.stop(0);
+    }
+  }, 60_000);
+
   test('token mode: it sends the team token brew.env gives brew (curl config on stdin, not in argv); without one the mirror refuses the file', async () => {
     const tokens = new FileTokenStore(root);
     const { record, token } = newTeamToken('mac', new Date());
