@@ -5,9 +5,10 @@ import * as path from 'path';
 import { pipeline } from 'stream/promises';
 import { Readable } from 'stream';
 import { Logger } from '../logger';
-import { BlobIntegrityError, BlobStore, ObjectStore } from '../ports';
+import { BlobStore, ObjectStore } from '../ports';
 import { caskRecordKey } from '../store-layout';
-import { Upstream, cutAt, redactUrl } from '../upstream/client';
+import { Upstream } from '../upstream/client';
+import { downloadVerified, openWithinLimit } from '../upstream/verified-download';
 import { CaskFailure, CaskFileRecord, CaskRecord } from './cask-record';
 import { caskRequest } from './cask-request';
 import { WantedCaskFile } from './cask-selection';
@@ -96,31 +97,18 @@ async function fetchOne(
 ): Promise<{ sha256: string; size: number } | { reason: string; refused?: true }> {
   const admitted = admit(file, allowed);
   if ('refused' in admitted) return { reason: admitted.refused, refused: true };
+  const limit = { maxBytes, setting: 'HBS_MAX_CASK_BYTES' };
   if (file.sha256) {
-    const stored = await deps.blobs.size(file.sha256);
-    if (stored !== undefined) return { sha256: file.sha256, size: stored };
-  }
-  const response = await deps.upstream.get(file.url, undefined, false, true, admitted.headers);
-  if (response.length !== undefined && response.length > maxBytes) {
-    response.cancel();
-    return { reason: `${redactUrl(file.url)} is ${response.length} bytes, over the ${maxBytes}-byte limit (HBS_MAX_CASK_BYTES)` };
-  }
-  const body = cutAt(response.body, response.length ?? maxBytes, response.url);
-  if (file.sha256) {
-    // The blob store streams to a staging file and keeps it only if it hashes to the signed sha256: memory stays flat at any size.
-    let bytes: number;
-    try {
-      ({ bytes } = await deps.blobs.put(body, { sha256: file.sha256, length: response.length }));
-    } catch (error) {
-      const got = error instanceof BlobIntegrityError ? error.actualSha256 : undefined;
-      if (got) return { reason: `${redactUrl(file.url)} served a file whose sha256 is ${got}, not the signed ${file.sha256}; not kept` };
-      throw error;
+    const outcome = await downloadVerified(deps, file.url, file.sha256, { ...limit, expected: `the signed ${file.sha256}`, headers: admitted.headers });
+    if ('reason' in outcome) return outcome;
+    if (outcome.downloaded) {
+      downloaded.files++;
+      downloaded.bytes += outcome.size;
     }
-    downloaded.files++;
-    downloaded.bytes += bytes;
-    return { sha256: file.sha256, size: bytes };
+    return { sha256: file.sha256, size: outcome.size };
   }
-  return storeUnpinned(deps, body, downloaded);
+  const opened = await openWithinLimit(deps.upstream, file.url, limit, admitted.headers);
+  return 'reason' in opened ? opened : storeUnpinned(deps, opened.body, downloaded);
 }
 
 /** The request headers for `file`, or why the sync will not download it at all (a dry run reports the same). */

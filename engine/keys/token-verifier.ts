@@ -55,7 +55,7 @@ export class TokenVerifier {
    * or `Basic base64(<any user>:<token>)` (git sends credentials so). Undefined otherwise.
    */
   verify(authorization: string | undefined): TeamIdentity | undefined {
-    const token = tokenOf(authorization);
+    const token = presentedToken(authorization);
     const parsed = token && parseTeamToken(token);
     if (!parsed) return undefined;
     const now = this.now();
@@ -77,7 +77,8 @@ export class TokenVerifier {
 /** How often a mirror reads the token records: the bound on revocation is this plus one read. */
 export const TOKEN_REFRESH_MS = 10_000;
 
-function tokenOf(authorization: string | undefined): string | undefined {
+/** The token an `Authorization` header presents: `Bearer <token>`, or the password of `Basic` (git's form). */
+export function presentedToken(authorization: string | undefined): string | undefined {
   if (!authorization) return undefined;
   const space = authorization.indexOf(' ');
   const scheme = authorization.slice(0, space).toLowerCase();

@@ -2,9 +2,10 @@ import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Logger } from '../logger';
-import { BlobIntegrityError, BlobStore, ObjectStore } from '../ports';
+import { BlobStore, ObjectStore } from '../ports';
 import { tapRecordKey } from '../store-layout';
-import { Upstream, cutAt, redactUrl } from '../upstream/client';
+import { Upstream, redactUrl } from '../upstream/client';
+import { downloadVerified } from '../upstream/verified-download';
 import { GitRunner } from '../brew/git';
 import { EvaluatedFile, evaluateTap } from './evaluate-tap';
 import { RubySandboxLimits } from './ruby-sandbox';
@@ -166,21 +167,10 @@ async function fetchDownloads(
 }
 
 async function fetchOne(deps: TapMirrorDeps, url: string, sha256: string, maxBytes: number, downloaded: { files: number; bytes: number }): Promise<{ size: number } | { reason: string }> {
-  const stored = await deps.blobs.size(sha256);
-  if (stored !== undefined) return { size: stored };
-  const response = await deps.upstream.get(url, undefined, false, true);
-  if (response.length !== undefined && response.length > maxBytes) {
-    response.cancel();
-    return { reason: `${redactUrl(url)} is ${response.length} bytes, over the ${maxBytes}-byte limit (HBS_MAX_TAP_DOWNLOAD_BYTES)` };
-  }
-  try {
-    const { bytes } = await deps.blobs.put(cutAt(response.body, response.length ?? maxBytes, response.url), { sha256, length: response.length });
+  const outcome = await downloadVerified(deps, url, sha256, { maxBytes, setting: 'HBS_MAX_TAP_DOWNLOAD_BYTES', expected: `the ${sha256} the tap names` });
+  if ('size' in outcome && outcome.downloaded) {
     downloaded.files++;
-    downloaded.bytes += bytes;
-    return { size: bytes };
-  } catch (error) {
-    const got = error instanceof BlobIntegrityError ? error.actualSha256 : undefined;
-    if (got) return { reason: `${redactUrl(url)} served a file whose sha256 is ${got}, not the ${sha256} the tap names; not kept` };
-    throw error;
+    downloaded.bytes += outcome.size;
   }
+  return outcome;
 }

@@ -36,10 +36,9 @@ const MEMORY_POLL_MS = 100;
  * `ruby/` beside the bundle (`dist/`, and `/app` in the sync task's image).
  */
 export function rubyFile(name: string): string {
-  for (const dir of [path.join(__dirname, 'ruby'), path.join(__dirname, 'taps', 'ruby'), path.join(__dirname, '..', 'engine', 'taps', 'ruby')]) {
-    if (existsSync(path.join(dir, name))) return path.join(dir, name);
-  }
-  throw new RubyMissingError(`${name} is not shipped beside ${__dirname} (engine/taps/ruby/)`);
+  const file = path.join(__dirname, 'ruby', name);
+  if (!existsSync(file)) throw new RubyMissingError(`${name} is not shipped beside ${__dirname} (in ruby/, from engine/taps/ruby/)`);
+  return file;
 }
 
 function rubyRuntime(): { entry: string; wasm: string } {

@@ -90,14 +90,19 @@ async function tokenMirror(
 }
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+/** A mirror in token mode over the store's tokens, and one new token for `team`. */
+async function teamMirror(team: string, options: Parameters<typeof tokenMirror>[1] = {}): Promise<{ token: string; mirror: Mirror }> {
+  const tokens = new FileTokenStore(root);
+  const { record, token } = newTeamToken(team, new Date());
+  await tokens.putToken(record);
+  return { token, mirror: await tokenMirror(tokens, options) };
+}
 const bottleUrl = (base: string) => `${base}/bottles/wget-1.25.0.arm64_sonoma.bottle.tar.gz`;
 
 describe('token mode', () => {
   test.each(['proxy', 'redirect'] as const)('%s mode: no token, a malformed or an unknown one get 401 with a challenge on every blob route; a valid one gets the blob; the API stays open', async (mode) => {
-    const tokens = new FileTokenStore(root);
-    const { record, token } = newTeamToken('platform', new Date());
-    await tokens.putToken(record);
-    const mirror = await tokenMirror(tokens, { mode });
+    const { token, mirror } = await teamMirror('platform', { mode });
     try {
       for (const url of [bottleUrl(mirror.base), `${mirror.base}/v2/homebrew/core/wget/manifests/1.25.0`, `${mirror.base}/brew.git/info/refs`]) {
         for (const headers of [{}, bearer('nope'), bearer(`hbsk_000000000000_${'A'.repeat(43)}`), bearer(token.slice(0, -1) + (token.endsWith('A') ? 'B' : 'A'))]) {
@@ -123,10 +128,7 @@ describe('token mode', () => {
   });
 
   test('git clones brew.git with the token in the remote URL, and is refused without it', async () => {
-    const tokens = new FileTokenStore(root);
-    const { record, token } = newTeamToken('ios', new Date());
-    await tokens.putToken(record);
-    const mirror = await tokenMirror(tokens);
+    const { token, mirror } = await teamMirror('ios');
     const work = fs.mkdtempSync(path.join(os.tmpdir(), 'tokens-clone-'));
     const git = (...args: string[]) => promisify(execFile)('git', args, { cwd: work, env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null', GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '/bin/false' } });
     try {
@@ -164,10 +166,7 @@ describe('token mode', () => {
   });
 
   test('/brew.env and /install carry the caller\'s token in the /v2/ layout and the fleet\'s policy; brew reads them; no log line, metric or page contains a token', async () => {
-    const tokens = new FileTokenStore(root);
-    const { record, token } = newTeamToken('web', new Date());
-    await tokens.putToken(record);
-    const mirror = await tokenMirror(tokens, { policy: parsePolicy('HOMEBREW_FORBIDDEN_FORMULAE=telnet\nHOMEBREW_FORBIDDEN_LICENSES=AGPL-3.0-only\n', 'policy.env') });
+    const { token, mirror } = await teamMirror('web', { policy: parsePolicy('HOMEBREW_FORBIDDEN_FORMULAE=telnet\nHOMEBREW_FORBIDDEN_LICENSES=AGPL-3.0-only\n', 'policy.env') });
     try {
       const env = await (await fetch(`${mirror.base}/brew.env`, { headers: bearer(token) })).text();
       const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tokens-env-')), 'brew.env');

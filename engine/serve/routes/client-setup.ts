@@ -1,6 +1,7 @@
 import { brewEnvFile, installWrapper } from '../../homebrew/client-settings';
 import { BREW_MIRROR_SCRIPT } from '../../casks/client-command';
 import { tapEnvComments } from '../../taps/tap-client';
+import { presentedToken } from '../../keys/token-verifier';
 import { httpErrors } from '../http-errors';
 import { Exchange, HeaderList, ReplyWriter } from '../reply';
 
@@ -59,11 +60,7 @@ export class ClientSetupRoutes {
 
   /** The token of a request whose token the server accepted (`x.team`); only then. */
   private requestToken(x: Exchange): string | undefined {
-    if (!this.tokenMode || !x.team) return undefined;
-    const header = x.req.headers.authorization ?? '';
-    if (/^bearer /i.test(header)) return header.slice(7).trim();
-    const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
-    return decoded.slice(decoded.indexOf(':') + 1);
+    return this.tokenMode && x.team ? presentedToken(x.req.headers.authorization) : undefined;
   }
 
   private resolvedUrl(): string {
