@@ -64,7 +64,7 @@ interface Mirror {
 /** A mirror in token mode over `store`'s tokens; every line it logs is kept, to be searched for tokens. */
 async function tokenMirror(
   store: TokenStore,
-  options: { mode?: 'proxy' | 'redirect'; byteBudgetPerHour?: number; refreshMs?: number; teamByteBudget?: (bytesPerHour: number) => RateLimiter; policy?: FleetPolicy } = {},
+  options: { mode?: 'proxy' | 'redirect'; byteBudgetPerHour?: number; refreshMs?: number; teamByteBudget?: (bytesPerHour: number) => RateLimiter; policy?: FleetPolicy; burst?: number } = {},
 ): Promise<Mirror> {
   const logs: string[] = [];
   const log = jsonLogger({}, (line) => logs.push(line));
@@ -75,7 +75,7 @@ async function tokenMirror(
     ...localStores(root),
     log,
     accessLog: (record) => logs.push(JSON.stringify(record)),
-    limiter: new MemoryRateLimiter({ ratePerSecond: 1000, burst: 1000 }),
+    limiter: new MemoryRateLimiter(options.burst ? { ratePerSecond: 0.001, burst: options.burst } : { ratePerSecond: 1000, burst: 1000 }),
     byteBudget: memoryByteBudget(options.byteBudgetPerHour),
     teamByteBudget: options.teamByteBudget ?? ((bytes) => memoryByteBudget(bytes)),
     mode: options.mode ?? 'proxy',
@@ -104,11 +104,12 @@ describe('token mode', () => {
   test.each(['proxy', 'redirect'] as const)('%s mode: no token, a malformed or an unknown one get 401 with a challenge on every blob route; a valid one gets the blob; the API stays open', async (mode) => {
     const { token, mirror } = await teamMirror('platform', { mode });
     try {
-      for (const url of [bottleUrl(mirror.base), `${mirror.base}/v2/homebrew/core/wget/manifests/1.25.0`, `${mirror.base}/brew.git/info/refs`]) {
+      const gitRoutes = [`${mirror.base}/brew.git/info/refs`, `${mirror.base}/taps/acme/tools.git/info/refs`];
+      for (const url of [bottleUrl(mirror.base), `${mirror.base}/v2/homebrew/core/wget/manifests/1.25.0`, `${mirror.base}/casks/${'0'.repeat(64)}`, ...gitRoutes]) {
         for (const headers of [{}, bearer('nope'), bearer(`hbsk_000000000000_${'A'.repeat(43)}`), bearer(token.slice(0, -1) + (token.endsWith('A') ? 'B' : 'A'))]) {
           const refused = await fetch(url, { headers, redirect: 'manual' });
           expect([url, refused.status]).toEqual([url, 401]);
-          expect(refused.headers.get('www-authenticate')).toMatch(url.includes('brew.git') ? /^Basic realm="homebrew mirror"/ : /^Bearer realm="homebrew mirror"/);
+          expect(refused.headers.get('www-authenticate')).toMatch(gitRoutes.includes(url) ? /^Basic realm="homebrew mirror"/ : /^Bearer realm="homebrew mirror"/);
         }
       }
       const ok = await fetch(bottleUrl(mirror.base), { headers: bearer(token), redirect: 'manual' });
@@ -138,6 +139,26 @@ describe('token mode', () => {
       await git('clone', '--quiet', withToken.href, 'with');
       expect(fs.existsSync(path.join(work, 'with/Library/Homebrew/VERSION'))).toBe(true);
       await expect(git('clone', '--quiet', `${mirror.base}/brew.git`, 'without')).rejects.toThrow(/401|Authentication failed|could not read Username/);
+    } finally {
+      await mirror.stop();
+    }
+  });
+
+  test('two teams behind one address have their own request rate limit: one past its burst gets 429, the other is still admitted', async () => {
+    const tokens = new FileTokenStore(root);
+    const busy = newTeamToken('busy', new Date());
+    const quiet = newTeamToken('quiet', new Date());
+    await tokens.putToken(busy.record);
+    await tokens.putToken(quiet.record);
+    const mirror = await tokenMirror(tokens, { burst: 3 });
+    try {
+      const statuses = async (token: string, n: number) => {
+        const out: number[] = [];
+        for (let i = 0; i < n; i++) out.push((await fetch(`${mirror.base}/api/formula.jws.json`, { headers: bearer(token) })).status);
+        return out;
+      };
+      expect(await statuses(busy.token, 4)).toEqual([200, 200, 200, 429]);
+      expect(await statuses(quiet.token, 3)).toEqual([200, 200, 200]);
     } finally {
       await mirror.stop();
     }
